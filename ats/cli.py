@@ -1,0 +1,263 @@
+"""The `ats` command line: one console script for every part of the system.
+
+`main(argv)` parses the arguments, loads the configuration (`--config FILE` or
+`ATS_CONFIG`) for the commands that need one, runs the command and returns the exit
+status: 0 on success, 1 when the work failed (the wiki refused, a cycle gave up),
+2 for a usage or configuration error. Errors a user can cause are printed as one
+clear line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ats import config as config_module
+from ats.config import Config, ConfigError
+
+DEFAULT_DEVWIKI = Path("var/devwiki")
+
+
+class UsageError(Exception):
+    """A command was called in a way that cannot work; exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ats",
+        description="American Toolserver: account requests filed on-wiki, checked, "
+        "answered and provisioned.",
+    )
+    parser.add_argument(
+        "--config", metavar="FILE", help="configuration file (TOML); default: $ATS_CONFIG"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    demo = commands.add_parser(
+        "demo",
+        help="start a local wiki, file sample requests, run the bot, show the result",
+        description="The whole job on a throwaway local MediaWiki: start it, seed users and "
+        "requests, run one bot cycle, print the page URL and a summary, and keep the "
+        "wiki up until interrupted.",
+    )
+    demo.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("var/demo"),
+        help="where the demo wiki and its store live (default: var/demo)",
+    )
+    demo.add_argument("--port", type=int, help="port for the wiki (default: a free one)")
+    demo.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="stop the wiki and exit after the cycle instead of waiting",
+    )
+    demo.set_defaults(run=_demo, needs_config=False)
+
+    bot = commands.add_parser("bot", help="the on-wiki clerk").add_subparsers(
+        dest="bot_command", metavar="BOT_COMMAND", required=True
+    )
+    run = bot.add_parser(
+        "run",
+        help="clerk cycles on the request page",
+        description="Read the request page, answer new and changed requests in one edit.",
+    )
+    run.add_argument("--once", action="store_true", help="run one cycle and exit")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the diff the cycle would save; save and record nothing",
+    )
+    run.add_argument(
+        "--interval",
+        type=float,
+        default=30.0,
+        help="seconds between cycles without --once (default 30)",
+    )
+    run.set_defaults(run=_bot_run, needs_config=True)
+
+    wiki = commands.add_parser("wiki", help="set up the wiki side").add_subparsers(
+        dest="wiki_command", metavar="WIKI_COMMAND", required=True
+    )
+    install = wiki.add_parser(
+        "install-templates",
+        help="write the bundled on-wiki templates to the wiki as the bot",
+        description="Create or update Template:ATS request, its preload and documentation, "
+        "Template:ATS status and the decision templates.",
+    )
+    install.set_defaults(run=_install_templates, needs_config=True)
+
+    dev = commands.add_parser("devwiki", help="a throwaway local MediaWiki for development")
+    dev_commands = dev.add_subparsers(
+        dest="devwiki_command", metavar="DEVWIKI_COMMAND", required=True
+    )
+    for name, helptext in (
+        ("start", "create the wiki if needed, seed it, and serve it on 127.0.0.1"),
+        ("stop", "stop the wiki's server (the files stay)"),
+        ("seed", "create the sample users and their histories (idempotent)"),
+        ("status", "say whether the wiki runs, and where"),
+    ):
+        sub = dev_commands.add_parser(name, help=helptext, description=helptext)
+        sub.add_argument(
+            "--dir",
+            type=Path,
+            default=DEFAULT_DEVWIKI,
+            help=f"the wiki's folder (default: {DEFAULT_DEVWIKI})",
+        )
+        sub.add_argument("--port", type=int, help="port when creating (default: a free one)")
+        sub.set_defaults(run=_devwiki, needs_config=False)
+
+    cfg = commands.add_parser("config", help="check or describe the configuration")
+    cfg_commands = cfg.add_subparsers(
+        dest="config_command", metavar="CONFIG_COMMAND", required=True
+    )
+    cfg_commands.add_parser(
+        "check", help="load the configuration and report problems"
+    ).set_defaults(run=_config_check, needs_config=True)
+    cfg_commands.add_parser(
+        "keys", help="list every configuration key with its default"
+    ).set_defaults(run=_config_keys, needs_config=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = _load(args) if args.needs_config else None
+        return args.run(args, config)
+    except (ConfigError, UsageError) as error:
+        print(f"ats: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ats: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - a known failure gets one clear line
+        if not _is_known_failure(error):
+            raise
+        print(f"ats: {error}", file=sys.stderr)
+        return 1
+
+
+def _is_known_failure(error: Exception) -> bool:
+    from ats.devwiki import DevWikiError
+    from bot.clerk import ClerkError
+    from bot.wiki import WikiError
+
+    return isinstance(error, WikiError | ClerkError | DevWikiError)
+
+
+def _load(args: argparse.Namespace) -> Config:
+    path = args.config or os.environ.get("ATS_CONFIG")
+    if not path:
+        raise ConfigError(
+            "no configuration: pass --config FILE or set ATS_CONFIG "
+            "(`ats config keys` lists what it may hold)"
+        )
+    return config_module.load_config(path)
+
+
+# -- commands ---------------------------------------------------------------------
+
+
+def _bot_run(args: argparse.Namespace, config: Config) -> int:
+    from ats import wiring
+
+    clerk = wiring.clerk(config, checkpoint=wiring.checkpoint_from_env())
+    if args.once:
+        report = clerk.run_once(dry_run=args.dry_run)
+        if args.dry_run:
+            print(report.diff or "(no change)", end="" if report.diff else "\n")
+        print(report.summary())
+        return 0
+    if args.dry_run:
+        raise UsageError("--dry-run needs --once")
+    stop = _stop_flag()
+    while not stop():
+        print(clerk.run_once().summary(), flush=True)
+        _sleep(args.interval, stop)
+    return 0
+
+
+def _install_templates(args: argparse.Namespace, config: Config) -> int:
+    from ats import wiring
+
+    changed = wiring.install_templates(config)
+    for title, did_change in changed:
+        print(f"{'updated' if did_change else 'unchanged'}: {title}")
+    return 0
+
+
+def _devwiki(args: argparse.Namespace, config: None) -> int:
+    from ats.devwiki import DevWiki
+
+    root = args.dir.resolve()
+    command = args.devwiki_command
+    if command == "status":
+        if not (root / "devwiki.json").exists():
+            print(f"no wiki in {root} (create one with `ats devwiki start --dir {args.dir}`)")
+            return 1
+        wiki = DevWiki.load(root)
+        print(f"{'running' if wiki.running() else 'stopped'}: {wiki.server} ({root})")
+        return 0
+    if command == "stop":
+        DevWiki.load(root).stop()
+        print(f"stopped the wiki in {root}")
+        return 0
+    wiki = DevWiki.create(root, args.port)
+    wiki.start()
+    if command in ("start", "seed"):
+        users = wiki.seed()
+        print(f"wiki running at {wiki.server}/index.php (api: {wiki.api_url})")
+        print(f"seeded users: {', '.join(sorted(users))}")
+        print(f"bot login: {wiki.bot_user}@{wiki.bot_appid} (password in {root}/devwiki.json)")
+    return 0
+
+
+def _config_check(args: argparse.Namespace, config: Config) -> int:
+    print(f"{config.path}: OK (request page {config.wiki.request_page} on {config.wiki.api})")
+    missing = [name for name in ("ATS_BOT_PASSWORD",) if not os.environ.get(name)]
+    for name in missing:
+        print(f"note: {name} is not set; the bot cannot log in without it")
+    return 0
+
+
+def _config_keys(args: argparse.Namespace, config: None) -> int:
+    print(config_module.describe())
+    return 0
+
+
+def _demo(args: argparse.Namespace, config: None) -> int:
+    from ats import demo
+
+    return demo.run(args.dir.resolve(), port=args.port, wait=not args.no_wait)
+
+
+# -- helpers ----------------------------------------------------------------------
+
+
+def _stop_flag() -> Callable[[], bool]:
+    stopping = {"now": False}
+
+    def handler(signum: int, frame: object) -> None:
+        stopping["now"] = True
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return lambda: stopping["now"]
+
+
+def _sleep(seconds: float, stop: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + seconds
+    while not stop() and time.monotonic() < deadline:
+        time.sleep(min(0.2, deadline - time.monotonic()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Wiring: building the bot's parts from a Config.
+
+The composition root's one job: open the store, configure and log in the
+pywikibot site, and hand them to the clerk with the policy and vocabulary the
+configuration names. Nothing here decides anything.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from ats.config import Config, secret
+from bot import page, wiki
+from bot.clerk import STEPS, Clerk, ClerkSettings
+from bot.templates import bundled_templates
+from membership.store import Store
+
+
+def site(config: Config, *, log_in: bool = True) -> Any:
+    login_name = config.bot.username
+    password = secret("ATS_BOT_PASSWORD") if log_in else ""
+    the_site = wiki.open_site(
+        config.wiki.api,
+        config.bot_workdir,
+        login_name,
+        edit_interval=float(config.bot.edit_interval),
+        maxlag=config.bot.maxlag,
+    )
+    if log_in:
+        wiki.login(the_site, login_name, password)
+    return the_site
+
+
+class _LazySite:
+    """Logs in on first use: a cycle that finds nothing new never needs to."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._site = site(config, log_in=False)
+        self._password = secret("ATS_BOT_PASSWORD")
+        self._logged_in = False
+
+    def __getattr__(self, name: str) -> Any:
+        # Reads are anonymous-safe; only a save (token, assertuser) needs the login.
+        if name in ("tokens", "user") and not self._logged_in:
+            wiki.login(self._site, self._config.bot.username, self._password)
+            self._logged_in = True
+        return getattr(self._site, name)
+
+
+def settings(config: Config) -> ClerkSettings:
+    vocab = page.Vocabulary(
+        request_template=config.wiki.request_template,
+        status_template=config.wiki.status_template,
+        request_prefixes=tuple(config.wiki.request_prefixes),
+    )
+    return ClerkSettings(
+        page=config.wiki.request_page,
+        run_page=config.wiki.run_page,
+        bot_user=config.bot.username.partition("@")[0],
+        bridge_url=config.bridge.url,
+        policy=config.policy,
+        vocab=vocab,
+        user_cache=timedelta(hours=float(config.bot.user_cache_hours)),
+    )
+
+
+def clerk(config: Config, *, checkpoint: Callable[[str], None] | None = None) -> Clerk:
+    return Clerk(
+        _LazySite(config), Store(config.store_path), settings(config), checkpoint=checkpoint
+    )
+
+
+def install_templates(config: Config) -> list[tuple[str, bool]]:
+    the_site = site(config)
+    return [
+        (
+            t.title,
+            wiki.create_or_replace(
+                the_site, t.title, t.text, "American Toolserver: install bundled template"
+            ),
+        )
+        for t in bundled_templates()
+    ]
+
+
+def checkpoint_from_env() -> Callable[[str], None] | None:
+    """`ATS_KILL_AT=STEP` makes the process kill itself (SIGKILL) at that step of a cycle.
+
+    It exists to prove crash safety with real process deaths; it is never set in
+    production.
+    """
+    step = os.environ.get("ATS_KILL_AT", "")
+    if not step:
+        return None
+    if step not in STEPS:
+        raise ValueError(f"ATS_KILL_AT must be one of {', '.join(STEPS)}")
+
+    def checkpoint(reached: str) -> None:
+        if reached == step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return checkpoint

@@ -1,0 +1,186 @@
+"""Writing the bot's replies: from verdicts and problems to one line of wikitext.
+
+Pure. Each function returns the reply text without the signature; `reply_line`
+wraps it as `:{{ATS status|STATE}} text ~~~~`. Everything that came from a user (a
+block reason, a field value) is wrapped in <nowiki> so that no one can make the
+bot write a template, a link or a decision it did not mean to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.messages import Catalog
+from policies.eligibility import Criterion, Verdict
+from policies.requests import Problem
+
+
+def nowiki(value: object) -> str:
+    text = str(value).replace("<", "&lt;").replace(">", "&gt;")
+    return f"<nowiki>{text}</nowiki>" if text else ""
+
+
+def user_link(name: str) -> str:
+    # Usernames cannot hold [ ] { } | # < >, so a link cannot be broken out of.
+    return f"[[User:{name}|{name}]]"
+
+
+def reply_line(status_template: str, state: str, text: str) -> str:
+    return f":{{{{{status_template}|{state}}}}} {text} ~~~~"
+
+
+def reply_prefix(status_template: str, state: str, text: str) -> str:
+    """What a posted reply starts with once MediaWiki has expanded the signature."""
+    return f":{{{{{status_template}|{state}}}}} {text}"
+
+
+def mention(catalog: Catalog, name: str) -> str:
+    return f"{user_link(name)}: "
+
+
+def invalid(catalog: Catalog, problems: Sequence[Problem], requester: str) -> str:
+    parts = [_problem(catalog, p) for p in problems]
+    return catalog.text(
+        "reply", "invalid", mention=mention(catalog, requester), problems=_join(catalog, parts)
+    )
+
+
+def _problem(catalog: Catalog, problem: Problem) -> str:
+    args = {
+        k: nowiki(v) if k in ("type", "tool", "license") else v for k, v in problem.args.items()
+    }
+    if "field" in args:
+        args["field"] = f"<code>{args['field']}</code>"
+    return catalog.text("problem", problem.code, **args)
+
+
+def not_eligible(catalog: Catalog, verdict: Verdict, now: datetime) -> str:
+    failed = [describe(catalog, c, verdict.username, now) for c in verdict.failed]
+    checked = [describe(catalog, c, verdict.username, now) for c in verdict.criteria]
+    return catalog.text(
+        "reply", "not_eligible", failed=_join(catalog, failed), checked=_join(catalog, checked)
+    )
+
+
+def awaiting_identity(
+    catalog: Catalog, verdict: Verdict, now: datetime, subject: str, bridge_url: str
+) -> str:
+    checked = [
+        describe(catalog, c, verdict.username, now) for c in verdict.criteria if c.name != "account"
+    ]
+    return catalog.text(
+        "reply",
+        "awaiting_identity",
+        mention=mention(catalog, subject),
+        checked=_join(catalog, checked),
+        bridge_url=bridge_url,
+    )
+
+
+def received(catalog: Catalog, reason: str) -> str:
+    return catalog.text("reply", "received", reason=nowiki(reason))
+
+
+def on_behalf(catalog: Catalog, requester: str, subject: str) -> str:
+    return catalog.text(
+        "reply", "on_behalf", requester=user_link(requester), subject=user_link(subject)
+    )
+
+
+def describe(catalog: Catalog, criterion: Criterion, username: str, now: datetime) -> str:
+    """One criterion as the requester should read it, with the figures behind it."""
+    c, e = criterion, criterion.evidence
+    if c.name == "account":
+        key = {
+            "missing": "account_missing",
+            "invalid": "account_invalid",
+            "hidden": "account_hidden",
+        }.get(str(c.found), "account_missing")
+        return catalog.text("criterion", key, name=nowiki(username))
+    if c.name == "edits":
+        if not c.passed:
+            return catalog.text(
+                "criterion",
+                "edits_short",
+                found=_n(c.found),
+                required=_n(c.required),
+                shortfall=_n(c.shortfall),
+            )
+        if e.get("wikis", 1) > 1:
+            return catalog.text(
+                "criterion", "edits_central", found=_n(c.found), wikis=_n(e["wikis"])
+            )
+        return catalog.text("criterion", "edits", found=_n(c.found))
+    if c.name == "age":
+        if c.found is None:
+            return catalog.text("criterion", "age_unknown")
+        args = {
+            "age": age(catalog, int(c.found)),
+            "registered": e.get("registered"),
+            "required": _n(c.required),
+            "shortfall": _n(c.shortfall),
+        }
+        return catalog.text("criterion", "age" if c.passed else "age_short", **args)
+    if c.name == "recent":
+        args = {
+            "found": _n(c.found),
+            "window": _n(e.get("window_days")),
+            "required": _n(c.required),
+            "shortfall": _n(c.shortfall),
+        }
+        return catalog.text("criterion", "recent" if c.passed else "recent_short", **args)
+    if c.name == "blocks":
+        blocks = e.get("blocks", [])
+        if not blocks:
+            return catalog.text("criterion", "no_blocks")
+        return _join(catalog, [_block(catalog, b) for b in blocks])
+    if c.name == "lock":
+        return catalog.text("criterion", "not_locked" if c.passed else "locked")
+    return c.name
+
+
+def _block(catalog: Catalog, block: dict) -> str:
+    where = (
+        catalog.text("criterion", "blocked_on", wiki=nowiki(block["wiki"]))
+        if block.get("wiki")
+        else catalog.text("criterion", "blocked_here")
+    )
+    by = user_link(block["by"]) if block.get("by") else "?"
+    return catalog.text(
+        "criterion",
+        "blocked",
+        where=where,
+        by=by,
+        reason=nowiki(block.get("reason") or "no reason given"),
+        expiry=_expiry(block.get("expiry", "")),
+    )
+
+
+def _expiry(value: str) -> str:
+    if not value or value in ("infinite", "infinity"):
+        return "never"
+    return value.replace("T", " ").replace("Z", " UTC")
+
+
+def age(catalog: Catalog, days: int) -> str:
+    if days >= 365:
+        years = days // 365
+        return catalog.text("age", "year") if years == 1 else catalog.text("age", "years", n=years)
+    if days >= 60:
+        return catalog.text("age", "months", n=days // 30)
+    return catalog.text("age", "day") if days == 1 else catalog.text("age", "days", n=days)
+
+
+def _n(value: object) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _join(catalog: Catalog, parts: Sequence[str]) -> str:
+    if len(parts) <= 1:
+        return "".join(parts)
+    return (
+        catalog.text("criterion", "joiner").join(parts[:-1])
+        + catalog.text("criterion", "last_joiner")
+        + parts[-1]
+    )

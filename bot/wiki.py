@@ -1,0 +1,451 @@
+"""The pywikibot adapter: every call the bot makes to a wiki goes through here.
+
+Functions take the site as their first argument and return plain values (dataclasses
+of this module or of `policies.eligibility`), so the clerk never sees pywikibot.
+pywikibot is configured from the `[wiki] api` URL alone: no user-config.py, a
+private working folder for its cookies and caches, and the password handed over in
+memory (never written to disk). Requests are raw API queries shaped for cost: one
+query reads the request page and the kill-switch page together; user look-ups are
+batched 50 at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from policies.eligibility import Block, UserRecord
+
+BATCH = 50  # MediaWiki's limit for titles/users/revids per query without apihighlimits
+USER_AGENT = "AmericanToolserver-clerk/0.1 (account requests clerk)"
+
+
+class WikiError(RuntimeError):
+    """The wiki refused or could not be reached; the message says what happened."""
+
+
+class EditConflict(WikiError):
+    """Someone else saved the page after we read it."""
+
+
+@dataclass(frozen=True)
+class PageRevision:
+    title: str
+    exists: bool
+    revid: int | None = None
+    timestamp: str | None = None
+    user: str | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class RevisionMeta:
+    revid: int
+    timestamp: str
+    user: str
+    size: int
+
+
+@dataclass(frozen=True)
+class PageRead:
+    pages: dict[str, PageRevision]
+    now: str  # the server's time of the read (starttimestamp of a later edit)
+
+
+def open_site(
+    api_url: str, workdir: Path, login_name: str, *, edit_interval: float = 10.0, maxlag: int = 5
+) -> Any:
+    """A pywikibot site for `api_url`, configured in code; nothing is read from ~/."""
+    workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.environ.setdefault("PYWIKIBOT_NO_USER_CONFIG", "2")
+    os.environ.setdefault("PYWIKIBOT_DIR", str(workdir))
+    import pywikibot
+    from pywikibot import config
+
+    family = "ats" + hashlib.sha1(api_url.encode()).hexdigest()[:8]  # noqa: S324 - a name
+    config.family_files[family] = api_url
+    config.put_throttle = edit_interval
+    config.write_maxlag = maxlag
+    config.max_retries = 3
+    config.retry_wait = 2
+    config.retry_max = 30
+    config.user_agent_description = USER_AGENT
+    config.usernames[family][family] = login_name.partition("@")[0]
+    config.noisysleep = 600.0  # do not print ordinary throttling waits
+    return pywikibot.Site(family, family)
+
+
+def login(site: Any, login_name: str, password: str) -> str:
+    """Log in (reusing saved cookies when they are still good); returns the username."""
+    from pywikibot import login as pwb_login
+    from pywikibot.exceptions import APIError, NoUsernameError
+
+    user = login_name.partition("@")[0]
+    with contextlib.suppress(APIError, NoUsernameError):
+        site.login(cookie_only=True)
+    if site.logged_in() and site.user() == user:
+        return user
+    manager = pwb_login.ClientLoginManager(site=site, user=user, password=password)
+    manager.login_name = login_name
+    try:
+        ok = manager.login(retry=False)
+    except (APIError, NoUsernameError) as error:
+        raise WikiError(f"login as {login_name} failed: {error}") from None
+    if not ok:
+        raise WikiError(
+            f"login as {login_name} failed: check [bot] username and ATS_BOT_PASSWORD "
+            "(a BotPassword login name looks like Name@appid)"
+        )
+    del site.userinfo
+    site.login(cookie_only=True)
+    if not site.logged_in():
+        raise WikiError(f"login as {login_name} did not stick (cookies refused?)")
+    return user
+
+
+def _query(site: Any, **params: Any) -> dict[str, Any]:
+    from pywikibot.exceptions import APIError, Error
+
+    params.setdefault("formatversion", 2)
+    try:
+        return site.simple_request(**params).submit()
+    except APIError as error:
+        raise WikiError(f"the wiki refused {params.get('action', 'query')}: {error}") from None
+    except Error as error:
+        raise WikiError(f"the wiki could not be reached: {error}") from None
+
+
+def read_pages(site: Any, titles: Sequence[str]) -> PageRead:
+    """The latest revision (with text) of each title, in a single request."""
+    data = _query(
+        site,
+        action="query",
+        prop="revisions",
+        titles="|".join(titles),
+        rvprop="ids|timestamp|user|content",
+        rvslots="main",
+        curtimestamp=1,
+    )
+    query = data.get("query", {})
+    aliases = {n["to"]: n["from"] for n in query.get("normalized", [])}
+    pages: dict[str, PageRevision] = {}
+    for entry in query.get("pages", []):
+        title = aliases.get(entry["title"], entry["title"])
+        if entry.get("missing") or entry.get("invalid") or not entry.get("revisions"):
+            pages[title] = PageRevision(title, False)
+            continue
+        rev = entry["revisions"][0]
+        pages[title] = PageRevision(
+            title,
+            True,
+            rev["revid"],
+            rev["timestamp"],
+            rev.get("user", ""),
+            rev["slots"]["main"].get("content", ""),
+        )
+    for title in titles:
+        pages.setdefault(title, PageRevision(title, False))
+    return PageRead(pages, data.get("curtimestamp", ""))
+
+
+def history(
+    site: Any, title: str, after_revid: int | None = None, limit: int = 20_000
+) -> list[RevisionMeta]:
+    """Revision metadata of `title`, oldest first, after `after_revid` when given."""
+    params: dict[str, Any] = {
+        "action": "query",
+        "prop": "revisions",
+        "titles": title,
+        "rvprop": "ids|timestamp|user|size",
+        "rvdir": "newer",
+        "rvlimit": "max",
+    }
+    if after_revid:
+        params["rvstartid"] = after_revid
+    revisions: list[RevisionMeta] = []
+    for data in _continued(site, params):
+        for entry in data.get("query", {}).get("pages", []):
+            for rev in entry.get("revisions", []):
+                if rev["revid"] != after_revid:
+                    revisions.append(
+                        RevisionMeta(
+                            rev["revid"], rev["timestamp"], rev.get("user", ""), rev.get("size", 0)
+                        )
+                    )
+        if len(revisions) >= limit:
+            break
+    return revisions
+
+
+def revision_texts(site: Any, revids: Iterable[int]) -> dict[int, str]:
+    """The text of each revision, 50 per request."""
+    texts: dict[int, str] = {}
+    for batch in _chunks(sorted(set(revids)), BATCH):
+        data = _query(
+            site,
+            action="query",
+            prop="revisions",
+            revids="|".join(map(str, batch)),
+            rvprop="ids|content",
+            rvslots="main",
+        )
+        for entry in data.get("query", {}).get("pages", []):
+            for rev in entry.get("revisions", []):
+                texts[rev["revid"]] = rev.get("slots", {}).get("main", {}).get("content", "")
+    return texts
+
+
+def save(
+    site: Any, title: str, text: str, *, base: PageRevision, started: str, summary: str
+) -> int:
+    """Save `text` over `base`; raises EditConflict if anyone saved in between."""
+    from pywikibot.exceptions import APIError, Error
+
+    params: dict[str, Any] = {
+        "action": "edit",
+        "title": title,
+        "text": text,
+        "summary": summary,
+        "bot": 1,
+        "nocreate": 1,
+        "watchlist": "nochange",
+        "assert": "user",
+        "assertuser": site.user(),
+        "starttimestamp": started,
+        "token": site.tokens["csrf"],
+        "formatversion": 2,
+    }
+    if base.timestamp:
+        params["basetimestamp"] = base.timestamp
+    try:
+        data = site.simple_request(**params).submit()
+    except APIError as error:
+        if error.code == "editconflict":
+            raise EditConflict(f"{title} was edited while the bot was working") from None
+        raise WikiError(f"saving {title} failed: {error.code}: {error.info}") from None
+    except Error as error:
+        raise WikiError(f"saving {title} failed: {error}") from None
+    result = data.get("edit", {})
+    if result.get("result") != "Success":
+        raise WikiError(f"saving {title} failed: {result}")
+    return int(result.get("newrevid") or base.revid or 0)
+
+
+def create_or_replace(site: Any, title: str, text: str, summary: str) -> bool:
+    """Write a page whatever it holds now (templates, seeded pages); True if it changed."""
+    from pywikibot.exceptions import APIError
+
+    try:
+        params = {
+            "action": "edit",
+            "title": title,
+            "text": text,
+            "summary": summary,
+            "bot": 1,
+            "assert": "user",
+            "token": site.tokens["csrf"],
+            "formatversion": 2,
+        }
+        data = site.simple_request(**params).submit()
+    except APIError as error:
+        raise WikiError(f"saving {title} failed: {error.code}: {error.info}") from None
+    return not data.get("edit", {}).get("nochange", False)
+
+
+# -- users -------------------------------------------------------------------
+
+
+def has_central_auth(site: Any) -> bool:
+    return bool(site.has_extension("CentralAuth"))
+
+
+def local_users(
+    site: Any, names: Sequence[str], *, recent_needed: int, window_days: int, now: datetime
+) -> dict[str, UserRecord]:
+    """`list=users` 50 at a time, then recent activity from `list=usercontribs`."""
+    records: dict[str, UserRecord] = {}
+    for batch in _chunks(list(dict.fromkeys(names)), BATCH):
+        data = _query(
+            site,
+            action="query",
+            list="users",
+            ususers="|".join(batch),
+            usprop="editcount|registration|blockinfo|groups",
+        )
+        query = data.get("query", {})
+        aliases = {n["to"]: n["from"] for n in query.get("normalized", [])}
+        found = [parse_local_user(entry) for entry in query.get("users", [])]
+        active = [r.name for r in found if r.status == "ok"]
+        recent = recent_counts(
+            site, active, needed=recent_needed, since=now - timedelta(days=window_days), now=now
+        )
+        for record in found:
+            if record.status == "ok":
+                record = _with_recent(record, recent.get(record.name, 0))
+            records[aliases.get(record.name, record.name)] = record
+            records.setdefault(record.name, record)
+    return records
+
+
+def parse_local_user(entry: dict[str, Any]) -> UserRecord:
+    """One `list=users` entry (formatversion=2) as a UserRecord."""
+    name = entry.get("name", "")
+    if entry.get("invalid"):
+        return UserRecord(name, status="invalid")
+    if entry.get("missing"):
+        return UserRecord(name, status="missing")
+    if entry.get("hidden"):
+        return UserRecord(name, status="hidden")
+    blocks: tuple[Block, ...] = ()
+    if entry.get("blockid"):
+        blocks = (
+            Block(
+                wiki="",
+                by=entry.get("blockedby", ""),
+                reason=entry.get("blockreason", ""),
+                expiry=entry.get("blockexpiry", "infinite"),
+                partial=bool(entry.get("blockpartial", False)),
+            ),
+        )
+    return UserRecord(
+        name,
+        editcount=int(entry.get("editcount", 0)),
+        registration=_timestamp(entry.get("registration")),
+        blocks=blocks,
+        groups=tuple(entry.get("groups", ())),
+        source="local",
+    )
+
+
+def parse_global_user(name: str, info: dict[str, Any]) -> UserRecord:
+    """A `meta=globaluserinfo&guiprop=editcount|merged|groups` answer as a UserRecord.
+
+    Accepts both formatversion 1 (flags as empty strings) and 2 (flags as booleans).
+    """
+    if "missing" in info:
+        return UserRecord(name, status="missing", source="central")
+    if "hidden" in info and info.get("hidden") is not False:
+        return UserRecord(name, status="hidden", source="central")
+    merged = info.get("merged", [])
+    registrations = [_timestamp(w.get("timestamp")) for w in merged]
+    registrations.append(_timestamp(info.get("registration")))
+    known = [r for r in registrations if r is not None]
+    blocks = []
+    for wiki in merged:
+        blocked = wiki.get("blocked")
+        if isinstance(blocked, dict):
+            blocks.append(
+                Block(
+                    wiki=wiki.get("wiki", ""),
+                    by="",
+                    reason=blocked.get("reason", ""),
+                    expiry=blocked.get("expiry", "infinity"),
+                )
+            )
+    locked = "locked" in info and info.get("locked") is not False
+    return UserRecord(
+        info.get("name", name),
+        editcount=int(info.get("editcount", 0)),
+        registration=min(known) if known else None,
+        wikis=max(1, len(merged)),
+        blocks=tuple(blocks),
+        locked=locked,
+        groups=tuple(info.get("groups", ())),
+        source="central",
+    )
+
+
+def global_user(site: Any, name: str) -> UserRecord:
+    data = _query(
+        site, action="query", meta="globaluserinfo", guiuser=name, guiprop="editcount|merged|groups"
+    )
+    return parse_global_user(name, data.get("query", {}).get("globaluserinfo", {}))
+
+
+def recent_counts(
+    site: Any,
+    names: Sequence[str],
+    *,
+    needed: int,
+    since: datetime,
+    now: datetime,
+    max_pages: int = 5,
+) -> dict[str, int]:
+    """Edits per user since `since`, counted at least up to `needed`.
+
+    One batched `list=usercontribs` for all names; users it could not reach within
+    `max_pages` continuations (a very active neighbour can fill them) get a small
+    query of their own, so nobody is refused for someone else's edits.
+    """
+    counts = {name: 0 for name in names}
+    if not names or needed <= 0:
+        return counts
+    params = {
+        "action": "query",
+        "list": "usercontribs",
+        "ucuser": "|".join(names),
+        "ucstart": _iso(now),
+        "ucend": _iso(since),
+        "uclimit": "max",
+        "ucprop": "timestamp",
+    }
+    complete = True
+    for page_number, data in enumerate(_continued(site, params)):
+        for contrib in data.get("query", {}).get("usercontribs", []):
+            if contrib.get("user") in counts:
+                counts[contrib["user"]] += 1
+        if page_number + 1 >= max_pages and "continue" in data:
+            complete = False
+            break
+    if not complete:
+        for name in [n for n, c in counts.items() if c < needed]:
+            single = _query(
+                site,
+                action="query",
+                list="usercontribs",
+                ucuser=name,
+                ucstart=_iso(now),
+                ucend=_iso(since),
+                uclimit=needed,
+                ucprop="timestamp",
+            )
+            counts[name] = len(single.get("query", {}).get("usercontribs", []))
+    return counts
+
+
+def _with_recent(record: UserRecord, count: int) -> UserRecord:
+    return replace(record, recent_edits=count)
+
+
+# -- plumbing ----------------------------------------------------------------
+
+
+def _continued(site: Any, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    params = dict(params)
+    while True:
+        data = _query(site, **params)
+        yield data
+        if "continue" not in data:
+            return
+        params.update(data["continue"])
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,205 @@
+"""Who counts as an established Wikimedian: the eligibility policy and its evaluator.
+
+`EligibilityPolicy` is the chapter's policy as data (defaults in `eligibility.toml`,
+overridable key by key). `UserRecord` is what the wiki told us about one account,
+already normalised by the adapter that asked. `evaluate` is pure: given a policy, a
+record and the current time it returns a `Verdict` holding one `Criterion` per rule,
+each with the figure required, the figure found and the evidence, so that a refusal
+can say exactly which rule failed and by how much.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+
+
+class PolicyError(ValueError):
+    """A policy value is missing, unknown or of the wrong type."""
+
+
+@dataclass(frozen=True)
+class EligibilityPolicy:
+    min_edits: int = 500
+    min_account_age_days: int = 182
+    recent_edits: int = 10
+    recent_window_days: int = 365
+    allow_blocked: bool = False
+    allow_locked: bool = False
+    admins: tuple[str, ...] = ()
+    admin_group: str = ""
+
+    def is_admin(self, username: str, groups: tuple[str, ...] = ()) -> bool:
+        """True when `username` may decide requests (by name, or by wiki group)."""
+        wanted = _canonical_username(username)
+        if any(_canonical_username(a) == wanted for a in self.admins):
+            return True
+        return bool(self.admin_group) and self.admin_group in groups
+
+
+def _canonical_username(name: str) -> str:
+    name = " ".join(name.replace("_", " ").split())
+    return name[:1].upper() + name[1:]
+
+
+_TYPES: dict[str, type] = {
+    "min_edits": int,
+    "min_account_age_days": int,
+    "recent_edits": int,
+    "recent_window_days": int,
+    "allow_blocked": bool,
+    "allow_locked": bool,
+    "admins": list,
+    "admin_group": str,
+}
+
+
+def policy_keys() -> tuple[str, ...]:
+    return tuple(f.name for f in fields(EligibilityPolicy))
+
+
+def load_policy(overrides: Mapping[str, Any] | None = None) -> EligibilityPolicy:
+    """The bundled default policy with `overrides` (the config's `[policy]`) applied."""
+    text = resources.files(__package__).joinpath("eligibility.toml").read_text("utf-8")
+    values = tomllib.loads(text)
+    values.update(overrides or {})
+    return policy_from_mapping(values)
+
+
+def policy_from_mapping(values: Mapping[str, Any]) -> EligibilityPolicy:
+    known = policy_keys()
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise PolicyError(f"unknown policy key {unknown[0]!r}; known keys: {', '.join(known)}")
+    checked: dict[str, Any] = {}
+    for key, value in values.items():
+        expected = _TYPES[key]
+        # bool is an int in Python: refuse `min_edits = true` explicitly.
+        if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise PolicyError(f"policy key {key!r} must be a whole number, not {value!r}")
+        if expected is int and value < 0:
+            raise PolicyError(f"policy key {key!r} must not be negative (got {value})")
+        if expected is bool and not isinstance(value, bool):
+            raise PolicyError(f"policy key {key!r} must be true or false, not {value!r}")
+        if expected is str and not isinstance(value, str):
+            raise PolicyError(f"policy key {key!r} must be a string, not {value!r}")
+        if expected is list:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise PolicyError(f"policy key {key!r} must be a list of usernames")
+            value = tuple(_canonical_username(v) for v in value if v.strip())
+        checked[key] = value
+    return replace(EligibilityPolicy(), **checked)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A sitewide block on one wiki ("" is the wiki the bot runs on)."""
+
+    wiki: str
+    by: str
+    reason: str
+    expiry: str  # "infinite" or an ISO 8601 timestamp
+    partial: bool = False
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """What the wiki says about one account, normalised by the adapter that asked."""
+
+    name: str
+    status: str = "ok"  # ok | missing | invalid (an IP address or an illegal name) | hidden
+    editcount: int = 0
+    registration: datetime | None = None
+    recent_edits: int | None = None  # edits seen in the recent window (may stop counting early)
+    wikis: int = 1
+    blocks: tuple[Block, ...] = ()
+    locked: bool = False
+    groups: tuple[str, ...] = ()
+    source: str = "local"  # local (list=users) | central (meta=globaluserinfo)
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One rule of the policy applied to one user."""
+
+    name: str  # account | edits | age | recent | blocks | lock
+    passed: bool
+    required: Any = None
+    found: Any = None
+    shortfall: int | None = None  # how far short of `required`, for countable rules
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    username: str
+    eligible: bool
+    criteria: tuple[Criterion, ...]
+
+    @property
+    def failed(self) -> tuple[Criterion, ...]:
+        return tuple(c for c in self.criteria if not c.passed)
+
+    def criterion(self, name: str) -> Criterion | None:
+        return next((c for c in self.criteria if c.name == name), None)
+
+
+def evaluate(policy: EligibilityPolicy, user: UserRecord, now: datetime) -> Verdict:
+    """Apply every rule of `policy` to `user`; pure."""
+    if user.status != "ok":
+        account = Criterion("account", False, required="a registered account", found=user.status)
+        return Verdict(user.name, False, (account,))
+    criteria = [
+        Criterion("account", True, required="a registered account", found="ok"),
+        _count("edits", policy.min_edits, user.editcount, {"wikis": user.wikis}),
+        _age(policy, user, now),
+        _recent(policy, user),
+        _blocks(policy, user),
+    ]
+    if user.source == "central" or user.locked:
+        criteria.append(
+            Criterion(
+                "lock",
+                policy.allow_locked or not user.locked,
+                required="not locked",
+                found="locked" if user.locked else "not locked",
+            )
+        )
+    return Verdict(user.name, all(c.passed for c in criteria), tuple(criteria))
+
+
+def _count(name: str, required: int, found: int, evidence: Mapping[str, Any]) -> Criterion:
+    passed = found >= required
+    return Criterion(name, passed, required, found, 0 if passed else required - found, evidence)
+
+
+def _age(policy: EligibilityPolicy, user: UserRecord, now: datetime) -> Criterion:
+    if user.registration is None:
+        # Accounts older than 2005 have no registration date: they are old by definition.
+        return Criterion("age", True, policy.min_account_age_days, None, 0, {"registered": None})
+    registered = user.registration.astimezone(UTC)
+    days = max(0, (now - registered) // timedelta(days=1))
+    return _count(
+        "age", policy.min_account_age_days, days, {"registered": registered.date().isoformat()}
+    )
+
+
+def _recent(policy: EligibilityPolicy, user: UserRecord) -> Criterion:
+    found = user.recent_edits or 0
+    return _count("recent", policy.recent_edits, found, {"window_days": policy.recent_window_days})
+
+
+def _blocks(policy: EligibilityPolicy, user: UserRecord) -> Criterion:
+    sitewide = tuple(b for b in user.blocks if not b.partial)
+    passed = policy.allow_blocked or not sitewide
+    found = "not blocked" if not sitewide else f"blocked on {len(sitewide)} wiki(s)"
+    evidence = {
+        "blocks": [
+            {"wiki": b.wiki, "by": b.by, "reason": b.reason, "expiry": b.expiry} for b in sitewide
+        ]
+    }
+    return Criterion("blocks", passed, "no sitewide block", found, None, evidence)
