@@ -175,7 +175,12 @@ def _section(
 def _check_values(where: str, sections: Mapping[str, Section]) -> None:
     api = sections["wiki"].api
     parts = urlsplit(api)
-    if parts.scheme not in ("http", "https") or not parts.netloc or not api.endswith("api.php"):
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or not api.endswith("api.php")
+        or parts.path.rsplit("/", 1)[-1] != "api.php"
+    ):
         raise ConfigError(
             f"{where}: [wiki] api must be the full URL of api.php, e.g. "
             f"https://meta.wikimedia.org/w/api.php (got {api!r})"

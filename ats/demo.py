@@ -83,7 +83,12 @@ I have been editing since 2020. ~~~~""",
 
 
 def write_config(
-    wiki: DevWiki, root: Path, *, admins: tuple[str, ...] = (ADMIN,), extra: str = ""
+    wiki: DevWiki,
+    root: Path,
+    *,
+    admins: tuple[str, ...] = (ADMIN,),
+    request_page: str = REQUEST_PAGE,
+    extra: str = "",
 ) -> Path:
     """A configuration file for `wiki`, with its store in `root`."""
     root.mkdir(parents=True, exist_ok=True)
@@ -93,7 +98,7 @@ def write_config(
         f"""# Generated for the local development wiki at {wiki.server}.
 [wiki]
 api = "{wiki.api_url}"
-request_page = "{REQUEST_PAGE}"
+request_page = "{request_page}"
 run_page = "{RUN_PAGE}"
 
 [bot]

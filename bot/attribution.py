@@ -54,8 +54,11 @@ def introductions(
         open_ranges = {b for b in bounds.values() if b[1] - b[0] > 1}
         if not open_ranges:
             break
-        probes: set[int] = set()
-        share = max(1, PROBES // len(open_ranges))
+        # The last revision is needed in the end anyway: fetch it with the first probes
+        # rather than in a request of its own.
+        last = len(history) - 1
+        probes: set[int] = set() if history[last].revid in cache else {last}
+        share = max(1, (PROBES - len(probes)) // len(open_ranges))
         for low, high in open_ranges:
             probes.update(_spread(low, high, share))
         present(sorted(probes))

@@ -17,12 +17,21 @@ from policies.requests import Problem
 
 
 def nowiki(value: object) -> str:
-    text = str(value).replace("<", "&lt;").replace(">", "&gt;")
+    # A reply is one line: a newline in a user's value would end the indented reply
+    # (and could start a heading or a list item on the page).
+    text = " ".join(str(value).split()).replace("<", "&lt;").replace(">", "&gt;")
     return f"<nowiki>{text}</nowiki>" if text else ""
 
 
+_NOT_IN_USERNAMES = frozenset("[]{}|#<>\n")
+
+
 def user_link(name: str) -> str:
-    # Usernames cannot hold [ ] { } | # < >, so a link cannot be broken out of.
+    # Real usernames cannot hold [ ] { } | # < > or ~~~, so a link to one cannot be
+    # broken out of. A name typed by a requester (the username field) may hold them:
+    # it is then shown as inert text instead of a link.
+    if _NOT_IN_USERNAMES.intersection(name) or "~~~" in name:
+        return nowiki(name)
     return f"[[User:{name}|{name}]]"
 
 
@@ -41,9 +50,8 @@ def mention(catalog: Catalog, name: str) -> str:
 
 def invalid(catalog: Catalog, problems: Sequence[Problem], requester: str) -> str:
     parts = [_problem(catalog, p) for p in problems]
-    return catalog.text(
-        "reply", "invalid", mention=mention(catalog, requester), problems=_join(catalog, parts)
-    )
+    joined = catalog.text("criterion", "problem_joiner").join(parts)
+    return catalog.text("reply", "invalid", mention=mention(catalog, requester), problems=joined)
 
 
 def _problem(catalog: Catalog, problem: Problem) -> str:
@@ -57,10 +65,13 @@ def _problem(catalog: Catalog, problem: Problem) -> str:
 
 def not_eligible(catalog: Catalog, verdict: Verdict, now: datetime) -> str:
     failed = [describe(catalog, c, verdict.username, now) for c in verdict.failed]
-    checked = [describe(catalog, c, verdict.username, now) for c in verdict.criteria]
-    return catalog.text(
-        "reply", "not_eligible", failed=_join(catalog, failed), checked=_join(catalog, checked)
-    )
+    passed = [
+        describe(catalog, c, verdict.username, now)
+        for c in verdict.criteria
+        if c.passed and c.name != "account"
+    ]
+    met = catalog.text("reply", "met", passed=_join(catalog, passed)) if passed else ""
+    return catalog.text("reply", "not_eligible", failed=_join(catalog, failed), met=met)
 
 
 def awaiting_identity(

@@ -63,8 +63,13 @@ def open_site(
 ) -> Any:
     """A pywikibot site for `api_url`, configured in code; nothing is read from ~/."""
     workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # pywikibot only accepts PYWIKIBOT_DIR when it holds a user-config.py; an empty
+    # one marks the folder (PYWIKIBOT_NO_USER_CONFIG=2 keeps it from being read).
+    marker = workdir / "user-config.py"
+    if not marker.exists():
+        marker.write_text("# pywikibot is configured in code by American Toolserver.\n")
     os.environ.setdefault("PYWIKIBOT_NO_USER_CONFIG", "2")
-    os.environ.setdefault("PYWIKIBOT_DIR", str(workdir))
+    os.environ.setdefault("PYWIKIBOT_DIR", str(workdir.resolve()))
     import pywikibot
     from pywikibot import config
 
@@ -333,7 +338,9 @@ def parse_global_user(name: str, info: dict[str, Any]) -> UserRecord:
     if "hidden" in info and info.get("hidden") is not False:
         return UserRecord(name, status="hidden", source="central")
     merged = info.get("merged", [])
-    registrations = [_timestamp(w.get("timestamp")) for w in merged]
+    # `registration` is the local account's creation; `timestamp` is only when it was
+    # attached to the global account (2008 for accounts older than unification).
+    registrations = [_timestamp(w.get("registration") or w.get("timestamp")) for w in merged]
     registrations.append(_timestamp(info.get("registration")))
     known = [r for r in registrations if r is not None]
     blocks = []

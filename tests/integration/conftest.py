@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
 from ats.devwiki import MEDIAWIKI_DIR, DevWiki, SeedUser
+from membership.store import Store
 
 _HERE = Path(__file__).parent.resolve()
 
@@ -49,3 +56,77 @@ def devwiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevWiki]:
 def seed_users(devwiki: DevWiki) -> dict[str, SeedUser]:
     """The seeded accounts (seed() is cheap once done)."""
     return devwiki.seed()
+
+
+class WikiBot:
+    """The bot as a user runs it: a config for one request page, the real CLI, the real wiki.
+
+    Each test gets its own request page and store, so tests share the session's wiki
+    without seeing each other's requests.
+    """
+
+    def __init__(self, wiki: DevWiki, root: Path, page: str) -> None:
+        from ats.demo import write_config
+
+        self.wiki = wiki
+        self.root = root
+        self.page = page
+        self.config = write_config(wiki, root, request_page=page)
+        self.env = {**os.environ, "ATS_BOT_PASSWORD": wiki.bot_password}
+        self.env.pop("ATS_KILL_AT", None)
+
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "ats.cli", "--config", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            env={**self.env, **(env or {})},
+            timeout=180,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"ats {' '.join(args)} failed ({result.returncode}):\n"
+                f"{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def cycle(self, *extra: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        return self.run("bot", "run", "--once", *extra, **kwargs)
+
+    def text(self) -> str:
+        return self.wiki.page_text(self.page)
+
+    def revisions(self) -> list[dict[str, Any]]:
+        response = requests.get(
+            self.wiki.api_url,
+            params={
+                "action": "query",
+                "prop": "revisions",
+                "titles": self.page,
+                "rvlimit": "max",
+                "rvprop": "ids|user|comment",
+                "format": "json",
+                "formatversion": 2,
+            },
+            timeout=30,
+        )
+        page = response.json()["query"]["pages"][0]
+        return page.get("revisions", [])
+
+    def file(self, user: str, heading: str, body: str) -> None:
+        """Append a request section as a real edit by `user`."""
+        current = self.text()
+        text = (current.rstrip("\n") + "\n\n" if current else "") + f"== {heading} ==\n{body}\n"
+        self.wiki.edit_as(user, self.page, text, f"/* {heading} */ new section")
+
+    def store(self) -> Store:
+        return Store(self.root / "ats.sqlite")
+
+
+@pytest.fixture
+def wikibot(devwiki: DevWiki, tmp_path: Path, request: pytest.FixtureRequest) -> WikiBot:
+    page = "Toolserver/Requests/" + re.sub(r"[^A-Za-z0-9_ -]", "_", request.node.name)
+    devwiki.edit_as(devwiki.admin_user, page, "Requests for accounts.\n", "new request page")
+    return WikiBot(devwiki, tmp_path, page)
