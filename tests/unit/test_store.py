@@ -1,0 +1,202 @@
+"""The SQLite store: migrations, pragmas, the append-only audit log, the reply outbox,
+concurrent writers and the user cache."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from membership import store as store_module
+from membership.store import RequestRecord, Store
+
+PAGE = "Toolserver/Requests"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store(tmp_path / "ats.sqlite")
+    yield opened
+    opened.close()
+
+
+def add(store: Store, key: str, page: str = PAGE, **changes: Any) -> RequestRecord:
+    values: dict[str, Any] = {
+        "page": page,
+        "key": key,
+        "heading": f"Account request: {key}",
+        "requester": "Example",
+        "subject": "Example",
+        "type": "account",
+        "fields": {"type": "account", "purpose": "bots"},
+        "content_hash": "h-" + key,
+        "intro_revid": 10,
+        "intro_timestamp": "2025-01-01T00:00:00Z",
+        "state": "received",
+        "detail": {"why": "new"},
+    }
+    values.update(changes)
+    return store.add_request(**values)
+
+
+def test_migrations_are_applied_once(tmp_path: Path) -> None:
+    path = tmp_path / "ats.sqlite"
+    for _ in range(3):
+        Store(path).close()
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT migration_set, name FROM _sqlite_migrations ORDER BY id").fetchall()
+    conn.close()
+    names = [m.name for m in store_module.migrations._migrations]
+    assert rows == [("ats", name) for name in names]
+    assert len(rows) == len(set(rows))
+
+
+def test_wal_mode_and_busy_timeout(tmp_path: Path) -> None:
+    opened = Store(tmp_path / "ats.sqlite", busy_timeout_ms=4321)
+    conn = opened.db.conn
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 4321
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    opened.close()
+
+
+def test_the_audit_log_is_append_only(store: Store) -> None:
+    record = add(store, "a")
+    store.audit("ClerkBot", "evaluated:received", record.id, revid=10, edits=2431)
+    (entry,) = store.audit_log(record.id)
+    assert (entry.actor, entry.action, entry.evidence) == (
+        "ClerkBot",
+        "evaluated:received",
+        {"edits": 2431, "revid": 10},
+    )
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        store.db.execute("UPDATE audit SET actor = 'Mallory'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        store.db.execute("DELETE FROM audit")
+    assert [e.actor for e in store.audit_log()] == ["ClerkBot"]
+
+
+def test_a_failed_transaction_leaves_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction():
+        add(store, "a")
+        store.audit("ClerkBot", "x")
+        raise RuntimeError("crash between two writes")
+    assert store.requests() == []
+    assert store.audit_log() == []
+
+
+def test_on_behalf_is_set_when_subject_is_not_the_requester(store: Store) -> None:
+    own = add(store, "own")
+    other = add(store, "other", subject="Someone Else")
+    assert own.on_behalf is False
+    assert other.on_behalf is True
+    assert other.fields == {"type": "account", "purpose": "bots"}
+    assert other.detail == {"why": "new"}
+    assert other.lang == "en"
+    moved = store.update_request(other.id, subject="Example")
+    assert moved.on_behalf is False
+
+
+def test_queue_reply_supersedes_the_earlier_pending_one(store: Store) -> None:
+    first, second = add(store, "a"), add(store, "b")
+    old = store.queue_reply(first.id, "received", "checking")
+    other = store.queue_reply(second.id, "received", "checking too")
+    new = store.queue_reply(first.id, "awaiting-identity", "eligible")
+    statuses = {r.id: r.status for r in store.replies(first.id)}
+    assert statuses == {old.id: "superseded", new.id: "pending"}
+    assert store.replies(second.id)[0].status == "pending"
+    assert [r.id for r in store.pending_replies(PAGE)] == [other.id, new.id]
+
+
+def test_mark_posted_and_last_reply(store: Store) -> None:
+    record = add(store, "a")
+    posted = store.queue_reply(record.id, "received", "checking")
+    store.mark_posted([posted.id], revid=42)
+    (done,) = store.replies(record.id)
+    assert (done.status, done.posted_revid) == ("posted", 42)
+    assert done.posted_at is not None
+    assert store.pending_replies(PAGE) == []
+    # A posted reply is not superseded by a later one; a pending one is.
+    pending = store.queue_reply(record.id, "invalid", "fix it")
+    replaced = store.queue_reply(record.id, "invalid", "fix it, please")
+    assert [r.status for r in store.replies(record.id)] == ["posted", "superseded", "pending"]
+    last = store.last_reply(record.id)
+    assert last is not None and last.id == replaced.id != pending.id
+    store.mark_posted([replaced.id], revid=43)
+    last = store.last_reply(record.id)
+    assert last is not None and (last.id, last.status) == (replaced.id, "posted")
+
+
+def test_last_reply_ignores_superseded_replies(store: Store) -> None:
+    record = add(store, "a")
+    assert store.last_reply(record.id) is None
+    store.queue_reply(record.id, "received", "one")
+    store.db.execute("UPDATE replies SET status = 'superseded'")
+    assert store.last_reply(record.id) is None
+
+
+def test_pending_replies_only_for_the_page(store: Store) -> None:
+    here = add(store, "a")
+    there = add(store, "a", page="Other/Requests")
+    mine = store.queue_reply(here.id, "received", "x")
+    store.queue_reply(there.id, "received", "y")
+    assert [r.id for r in store.pending_replies(PAGE)] == [mine.id]
+    assert store.pending_replies("Nowhere") == []
+
+
+def test_page_revision(store: Store) -> None:
+    assert store.page_revision(PAGE) is None
+    store.set_page_revision(PAGE, 5, "2025-01-01T00:00:00Z")
+    store.set_page_revision(PAGE, 7, "2025-01-02T00:00:00Z")
+    assert store.page_revision(PAGE) == 7
+
+
+def test_two_stores_in_two_threads_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "ats.sqlite"
+    Store(path).close()
+    per_thread, errors = 60, []
+    start = threading.Barrier(2)
+
+    def writer(name: str) -> None:
+        try:
+            mine = Store(path, busy_timeout_ms=20_000)
+            start.wait()
+            for i in range(per_thread):
+                with mine.transaction():
+                    record = add(mine, f"{name}-{i}")
+                    mine.queue_reply(record.id, "received", f"{name} {i}")
+                    mine.audit(name, "added", record.id, i=i)
+            mine.close()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in ("left", "right")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    check = Store(path)
+    assert len(check.requests(PAGE)) == 2 * per_thread
+    assert len(check.pending_replies(PAGE)) == 2 * per_thread
+    assert len(check.audit_log()) == 2 * per_thread
+    check.close()
+
+
+def test_the_user_cache_honours_max_age(store: Store) -> None:
+    record = {"name": "Example", "editcount": 2431}
+    assert store.cached_user("Example", timedelta(hours=24)) is None
+    store.cache_user("Example", record)
+    assert store.cached_user("Example", timedelta(hours=24)) == record
+    store.db.execute(
+        "UPDATE users SET fetched_at = ? WHERE name = 'Example'", ["2000-01-01T00:00:00+00:00"]
+    )
+    assert store.cached_user("Example", timedelta(hours=24)) is None
+    assert store.cached_user("Example", timedelta(days=365 * 100)) == record
+    store.cache_user("Example", {**record, "editcount": 2432})
+    assert store.cached_user("Example", timedelta(minutes=1)) == {**record, "editcount": 2432}
