@@ -73,6 +73,7 @@ def open_site(
     import pywikibot
     from pywikibot import config
 
+    _quiet_pywikibot()
     family = "ats" + hashlib.sha1(api_url.encode()).hexdigest()[:8]  # noqa: S324 - a name
     config.family_files[family] = api_url
     config.put_throttle = edit_interval
@@ -84,6 +85,18 @@ def open_site(
     config.usernames[family][family] = login_name.partition("@")[0]
     config.noisysleep = 600.0  # do not print ordinary throttling waits
     return pywikibot.Site(family, family)
+
+
+def _quiet_pywikibot() -> None:
+    """Keep pywikibot's chatter (\"Logging in to ...\") off the terminal; warnings stay."""
+    import logging
+
+    from pywikibot import bot as pwb_bot
+
+    pwb_bot.init_handlers()
+    for handler in logging.getLogger("pywiki").handlers:
+        if handler.level < logging.WARNING:
+            handler.setLevel(logging.WARNING)
 
 
 def login(site: Any, login_name: str, password: str) -> str:
