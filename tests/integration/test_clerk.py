@@ -203,7 +203,7 @@ def test_concurrent_human_edit_survives(wikibot: WikiBot) -> None:
     assert users[:2] == ["ClerkBot", "Newcomer"]
 
 
-@pytest.mark.parametrize("step", ["planned", "recorded", "saved"])
+@pytest.mark.parametrize("step", ["read", "planned", "recorded", "saved", "done"])
 def test_killed_mid_cycle_then_restarted_replies_once(wikibot: WikiBot, step: str) -> None:
     wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
     killed = wikibot.cycle(env={"ATS_KILL_AT": step}, check=False)
@@ -251,3 +251,88 @@ def test_templates_are_installed_exactly(wikibot: WikiBot) -> None:
         assert wikibot.wiki.page_text(template.title) == template.text, template.title
     again = wikibot.run("wiki", "install-templates")
     assert "updated" not in again.stdout
+
+
+def test_unknown_account_and_ip_requester(wikibot: WikiBot) -> None:
+    wikibot.file(
+        "Veteran",
+        "Account request: ghost",
+        ACCOUNT.replace("type    = account", "type    = account\n | username = No Such Person"),
+    )
+    # An anonymous edit: the API accepts it from 127.0.0.1 with the anonymous token.
+    text = wikibot.text() + "\n== Account request: anonymous ==\n" + ACCOUNT + "\n"
+    saved = requests.post(
+        wikibot.wiki.api_url,
+        data={
+            "action": "edit",
+            "title": wikibot.page,
+            "text": text,
+            "token": "+\\",
+            "format": "json",
+            "summary": "anon",
+        },
+        timeout=30,
+    ).json()
+    assert saved["edit"]["result"] == "Success"
+    wikibot.cycle()
+    records = {r.key: r for r in wikibot.store().requests(wikibot.page)}
+    assert records["Account request: anonymous"].requester == "127.0.0.1"
+    replies = {
+        h: bot_replies(section(wikibot.text(), h))
+        for h in ("Account request: ghost", "Account request: anonymous")
+    }
+    [ghost] = replies["Account request: ghost"]
+    assert ghost.startswith(":{{ATS status|not-eligible}}")
+    assert "there is no account named <nowiki>No Such Person</nowiki>" in ghost
+    [anon] = replies["Account request: anonymous"]
+    assert anon.startswith(":{{ATS status|not-eligible}}")
+    assert "not a registered account" in anon
+
+
+def test_bad_credentials_are_reported_and_nothing_is_saved(wikibot: WikiBot) -> None:
+    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    before = wikibot.revisions()
+    wrong = wikibot.cycle(env={"ATS_BOT_PASSWORD": "0" * 32}, check=False)
+    assert wrong.returncode == 1
+    assert "login as ClerkBot@clerk failed" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    missing = wikibot.cycle(env={"ATS_BOT_PASSWORD": ""}, check=False)
+    assert missing.returncode == 2
+    assert "ATS_BOT_PASSWORD is not set" in missing.stderr
+    assert wikibot.revisions() == before
+    # The replies were queued, not lost: the next good run posts them once.
+    wikibot.cycle()
+    assert len(bot_replies(wikibot.text())) == 1
+
+
+def test_demo_runs_end_to_end(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "ats.cli", "demo", "--dir", str(tmp_path), "--no-wait"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "request page: http://127.0.0.1:" in out
+    assert "saved: 5 requests on the page, 5 examined" in out
+    for line in (
+        "awaiting-identity  Account request: Veteran",
+        "not-eligible       Account request: Newcomer",
+        "not-eligible       Account request: Blocked Veteran",
+        "invalid            Tool request: словник",
+    ):
+        assert line in out
+    assert "filed by משתמש ותיק" in out  # the unsigned one, from the history
+    again = subprocess.run(
+        [sys.executable, "-m", "ats.cli", "demo", "--dir", str(tmp_path), "--no-wait"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert "bot cycle:    unchanged" in again.stdout
