@@ -69,7 +69,8 @@ def open_site(
     if not marker.exists():
         marker.write_text("# pywikibot is configured in code by American Toolserver.\n")
     os.environ.setdefault("PYWIKIBOT_NO_USER_CONFIG", "2")
-    os.environ.setdefault("PYWIKIBOT_DIR", str(workdir.resolve()))
+    # The configured folder wins over an inherited PYWIKIBOT_DIR: cookies are per bot.
+    os.environ["PYWIKIBOT_DIR"] = str(workdir.resolve())
     import pywikibot
     from pywikibot import config
 

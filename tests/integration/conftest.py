@@ -74,6 +74,7 @@ class WikiBot:
         self.config = write_config(wiki, root, request_page=page)
         self.env = {**os.environ, "ATS_BOT_PASSWORD": wiki.bot_password}
         self.env.pop("ATS_KILL_AT", None)
+        self.env.pop("PYWIKIBOT_DIR", None)
 
     def run(
         self, *args: str, env: dict[str, str] | None = None, check: bool = True
