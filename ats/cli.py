@@ -81,6 +81,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between cycles without --once (default 30)",
     )
     run.set_defaults(run=_bot_run, needs_config=True)
+    watch = bot.add_parser(
+        "watch",
+        help="follow the request page and answer within seconds (runs until stopped)",
+        description="Run a clerk cycle at start, then whenever the request page or the "
+        "kill-switch page changes, and at least every --full-cycle seconds. Changes are "
+        "found by polling recent changes (one API request per poll) or, with --stream or "
+        "[wiki] stream_url, by following Wikimedia EventStreams (falling back to polling "
+        "when the stream keeps failing). Where it stopped reading is kept in the store, so "
+        "a restart misses nothing. SIGTERM or Ctrl-C stops it cleanly.",
+    )
+    watch.add_argument(
+        "--poll",
+        type=_positive,
+        default=2.0,
+        metavar="SECONDS",
+        help="seconds between two recent-changes polls (default 2)",
+    )
+    watch.add_argument(
+        "--full-cycle",
+        type=_positive,
+        default=600.0,
+        metavar="SECONDS",
+        help="run a full clerk cycle at least this often, even without edits, for "
+        "time-based work such as expiry (default 600)",
+    )
+    watch.add_argument(
+        "--stream",
+        metavar="URL",
+        help="EventStreams recentchange URL to follow instead of polling "
+        "(default: [wiki] stream_url; empty means poll)",
+    )
+    watch.set_defaults(run=_bot_watch, needs_config=True)
 
     wiki = commands.add_parser("wiki", help="set up the wiki side").add_subparsers(
         dest="wiki_command", metavar="WIKI_COMMAND", required=True
@@ -185,6 +217,19 @@ def _bot_run(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _bot_watch(args: argparse.Namespace, config: Config) -> int:
+    from ats import wiring
+    from bot.watch import StopSignal
+
+    stop = StopSignal()
+    stop.install()
+    stream = config.wiki.stream_url if args.stream is None else args.stream
+    watcher = wiring.watcher(
+        config, stop, poll=args.poll, full_cycle=args.full_cycle, stream_url=stream
+    )
+    return watcher.run()
+
+
 def _install_templates(args: argparse.Namespace, config: Config) -> int:
     from ats import wiring
 
@@ -240,6 +285,16 @@ def _demo(args: argparse.Namespace, config: None) -> int:
 
 
 # -- helpers ----------------------------------------------------------------------
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
 
 
 def _stop_flag() -> Callable[[], bool]:

@@ -39,11 +39,17 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "run_page": Key(str, "", "kill-switch page: the bot acts only while it reads `true`"),
         "archive_after_days": Key(int, 7, "days a closed request stays before archiving"),
         "expire_after_days": Key(int, 60, "days without progress before a request expires"),
+        "backlog_days": Key(int, 7, "a request open longer than this shows a backlog notice"),
         "request_prefixes": Key(
             list, ["Account request:", "Tool request:"], "headings that mark a request"
         ),
         "request_template": Key(str, "ATS request", "name of the request template"),
         "status_template": Key(str, "ATS status", "name of the status template"),
+        "stream_url": Key(
+            str,
+            "",
+            "EventStreams recentchange URL `ats bot watch` follows (empty: poll recent changes)",
+        ),
     },
     "bot": {
         "username": Key(str, REQUIRED, "bot login, e.g. ClerkBot@clerk (password in env)"),
@@ -192,7 +198,15 @@ def _check_values(where: str, sections: Mapping[str, Section]) -> None:
     backend = sections["provisioning"].backend
     if backend not in ("ldap", "unix", "dry-run"):
         raise ConfigError(f"{where}: [provisioning] backend must be ldap, unix or dry-run")
-    for key in ("archive_after_days", "expire_after_days"):
+    stream = urlsplit(sections["wiki"].stream_url)
+    if sections["wiki"].stream_url and (
+        stream.scheme not in ("http", "https") or not stream.netloc
+    ):
+        raise ConfigError(
+            f"{where}: [wiki] stream_url must be an http(s) URL, e.g. "
+            "https://stream.wikimedia.org/v2/stream/recentchange, or empty to poll"
+        )
+    for key in ("archive_after_days", "expire_after_days", "backlog_days"):
         if sections["wiki"].values[key] < 0:
             raise ConfigError(f"{where}: [wiki] {key} must not be negative")
 

@@ -88,9 +88,13 @@ def write_config(
     *,
     admins: tuple[str, ...] = (ADMIN,),
     request_page: str = REQUEST_PAGE,
+    wiki_settings: str = "",
     extra: str = "",
 ) -> Path:
-    """A configuration file for `wiki`, with its store in `root`."""
+    """A configuration file for `wiki`, with its store in `root`.
+
+    `wiki_settings` are more `[wiki]` lines; `extra` is appended after `[policy]`.
+    """
     root.mkdir(parents=True, exist_ok=True)
     path = root / "ats.toml"
     admin_list = ", ".join(f'"{a}"' for a in admins)
@@ -100,7 +104,7 @@ def write_config(
 api = "{wiki.api_url}"
 request_page = "{request_page}"
 run_page = "{RUN_PAGE}"
-
+{wiki_settings}
 [bot]
 username = "{wiki.bot_login_name}"
 edit_interval = 0

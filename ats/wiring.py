@@ -17,6 +17,7 @@ from ats.config import Config, secret
 from bot import page, wiki
 from bot.clerk import STEPS, Clerk, ClerkSettings
 from bot.templates import bundled_templates
+from bot.watch import StopSignal, Watcher, WatchSettings
 from membership.store import Store
 
 
@@ -66,6 +67,9 @@ def settings(config: Config) -> ClerkSettings:
         policy=config.policy,
         vocab=vocab,
         user_cache=timedelta(hours=float(config.bot.user_cache_hours)),
+        expire_after_days=config.wiki.expire_after_days,
+        archive_after_days=config.wiki.archive_after_days,
+        backlog_days=config.wiki.backlog_days,
     )
 
 
@@ -73,6 +77,15 @@ def clerk(config: Config, *, checkpoint: Callable[[str], None] | None = None) ->
     return Clerk(
         _LazySite(config), Store(config.store_path), settings(config), checkpoint=checkpoint
     )
+
+
+def watcher(
+    config: Config, stop: StopSignal, *, poll: float, full_cycle: float, stream_url: str
+) -> Watcher:
+    settings = WatchSettings(
+        poll=poll, full_cycle=full_cycle, stream_url=stream_url, api_url=config.wiki.api
+    )
+    return Watcher(clerk(config, checkpoint=checkpoint_from_env()), settings, stop)
 
 
 def install_templates(config: Config) -> list[tuple[str, bool]]:

@@ -1,12 +1,16 @@
 """One clerk cycle: read the request page, judge what changed, reply, remember.
 
 A cycle reads the request page and the kill-switch page in one query; if the page
-has not changed since the last cycle and no reply is waiting, it stops there. Else
-it parses the page, finds who added each new request (from the history), validates
-and judges new or edited requests, and writes every reply it owes into the store's
-outbox before saving them all in a single edit based on the revision it read. A
-human edit in between makes the save fail (edit conflict): the cycle reads again
-and retries, so no human text is ever overwritten. Replies already visible on the
+has not changed since the last cycle and nothing is waiting or due, it stops there.
+Else it parses the page, refuses to act on a page that looks blanked or vandalised,
+and plans: who added each new request (from the history), what each new or edited
+request is worth (`bot.judging`), which new decision templates were added by someone
+allowed to add them (`bot.deciding`), which requests expired and which closed ones
+are old enough to archive. Everything it will say goes into the store's outbox in
+one transaction before the page is saved, in a single edit based on the revision it
+read: a human edit in between makes the save fail (edit conflict), and the cycle
+reads again and retries, so no human text is ever overwritten. Archive pages are
+saved before the sections leave the request page. Replies already visible on the
 page (a crash after the save) are recognised and marked posted, never repeated.
 """
 
@@ -14,21 +18,23 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot import attribution, page, replies, wiki
+from bot import archive, page, queue, replies, wiki
+from bot.deciding import Deciding
 from bot.exclusion import bot_may_edit
+from bot.judging import Judging, Planned, fields_hash
 from bot.messages import Catalog
-from membership.states import REEVALUATED_ON_EDIT, State
+from membership.lifecycle import EXPIRES, is_open
+from membership.states import CLOSED, REEVALUATED_ON_EDIT, State
 from membership.store import RequestRecord, Store
-from policies.eligibility import Block, EligibilityPolicy, UserRecord, evaluate
-from policies.requests import validate
+from policies.eligibility import EligibilityPolicy
 
 Checkpoint = Callable[[str], None]
-STEPS = ("read", "planned", "recorded", "saved", "done")
+STEPS = ("read", "planned", "recorded", "archived", "saved", "done")
 
 
 class ClerkError(RuntimeError):
@@ -45,6 +51,9 @@ class ClerkSettings:
     vocab: page.Vocabulary = page.DEFAULT_VOCABULARY
     user_cache: timedelta = timedelta(hours=24)
     conflict_retries: int = 3
+    expire_after_days: int = 60
+    archive_after_days: int = 7
+    backlog_days: int = 7
 
 
 @dataclass
@@ -55,6 +64,7 @@ class CycleReport:
     requests: int = 0
     examined: list[str] = field(default_factory=list)
     replies: list[tuple[str, str]] = field(default_factory=list)  # (request key, state)
+    archived: list[str] = field(default_factory=list)
     conflicts: int = 0
     diff: str = ""
 
@@ -65,22 +75,13 @@ class CycleReport:
             return f"unchanged: the page is still at revision {self.revid}; nothing to do"
         states = Counter(state for _, state in self.replies)
         told = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "no replies"
+        extra = f", {len(self.archived)} archived" if self.archived else ""
+        if self.conflicts:
+            extra += f", {self.conflicts} edit conflicts retried"
         return (
             f"{self.status}: {self.requests} requests on the page, "
-            f"{len(self.examined)} examined, {told}"
-            + (f", {self.conflicts} edit conflicts retried" if self.conflicts else "")
+            f"{len(self.examined)} examined, {told}{extra}"
         )
-
-
-@dataclass
-class _Planned:
-    """What the cycle decided about one request section, before anything is written."""
-
-    section: page.RequestSection
-    record: RequestRecord | None
-    values: dict[str, Any]
-    reply: tuple[str, str] | None = None  # (state, text)
-    audit: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
 
 class Clerk:
@@ -98,8 +99,8 @@ class Clerk:
         self.settings = settings
         self.now = now
         self.checkpoint = checkpoint or (lambda step: None)
-
-    # -- the cycle -------------------------------------------------------------
+        self.judging = Judging(site, store, settings)
+        self.deciding = Deciding(site, store, settings, self.judging)
 
     def run_once(self, *, dry_run: bool = False) -> CycleReport:
         report = CycleReport()
@@ -119,8 +120,11 @@ class Clerk:
             f"{report.conflicts} edit conflicts; the next cycle will try again"
         )
 
+    # -- the cycle ---------------------------------------------------------------
+
     def _cycle(self, report: CycleReport, dry_run: bool) -> CycleReport:
         s = self.settings
+        now = self.now()
         titles = [s.page] + ([s.run_page] if s.run_page else [])
         read = wiki.read_pages(self.site, titles)
         self.checkpoint("read")
@@ -132,264 +136,219 @@ class Clerk:
         if not bot_may_edit(current.text, s.bot_user):
             return _stopped(report, f"{s.page} excludes this bot with {{{{bots}}}}/{{{{nobots}}}}")
         report.revid = current.revid
+        records = {r.key: r for r in self.store.requests(s.page) if not r.archived_at}
         pending = self.store.pending_replies(s.page)
-        retry = self.store.requests(s.page, state=str(State.RECEIVED))
-        if current.revid == self.store.page_revision(s.page) and not pending and not retry:
+        unchanged = current.revid == self.store.page_revision(s.page)
+        if unchanged and not pending and not self._due(records.values(), now):
             report.status = "unchanged"
             return report
 
         parsed = page.parse(current.text, s.vocab)
         report.requests = len(parsed.requests)
-        planned = self._plan(parsed, current)
+        damage = self._damage(parsed, records)
+        if damage:
+            return _stopped(report, damage)
+        self.judging.begin_cycle(current)
+        planned = self._plan(parsed, records, current, now)
         report.examined = [p.section.key for p in planned]
         lines, posted_already = self._outbox_lines(parsed, planned, pending)
-        new_text = page.render(parsed, lines) if lines else current.text
-        report.replies = [
-            (key, _state_of(line, s.vocab)) for key, ls in lines.items() for line in ls
-        ]
+        text = page.render(parsed, lines) if lines else current.text
+        moves = self._archive_plan(text, records, planned, pending, now)
+        if moves is not None:
+            text = moves.page_text
+            report.archived = [m.key for m in moves.moves]
+        if text != current.text:
+            staying = [r for r in parsed.requests if r.key not in set(report.archived)]
+            text = self._with_queue(text, staying, records, planned, now)
+        report.replies = [(key, _state_of(line)) for key, ls in lines.items() for line in ls]
         self.checkpoint("planned")
         if dry_run:
             report.status = "dry-run"
             report.diff = "".join(
                 difflib.unified_diff(
                     current.text.splitlines(keepends=True),
-                    new_text.splitlines(keepends=True),
+                    text.splitlines(keepends=True),
                     f"{s.page} (revision {current.revid})",
-                    f"{s.page} (with the bot's replies)",
+                    f"{s.page} (as the bot would save it)",
                 )
             )
             return report
 
         with self.store.transaction():
             for item in planned:
-                self._record(item)
+                self.judging.record(item, now)
             if posted_already:
                 self.store.mark_posted(posted_already, current.revid or 0)
         queued = self.store.pending_replies(s.page)
         self.checkpoint("recorded")
-        if not lines:
+        if text == current.text:
             self.store.set_page_revision(s.page, current.revid or 0, current.timestamp or "")
             report.status = "nothing-to-say"
             return report
 
+        if moves is not None:
+            self._save_archives(moves)
+            self.checkpoint("archived")
         revid = wiki.save(
             self.site,
             s.page,
-            new_text,
+            text,
             base=current,
             started=read.now,
-            summary=self._summary(report.replies),
+            summary=self._summary(report.replies, report.archived),
         )
         self.checkpoint("saved")
         with self.store.transaction():
-            posted = [r.id for r in queued if self._is_in(r.request_id, lines)]
+            keys_in_lines = set(lines)
+            posted = [r.id for r in queued if self._key_of(r.request_id) in keys_in_lines]
             self.store.mark_posted(posted, revid)
+            if moves is not None:
+                for move in moves.moves:
+                    record = records[move.key]
+                    self.store.update_request(
+                        record.id,
+                        archived_at=now.isoformat(timespec="seconds"),
+                        archive_page=move.archive_title,
+                        key=f"{record.key}\x1farchived:{record.id}",
+                    )
+                    self.store.audit(
+                        s.bot_user, "archived", record.id, archive=move.archive_title, revid=revid
+                    )
             self.store.set_page_revision(s.page, revid, "")
             self.store.audit(
-                s.bot_user, "saved", page=s.page, revid=revid, replies=len(report.replies)
+                s.bot_user,
+                "saved",
+                page=s.page,
+                revid=revid,
+                replies=len(report.replies),
+                archived=len(report.archived),
             )
         self.checkpoint("done")
         report.status, report.revid = "saved", revid
         return report
 
-    # -- deciding ----------------------------------------------------------------
+    # -- planning ------------------------------------------------------------------
 
-    def _plan(self, parsed: page.RequestPage, current: wiki.PageRevision) -> list[_Planned]:
-        s = self.settings
-        planned: list[_Planned] = []
+    def _plan(
+        self,
+        parsed: page.RequestPage,
+        records: dict[str, RequestRecord],
+        current: wiki.PageRevision,
+        now: datetime,
+    ) -> list[Planned]:
+        planned: list[Planned] = []
         for section in parsed.requests:
-            record = self.store.request(s.page, section.key)
-            unchanged = record and record.content_hash == section.content_hash
-            if unchanged and record.state != State.RECEIVED:
+            record = records.get(section.key)
+            expiring = record is not None and self._expired(record, now)
+            if (
+                record
+                and record.content_hash == section.content_hash
+                and record.state != State.RECEIVED
+                and not expiring
+            ):
                 continue
-            values = _section_values(section)
-            item = _Planned(section, record, values)
-            if record and record.state not in REEVALUATED_ON_EDIT:
-                item.audit.append((s.bot_user, "edited", {"content_hash": section.content_hash}))
+            item = Planned(
+                section,
+                record,
+                {
+                    "fields": dict(section.fields or {}),
+                    "content_hash": section.content_hash,
+                    "heading": section.heading,
+                    "fields_hash": fields_hash(section),
+                },
+            )
             planned.append(item)
-        new = [p for p in planned if p.record is None]
-        if new:
-            self._attribute(new, current)
-        self._judge(
-            [p for p in planned if p.record is None or p.record.state in REEVALUATED_ON_EDIT]
-        )
+        self.judging.attribute([p for p in planned if p.record is None], current)
+        to_judge, edited_after = [], []
+        for item in planned:
+            record = item.record
+            if record is None or record.state == State.RECEIVED:
+                to_judge.append(item)
+            elif record.fields_hash != item.values["fields_hash"]:
+                if record.state in CLOSED:
+                    item.audit.append((self.settings.bot_user, "edited-closed", {}))
+                elif record.approved_by:
+                    edited_after.append(item)
+                    to_judge.append(item)
+                elif record.state in REEVALUATED_ON_EDIT:
+                    to_judge.append(item)
+                else:
+                    item.audit.append((self.settings.bot_user, "edited", {}))
+        self.judging.judge(to_judge, now)
+        for item in edited_after:
+            item.values.update(approved_by=None, override=None, approval_revid=None)
+            catalog = Catalog(item.values.get("lang", "en"))
+            if item.replies:
+                state, text = item.replies[-1]
+                item.replies[-1] = (state, replies.prefixed(catalog, "edited_after_decision", text))
+            item.audit.append((self.settings.bot_user, "approval-voided-by-edit", {}))
+        self.deciding.apply(planned, current, now)
+        for item in planned:
+            if item.record and self._expired(item.record, now) and not item.changed_state():
+                days = self.settings.expire_after_days
+                catalog = Catalog(item.record.lang)
+                item.set_state(State.EXPIRED, replies.expired(catalog, days))
+                item.audit.append((self.settings.bot_user, "expired", {"days": days}))
         return planned
 
-    def _attribute(self, items: list[_Planned], current: wiki.PageRevision) -> None:
-        s = self.settings
-        since = self.store.page_revision(s.page)
-        keys_in = lambda text: page.request_keys(text, s.vocab)  # noqa: E731
-        fetch = lambda revids: wiki.revision_texts(self.site, revids)  # noqa: E731
-        history = _upto(wiki.history(self.site, s.page, after_revid=since), current.revid)
-        found = attribution.introductions(history, [i.section.key for i in items], fetch, keys_in)
-        missing = [i.section.key for i in items if i.section.key not in found]
-        if missing and since:
-            full = _upto(wiki.history(self.site, s.page), current.revid)
-            found.update(attribution.introductions(full, missing, fetch, keys_in))
-        for item in items:
-            rev = found.get(item.section.key)
-            item.values.update(
-                requester=rev.user if rev else "",
-                intro_revid=rev.revid if rev else None,
-                intro_timestamp=rev.timestamp if rev else None,
-            )
-            item.audit.append(
-                (
-                    s.bot_user,
-                    "attributed",
-                    {
-                        "requester": rev.user if rev else None,
-                        "revid": rev.revid if rev else None,
-                        "signed": item.section.signed,
-                    },
+    def _expired(self, record: RequestRecord, now: datetime) -> bool:
+        if record.state not in EXPIRES or not record.progress_at:
+            return False
+        since = datetime.fromisoformat(record.progress_at)
+        return now - since > timedelta(days=self.settings.expire_after_days)
+
+    def _archivable(self, record: RequestRecord, now: datetime) -> bool:
+        if record.state not in CLOSED or not record.closed_at or record.archived_at:
+            return False
+        since = datetime.fromisoformat(record.closed_at)
+        return now - since >= timedelta(days=self.settings.archive_after_days)
+
+    def _due(self, records: Any, now: datetime) -> bool:
+        """Time-based work waiting even though nobody edited the page."""
+        return any(
+            r.state == State.RECEIVED or self._expired(r, now) or self._archivable(r, now)
+            for r in records
+        )
+
+    def _damage(self, parsed: page.RequestPage, records: dict[str, RequestRecord]) -> str:
+        """Why the page must not be acted on (blanked, most requests gone), or ""."""
+        known = [r for r in records.values() if is_open(r.state)]
+        present = {s.key for s in parsed.requests}
+        missing = [r for r in known if r.key not in present]
+        blanked = bool(known) and not parsed.requests
+        if blanked or (len(missing) >= 2 and 2 * len(missing) > len(known)):
+            revid = str(self.store.page_revision(self.settings.page) or "")
+            marker = f"damaged:{self.settings.page}"
+            if self.store.cursor(marker) != f"{len(missing)}@{revid}":
+                self.store.audit(
+                    self.settings.bot_user,
+                    "page-damaged",
+                    page=self.settings.page,
+                    missing=[r.key for r in missing],
+                    open=len(known),
                 )
+                self.store.set_cursor(marker, f"{len(missing)}@{revid}")
+            return (
+                f"{self.settings.page} looks blanked or vandalised: {len(missing)} of "
+                f"{len(known)} open requests are missing; nothing is done until it is "
+                "restored (the store keeps every request)"
             )
+        return ""
 
-    def _judge(self, items: list[_Planned]) -> None:
-        s = self.settings
-        now = self.now()
-        to_check: list[_Planned] = []
-        for item in items:
-            requester = item.values.get("requester") or (
-                item.record.requester if item.record else ""
-            )
-            fields = item.section.fields or {}
-            subject = _canonical(fields.get("username", "")) or requester
-            item.values.update(
-                subject=subject,
-                type=fields.get("type", "").strip().lower(),
-                lang=(fields.get("lang") or "en").strip() or "en",
-            )
-            catalog = Catalog(item.values["lang"])
-            problems = validate(item.section.fields, item.section.template_count)
-            if problems:
-                text = replies.invalid(catalog, problems, requester or subject)
-                self._decide(item, State.INVALID, text, {"problems": [p.code for p in problems]})
-            elif not subject:
-                self._decide(
-                    item,
-                    State.RECEIVED,
-                    replies.received(catalog, "the page history does not show who added it"),
-                    {"reason": "unattributed"},
-                )
-            else:
-                to_check.append(item)
-        if not to_check:
-            return
-        users = self._users([i.values["subject"] for i in to_check], now)
-        for item in to_check:
-            catalog = Catalog(item.values["lang"])
-            subject = item.values["subject"]
-            user = users.get(subject)
-            if isinstance(user, str):  # the look-up failed; try again next cycle
-                self._decide(
-                    item, State.RECEIVED, replies.received(catalog, user), {"reason": user}
-                )
-                continue
-            verdict = evaluate(s.policy, user, now)
-            evidence = {"verdict": [c.__dict__ for c in verdict.criteria], "source": user.source}
-            if verdict.eligible:
-                text = replies.awaiting_identity(catalog, verdict, now, subject, s.bridge_url)
-                state = State.AWAITING_IDENTITY
-            else:
-                text = replies.not_eligible(catalog, verdict, now)
-                state = State.NOT_ELIGIBLE
-            requester = item.values.get("requester") or (
-                item.record.requester if item.record else ""
-            )
-            if requester and requester != subject:
-                text = replies.on_behalf(catalog, requester, subject) + " " + text
-            self._decide(item, state, text, evidence)
-
-    def _decide(self, item: _Planned, state: State, text: str, evidence: dict[str, Any]) -> None:
-        item.values.update(state=str(state), detail=evidence)
-        last = self.store.last_reply(item.record.id) if item.record else None
-        if last is None or (last.state, last.text) != (str(state), text):
-            item.reply = (str(state), text)
-        item.audit.append((self.settings.bot_user, f"evaluated:{state}", evidence))
-
-    def _users(self, names: list[str], now: datetime) -> dict[str, UserRecord | str]:
-        """UserRecords by name, from the cache or the wiki; a string where it failed."""
-        s = self.settings
-        found: dict[str, UserRecord | str] = {}
-        for name in names:
-            cached = self.store.cached_user(name, s.user_cache)
-            if cached is not None:
-                found[name] = _record_from_cache(cached)
-        wanted = [n for n in dict.fromkeys(names) if n not in found]
-        if not wanted:
-            return found
-        try:
-            if wiki.has_central_auth(self.site):
-                fetched = {n: wiki.global_user(self.site, n) for n in wanted}
-                counts = wiki.recent_counts(
-                    self.site,
-                    [n for n, r in fetched.items() if r.status == "ok"],
-                    needed=s.policy.recent_edits,
-                    since=now - timedelta(days=s.policy.recent_window_days),
-                    now=now,
-                )
-
-                fetched = {
-                    n: replace(r, recent_edits=counts.get(r.name, 0)) for n, r in fetched.items()
-                }
-            else:
-                fetched = wiki.local_users(
-                    self.site,
-                    wanted,
-                    recent_needed=s.policy.recent_edits,
-                    window_days=s.policy.recent_window_days,
-                    now=now,
-                )
-        except wiki.WikiError as error:
-            return found | {n: f"the wiki did not answer the user look-up: {error}" for n in wanted}
-        for name in wanted:
-            record = fetched.get(name) or UserRecord(name, status="missing")
-            found[name] = record
-            self.store.cache_user(name, _record_to_cache(record))
-        return found
-
-    # -- writing -----------------------------------------------------------------
-
-    def _record(self, item: _Planned) -> None:
-        s = self.settings
-        values = dict(item.values)
-        if item.record is None:
-            values.setdefault("state", str(State.RECEIVED))
-            values.setdefault("detail", {})
-            values.setdefault("subject", values.get("requester", ""))
-            record = self.store.add_request(
-                page=s.page, key=item.section.key, heading=item.section.heading, **_add_args(values)
-            )
-            self.store.audit(
-                values.get("requester") or "?",
-                "filed",
-                record.id,
-                revid=values.get("intro_revid"),
-                key=item.section.key,
-            )
-        else:
-            record = self.store.update_request(item.record.id, **_update_args(values))
-        for actor, action, evidence in item.audit:
-            self.store.audit(actor, action, record.id, **evidence)
-        if item.reply:
-            self.store.queue_reply(record.id, *item.reply)
+    # -- the outbox ------------------------------------------------------------------
 
     def _outbox_lines(
-        self, parsed: page.RequestPage, planned: list[_Planned], pending: list[Any]
+        self, parsed: page.RequestPage, planned: list[Planned], pending: list[Any]
     ) -> tuple[dict[str, list[str]], list[int]]:
         """Reply lines to add per section, and pending replies already on the page."""
         vocab = self.settings.vocab
-        planned_ids = {p.record.id for p in planned if p.record and p.reply}
         lines: dict[str, list[str]] = {}
         already: list[int] = []
         for reply in pending:
-            if reply.request_id in planned_ids:
-                continue  # superseded by this cycle's new reply
-            record = self.store.request_by_id(reply.request_id)
-            section = parsed.get(record.key) if record else None
+            key = self._key_of(reply.request_id)
+            section = parsed.get(key) if key else None
             if section is None:
-                continue  # the section is gone from the page: keep it for later
+                continue  # the section is not on the page: keep the reply for later
             prefix = replies.reply_prefix(vocab.status_template, reply.state, reply.text)
             if any(r.line.lstrip(":*").startswith(prefix.lstrip(":")) for r in section.replies):
                 already.append(reply.id)
@@ -398,27 +357,106 @@ class Clerk:
                     replies.reply_line(vocab.status_template, reply.state, reply.text)
                 )
         for item in planned:
-            if item.reply:
+            for state, text in item.replies:
                 lines.setdefault(item.section.key, []).append(
-                    replies.reply_line(vocab.status_template, *item.reply)
+                    replies.reply_line(vocab.status_template, state, text)
                 )
         return lines, already
 
-    def _is_in(self, request_id: int, lines: Mapping[str, list[str]]) -> bool:
+    def _key_of(self, request_id: int) -> str | None:
         record = self.store.request_by_id(request_id)
-        return bool(record and record.key in lines)
+        return record.key if record else None
 
-    def _summary(self, posted: list[tuple[str, str]]) -> str:
+    # -- archive and queue -----------------------------------------------------------
+
+    def _archive_plan(
+        self,
+        text: str,
+        records: dict[str, RequestRecord],
+        planned: list[Planned],
+        pending: list[Any],
+        now: datetime,
+    ) -> archive.ArchivePlan | None:
+        busy = {p.section.key for p in planned if p.replies or p.changed_state()}
+        busy |= {k for r in pending if (k := self._key_of(r.request_id))}
+        due = {
+            key: datetime.fromisoformat(r.closed_at or "")
+            for key, r in records.items()
+            if key not in busy and self._archivable(r, now)
+        }
+        if not due:
+            return None
+        parsed = page.parse(text, self.settings.vocab)
+        titles = sorted({archive.archive_title(self.settings.page, at) for at in due.values()})
+        current = wiki.read_pages(self.site, titles).pages
+        self._archive_bases = current
+        plan = archive.plan_archive(
+            parsed, due, {t: current[t].text for t in titles}, request_page=self.settings.page
+        )
+        return plan if plan.moves else None
+
+    def _save_archives(self, plan: archive.ArchivePlan) -> None:
+        for title, text in plan.archive_texts.items():
+            base = self._archive_bases[title]
+            if base.exists and base.text == text:
+                continue  # saved by an earlier, interrupted cycle
+            wiki.save(
+                self.site,
+                title,
+                text,
+                base=base,
+                started="",
+                summary=f"Archiving closed requests from [[{self.settings.page}]]",
+            )
+
+    def _with_queue(
+        self,
+        text: str,
+        sections: list[page.RequestSection],
+        records: dict[str, RequestRecord],
+        planned: list[Planned],
+        now: datetime,
+    ) -> str:
+        """The page with its queue summary brought up to date (only when saving anyway)."""
+        by_key = {p.section.key: p for p in planned}
+        entries = []
+        for section in sections:
+            record, item = records.get(section.key), by_key.get(section.key)
+            state = item.state if item else (record.state if record else State.RECEIVED)
+            if not is_open(state):
+                continue
+            created = datetime.fromisoformat(record.created_at) if record else now
+            requester = item.requester if item else (record.requester if record else "")
+            entries.append(
+                queue.QueueEntry(
+                    section.key,
+                    section.heading,
+                    str(state),
+                    requester,
+                    max(0, (now - created).days),
+                )
+            )
+        region = queue.render_queue(
+            entries,
+            backlog_days=self.settings.backlog_days,
+            status_template=self.settings.vocab.status_template,
+        )
+        return queue.apply_queue(text, region)
+
+    def _summary(self, posted: list[tuple[str, str]], archived: list[str]) -> str:
         states = Counter(state for _, state in posted)
         catalog = Catalog()
         count = len(posted)
-        return catalog.text(
+        summary = catalog.text(
             "summary",
             "replies",
             count=count,
             count_word=catalog.text("summary", "reply_word" if count == 1 else "replies_word"),
             states=", ".join(f"{n} {s}" for s, n in sorted(states.items())),
         )
+        if archived:
+            summary += f"; archived {len(archived)} closed"
+        return summary
 
 
 def _stopped(report: CycleReport, reason: str) -> CycleReport:
@@ -426,71 +464,6 @@ def _stopped(report: CycleReport, reason: str) -> CycleReport:
     return report
 
 
-def _section_values(section: page.RequestSection) -> dict[str, Any]:
-    return {
-        "fields": dict(section.fields or {}),
-        "content_hash": section.content_hash,
-        "heading": section.heading,
-    }
-
-
-def _state_of(line: str, vocab: page.Vocabulary) -> str:
+def _state_of(line: str) -> str:
     start = line.find("|") + 1
     return line[start : line.find("}}", start)]
-
-
-def _upto(history: list[wiki.RevisionMeta], revid: int | None) -> list[wiki.RevisionMeta]:
-    if revid is None:
-        return history
-    return [r for r in history if r.revid <= revid]
-
-
-def _canonical(name: str) -> str:
-    name = " ".join(name.replace("_", " ").split())
-    for prefix in ("User:", "user:"):
-        name = name.removeprefix(prefix)
-    return name[:1].upper() + name[1:]
-
-
-_ADD_KEYS = (
-    "requester",
-    "subject",
-    "type",
-    "fields",
-    "content_hash",
-    "intro_revid",
-    "intro_timestamp",
-    "state",
-    "detail",
-    "lang",
-)
-
-
-def _add_args(values: Mapping[str, Any]) -> dict[str, Any]:
-    args = {k: values.get(k) for k in _ADD_KEYS}
-    args["requester"] = args["requester"] or ""
-    args["subject"] = args["subject"] or args["requester"]
-    args["type"] = args["type"] or ""
-    args["lang"] = args["lang"] or "en"
-    return args
-
-
-def _update_args(values: Mapping[str, Any]) -> dict[str, Any]:
-    allowed = ("heading", "subject", "type", "fields", "content_hash", "state", "detail", "lang")
-    return {k: v for k, v in values.items() if k in allowed}
-
-
-def _record_to_cache(record: UserRecord) -> dict[str, Any]:
-    data = dict(record.__dict__)
-    data["registration"] = record.registration.isoformat() if record.registration else None
-    data["blocks"] = [b.__dict__ for b in record.blocks]
-    return data
-
-
-def _record_from_cache(data: Mapping[str, Any]) -> UserRecord:
-    values = dict(data)
-    if values.get("registration"):
-        values["registration"] = datetime.fromisoformat(values["registration"])
-    values["blocks"] = tuple(Block(**b) for b in values.get("blocks", []))
-    values["groups"] = tuple(values.get("groups", ()))
-    return UserRecord(**values)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
@@ -472,6 +472,30 @@ def request_keys(text: str, vocab: Vocabulary = DEFAULT_VOCABULARY) -> frozenset
         ):
             names.append(section.heading)
     return frozenset(_keyed(iter(names)))
+
+
+def sections_for(
+    text: str, keys: Collection[str], vocab: Vocabulary = DEFAULT_VOCABULARY
+) -> dict[str, RequestSection]:
+    """The request sections with the given keys, reading no other section's body.
+
+    Used on old revisions to see which decision templates a section held then.
+    """
+    masked, unclosed = _mask(text)
+    names: list[str] = []
+    candidates: list[_Section] = []
+    for section in _sections(text, masked):
+        if _prefixed(section.heading, vocab) or (
+            vocab._request_re.search(masked, section.body, section.end)
+            and _request(text, masked, section, vocab, unclosed).template_count
+        ):
+            names.append(section.heading)
+            candidates.append(section)
+    found = {}
+    for key, section in zip(_keyed(iter(names)), candidates, strict=True):
+        if key in keys:
+            found[key] = replace(_request(text, masked, section, vocab, unclosed), key=key)
+    return found
 
 
 def render(page: RequestPage, replies: Mapping[str, Sequence[str]]) -> str:

@@ -195,3 +195,36 @@ def _join(catalog: Catalog, parts: Sequence[str]) -> str:
         + catalog.text("criterion", "last_joiner")
         + parts[-1]
     )
+
+
+def decision(
+    catalog: Catalog, code: str, *, admin: str, requester: str, reason: str, bridge_url: str
+) -> str:
+    """The reply to a decision that was honoured."""
+    return catalog.text(
+        "decision",
+        code,
+        admin=user_link(admin),
+        actor=user_link(admin),
+        mention=mention(catalog, requester),
+        reason=nowiki(reason) if reason else catalog.text("decision", "no_reason"),
+        gates=catalog.text("decision", "gates", bridge_url=bridge_url),
+    )
+
+
+def ignored(catalog: Catalog, template: str, actor: str | None, why: str, *, state: str) -> str:
+    """The reply to a decision template that was not honoured, saying why."""
+    who = user_link(actor) if actor else "?"
+    # The template is shown, never live: nowiki, with its own nowiki tags defused.
+    shown = " ".join(template.split()).replace("<", "&lt;").replace(">", "&gt;")
+    return catalog.text(
+        "decision", "ignored", template=shown, actor=who, why=catalog.text("why", why, state=state)
+    )
+
+
+def expired(catalog: Catalog, days: int) -> str:
+    return catalog.text("reply", "expired", days=days)
+
+
+def prefixed(catalog: Catalog, key: str, text: str, **args: object) -> str:
+    return catalog.text("reply", key, **args) + " " + text

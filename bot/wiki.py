@@ -223,7 +223,10 @@ def revision_texts(site: Any, revids: Iterable[int]) -> dict[int, str]:
 def save(
     site: Any, title: str, text: str, *, base: PageRevision, started: str, summary: str
 ) -> int:
-    """Save `text` over `base`; raises EditConflict if anyone saved in between."""
+    """Save `text` over `base` (or create the page when `base` does not exist).
+
+    Raises EditConflict if anyone saved, created or deleted the page in between.
+    """
     from pywikibot.exceptions import APIError, Error
 
     params: dict[str, Any] = {
@@ -232,7 +235,6 @@ def save(
         "text": text,
         "summary": summary,
         "bot": 1,
-        "nocreate": 1,
         "watchlist": "nochange",
         "assert": "user",
         "assertuser": site.user(),
@@ -240,12 +242,15 @@ def save(
         "token": site.tokens["csrf"],
         "formatversion": 2,
     }
-    if base.timestamp:
+    if base.exists:
+        params["nocreate"] = 1
         params["basetimestamp"] = base.timestamp
+    else:
+        params["createonly"] = 1  # someone creating it meanwhile is a conflict too
     try:
         data = site.simple_request(**params).submit()
     except APIError as error:
-        if error.code == "editconflict":
+        if error.code in ("editconflict", "articleexists", "pagedeleted", "missingtitle"):
             raise EditConflict(f"{title} was edited while the bot was working") from None
         raise WikiError(f"saving {title} failed: {error.code}: {error.info}") from None
     except Error as error:
@@ -310,6 +315,16 @@ def local_users(
             records[aliases.get(record.name, record.name)] = record
             records.setdefault(record.name, record)
     return records
+
+
+def user_groups(site: Any, names: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Each user's groups on this wiki, 50 users per request."""
+    groups: dict[str, tuple[str, ...]] = {}
+    for batch in _chunks(list(dict.fromkeys(names)), BATCH):
+        data = _query(site, action="query", list="users", ususers="|".join(batch), usprop="groups")
+        for entry in data.get("query", {}).get("users", []):
+            groups[entry.get("name", "")] = tuple(entry.get("groups", ()))
+    return groups
 
 
 def parse_local_user(entry: dict[str, Any]) -> UserRecord:
@@ -470,3 +485,121 @@ def _timestamp(value: Any) -> datetime | None:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- following changes (used by bot.watch) -------------------------------------
+# Added for `ats bot watch`: the watcher asks only *whether* the watched pages
+# changed; the clerk's own cycle reads them. Each poll is one request.
+
+
+@dataclass(frozen=True)
+class WatchedTitle:
+    """A title as recent changes and EventStreams spell it, with its namespace."""
+
+    title: str
+    namespace: int
+
+
+@dataclass(frozen=True)
+class RecentChange:
+    rcid: int
+    timestamp: str  # ISO 8601, second precision, as the API gives it
+    title: str
+    type: str  # edit | new | log
+    revid: int
+
+
+@dataclass(frozen=True)
+class RecentChanges:
+    changes: list[RecentChange]
+    complete: bool  # False when more changes remain after `max_pages` pages
+
+
+def watched_titles(site: Any, titles: Sequence[str]) -> list[WatchedTitle]:
+    """The normalised form and namespace of each title, in one request."""
+    data = _query(site, action="query", titles="|".join(titles))
+    query = data.get("query", {})
+    normalised = {n["from"]: n["to"] for n in query.get("normalized", [])}
+    namespaces = {p["title"]: p.get("ns", 0) for p in query.get("pages", [])}
+    found = []
+    for title in titles:
+        name = normalised.get(title, title)
+        if name not in namespaces:
+            raise WikiError(f"{title!r} is not a valid page title on this wiki")
+        found.append(WatchedTitle(name, int(namespaces[name])))
+    return found
+
+
+def recent_changes(
+    site: Any,
+    *,
+    namespaces: Sequence[int],
+    since: str,
+    title: str | None = None,
+    max_pages: int = 5,
+) -> RecentChanges:
+    """Edits, creations and log entries since `since` (inclusive), oldest first.
+
+    With `title`, MediaWiki filters to that one page (`rctitle` takes a single title);
+    without, every change in `namespaces` comes back and the caller filters.
+    """
+    params: dict[str, Any] = {
+        "action": "query",
+        "list": "recentchanges",
+        "rcnamespace": "|".join(str(n) for n in sorted(set(namespaces))),
+        "rcstart": since,
+        "rcdir": "newer",
+        "rcprop": "title|ids|timestamp",
+        "rctype": "edit|new|log",
+        "rclimit": "max",
+    }
+    if title:
+        params["rctitle"] = title
+    changes: list[RecentChange] = []
+    complete = True
+    for page_number, data in enumerate(_continued(site, params)):
+        changes.extend(
+            _recent_change(entry) for entry in data.get("query", {}).get("recentchanges", [])
+        )
+        if page_number + 1 >= max_pages and "continue" in data:
+            complete = False
+            break
+    return RecentChanges(changes, complete)
+
+
+def latest_change(
+    site: Any, *, namespaces: Sequence[int], title: str | None = None
+) -> tuple[RecentChange | None, str]:
+    """The newest change in `namespaces` (or to `title`) and the wiki's current time."""
+    params: dict[str, Any] = {
+        "action": "query",
+        "list": "recentchanges",
+        "rcnamespace": "|".join(str(n) for n in sorted(set(namespaces))),
+        "rcdir": "older",
+        "rcprop": "title|ids|timestamp",
+        "rctype": "edit|new|log",
+        "rclimit": 1,
+        "curtimestamp": 1,
+    }
+    if title:
+        params["rctitle"] = title
+    data = _query(site, **params)
+    entries = data.get("query", {}).get("recentchanges", [])
+    return (_recent_change(entries[0]) if entries else None), data.get("curtimestamp", "")
+
+
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """pywikibot's own error base, for callers that must survive any wiki failure."""
+    from pywikibot.exceptions import Error
+
+    return (WikiError, Error)
+
+
+def _recent_change(entry: dict[str, Any]) -> RecentChange:
+    return RecentChange(
+        rcid=int(entry.get("rcid", 0)),
+        timestamp=entry.get("timestamp", ""),
+        title=entry.get("title", ""),
+        type=entry.get("type", ""),
+        revid=int(entry.get("revid", 0)),
+    )

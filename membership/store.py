@@ -94,6 +94,41 @@ def _initial(db: Database) -> None:
     db["users"].create({"name": str, "record": str, "fetched_at": str}, pk="name")
 
 
+@migrations(name="0002_decisions_cursors_lifecycle")
+def _decisions(db: Database) -> None:
+    db["decisions"].create(
+        {
+            "id": int,
+            "request_id": int,
+            "kind": str,  # approve | decline | hold | withdraw | recheck
+            "params": str,  # JSON
+            "wikitext": str,  # the template as written
+            "ordinal": int,  # n-th identical template in the section
+            "revid": int,  # the revision that introduced it
+            "actor": str,  # who saved that revision
+            "honoured": int,
+            "reason": str,  # why it was honoured or ignored
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("request_id", "requests", "id")],
+    )
+    db["decisions"].create_index(["request_id", "wikitext", "ordinal"], unique=True)
+    db["cursors"].create({"name": str, "value": str, "updated_at": str}, pk="name")
+    for column in (
+        "progress_at",
+        "approved_by",
+        "override",
+        "closed_at",
+        "archived_at",
+        "archive_page",
+        "gates",
+        "fields_hash",
+    ):
+        db["requests"].add_column(column, str)
+    db["requests"].add_column("approval_revid", int)
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -117,6 +152,15 @@ class RequestRecord:
     lang: str
     created_at: str
     updated_at: str
+    progress_at: str | None = None
+    approved_by: str | None = None
+    override: str | None = None
+    closed_at: str | None = None
+    archived_at: str | None = None
+    archive_page: str | None = None
+    gates: str | None = None
+    fields_hash: str | None = None
+    approval_revid: int | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> RequestRecord:
@@ -125,6 +169,28 @@ class RequestRecord:
         values["detail"] = json.loads(values["detail"] or "{}")
         values["on_behalf"] = bool(values["on_behalf"])
         values["lang"] = values["lang"] or "en"
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    id: int
+    request_id: int
+    kind: str
+    params: Mapping[str, str]
+    wikitext: str
+    ordinal: int
+    revid: int | None
+    actor: str
+    honoured: bool
+    reason: str
+    created_at: str
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> DecisionRecord:
+        values = dict(row)
+        values["params"] = json.loads(values["params"] or "{}")
+        values["honoured"] = bool(values["honoured"])
         return cls(**values)
 
 
@@ -286,26 +352,20 @@ class Store:
     # -- replies (the outbox) ---------------------------------------------
 
     def queue_reply(self, request_id: int, state: str, text: str) -> ReplyRecord:
-        """Queue a reply; an earlier reply of this request still pending is superseded."""
-        with self.transaction():
-            self.db.execute(
-                "UPDATE replies SET status = 'superseded' WHERE request_id = ? AND status = "
-                "'pending'",
-                [request_id],
+        """Queue a reply to be posted; every queued reply is posted once, in order."""
+        reply_id = (
+            self.db["replies"]
+            .insert(
+                {
+                    "request_id": request_id,
+                    "state": state,
+                    "text": text,
+                    "status": "pending",
+                    "created_at": now_iso(),
+                }
             )
-            reply_id = (
-                self.db["replies"]
-                .insert(
-                    {
-                        "request_id": request_id,
-                        "state": state,
-                        "text": text,
-                        "status": "pending",
-                        "created_at": now_iso(),
-                    }
-                )
-                .last_pk
-            )
+            .last_pk
+        )
         return self._reply(reply_id)
 
     def pending_replies(self, page: str) -> list[ReplyRecord]:
@@ -371,6 +431,64 @@ class Store:
             row["evidence"] = json.loads(row["evidence"])
             entries.append(AuditEntry(**row))
         return entries
+
+    # -- decisions ---------------------------------------------------------
+
+    def decision(self, request_id: int, wikitext: str, ordinal: int) -> DecisionRecord | None:
+        row = self._one(
+            "SELECT * FROM decisions WHERE request_id = ? AND wikitext = ? AND ordinal = ?",
+            [request_id, wikitext, ordinal],
+        )
+        return DecisionRecord.from_row(row) if row else None
+
+    def add_decision(
+        self,
+        request_id: int,
+        *,
+        kind: str,
+        params: Mapping[str, str],
+        wikitext: str,
+        ordinal: int,
+        revid: int | None,
+        actor: str,
+        honoured: bool,
+        reason: str,
+    ) -> DecisionRecord:
+        with self.transaction():
+            self.db["decisions"].insert(
+                {
+                    "request_id": request_id,
+                    "kind": kind,
+                    "params": json.dumps(dict(params), ensure_ascii=False),
+                    "wikitext": wikitext,
+                    "ordinal": ordinal,
+                    "revid": revid,
+                    "actor": actor,
+                    "honoured": int(honoured),
+                    "reason": reason,
+                    "created_at": now_iso(),
+                }
+            )
+        record = self.decision(request_id, wikitext, ordinal)
+        assert record is not None
+        return record
+
+    def decisions(self, request_id: int) -> list[DecisionRecord]:
+        rows = self.db.execute(
+            "SELECT * FROM decisions WHERE request_id = ? ORDER BY id", [request_id]
+        )
+        return [DecisionRecord.from_row(_as_dict(rows, r)) for r in rows.fetchall()]
+
+    # -- cursors (where a follower stopped reading) ---------------------------
+
+    def cursor(self, name: str) -> str | None:
+        row = self._one("SELECT value FROM cursors WHERE name = ?", [name])
+        return row["value"] if row else None
+
+    def set_cursor(self, name: str, value: str) -> None:
+        self.db["cursors"].upsert(
+            {"name": name, "value": value, "updated_at": now_iso()}, pk="name"
+        )
 
     # -- user look-up cache ------------------------------------------------
 

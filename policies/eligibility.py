@@ -35,13 +35,14 @@ class EligibilityPolicy:
 
     def is_admin(self, username: str, groups: tuple[str, ...] = ()) -> bool:
         """True when `username` may decide requests (by name, or by wiki group)."""
-        wanted = _canonical_username(username)
-        if any(_canonical_username(a) == wanted for a in self.admins):
+        wanted = canonical_username(username)
+        if any(canonical_username(a) == wanted for a in self.admins):
             return True
         return bool(self.admin_group) and self.admin_group in groups
 
 
-def _canonical_username(name: str) -> str:
+def canonical_username(name: str) -> str:
+    """MediaWiki's form of a username: underscores as spaces, first letter upper-case."""
     name = " ".join(name.replace("_", " ").split())
     return name[:1].upper() + name[1:]
 
@@ -90,7 +91,7 @@ def policy_from_mapping(values: Mapping[str, Any]) -> EligibilityPolicy:
         if expected is list:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise PolicyError(f"policy key {key!r} must be a list of usernames")
-            value = tuple(_canonical_username(v) for v in value if v.strip())
+            value = tuple(canonical_username(v) for v in value if v.strip())
         checked[key] = value
     return replace(EligibilityPolicy(), **checked)
 

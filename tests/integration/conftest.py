@@ -66,15 +66,31 @@ class WikiBot:
     """
 
     def __init__(self, wiki: DevWiki, root: Path, page: str) -> None:
-        from ats.demo import write_config
-
         self.wiki = wiki
         self.root = root
         self.page = page
-        self.config = write_config(wiki, root, request_page=page)
+        self.configure()
         self.env = {**os.environ, "ATS_BOT_PASSWORD": wiki.bot_password}
         self.env.pop("ATS_KILL_AT", None)
         self.env.pop("PYWIKIBOT_DIR", None)
+
+    def configure(self, wiki_settings: str = "") -> None:
+        """(Re)write the bot's config, e.g. with `archive_after_days = 0`."""
+        from ats.demo import write_config
+
+        self.config = write_config(
+            self.wiki, self.root, request_page=self.page, wiki_settings=wiki_settings
+        )
+
+    def append(self, user: str, heading: str, line: str) -> None:
+        """Add `line` at the end of the section `heading`, as a real edit by `user`."""
+        text = self.text()
+        start = text.index(f"== {heading} ==")
+        end = text.find("\n== ", start + 1)
+        end = len(text.rstrip("\n")) if end == -1 else end
+        body = text[start:end].rstrip("\n")
+        text = text[:start] + body + "\n" + line + text[start + len(body) :]
+        self.wiki.edit_as(user, self.page, text, f"/* {heading} */ comment")
 
     def run(
         self, *args: str, env: dict[str, str] | None = None, check: bool = True

@@ -120,7 +120,7 @@ def test_request_heading_without_template_is_invalid(wikibot: WikiBot) -> None:
     wikibot.cycle()
     [line] = bot_replies(wikibot.text())
     assert line.startswith(":{{ATS status|invalid}}")
-    assert "there is no {{ATS request}} template" in line
+    assert "there is no <nowiki>{{ATS request}}</nowiki> template" in line
 
 
 def test_unsigned_request_belongs_to_whoever_added_it(wikibot: WikiBot) -> None:

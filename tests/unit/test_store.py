@@ -102,15 +102,15 @@ def test_on_behalf_is_set_when_subject_is_not_the_requester(store: Store) -> Non
     assert moved.on_behalf is False
 
 
-def test_queue_reply_supersedes_the_earlier_pending_one(store: Store) -> None:
+def test_every_queued_reply_stays_pending_in_order(store: Store) -> None:
+    """Nothing said is lost: a later reply does not replace one not yet posted."""
     first, second = add(store, "a"), add(store, "b")
     old = store.queue_reply(first.id, "received", "checking")
     other = store.queue_reply(second.id, "received", "checking too")
     new = store.queue_reply(first.id, "awaiting-identity", "eligible")
     statuses = {r.id: r.status for r in store.replies(first.id)}
-    assert statuses == {old.id: "superseded", new.id: "pending"}
-    assert store.replies(second.id)[0].status == "pending"
-    assert [r.id for r in store.pending_replies(PAGE)] == [other.id, new.id]
+    assert statuses == {old.id: "pending", new.id: "pending"}
+    assert [r.id for r in store.pending_replies(PAGE)] == [old.id, other.id, new.id]
 
 
 def test_mark_posted_and_last_reply(store: Store) -> None:
@@ -121,10 +121,9 @@ def test_mark_posted_and_last_reply(store: Store) -> None:
     assert (done.status, done.posted_revid) == ("posted", 42)
     assert done.posted_at is not None
     assert store.pending_replies(PAGE) == []
-    # A posted reply is not superseded by a later one; a pending one is.
     pending = store.queue_reply(record.id, "invalid", "fix it")
     replaced = store.queue_reply(record.id, "invalid", "fix it, please")
-    assert [r.status for r in store.replies(record.id)] == ["posted", "superseded", "pending"]
+    assert [r.status for r in store.replies(record.id)] == ["posted", "pending", "pending"]
     last = store.last_reply(record.id)
     assert last is not None and last.id == replaced.id != pending.id
     store.mark_posted([replaced.id], revid=43)

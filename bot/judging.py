@@ -1,0 +1,383 @@
+"""Judging requests: who filed them, whether they are well-formed, whether eligible.
+
+`Planned` is what a cycle decided about one request section before anything is
+written; `Judging` fills it in. It finds the revision that introduced each new
+request (the requester is whoever saved it), validates the template's fields, looks
+the account up (batched, cached in the store) and applies the eligibility policy,
+then `record` writes the outcome, its audit entries and its replies to the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot import attribution, page, replies, wiki
+from bot.messages import Catalog
+from membership.states import CLOSED, State
+from membership.store import RequestRecord, Store
+from policies.eligibility import Block, UserRecord, canonical_username, evaluate
+from policies.requests import validate
+
+if TYPE_CHECKING:
+    from bot.clerk import ClerkSettings
+
+
+@dataclass
+class Planned:
+    """What the cycle decided about one request section, before anything is written."""
+
+    section: page.RequestSection
+    record: RequestRecord | None
+    values: dict[str, Any]
+    replies: list[tuple[str, str]] = field(default_factory=list)  # (state, text)
+    audit: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)  # for Store.add_decision
+
+    @property
+    def state(self) -> str:
+        return self.values.get("state") or (self.record.state if self.record else "")
+
+    @property
+    def requester(self) -> str:
+        return self.values.get("requester") or (self.record.requester if self.record else "")
+
+    @property
+    def subject(self) -> str:
+        return self.values.get("subject") or (self.record.subject if self.record else "")
+
+    @property
+    def lang(self) -> str:
+        return self.values.get("lang") or (self.record.lang if self.record else "en")
+
+    def changed_state(self) -> bool:
+        return "state" in self.values and (
+            self.record is None or self.values["state"] != self.record.state
+        )
+
+    def set_state(self, state: State, text: str) -> None:
+        self.values["state"] = str(state)
+        self.replies.append((str(state), text))
+
+
+def fields_hash(section: page.RequestSection) -> str:
+    """What the requester asked for: the template's fields, not the discussion around."""
+    data = json.dumps(
+        [section.template_count, dict(section.fields or {})], sort_keys=True, ensure_ascii=False
+    )
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+class Judging:
+    def __init__(self, site: Any, store: Store, settings: ClerkSettings) -> None:
+        self.site = site
+        self.store = store
+        self.settings = settings
+        self._history: list[wiki.RevisionMeta] | None = None
+        self._full: list[wiki.RevisionMeta] | None = None
+        self._current: wiki.PageRevision | None = None
+
+    def begin_cycle(self, current: wiki.PageRevision) -> None:
+        self._current, self._history, self._full = current, None, None
+
+    # -- page history, shared with deciding ---------------------------------------
+
+    def recent_history(self) -> list[wiki.RevisionMeta]:
+        """Revisions since the last cycle's (up to the one read), fetched once a cycle."""
+        if self._history is None:
+            since = self.store.page_revision(self.settings.page)
+            self._history = _upto(wiki.history(self.site, self.settings.page, since), self._current)
+        return self._history
+
+    def full_history(self) -> list[wiki.RevisionMeta]:
+        if self._full is None:
+            self._full = _upto(wiki.history(self.site, self.settings.page), self._current)
+        return self._full
+
+    def introductions(self, keys: list[str], keys_in: Any) -> dict[str, Any]:
+        """The revision that introduced each key: recent history first, then all of it."""
+        fetch = lambda revids: wiki.revision_texts(self.site, revids)  # noqa: E731
+        found = attribution.introductions(self.recent_history(), keys, fetch, keys_in)
+        missing = [k for k in keys if k not in found]
+        if missing and self.store.page_revision(self.settings.page):
+            found.update(attribution.introductions(self.full_history(), missing, fetch, keys_in))
+        return found
+
+    # -- who filed it --------------------------------------------------------------
+
+    def attribute(self, items: list[Planned], current: wiki.PageRevision) -> None:
+        if not items:
+            return
+        vocab = self.settings.vocab
+        found = self.introductions(
+            [i.section.key for i in items], lambda text: page.request_keys(text, vocab)
+        )
+        for item in items:
+            rev = found.get(item.section.key)
+            item.values.update(
+                requester=rev.user if rev else "",
+                intro_revid=rev.revid if rev else None,
+                intro_timestamp=rev.timestamp if rev else None,
+            )
+            item.audit.append(
+                (
+                    self.settings.bot_user,
+                    "attributed",
+                    {
+                        "requester": rev.user if rev else None,
+                        "revid": rev.revid if rev else None,
+                        "signed": item.section.signed,
+                    },
+                )
+            )
+
+    # -- what it is worth ---------------------------------------------------------
+
+    def judge(
+        self,
+        items: list[Planned],
+        now: datetime,
+        *,
+        fresh: bool = False,
+        prefix: dict[int, str] | None = None,
+    ) -> None:
+        """Validate and evaluate each item; `fresh` skips the user cache (recheck)."""
+        to_check: list[Planned] = []
+        for item in items:
+            fields = item.section.fields or {}
+            subject = _username(fields.get("username", "")) or item.requester
+            item.values.update(
+                subject=subject,
+                type=fields.get("type", "").strip().lower(),
+                lang=(fields.get("lang") or "en").strip() or "en",
+            )
+            catalog = Catalog(item.lang)
+            problems = validate(item.section.fields, item.section.template_count)
+            if problems:
+                self._verdict(
+                    item,
+                    State.INVALID,
+                    replies.invalid(catalog, problems, item.requester or subject),
+                    {"problems": [p.code for p in problems]},
+                    prefix,
+                )
+            elif not subject:
+                self._verdict(
+                    item,
+                    State.RECEIVED,
+                    replies.received(catalog, "the page history does not show who added it"),
+                    {"reason": "unattributed"},
+                    prefix,
+                )
+            else:
+                to_check.append(item)
+        if not to_check:
+            return
+        users = self.users([i.values["subject"] for i in to_check], now, fresh=fresh)
+        s = self.settings
+        for item in to_check:
+            catalog = Catalog(item.lang)
+            subject = item.values["subject"]
+            user = users.get(subject)
+            if user is None or isinstance(user, str):  # the look-up failed: next cycle
+                reason = user or "no answer"
+                self._verdict(
+                    item,
+                    State.RECEIVED,
+                    replies.received(catalog, reason),
+                    {"reason": reason},
+                    prefix,
+                )
+                continue
+            verdict = evaluate(s.policy, user, now)
+            evidence = {"verdict": [c.__dict__ for c in verdict.criteria], "source": user.source}
+            if verdict.eligible:
+                text = replies.awaiting_identity(catalog, verdict, now, subject, s.bridge_url)
+                state = State.AWAITING_IDENTITY
+            else:
+                text = replies.not_eligible(catalog, verdict, now)
+                state = State.NOT_ELIGIBLE
+            if item.requester and item.requester != subject:
+                text = replies.on_behalf(catalog, item.requester, subject) + " " + text
+            self._verdict(item, state, text, evidence, prefix)
+
+    def _verdict(
+        self,
+        item: Planned,
+        state: State,
+        text: str,
+        evidence: dict[str, Any],
+        prefix: dict[int, str] | None,
+    ) -> None:
+        item.values.update(state=str(state), detail=evidence)
+        if prefix and id(item) in prefix:
+            text = prefix[id(item)] + " " + text
+            item.replies.append((str(state), text))
+        else:
+            last = self.store.last_reply(item.record.id) if item.record else None
+            if last is None or (last.state, last.text) != (str(state), text):
+                item.replies.append((str(state), text))
+        item.audit.append((self.settings.bot_user, f"evaluated:{state}", evidence))
+
+    def users(
+        self, names: list[str], now: datetime, *, fresh: bool = False
+    ) -> dict[str, UserRecord | str]:
+        """UserRecords by name, from the cache or the wiki; a string where it failed."""
+        s = self.settings
+        found: dict[str, UserRecord | str] = {}
+        if not fresh:
+            for name in names:
+                cached = self.store.cached_user(name, s.user_cache)
+                if cached is not None:
+                    found[name] = _record_from_cache(cached)
+        wanted = [n for n in dict.fromkeys(names) if n not in found]
+        if not wanted:
+            return found
+        try:
+            fetched = self._fetch_users(wanted, now)
+        except wiki.WikiError as error:
+            return found | {n: f"the wiki did not answer the user look-up: {error}" for n in wanted}
+        for name in wanted:
+            record = fetched.get(name) or UserRecord(name, status="missing")
+            found[name] = record
+            self.store.cache_user(name, _record_to_cache(record))
+        return found
+
+    def _fetch_users(self, names: list[str], now: datetime) -> dict[str, UserRecord]:
+        policy = self.settings.policy
+        if not wiki.has_central_auth(self.site):
+            return wiki.local_users(
+                self.site,
+                names,
+                recent_needed=policy.recent_edits,
+                window_days=policy.recent_window_days,
+                now=now,
+            )
+        fetched = {n: wiki.global_user(self.site, n) for n in names}
+        counts = wiki.recent_counts(
+            self.site,
+            [r.name for r in fetched.values() if r.status == "ok"],
+            needed=policy.recent_edits,
+            since=now - timedelta(days=policy.recent_window_days),
+            now=now,
+        )
+        return {n: replace(r, recent_edits=counts.get(r.name, 0)) for n, r in fetched.items()}
+
+    # -- writing -------------------------------------------------------------------
+
+    def record(self, item: Planned, now: datetime) -> RequestRecord:
+        """Write one planned item: the request, its decisions, audit entries, replies."""
+        s = self.settings
+        stamp = now.isoformat(timespec="seconds")
+        values = dict(item.values)
+        if item.changed_state() or item.decisions:
+            values["progress_at"] = stamp
+        if item.changed_state() and values["state"] in CLOSED:
+            values["closed_at"] = stamp
+        if item.record is None:
+            values.setdefault("state", str(State.RECEIVED))
+            values.setdefault("progress_at", stamp)
+            record = self.store.add_request(
+                page=s.page, key=item.section.key, heading=item.section.heading, **_add_args(values)
+            )
+            extra = {k: values[k] for k in _LATER_COLUMNS if values.get(k) is not None}
+            if extra:
+                record = self.store.update_request(record.id, **extra)
+            self.store.audit(
+                values.get("requester") or "?",
+                "filed",
+                record.id,
+                revid=values.get("intro_revid"),
+                key=item.section.key,
+            )
+        else:
+            record = self.store.update_request(item.record.id, **_update_args(values))
+        for actor, action, evidence in item.audit:
+            self.store.audit(actor, action, record.id, **evidence)
+        for decision in item.decisions:
+            self.store.add_decision(record.id, **decision)
+        for state, text in item.replies:
+            self.store.queue_reply(record.id, state, text)
+        return record
+
+
+def _upto(
+    history: list[wiki.RevisionMeta], current: wiki.PageRevision | None
+) -> list[wiki.RevisionMeta]:
+    if current is None or current.revid is None:
+        return history
+    return [r for r in history if r.revid <= current.revid]
+
+
+def _username(name: str) -> str:
+    name = " ".join(name.replace("_", " ").split())
+    for prefix in ("User:", "user:"):
+        name = name.removeprefix(prefix)
+    return canonical_username(name) if name else ""
+
+
+_ADD_KEYS = (
+    "requester",
+    "subject",
+    "type",
+    "fields",
+    "content_hash",
+    "intro_revid",
+    "intro_timestamp",
+    "state",
+    "detail",
+    "lang",
+)
+_LATER_COLUMNS = (
+    "progress_at",
+    "closed_at",
+    "approved_by",
+    "override",
+    "approval_revid",
+    "fields_hash",
+)
+_UPDATE_KEYS = (
+    "heading",
+    "subject",
+    "type",
+    "fields",
+    "content_hash",
+    "state",
+    "detail",
+    "lang",
+    *_LATER_COLUMNS,
+)
+
+
+def _add_args(values: dict[str, Any]) -> dict[str, Any]:
+    args = {k: values.get(k) for k in _ADD_KEYS}
+    args["requester"] = args["requester"] or ""
+    args["subject"] = args["subject"] or args["requester"]
+    args["type"] = args["type"] or ""
+    args["lang"] = args["lang"] or "en"
+    args["fields"] = args["fields"] or {}
+    args["detail"] = args["detail"] or {}
+    return args
+
+
+def _update_args(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k in _UPDATE_KEYS}
+
+
+def _record_to_cache(record: UserRecord) -> dict[str, Any]:
+    data = dict(record.__dict__)
+    data["registration"] = record.registration.isoformat() if record.registration else None
+    data["blocks"] = [b.__dict__ for b in record.blocks]
+    return data
+
+
+def _record_from_cache(data: dict[str, Any]) -> UserRecord:
+    values = dict(data)
+    if values.get("registration"):
+        values["registration"] = datetime.fromisoformat(values["registration"])
+    values["blocks"] = tuple(Block(**b) for b in values.get("blocks", []))
+    values["groups"] = tuple(values.get("groups", ()))
+    return UserRecord(**values)
