@@ -153,6 +153,7 @@ class Clerk:
         report.examined = [p.section.key for p in planned]
         lines, posted_already = self._outbox_lines(parsed, planned, pending)
         text = page.render(parsed, lines) if lines else current.text
+        self._settled: list[tuple[RequestRecord, str]] = []
         moves = self._archive_plan(text, records, planned, pending, now)
         if moves is not None:
             text = moves.page_text
@@ -179,6 +180,8 @@ class Clerk:
                 self.judging.record(item, now)
             if posted_already:
                 self.store.mark_posted(posted_already, current.revid or 0)
+            for record, title in self._settled:
+                self._mark_archived(record, title, now, current.revid)
         queued = self.store.pending_replies(s.page)
         self.checkpoint("recorded")
         if text == current.text:
@@ -204,16 +207,7 @@ class Clerk:
             self.store.mark_posted(posted, revid)
             if moves is not None:
                 for move in moves.moves:
-                    record = records[move.key]
-                    self.store.update_request(
-                        record.id,
-                        archived_at=now.isoformat(timespec="seconds"),
-                        archive_page=move.archive_title,
-                        key=f"{record.key}\x1farchived:{record.id}",
-                    )
-                    self.store.audit(
-                        s.bot_user, "archived", record.id, archive=move.archive_title, revid=revid
-                    )
+                    self._mark_archived(records[move.key], move.archive_title, now, revid)
             self.store.set_page_revision(s.page, revid, "")
             self.store.audit(
                 s.bot_user,
@@ -393,7 +387,26 @@ class Clerk:
         plan = archive.plan_archive(
             parsed, due, {t: current[t].text for t in titles}, request_page=self.settings.page
         )
+        # A section already gone from the page but present in its archive: an earlier
+        # cycle saved both and died before writing that down. Record it now.
+        for key, closed_at in due.items():
+            title = archive.archive_title(self.settings.page, closed_at)
+            heading = f"== {records[key].heading} =="
+            if parsed.get(key) is None and heading in current[title].text:
+                self._settled.append((records[key], title))
         return plan if plan.moves else None
+
+    def _mark_archived(
+        self, record: RequestRecord, title: str, now: datetime, revid: int | None
+    ) -> None:
+        # The key is freed for a new request with the same heading.
+        self.store.update_request(
+            record.id,
+            archived_at=now.isoformat(timespec="seconds"),
+            archive_page=title,
+            key=f"{record.key}\x1farchived:{record.id}",
+        )
+        self.store.audit(self.settings.bot_user, "archived", record.id, archive=title, revid=revid)
 
     def _save_archives(self, plan: archive.ArchivePlan) -> None:
         for title, text in plan.archive_texts.items():

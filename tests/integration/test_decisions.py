@@ -236,3 +236,22 @@ def test_expired_after_no_progress(wikibot: WikiBot) -> None:
     wikibot.cycle()
     assert replies_under(wikibot)[-1].startswith(":{{ATS status|expired}}")
     assert record(wikibot).state == "expired"
+
+
+@pytest.mark.parametrize("step", ["archived", "saved"])
+def test_killed_between_archive_and_removal(wikibot: WikiBot, step: str) -> None:
+    """Archive saved, then the process dies before the section leaves the page."""
+    wikibot.configure("archive_after_days = 0")
+    filed(wikibot)
+    wikibot.append("Veteran", VETERAN, ":{{ATS withdraw}} ~~~~")
+    wikibot.cycle()
+    body = section(wikibot.text(), VETERAN).rstrip("\n")
+    killed = wikibot.cycle(env={"ATS_KILL_AT": step}, check=False)
+    assert killed.returncode == -9
+    wikibot.cycle()
+    rec = record(wikibot)
+    assert rec.archive_page
+    archived = wikibot.wiki.page_text(rec.archive_page)
+    assert archived.count(f"== {VETERAN} ==") == 1
+    assert body in archived
+    assert f"== {VETERAN} ==" not in wikibot.text()
