@@ -238,10 +238,11 @@ def save(
         "watchlist": "nochange",
         "assert": "user",
         "assertuser": site.user(),
-        "starttimestamp": started,
         "token": site.tokens["csrf"],
         "formatversion": 2,
     }
+    if started:
+        params["starttimestamp"] = started
     if base.exists:
         params["nocreate"] = 1
         params["basetimestamp"] = base.timestamp
