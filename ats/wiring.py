@@ -85,7 +85,8 @@ def watcher(
     settings = WatchSettings(
         poll=poll, full_cycle=full_cycle, stream_url=stream_url, api_url=config.wiki.api
     )
-    return Watcher(clerk(config, checkpoint=checkpoint_from_env()), settings, stop)
+    kill_at = checkpoint_from_env()
+    return Watcher(lambda: clerk(config, checkpoint=kill_at), settings, stop)
 
 
 def install_templates(config: Config) -> list[tuple[str, bool]]:

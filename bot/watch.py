@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from bot import wiki
 from bot.clerk import Clerk, ClerkError
 from bot.eventstream import EventStreamFollower
+from membership.store import Store
 
 OVERLAP = timedelta(seconds=10)  # re-read this much before the cursor: late-committed rows
 MAX_SEEN = 10_000  # rcids remembered inside the overlap window
@@ -157,7 +158,7 @@ class RecentChangesPoller:
 class Watcher:
     def __init__(
         self,
-        clerk: Clerk,
+        make_clerk: Callable[[], Clerk],
         settings: WatchSettings,
         stop: StopSignal,
         *,
@@ -165,13 +166,14 @@ class Watcher:
         err: TextIO = sys.stderr,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.clerk = clerk
+        # The clerk is built inside the loop: opening the site already talks to the
+        # wiki, and a wiki that is down at start is retried like any other failure.
+        self._make_clerk = make_clerk
+        self._clerk: Clerk | None = None
         self.settings = settings
         self.stop = stop
         self.out, self.err, self.clock = out, err, clock
-        self.store = clerk.store
-        page = clerk.settings.page
-        self._names = {"poll": f"watch:recentchanges:{page}", "stream": f"watch:eventstream:{page}"}
+        self._names: dict[str, str] = {}
         self._titles: list[wiki.WatchedTitle] | None = None
         self._own_revids: deque[int] = deque(maxlen=32)
         self._poller: RecentChangesPoller | None = None
@@ -182,6 +184,21 @@ class Watcher:
         self._failures = 0
         self._saved: dict[str, tuple[str | None, float]] = {}
         self._errors = wiki.transient_errors() + (ClerkError, sqlite3.OperationalError, OSError)
+
+    @property
+    def clerk(self) -> Clerk:
+        if self._clerk is None:
+            self._clerk = self._make_clerk()
+            page = self._clerk.settings.page
+            self._names = {
+                "poll": f"watch:recentchanges:{page}",
+                "stream": f"watch:eventstream:{page}",
+            }
+        return self._clerk
+
+    @property
+    def store(self) -> Store:
+        return self.clerk.store
 
     # -- the loop ------------------------------------------------------------------
 

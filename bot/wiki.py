@@ -591,9 +591,10 @@ def latest_change(
 
 def transient_errors() -> tuple[type[BaseException], ...]:
     """pywikibot's own error base, for callers that must survive any wiki failure."""
+    import requests
     from pywikibot.exceptions import Error
 
-    return (WikiError, Error)
+    return (WikiError, Error, requests.RequestException)
 
 
 def _recent_change(entry: dict[str, Any]) -> RecentChange:

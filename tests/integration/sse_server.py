@@ -1,8 +1,8 @@
 """A tiny stand-in for Wikimedia EventStreams on 127.0.0.1, fed by the real local wiki.
 
-It polls the local wiki's recent changes (GET, so its own reads are told apart from
-the bot's requests, which pywikibot POSTs, in the server log) and serves each change as an SSE event in the exact
-shape of `https://stream.wikimedia.org/v2/stream/recentchange`, as observed from the
+It polls the local wiki's recent changes (by GET: pywikibot POSTs, so the server log
+tells the two apart) and serves each change as an SSE event in the exact shape of
+`https://stream.wikimedia.org/v2/stream/recentchange`, as observed from the
 real service and its schema (mediawiki/recentchange 1.0.0):
 
     :ok
