@@ -16,6 +16,8 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from ats import config as config_module
 from ats.config import Config, ConfigError
@@ -145,6 +147,25 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--port", type=int, help="port when creating (default: a free one)")
         sub.set_defaults(run=_devwiki, needs_config=False)
 
+    bridge = commands.add_parser("bridge", help="the web bridge for requesters and admins")
+    bridge_commands = bridge.add_subparsers(
+        dest="bridge_command", metavar="BRIDGE_COMMAND", required=True
+    )
+    serve = bridge_commands.add_parser(
+        "serve",
+        help="serve the bridge on waitress (default address from [bridge] url)",
+        description="Serve the bridge (requesters' gates, the admins' desk, the public "
+        "status page) on the waitress WSGI server. Needs ATS_SESSION_KEY and "
+        "ATS_OAUTH_SECRET in the environment. Put it behind a TLS-terminating proxy in "
+        "production; cookies are marked Secure when [bridge] url is https.",
+    )
+    serve.add_argument("--host", help="address to listen on (default: the host of [bridge] url)")
+    serve.add_argument(
+        "--port", type=int, help="port to listen on (default: the port of [bridge] url)"
+    )
+    serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    serve.set_defaults(run=_bridge_serve, needs_config=True)
+
     cfg = commands.add_parser("config", help="check or describe the configuration")
     cfg_commands = cfg.add_subparsers(
         dest="config_command", metavar="CONFIG_COMMAND", required=True
@@ -262,6 +283,36 @@ def _devwiki(args: argparse.Namespace, config: None) -> int:
         print(f"wiki running at {wiki.server}/index.php (api: {wiki.api_url})")
         print(f"seeded users: {', '.join(sorted(users))}")
         print(f"bot login: {wiki.bot_user}@{wiki.bot_appid} (password in {root}/devwiki.json)")
+    return 0
+
+
+def bridge_settings(config: Config) -> dict[str, Any]:
+    """The bridge's settings mapping (see `bridge.settings.BridgeSettings.load`)."""
+    return {
+        "url": config.bridge.url,
+        "oauth_version": config.bridge.oauth_version,
+        "consumer_key": config.bridge.consumer_key,
+        "wiki_api": config.wiki.api,
+        "store_path": str(config.store_path),
+        "policy": config.policy,
+    }
+
+
+def _bridge_serve(args: argparse.Namespace, config: Config) -> int:
+    import waitress
+
+    from bridge import create_app
+    from bridge.settings import BridgeConfigError
+
+    try:
+        app = create_app(bridge_settings(config))
+    except BridgeConfigError as error:
+        raise ConfigError(str(error)) from None
+    address = urlsplit(config.bridge.url)
+    host = args.host or address.hostname or "127.0.0.1"
+    port = args.port or address.port or (443 if address.scheme == "https" else 80)
+    print(f"bridge serving on http://{host}:{port} (public URL {config.bridge.url})", flush=True)
+    waitress.serve(app, host=host, port=port, threads=args.threads, ident="ats-bridge")
     return 0
 
 

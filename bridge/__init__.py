@@ -1,0 +1,88 @@
+"""The bridge: the Flask app where requesters pass their off-wiki gates and admins do
+the private parts.
+
+`create_app(settings)` builds the app from the mapping the composition root makes of
+the ats configuration (`ats.cli.bridge_settings`) or a test's, plus the secrets
+`ATS_SESSION_KEY` and `ATS_OAUTH_SECRET` from the environment; it refuses to start
+without either. One blueprint per audience: `public` (landing, status), `requester`
+(login, the member's page and forms), `admin` (the chapter admins' desk). Sessions
+live in the store; every POST carries a CSRF token; every response carries a strict
+Content-Security-Policy. The bridge never writes wikitext: it records facts and
+moves requests between states in the store, and the bot says so on-wiki.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, g, render_template
+from werkzeug.exceptions import HTTPException
+
+from bridge import admin, public, requester, security, views
+from bridge.oauth import OAuthClient, OAuthSettings
+from bridge.sessions import StoreSessionInterface, current_store
+from bridge.settings import BridgeConfigError, BridgeSettings
+
+__all__ = ["BridgeConfigError", "create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """The bridge app; `test_config` is the settings mapping (see `BridgeSettings.load`)."""
+    if test_config is None:
+        raise BridgeConfigError(
+            "the bridge needs its settings: start it with `ats bridge serve --config FILE`"
+        )
+    settings = BridgeSettings.load(test_config)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.session_key,
+        SESSION_COOKIE_NAME="ats_session",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        MAX_CONTENT_LENGTH=64 * 1024,
+        TESTING=bool(test_config.get("testing", False)),
+    )
+    app.extensions["ats_bridge"] = settings
+    app.extensions["ats_oauth"] = _oauth_client(settings)
+    app.session_interface = StoreSessionInterface(
+        current_store, timedelta(hours=settings.session_hours)
+    )
+
+    security.install(app)
+
+    @app.teardown_appcontext
+    def _close_store(error: BaseException | None) -> None:
+        store = g.pop("store", None)
+        if store is not None:
+            store.close()
+
+    @app.errorhandler(HTTPException)
+    def _error(error: HTTPException) -> tuple[str, int]:
+        return render_template("error.html", error=error), error.code or 500
+
+    views.install(app)
+    app.register_blueprint(public.blueprint)
+    app.register_blueprint(requester.blueprint)
+    app.register_blueprint(admin.blueprint)
+    return app
+
+
+def _oauth_client(settings: BridgeSettings) -> OAuthClient:
+    try:
+        oauth = OAuthSettings.from_api_url(
+            settings.wiki_api,
+            version=settings.oauth_version,
+            consumer_key=settings.consumer_key,
+            consumer_secret=settings.oauth_secret,
+            callback_url=settings.callback_url,
+        )
+        return OAuthClient(oauth)
+    except ValueError as error:
+        raise BridgeConfigError(f"[bridge] OAuth settings: {error}") from None

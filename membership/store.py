@@ -129,6 +129,93 @@ def _decisions(db: Database) -> None:
     db["requests"].add_column("approval_revid", int)
 
 
+@migrations(name="0003_gates")
+def _gates(db: Database) -> None:
+    # The bridge's facts. Identification keeps who attested, when and how, and has
+    # no column for documents or ID numbers on purpose: the chapter never stores them.
+    db["identities"].create(
+        {
+            "username": str,
+            "central_id": str,
+            "oauth_version": int,
+            "verified_at": str,
+        },
+        pk="username",
+        not_null={"central_id", "verified_at"},
+    )
+    db["identities"].create_index(["central_id"])
+    db["terms_acceptances"].create(
+        {"id": int, "username": str, "version": str, "accepted_at": str}, pk="id"
+    )
+    db["terms_acceptances"].create_index(["username", "version"], unique=True)
+    db["ssh_keys"].create(
+        {
+            "id": int,
+            "username": str,
+            "type": str,
+            "bits": int,
+            "key": str,  # type and base64 blob, no comment
+            "fingerprint": str,
+            "comment": str,
+            "added_at": str,
+            "removed_at": str,
+        },
+        pk="id",
+        not_null={"username", "type", "key", "fingerprint", "added_at"},
+    )
+    db["identifications"].create(
+        {"id": int, "username": str, "attested_by": str, "attested_at": str, "method": str},
+        pk="id",
+        not_null={"username", "attested_by", "attested_at", "method"},
+    )
+    db["identifications"].create_index(["username"])
+    db["payments"].create(
+        {
+            "id": int,
+            "username": str,
+            "amount": int,  # minor units (cents)
+            "currency": str,
+            "paid_on": str,
+            "method": str,
+            "reference": str,
+            "recorded_by": str,
+            "recorded_at": str,
+        },
+        pk="id",
+        not_null={"username", "amount", "currency", "paid_on", "recorded_by", "recorded_at"},
+    )
+    db["payments"].create_index(["username"])
+    db["waivers"].create(
+        {
+            "id": int,
+            "username": str,
+            "reason": str,  # private: shown to admins only, never logged or published
+            "status": str,  # requested | granted | refused
+            "requested_at": str,
+            "decided_by": str,  # the admin who granted (first of two) or refused
+            "decided_at": str,
+            "confirmed_by": str,  # the second admin, when the policy asks for one
+            "confirmed_at": str,
+        },
+        pk="id",
+        not_null={"username", "status", "requested_at"},
+    )
+    db["waivers"].create_index(["username", "status"])
+    db["sessions"].create(
+        {"id": str, "data": str, "created_at": str, "expires_at": str},
+        pk="id",
+        not_null={"data", "expires_at"},
+    )
+    db["login_attempts"].create({"id": int, "client": str, "at": str}, pk="id")
+    db["login_attempts"].create_index(["client", "at"])
+    db.executescript(
+        """
+        CREATE UNIQUE INDEX ssh_keys_active ON ssh_keys (username, fingerprint)
+        WHERE removed_at IS NULL;
+        """
+    )
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -214,6 +301,73 @@ class AuditEntry:
     request_id: int | None
     action: str
     evidence: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class IdentityRecord:
+    """A wiki account whose owner proved it by logging in with OAuth."""
+
+    username: str
+    central_id: str
+    oauth_version: int
+    verified_at: str
+
+
+@dataclass(frozen=True)
+class SSHKeyRecord:
+    id: int
+    username: str
+    type: str
+    bits: int
+    key: str
+    fingerprint: str
+    comment: str
+    added_at: str
+    removed_at: str | None
+
+
+@dataclass(frozen=True)
+class IdentificationRecord:
+    id: int
+    username: str
+    attested_by: str
+    attested_at: str
+    method: str
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    id: int
+    username: str
+    amount: int
+    currency: str
+    paid_on: str
+    method: str
+    reference: str
+    recorded_by: str
+    recorded_at: str
+
+
+@dataclass(frozen=True)
+class WaiverRecord:
+    id: int
+    username: str
+    reason: str
+    status: str  # requested | granted | refused
+    requested_at: str
+    decided_by: str | None
+    decided_at: str | None
+    confirmed_by: str | None
+    confirmed_at: str | None
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        """Granted by a first admin, waiting for the second one."""
+        return self.status == "requested" and bool(self.decided_by)
+
+
+class DuplicateKeyError(ValueError):
+    """This SSH key is already active for this member."""
 
 
 class Store:
@@ -510,6 +664,262 @@ class Store:
             },
             pk="name",
         )
+
+    # -- the bridge's gates (0003) -------------------------------------------
+
+    def record_identity(self, username: str, central_id: str, oauth_version: int) -> IdentityRecord:
+        """Remember that the owner of `username` proved it (now) through OAuth."""
+        self.db["identities"].upsert(
+            {
+                "username": username,
+                "central_id": str(central_id),
+                "oauth_version": int(oauth_version),
+                "verified_at": now_iso(),
+            },
+            pk="username",
+        )
+        record = self.identity(username)
+        assert record is not None
+        return record
+
+    def identity(self, username: str) -> IdentityRecord | None:
+        row = self._one("SELECT * FROM identities WHERE username = ?", [username])
+        return IdentityRecord(**row) if row else None
+
+    def accept_terms(self, username: str, version: str) -> bool:
+        """Record the acceptance; False when this version was already accepted."""
+        if self.terms_accepted(username, version):
+            return False
+        self.db["terms_acceptances"].insert(
+            {"username": username, "version": version, "accepted_at": now_iso()}
+        )
+        return True
+
+    def terms_accepted(self, username: str, version: str) -> str | None:
+        """When `username` accepted this version of the terms, or None."""
+        row = self._one(
+            "SELECT accepted_at FROM terms_acceptances WHERE username = ? AND version = ?",
+            [username, version],
+        )
+        return row["accepted_at"] if row else None
+
+    def add_ssh_key(
+        self,
+        username: str,
+        *,
+        type: str,
+        bits: int,
+        key: str,
+        fingerprint: str,
+        comment: str = "",
+    ) -> SSHKeyRecord:
+        """Add an active key; DuplicateKeyError if the member already has it active."""
+        try:
+            key_id = (
+                self.db["ssh_keys"]
+                .insert(
+                    {
+                        "username": username,
+                        "type": type,
+                        "bits": bits,
+                        "key": key,
+                        "fingerprint": fingerprint,
+                        "comment": comment,
+                        "added_at": now_iso(),
+                        "removed_at": None,
+                    }
+                )
+                .last_pk
+            )
+        except sqlite3.IntegrityError:
+            raise DuplicateKeyError(f"the key {fingerprint} is already on your account") from None
+        row = self._one("SELECT * FROM ssh_keys WHERE id = ?", [key_id])
+        assert row is not None
+        return SSHKeyRecord(**row)
+
+    def remove_ssh_key(self, username: str, key_id: int) -> SSHKeyRecord | None:
+        """Mark one of `username`'s active keys removed; None if there is no such key."""
+        row = self._one(
+            "SELECT * FROM ssh_keys WHERE id = ? AND username = ? AND removed_at IS NULL",
+            [key_id, username],
+        )
+        if not row:
+            return None
+        self.db["ssh_keys"].update(key_id, {"removed_at": now_iso()})
+        return SSHKeyRecord(**row)
+
+    def ssh_keys(self, username: str, *, active: bool = True) -> list[SSHKeyRecord]:
+        sql = "SELECT * FROM ssh_keys WHERE username = ?"
+        if active:
+            sql += " AND removed_at IS NULL"
+        rows = self.db.execute(sql + " ORDER BY id", [username])
+        return [SSHKeyRecord(**_as_dict(rows, r)) for r in rows.fetchall()]
+
+    def attest_identification(
+        self, username: str, *, attested_by: str, method: str
+    ) -> IdentificationRecord:
+        row_id = (
+            self.db["identifications"]
+            .insert(
+                {
+                    "username": username,
+                    "attested_by": attested_by,
+                    "attested_at": now_iso(),
+                    "method": method,
+                }
+            )
+            .last_pk
+        )
+        row = self._one("SELECT * FROM identifications WHERE id = ?", [row_id])
+        assert row is not None
+        return IdentificationRecord(**row)
+
+    def identifications(self, username: str) -> list[IdentificationRecord]:
+        rows = self.db.execute(
+            "SELECT * FROM identifications WHERE username = ? ORDER BY id", [username]
+        )
+        return [IdentificationRecord(**_as_dict(rows, r)) for r in rows.fetchall()]
+
+    def record_payment(
+        self,
+        username: str,
+        *,
+        amount: int,
+        currency: str,
+        paid_on: str,
+        method: str,
+        reference: str,
+        recorded_by: str,
+    ) -> PaymentRecord:
+        """Record a payment; `amount` in minor units, `paid_on` an ISO date."""
+        row_id = (
+            self.db["payments"]
+            .insert(
+                {
+                    "username": username,
+                    "amount": int(amount),
+                    "currency": currency,
+                    "paid_on": paid_on,
+                    "method": method,
+                    "reference": reference,
+                    "recorded_by": recorded_by,
+                    "recorded_at": now_iso(),
+                }
+            )
+            .last_pk
+        )
+        row = self._one("SELECT * FROM payments WHERE id = ?", [row_id])
+        assert row is not None
+        return PaymentRecord(**row)
+
+    def payments(self, username: str | None = None) -> list[PaymentRecord]:
+        if username is None:
+            rows = self.db.execute("SELECT * FROM payments ORDER BY id")
+        else:
+            rows = self.db.execute(
+                "SELECT * FROM payments WHERE username = ? ORDER BY id", [username]
+            )
+        return [PaymentRecord(**_as_dict(rows, r)) for r in rows.fetchall()]
+
+    def request_waiver(self, username: str, reason: str) -> WaiverRecord:
+        row_id = (
+            self.db["waivers"]
+            .insert(
+                {
+                    "username": username,
+                    "reason": reason,
+                    "status": "requested",
+                    "requested_at": now_iso(),
+                }
+            )
+            .last_pk
+        )
+        record = self.waiver(row_id)
+        assert record is not None
+        return record
+
+    def waiver(self, waiver_id: int) -> WaiverRecord | None:
+        row = self._one("SELECT * FROM waivers WHERE id = ?", [waiver_id])
+        return WaiverRecord(**row) if row else None
+
+    def waivers(self, username: str | None = None, status: str | None = None) -> list[WaiverRecord]:
+        where, args = [], []
+        if username is not None:
+            where.append("username = ?")
+            args.append(username)
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        sql = "SELECT * FROM waivers"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self.db.execute(sql + " ORDER BY id", args)
+        return [WaiverRecord(**_as_dict(rows, r)) for r in rows.fetchall()]
+
+    def decide_waiver(self, waiver_id: int, admin: str, *, status: str) -> WaiverRecord:
+        """The first admin's decision: `granted`, `refused`, or `requested` (granted,
+        waiting for a second admin's confirmation)."""
+        assert status in ("requested", "granted", "refused")
+        self.db["waivers"].update(
+            waiver_id, {"status": status, "decided_by": admin, "decided_at": now_iso()}
+        )
+        record = self.waiver(waiver_id)
+        assert record is not None
+        return record
+
+    def confirm_waiver(self, waiver_id: int, admin: str) -> WaiverRecord:
+        """The second admin's confirmation of a grant."""
+        self.db["waivers"].update(
+            waiver_id, {"status": "granted", "confirmed_by": admin, "confirmed_at": now_iso()}
+        )
+        record = self.waiver(waiver_id)
+        assert record is not None
+        return record
+
+    # -- server-side sessions and login rate limits ---------------------------
+
+    def session_data(self, session_id: str) -> dict[str, Any] | None:
+        """The data of a live session, or None when it is unknown or expired."""
+        row = self._one("SELECT * FROM sessions WHERE id = ?", [session_id])
+        if not row:
+            return None
+        if datetime.fromisoformat(row["expires_at"]) <= datetime.now(UTC):
+            self.delete_session(session_id)
+            return None
+        return json.loads(row["data"])
+
+    def save_session(self, session_id: str, data: Mapping[str, Any], expires_at: datetime) -> None:
+        self.db["sessions"].upsert(
+            {
+                "id": session_id,
+                "data": json.dumps(dict(data), ensure_ascii=False, default=str),
+                "created_at": now_iso(),
+                "expires_at": expires_at.astimezone(UTC).isoformat(timespec="seconds"),
+            },
+            pk="id",
+        )
+
+    def delete_session(self, session_id: str) -> None:
+        self.db.execute("DELETE FROM sessions WHERE id = ?", [session_id])
+
+    def purge_expired_sessions(self) -> int:
+        cursor = self.db.execute("DELETE FROM sessions WHERE expires_at <= ?", [now_iso()])
+        return cursor.rowcount
+
+    def count_login_attempts(self, client: str, since: datetime) -> int:
+        """Attempts by `client` (an opaque key, e.g. a keyed hash of the IP) since then."""
+        row = self._one(
+            "SELECT count(*) AS n FROM login_attempts WHERE client = ? AND at > ?",
+            [client, since.astimezone(UTC).isoformat(timespec="seconds")],
+        )
+        return row["n"] if row else 0
+
+    def record_login_attempt(self, client: str, *, keep: timedelta = timedelta(days=1)) -> None:
+        """Count one attempt, and forget attempts older than `keep`."""
+        cutoff = (datetime.now(UTC) - keep).isoformat(timespec="seconds")
+        with self.transaction():
+            self.db.execute("DELETE FROM login_attempts WHERE at < ?", [cutoff])
+            self.db["login_attempts"].insert({"client": client, "at": now_iso()})
 
     # -- helpers -----------------------------------------------------------
 

@@ -147,3 +147,17 @@ def wikibot(devwiki: DevWiki, tmp_path: Path, request: pytest.FixtureRequest) ->
     page = "Toolserver/Requests/" + re.sub(r"[^A-Za-z0-9_ -]", "_", request.node.name)
     devwiki.edit_as(devwiki.admin_user, page, "Requests for accounts.\n", "new request page")
     return WikiBot(devwiki, tmp_path, page)
+
+
+OAUTH_CALLBACK = "http://127.0.0.1:5000/oauth/callback"
+
+
+@pytest.fixture
+def devoauth(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A stand-in MediaWiki OAuth provider on 127.0.0.1 (see ats.devoauth), one per test."""
+    from ats.devoauth import DevOAuth
+
+    # It speaks plain http: let oauthlib accept that, for this test only.
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    with DevOAuth(callback_url=OAUTH_CALLBACK) as provider:
+        yield provider

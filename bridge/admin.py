@@ -1,0 +1,193 @@
+"""The chapter admins' desk: the queue, and the private facts only admins record.
+
+Admins are the verified usernames the policy names (`[policy] admins`, or members of
+`admin_group`). `/admin` is the queue with filters by state and age; a member's page
+lists what is known about them and holds the forms: attest identification (who, when
+and the method — never a document or an ID number), record a payment, and decide
+waivers (a grant needs a second admin's confirmation when `waiver_needs_second_admin`
+is set in `policies/fees.toml`). No admin records facts about themselves. Every
+action is audited without the private fact itself.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from bridge import auth
+from bridge.auth import admin_required, current_member, settings
+from bridge.sessions import current_store
+from membership import progress, waivers
+from membership.states import CLOSED, State
+from policies.eligibility import canonical_username
+
+blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+MAX_METHOD = 200
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+@blueprint.get("")
+@admin_required
+def queue() -> str:
+    config = settings()
+    store = current_store()
+    state = request.args.get("state", "open")
+    try:
+        min_days = max(0, int(request.args.get("older_than", "0") or 0))
+    except ValueError:
+        min_days = 0
+    now = datetime.now(UTC)
+    rows = []
+    for record in store.requests():
+        if state == "open" and record.state in CLOSED:
+            continue
+        if state not in ("open", "all") and record.state != state:
+            continue
+        days = (now - datetime.fromisoformat(record.created_at)).days
+        if days < min_days:
+            continue
+        report = progress.report_for(store, record, config.terms.version, config.fees)
+        rows.append((record, report, days))
+    return render_template(
+        "admin_queue.html",
+        rows=rows,
+        states=[s.value for s in State],
+        state=state,
+        older_than=min_days,
+        waivers=store.waivers(status="requested"),
+    )
+
+
+@blueprint.get("/member/<username>")
+@admin_required
+def member(username: str) -> str:
+    username = canonical_username(username)
+    store = current_store()
+    config = settings()
+    return render_template(
+        "admin_member.html",
+        username=username,
+        identity=store.identity(username),
+        identifications=store.identifications(username),
+        payments=store.payments(username),
+        waivers=store.waivers(username),
+        keys=store.ssh_keys(username),
+        requests=[
+            (r, progress.report_for(store, r, config.terms.version, config.fees))
+            for r in progress.requests_of(store, username)
+        ],
+        today=date.today().isoformat(),
+    )
+
+
+@blueprint.post("/member/<username>/identification")
+@admin_required
+def attest(username: str) -> Response:
+    username, admin = _subject(username)
+    method = " ".join(request.form.get("method", "").split())
+    if not method or len(method) > MAX_METHOD:
+        flash(
+            f"Say how you identified them (e.g. video call), under {MAX_METHOD} characters; "
+            "never a document or an ID number.",
+            "error",
+        )
+        return _back(username)
+    store = current_store()
+    record = store.attest_identification(username, attested_by=admin, method=method)
+    store.audit(admin, "identification-attested", subject=username, attestation_id=record.id)
+    auth.advance(username, admin)
+    flash(f"Identification of {username} recorded.", "success")
+    return _back(username)
+
+
+@blueprint.post("/member/<username>/payment")
+@admin_required
+def payment(username: str) -> Response:
+    username, admin = _subject(username)
+    fees = settings().fees
+    form = request.form
+    try:
+        amount = Decimal(form.get("amount", "").strip())
+        minor = int((amount * 100).to_integral_exact())
+    except (InvalidOperation, ValueError):
+        minor = -1
+    currency = form.get("currency", fees.currency).strip().upper()
+    try:
+        paid_on = date.fromisoformat(form.get("paid_on", "").strip())
+    except ValueError:
+        paid_on = None
+    if minor <= 0 or not CURRENCY.match(currency) or paid_on is None or paid_on > date.today():
+        flash(
+            "Give a positive amount (e.g. 20.00), a three-letter currency and the date "
+            "it was paid (not in the future).",
+            "error",
+        )
+        return _back(username)
+    store = current_store()
+    record = store.record_payment(
+        username,
+        amount=minor,
+        currency=currency,
+        paid_on=paid_on.isoformat(),
+        method=form.get("method", "").strip()[:100],
+        reference=form.get("reference", "").strip()[:200],
+        recorded_by=admin,
+    )
+    store.audit(admin, "payment-recorded", subject=username, payment_id=record.id)
+    auth.advance(username, admin)
+    flash(f"Payment by {username} recorded.", "success")
+    return _back(username)
+
+
+@blueprint.post("/waiver/<int:waiver_id>")
+@admin_required
+def waiver(waiver_id: int) -> Response:
+    member = current_member()
+    assert member is not None
+    store = current_store()
+    record = store.waiver(waiver_id)
+    if record is None:
+        abort(404, description="There is no such waiver request.")
+    try:
+        step = waivers.decide(
+            record,
+            member.username,
+            request.form.get("action", ""),
+            needs_second=settings().fees.waiver_needs_second_admin,
+        )
+    except waivers.WaiverRuleError as error:
+        flash(str(error), "error")
+        return _back(record.username)
+    if step.operation == "confirm":
+        store.confirm_waiver(waiver_id, member.username)
+    else:
+        store.decide_waiver(waiver_id, member.username, status=step.status)
+    store.audit(member.username, step.audit_action, subject=record.username, waiver_id=waiver_id)
+    auth.advance(record.username, member.username)
+    flash(
+        {
+            "waiver-refused": "Waiver refused.",
+            "waiver-granted": "Waiver granted.",
+            "waiver-confirmed": "Waiver confirmed and granted.",
+            "waiver-grant-proposed": "Grant recorded; a second admin must confirm it.",
+        }[step.audit_action],
+        "success",
+    )
+    return _back(record.username)
+
+
+def _subject(username: str) -> tuple[str, str]:
+    member = current_member()
+    assert member is not None
+    username = canonical_username(username)
+    if username == member.username:
+        abort(403, description="No admin records facts about themselves; ask another admin.")
+    return username, member.username
+
+
+def _back(username: str) -> Response:
+    return redirect(url_for("admin.member", username=username))

@@ -1,0 +1,209 @@
+"""The requester's side: log in with the wiki account, then pass the off-wiki gates.
+
+`/login` sends the browser to the wiki's OAuth page (rate-limited per client), keeping
+the exchange's private data in the server-side session; `/oauth/callback` finishes it
+and signs the member in; `/me` shows their requests (those whose subject is their
+verified username) with every gate and the next step, and the forms: accept the
+terms, add or remove SSH keys, ask for a fee waiver (the reason is kept private), and
+how to pay. Each form records a fact, writes an audit entry without private data,
+and lets `membership.progress` move the member's requests forward.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.wrappers import Response
+
+from bridge import auth
+from bridge.auth import current_member, login_required, settings
+from bridge.oauth import OAuthClient, OAuthError
+from bridge.security import client_key, rate_limited, safe_next
+from bridge.sessions import current_store
+from bridge.views import render_markdown
+from membership import progress
+from membership.store import DuplicateKeyError
+from policies.sshkeys import SSHKeyError, parse_public_key
+
+blueprint = Blueprint("requester", __name__)
+log = logging.getLogger(__name__)
+MAX_REASON = 4000
+
+
+def _oauth() -> OAuthClient:
+    return current_app.extensions["ats_oauth"]
+
+
+@blueprint.get("/login")
+def login() -> Response | tuple[str, int]:
+    config = settings()
+    store = current_store()
+    key = client_key(config.session_key)
+    if rate_limited(store, key, config.login_limit, config.login_window_seconds):
+        log.info("login rate limit reached")
+        minutes = max(1, config.login_window_seconds // 60)
+        body = render_template(
+            "error.html",
+            title="Too many attempts",
+            message=f"Too many sign-in attempts from your network. Try again in {minutes} minutes.",
+        )
+        return body, 429
+    store.purge_expired_sessions()
+    try:
+        url, kept = _oauth().start()
+    except OAuthError as error:
+        return render_template("error.html", title="Signing in failed", message=str(error)), 502
+    session["oauth_kept"] = dict(kept)
+    session["next"] = safe_next(request.args.get("next"))
+    return redirect(url)
+
+
+@blueprint.get("/oauth/callback")
+def callback() -> Response | tuple[str, int]:
+    kept = session.pop("oauth_kept", None)
+    target = safe_next(session.pop("next", None))
+    if not kept:
+        message = "This sign-in was not started here, or took too long. Please log in again."
+        return render_template("error.html", title="Signing in failed", message=message), 400
+    try:
+        identity = _oauth().finish(kept, request.args)
+    except OAuthError as error:
+        return render_template("error.html", title="Signing in failed", message=str(error)), 400
+    auth.sign_in(identity.username, identity.central_id, identity.groups, identity.version)
+    return redirect(target)
+
+
+@blueprint.post("/logout")
+def logout() -> Response:
+    auth.sign_out()
+    return redirect(url_for("public.landing"))
+
+
+@blueprint.get("/me")
+@login_required
+def me() -> str:
+    member = current_member()
+    assert member is not None
+    config = settings()
+    store = current_store()
+    requests = [
+        (record, progress.report_for(store, record, config.terms.version, config.fees))
+        for record in progress.requests_of(store, member.username)
+    ]
+    return render_template(
+        "me.html",
+        requests=requests,
+        keys=store.ssh_keys(member.username),
+        terms_accepted=store.terms_accepted(member.username, config.terms.version),
+        terms_version=config.terms.version,
+        waivers=store.waivers(member.username),
+        payments=store.payments(member.username),
+    )
+
+
+@blueprint.get("/terms")
+@login_required
+def terms() -> str:
+    member = current_member()
+    assert member is not None
+    config = settings()
+    return render_template(
+        "terms.html",
+        terms=config.terms,
+        terms_html=render_markdown(config.terms.text),
+        accepted=current_store().terms_accepted(member.username, config.terms.version),
+    )
+
+
+@blueprint.post("/terms")
+@login_required
+def accept_terms() -> Response:
+    member = current_member()
+    assert member is not None
+    version = settings().terms.version
+    if request.form.get("version") != version:
+        flash("The terms changed while you were reading them: please read them again.", "error")
+        return redirect(url_for("requester.terms"))
+    store = current_store()
+    if store.accept_terms(member.username, version):
+        store.audit(member.username, "terms-accepted", version=version)
+        auth.advance(member.username, member.username)
+    flash(f"You accepted the terms of use (version {version}).", "success")
+    return redirect(url_for("requester.me"))
+
+
+@blueprint.post("/keys")
+@login_required
+def add_key() -> Response:
+    member = current_member()
+    assert member is not None
+    try:
+        key = parse_public_key(request.form.get("key", ""))
+    except SSHKeyError as error:
+        flash(str(error), "error")
+        return redirect(url_for("requester.me") + "#keys")
+    store = current_store()
+    try:
+        record = store.add_ssh_key(
+            member.username,
+            type=key.type,
+            bits=key.bits,
+            key=key.line,
+            fingerprint=key.fingerprint,
+            comment=key.comment[:200],
+        )
+    except DuplicateKeyError as error:
+        flash(f"Not added: {error}.", "error")
+        return redirect(url_for("requester.me") + "#keys")
+    store.audit(member.username, "ssh-key-added", fingerprint=record.fingerprint, type=record.type)
+    auth.advance(member.username, member.username)
+    flash(f"Key {record.fingerprint} added.", "success")
+    return redirect(url_for("requester.me") + "#keys")
+
+
+@blueprint.post("/keys/<int:key_id>/remove")
+@login_required
+def remove_key(key_id: int) -> Response:
+    member = current_member()
+    assert member is not None
+    store = current_store()
+    removed = store.remove_ssh_key(member.username, key_id)
+    if removed is None:
+        abort(404, description="You have no such key.")
+    store.audit(member.username, "ssh-key-removed", fingerprint=removed.fingerprint)
+    auth.advance(member.username, member.username)
+    flash(f"Key {removed.fingerprint} removed.", "success")
+    return redirect(url_for("requester.me") + "#keys")
+
+
+@blueprint.post("/waiver")
+@login_required
+def ask_waiver() -> Response:
+    member = current_member()
+    assert member is not None
+    reason = request.form.get("reason", "").strip()
+    if not reason:
+        flash("Say briefly why you ask for a waiver; only the chapter's admins read it.", "error")
+        return redirect(url_for("requester.me") + "#fee")
+    if len(reason) > MAX_REASON:
+        flash(f"Please keep the reason under {MAX_REASON} characters.", "error")
+        return redirect(url_for("requester.me") + "#fee")
+    store = current_store()
+    if any(w.status == "requested" for w in store.waivers(member.username)):
+        flash("You already asked for a waiver; the admins will answer it.", "error")
+        return redirect(url_for("requester.me") + "#fee")
+    waiver = store.request_waiver(member.username, reason)
+    store.audit(member.username, "waiver-requested", waiver_id=waiver.id)
+    flash("Your waiver request was sent to the chapter's admins.", "success")
+    return redirect(url_for("requester.me") + "#fee")

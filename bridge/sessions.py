@@ -1,0 +1,104 @@
+"""Server-side sessions kept in the store: the cookie holds only a random token.
+
+The browser gets a 256-bit random token; the store keeps the session's data under
+the token's SHA-256, so a copy of the database does not hand out live sessions.
+Sessions expire after `session_hours` without use and are never extended past a
+day from their creation. `regenerate()` gives the session a new token (on login and
+logout), so a token planted before login is worth nothing after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Flask, Request, Response, current_app, g
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+from membership.store import Store
+
+ABSOLUTE_LIFETIME = timedelta(hours=24)
+
+
+class ServerSession(CallbackDict, SessionMixin):
+    def __init__(self, data: dict[str, Any] | None = None, token: str | None = None) -> None:
+        def on_update(session: ServerSession) -> None:
+            session.modified = True
+
+        super().__init__(data or {}, on_update)
+        self.token = token
+        self.old_token: str | None = None
+        self.modified = False
+
+    def regenerate(self) -> None:
+        """Drop the current token; the next response carries a new one."""
+        if self.token:
+            self.old_token = self.token
+        self.token = None
+        self.modified = True
+
+
+def session_id(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+class StoreSessionInterface(SessionInterface):
+    def __init__(self, store_opener: Any, lifetime: timedelta) -> None:
+        self.open_store = store_opener
+        self.lifetime = lifetime
+
+    def open_session(self, app: Flask, request: Request) -> ServerSession:
+        token = request.cookies.get(self.get_cookie_name(app), "")
+        if token and len(token) < 100:
+            data = self.open_store().session_data(session_id(token))
+            if data is not None:
+                return ServerSession(data, token)
+        return ServerSession()
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        assert isinstance(session, ServerSession)
+        store: Store = self.open_store()
+        name = self.get_cookie_name(app)
+        domain = self.get_cookie_domain(app)
+        path = self.get_cookie_path(app)
+        if session.old_token:
+            store.delete_session(session_id(session.old_token))
+        if not session:
+            if session.token:
+                store.delete_session(session_id(session.token))
+            if session.token or session.old_token:
+                response.delete_cookie(name, domain=domain, path=path)
+            return
+        if not session.modified and not self.should_set_cookie(app, session):
+            return
+        now = datetime.now(UTC)
+        created = datetime.fromisoformat(session.setdefault("_created", now.isoformat()))
+        expires = min(now + self.lifetime, created + ABSOLUTE_LIFETIME)
+        if expires <= now:
+            store.delete_session(session_id(session.token or ""))
+            response.delete_cookie(name, domain=domain, path=path)
+            return
+        if not session.token:
+            session.token = secrets.token_urlsafe(32)
+        store.save_session(session_id(session.token), dict(session), expires)
+        response.set_cookie(
+            name,
+            session.token,
+            expires=expires,
+            httponly=True,
+            secure=self.get_cookie_secure(app),
+            samesite="Lax",
+            domain=domain,
+            path=path,
+        )
+        response.vary.add("Cookie")
+
+
+def current_store() -> Store:
+    """The request's store connection, opened on first use, closed at teardown."""
+    if "store" not in g:
+        g.store = Store(current_app.extensions["ats_bridge"].store_path)
+    return g.store

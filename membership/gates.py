@@ -1,0 +1,154 @@
+"""The gates a request passes before provisioning, and the state they put it in (SPEC §3).
+
+Pure. `Facts` is what the store knows about the request's subject (identity proven,
+terms accepted at the current version, an active SSH key, identification attested,
+fee paid or waiver granted, eligible or overridden). `evaluate` returns a `GateReport`:
+every gate with done/pending, who must act, what to do next, and the state the
+request should be in — `awaiting-identity` until the identity is proven,
+`awaiting-requester` while the requester's other gates are open, `awaiting-approval`
+when only the admins' approval is missing, `approved` when the approval and every
+gate are there. Only those four states are moved by the gates; any other state
+(on hold, declined, provisioning, …) is left alone.
+
+Tool requests will add their own gates (licence OSI-approved, maintainers members in
+good standing) in `_tool_gates`; until then a tool request passes the person gates
+only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from membership.states import State
+from membership.store import RequestRecord
+
+# The states the bridge's facts decide between; the bot's decisions decide the rest.
+GATED = frozenset(
+    {
+        State.AWAITING_IDENTITY,
+        State.AWAITING_REQUESTER,
+        State.AWAITING_APPROVAL,
+        State.APPROVED,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Facts:
+    identity: bool = False  # the subject logged in with OAuth as that wiki account
+    terms: bool = False  # accepted the current version of the terms
+    ssh_key: bool = False  # has at least one active, valid key
+    identified: bool = False  # an admin attested identification
+    fee: bool = False  # paid for the current year, or a waiver granted
+    eligible: bool = True  # passed the eligibility policy, or an admin overrode it
+
+
+@dataclass(frozen=True)
+class Gate:
+    name: str  # eligible | identity | terms | ssh-key | identification | fee | approval
+    done: bool
+    by: str  # requester | admin
+    label: str
+    next_step: str
+
+
+@dataclass(frozen=True)
+class GateReport:
+    gates: tuple[Gate, ...]
+    state: State  # the state the request should be in
+
+    @property
+    def pending(self) -> tuple[Gate, ...]:
+        return tuple(g for g in self.gates if not g.done)
+
+    @property
+    def next_step(self) -> str:
+        """What happens next, said to the requester."""
+        for gate in self.pending:
+            if gate.by == "requester":
+                return gate.next_step
+        return self.pending[0].next_step if self.pending else "Nothing: every gate is passed."
+
+    def summary(self) -> dict[str, bool]:
+        """Gate name → done; public-safe (says settled/pending, never paid/waived)."""
+        return {g.name: g.done for g in self.gates}
+
+
+def evaluate(record: RequestRecord, facts: Facts) -> GateReport:
+    approved = bool(record.approved_by)
+    gates = [
+        Gate(
+            "eligible",
+            facts.eligible,
+            "admin",
+            "Established Wikimedian (or approved by override)",
+            "An admin may approve with an override; otherwise the request cannot go on.",
+        ),
+        Gate(
+            "identity",
+            facts.identity,
+            "requester",
+            "Identity proven by logging in with your wiki account",
+            "Log in to the bridge with your wiki account.",
+        ),
+        Gate(
+            "terms",
+            facts.terms,
+            "requester",
+            "Terms of use accepted",
+            "Read and accept the terms of use.",
+        ),
+        Gate(
+            "ssh-key",
+            facts.ssh_key,
+            "requester",
+            "An SSH public key",
+            "Add your SSH public key.",
+        ),
+        Gate(
+            "fee",
+            facts.fee,
+            "requester",
+            "Membership fee settled",
+            "Pay the yearly fee, or ask for a waiver.",
+        ),
+        Gate(
+            "identification",
+            facts.identified,
+            "admin",
+            "Identified privately to a chapter admin",
+            "Contact a chapter admin to identify privately; they record that you did.",
+        ),
+        *_tool_gates(record),
+        Gate(
+            "approval",
+            approved,
+            "admin",
+            "Approved on-wiki by a chapter admin",
+            "Wait for a chapter admin to approve the request on-wiki.",
+        ),
+    ]
+    return GateReport(tuple(gates), _state(record, facts, gates, approved))
+
+
+def _tool_gates(record: RequestRecord) -> list[Gate]:
+    # Tool requests: licence OSI-approved and maintainers in good standing go here.
+    return []
+
+
+def _state(record: RequestRecord, facts: Facts, gates: list[Gate], approved: bool) -> State:
+    current = State(record.state)
+    if current not in GATED or not facts.eligible:
+        return current
+    if not facts.identity:
+        return State.AWAITING_IDENTITY
+    if not all(g.done for g in gates if g.name != "approval"):
+        return State.AWAITING_REQUESTER
+    return State.APPROVED if approved else State.AWAITING_APPROVAL
+
+
+def eligible(record: RequestRecord) -> bool:
+    """Whether the bot found the subject eligible, or an admin overrode the policy."""
+    if record.override:
+        return True
+    return State(record.state) not in (State.RECEIVED, State.INVALID, State.NOT_ELIGIBLE)

@@ -1,0 +1,54 @@
+"""The public picture of the queue: what anyone may see, computed from the store.
+
+`public_status` lists the open requests with only what the wiki page already shows
+(heading, account, type, state, days waiting) and the median time from filing to an
+honoured approve or decline. No private fact (identification method, waiver reason,
+payments, keys) is read here, so none can leak into the public page or its JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from statistics import median
+from typing import Any
+
+from membership.states import CLOSED
+from membership.store import Store
+
+DECIDING = ("approve", "decline")
+
+
+def public_status(store: Store, now: datetime) -> dict[str, Any]:
+    open_requests, waits = [], []
+    for record in store.requests():
+        filed = datetime.fromisoformat(record.intro_timestamp or record.created_at)
+        decided = [
+            datetime.fromisoformat(d.created_at)
+            for d in store.decisions(record.id)
+            if d.honoured and d.kind in DECIDING
+        ]
+        if decided:
+            waits.append((min(decided) - filed).total_seconds() / 86400)
+        if record.state in CLOSED:
+            continue
+        open_requests.append(
+            {
+                "heading": record.heading,
+                "username": record.subject,
+                "type": record.type,
+                "state": record.state,
+                "filed": filed.date().isoformat(),
+                "days_waiting": max(0, (now - filed).days),
+            }
+        )
+    by_state: dict[str, int] = {}
+    for item in open_requests:
+        by_state[item["state"]] = by_state.get(item["state"], 0) + 1
+    return {
+        "generated_at": now.isoformat(timespec="seconds"),
+        "open": open_requests,
+        "open_count": len(open_requests),
+        "by_state": by_state,
+        "decided_count": len(waits),
+        "median_days_to_decision": round(median(waits), 1) if waits else None,
+    }

@@ -1,0 +1,154 @@
+"""Which SSH public keys the chapter accepts: parse and judge one OpenSSH key line.
+
+Pure. `parse_public_key` takes what a requester pasted (one `authorized_keys`-style
+line: type, base64 blob, optional comment) and returns a `PublicKey` with the type,
+the strength in bits, the fingerprint in OpenSSH's `SHA256:…` form and the comment,
+or raises `SSHKeyError` whose message tells the requester what to do instead.
+Accepted: ssh-ed25519, sk-ssh-ed25519@openssh.com, ecdsa-sha2-nistp256/384/521 and
+ssh-rsa of at least 3072 bits. The blob is decoded and checked field by field, so a
+key whose blob names another type, is truncated or carries trailing bytes is refused.
+Private keys are recognised and refused with a warning never to paste one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import struct
+from dataclasses import dataclass
+
+MIN_RSA_BITS = 3072
+MAX_LINE = 16_384
+
+_ECDSA = {
+    "ecdsa-sha2-nistp256": ("nistp256", 256, 32),
+    "ecdsa-sha2-nistp384": ("nistp384", 384, 48),
+    "ecdsa-sha2-nistp521": ("nistp521", 521, 66),
+}
+ACCEPTED_TYPES = (
+    "ssh-ed25519",
+    "sk-ssh-ed25519@openssh.com",
+    *_ECDSA,
+    "ssh-rsa",
+)
+_HOW_TO = "Create a new key with `ssh-keygen -t ed25519` and paste the .pub file."
+
+
+class SSHKeyError(ValueError):
+    """The pasted text is not an acceptable SSH public key; the message says why."""
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    type: str
+    bits: int
+    blob: bytes
+    fingerprint: str  # SHA256:<base64 without padding>, as `ssh-keygen -l` prints it
+    comment: str
+
+    @property
+    def line(self) -> str:
+        """The key as stored and installed: type and blob, without the comment."""
+        return f"{self.type} {base64.b64encode(self.blob).decode('ascii')}"
+
+
+def fingerprint(blob: bytes) -> str:
+    digest = base64.b64encode(hashlib.sha256(blob).digest()).decode("ascii")
+    return "SHA256:" + digest.rstrip("=")
+
+
+def parse_public_key(text: str) -> PublicKey:
+    """Parse and validate one OpenSSH public key line."""
+    text = text.strip()
+    if "PRIVATE KEY" in text or "-----BEGIN" in text:
+        raise SSHKeyError(
+            "This looks like a private key. Never paste a private key anywhere: it must "
+            "stay on your computer. Paste the public key instead (the file ending in .pub), "
+            "and if you have shared this private key, create a new one."
+        )
+    if not text:
+        raise SSHKeyError(f"No key was given. {_HOW_TO}")
+    if len(text) > MAX_LINE:
+        raise SSHKeyError("That is far too long for an SSH public key. Paste one .pub line.")
+    if "\n" in text or "\r" in text:
+        raise SSHKeyError("Paste one key at a time, on one line.")
+    parts = text.split(None, 2)
+    if len(parts) < 2:
+        raise SSHKeyError(f"An SSH public key reads `TYPE BASE64 [comment]`. {_HOW_TO}")
+    key_type, encoded = parts[0], parts[1]
+    comment = parts[2].strip() if len(parts) > 2 else ""
+    if key_type == "ssh-dss":
+        raise SSHKeyError(f"DSA keys are obsolete and refused. {_HOW_TO}")
+    if key_type not in ACCEPTED_TYPES:
+        raise SSHKeyError(
+            f"Key type {key_type[:40]!r} is not accepted (accepted: "
+            f"{', '.join(ACCEPTED_TYPES)}). Paste the key alone, without options. {_HOW_TO}"
+        )
+    try:
+        blob = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise SSHKeyError("The key's base64 part is damaged (copy the whole line again).") from None
+    reader = _Reader(blob)
+    inner = reader.string().decode("ascii", "replace")
+    if inner != key_type:
+        raise SSHKeyError(
+            f"The line says {key_type!r} but the key inside is {inner[:40]!r}: "
+            "the line was edited or pieced together. Copy the .pub file again."
+        )
+    bits = _check_body(key_type, reader)
+    if not reader.done():
+        raise SSHKeyError("The key has extra bytes at its end; copy the .pub file again.")
+    return PublicKey(key_type, bits, blob, fingerprint(blob), comment)
+
+
+def _check_body(key_type: str, reader: _Reader) -> int:
+    if key_type in ("ssh-ed25519", "sk-ssh-ed25519@openssh.com"):
+        if len(reader.string()) != 32:
+            raise SSHKeyError("The Ed25519 key is not 32 bytes long; copy the .pub file again.")
+        if key_type.startswith("sk-"):
+            application = reader.string()
+            if not application:
+                raise SSHKeyError("The security-key key names no application.")
+        return 256
+    if key_type in _ECDSA:
+        curve, bits, size = _ECDSA[key_type]
+        if reader.string() != curve.encode():
+            raise SSHKeyError(f"The ECDSA key is not on the {curve} curve its type names.")
+        point = reader.string()
+        if len(point) != 1 + 2 * size or point[0] != 4:
+            raise SSHKeyError("The ECDSA key's point is malformed; copy the .pub file again.")
+        return bits
+    exponent = reader.mpint()
+    modulus = reader.mpint()
+    if exponent < 3 or modulus <= 0:
+        raise SSHKeyError("The RSA key is malformed; copy the .pub file again.")
+    bits = modulus.bit_length()
+    if bits < MIN_RSA_BITS:
+        raise SSHKeyError(
+            f"This RSA key has {bits} bits; at least {MIN_RSA_BITS} are needed. {_HOW_TO}"
+        )
+    return bits
+
+
+class _Reader:
+    """Reads the SSH wire format (RFC 4251 §5): uint32-length-prefixed strings."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.at = 0
+
+    def string(self) -> bytes:
+        if self.at + 4 > len(self.data):
+            raise SSHKeyError("The key is truncated; copy the whole line again.")
+        (length,) = struct.unpack(">I", self.data[self.at : self.at + 4])
+        start, self.at = self.at + 4, self.at + 4 + length
+        if self.at > len(self.data):
+            raise SSHKeyError("The key is truncated; copy the whole line again.")
+        return self.data[start : self.at]
+
+    def mpint(self) -> int:
+        return int.from_bytes(self.string(), "big", signed=True)
+
+    def done(self) -> bool:
+        return self.at == len(self.data)

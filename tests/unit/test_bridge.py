@@ -1,0 +1,310 @@
+"""The bridge through Flask's test client: security, public data, gates, admin pages.
+
+Logged-in pages use `bridge.testing.log_in`, a TEST-ONLY helper that puts a verified
+identity into the server-side session as the OAuth callback would; the OAuth exchange
+itself is tested on its own. No request leaves 127.0.0.1 (the wiki address below is
+never contacted: OAuth 2.0's start only builds a URL).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from bridge import create_app
+from bridge.settings import BridgeConfigError
+from bridge.testing import log_in
+from membership.store import Store
+from policies.eligibility import EligibilityPolicy
+
+WIKI_API = "http://127.0.0.1:9/w/api.php"
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATS_SESSION_KEY", "test-session-key-0123456789abcdef")
+    monkeypatch.setenv("ATS_OAUTH_SECRET", "test-oauth-secret")
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    return {
+        "url": "http://127.0.0.1:5000",
+        "wiki_api": WIKI_API,
+        "store_path": str(tmp_path / "ats.sqlite"),
+        "oauth_version": 2,
+        "consumer_key": "test-consumer",
+        "policy": EligibilityPolicy(admins=("Admin One", "Admin Two")),
+        "secure_cookies": False,
+        "login_limit": 3,
+        "testing": True,
+    }
+
+
+@pytest.fixture
+def app(settings):
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def store(settings):
+    opened = Store(settings["store_path"])
+    yield opened
+    opened.close()
+
+
+def _request(store: Store, subject: str = "Example", state: str = "awaiting-identity"):
+    return store.add_request(
+        page="Toolserver/Requests",
+        key=f"key-{subject}",
+        heading=f"Account request: {subject}",
+        requester=subject,
+        subject=subject,
+        type="account",
+        fields={"purpose": "bots"},
+        content_hash="h",
+        intro_revid=10,
+        intro_timestamp="2025-01-01T00:00:00Z",
+        state=state,
+        detail={},
+    )
+
+
+def _csrf(client, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, f"no CSRF field on {path}"
+    return found.group(1)
+
+
+# -- start-up --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["ATS_SESSION_KEY", "ATS_OAUTH_SECRET"])
+def test_refuses_to_start_without_each_secret(settings, monkeypatch, name) -> None:
+    monkeypatch.delenv(name)
+    with pytest.raises(BridgeConfigError, match=name):
+        create_app(settings)
+
+
+def test_refuses_to_start_without_settings() -> None:
+    with pytest.raises(BridgeConfigError, match="ats bridge serve"):
+        create_app()
+
+
+# -- headers, CSRF, redirects ----------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/status", "/status.json", "/me", "/admin", "/nope"])
+def test_security_headers_on_every_page(client, path) -> None:
+    response = client.get(path)
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert "form-action 'self'" in csp and "base-uri 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"]
+
+
+def test_post_without_csrf_token_is_refused(app, client, store) -> None:
+    _request(store)
+    log_in(app, client, "Example")
+    response = client.post("/terms", data={"version": app.extensions["ats_bridge"].terms.version})
+    assert response.status_code == 400
+    assert "did not come from this site" in response.get_data(as_text=True)
+    response = client.post("/terms", data={"csrf_token": "forged", "version": "x"})
+    assert response.status_code == 400
+    assert store.terms_accepted("Example", app.extensions["ats_bridge"].terms.version) is None
+
+
+def test_session_cookie_flags(app, client) -> None:
+    log_in(app, client, "Example")
+    response = client.get("/me")
+    cookie = response.headers.get("Set-Cookie", "")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_secure_cookie_by_default_for_https(settings) -> None:
+    settings = {**settings, "url": "https://bridge.example", "secure_cookies": None}
+    app = create_app(settings)
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_login_redirects_to_the_wiki_and_keeps_only_local_next(settings) -> None:
+    client = create_app({**settings, "login_limit": 100}).test_client()
+    response = client.get("/login?next=https://evil.example/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("http://127.0.0.1:9/")
+    with client.session_transaction() as session:
+        assert session["next"] == "/me"
+        assert session["oauth_kept"]
+    for target in ("//evil.example/x", "/\\evil.example", "javascript:alert(1)"):
+        client.get("/login", query_string={"next": target})
+        with client.session_transaction() as session:
+            assert session["next"] == "/me"
+    client.get("/login?next=/admin")
+    with client.session_transaction() as session:
+        assert session["next"] == "/admin"
+
+
+def test_callback_without_a_started_login_is_refused(client) -> None:
+    response = client.get("/oauth/callback?code=abc&state=xyz")
+    assert response.status_code == 400
+    assert "log in again" in response.get_data(as_text=True)
+
+
+def test_login_is_rate_limited_per_client(client) -> None:
+    codes = [client.get("/login").status_code for _ in range(4)]
+    assert codes == [302, 302, 302, 429]
+    other = client.get("/login", environ_overrides={"REMOTE_ADDR": "10.0.0.9"})
+    assert other.status_code == 302
+
+
+def test_login_page_required_for_me(client) -> None:
+    response = client.get("/me")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=/me")
+
+
+# -- public data -------------------------------------------------------------------
+
+
+def test_status_json_shape_and_no_private_data(app, client, store) -> None:
+    record = _request(store)
+    _request(store, "Closed Person", state="declined")
+    store.request_waiver("Example", "SECRET-WAIVER-REASON medical bills")
+    store.attest_identification("Example", attested_by="Admin One", method="SECRET-METHOD call")
+    store.record_payment(
+        "Example",
+        amount=1234,
+        currency="USD",
+        paid_on="2025-01-02",
+        method="wire",
+        reference="SECRET-REF",
+        recorded_by="Admin One",
+    )
+    data = client.get("/status.json").get_json()
+    assert set(data) >= {"open", "open_count", "by_state", "median_days_to_decision"}
+    assert data["open_count"] == 1
+    assert data["open"][0]["username"] == "Example"
+    assert data["open"][0]["state"] == record.state
+    for path in ("/status.json", "/status"):
+        text = client.get(path).get_data(as_text=True)
+        for secret in ("SECRET-WAIVER-REASON", "SECRET-METHOD", "SECRET-REF", "1234", "12.34"):
+            assert secret not in text, (path, secret)
+
+
+# -- admin -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "/admin"), ("get", "/admin/member/Example"), ("post", "/admin/waiver/1")],
+)
+def test_admin_pages_are_403_for_non_admins(app, client, method, path) -> None:
+    log_in(app, client, "Example")
+    data = {"csrf_token": _csrf(client, "/me")} if method == "post" else None
+    response = getattr(client, method)(path, data=data)
+    assert response.status_code == 403
+
+
+def test_admin_sees_queue(app, client, store) -> None:
+    _request(store)
+    log_in(app, client, "Admin One")
+    page = client.get("/admin").get_data(as_text=True)
+    assert "Account request: Example" in page
+
+
+# -- the requester's walk through the gates ------------------------------------------
+
+
+def _public_key() -> str:
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    return key.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
+
+
+def test_requester_walks_gates_to_awaiting_approval(app, client, store, settings) -> None:
+    record = _request(store)
+    log_in(app, client, "Example")
+    assert store.request_by_id(record.id).state == "awaiting-requester"
+
+    version = app.extensions["ats_bridge"].terms.version
+    token = _csrf(client, "/terms")
+    assert client.post("/terms", data={"csrf_token": token, "version": version}).status_code == 302
+    client.post("/keys", data={"csrf_token": token, "key": "ssh-dss AAAA"})
+    assert store.ssh_keys("Example") == []
+    assert "DSA keys are obsolete" in client.get("/me").get_data(as_text=True)
+    line = _public_key()
+    client.post("/keys", data={"csrf_token": token, "key": line + " laptop"})
+    [key] = store.ssh_keys("Example")
+    me = client.get("/me").get_data(as_text=True)
+    assert key.fingerprint in me
+    client.post("/keys", data={"csrf_token": token, "key": line})
+    assert len(store.ssh_keys("Example")) == 1
+    assert "already on your account" in client.get("/me").get_data(as_text=True)
+    client.post("/waiver", data={"csrf_token": token, "reason": "PRIVATE-REASON"})
+    assert store.request_by_id(record.id).state == "awaiting-requester"
+
+    admin_one, admin_two = app.test_client(), app.test_client()
+    log_in(app, admin_one, "Admin One")
+    log_in(app, admin_two, "Admin Two")
+    one = _csrf(admin_one, "/admin/member/Example")
+    two = _csrf(admin_two, "/admin/member/Example")
+    admin_one.post(
+        "/admin/member/Example/identification", data={"csrf_token": one, "method": "video call"}
+    )
+    [waiver] = store.waivers("Example")
+    admin_one.post(f"/admin/waiver/{waiver.id}", data={"csrf_token": one, "action": "grant"})
+    assert store.waiver(waiver.id).status == "requested"
+    assert store.request_by_id(record.id).state == "awaiting-requester"
+    admin_one.post(f"/admin/waiver/{waiver.id}", data={"csrf_token": one, "action": "grant"})
+    assert store.waiver(waiver.id).status == "requested"
+    admin_two.post(f"/admin/waiver/{waiver.id}", data={"csrf_token": two, "action": "grant"})
+    assert store.waiver(waiver.id).status == "granted"
+    assert store.request_by_id(record.id).state == "awaiting-approval"
+
+    me = client.get("/me").get_data(as_text=True)
+    assert "awaiting-approval" in me and "Wait for a chapter admin" in me
+
+    log_text = repr(store.audit_log())
+    assert "PRIVATE-REASON" not in log_text and "video call" not in log_text
+    assert line.split()[1] not in log_text
+    actions = [e.action for e in store.audit_log()]
+    assert "gates-state" in actions and "waiver-confirmed" in actions
+
+
+def test_admin_cannot_record_facts_about_themselves(app, client, store) -> None:
+    log_in(app, client, "Admin One")
+    token = _csrf(client, "/admin")
+    response = client.post(
+        "/admin/member/Admin_One/identification", data={"csrf_token": token, "method": "mirror"}
+    )
+    assert response.status_code == 403
+    assert store.identifications("Admin One") == []
+
+
+def test_payment_settles_fee(app, client, store) -> None:
+    _request(store)
+    log_in(app, client, "Admin One")
+    token = _csrf(client, "/admin/member/Example")
+    response = client.post(
+        "/admin/member/Example/payment",
+        data={"csrf_token": token, "amount": "20.00", "currency": "USD", "paid_on": "2000-01-01"},
+    )
+    assert response.status_code == 302
+    [payment] = store.payments("Example")
+    assert (payment.amount, payment.recorded_by) == (2000, "Admin One")
+
+
+def test_logout_forgets_the_session(app, client) -> None:
+    log_in(app, client, "Example")
+    token = _csrf(client, "/me")
+    client.post("/logout", data={"csrf_token": token})
+    assert client.get("/me").status_code == 302
