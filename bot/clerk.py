@@ -17,6 +17,7 @@ page (a crash after the save) are recognised and marked posted, never repeated.
 from __future__ import annotations
 
 import difflib
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -277,6 +278,7 @@ class Clerk:
                 item.replies[-1] = (state, replies.prefixed(catalog, "edited_after_decision", text))
             item.audit.append((self.settings.bot_user, "approval-voided-by-edit", {}))
         self.deciding.apply(planned, current, now)
+        self._progress(parsed, planned)
         for item in planned:
             if item.record and self._expired(item.record, now) and not item.changed_state():
                 days = self.settings.expire_after_days
@@ -284,6 +286,27 @@ class Clerk:
                 item.set_state(State.EXPIRED, replies.expired(catalog, days))
                 item.audit.append((self.settings.bot_user, "expired", {"days": days}))
         return planned
+
+    def _progress(self, parsed: page.RequestPage, planned: list[Planned]) -> None:
+        """Say on-wiki what moved off-wiki: states the bridge (or provisioning) set."""
+        s = self.settings
+        busy = {p.section.key for p in planned}
+        for record in self.store.unsaid(s.page):
+            section = parsed.get(record.key)
+            if section is None or record.key in busy:
+                continue
+            item = Planned(section, record, {})
+            text = replies.progress(
+                Catalog(record.lang),
+                record.state,
+                json.loads(record.gates or "{}"),
+                requester=record.subject or record.requester,
+                admin=record.approved_by or "",
+                bridge_url=s.bridge_url,
+            )
+            item.replies.append((record.state, text))
+            item.audit.append((s.bot_user, "said-progress", {"state": record.state}))
+            planned.append(item)
 
     def _expired(self, record: RequestRecord, now: datetime) -> bool:
         if record.state not in EXPIRES or not record.progress_at:
@@ -298,10 +321,19 @@ class Clerk:
         return now - since >= timedelta(days=self.settings.archive_after_days)
 
     def _due(self, records: Any, now: datetime) -> bool:
-        """Time-based work waiting even though nobody edited the page."""
-        return any(
+        """Work waiting even though nobody edited the page: time-based, or a state
+        another process (the bridge) changed that the page does not show yet."""
+        timed = any(
             r.state == State.RECEIVED or self._expired(r, now) or self._archivable(r, now)
             for r in records
+        )
+        return timed or bool(self.store.unsaid(self.settings.page))
+
+    def has_local_work(self) -> bool:
+        """Whether a cycle has something to do that no wiki edit will announce."""
+        records = [r for r in self.store.requests(self.settings.page) if not r.archived_at]
+        return bool(self.store.pending_replies(self.settings.page)) or self._due(
+            records, self.now()
         )
 
     def _damage(self, parsed: page.RequestPage, records: dict[str, RequestRecord]) -> str:

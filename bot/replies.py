@@ -8,7 +8,7 @@ bot write a template, a link or a decision it did not mean to.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from bot.messages import Catalog
@@ -228,3 +228,55 @@ def expired(catalog: Catalog, days: int) -> str:
 
 def prefixed(catalog: Catalog, key: str, text: str, **args: object) -> str:
     return catalog.text("reply", key, **args) + " " + text
+
+
+def progress(
+    catalog: Catalog,
+    state: str,
+    gates: Mapping[str, bool],
+    *,
+    requester: str,
+    admin: str,
+    bridge_url: str,
+) -> str:
+    """A state reached off-wiki (the bridge), said on-wiki without a private fact.
+
+    The fee shows only as settled or pending (never how), identification only as
+    received or pending (never by whom or how).
+    """
+    public = [
+        catalog.text("progress", "fee-settled" if gates.get("fee") else "fee-pending"),
+        catalog.text(
+            "progress",
+            "identification-received" if gates.get("identification") else "identification-pending",
+        ),
+    ]
+    rest = " (" + "; ".join(public) + ")"
+    if state == "awaiting-identity":
+        return catalog.text(
+            "progress", state, mention=mention(catalog, requester), bridge_url=bridge_url, rest=rest
+        )
+    if state == "awaiting-requester":
+        todo = [
+            catalog.text("progress", f"gate-{g}") for g in ("terms", "ssh-key") if not gates.get(g)
+        ]
+        if not gates.get("fee"):
+            todo.append(catalog.text("progress", "fee-pending"))
+        return catalog.text(
+            "progress",
+            state,
+            mention=mention(catalog, requester),
+            bridge_url=bridge_url,
+            todo=", ".join(todo) or "nothing",
+            rest=rest,
+        )
+    if state == "awaiting-approval":
+        done = [
+            catalog.text("progress", "terms-done"),
+            catalog.text("progress", "ssh-key-done"),
+            *public,
+        ]
+        return catalog.text("progress", state, done=", ".join(done))
+    if state == "approved":
+        return catalog.text("progress", state, admin=user_link(admin) if admin else "?")
+    return catalog.text("progress", "other", state=state)

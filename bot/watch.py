@@ -38,6 +38,7 @@ CATCH_UP_PAGES = 5  # after a long stop, more than this many pages: skip to now 
 STREAM_RETRY = 600.0  # seconds of polling before trying a failed stream again
 IDLE_SAVE = 30.0  # how often a cursor that moved past unrelated changes is saved
 BACKOFF_MAX = 60.0
+LOCAL_WORK_INTERVAL = 5.0  # seconds between cycles started by work found in the store
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,7 @@ class Watcher:
         self._stream_retry_at = 0.0
         self._due = True  # the first cycle runs at start
         self._next_full = 0.0
+        self._next_local = 0.0
         self._failures = 0
         self._saved: dict[str, tuple[str | None, float]] = {}
         self._errors = wiki.transient_errors() + (ClerkError, sqlite3.OperationalError, OSError)
@@ -226,6 +228,11 @@ class Watcher:
             return self._failed("looking for changes", error)
         if self.clock() >= self._next_full:
             self._due = True
+        if not self._due and self.clock() >= self._next_local and self.clerk.has_local_work():
+            # The bridge moved a request, or something fell due: no edit will say so.
+            # At most once per LOCAL_WORK_INTERVAL, in case the cycle cannot settle it.
+            self._due = True
+            self._next_local = self.clock() + LOCAL_WORK_INTERVAL
         if not self._due:
             self._save_cursor(cursor_name, cursor, force=False)
             return self._wait_time()

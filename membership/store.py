@@ -552,6 +552,21 @@ class Store:
         )
         return ReplyRecord(**row) if row else None
 
+    def unsaid(self, page: str) -> list[RequestRecord]:
+        """Open requests on `page` whose state differs from the last reply about them.
+
+        Another process (the bridge, provisioning) moved them; the bot owes a reply.
+        """
+        rows = self.db.execute(
+            "SELECT requests.* FROM requests JOIN replies ON replies.id = ("
+            "  SELECT id FROM replies r WHERE r.request_id = requests.id"
+            "  AND r.status != 'superseded' ORDER BY r.id DESC LIMIT 1) "
+            "WHERE requests.page = ? AND requests.archived_at IS NULL "
+            "AND replies.state != requests.state ORDER BY requests.id",
+            [page],
+        )
+        return [RequestRecord.from_row(_as_dict(rows, r)) for r in rows.fetchall()]
+
     def _reply(self, reply_id: int) -> ReplyRecord:
         row = self._one("SELECT * FROM replies WHERE id = ?", [reply_id])
         assert row is not None

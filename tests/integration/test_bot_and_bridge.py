@@ -1,0 +1,110 @@
+"""The bot and the bridge agree through the store: a requester's steps on the bridge
+move the request, and the bot says so on the real wiki, without a private fact."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from ats.config import load_config
+from bridge import create_app
+from bridge.testing import log_in
+from tests.integration.conftest import WikiBot
+from tests.integration.test_clerk import ACCOUNT, bot_replies, section
+
+HEADING = "Account request: Veteran"
+
+
+def public_key() -> str:
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    return key.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
+
+
+def csrf(client, path: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(True))
+    assert found, path
+    return found.group(1)
+
+
+@pytest.fixture
+def bridge_app(wikibot: WikiBot, monkeypatch: pytest.MonkeyPatch):
+    from ats.cli import bridge_settings
+
+    monkeypatch.setenv("ATS_SESSION_KEY", "a-throwaway-session-key-for-this-test")
+    monkeypatch.setenv("ATS_OAUTH_SECRET", "a-throwaway-oauth-secret")
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the local wiki is plain http
+    settings = bridge_settings(load_config(wikibot.config))
+    settings.update(consumer_key="a-test-consumer", secure_cookies=False, testing=True)
+    return create_app(settings)
+
+
+def test_bridge_steps_are_posted_on_wiki_by_the_bot(wikibot: WikiBot, bridge_app) -> None:
+    wikibot.file("Veteran", HEADING, ACCOUNT)
+    wikibot.cycle()
+    store = wikibot.store()
+    [record] = store.requests(wikibot.page)
+    assert record.state == "awaiting-identity"
+
+    # The requester logs in (identity proven): the bridge moves the request...
+    requester = bridge_app.test_client()
+    log_in(bridge_app, requester, "Veteran")
+    assert store.request_by_id(record.id).state == "awaiting-requester"
+    # ...and the bot, on its next cycle, says so on-wiki.
+    wikibot.cycle()
+    line = bot_replies(section(wikibot.text(), HEADING))[-1]
+    assert line.startswith(":{{ATS status|awaiting-requester}}")
+    assert "identity confirmed" in line and "fee: pending" in line
+    assert "identification: pending" in line
+
+    token = csrf(requester, "/terms")
+    version = bridge_app.extensions["ats_bridge"].terms.version
+    requester.post("/terms", data={"csrf_token": token, "version": version})
+    requester.post("/keys", data={"csrf_token": token, "key": public_key() + " laptop"})
+    requester.post("/waiver", data={"csrf_token": token, "reason": "PRIVATE-WAIVER-REASON"})
+
+    admin = bridge_app.test_client()
+    log_in(bridge_app, admin, "ChapterAdmin")
+    token = csrf(admin, "/admin/member/Veteran")
+    admin.post(
+        "/admin/member/Veteran/identification",
+        data={"csrf_token": token, "method": "PRIVATE-ID-METHOD"},
+    )
+    admin.post(
+        "/admin/member/Veteran/payment",
+        data={
+            "csrf_token": token,
+            "amount": "20.00",
+            "currency": "USD",
+            "paid_on": date.today().isoformat(),
+            "method": "PRIVATE-PAY-METHOD",
+            "reference": "PRIVATE-REF-123",
+        },
+    )
+    assert store.request_by_id(record.id).state == "awaiting-approval"
+
+    revisions = len(wikibot.revisions())
+    wikibot.cycle()
+    assert len(wikibot.revisions()) == revisions + 1  # one edit says it all
+    line = bot_replies(section(wikibot.text(), HEADING))[-1]
+    assert line.startswith(":{{ATS status|awaiting-approval}}")
+    assert "fee: settled" in line and "identification: received" in line
+
+    # The admin approves on-wiki: every gate is passed.
+    wikibot.append("ChapterAdmin", HEADING, ":{{ATS approve}} ~~~~")
+    wikibot.cycle()
+    line = bot_replies(section(wikibot.text(), HEADING))[-1]
+    assert line.startswith(":{{ATS status|approved}}")
+    assert store.request_by_id(record.id).state == "approved"
+
+    wikibot.cycle()  # nothing more to say
+    assert len(bot_replies(section(wikibot.text(), HEADING))) == 4
+
+    text = wikibot.text()
+    for private in ("PRIVATE", "waiver", "Waiver", "20.00", "USD"):
+        assert private not in text, private
