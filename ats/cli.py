@@ -166,6 +166,38 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
     serve.set_defaults(run=_bridge_serve, needs_config=True)
 
+    provision = commands.add_parser("provision", help="create accounts (LDAP, Unix or dry run)")
+    provision_commands = provision.add_subparsers(
+        dest="provision_command", metavar="PROVISION_COMMAND", required=True
+    )
+    run_jobs = provision_commands.add_parser(
+        "run",
+        help="run queued provisioning jobs",
+        description="Queue a job for every approved request and run the due jobs with the "
+        "[provisioning] backend; failures are retried with back-off.",
+    )
+    run_jobs.add_argument("--once", action="store_true", help="run the due jobs, then exit")
+    run_jobs.add_argument(
+        "--poll", type=float, default=5.0, help="seconds between looks when idle (default 5)"
+    )
+    run_jobs.set_defaults(run=_provision_run, needs_config=True)
+    account = provision_commands.add_parser(
+        "account",
+        help="create (or converge) one person's account directly",
+        description="For admins migrating existing members: the same naming rules and backend "
+        "as the jobs; running it again converges and never makes a second account.",
+    )
+    account.add_argument("wiki_user", metavar="WIKIUSER", help="the member's wiki username")
+    account.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="an SSH public key file (may be given more than once)",
+    )
+    account.add_argument("--name", help="the shell name, when none can be made from WIKIUSER")
+    account.set_defaults(run=_provision_account, needs_config=True)
+
     cfg = commands.add_parser("config", help="check or describe the configuration")
     cfg_commands = cfg.add_subparsers(
         dest="config_command", metavar="CONFIG_COMMAND", required=True
@@ -202,8 +234,11 @@ def _is_known_failure(error: Exception) -> bool:
     from ats.devwiki import DevWikiError
     from bot.clerk import ClerkError
     from bot.wiki import WikiError
+    from provisioning.backend import ProvisioningError
+    from provisioning.names import NamingError
 
-    return isinstance(error, WikiError | ClerkError | DevWikiError)
+    known = WikiError | ClerkError | DevWikiError | ProvisioningError | NamingError
+    return isinstance(error, known)
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -292,6 +327,8 @@ def bridge_settings(config: Config) -> dict[str, Any]:
         "url": config.bridge.url,
         "oauth_version": config.bridge.oauth_version,
         "consumer_key": config.bridge.consumer_key,
+        "oauth_index_url": config.bridge.oauth_index_url,
+        "oauth_rest_url": config.bridge.oauth_rest_url,
         "wiki_api": config.wiki.api,
         "store_path": str(config.store_path),
         "policy": config.policy,
@@ -313,6 +350,63 @@ def _bridge_serve(args: argparse.Namespace, config: Config) -> int:
     port = args.port or address.port or (443 if address.scheme == "https" else 80)
     print(f"bridge serving on http://{host}:{port} (public URL {config.bridge.url})", flush=True)
     waitress.serve(app, host=host, port=port, threads=args.threads, ident="ats-bridge")
+    return 0
+
+
+def _provisioning_backend(config: Config) -> Any:
+    section = config.provisioning
+    if section.backend == "ldap":
+        from provisioning.ldap import LdapBackend
+
+        password = config_module.secret("ATS_LDAP_PASSWORD")
+        return LdapBackend(section.ldap_url, section.base_dn, section.bind_dn, password)
+    if section.backend == "unix":
+        from provisioning.unix import UnixBackend
+
+        return UnixBackend(section.root or "/")
+    from provisioning.dryrun import DryRunBackend
+
+    return DryRunBackend(config.store_path.parent / "provisioning-dry-run.jsonl")
+
+
+def _provision_run(args: argparse.Namespace, config: Config) -> int:
+    from membership.store import Store
+    from provisioning.worker import enqueue_approved, run_forever, run_once
+
+    store, backend = Store(config.store_path), _provisioning_backend(config)
+    if not args.once:
+        run_forever(store, backend, poll=args.poll)
+        return 0
+    enqueue_approved(store)
+    while (outcome := run_once(store, backend)) is not None:
+        state = "done" if outcome.ok else ("will retry" if outcome.retry else "failed")
+        print(
+            f"job {outcome.job.id} (request {outcome.job.request_id}): {state} "
+            f"{outcome.error or ''}".rstrip()
+        )
+    return 0
+
+
+def _provision_account(args: argparse.Namespace, config: Config) -> int:
+    from membership.store import Store
+    from policies.sshkeys import SSHKeyError, parse_public_key
+    from provisioning.worker import provision_person
+
+    keys = []
+    for path in args.key:
+        try:
+            lines = Path(path).read_text("utf-8").splitlines()
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read the key file: {error.strerror}") from None
+        for line in lines:
+            if line.strip():
+                try:
+                    keys.append(parse_public_key(line).line)
+                except SSHKeyError as error:
+                    raise ConfigError(f"{path}: {error}") from None
+    store, backend = Store(config.store_path), _provisioning_backend(config)
+    created = provision_person(store, backend, args.wiki_user, keys, args.name)
+    print(f"{created.name}: uid {created.uid}, {len(created.keys)} key(s), owner {created.owner}")
     return 0
 
 

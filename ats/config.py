@@ -63,6 +63,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "url": Key(str, "http://127.0.0.1:5000", "where requesters reach the bridge"),
         "oauth_version": Key(int, 2, "MediaWiki OAuth version: 2 or 1 (1.0a)"),
         "consumer_key": Key(str, "", "OAuth consumer key (secret in ATS_OAUTH_SECRET)"),
+        "oauth_index_url": Key(
+            str, "", "index.php of the wiki where the consumer is registered (empty: beside api)"
+        ),
+        "oauth_rest_url": Key(
+            str, "", "rest.php of the wiki where the consumer is registered (empty: beside api)"
+        ),
     },
     "provisioning": {
         "backend": Key(str, "dry-run", "ldap | unix | dry-run"),
@@ -70,6 +76,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "base_dn": Key(str, "", "suffix under which people and tools live"),
         "bind_dn": Key(str, "", "DN to bind as (password in ATS_LDAP_PASSWORD)"),
         "root": Key(str, "", "unix backend: root prefix for /etc and /home"),
+        "login_host": Key(str, "", "the host members log in to, named in the bot's done reply"),
     },
 }
 SECRETS = {
@@ -195,6 +202,17 @@ def _check_values(where: str, sections: Mapping[str, Section]) -> None:
         raise ConfigError(f"{where}: [wiki] request_page must not be empty")
     if sections["bridge"].oauth_version not in (1, 2):
         raise ConfigError(f"{where}: [bridge] oauth_version must be 1 or 2")
+    for key, script in (("oauth_index_url", "index.php"), ("oauth_rest_url", "rest.php")):
+        value = sections["bridge"].values[key]
+        url = urlsplit(value)
+        if value and (
+            url.scheme not in ("http", "https") or not url.netloc or not url.path.endswith(script)
+        ):
+            raise ConfigError(
+                f"{where}: [bridge] {key} must be the full URL of the wiki's {script}, e.g. "
+                f"https://meta.wikimedia.org/w/{script}, or empty to use the one beside "
+                "[wiki] api"
+            )
     backend = sections["provisioning"].backend
     if backend not in ("ldap", "unix", "dry-run"):
         raise ConfigError(f"{where}: [provisioning] backend must be ldap, unix or dry-run")

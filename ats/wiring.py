@@ -70,6 +70,7 @@ def settings(config: Config) -> ClerkSettings:
         expire_after_days=config.wiki.expire_after_days,
         archive_after_days=config.wiki.archive_after_days,
         backlog_days=config.wiki.backlog_days,
+        login_host=config.provisioning.login_host,
     )
 
 

@@ -55,6 +55,7 @@ class ClerkSettings:
     expire_after_days: int = 60
     archive_after_days: int = 7
     backlog_days: int = 7
+    login_host: str = ""
 
 
 @dataclass
@@ -295,7 +296,10 @@ class Clerk:
             section = parsed.get(record.key)
             if section is None or record.key in busy:
                 continue
-            item = Planned(section, record, {})
+            values = {}
+            if record.state in CLOSED and not record.closed_at:
+                values["closed_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+            item = Planned(section, record, values)
             text = replies.progress(
                 Catalog(record.lang),
                 record.state,
@@ -303,6 +307,8 @@ class Clerk:
                 requester=record.subject or record.requester,
                 admin=record.approved_by or "",
                 bridge_url=s.bridge_url,
+                account=str(record.detail.get("account", "")),
+                login_host=s.login_host,
             )
             item.replies.append((record.state, text))
             item.audit.append((s.bot_user, "said-progress", {"state": record.state}))

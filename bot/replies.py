@@ -238,6 +238,8 @@ def progress(
     requester: str,
     admin: str,
     bridge_url: str,
+    account: str = "",
+    login_host: str = "",
 ) -> str:
     """A state reached off-wiki (the bridge), said on-wiki without a private fact.
 
@@ -279,4 +281,16 @@ def progress(
         return catalog.text("progress", state, done=", ".join(done))
     if state == "approved":
         return catalog.text("progress", state, admin=user_link(admin) if admin else "?")
+    if state in ("provisioning", "failed"):
+        return catalog.text("progress", state)
+    if state == "done":
+        host = catalog.text("progress", "done_host", host=nowiki(login_host)) if login_host else ""
+        return catalog.text(
+            "progress",
+            state,
+            mention=mention(catalog, requester),
+            account=nowiki(account or "?"),
+            host=host,
+            bridge_url=bridge_url,
+        )
     return catalog.text("progress", "other", state=state)

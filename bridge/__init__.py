@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, g, render_template
 from werkzeug.exceptions import HTTPException
@@ -83,6 +85,15 @@ def _oauth_client(settings: BridgeSettings) -> OAuthClient:
             consumer_secret=settings.oauth_secret,
             callback_url=settings.callback_url,
         )
+        if settings.oauth_index_url:
+            # The consumer lives on another wiki than the one the bot reads (in tests, a
+            # stand-in provider): that wiki signs the identities, so it is their `iss`.
+            parts = urlsplit(settings.oauth_index_url)
+            oauth = replace(
+                oauth, server=f"{parts.scheme}://{parts.netloc}", index_url=settings.oauth_index_url
+            )
+        if settings.oauth_rest_url:
+            oauth = replace(oauth, rest_url=settings.oauth_rest_url)
         return OAuthClient(oauth)
     except ValueError as error:
         raise BridgeConfigError(f"[bridge] OAuth settings: {error}") from None

@@ -3,7 +3,8 @@
 - CSRF: a random token per session, put in every form by `csrf_field()` in the
   templates, and checked on every POST before any view runs.
 - Headers: a strict Content-Security-Policy (no script at all, styles and images from
-  the bridge only, forms only to the bridge, never framed) and the usual companions.
+  the bridge only — plus `data:` images, which is how Codex's CSS draws its icons, such
+  as a select's arrow — forms only to the bridge, never framed) and the usual companions.
 - Redirects: `safe_next` accepts only a local path, never another host.
 - Login rate limit: attempts per client in the store's `login_attempts`, the client
   being a keyed hash of the address, so the store holds no IP addresses.
@@ -23,7 +24,7 @@ from markupsafe import Markup, escape
 from membership.store import Store
 
 CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
 HEADERS = {

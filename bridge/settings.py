@@ -2,10 +2,11 @@
 
 `BridgeSettings.load` takes the mapping the composition root builds from the ats
 configuration (`ats.cli.bridge_settings`: `[bridge] url`, `oauth_version`,
-`consumer_key`, `[wiki] api`, `[store] path`, the policy) or a test's, and reads the
-two secrets from the environment — `ATS_SESSION_KEY` and `ATS_OAUTH_SECRET` — raising
-`BridgeConfigError` naming the missing one. There is no default for either: a
-bridge that started without them would sign sessions with a guessable key.
+`consumer_key`, `oauth_index_url`, `oauth_rest_url`, `[wiki] api`, `[store] path`, the
+policy) or a test's, and reads the two secrets from the environment — `ATS_SESSION_KEY`
+and `ATS_OAUTH_SECRET` — raising `BridgeConfigError` naming the missing one. There is
+no default for either: a bridge that started without them would sign sessions with a
+guessable key.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ class BridgeSettings:
     session_hours: float = 8.0
     login_limit: int = 10  # attempts per client and window
     login_window_seconds: int = 600
+    # The wiki's index.php and rest.php for OAuth; empty means beside `wiki_api`.
+    oauth_index_url: str = ""
+    oauth_rest_url: str = ""
 
     @classmethod
     def load(
@@ -85,6 +89,8 @@ class BridgeSettings:
             session_hours=float(values.get("session_hours", 8.0)),
             login_limit=int(values.get("login_limit", 10)),
             login_window_seconds=int(values.get("login_window_seconds", 600)),
+            oauth_index_url=str(values.get("oauth_index_url") or ""),
+            oauth_rest_url=str(values.get("oauth_rest_url") or ""),
         )
 
     @property

@@ -216,6 +216,42 @@ def _gates(db: Database) -> None:
     )
 
 
+@migrations(name="0004_provisioning_jobs")
+def _provisioning_jobs(db: Database) -> None:
+    # A job per request and kind (person | tool), leased by one worker at a time; a
+    # lease that runs out (the worker was killed) makes the job available again.
+    db["jobs"].create(
+        {
+            "id": int,
+            "request_id": int,
+            "kind": str,  # person | tool
+            "payload": str,  # JSON: what the backend is asked to make
+            "state": str,  # queued | running | done | failed
+            "attempts": int,
+            "next_attempt_at": str,
+            "last_error": str,
+            "leased_by": str,
+            "lease_until": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"request_id", "kind", "payload", "state", "attempts", "created_at"},
+        defaults={"attempts": 0},
+        foreign_keys=[("request_id", "requests", "id")],
+    )
+    db["jobs"].create_index(["request_id", "kind"], unique=True)
+    db["jobs"].create_index(["state", "next_attempt_at"])
+    # Which wiki user holds which shell name (the backend holds it too; this copy is
+    # how a tool's maintainers, named by wiki username, are found by shell name).
+    db["accounts"].create(
+        {"shell_name": str, "kind": str, "owner": str, "uid": int, "created_at": str},
+        pk="shell_name",
+        not_null={"kind", "owner", "created_at"},
+    )
+    db["accounts"].create_index(["kind", "owner"], unique=True)
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -364,6 +400,37 @@ class WaiverRecord:
     def awaiting_confirmation(self) -> bool:
         """Granted by a first admin, waiting for the second one."""
         return self.status == "requested" and bool(self.decided_by)
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    request_id: int
+    kind: str
+    payload: Mapping[str, Any]
+    state: str  # queued | running | done | failed
+    attempts: int
+    next_attempt_at: str | None
+    last_error: str | None
+    leased_by: str | None
+    lease_until: str | None
+    created_at: str
+    updated_at: str | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> JobRecord:
+        values = dict(row)
+        values["payload"] = json.loads(values["payload"] or "{}")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    shell_name: str
+    kind: str  # person | tool
+    owner: str  # the wiki username (person) or the tool's name
+    uid: int | None
+    created_at: str
 
 
 class DuplicateKeyError(ValueError):
@@ -936,6 +1003,136 @@ class Store:
             self.db.execute("DELETE FROM login_attempts WHERE at < ?", [cutoff])
             self.db["login_attempts"].insert({"client": client, "at": now_iso()})
 
+    # -- provisioning jobs (0004) -------------------------------------------
+
+    def enqueue_job(
+        self, request_id: int, kind: str, payload: Mapping[str, Any], now: datetime | None = None
+    ) -> tuple[JobRecord, bool]:
+        """The job for this request and kind, and whether it was queued just now."""
+        stamp = _iso(now)
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO jobs (request_id, kind, payload, state, attempts, "
+                "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'queued', 0, ?, ?, ?)",
+                [
+                    request_id,
+                    kind,
+                    json.dumps(dict(payload), ensure_ascii=False),
+                    stamp,
+                    stamp,
+                    stamp,
+                ],
+            )
+            created = cursor.rowcount == 1
+            row = self._one(
+                "SELECT * FROM jobs WHERE request_id = ? AND kind = ?", [request_id, kind]
+            )
+        assert row is not None
+        return JobRecord.from_row(row), created
+
+    def lease_job(
+        self, worker: str, now: datetime | None = None, *, lease_seconds: int = 300
+    ) -> JobRecord | None:
+        """Take the next due job (queued and due, or running with a lapsed lease)."""
+        stamp = _iso(now)
+        until = _iso((now or datetime.now(UTC)) + timedelta(seconds=lease_seconds))
+        with self.transaction():
+            row = self._one(
+                "SELECT * FROM jobs WHERE (state = 'queued' AND next_attempt_at <= ?) "
+                "OR (state = 'running' AND lease_until <= ?) "
+                "ORDER BY next_attempt_at, id LIMIT 1",
+                [stamp, stamp],
+            )
+            if row is None:
+                return None
+            self.db.execute(
+                "UPDATE jobs SET state = 'running', leased_by = ?, lease_until = ?, "
+                "attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                [worker, until, stamp, row["id"]],
+            )
+            return self.job(row["id"])
+
+    def finish_job(self, job_id: int, worker: str, now: datetime | None = None) -> bool:
+        """Mark a job done; False if `worker` no longer holds its lease."""
+        cursor = self.db.execute(
+            "UPDATE jobs SET state = 'done', last_error = NULL, lease_until = NULL, "
+            "updated_at = ? WHERE id = ? AND leased_by = ? AND state = 'running'",
+            [_iso(now), job_id, worker],
+        )
+        return cursor.rowcount == 1
+
+    def fail_job(
+        self,
+        job_id: int,
+        worker: str,
+        error: str,
+        now: datetime | None = None,
+        *,
+        retry: bool,
+        base_delay: int = 60,
+        max_delay: int = 3600,
+    ) -> JobRecord | None:
+        """Record a failure: queued again after an exponential back-off, or failed."""
+        job = self.job(job_id)
+        if job is None or job.leased_by != worker or job.state != "running":
+            return None
+        delay = min(max_delay, base_delay * 2 ** max(0, job.attempts - 1))
+        due = _iso((now or datetime.now(UTC)) + timedelta(seconds=delay))
+        self.db.execute(
+            "UPDATE jobs SET state = ?, last_error = ?, next_attempt_at = ?, "
+            "lease_until = NULL, updated_at = ? WHERE id = ?",
+            ["queued" if retry else "failed", error, due, _iso(now), job_id],
+        )
+        return self.job(job_id)
+
+    def requeue_job(self, job_id: int, payload: Mapping[str, Any] | None = None) -> JobRecord:
+        """Queue a job again now (an admin fixed its cause), optionally with a new payload."""
+        values: dict[str, Any] = {"state": "queued", "next_attempt_at": now_iso()}
+        if payload is not None:
+            values["payload"] = json.dumps(dict(payload), ensure_ascii=False)
+        values["updated_at"] = now_iso()
+        self.db["jobs"].update(job_id, values)
+        job = self.job(job_id)
+        assert job is not None
+        return job
+
+    def job(self, job_id: int) -> JobRecord | None:
+        row = self._one("SELECT * FROM jobs WHERE id = ?", [job_id])
+        return JobRecord.from_row(row) if row else None
+
+    def jobs(self, state: str | None = None, request_id: int | None = None) -> list[JobRecord]:
+        where, args = [], []
+        if state is not None:
+            where.append("state = ?")
+            args.append(state)
+        if request_id is not None:
+            where.append("request_id = ?")
+            args.append(request_id)
+        sql = "SELECT * FROM jobs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self.db.execute(sql + " ORDER BY id", args)
+        return [JobRecord.from_row(_as_dict(rows, r)) for r in rows.fetchall()]
+
+    def approved_without_job(self) -> list[RequestRecord]:
+        rows = self.db.execute(
+            "SELECT * FROM requests WHERE state = 'approved' AND NOT EXISTS "
+            "(SELECT 1 FROM jobs WHERE jobs.request_id = requests.id) ORDER BY id"
+        )
+        return [RequestRecord.from_row(_as_dict(rows, r)) for r in rows.fetchall()]
+
+    def record_account(self, shell_name: str, kind: str, owner: str, uid: int | None) -> None:
+        self.db.execute(
+            "INSERT INTO accounts (shell_name, kind, owner, uid, created_at) "
+            "VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (shell_name) DO UPDATE SET uid = excluded.uid",
+            [shell_name, kind, owner, uid, now_iso()],
+        )
+
+    def account_of(self, owner: str, kind: str = "person") -> AccountRecord | None:
+        row = self._one("SELECT * FROM accounts WHERE owner = ? AND kind = ?", [owner, kind])
+        return AccountRecord(**row) if row else None
+
     # -- helpers -----------------------------------------------------------
 
     def _one(self, sql: str, args: list[Any]) -> dict[str, Any] | None:
@@ -946,3 +1143,7 @@ class Store:
 
 def _as_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
     return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+
+def _iso(moment: datetime | None) -> str:
+    return (moment or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")

@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,12 +74,17 @@ class WikiBot:
         self.env.pop("ATS_KILL_AT", None)
         self.env.pop("PYWIKIBOT_DIR", None)
 
-    def configure(self, wiki_settings: str = "") -> None:
-        """(Re)write the bot's config, e.g. with `archive_after_days = 0`."""
+    def configure(self, wiki_settings: str = "", extra: str = "") -> None:
+        """(Re)write the bot's config, e.g. with `archive_after_days = 0`; `extra` is
+        appended as whole sections (e.g. `[provisioning]`)."""
         from ats.demo import write_config
 
         self.config = write_config(
-            self.wiki, self.root, request_page=self.page, wiki_settings=wiki_settings
+            self.wiki,
+            self.root,
+            request_page=self.page,
+            wiki_settings=wiki_settings,
+            extra=extra,
         )
 
     def append(self, user: str, heading: str, line: str) -> None:
@@ -161,3 +166,53 @@ def devoauth(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
     with DevOAuth(callback_url=OAUTH_CALLBACK) as provider:
         yield provider
+
+
+@pytest.fixture
+def bridge_server(wikibot: WikiBot) -> Iterator[Callable[..., Any]]:
+    """Start `ats bridge serve` for this test's wiki page and store (see bridge_server.py):
+    `bridge_server(oauth_version=2)` returns the running `BridgeServer`; stopped at the end."""
+    from tests.integration.bridge_server import BridgeServer
+
+    started: list[BridgeServer] = []
+
+    def start(*, oauth_version: int = 2) -> BridgeServer:
+        server = BridgeServer(wikibot, oauth_version=oauth_version)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--headless",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by playwright (never `playwright install`: it downloads a
+    browser of its own). Module-scoped: playwright's sync API holds an event loop open."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            "chromium is not installed: the browser tests need Debian's chromium package "
+            "(scripts/setup installs it)",
+            pytrace=False,
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -1,5 +1,6 @@
-"""The bot and the bridge agree through the store: a requester's steps on the bridge
-move the request, and the bot says so on the real wiki, without a private fact."""
+"""The bot, the bridge and provisioning agree through the store: a requester's steps
+on the bridge move the request, the bot says so on the real wiki without a private
+fact, and once approved the account appears in a real directory."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ats.config import load_config
 from bridge import create_app
 from bridge.testing import log_in
 from tests.integration.conftest import WikiBot
+from tests.integration.slapd import Slapd
 from tests.integration.test_clerk import ACCOUNT, bot_replies, section
 
 HEADING = "Account request: Veteran"
@@ -65,7 +67,8 @@ def test_bridge_steps_are_posted_on_wiki_by_the_bot(wikibot: WikiBot, bridge_app
     token = csrf(requester, "/terms")
     version = bridge_app.extensions["ats_bridge"].terms.version
     requester.post("/terms", data={"csrf_token": token, "version": version})
-    requester.post("/keys", data={"csrf_token": token, "key": public_key() + " laptop"})
+    key = public_key()
+    requester.post("/keys", data={"csrf_token": token, "key": key + " laptop"})
     requester.post("/waiver", data={"csrf_token": token, "reason": "PRIVATE-WAIVER-REASON"})
 
     admin = bridge_app.test_client()
@@ -102,8 +105,35 @@ def test_bridge_steps_are_posted_on_wiki_by_the_bot(wikibot: WikiBot, bridge_app
     assert line.startswith(":{{ATS status|approved}}")
     assert store.request_by_id(record.id).state == "approved"
 
+    # Provisioning: the worker creates the account in the real directory...
+    server = Slapd.start()
+    try:
+        wikibot.configure(
+            extra=f"""
+[provisioning]
+backend = "ldap"
+ldap_url = "{server.url}"
+base_dn = "{server.base_dn}"
+bind_dn = "{server.root_dn}"
+login_host = "login.toolserver.example"
+"""
+        )
+        done = wikibot.run("provision", "run", "--once", env={"ATS_LDAP_PASSWORD": server.password})
+        assert "done" in done.stdout
+        [person] = server.search(server.base_dn, "(uid=veteran)")
+        assert person["sshPublicKey"] == [key]
+    finally:
+        server.stop()
+    assert store.request_by_id(record.id).state == "done"
+    # ...and the bot tells the requester how to log in.
+    wikibot.cycle()
+    line = bot_replies(section(wikibot.text(), HEADING))[-1]
+    assert line.startswith(":{{ATS status|done}}")
+    assert "<code><nowiki>veteran</nowiki></code>" in line
+    assert "login.toolserver.example" in line
+
     wikibot.cycle()  # nothing more to say
-    assert len(bot_replies(section(wikibot.text(), HEADING))) == 4
+    assert len(bot_replies(section(wikibot.text(), HEADING))) == 5
 
     text = wikibot.text()
     for private in ("PRIVATE", "waiver", "Waiver", "20.00", "USD"):

@@ -111,6 +111,29 @@ def test_security_headers_on_every_page(client, path) -> None:
     assert response.headers["Referrer-Policy"]
 
 
+def test_csp_allows_only_the_bridges_styles_and_codex_icons(client) -> None:
+    csp = client.get("/").headers["Content-Security-Policy"]
+    assert "style-src 'self';" in csp  # bridge.css and codex.css, no inline styles
+    assert "img-src 'self' data:;" in csp  # Codex's CSS draws its icons as data: SVGs
+    assert "script-src" not in csp  # falls back to default-src 'none'
+
+
+@pytest.mark.parametrize("installed", [True, False])
+def test_codex_stylesheet_linked_only_when_installed(
+    settings, tmp_path, monkeypatch, installed
+) -> None:
+    from bridge import views
+
+    static = tmp_path / "static"
+    static.mkdir()
+    if installed:
+        (static / "codex.css").write_text(".cdx-button{}")
+    monkeypatch.setattr(views, "STATIC", static)
+    page = create_app(settings).test_client().get("/").get_data(as_text=True)
+    assert ('href="/static/codex.css"' in page) is installed
+    assert 'href="/static/bridge.css"' in page
+
+
 def test_post_without_csrf_token_is_refused(app, client, store) -> None:
     _request(store)
     log_in(app, client, "Example")
@@ -308,3 +331,24 @@ def test_logout_forgets_the_session(app, client) -> None:
     token = _csrf(client, "/me")
     client.post("/logout", data={"csrf_token": token})
     assert client.get("/me").status_code == 302
+
+
+def test_oauth_endpoints_beside_the_api_unless_configured(settings) -> None:
+    derived = create_app(settings).extensions["ats_oauth"].settings
+    assert (derived.server, derived.index_url, derived.rest_url) == (
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:9/w/index.php",
+        "http://127.0.0.1:9/w/rest.php",
+    )
+    elsewhere = {
+        **settings,
+        "oauth_index_url": "http://127.0.0.1:8/index.php",
+        "oauth_rest_url": "http://127.0.0.1:8/rest.php",
+    }
+    # The wiki that holds the consumer signs the identities: it is their `iss`.
+    oauth = create_app(elsewhere).extensions["ats_oauth"].settings
+    assert (oauth.server, oauth.index_url, oauth.rest_url) == (
+        "http://127.0.0.1:8",
+        "http://127.0.0.1:8/index.php",
+        "http://127.0.0.1:8/rest.php",
+    )

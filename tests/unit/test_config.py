@@ -137,6 +137,16 @@ def with_keys(section: str, lines: str, text: str = REQUIRED_ONLY) -> str:
         ("bridge", "oauth_version = true", "[bridge] oauth_version must be a whole number"),
         ("bridge", "oauth_version = 2.0", "[bridge] oauth_version must be a whole number"),
         ("bridge", "oauth_version = 3", "[bridge] oauth_version must be 1 or 2"),
+        (
+            "bridge",
+            'oauth_index_url = "meta.wikimedia.org/w/index.php"',
+            "[bridge] oauth_index_url must be the full URL of the wiki's index.php",
+        ),
+        (
+            "bridge",
+            'oauth_rest_url = "https://meta.wikimedia.org/w/api.php"',
+            "[bridge] oauth_rest_url must be the full URL of the wiki's rest.php",
+        ),
         ("bot", 'edit_interval = "10"', "[bot] edit_interval must be a whole number or a number"),
         ("bot", "maxlag = false", "[bot] maxlag must be a whole number, not False"),
         ("wiki", 'request_prefixes = "Account request:"', "[wiki] request_prefixes must be a list"),

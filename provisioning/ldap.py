@@ -1,0 +1,466 @@
+"""The LDAP backend (ldap3): accounts in a directory every login host reads.
+
+Layout under `base_dn` (the organisational units are created when missing):
+
+- a person: `uid=NAME,ou=people` — inetOrgPerson + posixAccount + shadowAccount +
+  ldapPublicKey; `cn` and `sn` are the wiki username, and **`employeeNumber` holds
+  the wiki username** as the record of who owns the name (it is what collisions are
+  checked against); a personal group `cn=NAME,ou=groups` with the same number;
+- a tool: `cn=tools.NAME,ou=groups` (posixGroup, `memberUid` = the maintainers'
+  shell names) and its service user `uid=tools.NAME,ou=tools` (account +
+  posixAccount + shadowAccount), both with one number;
+- the id counter: `cn=ats-id-counter` (a `device` whose `serialNumber` is the next
+  free number). Numbers come from `id_range`; taking one is a compare-and-swap —
+  one modify that deletes the value read and adds the next, which fails for every
+  worker but one when several race — then a check that no entry already uses it.
+
+Suspension: `loginShell` becomes /usr/sbin/nologin, `shadowExpire` 1 (expired in
+1970, so PAM refuses password logins too), and the keys move out of `sshPublicKey`
+into `description` values `ats-suspended-key: KEY` (the shell into
+`ats-suspended-shell: SHELL`), all in one modify; `restore` moves them back. Every
+DN component is escaped with `escape_rdn` and every filter value with
+`escape_filter_chars`, though names are validated before any of them is built.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import ldap3
+from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.dn import escape_rdn
+
+from provisioning.backend import (
+    NOLOGIN,
+    TOOL_PREFIX,
+    Account,
+    NameTakenError,
+    NoSuchAccountError,
+    ProvisioningError,
+    check_owner,
+    checked_keys,
+    checked_members,
+    checked_name,
+)
+
+SUCCESS, NO_SUCH_ATTRIBUTE, NO_SUCH_OBJECT, ALREADY_EXISTS = 0, 16, 32, 68
+SAVED_KEY = "ats-suspended-key: "
+SAVED_SHELL = "ats-suspended-shell: "
+OUS = ("people", "groups", "tools")
+_ATTRS = [
+    "objectClass",
+    "uid",
+    "cn",
+    "employeeNumber",
+    "uidNumber",
+    "gidNumber",
+    "homeDirectory",
+    "loginShell",
+    "sshPublicKey",
+    "description",
+    "shadowExpire",
+    "memberUid",
+    "serialNumber",
+]
+
+
+class LdapBackend:
+    def __init__(
+        self,
+        url: str,
+        base_dn: str,
+        bind_dn: str,
+        password: str,
+        *,
+        id_range: tuple[int, int] = (10000, 59999),
+        shell: str = "/bin/bash",
+        person_home: str = "/home/{name}",
+        tool_home: str = "/data/project/{name}",
+        timeout: float = 10,
+    ) -> None:
+        self.base_dn = base_dn
+        self.id_range = id_range
+        self.shell = shell
+        self.person_home = person_home
+        self.tool_home = tool_home
+        server = ldap3.Server(url, get_info=ldap3.NONE, connect_timeout=timeout)
+        try:
+            self.conn = ldap3.Connection(
+                server,
+                user=bind_dn,
+                password=password,
+                auto_bind=ldap3.AUTO_BIND_NO_TLS,
+                raise_exceptions=False,
+                receive_timeout=timeout,
+            )
+        except ldap3.core.exceptions.LDAPException as error:
+            raise ProvisioningError(f"cannot bind to {url} as {bind_dn}: {error}") from None
+        self._layout_done = False
+
+    def close(self) -> None:
+        self.conn.unbind()
+
+    # -- DNs ---------------------------------------------------------------
+
+    def person_dn(self, name: str) -> str:
+        return f"uid={escape_rdn(name)},ou=people,{self.base_dn}"
+
+    def group_dn(self, group: str) -> str:
+        return f"cn={escape_rdn(group)},ou=groups,{self.base_dn}"
+
+    def tool_dn(self, tool: str) -> str:
+        return f"uid={escape_rdn(TOOL_PREFIX + tool)},ou=tools,{self.base_dn}"
+
+    @property
+    def counter_dn(self) -> str:
+        return f"cn=ats-id-counter,{self.base_dn}"
+
+    # -- the interface -----------------------------------------------------
+
+    def create_person(self, wiki_user: str, shell_name: str, keys: Sequence[str]) -> Account:
+        name, wanted = checked_name(shell_name), checked_keys(keys)
+        self._ensure_layout()
+        entry = self._read(self.person_dn(name))
+        if entry is None:
+            self._refuse_second_account(wiki_user, name)
+            number = self._allocate()
+            attributes: dict[str, Any] = {
+                "objectClass": ["inetOrgPerson", "posixAccount", "shadowAccount"],
+                "uid": name,
+                "cn": wiki_user,
+                "sn": wiki_user,
+                "employeeNumber": wiki_user,
+                "uidNumber": number,
+                "gidNumber": number,
+                "homeDirectory": self.person_home.format(name=name),
+                "loginShell": self.shell,
+            }
+            if wanted:
+                attributes["objectClass"].append("ldapPublicKey")
+                attributes["sshPublicKey"] = list(wanted)
+            code = self._do(self.conn.add(self.person_dn(name), attributes=attributes))
+            if code not in (SUCCESS, ALREADY_EXISTS):
+                self._fail("add", self.person_dn(name))
+            entry = self._read(self.person_dn(name))
+            assert entry is not None
+        account = self._account("person", entry)
+        check_owner(account, wiki_user)
+        self._ensure_group(name, account.gid, [])
+        if set(account.keys) != set(wanted):
+            self.set_keys(name, wanted)
+        result = self.describe(name)
+        assert result is not None
+        return result
+
+    def create_tool(self, tool: str, maintainers: Sequence[str]) -> Account:
+        name, members = checked_name(tool), checked_members(maintainers)
+        self._ensure_layout()
+        group = self._read(self.group_dn(TOOL_PREFIX + name))
+        user = self._read(self.tool_dn(name))
+        if group is not None:
+            number = _int(group, "gidNumber")
+        elif user is not None:
+            number = _int(user, "uidNumber")
+        else:
+            number = self._allocate()
+        number = self._ensure_group(TOOL_PREFIX + name, number, members)
+        if user is None:
+            attributes = {
+                "objectClass": ["account", "posixAccount", "shadowAccount"],
+                "uid": TOOL_PREFIX + name,
+                "cn": TOOL_PREFIX + name,
+                "uidNumber": number,
+                "gidNumber": number,
+                "homeDirectory": self.tool_home.format(name=name),
+                "loginShell": self.shell,
+            }
+            code = self._do(self.conn.add(self.tool_dn(name), attributes=attributes))
+            if code not in (SUCCESS, ALREADY_EXISTS):
+                self._fail("add", self.tool_dn(name))
+        group = self._read(self.group_dn(TOOL_PREFIX + name))
+        assert group is not None
+        if set(_texts(group, "memberUid")) != set(members):
+            changes = {"memberUid": [(ldap3.MODIFY_REPLACE, list(members))]}
+            if self._do(self.conn.modify(self.group_dn(TOOL_PREFIX + name), changes)):
+                self._fail("modify", self.group_dn(TOOL_PREFIX + name))
+        result = self._describe_tool(name)
+        assert result is not None
+        return result
+
+    def set_keys(self, shell_name: str, keys: Sequence[str]) -> None:
+        name, wanted = checked_name(shell_name), checked_keys(keys)
+        dn = self.person_dn(name)
+        entry = self._require(dn)
+        saved = [v for v in _texts(entry, "description") if v.startswith(SAVED_KEY)]
+        if _suspended(entry):
+            changes: dict[str, list[tuple[Any, list[Any]]]] = {}
+            if saved:
+                changes["description"] = [(ldap3.MODIFY_DELETE, saved)]
+            if wanted:
+                changes.setdefault("description", []).append(
+                    (ldap3.MODIFY_ADD, [SAVED_KEY + k for k in wanted])
+                )
+        else:
+            changes = _key_changes(entry, wanted)
+        if changes and self._do(self.conn.modify(dn, changes)):
+            self._fail("modify", dn)
+
+    def suspend(self, shell_name: str) -> None:
+        dn = self._login_dn(checked_name(shell_name))
+        entry = self._require(dn)
+        if _suspended(entry):
+            return
+        keys = _texts(entry, "sshPublicKey")
+        saved = [SAVED_SHELL + (_text(entry, "loginShell") or self.shell)]
+        saved += [SAVED_KEY + k for k in keys]
+        stale = [v for v in _texts(entry, "description") if v.startswith((SAVED_KEY, SAVED_SHELL))]
+        changes: dict[str, list[tuple[Any, list[Any]]]] = {
+            "loginShell": [(ldap3.MODIFY_REPLACE, [NOLOGIN])],
+            "shadowExpire": [(ldap3.MODIFY_REPLACE, ["1"])],
+            "description": ([(ldap3.MODIFY_DELETE, stale)] if stale else [])
+            + [(ldap3.MODIFY_ADD, saved)],
+        }
+        changes.update(_key_changes(entry, ()))
+        if self._do(self.conn.modify(dn, changes)):
+            self._fail("modify", dn)
+
+    def restore(self, shell_name: str) -> None:
+        dn = self._login_dn(checked_name(shell_name))
+        entry = self._require(dn)
+        if not _suspended(entry):
+            return
+        descriptions = _texts(entry, "description")
+        keys = [v[len(SAVED_KEY) :] for v in descriptions if v.startswith(SAVED_KEY)]
+        shells = [v[len(SAVED_SHELL) :] for v in descriptions if v.startswith(SAVED_SHELL)]
+        saved = [v for v in descriptions if v.startswith((SAVED_KEY, SAVED_SHELL))]
+        changes: dict[str, list[tuple[Any, list[Any]]]] = {
+            "loginShell": [(ldap3.MODIFY_REPLACE, [shells[0] if shells else self.shell])],
+        }
+        if _text(entry, "shadowExpire") is not None:
+            changes["shadowExpire"] = [(ldap3.MODIFY_DELETE, [])]
+        if saved:
+            changes["description"] = [(ldap3.MODIFY_DELETE, saved)]
+        changes.update(_key_changes(entry, tuple(keys)))
+        if self._do(self.conn.modify(dn, changes)):
+            self._fail("modify", dn)
+
+    def describe(self, shell_name: str) -> Account | None:
+        name = checked_name(shell_name)
+        entry = self._read(self.person_dn(name))
+        if entry is not None:
+            return self._account("person", entry)
+        return self._describe_tool(name)
+
+    # -- internals ---------------------------------------------------------
+
+    def _describe_tool(self, name: str) -> Account | None:
+        group = self._read(self.group_dn(TOOL_PREFIX + name))
+        user = self._read(self.tool_dn(name))
+        if group is None and user is None:
+            return None
+        account = self._account("tool", user or group)  # type: ignore[arg-type]
+        members = tuple(sorted(_texts(group, "memberUid"))) if group else ()
+        return Account(
+            kind="tool",
+            name=name,
+            owner=name,
+            uid=account.uid,
+            gid=account.gid,
+            home=account.home,
+            shell=account.shell,
+            members=members,
+            suspended=account.suspended,
+        )
+
+    def _account(self, kind: str, entry: dict[str, list[bytes]]) -> Account:
+        uid = _text(entry, "uid") or ""
+        suspended = _suspended(entry)
+        keys = _texts(entry, "sshPublicKey")
+        if suspended:
+            keys = [
+                v[len(SAVED_KEY) :] for v in _texts(entry, "description") if v.startswith(SAVED_KEY)
+            ]
+        number = _int(entry, "uidNumber") or _int(entry, "gidNumber")
+        return Account(
+            kind=kind,
+            name=uid.removeprefix(TOOL_PREFIX) if kind == "tool" else uid,
+            owner=_text(entry, "employeeNumber") or "",
+            uid=number,
+            gid=_int(entry, "gidNumber"),
+            home=_text(entry, "homeDirectory") or "",
+            shell=_text(entry, "loginShell") or "",
+            keys=tuple(keys),
+            suspended=suspended,
+        )
+
+    def _login_dn(self, name: str) -> str:
+        dn = self.person_dn(name)
+        if self._read(dn) is None and self._read(self.tool_dn(name)) is not None:
+            return self.tool_dn(name)
+        return dn
+
+    def _refuse_second_account(self, wiki_user: str, name: str) -> None:
+        """One wiki user, one account: a new name for a member who has one is refused."""
+        self.conn.search(
+            f"ou=people,{self.base_dn}",
+            f"(employeeNumber={escape_filter_chars(wiki_user)})",
+            search_scope=ldap3.LEVEL,
+            attributes=["uid", "employeeNumber"],
+        )
+        for item in self.conn.response or []:
+            raw = item.get("raw_attributes", {})
+            if [v.decode() for v in raw.get("employeeNumber", [])] == [wiki_user]:
+                held = raw["uid"][0].decode()
+                if held != name:
+                    raise NameTakenError(
+                        f"the wiki user {wiki_user!r} already has the shell account "
+                        f"{held!r}; one member has one account"
+                    )
+
+    def _ensure_group(self, group: str, number: int, members: Sequence[str]) -> int:
+        """Create the group if missing; the number it has (a racing creator's, maybe)."""
+        attributes: dict[str, Any] = {
+            "objectClass": ["posixGroup"],
+            "cn": group,
+            "gidNumber": number,
+        }
+        if members:
+            attributes["memberUid"] = list(members)
+        code = self._do(self.conn.add(self.group_dn(group), attributes=attributes))
+        if code == SUCCESS:
+            return number
+        if code != ALREADY_EXISTS:
+            self._fail("add", self.group_dn(group))
+        existing = self._read(self.group_dn(group))
+        assert existing is not None
+        return _int(existing, "gidNumber")
+
+    def _ensure_layout(self) -> None:
+        if self._layout_done:
+            return
+        for ou in OUS:
+            dn = f"ou={escape_rdn(ou)},{self.base_dn}"
+            attributes = {"objectClass": ["organizationalUnit"], "ou": ou}
+            if self._do(self.conn.add(dn, attributes=attributes)) not in (
+                SUCCESS,
+                ALREADY_EXISTS,
+            ):
+                self._fail("add", dn)
+        self._layout_done = True
+
+    def _allocate(self) -> int:
+        """The next free number of `id_range`, taken by compare-and-swap on the counter."""
+        low, high = self.id_range
+        for attempt in range(1000):
+            entry = self._read(self.counter_dn)
+            if entry is None:
+                attributes = {"objectClass": ["device"], "cn": "ats-id-counter"}
+                attributes["serialNumber"] = str(low)
+                code = self._do(self.conn.add(self.counter_dn, attributes=attributes))
+                if code not in (SUCCESS, ALREADY_EXISTS):
+                    self._fail("add", self.counter_dn)
+                continue
+            current = int(_text(entry, "serialNumber") or low)
+            if current > high:
+                raise ProvisioningError(
+                    f"the id range {low}-{high} is used up; widen it in the configuration"
+                )
+            changes = {
+                "serialNumber": [
+                    (ldap3.MODIFY_DELETE, [str(current)]),
+                    (ldap3.MODIFY_ADD, [str(current + 1)]),
+                ]
+            }
+            code = self._do(self.conn.modify(self.counter_dn, changes))
+            if code == SUCCESS:
+                if not self._number_in_use(current):
+                    return current
+                continue
+            if code != NO_SUCH_ATTRIBUTE:
+                self._fail("modify", self.counter_dn)
+            # Another worker took this number first: try again after a short pause.
+            time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 20)))
+        raise ProvisioningError("could not take a uid/gid number after 1000 attempts")
+
+    def _number_in_use(self, number: int) -> bool:
+        self.conn.search(
+            self.base_dn,
+            f"(|(uidNumber={number})(gidNumber={number}))",
+            attributes=["1.1"],
+            size_limit=1,
+        )
+        return bool(self.conn.response)
+
+    def _read(self, dn: str) -> dict[str, list[bytes]] | None:
+        self.conn.search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=_ATTRS)
+        code = self.conn.result["result"]
+        if code == NO_SUCH_OBJECT:
+            return None
+        if code != SUCCESS:
+            self._fail("read", dn)
+        entries = [r for r in self.conn.response or [] if r.get("type") == "searchResEntry"]
+        if not entries:
+            return None
+        return {k: v for k, v in entries[0]["raw_attributes"].items() if v}
+
+    def _require(self, dn: str) -> dict[str, list[bytes]]:
+        entry = self._read(dn)
+        if entry is None:
+            raise NoSuchAccountError(f"there is no account {dn}")
+        return entry
+
+    def _do(self, _ok: bool) -> int:
+        return int(self.conn.result["result"])
+
+    def _fail(self, what: str, dn: str) -> None:
+        result = self.conn.result
+        raise ProvisioningError(
+            f"LDAP {what} of {dn} failed: {result.get('description')} "
+            f"({result.get('result')}) {result.get('message', '')}".strip()
+        )
+
+
+def _key_changes(
+    entry: dict[str, list[bytes]], wanted: Sequence[str]
+) -> dict[str, list[tuple[Any, list[Any]]]]:
+    """The modify that makes `sshPublicKey` exactly `wanted` (object class included,
+    so that a directory with the older MUST-sshPublicKey schema accepts no key)."""
+    current = _texts(entry, "sshPublicKey")
+    classes = {c.lower() for c in _texts(entry, "objectClass")}
+    changes: dict[str, list[tuple[Any, list[Any]]]] = {}
+    if wanted:
+        if "ldappublickey" not in classes:
+            changes["objectClass"] = [(ldap3.MODIFY_ADD, ["ldapPublicKey"])]
+        if set(current) != set(wanted):
+            changes["sshPublicKey"] = [(ldap3.MODIFY_REPLACE, list(wanted))]
+    else:
+        if current:
+            changes["sshPublicKey"] = [(ldap3.MODIFY_DELETE, [])]
+        if "ldappublickey" in classes:
+            changes["objectClass"] = [(ldap3.MODIFY_DELETE, ["ldapPublicKey"])]
+    return changes
+
+
+def _suspended(entry: dict[str, list[bytes]]) -> bool:
+    return _text(entry, "shadowExpire") == "1" or _text(entry, "loginShell") == NOLOGIN
+
+
+def _texts(entry: dict[str, list[bytes]] | None, attribute: str) -> list[str]:
+    if not entry:
+        return []
+    for key, values in entry.items():
+        if key.lower() == attribute.lower():
+            return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+    return []
+
+
+def _text(entry: dict[str, list[bytes]], attribute: str) -> str | None:
+    values = _texts(entry, attribute)
+    return values[0] if values else None
+
+
+def _int(entry: dict[str, list[bytes]], attribute: str) -> int:
+    return int(_text(entry, attribute) or 0)

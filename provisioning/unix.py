@@ -1,0 +1,303 @@
+"""The Unix backend: local accounts made with useradd/groupadd, under a root prefix.
+
+`root` is where the account files live: "/" on a real login host, a throwaway
+directory in tests (shadow's `--prefix`, so the machine's /etc is never touched).
+The shadow tools lock the account files themselves, which is what makes two workers
+at once safe. A person is `useradd -m -U` (a personal group); a tool is the user
+and group `tools.NAME`, with the maintainers as the group's members. The GECOS field
+records the owner — `ATS <wiki username, percent-encoded>` for a person, `ATS tool`
+for a tool — and is what collisions are checked against.
+
+Keys go to `HOME/.ssh/authorized_keys` (mode 600, `.ssh` 700, owned by the account
+when running as root). Homes belong to their users, who could plant symbolic links,
+so every path below `root` is opened one component at a time with `O_NOFOLLOW`
+relative to its parent and the file is replaced by a rename: nothing is ever written
+through a link. Commands are argument lists, never a shell string, and every name is
+validated before it reaches one. Suspension: shell /usr/sbin/nologin, expiry date
+1970-01-02 (`usermod -e 1`) and the keys moved to `authorized_keys.ats-suspended`;
+`restore` undoes the three (the shell becomes the configured one again).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+from provisioning.backend import (
+    NOLOGIN,
+    TOOL_PREFIX,
+    Account,
+    NameTakenError,
+    NoSuchAccountError,
+    ProvisioningError,
+    check_owner,
+    checked_keys,
+    checked_members,
+    checked_name,
+)
+
+OWNER_MARK = "ATS "
+TOOL_MARK = "ATS tool"
+KEYS = "authorized_keys"
+SUSPENDED_KEYS = "authorized_keys.ats-suspended"
+USER_EXISTS = 9
+
+
+class UnixBackend:
+    def __init__(
+        self,
+        root: str | Path = "/",
+        *,
+        id_range: tuple[int, int] = (10000, 59999),
+        shell: str = "/bin/bash",
+        person_home: str = "/home/{name}",
+        tool_home: str = "/data/project/{name}",
+    ) -> None:
+        self.root = Path(root).resolve()
+        if not (self.root / "etc").is_dir():
+            raise ProvisioningError(f"{self.root}/etc does not exist: is the root right?")
+        self.id_range = id_range
+        self.shell = shell
+        self.person_home = person_home
+        self.tool_home = tool_home
+
+    # -- the interface -----------------------------------------------------
+
+    def create_person(self, wiki_user: str, shell_name: str, keys: Sequence[str]) -> Account:
+        name, wanted = checked_name(shell_name), checked_keys(keys)
+        account = self.describe(name)
+        if account is None or account.kind != "person":
+            self._refuse_second_account(wiki_user, name)
+            gecos = OWNER_MARK + quote(wiki_user, safe=" ")
+            home = self.person_home.format(name=name)
+            code = self._useradd(name, gecos, home)
+            if code not in (0, USER_EXISTS):
+                raise ProvisioningError(f"useradd {name} failed with exit status {code}")
+            account = self.describe(name)
+            assert account is not None
+        check_owner(account, wiki_user)
+        if set(account.keys) != set(wanted):
+            self.set_keys(name, wanted)
+        result = self.describe(name)
+        assert result is not None
+        return result
+
+    def create_tool(self, tool: str, maintainers: Sequence[str]) -> Account:
+        name, members = checked_name(tool), checked_members(maintainers)
+        login = TOOL_PREFIX + name
+        entry = self._passwd().get(login)
+        if entry is None:
+            code = self._useradd(login, TOOL_MARK, self.tool_home.format(name=name))
+            if code not in (0, USER_EXISTS):
+                raise ProvisioningError(f"useradd {login} failed with exit status {code}")
+            entry = self._passwd()[login]
+        if entry[3] != TOOL_MARK:
+            raise NameTakenError(f"the user {login!r} exists and was not made by this system")
+        current = self._group_members(login)
+        if current != members:
+            self._run(["groupmod", *self._prefix(), "-U", ",".join(members), "--", login])
+        result = self.describe(name)
+        assert result is not None
+        return result
+
+    def set_keys(self, shell_name: str, keys: Sequence[str]) -> None:
+        name, wanted = checked_name(shell_name), checked_keys(keys)
+        account = self._require(name)
+        target = SUSPENDED_KEYS if account.suspended else KEYS
+        self._write_keys(account, target, wanted)
+
+    def suspend(self, shell_name: str) -> None:
+        account = self._require(checked_name(shell_name))
+        if account.suspended:
+            return
+        self._run(["usermod", *self._prefix(), "-e", "1", "-s", NOLOGIN, "--", account.login])
+        if account.kind == "person":
+            self._write_keys(account, SUSPENDED_KEYS, account.keys)
+            self._write_keys(account, KEYS, ())
+
+    def restore(self, shell_name: str) -> None:
+        account = self._require(checked_name(shell_name))
+        if not account.suspended:
+            return
+        if account.kind == "person":
+            self._write_keys(account, KEYS, account.keys)
+            self._write_keys(account, SUSPENDED_KEYS, ())
+        self._run(["usermod", *self._prefix(), "-e", "", "-s", self.shell, "--", account.login])
+
+    def describe(self, shell_name: str) -> Account | None:
+        name = checked_name(shell_name)
+        users = self._passwd()
+        if name in users:
+            fields = users[name]
+            gecos = fields[3]
+            mine = gecos.startswith(OWNER_MARK) and gecos != TOOL_MARK
+            owner = unquote(gecos[len(OWNER_MARK) :]) if mine else ""
+            suspended = fields[5] == NOLOGIN
+            account = Account(
+                kind="person",
+                name=name,
+                owner=owner,
+                uid=int(fields[1]),
+                gid=int(fields[2]),
+                home=fields[4],
+                shell=fields[5],
+                suspended=suspended,
+            )
+            keys = self._read_keys(account, SUSPENDED_KEYS if suspended else KEYS)
+            return replace(account, keys=keys)
+        if TOOL_PREFIX + name in users:
+            fields = users[TOOL_PREFIX + name]
+            return Account(
+                kind="tool",
+                name=name,
+                owner=name if fields[3] == TOOL_MARK else "",
+                uid=int(fields[1]),
+                gid=int(fields[2]),
+                home=fields[4],
+                shell=fields[5],
+                members=self._group_members(TOOL_PREFIX + name),
+                suspended=fields[5] == NOLOGIN,
+            )
+        return None
+
+    # -- the account files -------------------------------------------------
+
+    def _prefix(self) -> list[str]:
+        return [] if self.root == Path("/") else ["--prefix", str(self.root)]
+
+    def _useradd(self, login: str, gecos: str, home: str) -> int:
+        low, high = self.id_range
+        limits = [f"UID_MIN={low}", f"UID_MAX={high}", f"GID_MIN={low}", f"GID_MAX={high}"]
+        args = ["useradd", *self._prefix(), "-m", "-U", "-c", gecos, "-d", home, "-s"]
+        args.append(self.shell)
+        for limit in limits:
+            args += ["-K", limit]
+        return self._run([*args, "--", login], check=False)
+
+    def _run(self, args: list[str], *, check: bool = True) -> int:
+        done = subprocess.run(args, capture_output=True, text=True, check=False)
+        if check and done.returncode:
+            raise ProvisioningError(
+                f"{args[0]} failed with exit status {done.returncode}: {done.stderr.strip()}"
+            )
+        return done.returncode
+
+    def _passwd(self) -> dict[str, list[str]]:
+        users = {}
+        for line in (self.root / "etc" / "passwd").read_text().splitlines():
+            fields = line.split(":")
+            if len(fields) == 7:
+                users[fields[0]] = [fields[0], *fields[2:7]]  # name uid gid gecos home shell
+        return users
+
+    def _group_members(self, group: str) -> tuple[str, ...]:
+        for line in (self.root / "etc" / "group").read_text().splitlines():
+            fields = line.split(":")
+            if len(fields) == 4 and fields[0] == group:
+                return tuple(sorted(m for m in fields[3].split(",") if m))
+        return ()
+
+    def _refuse_second_account(self, wiki_user: str, name: str) -> None:
+        gecos = OWNER_MARK + quote(wiki_user, safe=" ")
+        for login, fields in self._passwd().items():
+            if fields[3] == gecos and login != name:
+                raise NameTakenError(
+                    f"the wiki user {wiki_user!r} already has the shell account {login!r}; "
+                    "one member has one account"
+                )
+
+    def _require(self, name: str) -> Account:
+        account = self.describe(name)
+        if account is None:
+            raise NoSuchAccountError(f"there is no account {name!r} under {self.root}")
+        return account
+
+    # -- keys, written without following links -------------------------------
+
+    def _read_keys(self, account: Account, filename: str) -> tuple[str, ...]:
+        try:
+            ssh = self._open_dir(account.home, ".ssh", create=False, account=account)
+        except FileNotFoundError:
+            return ()
+        try:
+            fd = os.open(filename, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=ssh)
+        except OSError as error:
+            if isinstance(error, FileNotFoundError) or error.errno == errno.ELOOP:
+                return ()  # a link planted in place of the file holds none of our keys
+            raise _link_error(account, filename, error) from None
+        finally:
+            os.close(ssh)
+        with os.fdopen(fd) as handle:
+            return tuple(line.strip() for line in handle if line.strip())
+
+    def _write_keys(self, account: Account, filename: str, keys: Sequence[str]) -> None:
+        ssh = self._open_dir(account.home, ".ssh", create=True, account=account)
+        try:
+            if not keys:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(filename, dir_fd=ssh)
+                return
+            temporary = filename + ".ats-new"
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary, dir_fd=ssh)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            fd = os.open(temporary, flags, 0o600, dir_fd=ssh)
+            with os.fdopen(fd, "w") as handle:
+                handle.write("".join(k + "\n" for k in keys))
+                handle.flush()
+                os.fchmod(fd, 0o600)
+                if os.geteuid() == 0:
+                    os.fchown(fd, account.uid, account.gid)
+                os.fsync(fd)
+            os.replace(temporary, filename, src_dir_fd=ssh, dst_dir_fd=ssh)
+        finally:
+            os.close(ssh)
+
+    def _open_dir(self, home: str, child: str, *, create: bool, account: Account) -> int:
+        """A descriptor of ROOT/home/child, reached without following any link."""
+        parts = [p for p in home.split("/") if p]
+        if not parts or any(p in (".", "..") for p in parts):
+            raise ProvisioningError(f"the home directory {home!r} is not a plain absolute path")
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for index, part in enumerate([*parts, child]):
+                is_ssh = index == len(parts)
+                if is_ssh and create:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(part, 0o700, dir_fd=fd)
+                try:
+                    nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                except OSError as error:
+                    if isinstance(error, FileNotFoundError):
+                        raise
+                    path = "/".join([*parts, child][: index + 1])
+                    raise _link_error(account, path, error) from None
+                os.close(fd)
+                fd = nxt
+            if create:
+                os.fchmod(fd, 0o700)
+                if os.geteuid() == 0:
+                    os.fchown(fd, account.uid, account.gid)
+            return fd
+        except BaseException:
+            os.close(fd)
+            raise
+
+
+def _link_error(account: Account, path: str, error: OSError) -> ProvisioningError:
+    if error.errno in (errno.ELOOP, errno.ENOTDIR):
+        error_text = "is a symbolic link or not a directory"
+    else:
+        error_text = f"cannot be opened ({error.strerror})"
+    failure = ProvisioningError(
+        f"{path} of the account {account.login!r} {error_text}; refusing to follow it — "
+        "an admin should look at that home directory"
+    )
+    failure.permanent = True
+    return failure

@@ -1,0 +1,202 @@
+"""The provisioning worker: turns approved requests into accounts, through jobs.
+
+`enqueue_approved` gives every `approved` request without a job one job (idempotent:
+one per request and kind). `run_once` leases the next due job, moves the request to
+`provisioning`, asks the backend to make the account — every backend operation
+converges when repeated, so a job taken again after a crash (its lease ran out)
+finishes the work instead of duplicating it — and marks the job done and the
+request `done`. A failure moves the request to `failed` with the error (the bot says
+so on-wiki, admins see it in the store); a transient one is retried with exponential
+back-off, a permanent one (a name that cannot be made or is taken) waits for an
+admin, who gives a name and calls `Store.requeue_job`. Every step is in the audit
+log. `hook(stage)` lets a test stop the worker at a chosen point.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from membership.states import State
+from membership.store import JobRecord, RequestRecord, Store
+from policies.eligibility import canonical_username
+from policies.requests import maintainers as request_maintainers
+from provisioning.backend import Account, Backend, ProvisioningError
+from provisioning.names import NamingError, shell_name
+
+ACTOR = "provisioning"
+MAX_ATTEMPTS = 8
+Hook = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job: JobRecord
+    ok: bool
+    account: Account | None = None
+    error: str = ""
+    retry: bool = False
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def enqueue_approved(store: Store, now: datetime | None = None) -> list[JobRecord]:
+    """Queue a job (due `now`) for every approved request that has none; the new jobs."""
+    queued = []
+    for record in store.approved_without_job():
+        kind = "tool" if record.type == "tool" else "person"
+        job, created = store.enqueue_job(record.id, kind, _payload(record), now)
+        if created:
+            store.audit(ACTOR, "provisioning-queued", record.id, job=job.id, kind=kind)
+            queued.append(job)
+    return queued
+
+
+def run_once(
+    store: Store,
+    backend: Backend,
+    now: datetime | None = None,
+    *,
+    worker: str | None = None,
+    lease_seconds: int = 300,
+    max_attempts: int = MAX_ATTEMPTS,
+    hook: Hook | None = None,
+) -> Outcome | None:
+    """Run the next due job; None when there is none."""
+    now = now or datetime.now(UTC)
+    worker = worker or worker_id()
+    hook = hook or (lambda stage: None)
+    job = store.lease_job(worker, now, lease_seconds=lease_seconds)
+    if job is None:
+        return None
+    with store.transaction():
+        record = store.request_by_id(job.request_id)
+        if record is not None and record.state in (State.APPROVED, State.FAILED):
+            store.update_request(record.id, state=str(State.PROVISIONING))
+            store.audit(ACTOR, "provisioning-started", record.id, job=job.id, attempt=job.attempts)
+    hook("leased")
+    try:
+        account = _provision(store, backend, job)
+    except Exception as error:  # any backend failure is recorded and retried, never fatal
+        return _failed(store, job, worker, now, error, max_attempts)
+    hook("provisioned")
+    with store.transaction():
+        owner = account.owner if account.kind == "person" else account.name
+        store.record_account(account.name, account.kind, owner, account.uid)
+        store.finish_job(job.id, worker, now)
+        record = store.request_by_id(job.request_id)
+        detail = {k: v for k, v in (record.detail if record else {}).items()}
+        detail.pop("provisioning_error", None)
+        detail["account"] = account.login
+        store.update_request(
+            job.request_id, state=str(State.DONE), progress_at=_iso(now), detail=detail
+        )
+        store.audit(
+            ACTOR,
+            "provisioning-done",
+            job.request_id,
+            job=job.id,
+            kind=account.kind,
+            shell_name=account.login,
+            uid=account.uid,
+        )
+    hook("finished")
+    finished = store.job(job.id)
+    assert finished is not None
+    return Outcome(finished, True, account)
+
+
+def run_forever(
+    store: Store,
+    backend: Backend,
+    *,
+    poll: float = 5,
+    stop: threading.Event | None = None,
+    **options: Any,
+) -> None:
+    """Queue and run jobs until `stop` is set, waiting `poll` seconds when idle."""
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        enqueue_approved(store)
+        if run_once(store, backend, **options) is None:
+            stop.wait(poll)
+
+
+def provision_person(
+    store: Store, backend: Backend, wiki_user: str, keys: list[str], name: str | None = None
+) -> Account:
+    """Create (or converge) one person's account directly — `ats provision account`."""
+    wiki_user = canonical_username(wiki_user)
+    account = backend.create_person(wiki_user, name or shell_name(wiki_user), keys)
+    store.record_account(account.name, "person", wiki_user, account.uid)
+    store.audit(ACTOR, "account-converged", None, shell_name=account.name, wiki_user=wiki_user)
+    return account
+
+
+def _payload(record: RequestRecord) -> dict[str, Any]:
+    subject = canonical_username(record.subject or record.requester)
+    if record.type == "tool":
+        people = {canonical_username(m) for m in request_maintainers(record.fields)}
+        people.add(canonical_username(record.requester))
+        return {"tool": record.fields.get("tool", "").strip(), "maintainers": sorted(people)}
+    return {"wiki_user": subject}
+
+
+def _provision(store: Store, backend: Backend, job: JobRecord) -> Account:
+    payload = job.payload
+    if job.kind == "tool":
+        names = []
+        for member in payload.get("maintainers", []):
+            held = store.account_of(member)
+            if held is None:
+                raise ProvisioningError(
+                    f"the maintainer {member!r} has no shell account yet; the tool is made "
+                    "once every maintainer has one"
+                )
+            names.append(held.shell_name)
+        return backend.create_tool(payload["tool"], names)
+    wiki_user = payload["wiki_user"]
+    held = store.account_of(wiki_user)
+    name = payload.get("shell_name") or (held.shell_name if held else shell_name(wiki_user))
+    keys = [k.key for k in store.ssh_keys(wiki_user)]
+    return backend.create_person(wiki_user, name, keys)
+
+
+def _failed(
+    store: Store,
+    job: JobRecord,
+    worker: str,
+    now: datetime,
+    error: BaseException,
+    max_attempts: int,
+) -> Outcome:
+    permanent = isinstance(error, NamingError) or getattr(error, "permanent", False)
+    retry = not permanent and job.attempts < max_attempts
+    message = str(error) or type(error).__name__
+    with store.transaction():
+        failed = store.fail_job(job.id, worker, message, now, retry=retry)
+        record = store.request_by_id(job.request_id)
+        detail = {**(record.detail if record else {}), "provisioning_error": message}
+        store.update_request(job.request_id, state=str(State.FAILED), detail=detail)
+        store.audit(
+            ACTOR,
+            "provisioning-failed",
+            job.request_id,
+            job=job.id,
+            attempt=job.attempts,
+            error=message,
+            retry=retry,
+            next_attempt_at=failed.next_attempt_at if failed and retry else None,
+        )
+    return Outcome(failed or job, False, error=message, retry=retry)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,158 @@
+"""A throwaway OpenLDAP server (Debian's slapd) on a free port of 127.0.0.1.
+
+`Slapd.start(tmp)` writes a slapd.conf with the core, cosine, nis and inetorgperson
+schemas plus the project's openssh-lpk schema, an mdb database under `tmp`, a rootdn
+whose password is hashed by `slappasswd`, and starts slapd in the foreground as the
+`openldap` user; `stop()` ends it. Used by the tests and by bench/bench_provision.py.
+A missing slapd is an error that says how to install it, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = Path(__file__).resolve().parents[2] / "provisioning" / "schema" / "openssh-lpk.schema"
+INSTALL = "apt-get install -y --no-install-recommends slapd ldap-utils"
+BASE_DN = "dc=toolserver,dc=example"
+ROOT_DN = "cn=admin,dc=toolserver,dc=example"
+
+
+def _find(program: str) -> str:
+    for candidate in (shutil.which(program), f"/usr/sbin/{program}"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise RuntimeError(f"{program} is not installed; install it with: {INSTALL}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Slapd:
+    directory: Path
+    port: int
+    process: subprocess.Popen[bytes]
+    password: str
+    base_dn: str = BASE_DN
+    root_dn: str = ROOT_DN
+    owned: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"ldap://127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(cls, directory: Path | None = None, password: str = "test-secret") -> Slapd:  # noqa: S107
+        """Start a server in `directory` (default: a new one under /tmp, removed at
+        `stop()`); the `openldap` user must be able to reach it, which pytest's
+        private tmp_path does not allow."""
+        slapd, slappasswd = _find("slapd"), _find("slappasswd")
+        owned = directory is None
+        if directory is None:
+            directory = Path(tempfile.mkdtemp(prefix="ats-slapd-"))
+        directory.mkdir(parents=True, exist_ok=True)
+        data = directory / "data"
+        data.mkdir(exist_ok=True)
+        hashed = subprocess.run(
+            [slappasswd, "-s", password], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        schemas = [f"/etc/ldap/schema/{n}.schema" for n in ("core", "cosine", "nis")]
+        schemas += ["/etc/ldap/schema/inetorgperson.schema", str(SCHEMA)]
+        conf = directory / "slapd.conf"
+        conf.write_text(
+            "\n".join(f"include {s}" for s in schemas)
+            + f"""
+pidfile {directory}/slapd.pid
+modulepath /usr/lib/ldap
+moduleload back_mdb
+database mdb
+maxsize 1073741824
+suffix "{BASE_DN}"
+rootdn "{ROOT_DN}"
+rootpw {hashed}
+directory {data}
+index objectClass eq
+index uid,uidNumber,gidNumber,cn,employeeNumber eq
+"""
+        )
+        # The base entry, loaded offline so the server starts with its suffix.
+        (directory / "base.ldif").write_text(
+            f"dn: {BASE_DN}\nobjectClass: dcObject\nobjectClass: organization\n"
+            "dc: toolserver\no: American Toolserver\n"
+        )
+        subprocess.run(
+            [_find("slapadd"), "-f", str(conf), "-l", str(directory / "base.ldif")],
+            check=True,
+            capture_output=True,
+        )
+        user = []
+        if os.geteuid() == 0:
+            shutil.chown(directory, "openldap", "openldap")
+            for path in directory.rglob("*"):
+                shutil.chown(path, "openldap", "openldap")
+            user = ["-u", "openldap", "-g", "openldap"]
+        port = free_port()
+        log = (directory / "slapd.log").open("wb")
+        process = subprocess.Popen(
+            [slapd, "-d", "0", "-h", f"ldap://127.0.0.1:{port}/", "-f", str(conf), *user],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        server = cls(directory, port, process, password, owned=owned)
+        server._wait()
+        return server
+
+    def _wait(self) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                log = (self.directory / "slapd.log").read_text(errors="replace")
+                raise RuntimeError(f"slapd exited with {self.process.returncode}:\n{log}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("slapd did not listen within 10 s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.owned:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def search(self, base: str, filter: str = "(objectClass=*)") -> list[dict[str, list[str]]]:
+        """Entries under `base` as ldapsearch sees them (an independent check)."""
+        import ldap3
+
+        conn = ldap3.Connection(self.url, self.root_dn, self.password, auto_bind=True)
+        try:
+            conn.search(base, filter, attributes=["*"])
+            out = []
+            for item in conn.response:
+                attrs = {
+                    k: [v.decode() if isinstance(v, bytes) else str(v) for v in vals]
+                    for k, vals in item["raw_attributes"].items()
+                }
+                attrs["dn"] = [item["dn"]]
+                out.append(attrs)
+            return out
+        finally:
+            conn.unbind()

@@ -1,0 +1,100 @@
+"""`ats provision account` as an admin runs it, against a real slapd: converges."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from tests.integration.slapd import Slapd
+
+
+@pytest.fixture
+def slapd() -> Iterator[Slapd]:
+    try:
+        server = Slapd.start()
+    except RuntimeError as error:
+        pytest.fail(str(error), pytrace=False)
+    yield server
+    server.stop()
+
+
+def ats(config: Path, *args: str, password: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ATS_LDAP_PASSWORD": password}
+    return subprocess.run(
+        [sys.executable, "-m", "ats.cli", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_provision_account_converges(slapd: Slapd, tmp_path: Path) -> None:
+    key = (
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
+    (tmp_path / "id.pub").write_text(key + " laptop\n")
+    (tmp_path / "private").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n")
+    config = tmp_path / "ats.toml"
+    config.write_text(f"""[wiki]
+api = "http://127.0.0.1:9/api.php"
+request_page = "Toolserver/Requests"
+[bot]
+username = "ClerkBot@clerk"
+[store]
+path = "ats.sqlite"
+[provisioning]
+backend = "ldap"
+ldap_url = "{slapd.url}"
+base_dn = "{slapd.base_dn}"
+bind_dn = "{slapd.root_dn}"
+""")
+    first = ats(
+        config,
+        "provision",
+        "account",
+        "Old Member",
+        "--key",
+        str(tmp_path / "id.pub"),
+        password=slapd.password,
+    )
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("old-member: uid ")
+    again = ats(
+        config,
+        "provision",
+        "account",
+        "Old Member",
+        "--key",
+        str(tmp_path / "id.pub"),
+        password=slapd.password,
+    )
+    assert again.returncode == 0 and again.stdout == first.stdout
+    people = slapd.search(slapd.base_dn, "(uid=old-member)")
+    assert len(people) == 1
+    assert people[0]["sshPublicKey"] == [key]  # the comment is not published
+
+    refused = ats(
+        config,
+        "provision",
+        "account",
+        "Someone",
+        "--key",
+        str(tmp_path / "private"),
+        password=slapd.password,
+    )
+    assert refused.returncode == 2 and "private" in refused.stderr.lower()
+    assert "Traceback" not in refused.stderr
+    nopass = ats(config, "provision", "account", "Someone", password="")
+    assert nopass.returncode == 2 and "ATS_LDAP_PASSWORD is not set" in nopass.stderr
