@@ -198,6 +198,54 @@ def build_parser() -> argparse.ArgumentParser:
     account.add_argument("--name", help="the shell name, when none can be made from WIKIUSER")
     account.set_defaults(run=_provision_account, needs_config=True)
 
+    report = commands.add_parser(
+        "report",
+        help="queue, timings, members and the waiver fund",
+        description="The open queue by state and the median days to a decision; members "
+        "paid, waived, in their grace period or lapsed; what the chapter holds, the waiver "
+        "fund, the runway and the surplus beyond the reserve.",
+    )
+    report.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="also write the report as CSV to FILE ('-': only CSV, to stdout)",
+    )
+    report.add_argument(
+        "--monthly-cost",
+        metavar="AMOUNT",
+        help="monthly operating cost, e.g. 40.00 (default: the last 365 days' expenses / 12)",
+    )
+    report.set_defaults(run=_report, needs_config=True)
+
+    purge = commands.add_parser(
+        "purge",
+        help="forget private data whose retention period is over",
+        description="Apply policies/retention.toml (explained in policies/privacy.md): waiver "
+        "reasons, identification methods, sessions, login attempts, people whose requests "
+        "all ended long ago. Payments and the ledger stay. Safe to run daily.",
+    )
+    purge.add_argument(
+        "--dry-run", action="store_true", help="count what would be forgotten; change nothing"
+    )
+    purge.set_defaults(run=_purge, needs_config=True)
+
+    payments = commands.add_parser("payments", help="membership fee payments")
+    payments_commands = payments.add_subparsers(
+        dest="payments_command", metavar="PAYMENTS_COMMAND", required=True
+    )
+    import_csv = payments_commands.add_parser(
+        "import",
+        help="import a payment processor's CSV export",
+        description="The format is in docs/payments-csv.md. Importing the same file again "
+        "changes nothing; rows for no known requester and malformed rows are listed with "
+        "their line numbers (exit status 1), the others imported.",
+    )
+    import_csv.add_argument("file", metavar="FILE", help="the CSV file")
+    import_csv.add_argument(
+        "--by", required=True, metavar="ADMIN", help="who records them (your wiki username)"
+    )
+    import_csv.set_defaults(run=_payments_import, needs_config=True)
+
     cfg = commands.add_parser("config", help="check or describe the configuration")
     cfg_commands = cfg.add_subparsers(
         dest="config_command", metavar="CONFIG_COMMAND", required=True
@@ -408,6 +456,63 @@ def _provision_account(args: argparse.Namespace, config: Config) -> int:
     created = provision_person(store, backend, args.wiki_user, keys, args.name)
     print(f"{created.name}: uid {created.uid}, {len(created.keys)} key(s), owner {created.owner}")
     return 0
+
+
+def _report(args: argparse.Namespace, config: Config) -> int:
+    from datetime import UTC, datetime
+
+    from membership.report import build_report, render_text, to_csv
+    from membership.store import Store
+    from policies.fees import load_fees
+    from policies.money import MoneyError, to_minor
+
+    fees = load_fees()
+    cost = None
+    if args.monthly_cost is not None:
+        try:
+            cost = to_minor(args.monthly_cost, fees.currency)
+        except MoneyError as error:
+            raise UsageError(f"--monthly-cost: {error}") from None
+    report = build_report(Store(config.store_path), fees, datetime.now(UTC), monthly_cost=cost)
+    if args.csv == "-":
+        sys.stdout.write(to_csv(report))
+        return 0
+    print(render_text(report), end="")
+    if args.csv:
+        try:
+            Path(args.csv).write_text(to_csv(report), "utf-8")
+        except OSError as error:
+            raise UsageError(f"{args.csv}: cannot write it: {error.strerror}") from None
+        print(f"CSV written to {args.csv}")
+    return 0
+
+
+def _purge(args: argparse.Namespace, config: Config) -> int:
+    from membership.retention import purge
+    from membership.store import Store
+
+    print(purge(Store(config.store_path), dry_run=args.dry_run).summary())
+    return 0
+
+
+def _payments_import(args: argparse.Namespace, config: Config) -> int:
+    from membership import progress
+    from membership.payments_csv import import_payments
+    from membership.store import Store
+    from policies.eligibility import canonical_username
+    from policies.fees import load_fees
+    from policies.terms import load_terms
+
+    fees, store, admin = load_fees(), Store(config.store_path), canonical_username(args.by)
+    try:
+        report = import_payments(store, Path(args.file), admin, policy=fees)
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"{args.file}: cannot read it as UTF-8 text: {error}") from None
+    version = load_terms().version
+    for member in report.members:  # their fee gate may have passed
+        progress.advance(store, member, admin, terms_version=version, fees=fees)
+    print(report.summary())
+    return 0 if report.ok else 1
 
 
 def _config_check(args: argparse.Namespace, config: Config) -> int:

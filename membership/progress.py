@@ -15,6 +15,7 @@ import json
 from datetime import UTC, date, datetime
 
 from membership import gates
+from membership.ledger import net_payments
 from membership.states import CLOSED
 from membership.store import RequestRecord, Store, now_iso
 from policies.eligibility import canonical_username
@@ -25,9 +26,8 @@ def facts_for(
     store: Store, record: RequestRecord, terms_version: str, fees: FeePolicy, today: date
 ) -> gates.Facts:
     subject = canonical_username(record.subject or record.requester)
-    payments = [
-        (p.amount, p.currency, date.fromisoformat(p.paid_on)) for p in store.payments(subject)
-    ]
+    # Net of refunds: the ledger mirrors every payment and holds the refunds.
+    payments = net_payments(store.ledger_entries(member=subject), subject)
     waived = any(w.status == "granted" for w in store.waivers(subject))
     return gates.Facts(
         identity=store.identity(subject) is not None,

@@ -3,8 +3,9 @@
 The bot, the bridge and the provisioning worker open it from separate processes, so
 it runs in WAL mode with a busy timeout, and every write goes through `transaction()`
 (`BEGIN IMMEDIATE`, so two writers queue instead of failing). The schema is built by
-named migrations (sqlite-utils' `Migrations`); the audit log is append-only, enforced
-by triggers. Replies pass through an outbox: recorded as pending before the page is
+named migrations (sqlite-utils' `Migrations`); the audit log and the fee ledger are
+append-only, enforced by triggers, and every payment is mirrored into the ledger by a
+trigger. Replies pass through an outbox: recorded as pending before the page is
 saved, marked posted with the revision id after, so a crash in between neither loses
 nor duplicates one.
 """
@@ -16,12 +17,14 @@ import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from membership.ledger import LedgerEntry, LedgerError, check_entry
 
 migrations = Migrations("ats")
 
@@ -252,6 +255,76 @@ def _provisioning_jobs(db: Database) -> None:
     db["accounts"].create_index(["kind", "owner"], unique=True)
 
 
+@migrations(name="0005_ledger")
+def _ledger(db: Database) -> None:
+    # The fee ledger (membership/ledger.py): append-only like the audit log. A payment
+    # recorded in `payments` (by the bridge or an import) is mirrored here by a trigger,
+    # so the ledger never misses one; a waiver's reason never comes here.
+    db["ledger"].create(
+        {
+            "id": int,
+            "kind": str,  # payment | refund | expense | transfer | waiver
+            "amount": int,  # minor units, > 0
+            "currency": str,
+            "on_date": str,
+            "member": str,
+            "method": str,
+            "reference": str,
+            "note": str,
+            "refund_of": int,
+            "waiver_id": int,
+            "payment_id": int,
+            "recorded_by": str,
+            "recorded_at": str,
+        },
+        pk="id",
+        not_null={"kind", "amount", "currency", "on_date", "recorded_at"},
+    )
+    db["ledger"].create_index(["kind", "reference"])
+    db["ledger"].create_index(["member"])
+    db.executescript(
+        """
+        CREATE UNIQUE INDEX ledger_payment ON ledger (payment_id) WHERE payment_id IS NOT NULL;
+        CREATE UNIQUE INDEX ledger_waiver ON ledger (waiver_id) WHERE kind = 'waiver';
+        CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+        CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+        CREATE TRIGGER ledger_amount_whole BEFORE INSERT ON ledger
+        WHEN typeof(NEW.amount) != 'integer' OR NEW.amount <= 0
+        BEGIN SELECT RAISE(ABORT, 'ledger amounts are positive whole minor units'); END;
+        CREATE TRIGGER payments_to_ledger AFTER INSERT ON payments
+        BEGIN
+          INSERT INTO ledger (kind, amount, currency, on_date, member, method, reference,
+                              note, payment_id, recorded_by, recorded_at)
+          VALUES ('payment', NEW.amount, NEW.currency, NEW.paid_on, NEW.username,
+                  coalesce(NEW.method, ''), coalesce(NEW.reference, ''), '', NEW.id,
+                  NEW.recorded_by, NEW.recorded_at);
+        END;
+        INSERT INTO ledger (kind, amount, currency, on_date, member, method, reference,
+                            note, payment_id, recorded_by, recorded_at)
+        SELECT 'payment', amount, currency, paid_on, username, coalesce(method, ''),
+               coalesce(reference, ''), '', id, recorded_by, recorded_at
+        FROM payments WHERE amount > 0 ORDER BY id;
+        """
+    )
+    # Waivers granted while the fund could not pay them (`when_fund_is_short = "queue"`),
+    # paid in order as surplus comes in.
+    db["waiver_queue"].create(
+        {
+            "waiver_id": int,
+            "amount": int,
+            "currency": str,
+            "operation": str,  # decide | confirm: the step that will grant it
+            "queued_by": str,
+            "queued_at": str,
+            "released_at": str,
+        },
+        pk="waiver_id",
+        not_null={"amount", "currency", "operation", "queued_by", "queued_at"},
+    )
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -431,6 +504,21 @@ class AccountRecord:
     owner: str  # the wiki username (person) or the tool's name
     uid: int | None
     created_at: str
+
+
+@dataclass(frozen=True)
+class QueuedWaiver:
+    waiver_id: int
+    amount: int
+    currency: str
+    operation: str  # decide | confirm
+    queued_by: str
+    queued_at: str
+    released_at: str | None
+
+
+# Ledger columns that are text in `LedgerEntry` (NULL in old rows reads as "").
+_TEXT = frozenset({"member", "method", "reference", "note", "recorded_by", "recorded_at"})
 
 
 class DuplicateKeyError(ValueError):
@@ -1132,6 +1220,150 @@ class Store:
     def account_of(self, owner: str, kind: str = "person") -> AccountRecord | None:
         row = self._one("SELECT * FROM accounts WHERE owner = ? AND kind = ?", [owner, kind])
         return AccountRecord(**row) if row else None
+
+    # -- the fee ledger and the waiver queue (0005) ---------------------------
+
+    def add_ledger_entry(self, entry: LedgerEntry) -> LedgerEntry:
+        """Append `entry` after checking it against the ledger (`ledger.check_entry`).
+
+        A payment is recorded with `record_payment`, which the ledger mirrors; this
+        takes refunds, expenses, transfers and waivers.
+        """
+        if entry.kind == "payment":
+            raise LedgerError("record a payment with record_payment; the ledger mirrors it")
+        with self.transaction():
+            check_entry(self.ledger_entries(), entry)
+            row_id = (
+                self.db["ledger"]
+                .insert(
+                    {
+                        "kind": entry.kind,
+                        "amount": entry.amount,
+                        "currency": entry.currency,
+                        "on_date": entry.on.isoformat(),
+                        "member": entry.member,
+                        "method": entry.method,
+                        "reference": entry.reference,
+                        "note": entry.note,
+                        "refund_of": entry.refund_of,
+                        "waiver_id": entry.waiver_id,
+                        "payment_id": None,
+                        "recorded_by": entry.recorded_by,
+                        "recorded_at": entry.recorded_at or now_iso(),
+                    }
+                )
+                .last_pk
+            )
+        return self.ledger_entries(entry_id=row_id)[0]
+
+    def ledger_entries(
+        self, *, kind: str | None = None, member: str | None = None, entry_id: int | None = None
+    ) -> list[LedgerEntry]:
+        where, args = [], []
+        for column, value in (("kind", kind), ("member", member), ("id", entry_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = "SELECT * FROM ledger"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self.db.execute(sql + " ORDER BY id", args)
+        entries = []
+        for raw in rows.fetchall():
+            row = _as_dict(rows, raw)
+            row["on"] = date.fromisoformat(row.pop("on_date"))
+            entries.append(
+                LedgerEntry(
+                    **{k: ("" if v is None else v) if k in _TEXT else v for k, v in row.items()}
+                )
+            )
+        return entries
+
+    def payment_by_reference(self, reference: str) -> PaymentRecord | None:
+        row = self._one(
+            "SELECT * FROM payments WHERE reference = ? ORDER BY id LIMIT 1", [reference]
+        )
+        return PaymentRecord(**row) if row else None
+
+    def queue_waiver(
+        self, waiver_id: int, *, amount: int, currency: str, operation: str, queued_by: str
+    ) -> bool:
+        """Put a granted waiver in line for the fund; False if it is already there."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO waiver_queue (waiver_id, amount, currency, operation, "
+            "queued_by, queued_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [waiver_id, int(amount), currency, operation, queued_by, now_iso()],
+        )
+        return cursor.rowcount == 1
+
+    def queued_waivers(self) -> list[QueuedWaiver]:
+        """Waivers waiting for the fund, first queued first."""
+        rows = self.db.execute(
+            "SELECT * FROM waiver_queue WHERE released_at IS NULL ORDER BY queued_at, waiver_id"
+        )
+        return [QueuedWaiver(**_as_dict(rows, r)) for r in rows.fetchall()]
+
+    def release_queued_waiver(self, waiver_id: int) -> None:
+        self.db.execute(
+            "UPDATE waiver_queue SET released_at = ? WHERE waiver_id = ?", [now_iso(), waiver_id]
+        )
+
+    # -- retention (what `ats purge` forgets; policies/privacy.md) --------------
+
+    def forget_waiver_reasons(self, decided_before: datetime) -> int:
+        """Blank the reasons of waivers decided (or confirmed) before the cutoff."""
+        cursor = self.db.execute(
+            "UPDATE waivers SET reason = '' WHERE reason != '' AND status != 'requested' "
+            "AND max(coalesce(decided_at, ''), coalesce(confirmed_at, '')) < ?",
+            [_iso(decided_before)],
+        )
+        return cursor.rowcount
+
+    def forget_identification_methods(self, attested_before: datetime) -> int:
+        """Keep only "attested" as the method of attestations older than the cutoff."""
+        cursor = self.db.execute(
+            "UPDATE identifications SET method = 'attested' "
+            "WHERE method != 'attested' AND attested_at < ?",
+            [_iso(attested_before)],
+        )
+        return cursor.rowcount
+
+    def forget_sessions(self, expired_before: datetime) -> int:
+        cursor = self.db.execute(
+            "DELETE FROM sessions WHERE expires_at <= ?", [_iso(expired_before)]
+        )
+        return cursor.rowcount
+
+    def forget_login_attempts(self, before: datetime) -> int:
+        cursor = self.db.execute("DELETE FROM login_attempts WHERE at < ?", [_iso(before)])
+        return cursor.rowcount
+
+    def forget_cached_users(self, fetched_before: datetime) -> int:
+        cursor = self.db.execute("DELETE FROM users WHERE fetched_at < ?", [_iso(fetched_before)])
+        return cursor.rowcount
+
+    def forget_person(self, username: str) -> dict[str, int]:
+        """Delete what the bridge holds about someone who is not a member: their login,
+        terms acceptances, SSH keys, identification attestations and waiver reasons.
+
+        Payments and the ledger are bookkeeping and stay.
+        """
+        counts = {}
+        with self.transaction():
+            for table in ("identities", "terms_acceptances", "ssh_keys", "identifications"):
+                cursor = self.db.execute(f"DELETE FROM {table} WHERE username = ?", [username])  # noqa: S608 - fixed names
+                counts[table] = cursor.rowcount
+            cursor = self.db.execute(
+                "UPDATE waivers SET reason = '' WHERE username = ? AND reason != ''", [username]
+            )
+            counts["waiver_reasons"] = cursor.rowcount
+        return counts
+
+    def clear_request_detail(self, request_id: int) -> None:
+        """Forget what the last evaluation found (edit counts, blocks) for a closed request."""
+        self.db.execute(
+            "UPDATE requests SET detail = '{}', fields = '{}' WHERE id = ?", [request_id]
+        )
 
     # -- helpers -----------------------------------------------------------
 

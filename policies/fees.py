@@ -2,9 +2,11 @@
 
 `FeePolicy` holds the yearly amount in minor units, the currency, the grace period,
 whether a waiver needs a second admin's confirmation (`waiver_needs_second_admin`,
-default true: one admin alone cannot spend the fund) and how to pay. `fee_settled`
-is pure: given the payments of one member, it says whether they cover the current
-year.
+default true: one admin alone cannot spend the fund), what happens when the waiver
+fund cannot pay a waiver (`when_fund_is_short`: `queue` it until money comes in, or
+`allow-negative-with-second-admin`), the operating reserve kept before any surplus
+goes to the fund (`reserve_months`) and how to pay. `fee_settled` and `standing` are
+pure: given one member's payments (and waivers), they say whether the year is covered.
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ class FeePolicy:
     currency: str = "USD"
     grace_days: int = 30
     waiver_needs_second_admin: bool = True
+    when_fund_is_short: str = "queue"  # queue | allow-negative-with-second-admin
+    reserve_months: int = 6
     how_to_pay: str = ""
+
+
+FUND_SHORT_RULES = ("queue", "allow-negative-with-second-admin")
+STANDINGS = ("paid", "waived", "grace", "lapsed")
 
 
 def load_fees(overrides: dict[str, Any] | None = None) -> FeePolicy:
@@ -36,12 +44,17 @@ def load_fees(overrides: dict[str, Any] | None = None) -> FeePolicy:
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise PolicyError(f"unknown fee key {unknown[0]!r}; known keys: {', '.join(known)}")
-    for key in ("annual_fee", "grace_days"):
+    for key in ("annual_fee", "grace_days", "reserve_months"):
         value = values[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise PolicyError(f"fee key {key!r} must be a whole number, not {value!r}")
     if not isinstance(values["waiver_needs_second_admin"], bool):
         raise PolicyError("fee key 'waiver_needs_second_admin' must be true or false")
+    if values["when_fund_is_short"] not in FUND_SHORT_RULES:
+        raise PolicyError(
+            f"fee key 'when_fund_is_short' must be one of {', '.join(FUND_SHORT_RULES)}, "
+            f"not {values['when_fund_is_short']!r}"
+        )
     return FeePolicy(**values)
 
 
@@ -54,3 +67,26 @@ def fee_settled(policy: FeePolicy, payments: Iterable[tuple[int, str, date]], to
         if currency == policy.currency and since < paid_on <= today
     )
     return paid >= policy.annual_fee
+
+
+def standing(
+    policy: FeePolicy,
+    payments: Iterable[tuple[int, str, date]],
+    waived_on: Iterable[date],
+    today: date,
+) -> str:
+    """`paid`, `waived`, `grace` (the year ran out less than `grace_days` ago) or `lapsed`.
+
+    A waiver covers the year from the day it was granted, as a payment does.
+    """
+    payments = list(payments)
+    if fee_settled(policy, payments, today):
+        return "paid"
+    if any(today - timedelta(days=365) < day <= today for day in waived_on):
+        return "waived"
+    earlier = today - timedelta(days=policy.grace_days)
+    if fee_settled(policy, payments, earlier) or any(
+        earlier - timedelta(days=365) < day <= earlier for day in waived_on
+    ):
+        return "grace"
+    return "lapsed"

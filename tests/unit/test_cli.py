@@ -133,3 +133,48 @@ def test_a_command_is_required(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main([])
     assert caught.value.code == 2
     assert "COMMAND" in capsys.readouterr().err
+
+
+def test_payments_import_report_and_purge_from_the_command_line(tmp_path, capsys) -> None:
+    """The fee commands as an admin runs them: a re-import changes nothing, a bad row is
+    reported with its line number, the report and the purge run on the same store."""
+    from membership.store import Store
+
+    config = tmp_path / "ats.toml"
+    config.write_text(
+        '[wiki]\napi = "http://127.0.0.1:9/api.php"\n'
+        'request_page = "Toolserver/Requests"\n[bot]\nusername = "Clerk@c"\n'
+        '[store]\npath = "ats.sqlite"\n'
+    )
+    store = Store(tmp_path / "ats.sqlite")
+    store.add_request(
+        page="Toolserver/Requests",
+        key="k",
+        heading="Account request: Ex",
+        requester="Example User",
+        subject="Example User",
+        type="account",
+        fields={},
+        content_hash="h",
+        intro_revid=1,
+        intro_timestamp=None,
+        state="awaiting-requester",
+        detail={},
+    )
+    csv = tmp_path / "export.csv"
+    csv.write_text(
+        "date,reference,payer_wiki_username,amount,currency,method\n"
+        "2025-03-01,TXN-1,Example User,20.00,USD,card\n"
+        "2025-03-02,TXN-2,Example User,20.001,USD,card\n"
+    )
+    args = ["--config", str(config)]
+    assert cli.main([*args, "payments", "import", str(csv), "--by", "Admin"]) == 1
+    out = capsys.readouterr().out
+    assert "1 imported" in out and "line 3:" in out
+    assert cli.main([*args, "payments", "import", str(csv), "--by", "Admin"]) == 1
+    assert "0 imported, 1 already recorded" in capsys.readouterr().out
+    assert len(store.payments("Example User")) == 1
+    assert cli.main([*args, "report"]) == 0
+    assert "fund" in capsys.readouterr().out.lower()
+    assert cli.main([*args, "purge", "--dry-run"]) == 0
+    assert capsys.readouterr().out.strip()

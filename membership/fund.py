@@ -1,0 +1,222 @@
+"""The waiver fund deciding a waiver: pay it now, queue it, or ask a second admin.
+
+`decide_payout` is the pure rule: when the fund holds the fee, the fund pays it; when
+it does not, `when_fund_is_short` in `policies/fees.toml` says whether the waiver waits
+in a queue until surplus comes in (`queue`), or a second admin may let the fund go below
+zero (`allow-negative-with-second-admin`). `settle_waiver` applies an admin's step
+(from `membership.waivers.decide`) to the store: waiver status, ledger entry, queue and
+audit, in one transaction. `release_queue` pays queued waivers, oldest first, once the
+fund can. `requester_message` is what the bridge tells the member, in plain words.
+Audit entries carry ids and amounts, never the waiver's reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from membership.ledger import LedgerEntry, fund_balance
+from membership.store import Store, WaiverRecord
+from membership.waivers import WaiverStep
+from policies.fees import FeePolicy
+from policies.money import format_minor
+
+
+@dataclass(frozen=True)
+class Payout:
+    outcome: str  # pay | queue | needs-second-admin
+    fund_after: int  # the fund's balance if the outcome is carried out
+
+
+def decide_payout(fund: int, amount: int, rule: str, *, second_admin: bool) -> Payout:
+    """Whether a granted waiver of `amount` is paid from a fund holding `fund`."""
+    if fund >= amount:
+        return Payout("pay", fund - amount)
+    if rule == "allow-negative-with-second-admin":
+        if second_admin:
+            return Payout("pay", fund - amount)
+        return Payout("needs-second-admin", fund)
+    return Payout("queue", fund)
+
+
+@dataclass(frozen=True)
+class Settled:
+    status: str  # the waiver's status now: requested | granted | refused | queued
+    admin_message: str
+
+
+def settle_waiver(
+    store: Store,
+    waiver: WaiverRecord,
+    step: WaiverStep,
+    admin: str,
+    policy: FeePolicy,
+    today: date,
+) -> Settled:
+    """Carry out `step` (already allowed by `waivers.decide`) against the fund."""
+    with store.transaction():
+        if step.status != "granted":
+            store.decide_waiver(waiver.id, admin, status=step.status)
+            store.audit(admin, step.audit_action, subject=waiver.username, waiver_id=waiver.id)
+            return Settled(
+                step.status,
+                "Waiver refused."
+                if step.status == "refused"
+                else "Grant recorded; a second admin must confirm it.",
+            )
+        fund = fund_balance(store.ledger_entries())
+        second = step.operation == "confirm"
+        payout = decide_payout(
+            fund, policy.annual_fee, policy.when_fund_is_short, second_admin=second
+        )
+        money = format_minor(policy.annual_fee, policy.currency)
+        if payout.outcome == "needs-second-admin":
+            store.decide_waiver(waiver.id, admin, status="requested")
+            store.audit(
+                admin, "waiver-grant-proposed", subject=waiver.username, waiver_id=waiver.id
+            )
+            return Settled(
+                "requested",
+                f"The fund holds {format_minor(fund, policy.currency)} {policy.currency}, less "
+                f"than the fee ({money}); a second admin must confirm this grant, which takes "
+                "the fund below zero.",
+            )
+        if payout.outcome == "queue":
+            if not second:
+                store.decide_waiver(waiver.id, admin, status="requested")
+            queued = store.queue_waiver(
+                waiver.id,
+                amount=policy.annual_fee,
+                currency=policy.currency,
+                operation=step.operation,
+                queued_by=admin,
+            )
+            if not queued:
+                return Settled("queued", "This waiver is already waiting for the fund.")
+            store.audit(admin, "waiver-queued", subject=waiver.username, waiver_id=waiver.id)
+            return Settled(
+                "queued",
+                f"The fund holds {format_minor(fund, policy.currency)} {policy.currency}, less "
+                f"than the fee ({money}); the waiver is granted and waits in the queue until "
+                "surplus moved into the fund pays it.",
+            )
+        store.release_queued_waiver(waiver.id)
+        store.audit(admin, step.audit_action, subject=waiver.username, waiver_id=waiver.id)
+        _pay(store, waiver.id, waiver.username, step.operation, admin, policy, today)
+        return Settled(
+            "granted",
+            f"Waiver granted; the fund paid {money} {policy.currency} and now holds "
+            f"{format_minor(payout.fund_after, policy.currency)}.",
+        )
+
+
+def release_queue(store: Store, policy: FeePolicy, actor: str, today: date) -> list[int]:
+    """Pay queued waivers, oldest first, while the fund can; return the waivers paid."""
+    paid = []
+    with store.transaction():
+        fund = fund_balance(store.ledger_entries())
+        for queued in store.queued_waivers():
+            if fund < queued.amount:
+                break
+            waiver = store.waiver(queued.waiver_id)
+            assert waiver is not None
+            store.release_queued_waiver(queued.waiver_id)
+            if waiver.status == "requested":
+                _pay(
+                    store,
+                    waiver.id,
+                    waiver.username,
+                    queued.operation,
+                    queued.queued_by,
+                    policy,
+                    today,
+                    amount=queued.amount,
+                )
+                store.audit(actor, "waiver-released", subject=waiver.username, waiver_id=waiver.id)
+                fund -= queued.amount
+                paid.append(waiver.id)
+    return paid
+
+
+def queue_position(store: Store, waiver_id: int) -> int | None:
+    """1 for the next waiver the fund will pay; None when the waiver is not queued."""
+    for position, queued in enumerate(store.queued_waivers(), start=1):
+        if queued.waiver_id == waiver_id:
+            return position
+    return None
+
+
+def requester_message(store: Store, username: str, policy: FeePolicy) -> str | None:
+    """What the bridge tells `username` about their latest waiver, or None if they asked none."""
+    asked = store.waivers(username)
+    if not asked:
+        return None
+    waiver = asked[-1]
+    position = queue_position(store, waiver.id)
+    if position is not None:
+        return (
+            "Your waiver was approved. The waiver fund cannot pay it yet, so it waits in "
+            f"line (number {position}); your fee counts as settled as soon as the fund pays "
+            "it, and you need do nothing. Paying the fee yourself settles it at once."
+        )
+    if waiver.status == "granted":
+        return "Your fee waiver was granted: you have nothing to pay this year."
+    if waiver.status == "refused":
+        return (
+            "Your waiver request was not granted. You can pay the fee, or write to the "
+            "chapter's admins if your situation changes."
+        )
+    if policy.waiver_needs_second_admin or waiver.awaiting_confirmation:
+        return (
+            "Your waiver request is with the chapter's admins; two of them decide it. "
+            "Your reason is read by admins only."
+        )
+    return "Your waiver request is with the chapter's admins. Your reason is read by admins only."
+
+
+def _pay(
+    store: Store,
+    waiver_id: int,
+    username: str,
+    operation: str,
+    admin: str,
+    policy: FeePolicy,
+    today: date,
+    *,
+    amount: int | None = None,
+) -> None:
+    if operation == "confirm":
+        store.confirm_waiver(waiver_id, admin)
+    else:
+        store.decide_waiver(waiver_id, admin, status="granted")
+    store.add_ledger_entry(
+        LedgerEntry(
+            "waiver",
+            policy.annual_fee if amount is None else amount,
+            policy.currency,
+            today,
+            member=username,
+            waiver_id=waiver_id,
+            recorded_by=admin,
+        )
+    )
+    store.audit(admin, "waiver-paid-by-fund", subject=username, waiver_id=waiver_id)
+
+
+def transfer_surplus(
+    store: Store, amount: int, policy: FeePolicy, actor: str, today: date, note: str = ""
+) -> list[int]:
+    """Move `amount` of operating money into the fund, then pay queued waivers it covers."""
+    with store.transaction():
+        store.add_ledger_entry(
+            LedgerEntry(
+                "transfer",
+                amount,
+                policy.currency,
+                today,
+                note=note or "surplus into the waiver fund",
+                recorded_by=actor,
+            )
+        )
+        store.audit(actor, "fund-transfer", amount=amount, currency=policy.currency)
+        return release_queue(store, policy, actor, today)

@@ -1,0 +1,74 @@
+"""Money as whole minor units: parsing, formatting and each currency's decimals, pure.
+
+Every amount in the project is an `int` of minor units (cents for USD): sums and
+comparisons are exact, and a float never enters. `to_minor` parses what a person or
+a payment processor wrote ("20", "20.00", "1,234.50" is refused) with `Decimal` and
+refuses more decimals than the currency has; `format_minor` writes an amount back.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+# ISO 4217 minor units of the currencies a chapter is likely to see; others are refused
+# until added here, because guessing the decimals would misread an amount.
+DECIMALS = {
+    "USD": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "CAD": 2,
+    "AUD": 2,
+    "CHF": 2,
+    "SEK": 2,
+    "NOK": 2,
+    "DKK": 2,
+    "INR": 2,
+    "BRL": 2,
+    "MXN": 2,
+    "JPY": 0,
+    "KRW": 0,
+}
+
+
+class MoneyError(ValueError):
+    """An amount or currency that cannot be read exactly; the message says why."""
+
+
+def decimals(currency: str) -> int:
+    try:
+        return DECIMALS[currency]
+    except KeyError:
+        known = ", ".join(sorted(DECIMALS))
+        raise MoneyError(f"unknown currency {currency!r}; known: {known}") from None
+
+
+def to_minor(text: str, currency: str) -> int:
+    """`"20.50"` in USD → 2050; refuses signs other than a leading minus, exponents,
+    thousands separators and more decimals than `currency` has."""
+    places = decimals(currency)
+    raw = text.strip()
+    if not raw or any(c not in "0123456789.-" for c in raw) or raw.count(".") > 1:
+        raise MoneyError(f"{text!r} is not an amount like 20.00")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise MoneyError(f"{text!r} is not an amount like 20.00") from None
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite: the characters above allow no NaN
+    if -exponent > places:
+        raise MoneyError(
+            f"{text!r} has more decimals than {currency} has ({places})"
+            if places
+            else f"{text!r}: {currency} has no decimals"
+        )
+    return int(value.scaleb(places))
+
+
+def format_minor(amount: int, currency: str) -> str:
+    """2050 in USD → "20.50"; -5 → "-0.05"."""
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise MoneyError(f"amounts are whole minor units, not {amount!r}")
+    places = decimals(currency)
+    sign = "-" if amount < 0 else ""
+    whole, part = divmod(abs(amount), 10**places)
+    return f"{sign}{whole}.{part:0{places}d}" if places else f"{sign}{whole}"
