@@ -246,6 +246,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     import_csv.set_defaults(run=_payments_import, needs_config=True)
 
+    renewal = commands.add_parser("renewal", help="the yearly membership renewal")
+    renewal_commands = renewal.add_subparsers(
+        dest="renewal_command", metavar="RENEWAL_COMMAND", required=True
+    )
+    renewal_run = renewal_commands.add_parser(
+        "run",
+        help="post due renewal reminders; queue suspensions and restores",
+        description="Post each member's due renewal reminder (policies/fees.toml "
+        "remind_days_before) on their user talk page, once per year and stage, except where "
+        "{{ATS no reminders}} or {{bots}}/{{nobots}} says no; queue a suspend job for members "
+        "lapsed after the grace period and a restore job for suspended members who renewed "
+        "(`ats provision run` carries them out). Safe to run daily.",
+    )
+    renewal_run.add_argument(
+        "--dry-run", action="store_true", help="say what would be done; change nothing"
+    )
+    renewal_run.set_defaults(run=_renewal_run, needs_config=True)
+
     cfg = commands.add_parser("config", help="check or describe the configuration")
     cfg_commands = cfg.add_subparsers(
         dest="config_command", metavar="CONFIG_COMMAND", required=True
@@ -428,10 +446,9 @@ def _provision_run(args: argparse.Namespace, config: Config) -> int:
     enqueue_approved(store)
     while (outcome := run_once(store, backend)) is not None:
         state = "done" if outcome.ok else ("will retry" if outcome.retry else "failed")
-        print(
-            f"job {outcome.job.id} (request {outcome.job.request_id}): {state} "
-            f"{outcome.error or ''}".rstrip()
-        )
+        job = outcome.job
+        about = f"request {job.request_id}" if job.request_id else f"member {job.member}"
+        print(f"job {job.id} ({job.kind}, {about}): {state} {outcome.error or ''}".rstrip())
     return 0
 
 
@@ -513,6 +530,14 @@ def _payments_import(args: argparse.Namespace, config: Config) -> int:
         progress.advance(store, member, admin, terms_version=version, fees=fees)
     print(report.summary())
     return 0 if report.ok else 1
+
+
+def _renewal_run(args: argparse.Namespace, config: Config) -> int:
+    from ats.wiring import run_renewal
+
+    report = run_renewal(config, dry_run=args.dry_run)
+    print(report.summary())
+    return 1 if report.errors else 0
 
 
 def _config_check(args: argparse.Namespace, config: Config) -> int:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
 
 from ats.config import Config, secret
 from bot import page, wiki
@@ -19,6 +19,10 @@ from bot.clerk import STEPS, Clerk, ClerkSettings
 from bot.templates import bundled_templates
 from bot.watch import StopSignal, Watcher, WatchSettings
 from membership.store import Store
+
+if TYPE_CHECKING:
+    from bot.renewal import RenewalReport
+    from policies.fees import FeePolicy
 
 
 def site(config: Config, *, log_in: bool = True) -> Any:
@@ -120,3 +124,39 @@ def checkpoint_from_env() -> Callable[[str], None] | None:
             os.kill(os.getpid(), signal.SIGKILL)
 
     return checkpoint
+
+
+def run_renewal(
+    config: Config,
+    *,
+    today: date | None = None,
+    dry_run: bool = False,
+    fees: FeePolicy | None = None,
+    site_factory: Callable[[Config], Any] | None = None,
+) -> RenewalReport:
+    """`ats renewal run`: post due reminders, queue suspensions and restores.
+
+    `today` defaults to the current UTC date (tests move the clock); `fees` to the
+    bundled policies/fees.toml. A dry run reads the wiki anonymously and writes nothing.
+    """
+    from datetime import UTC, datetime
+
+    from bot.renewal import RenewalSettings
+    from bot.renewal import run as renewal_run
+    from policies.fees import load_fees
+
+    today = today or datetime.now(UTC).date()
+    if site_factory is not None:
+        the_site = site_factory(config)
+    elif dry_run:
+        the_site = site(config, log_in=False)
+    else:
+        the_site = _LazySite(config)
+    settings = RenewalSettings(
+        bot_user=config.bot.username.partition("@")[0], bridge_url=config.bridge.url
+    )
+    store = Store(config.store_path)
+    try:
+        return renewal_run(the_site, store, fees or load_fees(), settings, today, dry_run=dry_run)
+    finally:
+        store.close()

@@ -605,3 +605,39 @@ def _recent_change(entry: dict[str, Any]) -> RecentChange:
         type=entry.get("type", ""),
         revid=int(entry.get("revid", 0)),
     )
+
+
+# -- talk-page notices (used by bot.renewal) -------------------------------------
+# Added for the yearly renewal: a reminder is a new section at the end of a member's
+# user talk page (action=edit&section=new), so it never conflicts with their edits.
+
+
+def append_section(site: Any, title: str, heading: str, text: str, summary: str) -> int:
+    """Add a section `heading` with `text` at the end of `title` (creating the page);
+    a bot edit with `summary`. Returns the new revision id."""
+    from pywikibot.exceptions import APIError, Error
+
+    params: dict[str, Any] = {
+        "action": "edit",
+        "title": title,
+        "section": "new",
+        "sectiontitle": heading,
+        "text": text,
+        "summary": summary,
+        "bot": 1,
+        "watchlist": "nochange",
+        "assert": "user",
+        "assertuser": site.user(),
+        "token": site.tokens["csrf"],
+        "formatversion": 2,
+    }
+    try:
+        data = site.simple_request(**params).submit()
+    except APIError as error:
+        raise WikiError(f"adding a section to {title} failed: {error.code}: {error.info}") from None
+    except Error as error:
+        raise WikiError(f"adding a section to {title} failed: {error}") from None
+    result = data.get("edit", {})
+    if result.get("result") != "Success":
+        raise WikiError(f"adding a section to {title} failed: {result}")
+    return int(result.get("newrevid") or 0)

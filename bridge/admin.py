@@ -2,7 +2,8 @@
 
 Admins are the verified usernames the policy names (`[policy] admins`, or members of
 `admin_group`). `/admin` is the queue with filters by state and age; a member's page
-lists what is known about them and holds the forms: attest identification (who, when
+lists what is known about them (with their provisioning jobs: state, attempts, last
+error; the queue lists every failing job) and holds the forms: attest identification (who, when
 and the method — never a document or an ID number), record a payment, and decide
 waivers (a grant needs a second admin's confirmation when `waiver_needs_second_admin`
 is set in `policies/fees.toml`). No admin records facts about themselves. Every
@@ -23,6 +24,7 @@ from bridge.auth import admin_required, current_member, settings
 from bridge.sessions import current_store
 from membership import progress, waivers
 from membership.states import CLOSED, State
+from membership.store import JobRecord
 from policies.eligibility import canonical_username
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
@@ -59,6 +61,8 @@ def queue() -> str:
         state=state,
         older_than=min_days,
         waivers=store.waivers(status="requested"),
+        failed_jobs=_failing(store.jobs()),
+        requests_by_id={r.id: r for r in store.requests()},
     )
 
 
@@ -68,6 +72,7 @@ def member(username: str) -> str:
     username = canonical_username(username)
     store = current_store()
     config = settings()
+    own = progress.requests_of(store, username)
     return render_template(
         "admin_member.html",
         username=username,
@@ -77,10 +82,14 @@ def member(username: str) -> str:
         waivers=store.waivers(username),
         keys=store.ssh_keys(username),
         requests=[
-            (r, progress.report_for(store, r, config.terms.version, config.fees))
-            for r in progress.requests_of(store, username)
+            (r, progress.report_for(store, r, config.terms.version, config.fees)) for r in own
         ],
         today=date.today().isoformat(),
+        account=store.account_of(username),
+        jobs=[
+            *(j for r in own for j in store.jobs(request_id=r.id)),
+            *store.member_jobs(username),
+        ],
     )
 
 
@@ -178,6 +187,11 @@ def waiver(waiver_id: int) -> Response:
         "success",
     )
     return _back(record.username)
+
+
+def _failing(jobs: list[JobRecord]) -> list[JobRecord]:
+    """Jobs whose last attempt failed: retrying (queued with an error) or given up."""
+    return [j for j in jobs if j.last_error and j.state in ("queued", "running", "failed")]
 
 
 def _subject(username: str) -> tuple[str, str]:

@@ -4,7 +4,8 @@
 the exchange's private data in the server-side session; `/oauth/callback` finishes it
 and signs the member in; `/me` shows their requests (those whose subject is their
 verified username) with every gate and the next step, and the forms: accept the
-terms, add or remove SSH keys, ask for a fee waiver (the reason is kept private), and
+terms, add or remove SSH keys (a member who already has an account gets a "keys"
+job, so the change reaches the account), ask for a fee waiver (the reason is kept private), and
 how to pay. Each form records a fact, writes an audit entry without private data,
 and lets `membership.progress` move the member's requests forward.
 """
@@ -32,7 +33,7 @@ from bridge.oauth import OAuthClient, OAuthError
 from bridge.security import client_key, rate_limited, safe_next
 from bridge.sessions import current_store
 from bridge.views import render_markdown
-from membership import progress
+from membership import accounts, progress
 from membership.store import DuplicateKeyError
 from policies.sshkeys import SSHKeyError, parse_public_key
 
@@ -101,9 +102,23 @@ def me() -> str:
         (record, progress.report_for(store, record, config.terms.version, config.fees))
         for record in progress.requests_of(store, member.username)
     ]
+    # Failures are said plainly, never with the technical error (that is for admins).
+    failing = {
+        record.id: job
+        for record, _ in requests
+        for job in store.jobs(request_id=record.id)
+        if job.state in ("queued", "running", "failed") and job.last_error
+    }
+    account_failing = [
+        job
+        for job in store.member_jobs(member.username)
+        if job.state in ("queued", "running", "failed") and job.last_error
+    ]
     return render_template(
         "me.html",
         requests=requests,
+        failing=failing,
+        account_failing=account_failing,
         keys=store.ssh_keys(member.username),
         terms_accepted=store.terms_accepted(member.username, config.terms.version),
         terms_version=config.terms.version,
@@ -168,6 +183,7 @@ def add_key() -> Response:
         return redirect(url_for("requester.me") + "#keys")
     store.audit(member.username, "ssh-key-added", fingerprint=record.fingerprint, type=record.type)
     auth.advance(member.username, member.username)
+    accounts.keys_changed(store, member.username)
     flash(f"Key {record.fingerprint} added.", "success")
     return redirect(url_for("requester.me") + "#keys")
 
@@ -183,6 +199,7 @@ def remove_key(key_id: int) -> Response:
         abort(404, description="You have no such key.")
     store.audit(member.username, "ssh-key-removed", fingerprint=removed.fingerprint)
     auth.advance(member.username, member.username)
+    accounts.keys_changed(store, member.username)
     flash(f"Key {removed.fingerprint} removed.", "success")
     return redirect(url_for("requester.me") + "#keys")
 

@@ -10,9 +10,11 @@ when only the admins' approval is missing, `approved` when the approval and ever
 gate are there. Only those four states are moved by the gates; any other state
 (on hold, declined, provisioning, …) is left alone.
 
-Tool requests will add their own gates (licence OSI-approved, maintainers members in
-good standing) in `_tool_gates`; until then a tool request passes the person gates
-only.
+A tool request adds its own gates (`_tool_gates`): the licence is OSI-approved
+(`policies.requests.licence_problem`), and every maintainer — those the request names
+and its requester, the people the tool's group is made of — is a member in good
+standing (`in_good_standing`: has a shell account that is not suspended). The facts
+about each maintainer come in `Facts.maintainers`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from dataclasses import dataclass
 
 from membership.states import State
 from membership.store import RequestRecord
+from policies.eligibility import canonical_username
+from policies.requests import licence_problem
+from policies.requests import maintainers as named_maintainers
 
 # The states the bridge's facts decide between; the bot's decisions decide the rest.
 GATED = frozenset(
@@ -41,11 +46,32 @@ class Facts:
     identified: bool = False  # an admin attested identification
     fee: bool = False  # paid for the current year, or a waiver granted
     eligible: bool = True  # passed the eligibility policy, or an admin overrode it
+    maintainers: tuple[Maintainer, ...] = ()  # a tool request's maintainers
+
+
+@dataclass(frozen=True)
+class Maintainer:
+    username: str
+    account: bool = False  # holds a shell account (provisioned, done)
+    suspended: bool = False  # the account is suspended (e.g. the membership lapsed)
+
+
+def in_good_standing(maintainer: Maintainer) -> bool:
+    """A member in good standing: has an account and it is not suspended."""
+    return maintainer.account and not maintainer.suspended
+
+
+def tool_maintainers(record: RequestRecord) -> tuple[str, ...]:
+    """The wiki users a tool is made for: the maintainers named, and the requester."""
+    people = {canonical_username(m) for m in named_maintainers(record.fields)}
+    people.add(canonical_username(record.requester))
+    return tuple(sorted(p for p in people if p))
 
 
 @dataclass(frozen=True)
 class Gate:
-    name: str  # eligible | identity | terms | ssh-key | identification | fee | approval
+    name: str  # eligible | identity | terms | ssh-key | identification | fee | licence |
+    # maintainers | approval
     done: bool
     by: str  # requester | admin
     label: str
@@ -119,7 +145,7 @@ def evaluate(record: RequestRecord, facts: Facts) -> GateReport:
             "Identified privately to a chapter admin",
             "Contact a chapter admin to identify privately; they record that you did.",
         ),
-        *_tool_gates(record),
+        *_tool_gates(record, facts),
         Gate(
             "approval",
             approved,
@@ -131,9 +157,34 @@ def evaluate(record: RequestRecord, facts: Facts) -> GateReport:
     return GateReport(tuple(gates), _state(record, facts, gates, approved))
 
 
-def _tool_gates(record: RequestRecord) -> list[Gate]:
-    # Tool requests: licence OSI-approved and maintainers in good standing go here.
-    return []
+def _tool_gates(record: RequestRecord, facts: Facts) -> list[Gate]:
+    if record.type != "tool":
+        return []
+    licence = (record.fields.get("license") or "").strip()
+    problem = licence_problem(licence) if licence else True
+    known = {m.username: m for m in facts.maintainers}
+    wanted = tool_maintainers(record)
+    missing = [name for name in wanted if not in_good_standing(known.get(name, Maintainer(name)))]
+    return [
+        Gate(
+            "licence",
+            problem is None,
+            "requester",
+            "The tool's licence is OSI-approved",
+            "Give an OSI-approved licence (an SPDX expression) in the request on the wiki.",
+        ),
+        Gate(
+            "maintainers",
+            not missing,
+            "requester",
+            "Every maintainer is a member in good standing",
+            "These maintainers must first be members with an active shell account: "
+            + ", ".join(missing)
+            + "."
+            if missing
+            else "Nothing: every maintainer is a member in good standing.",
+        ),
+    ]
 
 
 def _state(record: RequestRecord, facts: Facts, gates: list[Gate], approved: bool) -> State:

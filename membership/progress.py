@@ -3,10 +3,11 @@
 `facts_for` reads from the store what is known about a request's subject and returns
 the pure `gates.Facts`; `advance` re-evaluates every open request of one member after
 the bridge recorded something (a login, accepted terms, a key, a payment, a waiver,
-an identification) and writes the new state and gate summary, with an audit entry
-per change. The bot notices the state change and says it on-wiki; nothing here
-writes wikitext. The audit evidence holds gate names and states only, never a
-private fact.
+an identification) — and the open tool requests naming them as a maintainer, whose
+gate reads each maintainer's account (`maintainer_facts`) — and writes the new state
+and gate summary, with an audit entry per change. The bot notices the state change
+and says it on-wiki; nothing here writes wikitext. The audit evidence holds gate
+names and states only, never a private fact.
 """
 
 from __future__ import annotations
@@ -36,7 +37,23 @@ def facts_for(
         identified=bool(store.identifications(subject)),
         fee=waived or fee_settled(fees, payments, today),
         eligible=gates.eligible(record),
+        maintainers=maintainer_facts(store, record),
     )
+
+
+def maintainer_facts(store: Store, record: RequestRecord) -> tuple[gates.Maintainer, ...]:
+    """For a tool request, what the store knows of each maintainer's standing."""
+    if record.type != "tool":
+        return ()
+    found = []
+    for name in gates.tool_maintainers(record):
+        account = store.account_of(name)
+        found.append(
+            gates.Maintainer(
+                name, account=account is not None, suspended=bool(account and account.suspended)
+            )
+        )
+    return tuple(found)
 
 
 def report_for(
@@ -53,13 +70,29 @@ def requests_of(store: Store, username: str) -> list[RequestRecord]:
     return sorted(found, key=lambda r: r.id, reverse=True)
 
 
+def _affected(store: Store, username: str) -> list[RequestRecord]:
+    """`username`'s requests, and the open tool requests naming them as a maintainer."""
+    own = requests_of(store, username)
+    wanted = canonical_username(username)
+    seen = {r.id for r in own}
+    tools = [
+        r
+        for r in store.requests()
+        if r.type == "tool"
+        and r.id not in seen
+        and r.state not in CLOSED
+        and wanted in gates.tool_maintainers(r)
+    ]
+    return own + tools
+
+
 def advance(
     store: Store, username: str, actor: str, *, terms_version: str, fees: FeePolicy
 ) -> list[RequestRecord]:
     """Re-evaluate `username`'s open requests; return those whose state changed."""
     changed = []
     with store.transaction():
-        for record in requests_of(store, username):
+        for record in _affected(store, username):
             if record.state in CLOSED:
                 continue
             report = report_for(store, record, terms_version, fees)

@@ -325,6 +325,62 @@ def _ledger(db: Database) -> None:
     )
 
 
+@migrations(name="0006_member_jobs")
+def _member_jobs(db: Database) -> None:
+    # Jobs about a member rather than a request (keys | suspend | restore): `member`
+    # names the wiki user and `request_id` is NULL; one such job per member and kind,
+    # queued again when asked again rather than doubled. `suspended_at` on an account
+    # is the decision to suspend it (the worker makes it so in the directory).
+    db["jobs"].add_column("member", str)
+    db["jobs"].transform(not_null={"request_id": False})
+    db.execute(
+        "CREATE UNIQUE INDEX jobs_member_kind ON jobs (member, kind) WHERE request_id IS NULL"
+    )
+    db["accounts"].add_column("suspended_at", str)
+    db["accounts"].add_column("suspended_reason", str)
+
+
+@migrations(name="0007_renewal")
+def _renewal(db: Database) -> None:
+    # The yearly renewal (membership/renewal.py): each reminder once per member, period
+    # (the last covered day) and stage (days before), whether it was posted or why not;
+    # and every suspension of a lapsed member with its restore. Nothing is deleted.
+    db["reminders"].create(
+        {
+            "id": int,
+            "member": str,
+            "period": str,  # ISO date: the last day the fee or waiver covers
+            "stage": int,  # days before the renewal date (policies/fees.toml)
+            "outcome": str,  # posted | opted-out | bots-excluded
+            "revid": int,
+            "note": str,
+            "at": str,
+        },
+        pk="id",
+        not_null={"member", "period", "stage", "outcome", "at"},
+    )
+    db["reminders"].create_index(["member", "period", "stage"], unique=True)
+    db["suspensions"].create(
+        {
+            "id": int,
+            "member": str,
+            "shell_name": str,
+            "reason": str,
+            "paid_until": str,
+            "suspended_at": str,
+            "suspend_job": int,
+            "restored_at": str,
+            "restore_job": int,
+            "restore_reason": str,
+        },
+        pk="id",
+        not_null={"member", "shell_name", "reason", "suspended_at"},
+    )
+    db.executescript(
+        "CREATE UNIQUE INDEX suspensions_open ON suspensions (member) WHERE restored_at IS NULL;"
+    )
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -478,7 +534,7 @@ class WaiverRecord:
 @dataclass(frozen=True)
 class JobRecord:
     id: int
-    request_id: int
+    request_id: int | None  # None for a member's job (see `member`)
     kind: str
     payload: Mapping[str, Any]
     state: str  # queued | running | done | failed
@@ -489,6 +545,7 @@ class JobRecord:
     lease_until: str | None
     created_at: str
     updated_at: str | None
+    member: str | None = None  # the wiki user a member job (keys | suspend | restore) is for
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> JobRecord:
@@ -504,6 +561,12 @@ class AccountRecord:
     owner: str  # the wiki username (person) or the tool's name
     uid: int | None
     created_at: str
+    suspended_at: str | None = None  # decided to be suspended (the worker suspends it)
+    suspended_reason: str | None = None
+
+    @property
+    def suspended(self) -> bool:
+        return bool(self.suspended_at)
 
 
 @dataclass(frozen=True)
@@ -515,6 +578,32 @@ class QueuedWaiver:
     queued_by: str
     queued_at: str
     released_at: str | None
+
+
+@dataclass(frozen=True)
+class ReminderRecord:
+    id: int
+    member: str
+    period: str
+    stage: int
+    outcome: str  # posted | opted-out | bots-excluded
+    revid: int | None
+    note: str | None
+    at: str
+
+
+@dataclass(frozen=True)
+class SuspensionRecord:
+    id: int
+    member: str
+    shell_name: str
+    reason: str
+    paid_until: str | None
+    suspended_at: str
+    suspend_job: int | None
+    restored_at: str | None
+    restore_job: int | None
+    restore_reason: str | None
 
 
 # Ledger columns that are text in `LedgerEntry` (NULL in old rows reads as "").
@@ -1118,6 +1207,55 @@ class Store:
         assert row is not None
         return JobRecord.from_row(row), created
 
+    def enqueue_member_job(
+        self, member: str, kind: str, payload: Mapping[str, Any], now: datetime | None = None
+    ) -> tuple[JobRecord, bool]:
+        """Queue `member`'s job of this kind to run `now`; whether a new row was made.
+
+        There is one job per member and kind: asking again refreshes it (new payload,
+        due now, attempts and error cleared) whatever its state, so changes never pile
+        up. A job running meanwhile cannot finish it (`finish_job` wants it running),
+        so it runs again with the newest facts.
+        """
+        stamp = _iso(now)
+        text = json.dumps(dict(payload), ensure_ascii=False)
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO jobs (request_id, member, kind, payload, state, attempts, "
+                "next_attempt_at, created_at, updated_at) "
+                "VALUES (NULL, ?, ?, ?, 'queued', 0, ?, ?, ?)",
+                [member, kind, text, stamp, stamp, stamp],
+            )
+            created = cursor.rowcount == 1
+            if not created:
+                self.db.execute(
+                    "UPDATE jobs SET state = 'queued', payload = ?, next_attempt_at = ?, "
+                    "attempts = 0, last_error = NULL, lease_until = NULL, updated_at = ? "
+                    "WHERE request_id IS NULL AND member = ? AND kind = ?",
+                    [text, stamp, stamp, member, kind],
+                )
+            row = self._one(
+                "SELECT * FROM jobs WHERE request_id IS NULL AND member = ? AND kind = ?",
+                [member, kind],
+            )
+        assert row is not None
+        return JobRecord.from_row(row), created
+
+    def cancel_member_job(self, member: str, kind: str, now: datetime | None = None) -> bool:
+        """Cancel `member`'s queued job of this kind (e.g. a restore overtaken by a suspend)."""
+        cursor = self.db.execute(
+            "UPDATE jobs SET state = 'cancelled', updated_at = ? "
+            "WHERE request_id IS NULL AND member = ? AND kind = ? AND state = 'queued'",
+            [_iso(now), member, kind],
+        )
+        return cursor.rowcount == 1
+
+    def member_jobs(self, member: str) -> list[JobRecord]:
+        rows = self.db.execute(
+            "SELECT * FROM jobs WHERE request_id IS NULL AND member = ? ORDER BY id", [member]
+        )
+        return [JobRecord.from_row(_as_dict(rows, r)) for r in rows.fetchall()]
+
     def lease_job(
         self, worker: str, now: datetime | None = None, *, lease_seconds: int = 300
     ) -> JobRecord | None:
@@ -1220,6 +1358,13 @@ class Store:
     def account_of(self, owner: str, kind: str = "person") -> AccountRecord | None:
         row = self._one("SELECT * FROM accounts WHERE owner = ? AND kind = ?", [owner, kind])
         return AccountRecord(**row) if row else None
+
+    def set_account_suspended(self, shell_name: str, reason: str | None) -> None:
+        """Record the decision to suspend (`reason`) or restore (None) an account."""
+        self.db.execute(
+            "UPDATE accounts SET suspended_at = ?, suspended_reason = ? WHERE shell_name = ?",
+            [now_iso() if reason is not None else None, reason, shell_name],
+        )
 
     # -- the fee ledger and the waiver queue (0005) ---------------------------
 
@@ -1366,6 +1511,102 @@ class Store:
         )
 
     # -- helpers -----------------------------------------------------------
+
+    # -- the yearly renewal (0007) ---------------------------------------------
+
+    def accounts(self, kind: str | None = None) -> list[AccountRecord]:
+        if kind is None:
+            rows = self.db.execute("SELECT * FROM accounts ORDER BY shell_name")
+        else:
+            rows = self.db.execute(
+                "SELECT * FROM accounts WHERE kind = ? ORDER BY shell_name", [kind]
+            )
+        return [AccountRecord(**_as_dict(rows, r)) for r in rows.fetchall()]
+
+    def reminder(self, member: str, period: str, stage: int) -> ReminderRecord | None:
+        row = self._one(
+            "SELECT * FROM reminders WHERE member = ? AND period = ? AND stage = ?",
+            [member, period, int(stage)],
+        )
+        return ReminderRecord(**row) if row else None
+
+    def record_reminder(
+        self,
+        member: str,
+        period: str,
+        stage: int,
+        outcome: str,
+        *,
+        revid: int | None = None,
+        note: str = "",
+        now: datetime | None = None,
+    ) -> bool:
+        """Remember a reminder (posted, or why not); False if it was already recorded."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO reminders (member, period, stage, outcome, revid, note, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [member, period, int(stage), outcome, revid, note, _iso(now)],
+        )
+        return cursor.rowcount == 1
+
+    def reminders(self, member: str | None = None) -> list[ReminderRecord]:
+        if member is None:
+            rows = self.db.execute("SELECT * FROM reminders ORDER BY id")
+        else:
+            rows = self.db.execute("SELECT * FROM reminders WHERE member = ? ORDER BY id", [member])
+        return [ReminderRecord(**_as_dict(rows, r)) for r in rows.fetchall()]
+
+    def open_suspension(self, member: str) -> SuspensionRecord | None:
+        row = self._one(
+            "SELECT * FROM suspensions WHERE member = ? AND restored_at IS NULL", [member]
+        )
+        return SuspensionRecord(**row) if row else None
+
+    def record_suspension(
+        self,
+        member: str,
+        shell_name: str,
+        reason: str,
+        *,
+        paid_until: str | None,
+        job_id: int | None,
+        now: datetime | None = None,
+    ) -> SuspensionRecord:
+        row_id = (
+            self.db["suspensions"]
+            .insert(
+                {
+                    "member": member,
+                    "shell_name": shell_name,
+                    "reason": reason,
+                    "paid_until": paid_until,
+                    "suspended_at": _iso(now),
+                    "suspend_job": job_id,
+                }
+            )
+            .last_pk
+        )
+        row = self._one("SELECT * FROM suspensions WHERE id = ?", [row_id])
+        assert row is not None
+        return SuspensionRecord(**row)
+
+    def record_restore(
+        self, suspension_id: int, reason: str, *, job_id: int | None, now: datetime | None = None
+    ) -> None:
+        self.db.execute(
+            "UPDATE suspensions SET restored_at = ?, restore_job = ?, restore_reason = ? "
+            "WHERE id = ? AND restored_at IS NULL",
+            [_iso(now), job_id, reason, suspension_id],
+        )
+
+    def suspensions(self, member: str | None = None) -> list[SuspensionRecord]:
+        if member is None:
+            rows = self.db.execute("SELECT * FROM suspensions ORDER BY id")
+        else:
+            rows = self.db.execute(
+                "SELECT * FROM suspensions WHERE member = ? ORDER BY id", [member]
+            )
+        return [SuspensionRecord(**_as_dict(rows, r)) for r in rows.fetchall()]
 
     def _one(self, sql: str, args: list[Any]) -> dict[str, Any] | None:
         cursor = self.db.execute(sql, args)

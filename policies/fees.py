@@ -30,6 +30,8 @@ class FeePolicy:
     when_fund_is_short: str = "queue"  # queue | allow-negative-with-second-admin
     reserve_months: int = 6
     how_to_pay: str = ""
+    # Days before the year runs out when a renewal reminder is posted (each once a year).
+    remind_days_before: tuple[int, ...] = (30, 7)
 
 
 FUND_SHORT_RULES = ("queue", "allow-negative-with-second-admin")
@@ -55,6 +57,15 @@ def load_fees(overrides: dict[str, Any] | None = None) -> FeePolicy:
             f"fee key 'when_fund_is_short' must be one of {', '.join(FUND_SHORT_RULES)}, "
             f"not {values['when_fund_is_short']!r}"
         )
+    reminders = values.get("remind_days_before", FeePolicy.remind_days_before)
+    if not isinstance(reminders, list | tuple) or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in reminders
+    ):
+        raise PolicyError(
+            f"fee key 'remind_days_before' must be a list of whole days (e.g. [30, 7]), "
+            f"not {reminders!r}"
+        )
+    values["remind_days_before"] = tuple(sorted(set(reminders), reverse=True))
     return FeePolicy(**values)
 
 

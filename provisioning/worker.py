@@ -10,6 +10,12 @@ so on-wiki, admins see it in the store); a transient one is retried with exponen
 back-off, a permanent one (a name that cannot be made or is taken) waits for an
 admin, who gives a name and calls `Store.requeue_job`. Every step is in the audit
 log. `hook(stage)` lets a test stop the worker at a chosen point.
+
+Jobs about a member's existing account (`membership.accounts`: request_id NULL,
+`member` set) take the same queue, leases and back-off: "keys" sets the account's
+keys to the member's active keys, "suspend" and "restore" call the backend's (both
+converge when repeated); a failure is audited as `<kind>-failed` and shown to the
+admins, and no request changes state.
 """
 
 from __future__ import annotations
@@ -22,11 +28,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from membership.gates import tool_maintainers
 from membership.states import State
 from membership.store import JobRecord, RequestRecord, Store
 from policies.eligibility import canonical_username
-from policies.requests import maintainers as request_maintainers
-from provisioning.backend import Account, Backend, ProvisioningError
+from provisioning.backend import Account, Backend, NoSuchAccountError, ProvisioningError
 from provisioning.names import NamingError, shell_name
 
 ACTOR = "provisioning"
@@ -76,6 +82,8 @@ def run_once(
     job = store.lease_job(worker, now, lease_seconds=lease_seconds)
     if job is None:
         return None
+    if job.request_id is None:
+        return _run_member_job(store, backend, job, worker, now, max_attempts, hook)
     with store.transaction():
         record = store.request_by_id(job.request_id)
         if record is not None and record.state in (State.APPROVED, State.FAILED):
@@ -140,12 +148,69 @@ def provision_person(
     return account
 
 
+MEMBER_ACTIONS = {"keys": "keys-set", "suspend": "account-suspended", "restore": "account-restored"}
+
+
+def _run_member_job(
+    store: Store,
+    backend: Backend,
+    job: JobRecord,
+    worker: str,
+    now: datetime,
+    max_attempts: int,
+    hook: Hook,
+) -> Outcome:
+    """A job about a member's existing account: keys | suspend | restore."""
+    hook("leased")
+    member = job.member or ""
+    try:
+        name = job.payload.get("shell_name")
+        if not name:
+            held = store.account_of(member)
+            if held is None:
+                raise NoSuchAccountError(f"{member!r} has no shell account")
+            name = held.shell_name
+        evidence: dict[str, Any] = {}
+        if job.kind == "keys":
+            keys = [k.key for k in store.ssh_keys(member)]
+            backend.set_keys(name, keys)
+            evidence["keys"] = len(keys)
+        elif job.kind == "suspend":
+            backend.suspend(name)
+            evidence["reason"] = job.payload.get("reason", "")
+        elif job.kind == "restore":
+            backend.restore(name)
+        else:
+            raise UnknownJobError(f"no such job kind {job.kind!r}")
+    except Exception as error:  # recorded and retried like a provisioning failure
+        return _failed(store, job, worker, now, error, max_attempts)
+    hook("provisioned")
+    with store.transaction():
+        store.finish_job(job.id, worker, now)  # False: asked again meanwhile, so it runs again
+        store.audit(
+            ACTOR,
+            MEMBER_ACTIONS[job.kind],
+            None,
+            job=job.id,
+            member=member,
+            shell_name=name,
+            **evidence,
+        )
+    hook("finished")
+    finished = store.job(job.id)
+    assert finished is not None
+    return Outcome(finished, True)
+
+
+class UnknownJobError(ProvisioningError):
+    permanent = True
+
+
 def _payload(record: RequestRecord) -> dict[str, Any]:
     subject = canonical_username(record.subject or record.requester)
     if record.type == "tool":
-        people = {canonical_username(m) for m in request_maintainers(record.fields)}
-        people.add(canonical_username(record.requester))
-        return {"tool": record.fields.get("tool", "").strip(), "maintainers": sorted(people)}
+        people = tool_maintainers(record)
+        return {"tool": record.fields.get("tool", "").strip(), "maintainers": list(people)}
     return {"wiki_user": subject}
 
 
@@ -182,14 +247,16 @@ def _failed(
     message = str(error) or type(error).__name__
     with store.transaction():
         failed = store.fail_job(job.id, worker, message, now, retry=retry)
-        record = store.request_by_id(job.request_id)
-        detail = {**(record.detail if record else {}), "provisioning_error": message}
-        store.update_request(job.request_id, state=str(State.FAILED), detail=detail)
+        if job.request_id is not None:
+            record = store.request_by_id(job.request_id)
+            detail = {**(record.detail if record else {}), "provisioning_error": message}
+            store.update_request(job.request_id, state=str(State.FAILED), detail=detail)
         store.audit(
             ACTOR,
-            "provisioning-failed",
+            "provisioning-failed" if job.request_id is not None else f"{job.kind}-failed",
             job.request_id,
             job=job.id,
+            member=job.member,
             attempt=job.attempts,
             error=message,
             retry=retry,

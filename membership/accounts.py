@@ -1,0 +1,72 @@
+"""Changes to a member's existing account, queued as jobs for the provisioning worker.
+
+Once a member has a shell account (`Store.account_of`), what they change on the
+bridge must reach the directory: `keys_changed` queues a "keys" job after a key was
+added or removed, and the worker sets the account's keys to the member's active
+keys. `enqueue_suspend` / `enqueue_restore` are how the renewal code suspends a
+lapsed member and restores them; the decision is recorded on the account at once
+(it is what "good standing" reads), the directory follows when the worker runs the
+job. Each member has at most one job of each kind — asking again refreshes it — and
+a queued suspend is cancelled by a restore (and the other way round), so the last
+decision wins. Nothing is queued for a member without an account.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from membership.store import JobRecord, Store
+from policies.eligibility import canonical_username
+
+ACTOR = "provisioning"
+
+
+def keys_changed(
+    store: Store, username: str, actor: str | None = None, now: datetime | None = None
+) -> JobRecord | None:
+    """Queue (or refresh) `username`'s keys job; None when they have no account yet."""
+    username = canonical_username(username)
+    account = store.account_of(username)
+    if account is None:
+        return None  # the account, when made, takes the keys active then
+    with store.transaction():
+        job, _ = store.enqueue_member_job(username, "keys", {"shell_name": account.shell_name}, now)
+        store.audit(actor or username, "keys-queued", job=job.id, shell_name=account.shell_name)
+    return job
+
+
+def enqueue_suspend(
+    store: Store, username: str, reason: str, actor: str = ACTOR, now: datetime | None = None
+) -> JobRecord | None:
+    """Suspend `username`'s account (e.g. membership lapsed); None without an account."""
+    username = canonical_username(username)
+    account = store.account_of(username)
+    if account is None:
+        return None
+    with store.transaction():
+        store.set_account_suspended(account.shell_name, reason)
+        store.cancel_member_job(username, "restore", now)
+        payload = {"shell_name": account.shell_name, "reason": reason}
+        job, _ = store.enqueue_member_job(username, "suspend", payload, now)
+        store.audit(
+            actor, "suspend-queued", job=job.id, shell_name=account.shell_name, reason=reason
+        )
+    return job
+
+
+def enqueue_restore(
+    store: Store, username: str, actor: str = ACTOR, now: datetime | None = None
+) -> JobRecord | None:
+    """Restore `username`'s suspended account (e.g. renewed); None without an account."""
+    username = canonical_username(username)
+    account = store.account_of(username)
+    if account is None:
+        return None
+    with store.transaction():
+        store.set_account_suspended(account.shell_name, None)
+        store.cancel_member_job(username, "suspend", now)
+        job, _ = store.enqueue_member_job(
+            username, "restore", {"shell_name": account.shell_name}, now
+        )
+        store.audit(actor, "restore-queued", job=job.id, shell_name=account.shell_name)
+    return job
