@@ -227,20 +227,7 @@ def save(
 
     Raises EditConflict if anyone saved, created or deleted the page in between.
     """
-    from pywikibot.exceptions import APIError, Error
-
-    params: dict[str, Any] = {
-        "action": "edit",
-        "title": title,
-        "text": text,
-        "summary": summary,
-        "bot": 1,
-        "watchlist": "nochange",
-        "assert": "user",
-        "assertuser": site.user(),
-        "token": site.tokens["csrf"],
-        "formatversion": 2,
-    }
+    params: dict[str, Any] = {"text": text}
     if started:
         params["starttimestamp"] = started
     if base.exists:
@@ -248,39 +235,55 @@ def save(
         params["basetimestamp"] = base.timestamp
     else:
         params["createonly"] = 1  # someone creating it meanwhile is a conflict too
+    result = bot_edit(site, title, summary, f"saving {title}", conflicts=True, **params)
+    return int(result.get("newrevid") or base.revid or 0)
+
+
+def bot_edit(
+    site: Any, title: str, summary: str, doing: str, *, conflicts: bool = False, **params: Any
+) -> dict[str, Any]:
+    """One edit as the logged-in bot (bot flag, assertuser); the API's `edit` result.
+
+    With `conflicts`, the API's conflict errors raise EditConflict; every other
+    refusal raises WikiError saying what was being done (`doing`).
+    """
+    from pywikibot.exceptions import APIError, Error
+
+    request = {
+        "action": "edit",
+        "title": title,
+        "summary": summary,
+        "bot": 1,
+        "watchlist": "nochange",
+        "assert": "user",
+        "assertuser": site.user(),
+        "token": site.tokens["csrf"],
+        "formatversion": 2,
+        **params,
+    }
     try:
-        data = site.simple_request(**params).submit()
+        data = site.simple_request(**request).submit()
     except APIError as error:
-        if error.code in ("editconflict", "articleexists", "pagedeleted", "missingtitle"):
+        if conflicts and error.code in (
+            "editconflict",
+            "articleexists",
+            "pagedeleted",
+            "missingtitle",
+        ):
             raise EditConflict(f"{title} was edited while the bot was working") from None
-        raise WikiError(f"saving {title} failed: {error.code}: {error.info}") from None
+        raise WikiError(f"{doing} failed: {error.code}: {error.info}") from None
     except Error as error:
-        raise WikiError(f"saving {title} failed: {error}") from None
+        raise WikiError(f"{doing} failed: {error}") from None
     result = data.get("edit", {})
     if result.get("result") != "Success":
-        raise WikiError(f"saving {title} failed: {result}")
-    return int(result.get("newrevid") or base.revid or 0)
+        raise WikiError(f"{doing} failed: {result}")
+    return result
 
 
 def create_or_replace(site: Any, title: str, text: str, summary: str) -> bool:
     """Write a page whatever it holds now (templates, seeded pages); True if it changed."""
-    from pywikibot.exceptions import APIError
-
-    try:
-        params = {
-            "action": "edit",
-            "title": title,
-            "text": text,
-            "summary": summary,
-            "bot": 1,
-            "assert": "user",
-            "token": site.tokens["csrf"],
-            "formatversion": 2,
-        }
-        data = site.simple_request(**params).submit()
-    except APIError as error:
-        raise WikiError(f"saving {title} failed: {error.code}: {error.info}") from None
-    return not data.get("edit", {}).get("nochange", False)
+    result = bot_edit(site, title, summary, f"saving {title}", text=text)
+    return not result.get("nochange", False)
 
 
 # -- users -------------------------------------------------------------------
@@ -615,29 +618,13 @@ def _recent_change(entry: dict[str, Any]) -> RecentChange:
 def append_section(site: Any, title: str, heading: str, text: str, summary: str) -> int:
     """Add a section `heading` with `text` at the end of `title` (creating the page);
     a bot edit with `summary`. Returns the new revision id."""
-    from pywikibot.exceptions import APIError, Error
-
-    params: dict[str, Any] = {
-        "action": "edit",
-        "title": title,
-        "section": "new",
-        "sectiontitle": heading,
-        "text": text,
-        "summary": summary,
-        "bot": 1,
-        "watchlist": "nochange",
-        "assert": "user",
-        "assertuser": site.user(),
-        "token": site.tokens["csrf"],
-        "formatversion": 2,
-    }
-    try:
-        data = site.simple_request(**params).submit()
-    except APIError as error:
-        raise WikiError(f"adding a section to {title} failed: {error.code}: {error.info}") from None
-    except Error as error:
-        raise WikiError(f"adding a section to {title} failed: {error}") from None
-    result = data.get("edit", {})
-    if result.get("result") != "Success":
-        raise WikiError(f"adding a section to {title} failed: {result}")
+    result = bot_edit(
+        site,
+        title,
+        summary,
+        f"adding a section to {title}",
+        section="new",
+        sectiontitle=heading,
+        text=text,
+    )
     return int(result.get("newrevid") or 0)
