@@ -6,7 +6,11 @@ lists what is known about them (with their provisioning jobs: state, attempts, l
 error; the queue lists every failing job) and holds the forms: attest identification (who, when
 and the method — never a document or an ID number), record a payment, and decide
 waivers (a grant needs a second admin's confirmation when `waiver_needs_second_admin`
-is set in `policies/fees.toml`). No admin records facts about themselves. Every
+is set in `policies/fees.toml`; `membership.fund.settle_waiver` pays a granted waiver
+from the fund, queues it when the fund is short, or asks for a second admin, and its
+message is what the admin sees). The desk also charts the fund's balance and the
+members' standing over the past year (inline SVG, drawn here) and offers the report
+as CSV (`/admin/report.csv`). No admin records facts about themselves. Every
 action is audited without the private fact itself.
 """
 
@@ -14,18 +18,30 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from bridge import auth
 from bridge.auth import admin_required, current_member, settings
+from bridge.charts import Series, line_chart
 from bridge.sessions import current_store
-from membership import progress, waivers
+from membership import fund, history, progress, waivers
+from membership.report import build_report, to_csv
 from membership.states import CLOSED, State
 from membership.store import JobRecord
 from policies.eligibility import canonical_username
+from policies.money import MoneyError, format_minor, to_minor
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 MAX_METHOD = 200
@@ -63,7 +79,22 @@ def queue() -> str:
         waivers=store.waivers(status="requested"),
         failed_jobs=_failing(store.jobs()),
         requests_by_id={r.id: r for r in store.requests()},
+        charts=_charts(),
     )
+
+
+@blueprint.get("/report.csv")
+@admin_required
+def report_csv() -> Response:
+    now = datetime.now(UTC)
+    report = build_report(current_store(), settings().fees, now)
+    response = make_response(to_csv(report))
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="ats-report-{now.date().isoformat()}.csv"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blueprint.get("/member/<username>")
@@ -119,22 +150,25 @@ def payment(username: str) -> Response:
     username, admin = _subject(username)
     fees = settings().fees
     form = request.form
-    try:
-        amount = Decimal(form.get("amount", "").strip())
-        minor = int((amount * 100).to_integral_exact())
-    except (InvalidOperation, ValueError):
-        minor = -1
     currency = form.get("currency", fees.currency).strip().upper()
     try:
         paid_on = date.fromisoformat(form.get("paid_on", "").strip())
     except ValueError:
         paid_on = None
-    if minor <= 0 or not CURRENCY.match(currency) or paid_on is None or paid_on > date.today():
+    if not CURRENCY.match(currency) or paid_on is None or paid_on > date.today():
         flash(
             "Give a positive amount (e.g. 20.00), a three-letter currency and the date "
             "it was paid (not in the future).",
             "error",
         )
+        return _back(username)
+    try:
+        minor = to_minor(form.get("amount", ""), currency)
+    except MoneyError as error:
+        flash(f"Not recorded: {error}.", "error")
+        return _back(username)
+    if minor <= 0:
+        flash("Not recorded: the amount must be more than zero (e.g. 20.00).", "error")
         return _back(username)
     store = current_store()
     record = store.record_payment(
@@ -171,22 +205,36 @@ def waiver(waiver_id: int) -> Response:
     except waivers.WaiverRuleError as error:
         flash(str(error), "error")
         return _back(record.username)
-    if step.operation == "confirm":
-        store.confirm_waiver(waiver_id, member.username)
-    else:
-        store.decide_waiver(waiver_id, member.username, status=step.status)
-    store.audit(member.username, step.audit_action, subject=record.username, waiver_id=waiver_id)
-    auth.advance(record.username, member.username)
-    flash(
-        {
-            "waiver-refused": "Waiver refused.",
-            "waiver-granted": "Waiver granted.",
-            "waiver-confirmed": "Waiver confirmed and granted.",
-            "waiver-grant-proposed": "Grant recorded; a second admin must confirm it.",
-        }[step.audit_action],
-        "success",
+    settled = fund.settle_waiver(
+        store, record, step, member.username, settings().fees, date.today()
     )
+    auth.advance(record.username, member.username)
+    flash(settled.admin_message, "success")
     return _back(record.username)
+
+
+def _charts() -> dict[str, Markup]:
+    """The fund's balance and the members' standing at each of the last twelve month-ends."""
+    fees = settings().fees
+    store = current_store()
+    days = history.month_ends(date.today())
+    labels = [d.strftime("%Y-%m") for d in days]
+    entries = [e for e in store.ledger_entries() if e.currency == fees.currency]
+    standings = history.standing_series(store, fees, entries, days)
+    colours = {"paid": "#14866d", "waived": "#36c", "grace": "#ac6600", "lapsed": "#d33"}
+    return {
+        "fund": line_chart(
+            f"Waiver fund balance ({fees.currency}) at each month's end",
+            labels,
+            [Series("Fund", "#36c", history.fund_series(entries, days))],
+            lambda amount: format_minor(amount, fees.currency),
+        ),
+        "members": line_chart(
+            "Members by standing at each month's end",
+            labels,
+            [Series(s, colours[s], counts) for s, counts in standings.items()],
+        ),
+    }
 
 
 def _failing(jobs: list[JobRecord]) -> list[JobRecord]:

@@ -2,17 +2,20 @@
 
 `/status` and `/status.json` show the same data, built by `membership.status`, which
 reads nothing private: open requests as the wiki already shows them, counts by state,
-the median time to a decision.
+the median time to a decision, and the waiver fund's balance and the number of waivers
+it has paid (never who, why or how much each).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template
 
+from bridge.auth import settings
 from bridge.sessions import current_store
-from membership.status import public_status
+from membership.status import public_fund, public_status
 
 blueprint = Blueprint("public", __name__)
 
@@ -24,14 +27,19 @@ def landing() -> str:
 
 @blueprint.get("/status")
 def status() -> str:
-    return render_template("status.html", status=public_status(current_store(), _now()))
+    return render_template("status.html", status=_status())
 
 
 @blueprint.get("/status.json")
 def status_json() -> Response:
-    response = jsonify(public_status(current_store(), _now()))
+    response = jsonify(_status())
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+def _status() -> dict[str, Any]:
+    store = current_store()
+    return {**public_status(store, _now()), "fund": public_fund(store, settings().fees)}
 
 
 def _now() -> datetime:

@@ -33,7 +33,7 @@ from bridge.oauth import OAuthClient, OAuthError
 from bridge.security import client_key, rate_limited, safe_next
 from bridge.sessions import current_store
 from bridge.views import render_markdown
-from membership import accounts, progress
+from membership import accounts, fund, progress
 from membership.store import DuplicateKeyError
 from policies.sshkeys import SSHKeyError, parse_public_key
 
@@ -123,6 +123,7 @@ def me() -> str:
         terms_accepted=store.terms_accepted(member.username, config.terms.version),
         terms_version=config.terms.version,
         waivers=store.waivers(member.username),
+        waiver_message=fund.requester_message(store, member.username, config.fees),
         payments=store.payments(member.username),
     )
 

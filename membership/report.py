@@ -16,7 +16,7 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from membership import ledger
 from membership.states import State
@@ -60,17 +60,7 @@ def build_report(
     queue = public_status(store, now)
     every = store.ledger_entries()
     entries = [e for e in every if e.currency == policy.currency]
-    members = sorted(
-        {canonical_username(r.subject or r.requester) for r in store.requests(state=State.DONE)}
-    )
-    standings: dict[str, list[str]] = {s: [] for s in STANDINGS}
-    for member in members:
-        waived_on = [
-            datetime.fromisoformat(w.confirmed_at or w.decided_at or w.requested_at).date()
-            for w in store.waivers(member, status="granted")
-        ]
-        payments = ledger.net_payments(entries, member)
-        standings[standing(policy, payments, waived_on, today)].append(member)
+    standings = member_standings(store, policy, entries, [today])[0]
     cost = ledger.monthly_cost(entries, today) if monthly_cost is None else monthly_cost
     year = [e for e in entries if today - timedelta(days=365) < e.on <= today]
     queued = [q for q in store.queued_waivers() if q.currency == policy.currency]
@@ -104,6 +94,29 @@ def build_report(
         other_currencies=len(every) - len(entries),
         notes=notes,
     )
+
+
+def member_standings(
+    store: Store, policy: FeePolicy, entries: list[ledger.LedgerEntry], days: list[date]
+) -> list[dict[str, list[str]]]:
+    """For each day, the members (subjects of requests that reached `done`) by standing."""
+    members = sorted(
+        {canonical_username(r.subject or r.requester) for r in store.requests(state=State.DONE)}
+    )
+    known = []
+    for member in members:
+        waived_on = [
+            datetime.fromisoformat(w.confirmed_at or w.decided_at or w.requested_at).date()
+            for w in store.waivers(member, status="granted")
+        ]
+        known.append((member, ledger.net_payments(entries, member), waived_on))
+    out = []
+    for day in days:
+        standings: dict[str, list[str]] = {s: [] for s in STANDINGS}
+        for member, payments, waived_on in known:
+            standings[standing(policy, payments, waived_on, day)].append(member)
+        out.append(standings)
+    return out
 
 
 def rows(report: Report) -> list[tuple[str, str, str]]:

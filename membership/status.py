@@ -4,6 +4,8 @@
 (heading, account, type, state, days waiting) and the median time from filing to an
 honoured approve or decline. No private fact (identification method, waiver reason,
 payments, keys) is read here, so none can leak into the public page or its JSON.
+`public_fund` gives the waiver fund's balance and how many waivers it has paid: a count
+and a sum of the fund's history, never who, why or any one amount.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from datetime import datetime
 from statistics import median
 from typing import Any
 
+from membership.ledger import fund_balance
 from membership.states import CLOSED
 from membership.store import Store
+from policies.fees import FeePolicy
+from policies.money import format_minor
 
 DECIDING = ("approve", "decline")
 
@@ -51,4 +56,16 @@ def public_status(store: Store, now: datetime) -> dict[str, Any]:
         "by_state": by_state,
         "decided_count": len(waits),
         "median_days_to_decision": round(median(waits), 1) if waits else None,
+    }
+
+
+def public_fund(store: Store, policy: FeePolicy) -> dict[str, Any]:
+    """The waiver fund as anyone may see it: its balance and the number of waivers paid."""
+    entries = [e for e in store.ledger_entries() if e.currency == policy.currency]
+    balance = fund_balance(entries)
+    return {
+        "currency": policy.currency,
+        "balance": format_minor(balance, policy.currency),
+        "balance_minor": balance,
+        "waivers_paid": sum(1 for e in entries if e.kind == "waiver"),
     }

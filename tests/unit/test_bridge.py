@@ -9,6 +9,7 @@ never contacted: OAuth 2.0's start only builds a URL).
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -17,8 +18,10 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from bridge import create_app
 from bridge.settings import BridgeConfigError
 from bridge.testing import log_in
+from membership import fund
 from membership.store import Store
 from policies.eligibility import EligibilityPolicy
+from policies.fees import load_fees
 
 WIKI_API = "http://127.0.0.1:9/w/api.php"
 
@@ -80,6 +83,24 @@ def _csrf(client, path: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert found, f"no CSRF field on {path}"
     return found.group(1)
+
+
+def _page(client, path: str = "/admin/member/Example") -> str:
+    return client.get(path).get_data(as_text=True)
+
+
+def _fill_fund(store: Store, amount: int, payer: str = "Funder") -> None:
+    """A member's payment, then `amount` of it moved into the waiver fund."""
+    store.record_payment(
+        payer,
+        amount=amount,
+        currency="USD",
+        paid_on=date.today().isoformat(),
+        method="card",
+        reference=f"REF-{payer}",
+        recorded_by="Admin One",
+    )
+    fund.transfer_surplus(store, amount, load_fees(), "Admin One", date.today())
 
 
 # -- start-up --------------------------------------------------------------------
@@ -284,6 +305,7 @@ def test_requester_walks_gates_to_awaiting_approval(app, client, store, settings
         "/admin/member/Example/identification", data={"csrf_token": one, "method": "video call"}
     )
     [waiver] = store.waivers("Example")
+    _fill_fund(store, 50_00)
     admin_one.post(f"/admin/waiver/{waiver.id}", data={"csrf_token": one, "action": "grant"})
     assert store.waiver(waiver.id).status == "requested"
     assert store.request_by_id(record.id).state == "awaiting-requester"
@@ -291,6 +313,7 @@ def test_requester_walks_gates_to_awaiting_approval(app, client, store, settings
     assert store.waiver(waiver.id).status == "requested"
     admin_two.post(f"/admin/waiver/{waiver.id}", data={"csrf_token": two, "action": "grant"})
     assert store.waiver(waiver.id).status == "granted"
+    assert "Waiver granted; the fund paid 20.00 USD and now holds 30.00" in _page(admin_two)
     assert store.request_by_id(record.id).state == "awaiting-approval"
 
     me = client.get("/me").get_data(as_text=True)
@@ -352,3 +375,150 @@ def test_oauth_endpoints_beside_the_api_unless_configured(settings) -> None:
         "http://127.0.0.1:8/index.php",
         "http://127.0.0.1:8/rest.php",
     )
+
+
+# -- the waiver fund in the bridge -----------------------------------------------------
+
+
+def _ask_waiver(app, store: Store, username: str = "Example") -> int:
+    member = app.test_client()
+    log_in(app, member, username)
+    token = _csrf(member, "/me")
+    member.post("/waiver", data={"csrf_token": token, "reason": "PRIVATE-REASON"})
+    [waiver] = store.waivers(username)
+    return waiver.id
+
+
+def _admins(app):
+    one, two = app.test_client(), app.test_client()
+    log_in(app, one, "Admin One")
+    log_in(app, two, "Admin Two")
+    return (one, _csrf(one, "/admin")), (two, _csrf(two, "/admin"))
+
+
+def test_a_short_fund_queues_the_waiver_and_tells_the_member(app, client, store) -> None:
+    _request(store)
+    waiver_id = _ask_waiver(app, store)
+    (one, t1), (two, t2) = _admins(app)
+    one.post(f"/admin/waiver/{waiver_id}", data={"csrf_token": t1, "action": "grant"})
+    assert "a second admin must confirm it" in _page(one)
+    log_in(app, client, "Example")
+    assert "two of them decide it" in _page(client, "/me")
+
+    two.post(f"/admin/waiver/{waiver_id}", data={"csrf_token": t2, "action": "grant"})
+    assert "waits in the queue" in _page(two)
+    assert store.waiver(waiver_id).status == "requested"
+    me = _page(client, "/me")
+    assert "waits in line (number 1)" in me and "PRIVATE-REASON" not in me
+
+    _fill_fund(store, 20_00)
+    assert store.waiver(waiver_id).status == "granted"
+    assert "you have nothing to pay this year" in _page(client, "/me")
+
+
+def test_a_refused_waiver_is_said_plainly(app, client, store) -> None:
+    _request(store)
+    waiver_id = _ask_waiver(app, store)
+    (one, t1), _ = _admins(app)
+    one.post(f"/admin/waiver/{waiver_id}", data={"csrf_token": t1, "action": "refuse"})
+    assert "Waiver refused." in _page(one)
+    log_in(app, client, "Example")
+    assert "was not granted" in _page(client, "/me")
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("20.001", "more decimals than USD has (2)"),
+        ("1,000", "is not an amount like 20.00"),
+        ("2e3", "is not an amount like 20.00"),
+        ("0", "must be more than zero"),
+        ("-5", "must be more than zero"),
+    ],
+)
+def test_payment_amounts_are_read_exactly(app, client, store, amount, message) -> None:
+    _request(store)
+    log_in(app, client, "Admin One")
+    token = _csrf(client, "/admin/member/Example")
+    client.post(
+        "/admin/member/Example/payment",
+        data={"csrf_token": token, "amount": amount, "currency": "USD", "paid_on": "2000-01-01"},
+    )
+    assert message in _page(client)
+    assert store.payments("Example") == []
+
+
+def test_payment_in_a_currency_without_decimals(app, client, store) -> None:
+    _request(store)
+    log_in(app, client, "Admin One")
+    token = _csrf(client, "/admin/member/Example")
+    data = {"csrf_token": token, "currency": "JPY", "paid_on": "2000-01-01"}
+    client.post("/admin/member/Example/payment", data={**data, "amount": "2500.5"})
+    assert "JPY has no decimals" in _page(client)
+    client.post("/admin/member/Example/payment", data={**data, "amount": "2500"})
+    assert [p.amount for p in store.payments("Example")] == [2500]
+
+
+def test_status_shows_the_fund_and_waiver_count_but_no_one(app, client, store) -> None:
+    _request(store, "Waived Person", state="done")
+    _request(store, "Other Waived", state="done")
+    _fill_fund(store, 100_00, payer="Generous Payer")
+    (one, t1), (two, t2) = _admins(app)
+    for username in ("Waived Person", "Other Waived"):
+        waiver_id = _ask_waiver(app, store, username)
+        one.post(f"/admin/waiver/{waiver_id}", data={"csrf_token": t1, "action": "grant"})
+        two.post(f"/admin/waiver/{waiver_id}", data={"csrf_token": t2, "action": "grant"})
+        assert store.waiver(waiver_id).status == "granted"
+
+    data = client.get("/status.json").get_json()
+    assert data["fund"] == {
+        "currency": "USD",
+        "balance": "60.00",
+        "balance_minor": 60_00,
+        "waivers_paid": 2,
+    }
+    for path in ("/status.json", "/status"):
+        text = _page(client, path)
+        for private in ("Waived Person", "Other Waived", "Generous Payer", "PRIVATE-REASON"):
+            assert private not in text, (path, private)
+        for name in ("Waived_Person", "Admin One", "REF-", "20.00"):
+            assert name not in text, (path, name)
+    page = _page(client, "/status")
+    assert "60.00 USD" in page and "Fees waived by the fund" in page
+
+
+def test_admin_desk_charts_are_inline_svg_without_style(app, client, store) -> None:
+    _request(store, "Member", state="done")
+    _fill_fund(store, 30_00, payer="Member")
+    log_in(app, client, "Admin One")
+    response = client.get("/admin")
+    page = response.get_data(as_text=True)
+    assert page.count("<svg") == 2
+    assert "Waiver fund balance (USD)" in page and "Members by standing" in page
+    assert "Fund, " in page and "30.00</title>" in page  # the fund's last point
+    assert "paid, " in page and "lapsed" in page
+    svg = page[page.index("<svg") : page.rindex("</svg>")]
+    assert "style=" not in svg and "<script" not in page and " on" not in svg
+    assert "script-src" not in response.headers["Content-Security-Policy"]
+    assert "/admin/report.csv" in page
+
+
+def test_admin_downloads_the_report_as_csv(app, client, store) -> None:
+    _request(store, "Member", state="done")
+    _fill_fund(store, 30_00, payer="Member")
+    log_in(app, client, "Admin One")
+    response = client.get("/admin/report.csv")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;") and ".csv" in disposition
+    text = response.get_data(as_text=True)
+    assert text.splitlines()[0] == "section,item,value"
+    assert "money,fund,30.00" in text and "members,paid,1" in text
+
+
+def test_the_report_and_charts_are_for_admins_only(app, client, store) -> None:
+    assert client.get("/admin/report.csv").status_code == 302  # to the login
+    log_in(app, client, "Example")
+    assert client.get("/admin/report.csv").status_code == 403
+    assert client.get("/admin").status_code == 403
