@@ -9,12 +9,14 @@ it has paid (never who, why or how much each).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from importlib import resources
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template
+from flask import Blueprint, Response, abort, jsonify, render_template
 
 from bridge.auth import settings
 from bridge.sessions import current_store
+from bridge.views import render_markdown
 from membership.status import public_fund, public_status
 
 blueprint = Blueprint("public", __name__)
@@ -23,6 +25,33 @@ blueprint = Blueprint("public", __name__)
 @blueprint.get("/")
 def landing() -> str:
     return render_template("landing.html")
+
+
+# The chapter's policies, as documents in policies/ (the terms have their own page).
+POLICIES = {
+    "privacy": "privacy.md",
+    "identification": "identification.md",
+    "fees": "fees.md",
+    "terms": "terms.md",
+}
+
+
+@blueprint.get("/policies")
+def policies() -> str:
+    return render_template("policies.html", names=list(POLICIES), document=None)
+
+
+@blueprint.get("/policies/<name>")
+def policy(name: str) -> str:
+    filename = POLICIES.get(name)
+    if filename is None:
+        abort(404)
+    text = resources.files("policies").joinpath(filename).read_text("utf-8")
+    if name == "terms":
+        text = "\n".join(line for line in text.splitlines() if not line.startswith("version:"))
+    return render_template(
+        "policies.html", names=list(POLICIES), document=render_markdown(text), name=name
+    )
 
 
 @blueprint.get("/status")

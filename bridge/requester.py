@@ -13,6 +13,8 @@ and lets `membership.progress` move the member's requests forward.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -33,7 +35,7 @@ from bridge.oauth import OAuthClient, OAuthError
 from bridge.security import client_key, rate_limited, safe_next
 from bridge.sessions import current_store
 from bridge.views import render_markdown
-from membership import accounts, fund, progress
+from membership import accounts, fund, progress, renewal
 from membership.store import DuplicateKeyError
 from policies.sshkeys import SSHKeyError, parse_public_key
 
@@ -125,7 +127,22 @@ def me() -> str:
         waivers=store.waivers(member.username),
         waiver_message=fund.requester_message(store, member.username, config.fees),
         payments=store.payments(member.username),
+        membership=_membership(store, member.username, config.fees),
     )
+
+
+def _membership(store: Any, username: str, fees: Any) -> dict[str, Any] | None:
+    """The member's standing and renewal date, with a reminder when it is near."""
+    today = datetime.now(UTC).date()
+    standing = renewal.member_standing(store, fees, username, today)
+    if standing.paid_until is None:
+        return None
+    due = renewal.reminder_stage(fees, standing.paid_until, today) is not None
+    return {
+        "standing": standing.standing,
+        "renews_on": standing.renews_on,
+        "remind": due or standing.standing in ("grace", "lapsed"),
+    }
 
 
 @blueprint.get("/terms")

@@ -522,3 +522,40 @@ def test_the_report_and_charts_are_for_admins_only(app, client, store) -> None:
     log_in(app, client, "Example")
     assert client.get("/admin/report.csv").status_code == 403
     assert client.get("/admin").status_code == 403
+
+
+@pytest.mark.parametrize("name", ["privacy", "identification", "fees", "terms"])
+def test_the_chapters_policies_are_rendered(client, name: str) -> None:
+    response = client.get(f"/policies/{name}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "<h1>" in page and "Content-Security-Policy" in response.headers
+    assert "version:" not in page
+
+
+def test_policy_index_and_unknown_policy(client) -> None:
+    index = client.get("/policies").get_data(as_text=True)
+    for name in ("privacy", "identification", "fees", "terms"):
+        assert f"/policies/{name}" in index
+    assert client.get("/policies/../../etc/passwd").status_code == 404
+    assert client.get("/policies/secrets").status_code == 404
+
+
+def test_me_shows_when_the_membership_renews(app, client, store) -> None:
+    from datetime import date, timedelta
+
+    _request(store)
+    paid = (date.today() - timedelta(days=350)).isoformat()
+    store.record_payment(
+        "Example",
+        amount=2000,
+        currency="USD",
+        paid_on=paid,
+        method="card",
+        reference="REF-1",
+        recorded_by="Admin One",
+    )
+    log_in(app, client, "Example")
+    page = client.get("/me").get_data(as_text=True)
+    assert "Your membership renews on" in page
+    assert "time to settle the fee" in page  # within the reminder window
