@@ -16,6 +16,7 @@ import requests
 
 from ats.devwiki import MEDIAWIKI_DIR, DevWiki, SeedUser
 from membership.store import Store
+from tests.integration.slapd import Slapd
 
 _HERE = Path(__file__).parent.resolve()
 
@@ -216,3 +217,14 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture
+def slapd() -> Iterator[Slapd]:
+    """A real slapd on 127.0.0.1 with the project's schema; fails (never skips) without it."""
+    try:
+        server = Slapd.start()
+    except RuntimeError as error:
+        pytest.fail(str(error), pytrace=False)
+    yield server
+    server.stop()

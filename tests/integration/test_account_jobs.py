@@ -25,16 +25,6 @@ from tests.integration.slapd import Slapd
 
 
 @pytest.fixture
-def slapd() -> Iterator[Slapd]:
-    try:
-        server = Slapd.start()
-    except RuntimeError as error:
-        pytest.fail(str(error), pytrace=False)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def ldap(slapd: Slapd) -> LdapBackend:
     return LdapBackend(slapd.url, slapd.base_dn, slapd.root_dn, slapd.password)
 

@@ -4,7 +4,6 @@ and uid numbers that two workers racing each other never share."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import ldap3
 import pytest
@@ -16,16 +15,6 @@ from tests.integration.slapd import Slapd
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq7wDgO5m3m0n8rHj1bQ2pQ1pC2yq1zQ0S6c1VfQ9x1"
 KEY2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB2dFh0eKJb3yQb2m9o2fWn8i0pXc5Q0v8ZpYk3wTnqz"
-
-
-@pytest.fixture
-def slapd() -> Iterator[Slapd]:
-    try:
-        server = Slapd.start()
-    except RuntimeError as error:
-        pytest.fail(str(error), pytrace=False)
-    yield server
-    server.stop()
 
 
 def backend(slapd: Slapd, **options: object) -> LdapBackend:

@@ -5,24 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from tests.integration.slapd import Slapd
-
-
-@pytest.fixture
-def slapd() -> Iterator[Slapd]:
-    try:
-        server = Slapd.start()
-    except RuntimeError as error:
-        pytest.fail(str(error), pytrace=False)
-    yield server
-    server.stop()
 
 
 def ats(config: Path, *args: str, password: str) -> subprocess.CompletedProcess[str]:

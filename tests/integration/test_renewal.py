@@ -5,7 +5,6 @@ by the worker, and restored once they pay again."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -24,16 +23,6 @@ from tests.integration.slapd import Slapd
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq7wDgO5m3m0n8rHj1bQ2pQ1pC2yq1zQ0S6c1VfQ9x1"
 FEES = load_fees()
-
-
-@pytest.fixture
-def slapd() -> Iterator[Slapd]:
-    try:
-        server = Slapd.start()
-    except RuntimeError as error:
-        pytest.fail(str(error), pytrace=False)
-    yield server
-    server.stop()
 
 
 def talk_revisions(wikibot: WikiBot, title: str) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -45,16 +44,6 @@ run_once(Store(path), Dying(url, base, bind, password), datetime.fromisoformat(n
          worker="doomed", lease_seconds=60, hook=die)
 sys.exit(3)  # never reached: the hook kills the process first
 """
-
-
-@pytest.fixture
-def slapd() -> Iterator[Slapd]:
-    try:
-        server = Slapd.start()
-    except RuntimeError as error:
-        pytest.fail(str(error), pytrace=False)
-    yield server
-    server.stop()
 
 
 @pytest.mark.parametrize("stage", ["leased", "between-entries", "provisioned", "finished"])
