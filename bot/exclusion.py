@@ -9,27 +9,24 @@ from __future__ import annotations
 
 import mwparserfromhell
 
+from policies.eligibility import canonical_username
+
 
 def bot_may_edit(text: str, username: str) -> bool:
     if "bots" not in text.lower():
         return True
-    me = _canonical(username)
+    me = canonical_username(username)
     for template in mwparserfromhell.parse(text).filter_templates(recursive=True):
-        name = _canonical(str(template.name))
+        name = canonical_username(str(template.name))
         if name == "Nobots":
             return False
         if name != "Bots":
             continue
         for param in template.params:
             key = str(param.name).strip().lower()
-            names = {_canonical(n) for n in str(param.value).split(",") if n.strip()}
+            names = {canonical_username(n) for n in str(param.value).split(",") if n.strip()}
             if key == "deny" and ("All" in names or me in names):
                 return False
             if key == "allow" and ("None" in names or ("All" not in names and me not in names)):
                 return False
     return True
-
-
-def _canonical(name: str) -> str:
-    name = " ".join(name.replace("_", " ").split())
-    return name[:1].upper() + name[1:]

@@ -39,34 +39,38 @@ def enqueue_suspend(
     store: Store, username: str, reason: str, actor: str = ACTOR, now: datetime | None = None
 ) -> JobRecord | None:
     """Suspend `username`'s account (e.g. membership lapsed); None without an account."""
-    username = canonical_username(username)
-    account = store.account_of(username)
-    if account is None:
-        return None
-    with store.transaction():
-        store.set_account_suspended(account.shell_name, reason)
-        store.cancel_member_job(username, "restore", now)
-        payload = {"shell_name": account.shell_name, "reason": reason}
-        job, _ = store.enqueue_member_job(username, "suspend", payload, now)
-        store.audit(
-            actor, "suspend-queued", job=job.id, shell_name=account.shell_name, reason=reason
-        )
-    return job
+    return _suspension_job(store, username, "suspend", reason, actor, now)
 
 
 def enqueue_restore(
     store: Store, username: str, actor: str = ACTOR, now: datetime | None = None
 ) -> JobRecord | None:
     """Restore `username`'s suspended account (e.g. renewed); None without an account."""
+    return _suspension_job(store, username, "restore", None, actor, now)
+
+
+def _suspension_job(
+    store: Store,
+    username: str,
+    kind: str,
+    reason: str | None,
+    actor: str,
+    now: datetime | None,
+) -> JobRecord | None:
+    """Record the decision on the account and queue it; the opposite queued job is
+    cancelled, so the last decision wins."""
     username = canonical_username(username)
     account = store.account_of(username)
     if account is None:
         return None
+    opposite = "restore" if kind == "suspend" else "suspend"
+    payload: dict[str, str] = {"shell_name": account.shell_name}
+    evidence: dict[str, str] = {}
+    if reason is not None:
+        payload["reason"] = evidence["reason"] = reason
     with store.transaction():
-        store.set_account_suspended(account.shell_name, None)
-        store.cancel_member_job(username, "suspend", now)
-        job, _ = store.enqueue_member_job(
-            username, "restore", {"shell_name": account.shell_name}, now
-        )
-        store.audit(actor, "restore-queued", job=job.id, shell_name=account.shell_name)
+        store.set_account_suspended(account.shell_name, reason)
+        store.cancel_member_job(username, opposite, now)
+        job, _ = store.enqueue_member_job(username, kind, payload, now)
+        store.audit(actor, f"{kind}-queued", job=job.id, shell_name=account.shell_name, **evidence)
     return job
