@@ -98,6 +98,7 @@ class Clerk:
     ) -> None:
         self.site = site
         self.store = store
+        self._keys: dict[int, str] = {}  # request id -> section key, for the current cycle
         self.settings = settings
         self.now = now
         self.checkpoint = checkpoint or (lambda step: None)
@@ -139,6 +140,7 @@ class Clerk:
             return _stopped(report, f"{s.page} excludes this bot with {{{{bots}}}}/{{{{nobots}}}}")
         report.revid = current.revid
         records = {r.key: r for r in self.store.requests(s.page) if not r.archived_at}
+        self._keys = {r.id: r.key for r in records.values()}
         pending = self.store.pending_replies(s.page)
         unchanged = current.revid == self.store.page_revision(s.page)
         if unchanged and not pending and not self._due(records.values(), now):
@@ -396,6 +398,10 @@ class Clerk:
         return lines, already
 
     def _key_of(self, request_id: int) -> str | None:
+        """The section key of a request: from this cycle's records, else the store
+        (a request first recorded in this cycle)."""
+        if request_id in self._keys:
+            return self._keys[request_id]
         record = self.store.request_by_id(request_id)
         return record.key if record else None
 
