@@ -67,8 +67,12 @@ class Slapd:
         hashed = subprocess.run(
             [slappasswd, "-s", password], check=True, capture_output=True, text=True
         ).stdout.strip()
+        # slapd runs as openldap, which may not reach a checkout under a private (0700)
+        # folder: it reads its copy of the project's schema from the server's own folder.
+        schema = directory / SCHEMA.name
+        shutil.copyfile(SCHEMA, schema)
         schemas = [f"/etc/ldap/schema/{n}.schema" for n in ("core", "cosine", "nis")]
-        schemas += ["/etc/ldap/schema/inetorgperson.schema", str(SCHEMA)]
+        schemas += ["/etc/ldap/schema/inetorgperson.schema", str(schema)]
         conf = directory / "slapd.conf"
         conf.write_text(
             "\n".join(f"include {s}" for s in schemas)
