@@ -41,7 +41,7 @@ def introductions(
     cache: dict[int, frozenset[str]] = {}
 
     def present(indices: Iterable[int]) -> None:
-        missing = [history[i].revid for i in indices if history[i].revid not in cache]
+        missing = sorted({history[i].revid for i in indices} - cache.keys())
         if missing:
             texts = fetch_texts(missing)
             for revid in missing:

@@ -708,7 +708,8 @@ class Store:
     ) -> RequestRecord:
         stamp = now_iso()
         with self.transaction():
-            self.db["requests"].insert(
+            request_id = self._insert(
+                "requests",
                 {
                     "page": page,
                     "key": key,
@@ -726,9 +727,9 @@ class Store:
                     "lang": lang,
                     "created_at": stamp,
                     "updated_at": stamp,
-                }
+                },
             )
-        record = self.request(page, key)
+        record = self.request_by_id(request_id)
         assert record is not None
         return record
 
@@ -742,7 +743,7 @@ class Store:
             assert current is not None
             changes["on_behalf"] = int(changes["subject"] != current.requester)
         changes["updated_at"] = now_iso()
-        self.db["requests"].update(request_id, changes)
+        self._update("requests", request_id, changes)
         record = self.request_by_id(request_id)
         assert record is not None
         return record
@@ -751,18 +752,15 @@ class Store:
 
     def queue_reply(self, request_id: int, state: str, text: str) -> ReplyRecord:
         """Queue a reply to be posted; every queued reply is posted once, in order."""
-        reply_id = (
-            self.db["replies"]
-            .insert(
-                {
-                    "request_id": request_id,
-                    "state": state,
-                    "text": text,
-                    "status": "pending",
-                    "created_at": now_iso(),
-                }
-            )
-            .last_pk
+        reply_id = self._insert(
+            "replies",
+            {
+                "request_id": request_id,
+                "state": state,
+                "text": text,
+                "status": "pending",
+                "created_at": now_iso(),
+            },
         )
         return self._reply(reply_id)
 
@@ -777,8 +775,10 @@ class Store:
     def mark_posted(self, reply_ids: list[int], revid: int) -> None:
         with self.transaction():
             for reply_id in reply_ids:
-                self.db["replies"].update(
-                    reply_id, {"status": "posted", "posted_revid": revid, "posted_at": now_iso()}
+                self._update(
+                    "replies",
+                    reply_id,
+                    {"status": "posted", "posted_revid": revid, "posted_at": now_iso()},
                 )
 
     def replies(self, request_id: int) -> list[ReplyRecord]:
@@ -821,14 +821,15 @@ class Store:
     def audit(
         self, actor: str, action: str, request_id: int | None = None, **evidence: Any
     ) -> None:
-        self.db["audit"].insert(
+        self._insert(
+            "audit",
             {
                 "at": now_iso(),
                 "actor": actor,
                 "request_id": request_id,
                 "action": action,
                 "evidence": json.dumps(evidence, ensure_ascii=False, default=str, sort_keys=True),
-            }
+            },
         )
 
     def audit_log(self, request_id: int | None = None) -> list[AuditEntry]:
@@ -868,7 +869,8 @@ class Store:
         reason: str,
     ) -> DecisionRecord:
         with self.transaction():
-            self.db["decisions"].insert(
+            self._insert(
+                "decisions",
                 {
                     "request_id": request_id,
                     "kind": kind,
@@ -880,7 +882,7 @@ class Store:
                     "honoured": int(honoured),
                     "reason": reason,
                     "created_at": now_iso(),
-                }
+                },
             )
         record = self.decision(request_id, wikitext, ordinal)
         assert record is not None
@@ -915,13 +917,11 @@ class Store:
         return json.loads(row["record"])
 
     def cache_user(self, name: str, record: Mapping[str, Any]) -> None:
-        self.db["users"].upsert(
-            {
-                "name": name,
-                "record": json.dumps(record, ensure_ascii=False, default=str),
-                "fetched_at": now_iso(),
-            },
-            pk="name",
+        self.db.conn.execute(
+            "INSERT INTO users (name, record, fetched_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET record = excluded.record, "
+            "fetched_at = excluded.fetched_at",
+            [name, json.dumps(record, ensure_ascii=False, default=str), now_iso()],
         )
 
     # -- the bridge's gates (0003) -------------------------------------------
@@ -1612,6 +1612,28 @@ class Store:
         cursor = self.db.execute(sql, args)
         row = cursor.fetchone()
         return _as_dict(cursor, row) if row else None
+
+    # The bot writes thousands of rows in a cycle on a large page: these skip the
+    # schema introspection that sqlite-utils' insert() and update() do on every call.
+
+    def _insert(self, table: str, row: Mapping[str, Any]) -> int:
+        columns = ", ".join(map(_identifier, row))
+        marks = ", ".join("?" for _ in row)
+        sql = f"INSERT INTO {_identifier(table)} ({columns}) VALUES ({marks})"  # noqa: S608
+        return int(self.db.conn.execute(sql, list(row.values())).lastrowid or 0)
+
+    def _update(self, table: str, row_id: int, changes: Mapping[str, Any]) -> None:
+        if changes:
+            sets = ", ".join(f"{_identifier(name)} = ?" for name in changes)
+            sql = f"UPDATE {_identifier(table)} SET {sets} WHERE id = ?"  # noqa: S608
+            self.db.conn.execute(sql, [*changes.values(), row_id])
+
+
+def _identifier(name: str) -> str:
+    """A table or column name of the store's own, quoted; anything else is refused."""
+    if not name.isidentifier():
+        raise ValueError(f"not a column name: {name!r}")
+    return f'"{name}"'
 
 
 def _as_dict(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
