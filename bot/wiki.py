@@ -161,8 +161,6 @@ def login(site: Any, login_name: str, password: str) -> str:
         try:
             ok = manager.login(retry=False)
         except (APIError, NoUsernameError) as error:
-            if isinstance(error, APIError) and error.code == "readonly":
-                raise
             raise LoginFailed(f"login as {login_name} failed: {error}") from None
         if not ok:
             raise LoginFailed(
@@ -740,14 +738,20 @@ def _http_request(
 
 
 def _internal_api_error(self: Any, code: str, error: dict[str, Any], result: Any) -> bool:
-    """A read-only wiki is said at once; pywikibot would retry it until a timeout."""
+    """A read-only wiki is said at once; pywikibot would retry it until a timeout.
+
+    Raised as WikiReadOnly, not as pywikibot's APIError: its login swallows those.
+    """
     from pywikibot.data import api
-    from pywikibot.exceptions import APIError
 
     if code == "readonly":
-        details = {k: v for k, v in error.items() if k not in ("code", "info")}
-        raise APIError(code, error.get("info", ""), **details)
+        raise _read_only(error.get("readonlyreason") or error.get("info"))
     return api.Request._internal_api_error(self, code, error, result)
+
+
+def _read_only(reason: str | None) -> WikiReadOnly:
+    said = _line(reason or "") or "no reason given"
+    return WikiReadOnly(f"the wiki is read-only, so nothing can be saved: {said}")
 
 
 @contextlib.contextmanager
@@ -771,8 +775,7 @@ def _classify(error: Exception, doing: str) -> WikiError | None:
 
     if isinstance(error, APIError):
         if error.code == "readonly":
-            reason = error.other.get("readonlyreason") or error.info or "no reason given"
-            return WikiReadOnly(f"the wiki is read-only, so nothing can be saved: {_line(reason)}")
+            return _read_only(error.other.get("readonlyreason") or error.info)
         if error.code == "maxlag":
             return WikiLagged(f"{doing}: the wiki is lagged ({_line(error.info)}); try later")
         if error.code in ("assertuserfailed", "assertbotfailed", "assertnameduserfailed"):

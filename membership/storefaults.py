@@ -63,6 +63,8 @@ def describe(error: BaseException, path: Path, *, busy_timeout_ms: int | None = 
     if isinstance(error, OSError):
         if error.errno == errno.ENOSPC or _disk_full(path):
             return StoreError(f"the disk holding {where} is full; free some space and try again")
+        if error.errno in (errno.EEXIST, errno.ENOTDIR, errno.ENOENT, errno.EISDIR):
+            return _cannot_open(path)
         if error.errno in (errno.EACCES, errno.EPERM):
             return StoreError(
                 f"{where} cannot be opened: permission denied on {error.filename or path}; "
