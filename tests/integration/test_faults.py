@@ -431,3 +431,30 @@ def test_watch_rides_out_an_outage(
         for line in failures
     ), err
     assert len(lines) == len(failures) + 1, err  # nothing else: one line per failure
+
+
+# -- hand-typed wiki usernames -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("../../etc/evil", "it contains '/'"),
+        ("Foo#bar", "it contains '#'"),
+        ("127.0.0.1", "it is an IP address"),
+        ("", "it is empty"),
+    ],
+)
+def test_provision_account_refuses_a_name_mediawiki_cannot_have(
+    wikibot: WikiBot, name: str, why: str
+) -> None:
+    wikibot.configure(extra='[provisioning]\nbackend = "dry-run"\n')
+    result = wikibot.run("provision", "account", name, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line == f"ats: {name!r} is not a valid wiki username: {why}" + line.split(why, 1)[1]
+    assert not (wikibot.root / "provisioning-dry-run.jsonl").exists()
+    assert wikibot.store().accounts() == []
+    fine = wikibot.run("provision", "account", "Ярослава", "--name", "yaroslava")
+    assert fine.stdout.startswith("yaroslava: ")
+    assert [a.owner for a in wikibot.store().accounts()] == ["Ярослава"]
