@@ -447,6 +447,9 @@ def _bridge_serve(args: argparse.Namespace, config: Config) -> int:
         app = create_app(bridge_settings(config))
     except BridgeConfigError as error:
         raise ConfigError(str(error)) from None
+    from membership.store import Store
+
+    Store(config.store_path).close()  # a broken store is told now, in one line, not per page
     address = urlsplit(config.bridge.url)
     host = args.host or address.hostname or "127.0.0.1"
     port = args.port or address.port or (443 if address.scheme == "https" else 80)

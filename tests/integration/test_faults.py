@@ -237,6 +237,22 @@ def test_a_corrupt_store(wikibot: WikiBot) -> None:
     )
     debug = wikibot.run("--debug", "bot", "run", "--once", check=False)
     assert "Traceback" in debug.stderr and "sqlite3.DatabaseError" in debug.stderr
+    # Every command that opens the store says the same, the bridge before it serves.
+    wikibot.configure(extra='[provisioning]\nbackend = "dry-run"\n[bridge]\nconsumer_key = "k"\n')
+    bridge_env = {
+        "ATS_SESSION_KEY": "s" * 32,
+        "ATS_OAUTH_SECRET": "secret",
+        "OAUTHLIB_INSECURE_TRANSPORT": "1",
+    }
+    for command in (
+        ["report"],
+        ["purge", "--dry-run"],
+        ["provision", "run", "--once"],
+        ["provision", "account", "Veteran"],
+        ["payments", "import", os.devnull, "--by", "ChapterAdmin"],
+        ["bridge", "serve", "--port", str(closed_port())],
+    ):
+        assert one_line(wikibot.run(*command, env=bridge_env, check=False)) == line, command
 
 
 def test_a_store_that_is_a_folder(wikibot: WikiBot) -> None:
