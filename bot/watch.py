@@ -233,11 +233,16 @@ class Watcher:
             return self._failed("looking for changes", error)
         if self.clock() >= self._next_full:
             self._due = True
-        if not self._due and self.clock() >= self._next_local and self.clerk.has_local_work():
-            # The bridge moved a request, or something fell due: no edit will say so.
-            # At most once per LOCAL_WORK_INTERVAL, in case the cycle cannot settle it.
-            self._due = True
-            self._next_local = self.clock() + LOCAL_WORK_INTERVAL
+        if not self._due and self.clock() >= self._next_local:
+            try:
+                local_work = self.clerk.has_local_work()
+            except self._errors as error:
+                return self._failed("reading the store", error)
+            if local_work:
+                # The bridge moved a request, or something fell due: no edit will say so.
+                # At most once per LOCAL_WORK_INTERVAL, in case the cycle cannot settle it.
+                self._due = True
+                self._next_local = self.clock() + LOCAL_WORK_INTERVAL
         if not self._due:
             self._save_cursor(cursor_name, cursor, force=False)
             return self._wait_time()
