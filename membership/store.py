@@ -623,8 +623,10 @@ class Store:
         self.busy_timeout_ms = busy_timeout_ms
         try:
             self._open(busy_timeout_ms)
-        except (sqlite3.Error, OSError) as error:
-            raise self.fault(error) from error
+        except (sqlite3.Error, OSError, StoreError) as error:
+            if hasattr(self, "db"):  # a watcher retrying must not pile up open connections
+                self.db.conn.close()
+            raise self.fault(error) from (None if isinstance(error, StoreError) else error)
 
     def _open(self, busy_timeout_ms: int) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
