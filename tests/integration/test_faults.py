@@ -474,3 +474,43 @@ def test_provision_account_refuses_a_name_mediawiki_cannot_have(
     fine = wikibot.run("provision", "account", "Ярослава", "--name", "yaroslava")
     assert fine.stdout.startswith("yaroslava: ")
     assert [a.owner for a in wikibot.store().accounts()] == ["Ярослава"]
+
+
+def test_repeating_bot_run_carries_on_through_an_outage(
+    wikibot: WikiBot, restarts_wiki: DevWiki
+) -> None:
+    out, err = wikibot.root / "run.out", wikibot.root / "run.err"
+    command = [sys.executable, "-m", "ats.cli", "--config", str(wikibot.config)]
+    process = subprocess.Popen(
+        [*command, "bot", "run", "--interval", "1"],
+        stdout=out.open("w"),
+        stderr=err.open("w"),
+        env=wikibot.env,
+    )
+
+    def wait_for(path: Path, text: str, count: int = 1) -> None:
+        deadline = time.monotonic() + 60
+        while path.read_text().count(text) < count and time.monotonic() < deadline:
+            assert process.poll() is None, err.read_text()
+            time.sleep(0.1)
+        assert path.read_text().count(text) >= count, (out.read_text(), err.read_text())
+
+    try:
+        wait_for(out, "requests on the page")
+        restarts_wiki.stop()
+        wait_for(err, "; next cycle in 1 s", count=2)
+        restarts_wiki.start()
+        wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+        wait_for(out, "saved: ")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    lines = err.read_text().splitlines()
+    assert "Traceback" not in err.read_text()
+    assert lines and all(
+        line.startswith("ats: ") and "cannot reach the wiki" in line for line in lines
+    ), lines
+    assert len(bot_replies(wikibot.text())) == 1
