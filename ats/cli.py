@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--config", metavar="FILE", help="configuration file (TOML); default: $ATS_CONFIG"
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="on a failure, print the traceback too, and let pywikibot log everything",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
@@ -280,31 +286,53 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.debug:
+        from bot import wiki
+
+        wiki.debug_logging(True)
+    config = None
     try:
         config = _load(args) if args.needs_config else None
         return args.run(args, config)
     except (ConfigError, UsageError) as error:
-        print(f"ats: {error}", file=sys.stderr)
-        return 2
+        return _fail(args, error, 2)
     except KeyboardInterrupt:
         print("ats: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - a known failure gets one clear line
-        if not _is_known_failure(error):
+        known = _known_failure(error, config)
+        if known is None:
             raise
-        print(f"ats: {error}", file=sys.stderr)
-        return 1
+        return _fail(args, known, 1)
 
 
-def _is_known_failure(error: Exception) -> bool:
+def _fail(args: argparse.Namespace, error: BaseException, status: int) -> int:
+    """One line on stderr (after the traceback with --debug); the exit status."""
+    if args.debug:
+        traceback.print_exc()
+    message = " ".join(str(error).split()) or type(error).__name__
+    print(f"ats: {message}", file=sys.stderr)
+    return status
+
+
+def _known_failure(error: Exception, config: Config | None) -> BaseException | None:
+    """`error` if a user can cause it (or its one-line form); None for a bug."""
+    import sqlite3
+
     from ats.devwiki import DevWikiError
     from bot.clerk import ClerkError
     from bot.wiki import WikiError
+    from membership.storefaults import StoreError, describe
     from provisioning.backend import ProvisioningError
     from provisioning.names import NamingError
 
-    known = WikiError | ClerkError | DevWikiError | ProvisioningError | NamingError
-    return isinstance(error, known)
+    known = WikiError | ClerkError | DevWikiError | ProvisioningError | NamingError | StoreError
+    if isinstance(error, known):
+        return error
+    if isinstance(error, sqlite3.Error) and config is not None:
+        # Raised while the store was in use (Store itself raises StoreError on opening).
+        return describe(error, config.store_path, busy_timeout_ms=10_000)
+    return None
 
 
 def _load(args: argparse.Namespace) -> Config:
@@ -334,7 +362,15 @@ def _bot_run(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("--dry-run needs --once")
     stop = _stop_flag()
     while not stop():
-        print(clerk.run_once().summary(), flush=True)
+        try:
+            print(clerk.run_once().summary(), flush=True)
+        except Exception as error:  # noqa: BLE001 - a known failure waits for the next cycle
+            known = _known_failure(error, config)
+            if known is None:
+                raise
+            if args.debug:
+                traceback.print_exc()
+            print(f"ats: {known}; next cycle in {args.interval:g} s", file=sys.stderr, flush=True)
         _sleep(args.interval, stop)
     return 0
 
@@ -411,6 +447,9 @@ def _bridge_serve(args: argparse.Namespace, config: Config) -> int:
         app = create_app(bridge_settings(config))
     except BridgeConfigError as error:
         raise ConfigError(str(error)) from None
+    from membership.store import Store
+
+    Store(config.store_path).close()  # a broken store is told now, in one line, not per page
     address = urlsplit(config.bridge.url)
     host = args.host or address.hostname or "127.0.0.1"
     port = args.port or address.port or (443 if address.scheme == "https" else 80)
@@ -455,8 +494,13 @@ def _provision_run(args: argparse.Namespace, config: Config) -> int:
 def _provision_account(args: argparse.Namespace, config: Config) -> int:
     from membership.store import Store
     from policies.sshkeys import SSHKeyError, parse_public_key
+    from policies.usernames import UsernameError, valid_username
     from provisioning.worker import provision_person
 
+    try:
+        valid_username(args.wiki_user)
+    except UsernameError as error:
+        raise UsageError(str(error)) from None
     keys = []
     for path in args.key:
         try:

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from bot import wiki
 from bot.clerk import Clerk, ClerkError
 from bot.eventstream import EventStreamFollower
-from membership.store import Store
+from membership.store import Store, StoreError
 
 OVERLAP = timedelta(seconds=10)  # re-read this much before the cursor: late-committed rows
 MAX_SEEN = 10_000  # rcids remembered inside the overlap window
@@ -185,7 +185,12 @@ class Watcher:
         self._next_local = 0.0
         self._failures = 0
         self._saved: dict[str, tuple[str | None, float]] = {}
-        self._errors = wiki.transient_errors() + (ClerkError, sqlite3.OperationalError, OSError)
+        self._errors = wiki.transient_errors() + (
+            ClerkError,
+            StoreError,
+            sqlite3.OperationalError,
+            OSError,
+        )
 
     @property
     def clerk(self) -> Clerk:
@@ -228,11 +233,16 @@ class Watcher:
             return self._failed("looking for changes", error)
         if self.clock() >= self._next_full:
             self._due = True
-        if not self._due and self.clock() >= self._next_local and self.clerk.has_local_work():
-            # The bridge moved a request, or something fell due: no edit will say so.
-            # At most once per LOCAL_WORK_INTERVAL, in case the cycle cannot settle it.
-            self._due = True
-            self._next_local = self.clock() + LOCAL_WORK_INTERVAL
+        if not self._due and self.clock() >= self._next_local:
+            try:
+                local_work = self.clerk.has_local_work()
+            except self._errors as error:
+                return self._failed("reading the store", error)
+            if local_work:
+                # The bridge moved a request, or something fell due: no edit will say so.
+                # At most once per LOCAL_WORK_INTERVAL, in case the cycle cannot settle it.
+                self._due = True
+                self._next_local = self.clock() + LOCAL_WORK_INTERVAL
         if not self._due:
             self._save_cursor(cursor_name, cursor, force=False)
             return self._wait_time()
@@ -329,6 +339,8 @@ class Watcher:
 
     def _failed(self, what: str, error: BaseException) -> float:
         self._failures += 1
+        if isinstance(error, sqlite3.Error) and self._clerk is not None:
+            error = self._clerk.store.fault(error)
         delay = min(BACKOFF_MAX, max(self.settings.poll, 1.0) * 2 ** (self._failures - 1))
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         self._say(f"{what} failed: {message}; retrying in {delay:.0f} s")

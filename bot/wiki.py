@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,33 @@ class WikiError(RuntimeError):
 
 class EditConflict(WikiError):
     """Someone else saved the page after we read it."""
+
+
+class WikiUnreachable(WikiError):
+    """No answer: connection refused or reset, no such host, or a timeout."""
+
+
+class WikiServerError(WikiError):
+    """The wiki's server answered with an HTTP 5xx error, again and again."""
+
+
+class WikiReadOnly(WikiError):
+    """The wiki is in read-only mode ($wgReadOnly, database maintenance)."""
+
+
+class WikiLagged(WikiError):
+    """The wiki's replication lag stayed above `maxlag` after every retry."""
+
+
+class LoginFailed(WikiError):
+    """The bot's login was refused."""
+
+
+# How long a silent wiki may take, in seconds: to accept the connection, then between two
+# bytes of an answer. A refused connection fails at once; 5xx answers are retried.
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 30.0
+SERVER_ERROR_RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -82,22 +110,39 @@ def open_site(
     config.max_retries = 3
     config.retry_wait = 2
     config.retry_max = 30
+    config.socket_timeout = (CONNECT_TIMEOUT, READ_TIMEOUT)
     config.user_agent_description = USER_AGENT
     config.usernames[family][family] = login_name.partition("@")[0]
     config.noisysleep = 600.0  # do not print ordinary throttling waits
-    return pywikibot.Site(family, family)
+    with _faults(f"opening the wiki at {api_url}"):
+        # The site class that fails fast (see _FailFast); building it already asks the wiki.
+        return pywikibot.Site(family, family, interface=_site_class())
+
+
+_DEBUG = {"on": False}
+
+
+def debug_logging(on: bool = True) -> None:
+    """Let pywikibot print everything it logs (`ats --debug`); by default it prints nothing."""
+    _DEBUG["on"] = on
 
 
 def _quiet_pywikibot() -> None:
-    """Keep pywikibot's chatter (\"Logging in to ...\") off the terminal; warnings stay."""
+    """Keep pywikibot's own output off the terminal unless debugging.
+
+    pywikibot logs chatter (\"Logging in to ...\"), retries, and whole tracebacks of
+    errors it is about to raise; this adapter turns each failure into one WikiError
+    whose message says what happened, so its log would only repeat it at length.
+    """
     import logging
 
     from pywikibot import bot as pwb_bot
 
     pwb_bot.init_handlers()
+    if _DEBUG["on"]:
+        return
     for handler in logging.getLogger("pywiki").handlers:
-        if handler.level < logging.WARNING:
-            handler.setLevel(logging.WARNING)
+        handler.setLevel(logging.CRITICAL + 1)
 
 
 def login(site: Any, login_name: str, password: str) -> str:
@@ -106,38 +151,33 @@ def login(site: Any, login_name: str, password: str) -> str:
     from pywikibot.exceptions import APIError, NoUsernameError
 
     user = login_name.partition("@")[0]
-    with contextlib.suppress(APIError, NoUsernameError):
+    with _faults(f"logging in as {login_name}"):
+        with contextlib.suppress(APIError, NoUsernameError):
+            site.login(cookie_only=True)
+        if site.logged_in() and site.user() == user:
+            return user
+        manager = pwb_login.ClientLoginManager(site=site, user=user, password=password)
+        manager.login_name = login_name
+        try:
+            ok = manager.login(retry=False)
+        except (APIError, NoUsernameError) as error:
+            raise LoginFailed(f"login as {login_name} failed: {error}") from None
+        if not ok:
+            raise LoginFailed(
+                f"login as {login_name} failed: check [bot] username and ATS_BOT_PASSWORD "
+                "(a BotPassword login name looks like Name@appid)"
+            )
+        del site.userinfo
         site.login(cookie_only=True)
-    if site.logged_in() and site.user() == user:
+        if not site.logged_in():
+            raise LoginFailed(f"login as {login_name} did not stick (cookies refused?)")
         return user
-    manager = pwb_login.ClientLoginManager(site=site, user=user, password=password)
-    manager.login_name = login_name
-    try:
-        ok = manager.login(retry=False)
-    except (APIError, NoUsernameError) as error:
-        raise WikiError(f"login as {login_name} failed: {error}") from None
-    if not ok:
-        raise WikiError(
-            f"login as {login_name} failed: check [bot] username and ATS_BOT_PASSWORD "
-            "(a BotPassword login name looks like Name@appid)"
-        )
-    del site.userinfo
-    site.login(cookie_only=True)
-    if not site.logged_in():
-        raise WikiError(f"login as {login_name} did not stick (cookies refused?)")
-    return user
 
 
 def _query(site: Any, **params: Any) -> dict[str, Any]:
-    from pywikibot.exceptions import APIError, Error
-
     params.setdefault("formatversion", 2)
-    try:
+    with _faults(f"the wiki's answer to {params.get('action', 'query')}"):
         return site.simple_request(**params).submit()
-    except APIError as error:
-        raise WikiError(f"the wiki refused {params.get('action', 'query')}: {error}") from None
-    except Error as error:
-        raise WikiError(f"the wiki could not be reached: {error}") from None
 
 
 def read_pages(site: Any, titles: Sequence[str]) -> PageRead:
@@ -247,33 +287,32 @@ def bot_edit(
     With `conflicts`, the API's conflict errors raise EditConflict; every other
     refusal raises WikiError saying what was being done (`doing`).
     """
-    from pywikibot.exceptions import APIError, Error
+    from pywikibot.exceptions import APIError
 
-    request = {
-        "action": "edit",
-        "title": title,
-        "summary": summary,
-        "bot": 1,
-        "watchlist": "nochange",
-        "assert": "user",
-        "assertuser": site.user(),
-        "token": site.tokens["csrf"],
-        "formatversion": 2,
-        **params,
-    }
-    try:
-        data = site.simple_request(**request).submit()
-    except APIError as error:
-        if conflicts and error.code in (
-            "editconflict",
-            "articleexists",
-            "pagedeleted",
-            "missingtitle",
-        ):
-            raise EditConflict(f"{title} was edited while the bot was working") from None
-        raise WikiError(f"{doing} failed: {error.code}: {error.info}") from None
-    except Error as error:
-        raise WikiError(f"{doing} failed: {error}") from None
+    with _faults(doing):
+        request = {
+            "action": "edit",
+            "title": title,
+            "summary": summary,
+            "bot": 1,
+            "watchlist": "nochange",
+            "assert": "user",
+            "assertuser": site.user(),
+            "token": site.tokens["csrf"],
+            "formatversion": 2,
+            **params,
+        }
+        try:
+            data = site.simple_request(**request).submit()
+        except APIError as error:
+            if conflicts and error.code in (
+                "editconflict",
+                "articleexists",
+                "pagedeleted",
+                "missingtitle",
+            ):
+                raise EditConflict(f"{title} was edited while the bot was working") from None
+            raise
     result = data.get("edit", {})
     if result.get("result") != "Success":
         raise WikiError(f"{doing} failed: {result}")
@@ -290,7 +329,8 @@ def create_or_replace(site: Any, title: str, text: str, summary: str) -> bool:
 
 
 def has_central_auth(site: Any) -> bool:
-    return bool(site.has_extension("CentralAuth"))
+    with _faults("reading the wiki's extensions"):
+        return bool(site.has_extension("CentralAuth"))
 
 
 def local_users(
@@ -628,3 +668,158 @@ def append_section(site: Any, title: str, heading: str, text: str, summary: str)
         text=text,
     )
     return int(result.get("newrevid") or 0)
+
+
+# -- faults ------------------------------------------------------------------------
+# Every pywikibot or network failure leaves this module as one WikiError subclass whose
+# message is a single line saying what happened. pywikibot's own retry loop is cut
+# short where waiting cannot help: a refused connection fails at once, a silent wiki
+# after CONNECT_TIMEOUT / READ_TIMEOUT seconds, a read-only wiki at its first refusal.
+
+_CLASSES: dict[str, Any] = {}
+
+
+def _site_class() -> type:
+    """pywikibot's APISite, making its requests through the fail-fast request classes."""
+    if "site" not in _CLASSES:
+        from pywikibot.data import api
+        from pywikibot.site import APISite
+
+        methods = {"_http_request": _http_request, "_internal_api_error": _internal_api_error}
+        plain = type("FailFastRequest", (api.Request,), methods)
+        cached = type("FailFastCachedRequest", (api.CachedRequest,), methods)
+
+        def request_class(kwargs: dict[str, Any]) -> type:
+            return cached if kwargs.get("expiry") is not None else plain
+
+        _CLASSES["site"] = type(
+            "FailFastSite", (APISite,), {"_request_class": staticmethod(request_class)}
+        )
+    return _CLASSES["site"]
+
+
+def _http_request(
+    self: Any, use_get: bool, uri: str, data: Any, headers: Any, paramstring: str
+) -> tuple[Any, bool]:
+    """`api.Request._http_request` without its retries for failures waiting cannot mend."""
+    import requests
+    from pywikibot.comms import http
+    from pywikibot.exceptions import Client414Error, FatalServerError, ServerError
+
+    where = _api_url(self.site)
+    try:
+        response = http.request(
+            self.site, uri=uri, method="GET" if use_get else "POST", data=data, headers=headers
+        )
+    except Client414Error:
+        if use_get:  # the URL was too long for a GET: the same request as a POST
+            return None, False
+        raise
+    except FatalServerError as error:
+        raise WikiUnreachable(f"cannot reach the wiki at {where}: {_reason(error)}") from error
+    except ServerError as error:
+        cause = error.args[0] if error.args else None
+        if isinstance(cause, requests.Timeout):
+            waited = CONNECT_TIMEOUT if isinstance(cause, requests.ConnectTimeout) else READ_TIMEOUT
+            raise WikiUnreachable(
+                f"the wiki at {where} did not answer within {waited:.0f} s"
+            ) from error
+        self._ats_server_errors = getattr(self, "_ats_server_errors", 0) + 1
+        if self._ats_server_errors > SERVER_ERROR_RETRIES:
+            raise WikiServerError(
+                f"the wiki at {where} failed {self._ats_server_errors} times in a row "
+                f"({_reason(error)}); try again later"
+            ) from error
+        self.wait()
+        return None, use_get
+    except (requests.RequestException, OSError) as error:
+        raise WikiUnreachable(f"cannot reach the wiki at {where}: {_reason(error)}") from error
+    return response, use_get
+
+
+def _internal_api_error(self: Any, code: str, error: dict[str, Any], result: Any) -> bool:
+    """A read-only wiki is said at once; pywikibot would retry it until a timeout.
+
+    Raised as WikiReadOnly, not as pywikibot's APIError: its login swallows those.
+    """
+    from pywikibot.data import api
+
+    if code == "readonly":
+        raise _read_only(error.get("readonlyreason") or error.get("info"))
+    return api.Request._internal_api_error(self, code, error, result)
+
+
+def _read_only(reason: str | None) -> WikiReadOnly:
+    said = _line(reason or "") or "no reason given"
+    return WikiReadOnly(f"the wiki is read-only, so nothing can be saved: {said}")
+
+
+@contextlib.contextmanager
+def _faults(doing: str) -> Iterator[None]:
+    """Turn whatever pywikibot or the network raises into a one-line WikiError."""
+    try:
+        yield
+    except WikiError:
+        raise
+    except Exception as error:
+        classified = _classify(error, doing)
+        if classified is None:
+            raise
+        raise classified from error
+
+
+def _classify(error: Exception, doing: str) -> WikiError | None:
+    import requests
+    from pywikibot import config
+    from pywikibot.exceptions import APIError, ApiTimeoutError, Error, MaxlagTimeoutError
+
+    if isinstance(error, APIError):
+        if error.code == "readonly":
+            return _read_only(error.other.get("readonlyreason") or error.info)
+        if error.code == "maxlag":
+            return WikiLagged(f"{doing}: the wiki is lagged ({_line(error.info)}); try later")
+        if error.code in ("assertuserfailed", "assertbotfailed", "assertnameduserfailed"):
+            return LoginFailed(f"{doing}: the bot is no longer logged in ({error.code})")
+        return WikiError(f"{doing} failed: the wiki refused it ({error.code}: {_line(error.info)})")
+    if isinstance(error, MaxlagTimeoutError):
+        return WikiLagged(
+            f"{doing}: the wiki's replication lag stayed above maxlag "
+            f"({config.write_maxlag} s) after {config.max_retries} tries; try again later"
+        )
+    if isinstance(error, ApiTimeoutError):
+        return WikiUnreachable(f"{doing}: the wiki gave no usable answer after repeated tries")
+    if isinstance(error, requests.RequestException | OSError):
+        return WikiUnreachable(f"{doing}: cannot reach the wiki: {_reason(error)}")
+    if isinstance(error, Error):
+        return WikiError(f"{doing} failed: {_line(str(error))}")
+    return None
+
+
+def _api_url(site: Any) -> str:
+    try:
+        return str(site.base_url(site.apipath()))
+    except Exception:  # noqa: BLE001 - only a name for the message
+        return "its address"
+
+
+def _reason(error: BaseException) -> str:
+    """The useful part of a network error's message, e.g. "connection refused"."""
+    text = str(error)
+    errno = re.search(r"\[Errno (-?\d+)\] ([^'\")]+)", text)
+    if errno:
+        return errno.group(2).strip().rstrip(".").lower()
+    for marker, said in (
+        ("RemoteDisconnected", "it closed the connection without answering"),
+        ("Connection aborted", "it closed the connection without answering"),
+        ("Connection reset", "the connection was reset"),
+        ("certificate verify failed", "its TLS certificate could not be verified"),
+    ):
+        if marker in text:
+            return said
+    return _line(text) or type(error).__name__
+
+
+def _line(text: str) -> str:
+    """The first line of `text`, at most 300 characters."""
+    first = str(text).strip().splitlines()[0] if str(text).strip() else ""
+    return first if len(first) <= 300 else first[:297] + "..."

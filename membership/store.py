@@ -25,6 +25,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from membership.ledger import LedgerEntry, LedgerError, check_entry
+from membership.storefaults import StoreError, describe, newer_store
 
 migrations = Migrations("ats")
 
@@ -619,16 +620,35 @@ class Store:
 
     def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10_000) -> None:
         self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        try:
+            self._open(busy_timeout_ms)
+        except (sqlite3.Error, OSError, StoreError) as error:
+            if hasattr(self, "db"):  # a watcher retrying must not pile up open connections
+                self.db.conn.close()
+            raise self.fault(error) from (None if isinstance(error, StoreError) else error)
+
+    def _open(self, busy_timeout_ms: int) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit mode: a statement outside transaction() commits at once.
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout_ms / 1000)
+        self.db = Database(conn)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        self.db = Database(conn)
         with self.transaction():
+            # A newer version's store is refused before anything is applied to it.
+            applied = [m.name for m in migrations.applied(self.db)]
+            known = {m.name for m in migrations._migrations}  # noqa: SLF001 - no public list
+            unknown = [name for name in applied if name not in known]
+            if unknown:
+                raise newer_store(self.path, unknown)
             migrations.apply(self.db)
+
+    def fault(self, error: BaseException) -> StoreError:
+        """`error`, raised while using this store, as one clear StoreError."""
+        return describe(error, self.path, busy_timeout_ms=self.busy_timeout_ms)
 
     def close(self) -> None:
         self.db.conn.close()

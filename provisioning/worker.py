@@ -32,6 +32,7 @@ from membership.gates import tool_maintainers
 from membership.states import State
 from membership.store import JobRecord, RequestRecord, Store
 from policies.eligibility import canonical_username
+from policies.usernames import valid_username
 from provisioning.backend import Account, Backend, NoSuchAccountError, ProvisioningError
 from provisioning.names import NamingError, shell_name
 
@@ -140,8 +141,11 @@ def run_forever(
 def provision_person(
     store: Store, backend: Backend, wiki_user: str, keys: list[str], name: str | None = None
 ) -> Account:
-    """Create (or converge) one person's account directly — `ats provision account`."""
-    wiki_user = canonical_username(wiki_user)
+    """Create (or converge) one person's account directly — `ats provision account`.
+
+    `wiki_user` is typed by hand: a name MediaWiki could not have raises UsernameError.
+    """
+    wiki_user = valid_username(wiki_user)
     account = backend.create_person(wiki_user, name or shell_name(wiki_user), keys)
     store.record_account(account.name, "person", wiki_user, account.uid)
     store.audit(ACTOR, "account-converged", None, shell_name=account.name, wiki_user=wiki_user)

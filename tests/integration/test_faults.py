@@ -1,0 +1,516 @@
+"""Faults a deployment meets, each told in one line: the wiki gone, silent, failing,
+read-only or lagged; the store damaged, a folder, unreadable, locked, on a full disk or
+written by a newer version. The real CLI against the real local wiki; `--debug` adds
+the traceback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+
+from ats.devwiki import DevWiki
+from bot.wiki import CONNECT_TIMEOUT, READ_TIMEOUT
+from tests.integration.conftest import WikiBot
+from tests.integration.test_watch import Watch, bot_replies, watches  # noqa: F401 - fixture
+
+ACCOUNT = """{{ATS request
+ | type    = account
+ | purpose = Running maintenance scripts.
+}}
+~~~~"""
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The single `ats: ...` line a failed command printed, checked to be all it printed."""
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("ats: ")
+    return lines[0]
+
+
+def point_at(wikibot: WikiBot, api: str) -> None:
+    wikibot.config.write_text(wikibot.config.read_text().replace(wikibot.wiki.api_url, api))
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # nobody listens once it is closed
+
+
+# -- the wiki ------------------------------------------------------------------------
+
+
+def test_a_wiki_that_refuses_connections_fails_at_once(wikibot: WikiBot) -> None:
+    api = f"http://127.0.0.1:{closed_port()}/api.php"
+    point_at(wikibot, api)
+    started = time.monotonic()
+    result = wikibot.cycle(check=False)
+    took = time.monotonic() - started
+    assert one_line(result) == f"ats: cannot reach the wiki at {api}: connection refused"
+    assert took < 5, f"took {took:.1f} s"  # pywikibot alone retried for 15 s
+    debug = wikibot.run("--debug", "bot", "run", "--once", check=False)
+    assert debug.returncode == 1
+    assert "Traceback" in debug.stderr and "requests.exceptions.ConnectionError" in debug.stderr
+    assert debug.stderr.rstrip().endswith(one_line(result))
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A port that accepts connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)  # the kernel completes the handshakes; nothing ever reads or writes
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/api.php"
+    sock.close()
+
+
+def test_a_silent_wiki_fails_within_the_stated_time(wikibot: WikiBot, silent_server: str) -> None:
+    point_at(wikibot, silent_server)
+    started = time.monotonic()
+    result = wikibot.cycle(check=False)
+    took = time.monotonic() - started
+    line = one_line(result)
+    assert line == f"ats: the wiki at {silent_server} did not answer within {READ_TIMEOUT:.0f} s"
+    assert READ_TIMEOUT <= took < READ_TIMEOUT + CONNECT_TIMEOUT + 5, f"took {took:.1f} s"
+
+
+class _Failing(BaseHTTPRequestHandler):
+    def _fail(self) -> None:
+        self.server.hits += 1  # type: ignore[attr-defined]
+        self.send_response(503, "Service Unavailable")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = _fail
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def failing_server() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    server.hits = 0  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_server_errors_are_retried_then_told(
+    wikibot: WikiBot, failing_server: ThreadingHTTPServer
+) -> None:
+    api = f"http://127.0.0.1:{failing_server.server_address[1]}/api.php"
+    point_at(wikibot, api)
+    started = time.monotonic()
+    line = one_line(wikibot.cycle(check=False))
+    took = time.monotonic() - started
+    assert line.startswith(f"ats: the wiki at {api} failed 3 times in a row")
+    assert "503 Server Error: Service Unavailable" in line
+    assert failing_server.hits == 3  # type: ignore[attr-defined]
+    assert took < 15, f"took {took:.1f} s"
+
+
+@pytest.fixture
+def restarts_wiki(devwiki: DevWiki) -> Iterator[DevWiki]:
+    """The session's wiki, started again after the test whatever happened."""
+    yield devwiki
+    devwiki.start()
+
+
+def test_the_wiki_stopped_mid_cycle(wikibot: WikiBot, restarts_wiki: DevWiki) -> None:
+    wiki = restarts_wiki
+    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    offset = wiki.log_size()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ats.cli", "--config", str(wikibot.config), "bot", "run", "--once"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=wikibot.env,
+    )
+    try:
+        # Freeze the bot as soon as it has asked the wiki something, stop the wiki, go on.
+        deadline = time.monotonic() + 60
+        while wiki.api_requests_since(offset) == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGSTOP)
+        asked = wiki.api_requests_since(offset)
+        wiki.stop()
+        process.send_signal(signal.SIGCONT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    line = one_line(subprocess.CompletedProcess(process.args, process.returncode, out, err))
+    assert "cannot reach the wiki" in line
+    assert asked >= 1
+    wiki.start()
+    assert bot_replies(wikibot.text()) == []
+    wikibot.cycle()  # back: the next cycle answers
+    assert len(bot_replies(wikibot.text())) == 1
+
+
+def wait_for_read_only(wiki: DevWiki, wanted: bool) -> None:
+    """PHP's opcache may serve the old LocalSettings.php for a few seconds."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        general = requests.get(
+            wiki.api_url,
+            params={"action": "query", "meta": "siteinfo", "format": "json", "formatversion": 2},
+            timeout=30,
+        ).json()["query"]["general"]
+        if bool(general.get("readonly")) == wanted:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the wiki's read-only mode did not become {wanted}")
+
+
+def test_a_read_only_wiki_is_named_with_its_reason(wikibot: WikiBot, devwiki: DevWiki) -> None:
+    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    settings = devwiki.config_path
+    original = settings.read_text()
+    reason = "Database maintenance until 16:00 UTC"
+    settings.write_text(original + f"\n$wgReadOnly = '{reason}';\n")
+    try:
+        wait_for_read_only(devwiki, True)
+        started = time.monotonic()
+        line = one_line(wikibot.cycle(check=False))
+        took = time.monotonic() - started
+    finally:
+        settings.write_text(original)
+        wait_for_read_only(devwiki, False)
+    assert line == f"ats: the wiki is read-only, so nothing can be saved: {reason}"
+    assert took < 10, f"took {took:.1f} s"  # not pywikibot's retries until a timeout
+    wikibot.cycle()  # writable again: the queued reply is posted once
+    assert len(bot_replies(wikibot.text())) == 1
+
+
+def test_maxlag_exhausted_is_told(wikibot: WikiBot) -> None:
+    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    # A single-server wiki reports a lag of -1 s: below maxlag = -2 it is lagged, for real.
+    wikibot.config.write_text(
+        wikibot.config.read_text().replace("edit_interval = 0", "edit_interval = 0\nmaxlag = -2")
+    )
+    line = one_line(wikibot.cycle(check=False))
+    assert "replication lag stayed above maxlag" in line and "try again later" in line
+    assert bot_replies(wikibot.text()) == []
+
+
+def test_a_wrong_bot_password_is_one_line(wikibot: WikiBot) -> None:
+    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    line = one_line(wikibot.cycle(env={"ATS_BOT_PASSWORD": "0" * 32}, check=False))
+    assert line.startswith("ats: login as ClerkBot@clerk failed")
+
+
+# -- the store -----------------------------------------------------------------------
+
+
+def store_path(wikibot: WikiBot) -> Path:
+    return wikibot.root / "ats.sqlite"
+
+
+def test_a_corrupt_store(wikibot: WikiBot) -> None:
+    store_path(wikibot).write_bytes(os.urandom(8192))
+    line = one_line(wikibot.cycle(check=False))
+    assert line == (
+        f"ats: the store {store_path(wikibot)} is not a usable SQLite database (damaged, or "
+        "another kind of file); restore it from a backup or point [store] path elsewhere"
+    )
+    debug = wikibot.run("--debug", "bot", "run", "--once", check=False)
+    assert "Traceback" in debug.stderr and "sqlite3.DatabaseError" in debug.stderr
+    # Every command that opens the store says the same, the bridge before it serves.
+    wikibot.configure(extra='[provisioning]\nbackend = "dry-run"\n[bridge]\nconsumer_key = "k"\n')
+    bridge_env = {
+        "ATS_SESSION_KEY": "s" * 32,
+        "ATS_OAUTH_SECRET": "secret",
+        "OAUTHLIB_INSECURE_TRANSPORT": "1",
+    }
+    for command in (
+        ["report"],
+        ["purge", "--dry-run"],
+        ["provision", "run", "--once"],
+        ["provision", "account", "Veteran"],
+        ["payments", "import", os.devnull, "--by", "ChapterAdmin"],
+        ["bridge", "serve", "--port", str(closed_port())],
+    ):
+        assert one_line(wikibot.run(*command, env=bridge_env, check=False)) == line, command
+
+
+def test_a_store_that_is_a_folder(wikibot: WikiBot) -> None:
+    store_path(wikibot).mkdir()
+    line = one_line(wikibot.cycle(check=False))
+    store = store_path(wikibot)
+    assert line == f"ats: the store {store} is a folder, not a database file; fix [store] path"
+
+
+def test_a_store_whose_folder_cannot_exist(wikibot: WikiBot) -> None:
+    (wikibot.root / "var").write_text("a file where the folder should be\n")
+    wikibot.config.write_text(
+        wikibot.config.read_text()
+        .replace('path = "ats.sqlite"', 'path = "var/ats.sqlite"')
+        .replace("edit_interval = 0", f'edit_interval = 0\nworkdir = "{wikibot.root / "pwb"}"')
+    )
+    line = one_line(wikibot.cycle(check=False))
+    assert (
+        line == f"ats: the store's folder {wikibot.root / 'var'} is not a folder; fix [store] path"
+    )
+
+
+def test_a_store_locked_by_another_process(wikibot: WikiBot) -> None:
+    wikibot.cycle()  # the store exists
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "c.execute('BEGIN IMMEDIATE')\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(120)\n",
+            str(store_path(wikibot)),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        started = time.monotonic()
+        line = one_line(wikibot.cycle(check=False))
+        took = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert line == (
+        f"ats: the store {store_path(wikibot)} is locked by another process for more than "
+        "10 s; try again when that process has finished"
+    )
+    assert 10 <= took < 20
+
+
+def test_a_store_from_a_newer_version_is_refused_untouched(wikibot: WikiBot) -> None:
+    wikibot.cycle()
+    with sqlite3.connect(store_path(wikibot)) as conn:
+        conn.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+            "VALUES ('ats', '0042_from_the_future', '2030-01-01 00:00:00')"
+        )
+    conn.close()
+    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    before = store_path(wikibot).read_bytes()
+    line = one_line(wikibot.cycle(check=False))
+    assert line == (
+        f"ats: the store {store_path(wikibot)} was written by a newer version of ats: it has "
+        "migration 0042_from_the_future, which this version does not know; upgrade ats "
+        "(nothing was changed)"
+    )
+    assert store_path(wikibot).read_bytes() == before
+    assert bot_replies(wikibot.text()) == []
+    report = wikibot.run("report", check=False)  # every command that opens the store
+    assert one_line(report) == line
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A folder an unprivileged user can enter (pytest's own tmp folders are root-only)."""
+    folder = Path(tempfile.mkdtemp(prefix="ats-faults-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_an_unreadable_store(wikibot: WikiBot, shared_dir: Path) -> None:
+    """Run as `nobody`: root reads any file whatever its mode, so only another user shows it."""
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) is needed to run a command as another user"
+    store = shared_dir / "ats.sqlite"
+    config = shared_dir / "ats.toml"
+    config.write_text(
+        wikibot.config.read_text().replace('path = "ats.sqlite"', f'path = "{store}"')
+    )
+    config.chmod(0o644)
+    assert wikibot.run("--config", str(config), "report").returncode == 0
+    store.chmod(0o600)  # root's, readable by root alone
+    result = subprocess.run(
+        [
+            setpriv,
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "ats.cli",
+            "--config",
+            str(config),
+            "report",
+        ],
+        capture_output=True,
+        text=True,
+        env={**wikibot.env, "HOME": str(shared_dir)},
+        cwd=shared_dir,
+        timeout=60,
+    )
+    line = one_line(result)
+    assert line.startswith(f"ats: the store {store} cannot be opened: permission denied")
+
+
+def test_a_full_disk(wikibot: WikiBot) -> None:
+    """A 1 MiB tmpfs, filled up, in a mount namespace of its own (gone when the run ends)."""
+    unshare = shutil.which("unshare")
+    assert unshare, "unshare (util-linux) is needed to mount a private tmpfs"
+    wikibot.cycle()
+    full = wikibot.root / "full"
+    full.mkdir()
+    config = wikibot.root / "full.toml"
+    config.write_text(
+        wikibot.config.read_text()
+        .replace('path = "ats.sqlite"', f'path = "{full / "ats.sqlite"}"')
+        .replace("edit_interval = 0", f'edit_interval = 0\nworkdir = "{wikibot.root / "pwb"}"')
+    )
+    script = (
+        'mount -t tmpfs -o size=1m tmpfs "$1" && cp "$2" "$1/" && '
+        '{ dd if=/dev/zero of="$1/filler" bs=4k 2>/dev/null; true; } && '
+        'exec "$3" -m ats.cli --config "$4" bot run --once'
+    )
+    result = subprocess.run(
+        [
+            unshare,
+            "--mount",
+            "sh",
+            "-c",
+            script,
+            "sh",
+            str(full),
+            str(store_path(wikibot)),
+            sys.executable,
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        env=wikibot.env,
+        timeout=120,
+    )
+    line = one_line(result)
+    assert line == (
+        f"ats: the disk holding the store {full / 'ats.sqlite'} is full; "
+        "free some space and try again"
+    )
+
+
+# -- ats bot watch through an outage -------------------------------------------------
+
+
+def test_watch_rides_out_an_outage(
+    wikibot: WikiBot,
+    restarts_wiki: DevWiki,
+    watches: list[Watch],  # noqa: F811 - the fixture
+) -> None:
+    wiki = restarts_wiki
+    watch = Watch(wikibot, "--poll", "0.5")
+    watches.append(watch)
+    watch.wait_for(r"requests on the page|unchanged", timeout=60)
+    wiki.stop()
+    watch.wait_for(r"watch: .* failed: .*retrying in 2 s", where="err", timeout=60)
+    wiki.start()
+    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    deadline = time.monotonic() + 90
+    while not bot_replies(wikibot.text()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert len(bot_replies(wikibot.text())) == 1, watch.err()
+    code, _ = watch.stop()
+    assert code == 0
+    err = watch.err()
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert lines[-1] == "watch: stopped"
+    failures = [line for line in lines[:-1] if " failed: " in line]
+    assert failures and all(
+        line.startswith("watch: ") and "cannot reach the wiki" in line and "retrying in" in line
+        for line in failures
+    ), err
+    assert len(lines) == len(failures) + 1, err  # nothing else: one line per failure
+
+
+# -- hand-typed wiki usernames -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("../../etc/evil", "it contains '/'"),
+        ("Foo#bar", "it contains '#'"),
+        ("127.0.0.1", "it is an IP address"),
+        ("", "it is empty"),
+    ],
+)
+def test_provision_account_refuses_a_name_mediawiki_cannot_have(
+    wikibot: WikiBot, name: str, why: str
+) -> None:
+    wikibot.configure(extra='[provisioning]\nbackend = "dry-run"\n')
+    result = wikibot.run("provision", "account", name, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line == f"ats: {name!r} is not a valid wiki username: {why}" + line.split(why, 1)[1]
+    assert not (wikibot.root / "provisioning-dry-run.jsonl").exists()
+    assert wikibot.store().accounts() == []
+    fine = wikibot.run("provision", "account", "Ярослава", "--name", "yaroslava")
+    assert fine.stdout.startswith("yaroslava: ")
+    assert [a.owner for a in wikibot.store().accounts()] == ["Ярослава"]
+
+
+def test_repeating_bot_run_carries_on_through_an_outage(
+    wikibot: WikiBot, restarts_wiki: DevWiki
+) -> None:
+    out, err = wikibot.root / "run.out", wikibot.root / "run.err"
+    command = [sys.executable, "-m", "ats.cli", "--config", str(wikibot.config)]
+    process = subprocess.Popen(
+        [*command, "bot", "run", "--interval", "1"],
+        stdout=out.open("w"),
+        stderr=err.open("w"),
+        env=wikibot.env,
+    )
+
+    def wait_for(path: Path, text: str, count: int = 1) -> None:
+        deadline = time.monotonic() + 60
+        while path.read_text().count(text) < count and time.monotonic() < deadline:
+            assert process.poll() is None, err.read_text()
+            time.sleep(0.1)
+        assert path.read_text().count(text) >= count, (out.read_text(), err.read_text())
+
+    try:
+        wait_for(out, "requests on the page")
+        restarts_wiki.stop()
+        wait_for(err, "; next cycle in 1 s", count=2)
+        restarts_wiki.start()
+        wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+        wait_for(out, "saved: ")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    lines = err.read_text().splitlines()
+    assert "Traceback" not in err.read_text()
+    assert lines and all(
+        line.startswith("ats: ") and "cannot reach the wiki" in line for line in lines
+    ), lines
+    assert len(bot_replies(wikibot.text())) == 1

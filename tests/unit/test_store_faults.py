@@ -1,0 +1,73 @@
+"""The store refuses what it cannot use with one clear StoreError: a damaged file, a
+folder, a writer that holds it too long, a store written by a newer version."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from membership.store import Store, StoreError
+from membership.storefaults import NewerStoreError
+
+
+def test_a_new_store_and_its_folder_are_created(tmp_path: Path) -> None:
+    store = Store(tmp_path / "var" / "ats.sqlite")
+    assert store.requests() == []
+    store.close()
+
+
+def test_a_damaged_file(tmp_path: Path) -> None:
+    path = tmp_path / "ats.sqlite"
+    path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)
+    with pytest.raises(StoreError, match="is not a usable SQLite database") as caught:
+        Store(path)
+    assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)  # kept for --debug
+
+
+def test_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "ats.sqlite").mkdir()
+    with pytest.raises(StoreError, match="is a folder, not a database file"):
+        Store(tmp_path / "ats.sqlite")
+
+
+def test_a_file_where_the_folder_should_be(tmp_path: Path) -> None:
+    (tmp_path / "var").write_text("")
+    with pytest.raises(StoreError, match=r"the store's folder .*/var is not a folder"):
+        Store(tmp_path / "var" / "ats.sqlite")
+
+
+def test_a_writer_holding_it_past_the_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "ats.sqlite"
+    Store(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError, match="locked by another process for more than 0.2 s"):
+            Store(path, busy_timeout_ms=200)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    Store(path, busy_timeout_ms=200).close()  # free again: opens
+
+
+def test_a_store_from_a_newer_version_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "ats.sqlite"
+    Store(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+            "VALUES ('ats', '0042_later', 'x'), ('ats', '0043_later_still', 'y'), "
+            "('other', '9999_not_ours', 'z')"
+        )
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(NewerStoreError) as caught:
+        Store(path)
+    assert str(caught.value) == (
+        f"the store {path} was written by a newer version of ats: it has migrations "
+        "0042_later, 0043_later_still, which this version does not know; upgrade ats "
+        "(nothing was changed)"
+    )
+    assert path.read_bytes() == before
