@@ -58,10 +58,15 @@ class PageRead:
     now: str  # the server's time of the read (starttimestamp of a later edit)
 
 
-def open_site(
-    api_url: str, workdir: Path, login_name: str, *, edit_interval: float = 10.0, maxlag: int = 5
-) -> Any:
-    """A pywikibot site for `api_url`, configured in code; nothing is read from ~/."""
+def open_site(api_url: str, workdir: Path, login_name: str, *, maxlag: int = 5) -> Any:
+    """A pywikibot site for `api_url`, configured in code; nothing is read from ~/.
+
+    pywikibot's own throttle is made inert: it multiplies its delays by the number of
+    processes listed in its `throttle.ctrl` file, where killed processes stay for ten
+    minutes, so a few restarts would slow every read and save. The pause between saves
+    is the clerk's own (`[bot] edit_interval`, counted from the last save the store
+    knows); a server's Retry-After is still honoured.
+    """
     workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
     # pywikibot only accepts PYWIKIBOT_DIR when it holds a user-config.py; an empty
     # one marks the folder (PYWIKIBOT_NO_USER_CONFIG=2 keeps it from being read).
@@ -77,7 +82,8 @@ def open_site(
     _quiet_pywikibot()
     family = "ats" + hashlib.sha1(api_url.encode()).hexdigest()[:8]  # noqa: S324 - a name
     config.family_files[family] = api_url
-    config.put_throttle = edit_interval
+    config.put_throttle = 0
+    config.minthrottle = 0
     config.write_maxlag = maxlag
     config.max_retries = 3
     config.retry_wait = 2
@@ -85,7 +91,22 @@ def open_site(
     config.user_agent_description = USER_AGENT
     config.usernames[family][family] = login_name.partition("@")[0]
     config.noisysleep = 600.0  # do not print ordinary throttling waits
-    return pywikibot.Site(family, family)
+    site = pywikibot.Site(family, family)
+    _inert_throttle(site.throttle)
+    return site
+
+
+def _inert_throttle(throttle: Any) -> None:
+    """No delay but the server's Retry-After, whatever throttle.ctrl lists.
+
+    `Throttle.get_delay` is `max(mindelay, retry_after, delay) * process_multiplicity`
+    and recounts the processes every `checkdelay` seconds: count this one only, never
+    recount, and keep both delays at zero.
+    """
+    throttle.set_delays(delay=0, writedelay=0, absolute=True)
+    throttle.mindelay = throttle.maxdelay = throttle.delay = throttle.writedelay = 0
+    throttle.process_multiplicity = 1
+    throttle.checkdelay = float("inf")
 
 
 def _quiet_pywikibot() -> None:
@@ -225,18 +246,31 @@ def save(
 ) -> int:
     """Save `text` over `base` (or create the page when `base` does not exist).
 
-    Raises EditConflict if anyone saved, created or deleted the page in between.
+    Raises EditConflict if anyone saved, created or deleted the page in between,
+    this bot's own account included: the base is given as `baserevid` alone, because
+    with `basetimestamp` MediaWiki lets an account overwrite its own newer edits, and
+    a second clerk of the same bot (another deployment) would go unnoticed.
     """
     params: dict[str, Any] = {"text": text}
     if started:
         params["starttimestamp"] = started
     if base.exists:
         params["nocreate"] = 1
-        params["basetimestamp"] = base.timestamp
+        params["baserevid"] = base.revid
     else:
         params["createonly"] = 1  # someone creating it meanwhile is a conflict too
     result = bot_edit(site, title, summary, f"saving {title}", conflicts=True, **params)
     return int(result.get("newrevid") or base.revid or 0)
+
+
+def latest_revid(site: Any, title: str) -> int | None:
+    """The id of `title`'s latest revision (None if it does not exist); one request."""
+    data = _query(site, action="query", prop="info", titles=title)
+    for entry in data.get("query", {}).get("pages", []):
+        if entry.get("missing") or entry.get("invalid"):
+            return None
+        return int(entry.get("lastrevid") or 0) or None
+    return None
 
 
 def bot_edit(
