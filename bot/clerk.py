@@ -204,7 +204,7 @@ class Clerk:
             self.checkpoint("archived")
         if self._pace() and wiki.latest_revid(self.site, s.page) != current.revid:
             raise wiki.EditConflict(f"{s.page} was edited while the bot waited to save")
-        revid = wiki.save(
+        saved = wiki.save(
             self.site,
             s.page,
             text,
@@ -212,6 +212,7 @@ class Clerk:
             started=read.now,
             summary=self._summary(report.replies, report.archived),
         )
+        revid = saved.revid
         self.checkpoint("saved")
         with self.store.transaction():
             keys_in_lines = set(lines)
@@ -221,7 +222,10 @@ class Clerk:
             if moves is not None:
                 for move in moves.moves:
                     self._mark_archived(records[move.key], move.archive_title, now, revid)
-            self.store.set_page_revision(s.page, revid, "")
+            # A merged save holds edits this cycle never read: the next cycle must read
+            # the history from the revision this one did.
+            known = (current.revid or 0) if saved.merged else revid
+            self.store.set_page_revision(s.page, known, "")
             self.store.audit(
                 s.bot_user,
                 "saved",
@@ -229,6 +233,7 @@ class Clerk:
                 revid=revid,
                 replies=len(report.replies),
                 archived=len(report.archived),
+                merged=saved.merged,
             )
         self.checkpoint("done")
         report.status, report.revid = "saved", revid

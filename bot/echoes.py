@@ -11,12 +11,15 @@ the store has seen, so a legitimately repeated identical reply is still posted.
 
 Authorship comes from the history, never from the signature: each candidate line's
 first appearance is found with `bot.attribution`'s search over the revisions since the
-store's, whose keys here are whole lines (they carry the signature's timestamp, so
-they are nearly unique). It costs nothing unless a matching line is on the page.
+store's, whose keys here are whole lines under their section's heading line (two
+requests by the same person answered in the same minute get the very same line, so
+the section is part of the key). It costs nothing unless a matching line is on the
+page.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +27,8 @@ from dataclasses import dataclass
 from bot import attribution, replies
 from bot.page import RequestPage
 from bot.wiki import RevisionMeta
+
+_HEADING = re.compile(r"^==[^=].*==[ \t]*$")
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ def find(
     """The planned replies (section key -> [(state, text)]) that the bot's account
     already put under their request after `known_revid`, the store's last revision."""
     candidates: dict[str, list[str]] = {}  # section key -> matching lines on the page
+    headings: dict[str, str] = {}  # section key -> its heading line
     for key, wanted in planned.items():
         section = parsed.get(key)
         if section is None or not wanted:
@@ -65,24 +71,24 @@ def find(
         found = [line for line in lines if any(says(line, p) for p in prefixes)]
         if found:
             candidates[key] = found
+            headings[key] = parsed.text[section.start :].split("\n", 1)[0].strip()
     if not candidates:
         return []
 
-    # A line may stand more than once on the page: its n-th copy is its own key.
-    on_page = Counter(parsed.text.splitlines())
+    # A key is (heading line, reply line, n-th such line under that heading).
     wanted_lines = {line for lines in candidates.values() for line in lines}
+    on_page = _keys_in(parsed.text, wanted_lines)
     keyed: dict[str, list[str]] = {}
-    seen: Counter[str] = Counter()
     for key, lines in candidates.items():
+        seen: Counter[str] = Counter()
         for line in lines:
             seen[line] += 1
-            keyed.setdefault(key, []).append(_occurrence(line, min(seen[line], on_page[line])))
+            keyed.setdefault(key, []).append(_key(headings[key], line, seen[line]))
+    if not any(k in on_page for ks in keyed.values() for k in ks):
+        return []  # the page's sections could not be told apart by their heading lines
 
     def keys_in(text: str) -> frozenset[str]:
-        counts = Counter(line for line in text.splitlines() if line in wanted_lines)
-        return frozenset(
-            _occurrence(line, n) for line, c in counts.items() for n in range(1, c + 1)
-        )
+        return _keys_in(text, wanted_lines)
 
     revisions: list[RevisionMeta] = list(history())
     if known_revid:
@@ -110,5 +116,19 @@ def find(
     return echoes
 
 
-def _occurrence(line: str, n: int) -> str:
-    return f"{line}\x1f{n}"
+def _keys_in(text: str, wanted: set[str]) -> frozenset[str]:
+    """The keys of the wanted reply lines in `text`, each under its heading line."""
+    counts: Counter[tuple[str, str]] = Counter()
+    heading = ""
+    for line in text.splitlines():
+        if _HEADING.match(line):
+            heading = line.strip()
+        elif line in wanted:
+            counts[(heading, line)] += 1
+    return frozenset(
+        _key(heading, line, n) for (heading, line), c in counts.items() for n in range(1, c + 1)
+    )
+
+
+def _key(heading: str, line: str, n: int) -> str:
+    return f"{heading}\x1f{line}\x1f{n}"

@@ -53,6 +53,16 @@ class RevisionMeta:
 
 
 @dataclass(frozen=True)
+class Saved:
+    """A save: the new revision, and whether MediaWiki merged into it edits that were
+    saved after the base (a three-way merge it makes instead of an edit conflict when
+    the changes do not overlap), which the saver has therefore never read."""
+
+    revid: int
+    merged: bool = False
+
+
+@dataclass(frozen=True)
 class PageRead:
     pages: dict[str, PageRevision]
     now: str  # the server's time of the read (starttimestamp of a later edit)
@@ -79,6 +89,10 @@ def open_site(api_url: str, workdir: Path, login_name: str, *, maxlag: int = 5) 
     import pywikibot
     from pywikibot import config
 
+    # pywikibot fixes its folder when first imported, and a caller may have imported
+    # it already (for its exception classes): its cookies, caches and throttle.ctrl
+    # would land in the current directory, shared with every other bot started there.
+    config.base_dir = str(workdir.resolve())
     _quiet_pywikibot()
     family = "ats" + hashlib.sha1(api_url.encode()).hexdigest()[:8]  # noqa: S324 - a name
     config.family_files[family] = api_url
@@ -243,7 +257,7 @@ def revision_texts(site: Any, revids: Iterable[int]) -> dict[int, str]:
 
 def save(
     site: Any, title: str, text: str, *, base: PageRevision, started: str, summary: str
-) -> int:
+) -> Saved:
     """Save `text` over `base` (or create the page when `base` does not exist).
 
     Raises EditConflict if anyone saved, created or deleted the page in between,
@@ -260,7 +274,9 @@ def save(
     else:
         params["createonly"] = 1  # someone creating it meanwhile is a conflict too
     result = bot_edit(site, title, summary, f"saving {title}", conflicts=True, **params)
-    return int(result.get("newrevid") or base.revid or 0)
+    parent = int(result.get("oldrevid") or 0)
+    merged = bool(base.exists and parent and parent != base.revid)
+    return Saved(int(result.get("newrevid") or base.revid or 0), merged)
 
 
 def latest_revid(site: Any, title: str) -> int | None:
