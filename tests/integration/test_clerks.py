@@ -264,3 +264,44 @@ def test_five_kills_then_a_new_request_is_answered_within_ten_seconds(
     gap = (when(history[-1]) - when(reply)).total_seconds()
     assert 9 <= gap < 9 + REACTION, f"{gap:.0f} s between two saves"
     assert again.stop()[0] == 0
+
+
+# -- a save MediaWiki merged ----------------------------------------------------------
+
+
+def test_an_edit_merged_into_the_bots_save_is_still_read(wikibot: WikiBot) -> None:
+    """Someone files a request while the bot works on another one higher up: MediaWiki
+    merges the two edits (they do not overlap) instead of reporting a conflict. The
+    bot's save then holds a request it never read, and the next cycle answers it."""
+    import os
+
+    from ats import wiring
+    from ats.config import load_config
+
+    wikibot.file("Veteran", "Account request: first", ACCOUNT)
+    wikibot.wiki.edit_as(
+        "Newcomer", wikibot.page, wikibot.text() + "\n== Chat ==\nA question. ~~~~\n", "chat"
+    )
+
+    def interfere(step: str) -> None:
+        if step == "recorded" and "while the bot worked" not in wikibot.text():
+            wikibot.file("Ярослава", "Account request: while the bot worked", ACCOUNT)
+
+    os.environ["ATS_BOT_PASSWORD"] = wikibot.wiki.bot_password
+    clerk = wiring.clerk(load_config(wikibot.config), checkpoint=interfere)
+    report = clerk.run_once()
+    assert report.status == "saved" and report.conflicts == 0
+    store = wikibot.store()
+    [saved] = [e for e in store.audit_log() if e.action == "saved"]
+    assert saved.evidence["merged"] is True
+    # The store stays at the revision it read: the merged one holds unread work.
+    assert store.page_revision(wikibot.page) < report.revid
+    text = wikibot.text()
+    assert len(replies_under(text, "Account request: first")) == 1
+    assert replies_under(text, "Account request: while the bot worked") == []
+
+    assert wikibot.cycle().stdout.startswith("saved:")
+    text = wikibot.text()
+    assert len(replies_under(text, "Account request: while the bot worked")) == 1
+    assert len(replies_under(text, "Account request: first")) == 1
+    assert wikibot.cycle().stdout.startswith("unchanged:")
