@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=30.0,
         help="seconds between cycles without --once (default 30)",
     )
+    _wait_argument(run)
     run.set_defaults(run=_bot_run, needs_config=True)
     watch = bot.add_parser(
         "watch",
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="EventStreams recentchange URL to follow instead of polling "
         "(default: [wiki] stream_url; empty means poll)",
     )
+    _wait_argument(watch)
     watch.set_defaults(run=_bot_watch, needs_config=True)
 
     wiki = commands.add_parser("wiki", help="set up the wiki side").add_subparsers(
@@ -322,11 +324,15 @@ def _known_failure(error: Exception, config: Config | None) -> BaseException | N
     from ats.devwiki import DevWikiError
     from bot.clerk import ClerkError
     from bot.wiki import WikiError
+    from membership.lease import LeaseHeld, LeaseLost
     from membership.storefaults import StoreError, describe
     from provisioning.backend import ProvisioningError
     from provisioning.names import NamingError
 
-    known = WikiError | ClerkError | DevWikiError | ProvisioningError | NamingError | StoreError
+    known = (
+        WikiError | ClerkError | DevWikiError | ProvisioningError | NamingError | StoreError,
+        LeaseHeld | LeaseLost,
+    )
     if isinstance(error, known):
         return error
     if isinstance(error, sqlite3.Error) and config is not None:
@@ -351,28 +357,42 @@ def _load(args: argparse.Namespace) -> Config:
 def _bot_run(args: argparse.Namespace, config: Config) -> int:
     from ats import wiring
 
-    clerk = wiring.clerk(config, checkpoint=wiring.checkpoint_from_env())
-    if args.once:
-        report = clerk.run_once(dry_run=args.dry_run)
-        if args.dry_run:
-            print(report.diff or "(no change)", end="" if report.diff else "\n")
+    if args.dry_run and not args.once:
+        raise UsageError("--dry-run needs --once")
+    kill_at = wiring.checkpoint_from_env()
+    if args.dry_run:  # saves and records nothing: no need to keep other clerks out
+        report = wiring.clerk(config, checkpoint=kill_at).run_once(dry_run=True)
+        print(report.diff or "(no change)", end="" if report.diff else "\n")
         print(report.summary())
         return 0
-    if args.dry_run:
-        raise UsageError("--dry-run needs --once")
+    from membership.lease import LeaseLost
+
+    lease = wiring.clerk_lease(config)
     stop = _stop_flag()
-    while not stop():
-        try:
-            print(clerk.run_once().summary(), flush=True)
-        except Exception as error:  # noqa: BLE001 - a known failure waits for the next cycle
-            known = _known_failure(error, config)
-            if known is None:
+    lease.acquire(args.wait)
+    try:
+        clerk = wiring.clerk(config, checkpoint=kill_at, lease=lease)
+        if args.once:
+            print(clerk.run_once().summary())
+            return 0
+        while not stop():
+            try:
+                print(clerk.run_once().summary(), flush=True)
+            except LeaseLost:  # another clerk has the page now: stop, do not fight over it
                 raise
-            if args.debug:
-                traceback.print_exc()
-            print(f"ats: {known}; next cycle in {args.interval:g} s", file=sys.stderr, flush=True)
-        _sleep(args.interval, stop)
-    return 0
+            except Exception as error:  # noqa: BLE001 - a known failure waits for the next cycle
+                known = _known_failure(error, config)
+                if known is None:
+                    raise
+                if args.debug:
+                    traceback.print_exc()
+                print(
+                    f"ats: {known}; next cycle in {args.interval:g} s", file=sys.stderr, flush=True
+                )
+            _sleep(args.interval, stop, lease.renew)
+        return 0
+    finally:
+        lease.release()
 
 
 def _bot_watch(args: argparse.Namespace, config: Config) -> int:
@@ -383,7 +403,7 @@ def _bot_watch(args: argparse.Namespace, config: Config) -> int:
     stop.install()
     stream = config.wiki.stream_url if args.stream is None else args.stream
     watcher = wiring.watcher(
-        config, stop, poll=args.poll, full_cycle=args.full_cycle, stream_url=stream
+        config, stop, poll=args.poll, full_cycle=args.full_cycle, stream_url=stream, wait=args.wait
     )
     return watcher.run()
 
@@ -616,6 +636,31 @@ def _positive(text: str) -> float:
     return value
 
 
+def _wait_argument(parser: argparse.ArgumentParser) -> None:
+    from membership.lease import DEFAULT_TTL, DEFAULT_WAIT
+
+    parser.add_argument(
+        "--wait",
+        type=_not_negative,
+        default=DEFAULT_WAIT,
+        metavar="SECONDS",
+        help="when another clerk works on the same page with the same store, wait this "
+        f"long for it to finish before giving up with exit status 1 (default "
+        f"{DEFAULT_WAIT:.0f}; a clerk that died stops blocking at once on the same host, "
+        f"after {DEFAULT_TTL:.0f} s from another)",
+    )
+
+
+def _not_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 seconds or more, not {text}")
+    return value
+
+
 def _stop_flag() -> Callable[[], bool]:
     stopping = {"now": False}
 
@@ -627,10 +672,11 @@ def _stop_flag() -> Callable[[], bool]:
     return lambda: stopping["now"]
 
 
-def _sleep(seconds: float, stop: Callable[[], bool]) -> None:
+def _sleep(seconds: float, stop: Callable[[], bool], meanwhile: Callable[[], None]) -> None:
     deadline = time.monotonic() + seconds
     while not stop() and time.monotonic() < deadline:
-        time.sleep(min(0.2, deadline - time.monotonic()))
+        meanwhile()
+        time.sleep(max(0.0, min(0.2, deadline - time.monotonic())))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from bot import page, wiki
 from bot.clerk import STEPS, Clerk, ClerkSettings
 from bot.templates import bundled_templates
 from bot.watch import StopSignal, Watcher, WatchSettings
+from membership.lease import ClerkLease
 from membership.store import Store
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ def site(config: Config, *, log_in: bool = True) -> Any:
         config.wiki.api,
         config.bot_workdir,
         login_name,
-        edit_interval=float(config.bot.edit_interval),
         maxlag=config.bot.maxlag,
     )
     if log_in:
@@ -75,23 +75,59 @@ def settings(config: Config) -> ClerkSettings:
         archive_after_days=config.wiki.archive_after_days,
         backlog_days=config.wiki.backlog_days,
         login_host=config.provisioning.login_host,
+        edit_interval=float(config.bot.edit_interval),
     )
 
 
-def clerk(config: Config, *, checkpoint: Callable[[str], None] | None = None) -> Clerk:
-    return Clerk(
-        _LazySite(config), Store(config.store_path), settings(config), checkpoint=checkpoint
-    )
+def clerk(
+    config: Config,
+    *,
+    checkpoint: Callable[[str], None] | None = None,
+    lease: ClerkLease | None = None,
+) -> Clerk:
+    """The clerk; with `lease`, every step of a cycle also renews it (a long cycle
+    keeps it, and a clerk that lost it stops before saving)."""
+    store = lease.store if lease is not None else Store(config.store_path)
+    if lease is not None:
+        checkpoint = _renewing(lease, checkpoint)
+    return Clerk(_LazySite(config), store, settings(config), checkpoint=checkpoint)
+
+
+def clerk_lease(config: Config) -> ClerkLease:
+    """This process's (not yet taken) lease on the request page, in the store."""
+    return ClerkLease(Store(config.store_path), config.wiki.request_page)
+
+
+def _renewing(lease: ClerkLease, then: Callable[[str], None] | None) -> Callable[[str], None]:
+    def checkpoint(step: str) -> None:
+        lease.renew()
+        if then is not None:
+            then(step)
+
+    return checkpoint
 
 
 def watcher(
-    config: Config, stop: StopSignal, *, poll: float, full_cycle: float, stream_url: str
+    config: Config,
+    stop: StopSignal,
+    *,
+    poll: float,
+    full_cycle: float,
+    stream_url: str,
+    wait: float,
 ) -> Watcher:
     settings = WatchSettings(
         poll=poll, full_cycle=full_cycle, stream_url=stream_url, api_url=config.wiki.api
     )
     kill_at = checkpoint_from_env()
-    return Watcher(lambda: clerk(config, checkpoint=kill_at), settings, stop)
+    lease = clerk_lease(config)
+    return Watcher(
+        lambda: clerk(config, checkpoint=kill_at, lease=lease),
+        settings,
+        stop,
+        lease=lease,
+        lease_wait=wait,
+    )
 
 
 def install_templates(config: Config) -> list[tuple[str, bool]]:

@@ -18,17 +18,19 @@ from __future__ import annotations
 
 import difflib
 import json
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot import archive, page, queue, replies, wiki
+from bot import archive, echoes, page, queue, replies, wiki
 from bot.deciding import Deciding
 from bot.exclusion import bot_may_edit
 from bot.judging import Judging, Planned, fields_hash
 from bot.messages import Catalog
+from membership import lease
 from membership.lifecycle import EXPIRES, is_open
 from membership.states import CLOSED, REEVALUATED_ON_EDIT, State
 from membership.store import RequestRecord, Store
@@ -56,6 +58,7 @@ class ClerkSettings:
     archive_after_days: int = 7
     backlog_days: int = 7
     login_host: str = ""
+    edit_interval: float = 0.0  # seconds between two saves, counted from the store's last
 
 
 @dataclass
@@ -95,8 +98,10 @@ class Clerk:
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         checkpoint: Checkpoint | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.site = site
+        self.sleep = sleep
         self.store = store
         self._keys: dict[int, str] = {}  # request id -> section key, for the current cycle
         self.settings = settings
@@ -155,7 +160,7 @@ class Clerk:
         self.judging.begin_cycle(current)
         planned = self._plan(parsed, records, current, now)
         report.examined = [p.section.key for p in planned]
-        lines, posted_already = self._outbox_lines(parsed, planned, pending)
+        lines, posted_already, echoed = self._outbox_lines(parsed, planned, pending)
         text = page.render(parsed, lines) if lines else current.text
         self._settled: list[tuple[RequestRecord, str]] = []
         moves = self._archive_plan(text, records, planned, pending, now)
@@ -184,6 +189,7 @@ class Clerk:
                 self.judging.record(item, now)
             if posted_already:
                 self.store.mark_posted(posted_already, current.revid or 0)
+            self._mark_echoes(echoed)
             for record, title in self._settled:
                 self._mark_archived(record, title, now, current.revid)
         queued = self.store.pending_replies(s.page)
@@ -196,7 +202,9 @@ class Clerk:
         if moves is not None:
             self._save_archives(moves)
             self.checkpoint("archived")
-        revid = wiki.save(
+        if self._pace() and wiki.latest_revid(self.site, s.page) != current.revid:
+            raise wiki.EditConflict(f"{s.page} was edited while the bot waited to save")
+        saved = wiki.save(
             self.site,
             s.page,
             text,
@@ -204,15 +212,20 @@ class Clerk:
             started=read.now,
             summary=self._summary(report.replies, report.archived),
         )
+        revid = saved.revid
         self.checkpoint("saved")
         with self.store.transaction():
             keys_in_lines = set(lines)
             posted = [r.id for r in queued if self._key_of(r.request_id) in keys_in_lines]
             self.store.mark_posted(posted, revid)
+            lease.record_saved(self.store, s.page, datetime.now(UTC))
             if moves is not None:
                 for move in moves.moves:
                     self._mark_archived(records[move.key], move.archive_title, now, revid)
-            self.store.set_page_revision(s.page, revid, "")
+            # A merged save holds edits this cycle never read: the next cycle must read
+            # the history from the revision this one did.
+            known = (current.revid or 0) if saved.merged else revid
+            self.store.set_page_revision(s.page, known, "")
             self.store.audit(
                 s.bot_user,
                 "saved",
@@ -220,6 +233,7 @@ class Clerk:
                 revid=revid,
                 replies=len(report.replies),
                 archived=len(report.archived),
+                merged=saved.merged,
             )
         self.checkpoint("done")
         report.status, report.revid = "saved", revid
@@ -373,8 +387,9 @@ class Clerk:
 
     def _outbox_lines(
         self, parsed: page.RequestPage, planned: list[Planned], pending: list[Any]
-    ) -> tuple[dict[str, list[str]], list[int]]:
-        """Reply lines to add per section, and pending replies already on the page."""
+    ) -> tuple[dict[str, list[str]], list[int], list[echoes.Echo]]:
+        """Reply lines to add per section, pending replies already on the page, and
+        planned replies the bot's account already put there unknown to this store."""
         vocab = self.settings.vocab
         lines: dict[str, list[str]] = {}
         already: list[int] = []
@@ -390,12 +405,69 @@ class Clerk:
                 lines.setdefault(section.key, []).append(
                     replies.reply_line(vocab.status_template, reply.state, reply.text)
                 )
+        echoed = self._echoes(parsed, planned)
+        unsaid = Counter((e.key, e.state, e.text) for e in echoed)
         for item in planned:
             for state, text in item.replies:
+                if unsaid[(item.section.key, state, text)] > 0:
+                    unsaid[(item.section.key, state, text)] -= 1
+                    continue
                 lines.setdefault(item.section.key, []).append(
                     replies.reply_line(vocab.status_template, state, text)
                 )
-        return lines, already
+        return lines, already, echoed
+
+    def _echoes(self, parsed: page.RequestPage, planned: list[Planned]) -> list[echoes.Echo]:
+        """Planned replies another clerk of this bot (with another store) already saved."""
+        wanted: dict[str, list[tuple[str, str]]] = {}
+        for item in planned:
+            wanted.setdefault(item.section.key, []).extend(item.replies)
+        return echoes.find(
+            parsed,
+            wanted,
+            status_template=self.settings.vocab.status_template,
+            bot_user=self.settings.bot_user,
+            known_revid=self.store.page_revision(self.settings.page),
+            history=self.judging.recent_history,
+            fetch_texts=lambda revids: wiki.revision_texts(self.site, revids),
+        )
+
+    def _mark_echoes(self, echoed: list[echoes.Echo]) -> None:
+        """Record as posted, in the revision that holds them, the replies just queued
+        that are already on the page."""
+        if not echoed:
+            return
+        queued = self.store.pending_replies(self.settings.page)
+        for echo in echoed:
+            match = next(
+                (
+                    r
+                    for r in queued
+                    if (r.state, r.text) == (echo.state, echo.text)
+                    and self._key_of(r.request_id) == echo.key
+                ),
+                None,
+            )
+            if match is not None:
+                queued.remove(match)
+                self.store.mark_posted([match.id], echo.revid)
+                self.store.audit(
+                    self.settings.bot_user,
+                    "reply-already-posted",
+                    match.request_id,
+                    revid=echo.revid,
+                    state=echo.state,
+                )
+
+    def _pace(self) -> bool:
+        """Wait out what remains of `edit_interval` since the bot's last save (as the
+        store knows it, so restarts do not reset it); True if it waited."""
+        remaining = lease.pace_remaining(
+            self.store, self.settings.page, self.settings.edit_interval, datetime.now(UTC)
+        )
+        if remaining > 0:
+            self.sleep(remaining)
+        return remaining > 0
 
     def _key_of(self, request_id: int) -> str | None:
         """The section key of a request: from this cycle's records, else the store
@@ -457,6 +529,7 @@ class Clerk:
             base = self._archive_bases[title]
             if base.exists and base.text == text:
                 continue  # saved by an earlier, interrupted cycle
+            self._pace()
             wiki.save(
                 self.site,
                 title,
@@ -465,6 +538,7 @@ class Clerk:
                 started="",
                 summary=f"Archiving closed requests from [[{self.settings.page}]]",
             )
+            lease.record_saved(self.store, self.settings.page, datetime.now(UTC))
 
     def _with_queue(
         self,

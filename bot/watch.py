@@ -9,7 +9,9 @@ event id, falling back to polling when the stream keeps failing. A cursor is sav
 only after the cycle that handled the changes it covers succeeded, so a crash in
 between makes the next run handle them again (the clerk is idempotent) but never skips
 them. Wiki errors are logged as one line and retried with back-off; SIGTERM/SIGINT
-stop it between cycles, abandoning any wait or poll in progress.
+stop it between cycles, abandoning any wait or poll in progress. Given the page's
+lease (`membership.lease`), it takes it before anything else (waiting a bounded time
+for another clerk), renews it every turn and releases it when it stops.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from urllib.parse import urlsplit
 from bot import wiki
 from bot.clerk import Clerk, ClerkError
 from bot.eventstream import EventStreamFollower
+from membership.lease import ClerkLease, LeaseHeld, LeaseLost
 from membership.store import Store, StoreError
 
 OVERLAP = timedelta(seconds=10)  # re-read this much before the cursor: late-committed rows
@@ -166,11 +169,14 @@ class Watcher:
         out: TextIO = sys.stdout,
         err: TextIO = sys.stderr,
         clock: Callable[[], float] = time.monotonic,
+        lease: ClerkLease | None = None,
+        lease_wait: float = 0.0,
     ) -> None:
         # The clerk is built inside the loop: opening the site already talks to the
         # wiki, and a wiki that is down at start is retried like any other failure.
         self._make_clerk = make_clerk
         self._clerk: Clerk | None = None
+        self._lease, self._lease_wait = lease, lease_wait
         self.settings = settings
         self.stop = stop
         self.out, self.err, self.clock = out, err, clock
@@ -210,19 +216,45 @@ class Watcher:
     # -- the loop ------------------------------------------------------------------
 
     def run(self) -> int:
+        code = 0
         try:
+            self._take_lease()
             while not self.stop.stopping:
                 self.stop.wake.clear()  # before looking: a wake-up after this is not lost
+                self._keep_lease()
                 delay = self._turn()
                 if not self.stop.stopping:
                     self.stop.wait(delay)
         except _Stopped:
             pass
+        except (LeaseHeld, LeaseLost) as error:
+            self._say(str(error))
+            code = 1
         finally:
             if self._follower:
                 self._follower.close()
+            if self._lease is not None:
+                self._lease.release()
         self._say("stopped")
-        return 0
+        return code
+
+    def _take_lease(self) -> None:
+        """Wait (abandonably) for the page's lease; LeaseHeld when it stays taken."""
+        if self._lease is None:
+            return
+        deadline = self.clock() + self._lease_wait
+        while (holder := self._lease.try_acquire()) is not None:
+            if self.clock() >= deadline:
+                raise LeaseHeld(self._lease.page, holder, self._lease_wait)
+            self.stop.wait(min(0.5, deadline - self.clock()))
+
+    def _keep_lease(self) -> None:
+        if self._lease is None:
+            return
+        try:
+            self._lease.renew()
+        except sqlite3.OperationalError as error:  # busy: the lease outlives a few misses
+            self._say(f"could not renew the lease ({error}); trying again next turn")
 
     def _turn(self) -> float:
         """Look for changes, run a cycle if one is due; the seconds to wait before the next."""

@@ -81,15 +81,30 @@ class RevisionMeta:
 
 
 @dataclass(frozen=True)
+class Saved:
+    """A save: the new revision, and whether MediaWiki merged into it edits that were
+    saved after the base (a three-way merge it makes instead of an edit conflict when
+    the changes do not overlap), which the saver has therefore never read."""
+
+    revid: int
+    merged: bool = False
+
+
+@dataclass(frozen=True)
 class PageRead:
     pages: dict[str, PageRevision]
     now: str  # the server's time of the read (starttimestamp of a later edit)
 
 
-def open_site(
-    api_url: str, workdir: Path, login_name: str, *, edit_interval: float = 10.0, maxlag: int = 5
-) -> Any:
-    """A pywikibot site for `api_url`, configured in code; nothing is read from ~/."""
+def open_site(api_url: str, workdir: Path, login_name: str, *, maxlag: int = 5) -> Any:
+    """A pywikibot site for `api_url`, configured in code; nothing is read from ~/.
+
+    pywikibot's own throttle is made inert: it multiplies its delays by the number of
+    processes listed in its `throttle.ctrl` file, where killed processes stay for ten
+    minutes, so a few restarts would slow every read and save. The pause between saves
+    is the clerk's own (`[bot] edit_interval`, counted from the last save the store
+    knows); a server's Retry-After is still honoured.
+    """
     workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
     # pywikibot only accepts PYWIKIBOT_DIR when it holds a user-config.py; an empty
     # one marks the folder (PYWIKIBOT_NO_USER_CONFIG=2 keeps it from being read).
@@ -102,10 +117,15 @@ def open_site(
     import pywikibot
     from pywikibot import config
 
+    # pywikibot fixes its folder when first imported, and a caller may have imported
+    # it already (for its exception classes): its cookies, caches and throttle.ctrl
+    # would land in the current directory, shared with every other bot started there.
+    config.base_dir = str(workdir.resolve())
     _quiet_pywikibot()
     family = "ats" + hashlib.sha1(api_url.encode()).hexdigest()[:8]  # noqa: S324 - a name
     config.family_files[family] = api_url
-    config.put_throttle = edit_interval
+    config.put_throttle = 0
+    config.minthrottle = 0
     config.write_maxlag = maxlag
     config.max_retries = 3
     config.retry_wait = 2
@@ -116,7 +136,9 @@ def open_site(
     config.noisysleep = 600.0  # do not print ordinary throttling waits
     with _faults(f"opening the wiki at {api_url}"):
         # The site class that fails fast (see _FailFast); building it already asks the wiki.
-        return pywikibot.Site(family, family, interface=_site_class())
+        site = pywikibot.Site(family, family, interface=_site_class())
+    _inert_throttle(site.throttle)
+    return site
 
 
 _DEBUG = {"on": False}
@@ -125,6 +147,19 @@ _DEBUG = {"on": False}
 def debug_logging(on: bool = True) -> None:
     """Let pywikibot print everything it logs (`ats --debug`); by default it prints nothing."""
     _DEBUG["on"] = on
+
+
+def _inert_throttle(throttle: Any) -> None:
+    """No delay but the server's Retry-After, whatever throttle.ctrl lists.
+
+    `Throttle.get_delay` is `max(mindelay, retry_after, delay) * process_multiplicity`
+    and recounts the processes every `checkdelay` seconds: count this one only, never
+    recount, and keep both delays at zero.
+    """
+    throttle.set_delays(delay=0, writedelay=0, absolute=True)
+    throttle.mindelay = throttle.maxdelay = throttle.delay = throttle.writedelay = 0
+    throttle.process_multiplicity = 1
+    throttle.checkdelay = float("inf")
 
 
 def _quiet_pywikibot() -> None:
@@ -262,21 +297,36 @@ def revision_texts(site: Any, revids: Iterable[int]) -> dict[int, str]:
 
 def save(
     site: Any, title: str, text: str, *, base: PageRevision, started: str, summary: str
-) -> int:
+) -> Saved:
     """Save `text` over `base` (or create the page when `base` does not exist).
 
-    Raises EditConflict if anyone saved, created or deleted the page in between.
+    Raises EditConflict if anyone saved, created or deleted the page in between,
+    this bot's own account included: the base is given as `baserevid` alone, because
+    with `basetimestamp` MediaWiki lets an account overwrite its own newer edits, and
+    a second clerk of the same bot (another deployment) would go unnoticed.
     """
     params: dict[str, Any] = {"text": text}
     if started:
         params["starttimestamp"] = started
     if base.exists:
         params["nocreate"] = 1
-        params["basetimestamp"] = base.timestamp
+        params["baserevid"] = base.revid
     else:
         params["createonly"] = 1  # someone creating it meanwhile is a conflict too
     result = bot_edit(site, title, summary, f"saving {title}", conflicts=True, **params)
-    return int(result.get("newrevid") or base.revid or 0)
+    parent = int(result.get("oldrevid") or 0)
+    merged = bool(base.exists and parent and parent != base.revid)
+    return Saved(int(result.get("newrevid") or base.revid or 0), merged)
+
+
+def latest_revid(site: Any, title: str) -> int | None:
+    """The id of `title`'s latest revision (None if it does not exist); one request."""
+    data = _query(site, action="query", prop="info", titles=title)
+    for entry in data.get("query", {}).get("pages", []):
+        if entry.get("missing") or entry.get("invalid"):
+            return None
+        return int(entry.get("lastrevid") or 0) or None
+    return None
 
 
 def bot_edit(

@@ -382,6 +382,25 @@ def _renewal(db: Database) -> None:
     )
 
 
+@migrations(name="0010_clerk_lease")
+def _clerk_lease(db: Database) -> None:
+    # One clerk at a time per request page (membership/lease.py): who holds it (a
+    # random token, the host and pid), until when, and when the bot last saved, so the
+    # pace between saves survives restarts. A row is never deleted, only released.
+    db["clerk_leases"].create(
+        {
+            "name": str,
+            "holder": str,
+            "host": str,
+            "pid": int,
+            "acquired_at": str,
+            "expires_at": str,
+            "last_saved_at": str,
+        },
+        pk="name",
+    )
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
