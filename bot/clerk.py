@@ -20,11 +20,11 @@ import difflib
 import json
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot import archive, page, queue, replies, wiki
+from bot import archive, authorship, page, queue, replies, wiki
 from bot.deciding import Deciding
 from bot.exclusion import bot_may_edit
 from bot.judging import Judging, Planned, fields_hash
@@ -99,6 +99,9 @@ class Clerk:
         self.site = site
         self.store = store
         self._keys: dict[int, str] = {}  # request id -> section key, for the current cycle
+        self._identities: list[str] = []  # identity of each request section, page order
+        self._heading_keys: dict[str, str] = {}  # identity -> key by heading (queue anchors)
+        self._forged: dict[int, list[tuple[str, str, str, int | None, str]]] = {}
         self.settings = settings
         self.now = now
         self.checkpoint = checkpoint or (lambda step: None)
@@ -147,12 +150,13 @@ class Clerk:
             report.status = "unchanged"
             return report
 
-        parsed = page.parse(current.text, s.vocab)
+        parsed = self._identify(page.parse(current.text, s.vocab), current, records)
+        records = {r.key: r for r in self.store.requests(s.page) if not r.archived_at}
+        self._keys = {r.id: r.key for r in records.values()}
         report.requests = len(parsed.requests)
         damage = self._damage(parsed, records)
         if damage:
             return _stopped(report, damage)
-        self.judging.begin_cycle(current)
         planned = self._plan(parsed, records, current, now)
         report.examined = [p.section.key for p in planned]
         lines, posted_already = self._outbox_lines(parsed, planned, pending)
@@ -181,7 +185,17 @@ class Clerk:
 
         with self.store.transaction():
             for item in planned:
-                self.judging.record(item, now)
+                record = self.judging.record(item, now)
+                for key, token, author, revid, line in self._forged.get(id(item), ()):
+                    self.store.record_forged_line(
+                        s.page,
+                        key,
+                        token,
+                        request_id=record.id,
+                        author=author,
+                        revid=revid,
+                        line=line,
+                    )
             if posted_already:
                 self.store.mark_posted(posted_already, current.revid or 0)
             for record, title in self._settled:
@@ -256,7 +270,7 @@ class Clerk:
                 },
             )
             planned.append(item)
-        self.judging.attribute([p for p in planned if p.record is None], current)
+        self.judging.attribute([p for p in planned if p.record is None])
         to_judge, edited_after = [], []
         for item in planned:
             record = item.record
@@ -282,6 +296,7 @@ class Clerk:
             item.audit.append((self.settings.bot_user, "approval-voided-by-edit", {}))
         self.deciding.apply(planned, current, now)
         self._progress(parsed, planned)
+        self._answer_forged(parsed, records, planned)
         for item in planned:
             if item.record and self._expired(item.record, now) and not item.changed_state():
                 days = self.settings.expire_after_days
@@ -289,6 +304,74 @@ class Clerk:
                 item.set_state(State.EXPIRED, replies.expired(catalog, days))
                 item.audit.append((self.settings.bot_user, "expired", {"days": days}))
         return planned
+
+    # -- identities and authors (bot.authorship) -----------------------------------
+
+    def _identify(
+        self,
+        parsed: page.RequestPage,
+        current: wiki.PageRevision,
+        records: dict[str, RequestRecord],
+    ) -> page.RequestPage:
+        """The page with each request keyed by its identity, from the page history.
+
+        Records of a store that keyed requests by heading ("X", "X #2") are rebound,
+        once, to the identity of the section that has that key now.
+        """
+        state = self.judging.authorship.follow(current)
+        identities = state.current()
+        if state.cursor != current.revid or len(identities) != len(parsed.requests):
+            raise ClerkError(
+                f"the history of {self.settings.page} does not end at the revision read "
+                f"({current.revid}); the next cycle reads it again"
+            )
+        self._identities = identities
+        self._heading_keys = {i: r.key for i, r in zip(identities, parsed.requests, strict=True)}
+        by_heading = {r.key: i for i, r in zip(identities, parsed.requests, strict=True)}
+        for record in records.values():
+            identity = by_heading.get(record.key)
+            if authorship.is_identity(record.key) or identity is None or identity in records:
+                continue
+            self.store.update_request(record.id, key=identity)
+            self.store.audit(
+                self.settings.bot_user, "rebound", record.id, old_key=record.key, key=identity
+            )
+        return self._rekeyed(parsed)
+
+    def _rekeyed(self, parsed: page.RequestPage) -> page.RequestPage:
+        """`parsed` (the page read, perhaps with replies added) keyed by identity."""
+        sections = tuple(
+            replace(r, key=i) for r, i in zip(parsed.requests, self._identities, strict=True)
+        )
+        return page.RequestPage(parsed.text, sections, parsed.discussions)
+
+    def _answer_forged(
+        self, parsed: page.RequestPage, records: dict[str, RequestRecord], planned: list[Planned]
+    ) -> None:
+        """Answer, once each, status lines the bot did not write, with the real state."""
+        s = self.settings
+        self._forged: dict[int, list[tuple[str, str, str, int | None, str]]] = {}
+        by_key = {p.section.key: p for p in planned}
+        for section in parsed.requests:
+            for token, line, origin in self.judging.authorship.foreign_lines(section):
+                if self.store.forged_line_answered(s.page, section.key, token):
+                    continue
+                item = by_key.get(section.key)
+                if item is None:
+                    item = by_key[section.key] = Planned(section, records.get(section.key), {})
+                    planned.append(item)
+                author = origin.user if origin else ""
+                state = item.state or str(State.RECEIVED)
+                item.replies.append(
+                    (state, replies.forged_status(Catalog(item.lang), s.bot_user, author, state))
+                )
+                revid = origin.revid if origin else None
+                item.audit.append(
+                    (author or "?", "forged-status-line", {"revid": revid, "line": line})
+                )
+                self._forged.setdefault(id(item), []).append(
+                    (section.key, token, author, revid, line)
+                )
 
     def _progress(self, parsed: page.RequestPage, planned: list[Planned]) -> None:
         """Say on-wiki what moved off-wiki: states the bridge (or provisioning) set."""
@@ -424,7 +507,7 @@ class Clerk:
         }
         if not due:
             return None
-        parsed = page.parse(text, self.settings.vocab)
+        parsed = self._rekeyed(page.parse(text, self.settings.vocab))
         titles = sorted({archive.archive_title(self.settings.page, at) for at in due.values()})
         current = wiki.read_pages(self.site, titles).pages
         self._archive_bases = current
@@ -486,7 +569,7 @@ class Clerk:
             requester = item.requester if item else (record.requester if record else "")
             entries.append(
                 queue.QueueEntry(
-                    section.key,
+                    self._heading_keys.get(section.key, section.key),
                     section.heading,
                     str(state),
                     requester,

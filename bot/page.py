@@ -437,6 +437,38 @@ def _request(
     )
 
 
+# Sections already read in this process, by their exact text: walking a page's history
+# (bot.provenance) reads the same sections revision after revision, and the clerk then
+# reads the current revision once more. Offsets are stored relative to the section.
+_CACHE: dict[tuple[int, str, int | None], RequestSection] = {}
+_CACHE_LIMIT = 50_000
+
+
+def _cached_request(
+    text: str,
+    masked: str,
+    section: _Section,
+    vocab: Vocabulary,
+    unclosed_comment: int | None,
+) -> RequestSection:
+    start, end = section.start, section.end
+    # An unclosed comment changes the reading of the last section only.
+    hidden = None
+    if unclosed_comment is not None and end == len(text):
+        hidden = unclosed_comment - start
+    key = (id(vocab), text[start:end], hidden)
+    cached = _CACHE.get(key)
+    if cached is None:
+        found = _request(text, masked, section, vocab, unclosed_comment)
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.clear()
+        _CACHE[key] = replace(found, start=0, end=end - start, append_at=found.append_at - start)
+        return found
+    return replace(
+        cached, start=start, end=end, append_at=cached.append_at + start, key=section.heading
+    )
+
+
 def _prefixed(heading: str, vocab: Vocabulary) -> bool:
     return heading.lower().startswith(vocab._prefixes)
 
@@ -450,7 +482,7 @@ def parse(text: str, vocab: Vocabulary = DEFAULT_VOCABULARY) -> RequestPage:
     requests: list[RequestSection] = []
     discussions = []
     for section in _sections(text, masked):
-        parsed = _request(text, masked, section, vocab, unclosed)
+        parsed = _cached_request(text, masked, section, vocab, unclosed)
         # A template quoted in a reply line does not make a request: hence the full read.
         if parsed.template_count or _prefixed(section.heading, vocab):
             requests.append(parsed)
