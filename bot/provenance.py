@@ -16,10 +16,12 @@ granularity of request sections:
   ``{{ATS status}}`` line, or the ``ats-status``/``ats-decision`` markup a subst leaves),
   each with the revision and user that first showed it in that identity.
 - A section of a new revision is matched to a live section of the previous one: the
-  same text first (an unchanged request), then the same ``{{ATS request}}`` fields (a
-  renamed heading, a new comment), then the same heading (edited fields); else to a
-  section seen before and gone since (a restore: the same text, or the same request
-  fields); else it is new and belongs to whoever saved the revision. Heading position
+  same text first (an unchanged request), then an edited one (the same text under a new
+  heading; the same heading over at least half the same lines; or 80% of the lines the
+  same); else to a section seen before and gone since (a restore: the same text, or the
+  same text under another heading); else it is new and belongs to whoever saved the
+  revision. The request's fields alone never match: two requests may ask for the same
+  thing in the same words. Heading position
   is never an identity: a section inserted above another with the same heading is new.
   A copy of a live section (the same text while the original still lives) is new and
   belongs to the copier.
@@ -54,6 +56,9 @@ __all__ = ["REVERT_TAGS", "Origin", "PageHistory", "Revision", "facts"]
 
 REVERT_TAGS = frozenset({"mw-rollback", "mw-undo", "mw-manual-revert"})
 LAYOUTS_KEPT = 100  # page contents remembered by sha1, so a revert to them needs no fetch
+LINES_KEPT = 200  # line digests kept per section text, to compare edited sections
+SAME_HEADING = 0.5  # share of lines an edited section keeps under the same heading
+RENAMED = 0.8  # ... and under a new heading
 VERSION = 1
 
 _MARKUP = re.compile(
@@ -89,7 +94,8 @@ class Facts:
 
     digest: str
     heading: str
-    fields: str  # digest of the {{ATS request}} fields
+    body: str  # digest of the text below the heading: the same after a rename
+    shape: tuple[str, ...]  # digests of the distinct non-blank lines below the heading
     tokens: tuple[str, ...]
     decisions: dict[tuple[str, int], str]  # (wikitext, ordinal) -> token
     lines: tuple[tuple[str, str], ...]  # (token, line) of status lines
@@ -146,12 +152,13 @@ def _read(raw: str, section: page.RequestSection, vocab: page.Vocabulary) -> Fac
         token = _digest("d", decision.wikitext, context, counts[(decision.wikitext, context)])
         tokens.append(token)
         decisions[(decision.wikitext, decision.ordinal)] = token
-    # A section without a request template has no fields to recognise it by.
-    fields = _digest(section.template_count, dict(section.fields)) if section.fields else ""
+    below = raw[body:].strip()
+    shape = sorted({_digest(x.strip())[:8] for x in below.splitlines() if x.strip()})
     return Facts(
         _digest(raw.rstrip()),
         section.heading,
-        fields,
+        _digest(below) if below else "",
+        tuple(shape[:LINES_KEPT]),
         tuple(tokens),
         decisions,
         tuple(lines),
@@ -192,10 +199,11 @@ class PageHistory:
         self.cursor: int = int(data.get("cursor", 0))
         # live sections of the last revision, in page order: [identity, digest]
         self.live: list[list[str]] = data.get("live", [])
-        # every request-section text seen: digest -> [first identity, heading, fields, tokens]
+        # every request-section text seen:
+        # digest -> [first identity, heading, body digest, tokens, line digests]
         self.versions: dict[str, list[Any]] = data.get("versions", {})
-        # the first identity seen with given request fields: a restore by fields
-        self.by_fields: dict[str, str] = data.get("by_fields", {})
+        # the first identity seen with a given text below the heading
+        self.by_body: dict[str, str] = data.get("by_body", {})
         # identity -> {"o": [revid, user, timestamp], "t": {token: [revid, user]}}
         self.identities: dict[str, dict[str, Any]] = data.get("identities", {})
         self.sha1s: set[str] = set(data.get("sha1s", []))
@@ -207,7 +215,7 @@ class PageHistory:
             "cursor": self.cursor,
             "live": self.live,
             "versions": self.versions,
-            "by_fields": self.by_fields,
+            "by_body": self.by_body,
             "identities": self.identities,
             "sha1s": sorted(self.sha1s),
             "layouts": self.layouts,
@@ -254,8 +262,9 @@ class PageHistory:
                     self.versions[found.digest] = [
                         "",
                         found.heading,
-                        found.fields,
+                        found.body,
                         list(found.tokens),
+                        list(found.shape),
                     ]
             layout = [f.digest for f in sections]
         elif sha1 in self.layouts:
@@ -278,7 +287,7 @@ class PageHistory:
             if not version[0]:
                 version[0] = identity
             if version[2]:
-                self.by_fields.setdefault(version[2], identity)
+                self.by_body.setdefault(version[2], identity)
             tokens = self.identities[identity]["t"]
             for token in version[3]:
                 if token not in tokens:
@@ -311,25 +320,32 @@ class PageHistory:
         for index, digest in enumerate(layout):
             if by_digest.get(digest):
                 take(index, by_digest[digest].pop(0))
-        # 2. the same request fields, then 3. the same heading: an edited live request
-        for field in (2, 1):
-            for index, digest in enumerate(layout):
-                if matched[index] is not None:
-                    continue
-                want = self.versions[digest][field]
-                if not want:
-                    continue
-                for identity, old in free.items():
-                    if self.versions[old][field] == want:
-                        take(index, identity)
-                        break
-        # 4. a request seen before and gone: the same text, else the same fields
+        # 2. an edited live request: the same text under a new heading; the same heading
+        # over mostly the same lines; or most lines the same. Request fields alone say
+        # nothing: two requests may well ask for the same thing in the same words.
+        for index, digest in enumerate(layout):
+            if matched[index] is not None:
+                continue
+            new = self.versions[digest]
+            best, score = "", 0.0
+            for identity, old_digest in free.items():
+                old = self.versions[old_digest]
+                if new[2] and new[2] == old[2]:
+                    best, score = identity, 2.0
+                    break
+                alike = _similarity(new[4], old[4])
+                if alike >= (SAME_HEADING if new[1] == old[1] else RENAMED) and alike > score:
+                    best, score = identity, alike
+            if best:
+                take(index, best)
+        # 3. a request seen before and gone (a restore): the same text, or the same text
+        # under another heading
         live_now = {identity for identity, _ in self.live}
         for index, digest in enumerate(layout):
             if matched[index] is not None:
                 continue
             version = self.versions[digest]
-            for identity in (version[0], self.by_fields.get(version[2], "") if version[2] else ""):
+            for identity in (version[0], self.by_body.get(version[2], "") if version[2] else ""):
                 if identity and identity not in live_now and identity not in taken:
                     take(index, identity)
                     break
@@ -345,6 +361,14 @@ def walk(
     for revision in revisions:
         state.advance(revision, vocab)
     return state
+
+
+def _similarity(one: Sequence[str], other: Sequence[str]) -> float:
+    """The share of distinct lines two section texts have in common (Jaccard)."""
+    if not one or not other:
+        return 0.0
+    a, b = set(one), set(other)
+    return len(a & b) / len(a | b)
 
 
 def _short(sha1: str) -> str:

@@ -219,3 +219,29 @@ def test_ids_are_the_same_for_two_walks() -> None:
     one = walk(PageHistory(), history.revisions).current()
     two = walk(PageHistory(), history.revisions).current()
     assert one == two == ["2.1", "2.2"]
+
+
+def test_the_same_fields_in_another_request_are_not_the_same_request() -> None:
+    history = Page()
+    history.edit("Admin", HEAD)
+    history.edit("Veteran", HEAD + request("Account request: V", "Someone"))
+    history.walk()
+    first = history.state.current()[0]
+    # the page replaced by another request asking the same thing: new, and Mallory's
+    other = request("Account request: x", "Someone").replace("User:Someone|", "User:Mallory|")
+    history.edit("Mallory", HEAD + other)
+    history.walk()
+    assert history.state.current() != [first]
+    assert history.requester(0) == "Mallory"
+
+
+def test_an_edited_request_keeps_its_identity() -> None:
+    history = Page()
+    history.edit("Admin", HEAD)
+    history.edit("Veteran", HEAD + request("Account request: V", "Veteran", ":more", ":and more"))
+    history.walk()
+    first = history.state.current()[0]
+    edited = request("Account request: V", "Veteran", ":more", ":and more")
+    history.edit("Veteran", HEAD + edited.replace("Tools.", "Bots and tools."))
+    history.walk()
+    assert history.state.current() == [first]
