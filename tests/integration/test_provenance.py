@@ -11,7 +11,7 @@ from tests.integration.test_clerk import ACCOUNT, section
 
 VETERAN = "Account request: Veteran"
 MALLORY = "Newcomer"  # an ordinary account, not an admin
-SOCK = "Dormant"  # a second ordinary account
+SOCK = "Ярослава"  # a second account (not Dormant: other tests need it inactive)
 ADMIN = "ChapterAdmin"
 TEMPLATES = Path(__file__).resolve().parents[2] / "bot" / "templates"
 
