@@ -44,8 +44,8 @@ page either way, so which of them is "the copy" is arbitrary.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -102,7 +102,7 @@ class Facts:
 
 
 def _digest(*parts: object) -> str:
-    data = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+    data = "\x1f".join(map(str, parts))
     return hashlib.sha1(data.encode()).hexdigest()[:16]  # noqa: S324 - a fingerprint
 
 
@@ -153,7 +153,9 @@ def _read(raw: str, section: page.RequestSection, vocab: page.Vocabulary) -> Fac
         tokens.append(token)
         decisions[(decision.wikitext, decision.ordinal)] = token
     below = raw[body:].strip()
-    shape = sorted({_digest(x.strip())[:8] for x in below.splitlines() if x.strip()})
+    shape = sorted(
+        {f"{zlib.crc32(x.strip().encode()):08x}" for x in below.splitlines() if x.strip()}
+    )
     return Facts(
         _digest(raw.rstrip()),
         section.heading,
