@@ -59,7 +59,7 @@ LAYOUTS_KEPT = 100  # page contents remembered by sha1, so a revert to them need
 LINES_KEPT = 200  # line digests kept per section text, to compare edited sections
 SAME_HEADING = 0.5  # share of lines an edited section keeps under the same heading
 RENAMED = 0.8  # ... and under a new heading
-VERSION = 1
+VERSION = 2  # a new version rebuilds the state from the whole history: ids stay the same
 
 _MARKUP = re.compile(
     r"""\bclass\s*=\s*["']?[^"'>]*\bats-(?:status|decision)\b|\bdata-ats-(?:state|decision)\b""",
@@ -120,6 +120,33 @@ def facts(text: str, section: page.RequestSection, vocab: page.Vocabulary) -> Fa
         if len(_FACTS) >= _FACTS_LIMIT:
             _FACTS.clear()
         _FACTS[key] = found
+    return found
+
+
+_SECTIONS: dict[tuple[int, str, int | None], Facts | None] = {}
+
+
+def request_facts(text: str, vocab: page.Vocabulary) -> list[Facts]:
+    """The facts of each request section of `text`, in page order (as ``page.parse``
+    orders them); a section text met before in this process costs a dictionary look-up."""
+    masked, unclosed = page._mask(text)
+    found = []
+    for section in page._sections(text, masked):
+        hidden = None
+        if unclosed is not None and section.end == len(text):
+            hidden = unclosed - section.start
+        key = (id(vocab), text[section.start : section.end], hidden)
+        if key in _SECTIONS:
+            known = _SECTIONS[key]
+        else:
+            parsed = page._cached_request(text, masked, section, vocab, unclosed)
+            request = parsed.template_count or page._prefixed(section.heading, vocab)
+            known = facts(text, parsed, vocab) if request else None
+            if len(_SECTIONS) >= _FACTS_LIMIT:
+                _SECTIONS.clear()
+            _SECTIONS[key] = known
+        if known is not None:
+            found.append(known)
     return found
 
 
@@ -255,11 +282,8 @@ class PageHistory:
         restoring = bool(sha1 and sha1 in self.sha1s) or bool(REVERT_TAGS & set(revision.tags))
         author = "" if restoring else revision.user
         if revision.text is not None:
-            parsed = page.parse(revision.text, vocab)
-            sections = []
-            for section in parsed.requests:
-                found = facts(revision.text, section, vocab)
-                sections.append(found)
+            sections = request_facts(revision.text, vocab)
+            for found in sections:
                 if found.digest not in self.versions:
                     self.versions[found.digest] = [
                         "",
