@@ -12,6 +12,7 @@ examined: nothing is sampled, so no edit can hide between two probes.
 from __future__ import annotations
 
 import re
+import sys
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -51,7 +52,9 @@ class Authorship:
             metas: Sequence[Any] = [current]  # the only new revision: no history query
         else:
             metas = [
-                m for m in wiki.history(self.site, s.page, state.cursor or None) if m.revid <= revid
+                m
+                for m in wiki.history(self.site, s.page, state.cursor or None, limit=sys.maxsize)
+                if m.revid <= revid
             ]
             if not metas or metas[-1].revid != revid:
                 metas = [*metas, current]

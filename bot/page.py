@@ -441,7 +441,7 @@ def _request(
 # (bot.provenance) reads the same sections revision after revision, and the clerk then
 # reads the current revision once more. Offsets are stored relative to the section.
 _CACHE: dict[tuple[int, str, int | None], RequestSection] = {}
-_CACHE_LIMIT = 50_000
+_CACHE_LIMIT = 20_000
 
 
 def _cached_request(

@@ -107,7 +107,7 @@ def _digest(*parts: object) -> str:
 
 
 _FACTS: dict[tuple[int, str], Facts] = {}
-_FACTS_LIMIT = 50_000
+_FACTS_LIMIT = 20_000
 
 
 def facts(text: str, section: page.RequestSection, vocab: page.Vocabulary) -> Facts:
