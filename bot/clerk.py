@@ -2,11 +2,13 @@
 
 A cycle reads the request page and the kill-switch page in one query; if the page
 has not changed since the last cycle and nothing is waiting or due, it stops there.
-Else it parses the page, refuses to act on a page that looks blanked or vandalised,
-and plans: who added each new request (from the history), what each new or edited
-request is worth (`bot.judging`), which new decision templates were added by someone
+Else it parses the page, follows the page history since the last cycle
+(`bot.authorship`) to key each request by its identity, refuses to act on a page
+that looks blanked or vandalised, and plans: who added each new request, what each
+new or edited request is worth (`bot.judging`), which new decision templates were added by someone
 allowed to add them (`bot.deciding`), which requests expired and which closed ones
-are old enough to archive. Everything it will say goes into the store's outbox in
+are old enough to archive, and which status lines the bot did not write (answered
+once with the real state). Everything it will say goes into the store's outbox in
 one transaction before the page is saved, in a single edit based on the revision it
 read: a human edit in between makes the save fail (edit conflict), and the cycle
 reads again and retries, so no human text is ever overwritten. Archive pages are
