@@ -59,6 +59,7 @@ LAYOUTS_KEPT = 100  # page contents remembered by sha1, so a revert to them need
 LINES_KEPT = 200  # line digests kept per section text, to compare edited sections
 SAME_HEADING = 0.5  # share of lines an edited section keeps under the same heading
 RENAMED = 0.8  # ... and under a new heading
+PAIRS_COMPARED = 100_000  # at most this many comparisons for renamed-and-edited sections
 VERSION = 2  # a new version rebuilds the state from the whole history: ids stay the same
 
 _MARKUP = re.compile(
@@ -349,21 +350,49 @@ class PageHistory:
         # 2. an edited live request: the same text under a new heading; the same heading
         # over mostly the same lines; or most lines the same. Request fields alone say
         # nothing: two requests may well ask for the same thing in the same words.
+        # Candidates are looked up by body and by heading; comparing every pair is kept
+        # for the few sections left (a bot's save touches every section, under the same
+        # headings: that must not cost a million comparisons).
+        by_body: dict[str, list[str]] = {}
+        by_heading: dict[str, list[str]] = {}
+        for identity, old_digest in free.items():
+            old = self.versions[old_digest]
+            if old[2]:
+                by_body.setdefault(old[2], []).append(identity)
+            by_heading.setdefault(old[1], []).append(identity)
+        shapes: dict[str, frozenset[str]] = {}
+
+        def shape(digest: str) -> frozenset[str]:
+            if digest not in shapes:
+                shapes[digest] = frozenset(self.versions[digest][4])
+            return shapes[digest]
+
+        def best_of(index: int, candidates: Iterable[str], threshold: float) -> bool:
+            mine = shape(layout[index])
+            best, score = "", 0.0
+            for identity in candidates:
+                if identity not in free:
+                    continue
+                alike = _similarity(mine, shape(free[identity]))
+                if alike >= threshold and alike > score:
+                    best, score = identity, alike
+            if best:
+                take(index, best)
+            return bool(best)
+
+        left = []
         for index, digest in enumerate(layout):
             if matched[index] is not None:
                 continue
             new = self.versions[digest]
-            best, score = "", 0.0
-            for identity, old_digest in free.items():
-                old = self.versions[old_digest]
-                if new[2] and new[2] == old[2]:
-                    best, score = identity, 2.0
-                    break
-                alike = _similarity(new[4], old[4])
-                if alike >= (SAME_HEADING if new[1] == old[1] else RENAMED) and alike > score:
-                    best, score = identity, alike
-            if best:
-                take(index, best)
+            same_body = [i for i in by_body.get(new[2], ()) if i in free] if new[2] else []
+            if same_body:
+                take(index, same_body[0])
+            elif not best_of(index, by_heading.get(new[1], ()), SAME_HEADING):
+                left.append(index)
+        if left and len(left) * len(free) <= PAIRS_COMPARED:
+            for index in left:
+                best_of(index, list(free), RENAMED)
         # 3. a request seen before and gone (a restore): the same text, or the same text
         # under another heading
         live_now = {identity for identity, _ in self.live}
@@ -389,12 +418,11 @@ def walk(
     return state
 
 
-def _similarity(one: Sequence[str], other: Sequence[str]) -> float:
+def _similarity(one: frozenset[str], other: frozenset[str]) -> float:
     """The share of distinct lines two section texts have in common (Jaccard)."""
     if not one or not other:
         return 0.0
-    a, b = set(one), set(other)
-    return len(a & b) / len(a | b)
+    return len(one & other) / len(one | other)
 
 
 def _short(sha1: str) -> str:

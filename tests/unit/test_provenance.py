@@ -245,3 +245,17 @@ def test_an_edited_request_keeps_its_identity() -> None:
     history.edit("Veteran", HEAD + edited.replace("Tools.", "Bots and tools."))
     history.walk()
     assert history.state.current() == [first]
+
+
+def test_a_save_touching_every_request_keeps_every_identity() -> None:
+    history = Page()
+    sections = [request(f"Account request: R{n}", f"User{n}") for n in range(300)]
+    history.edit("Admin", HEAD + "".join(sections))
+    history.walk()
+    before = history.state.current()
+    line = ":{{ATS status|received}} Received. [[User:ClerkBot|ClerkBot]] 10:00, 2 May 2026 (UTC)"
+    replied = [s.rstrip("\n") + "\n" + line + "\n" for s in sections]
+    history.edit("ClerkBot", HEAD + "".join(replied))
+    history.walk()
+    assert history.state.current() == before
+    assert history.line_authors(299) == ["ClerkBot"]
