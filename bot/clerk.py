@@ -5,10 +5,10 @@ has not changed since the last cycle and nothing is waiting or due, it stops the
 Else it parses the page, follows the page history since the last cycle
 (`bot.authorship`) to key each request by its identity, refuses to act on a page
 that looks blanked or vandalised, and plans: who added each new request, what each
-new or edited request is worth (`bot.judging`), which new decision templates were added by someone
-allowed to add them (`bot.deciding`), which requests expired and which closed ones
-are old enough to archive, and which status lines the bot did not write (answered
-once with the real state). Everything it will say goes into the store's outbox in
+new or edited request is worth (`bot.judging`), which new decision templates were
+added by someone allowed to add them (`bot.deciding`), which requests expired and
+which closed ones are old enough to archive, and which status lines the bot did not
+write (answered once with the real state). Everything it will say goes into the store's outbox in
 one transaction before the page is saved, in a single edit based on the revision it
 read: a human edit in between makes the save fail (edit conflict), and the cycle
 reads again and retries, so no human text is ever overwritten. Archive pages are
@@ -352,7 +352,7 @@ class Clerk:
     ) -> None:
         """Answer, once each, status lines the bot did not write, with the real state."""
         s = self.settings
-        self._forged: dict[int, list[tuple[str, str, str, int | None, str]]] = {}
+        self._forged = {}
         by_key = {p.section.key: p for p in planned}
         for section in parsed.requests:
             for token, line, origin in self.judging.authorship.foreign_lines(section):
