@@ -38,7 +38,9 @@ by vandalism and restored stays the admin's; a copied request or copied bot line
 copier's; a renamed or edited request keeps its identity; a same-heading section
 inserted above or below a request takes nothing from it. What it cannot tell: two
 byte-identical adjacent sections (a copy pasted right beside its original) are the same
-page either way, so which of them is "the copy" is arbitrary.
+page either way, so which of them is "the copy" is arbitrary; and a section rewritten
+beyond recognition in one edit (a new heading and most lines changed) is a new request
+of whoever rewrote it, the old one counting as removed.
 """
 
 from __future__ import annotations
