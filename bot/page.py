@@ -396,27 +396,7 @@ def _request(
     append_at = start + len(text[start:visible_end].rstrip())
     while append_at < visible_end and text[append_at] in " \t":
         append_at += 1
-    try:
-        code = mwparserfromhell.parse(own)
-    except ParserError as exc:
-        raise ParseError(f"cannot read section {section.heading!r}: {exc}") from exc
-
-    fields: Mapping[str, str] | None = None
-    count = 0
-    decisions: list[Decision] = []
-    seen: dict[str, int] = {}
-    for role, template in _templates(code, vocab):
-        if role == "request":
-            count += 1
-            if fields is None:
-                fields = MappingProxyType(
-                    {name.lower(): value for name, value in _params(template).items()}
-                )
-        elif role != "status":
-            wikitext = str(template)
-            seen[wikitext] = seen.get(wikitext, 0) + 1
-            params = MappingProxyType(_params(template))
-            decisions.append(Decision(role, params, wikitext, seen[wikitext]))
+    fields, count, decisions, signed = _read_own(own, section.heading, vocab)
 
     # Whitespace-only edits and the bot's own insertions must not look like new content.
     head = text[start : section.body]
@@ -430,9 +410,9 @@ def _request(
         fields=fields,
         template_count=count,
         replies=tuple(Reply(state, text[s:e]) for s, e, state in replies),
-        decisions=tuple(decisions),
+        decisions=decisions,
         content_hash=digest,
-        signed=_signed(code),
+        signed=signed,
         append_at=append_at,
     )
 
@@ -467,6 +447,43 @@ def _cached_request(
     return replace(
         cached, start=start, end=end, append_at=cached.append_at + start, key=section.heading
     )
+
+
+_Own = tuple[Mapping[str, str] | None, int, tuple[Decision, ...], bool]
+# What the people wrote in a section (its text without the bot's reply lines), read
+# once per process: a revision that only adds replies needs no parse of its own.
+_OWN: dict[tuple[int, str], _Own] = {}
+
+
+def _read_own(own: str, heading: str, vocab: Vocabulary) -> _Own:
+    """Fields, request template count, decisions and whether signed, of a section body."""
+    key = (id(vocab), own)
+    if key in _OWN:
+        return _OWN[key]
+    try:
+        code = mwparserfromhell.parse(own)
+    except ParserError as exc:
+        raise ParseError(f"cannot read section {heading!r}: {exc}") from exc
+    fields: Mapping[str, str] | None = None
+    count = 0
+    decisions: list[Decision] = []
+    seen: dict[str, int] = {}
+    for role, template in _templates(code, vocab):
+        if role == "request":
+            count += 1
+            if fields is None:
+                fields = MappingProxyType(
+                    {name.lower(): value for name, value in _params(template).items()}
+                )
+        elif role != "status":
+            wikitext = str(template)
+            seen[wikitext] = seen.get(wikitext, 0) + 1
+            params = MappingProxyType(_params(template))
+            decisions.append(Decision(role, params, wikitext, seen[wikitext]))
+    if len(_OWN) >= _CACHE_LIMIT:
+        _OWN.clear()
+    found = _OWN[key] = (fields, count, tuple(decisions), _signed(code))
+    return found
 
 
 def _prefixed(heading: str, vocab: Vocabulary) -> bool:
