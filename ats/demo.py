@@ -270,7 +270,7 @@ def _clerk_and_report(wiki: DevWiki, config_path: Path) -> None:
     store = Store(config.store_path)
     for record in store.requests(REQUEST_PAGE):
         behalf = f" (for {record.subject})" if record.on_behalf else ""
-        print(f"  {record.state:18} {record.key} — filed by {record.requester}{behalf}")
+        print(f"  {record.state:18} {record.heading} — filed by {record.requester}{behalf}")
     store.close()
     print(f"store:        {config.store_path}")
     print(

@@ -375,6 +375,77 @@ class DevWiki:
         """Save ``text`` to ``title`` as a real revision by ``user`` (no-op if unchanged)."""
         self.run_maintenance("edit.php", "-u", user, "-s", summary, title, stdin=text)
 
+    def api_as(self, user: str) -> requests.Session:
+        """An HTTP session logged in to the API as the seeded ``user`` (clientlogin)."""
+        session = requests.Session()
+        password = self.seed()[user].password
+        token = session.get(
+            self.api_url,
+            params={"action": "query", "meta": "tokens", "type": "login", "format": "json"},
+            timeout=30,
+        ).json()["query"]["tokens"]["logintoken"]
+        result = session.post(
+            self.api_url,
+            data={
+                "action": "clientlogin",
+                "username": user,
+                "password": password,
+                "logintoken": token,
+                "loginreturnurl": self.server,
+                "format": "json",
+            },
+            timeout=30,
+        ).json()
+        if result.get("clientlogin", {}).get("status") != "PASS":
+            raise DevWikiError(f"login as {user} failed: {result}")
+        return session
+
+    def rollback_as(self, user: str, title: str, last_editor: str) -> int:
+        """Roll back ``last_editor``'s latest edits to ``title`` as ``user`` (a sysop);
+        returns the new revision id."""
+        session = self.api_as(user)
+        token = self._token(session, "rollback")
+        result = session.post(
+            self.api_url,
+            data={
+                "action": "rollback",
+                "title": title,
+                "user": last_editor,
+                "token": token,
+                "format": "json",
+            },
+            timeout=30,
+        ).json()
+        if "rollback" not in result:
+            raise DevWikiError(f"rollback of {title} failed: {result}")
+        return int(result["rollback"]["revid"])
+
+    def undo_as(self, user: str, title: str, undo: int, undoafter: int | None = None) -> int:
+        """Undo revision ``undo`` of ``title`` (or, with ``undoafter``, every revision after
+        ``undoafter`` up to ``undo``) as ``user``; returns the new revision id."""
+        session = self.api_as(user)
+        data: dict[str, Any] = {
+            "action": "edit",
+            "title": title,
+            "undo": undo,
+            "token": self._token(session, "csrf"),
+            "format": "json",
+        }
+        if undoafter is not None:
+            data["undoafter"] = undoafter
+        result = session.post(self.api_url, data=data, timeout=30).json()
+        if result.get("edit", {}).get("result") != "Success":
+            raise DevWikiError(f"undo on {title} failed: {result}")
+        return int(result["edit"]["newrevid"])
+
+    def _token(self, session: requests.Session, kind: str) -> str:
+        data = session.get(
+            self.api_url,
+            params={"action": "query", "meta": "tokens", "type": kind, "format": "json"},
+            timeout=30,
+        ).json()
+        return data["query"]["tokens"][f"{kind}token"]
+
     def page_text(self, title: str) -> str:
         """The current wikitext of ``title`` ("" if the page does not exist), over HTTP."""
         response = requests.get(

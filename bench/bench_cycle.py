@@ -90,6 +90,9 @@ def scenario(
     text = "Requests.\n\n" + "".join(request_section(n, "old") for n in range(existing))
     wiki.edit_as("Admin", title, text, "page")
     cycle(wiki, config, title)  # the bot has seen the page as it was
+    # New requests go on the page as it is now, the bot's replies kept: editing the text
+    # as first written would also remove every reply and re-sign every request.
+    text = wiki.page_text(title)
     if one_edit_per_request:
         for n in range(new):
             text = text.rstrip("\n") + "\n\n" + request_section(n, "new")

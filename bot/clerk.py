@@ -2,11 +2,13 @@
 
 A cycle reads the request page and the kill-switch page in one query; if the page
 has not changed since the last cycle and nothing is waiting or due, it stops there.
-Else it parses the page, refuses to act on a page that looks blanked or vandalised,
-and plans: who added each new request (from the history), what each new or edited
-request is worth (`bot.judging`), which new decision templates were added by someone
-allowed to add them (`bot.deciding`), which requests expired and which closed ones
-are old enough to archive. Everything it will say goes into the store's outbox in
+Else it parses the page, follows the page history since the last cycle
+(`bot.authorship`) to key each request by its identity, refuses to act on a page
+that looks blanked or vandalised, and plans: who added each new request, what each
+new or edited request is worth (`bot.judging`), which new decision templates were
+added by someone allowed to add them (`bot.deciding`), which requests expired and
+which closed ones are old enough to archive, and which status lines the bot did not
+write (answered once with the real state). Everything it will say goes into the store's outbox in
 one transaction before the page is saved, in a single edit based on the revision it
 read: a human edit in between makes the save fail (edit conflict), and the cycle
 reads again and retries, so no human text is ever overwritten. Archive pages are
@@ -21,11 +23,11 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot import archive, echoes, page, queue, replies, wiki
+from bot import archive, authorship, echoes, page, queue, replies, wiki
 from bot.deciding import Deciding
 from bot.exclusion import bot_may_edit
 from bot.judging import Judging, Planned, fields_hash
@@ -104,6 +106,9 @@ class Clerk:
         self.sleep = sleep
         self.store = store
         self._keys: dict[int, str] = {}  # request id -> section key, for the current cycle
+        self._identities: list[str] = []  # identity of each request section, page order
+        self._heading_keys: dict[str, str] = {}  # identity -> key by heading (queue anchors)
+        self._forged: dict[int, list[tuple[str, str, str, int | None, str]]] = {}
         self.settings = settings
         self.now = now
         self.checkpoint = checkpoint or (lambda step: None)
@@ -152,12 +157,13 @@ class Clerk:
             report.status = "unchanged"
             return report
 
-        parsed = page.parse(current.text, s.vocab)
+        parsed = self._identify(page.parse(current.text, s.vocab), current, records)
+        records = {r.key: r for r in self.store.requests(s.page) if not r.archived_at}
+        self._keys = {r.id: r.key for r in records.values()}
         report.requests = len(parsed.requests)
         damage = self._damage(parsed, records)
         if damage:
             return _stopped(report, damage)
-        self.judging.begin_cycle(current)
         planned = self._plan(parsed, records, current, now)
         report.examined = [p.section.key for p in planned]
         lines, posted_already, echoed = self._outbox_lines(parsed, planned, pending)
@@ -186,7 +192,17 @@ class Clerk:
 
         with self.store.transaction():
             for item in planned:
-                self.judging.record(item, now)
+                record = self.judging.record(item, now)
+                for key, token, author, revid, line in self._forged.get(id(item), ()):
+                    self.store.record_forged_line(
+                        s.page,
+                        key,
+                        token,
+                        request_id=record.id,
+                        author=author,
+                        revid=revid,
+                        line=line,
+                    )
             if posted_already:
                 self.store.mark_posted(posted_already, current.revid or 0)
             self._mark_echoes(echoed)
@@ -270,7 +286,7 @@ class Clerk:
                 },
             )
             planned.append(item)
-        self.judging.attribute([p for p in planned if p.record is None], current)
+        self.judging.attribute([p for p in planned if p.record is None])
         to_judge, edited_after = [], []
         for item in planned:
             record = item.record
@@ -296,6 +312,7 @@ class Clerk:
             item.audit.append((self.settings.bot_user, "approval-voided-by-edit", {}))
         self.deciding.apply(planned, current, now)
         self._progress(parsed, planned)
+        self._answer_forged(parsed, records, planned)
         for item in planned:
             if item.record and self._expired(item.record, now) and not item.changed_state():
                 days = self.settings.expire_after_days
@@ -303,6 +320,74 @@ class Clerk:
                 item.set_state(State.EXPIRED, replies.expired(catalog, days))
                 item.audit.append((self.settings.bot_user, "expired", {"days": days}))
         return planned
+
+    # -- identities and authors (bot.authorship) -----------------------------------
+
+    def _identify(
+        self,
+        parsed: page.RequestPage,
+        current: wiki.PageRevision,
+        records: dict[str, RequestRecord],
+    ) -> page.RequestPage:
+        """The page with each request keyed by its identity, from the page history.
+
+        Records of a store that keyed requests by heading ("X", "X #2") are rebound,
+        once, to the identity of the section that has that key now.
+        """
+        state = self.judging.authorship.follow(current)
+        identities = state.current()
+        if state.cursor != current.revid or len(identities) != len(parsed.requests):
+            raise ClerkError(
+                f"the history of {self.settings.page} does not end at the revision read "
+                f"({current.revid}); the next cycle reads it again"
+            )
+        self._identities = identities
+        self._heading_keys = {i: r.key for i, r in zip(identities, parsed.requests, strict=True)}
+        by_heading = {r.key: i for i, r in zip(identities, parsed.requests, strict=True)}
+        for record in records.values():
+            identity = by_heading.get(record.key)
+            if authorship.is_identity(record.key) or identity is None or identity in records:
+                continue
+            self.store.update_request(record.id, key=identity)
+            self.store.audit(
+                self.settings.bot_user, "rebound", record.id, old_key=record.key, key=identity
+            )
+        return self._rekeyed(parsed)
+
+    def _rekeyed(self, parsed: page.RequestPage) -> page.RequestPage:
+        """`parsed` (the page read, perhaps with replies added) keyed by identity."""
+        sections = tuple(
+            replace(r, key=i) for r, i in zip(parsed.requests, self._identities, strict=True)
+        )
+        return page.RequestPage(parsed.text, sections, parsed.discussions)
+
+    def _answer_forged(
+        self, parsed: page.RequestPage, records: dict[str, RequestRecord], planned: list[Planned]
+    ) -> None:
+        """Answer, once each, status lines the bot did not write, with the real state."""
+        s = self.settings
+        self._forged = {}
+        by_key = {p.section.key: p for p in planned}
+        for section in parsed.requests:
+            for token, line, origin in self.judging.authorship.foreign_lines(section):
+                if self.store.forged_line_answered(s.page, section.key, token):
+                    continue
+                item = by_key.get(section.key)
+                if item is None:
+                    item = by_key[section.key] = Planned(section, records.get(section.key), {})
+                    planned.append(item)
+                author = origin.user if origin else ""
+                state = item.state or str(State.RECEIVED)
+                item.replies.append(
+                    (state, replies.forged_status(Catalog(item.lang), s.bot_user, author, state))
+                )
+                revid = origin.revid if origin else None
+                item.audit.append(
+                    (author or "?", "forged-status-line", {"revid": revid, "line": line})
+                )
+                self._forged.setdefault(id(item), []).append(
+                    (section.key, token, author, revid, line)
+                )
 
     def _progress(self, parsed: page.RequestPage, planned: list[Planned]) -> None:
         """Say on-wiki what moved off-wiki: states the bridge (or provisioning) set."""
@@ -428,8 +513,7 @@ class Clerk:
             status_template=self.settings.vocab.status_template,
             bot_user=self.settings.bot_user,
             known_revid=self.store.page_revision(self.settings.page),
-            history=self.judging.recent_history,
-            fetch_texts=lambda revids: wiki.revision_texts(self.site, revids),
+            origins=self.judging.authorship.status_lines,
         )
 
     def _mark_echoes(self, echoed: list[echoes.Echo]) -> None:
@@ -496,7 +580,7 @@ class Clerk:
         }
         if not due:
             return None
-        parsed = page.parse(text, self.settings.vocab)
+        parsed = self._rekeyed(page.parse(text, self.settings.vocab))
         titles = sorted({archive.archive_title(self.settings.page, at) for at in due.values()})
         current = wiki.read_pages(self.site, titles).pages
         self._archive_bases = current
@@ -560,7 +644,7 @@ class Clerk:
             requester = item.requester if item else (record.requester if record else "")
             entries.append(
                 queue.QueueEntry(
-                    section.key,
+                    self._heading_keys.get(section.key, section.key),
                     section.heading,
                     str(state),
                     requester,

@@ -1,17 +1,17 @@
 """Decisions on-wiki, honoured only when the page history proves who made them.
 
 For every decision template on the page that the store has not seen, `Deciding`
-finds the revision that introduced that exact template in that request's section
-(the n-th identical one, so a copy counts separately), takes the user who saved it
-as its author, and asks `policies.decisions` whether that user may add it. Allowed
-decisions move the request (`membership.lifecycle`); the rest are ignored, written
-to the audit log and answered on the page with the reason. Each template instance is
-acted on once: the store remembers it, honoured or not.
+takes as its author the user who introduced it in that request (`bot.provenance`:
+its first appearance in the page's whole history, followed through removals and
+restores; a line brought back by a revert is never the reverting user's) and asks
+`policies.decisions` whether that user may add it. Allowed decisions move the request
+(`membership.lifecycle`); the rest are ignored, written to the audit log and answered
+on the page with the reason. Each template instance is acted on once: the store
+remembers it, honoured or not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,18 +25,6 @@ from policies.decisions import authorize
 
 if TYPE_CHECKING:
     from bot.clerk import ClerkSettings
-
-SEPARATOR = "\x1f"
-
-
-def decision_key(section_key: str, decision: page.Decision) -> str:
-    return SEPARATOR.join((section_key, decision.wikitext, str(decision.ordinal)))
-
-
-def decision_keys(text: str, sections: Collection[str], vocab: page.Vocabulary) -> frozenset[str]:
-    """The decision keys present in the named request sections of a revision's text."""
-    found = page.sections_for(text, sections, vocab)
-    return frozenset(decision_key(key, d) for key, s in found.items() for d in s.decisions)
 
 
 class Deciding:
@@ -59,15 +47,12 @@ class Deciding:
             )
         if not new:
             return
-        vocab = self.settings.vocab
-        sections = {item.section.key for item, _ in new}
-        found = self.judging.introductions(
-            [decision_key(item.section.key, d) for item, d in new],
-            lambda text: decision_keys(text, sections, vocab),
-        )
-        groups = self._groups({rev.user for rev in found.values()})
-        for item, decision in new:
-            rev = found.get(decision_key(item.section.key, decision))
+        authorship = self.judging.authorship
+        found = [(item, d, authorship.decision_origin(item.section, d)) for item, d in new]
+        # A template first seen in a revert belongs to nobody: it counts for nobody.
+        found = [(item, d, rev if rev and rev.user else None) for item, d, rev in found]
+        groups = self._groups({rev.user for _, _, rev in found if rev})
+        for item, decision, rev in found:
             self._one(item, decision, rev, groups.get(rev.user, ()) if rev else (), now)
 
     def _groups(self, users: set[str]) -> dict[str, tuple[str, ...]]:

@@ -1,10 +1,11 @@
 """Judging requests: who filed them, whether they are well-formed, whether eligible.
 
 `Planned` is what a cycle decided about one request section before anything is
-written; `Judging` fills it in. It finds the revision that introduced each new
-request (the requester is whoever saved it), validates the template's fields, looks
-the account up (batched, cached in the store) and applies the eligibility policy,
-then `record` writes the outcome, its audit entries and its replies to the store.
+written; `Judging` fills it in. The requester of a new request is the origin of its
+identity (`bot.authorship`: whoever saved the revision that first held it, followed
+through reverts); it validates the template's fields, looks the account up (batched,
+cached in the store) and applies the eligibility policy, then `record` writes the
+outcome, its audit entries and its replies to the store.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot import attribution, page, replies, wiki
+from bot import page, replies, wiki
+from bot.authorship import Authorship
 from bot.messages import Catalog
 from membership.states import CLOSED, State
 from membership.store import RequestRecord, Store
@@ -76,49 +78,18 @@ class Judging:
         self.site = site
         self.store = store
         self.settings = settings
-        self._history: list[wiki.RevisionMeta] | None = None
-        self._full: list[wiki.RevisionMeta] | None = None
-        self._current: wiki.PageRevision | None = None
-
-    def begin_cycle(self, current: wiki.PageRevision) -> None:
-        self._current, self._history, self._full = current, None, None
-
-    # -- page history, shared with deciding ---------------------------------------
-
-    def recent_history(self) -> list[wiki.RevisionMeta]:
-        """Revisions since the last cycle's (up to the one read), fetched once a cycle."""
-        if self._history is None:
-            since = self.store.page_revision(self.settings.page)
-            self._history = _upto(wiki.history(self.site, self.settings.page, since), self._current)
-        return self._history
-
-    def full_history(self) -> list[wiki.RevisionMeta]:
-        if self._full is None:
-            self._full = _upto(wiki.history(self.site, self.settings.page), self._current)
-        return self._full
-
-    def introductions(self, keys: list[str], keys_in: Any) -> dict[str, Any]:
-        """The revision that introduced each key: recent history first, then all of it."""
-        fetch = lambda revids: wiki.revision_texts(self.site, revids)  # noqa: E731
-        found = attribution.introductions(self.recent_history(), keys, fetch, keys_in)
-        missing = [k for k in keys if k not in found]
-        if missing and self.store.page_revision(self.settings.page):
-            found.update(attribution.introductions(self.full_history(), missing, fetch, keys_in))
-        return found
+        self.authorship = Authorship(site, store, settings)
 
     # -- who filed it --------------------------------------------------------------
 
-    def attribute(self, items: list[Planned], current: wiki.PageRevision) -> None:
-        if not items:
-            return
-        vocab = self.settings.vocab
-        found = self.introductions(
-            [i.section.key for i in items], lambda text: page.request_keys(text, vocab)
-        )
+    def attribute(self, items: list[Planned]) -> None:
+        """The requester of each new request: whoever saved the revision that first held
+        it (the origin of its identity, followed through reverts and restores)."""
         for item in items:
-            rev = found.get(item.section.key)
+            rev = self.authorship.origin(item.section.key)
+            user = rev.user if rev else ""
             item.values.update(
-                requester=rev.user if rev else "",
+                requester=user,
                 intro_revid=rev.revid if rev else None,
                 intro_timestamp=rev.timestamp if rev else None,
             )
@@ -127,8 +98,9 @@ class Judging:
                     self.settings.bot_user,
                     "attributed",
                     {
-                        "requester": rev.user if rev else None,
+                        "requester": user or None,
                         "revid": rev.revid if rev else None,
+                        "identity": item.section.key,
                         "signed": item.section.signed,
                     },
                 )
@@ -302,14 +274,6 @@ class Judging:
         for state, text in item.replies:
             self.store.queue_reply(record.id, state, text)
         return record
-
-
-def _upto(
-    history: list[wiki.RevisionMeta], current: wiki.PageRevision | None
-) -> list[wiki.RevisionMeta]:
-    if current is None or current.revid is None:
-        return history
-    return [r for r in history if r.revid <= current.revid]
 
 
 def _username(name: str) -> str:

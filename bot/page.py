@@ -396,11 +396,74 @@ def _request(
     append_at = start + len(text[start:visible_end].rstrip())
     while append_at < visible_end and text[append_at] in " \t":
         append_at += 1
+    fields, count, decisions, signed = _read_own(own, section.heading, vocab)
+
+    # Whitespace-only edits and the bot's own insertions must not look like new content.
+    head = text[start : section.body]
+    lines = (head + "".join(kept)).split("\n")
+    digest = hashlib.sha256("\n".join(x.rstrip() for x in lines).strip().encode()).hexdigest()
+    return RequestSection(
+        key=section.heading,  # parse() adds the duplicate suffix
+        heading=section.heading,
+        start=start,
+        end=end,
+        fields=fields,
+        template_count=count,
+        replies=tuple(Reply(state, text[s:e]) for s, e, state in replies),
+        decisions=decisions,
+        content_hash=digest,
+        signed=signed,
+        append_at=append_at,
+    )
+
+
+# Sections already read in this process, by their exact text: walking a page's history
+# (bot.provenance) reads the same sections revision after revision, and the clerk then
+# reads the current revision once more. Offsets are stored relative to the section.
+_CACHE: dict[tuple[int, str, int | None], RequestSection] = {}
+_CACHE_LIMIT = 20_000
+
+
+def _cached_request(
+    text: str,
+    masked: str,
+    section: _Section,
+    vocab: Vocabulary,
+    unclosed_comment: int | None,
+) -> RequestSection:
+    start, end = section.start, section.end
+    # An unclosed comment changes the reading of the last section only.
+    hidden = None
+    if unclosed_comment is not None and end == len(text):
+        hidden = unclosed_comment - start
+    key = (id(vocab), text[start:end], hidden)
+    cached = _CACHE.get(key)
+    if cached is None:
+        found = _request(text, masked, section, vocab, unclosed_comment)
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.clear()
+        _CACHE[key] = replace(found, start=0, end=end - start, append_at=found.append_at - start)
+        return found
+    return replace(
+        cached, start=start, end=end, append_at=cached.append_at + start, key=section.heading
+    )
+
+
+_Own = tuple[Mapping[str, str] | None, int, tuple[Decision, ...], bool]
+# What the people wrote in a section (its text without the bot's reply lines), read
+# once per process: a revision that only adds replies needs no parse of its own.
+_OWN: dict[tuple[int, str], _Own] = {}
+
+
+def _read_own(own: str, heading: str, vocab: Vocabulary) -> _Own:
+    """Fields, request template count, decisions and whether signed, of a section body."""
+    key = (id(vocab), own)
+    if key in _OWN:
+        return _OWN[key]
     try:
         code = mwparserfromhell.parse(own)
     except ParserError as exc:
-        raise ParseError(f"cannot read section {section.heading!r}: {exc}") from exc
-
+        raise ParseError(f"cannot read section {heading!r}: {exc}") from exc
     fields: Mapping[str, str] | None = None
     count = 0
     decisions: list[Decision] = []
@@ -417,24 +480,10 @@ def _request(
             seen[wikitext] = seen.get(wikitext, 0) + 1
             params = MappingProxyType(_params(template))
             decisions.append(Decision(role, params, wikitext, seen[wikitext]))
-
-    # Whitespace-only edits and the bot's own insertions must not look like new content.
-    head = text[start : section.body]
-    lines = (head + "".join(kept)).split("\n")
-    digest = hashlib.sha256("\n".join(x.rstrip() for x in lines).strip().encode()).hexdigest()
-    return RequestSection(
-        key=section.heading,  # parse() adds the duplicate suffix
-        heading=section.heading,
-        start=start,
-        end=end,
-        fields=fields,
-        template_count=count,
-        replies=tuple(Reply(state, text[s:e]) for s, e, state in replies),
-        decisions=tuple(decisions),
-        content_hash=digest,
-        signed=_signed(code),
-        append_at=append_at,
-    )
+    if len(_OWN) >= _CACHE_LIMIT:
+        _OWN.clear()
+    found = _OWN[key] = (fields, count, tuple(decisions), _signed(code))
+    return found
 
 
 def _prefixed(heading: str, vocab: Vocabulary) -> bool:
@@ -450,7 +499,7 @@ def parse(text: str, vocab: Vocabulary = DEFAULT_VOCABULARY) -> RequestPage:
     requests: list[RequestSection] = []
     discussions = []
     for section in _sections(text, masked):
-        parsed = _request(text, masked, section, vocab, unclosed)
+        parsed = _cached_request(text, masked, section, vocab, unclosed)
         # A template quoted in a reply line does not make a request: hence the full read.
         if parsed.template_count or _prefixed(section.heading, vocab):
             requests.append(parsed)

@@ -222,6 +222,16 @@ def ignored(catalog: Catalog, template: str, actor: str | None, why: str, *, sta
     )
 
 
+def forged_status(catalog: Catalog, bot: str, author: str, state: str) -> str:
+    """The answer to a status line (or status markup) the bot did not write."""
+    added = (
+        catalog.text("reply", "forged_by", author=user_link(author))
+        if author
+        else catalog.text("reply", "forged_unknown")
+    )
+    return catalog.text("reply", "forged_status", bot=user_link(bot), added=added, state=state)
+
+
 def expired(catalog: Catalog, days: int) -> str:
     return catalog.text("reply", "expired", days=days)
 

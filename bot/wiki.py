@@ -70,6 +70,9 @@ class PageRevision:
     timestamp: str | None = None
     user: str | None = None
     text: str = ""
+    sha1: str = ""
+    tags: tuple[str, ...] = ()
+    parentid: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class RevisionMeta:
     timestamp: str
     user: str
     size: int
+    sha1: str = ""
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -222,7 +227,7 @@ def read_pages(site: Any, titles: Sequence[str]) -> PageRead:
         action="query",
         prop="revisions",
         titles="|".join(titles),
-        rvprop="ids|timestamp|user|content",
+        rvprop="ids|timestamp|user|content|sha1|tags",
         rvslots="main",
         curtimestamp=1,
     )
@@ -242,6 +247,9 @@ def read_pages(site: Any, titles: Sequence[str]) -> PageRead:
             rev["timestamp"],
             rev.get("user", ""),
             rev["slots"]["main"].get("content", ""),
+            rev.get("sha1", ""),
+            tuple(rev.get("tags", ())),
+            rev.get("parentid"),
         )
     for title in titles:
         pages.setdefault(title, PageRevision(title, False))
@@ -256,7 +264,7 @@ def history(
         "action": "query",
         "prop": "revisions",
         "titles": title,
-        "rvprop": "ids|timestamp|user|size",
+        "rvprop": "ids|timestamp|user|size|sha1|tags",
         "rvdir": "newer",
         "rvlimit": "max",
     }
@@ -269,7 +277,12 @@ def history(
                 if rev["revid"] != after_revid:
                     revisions.append(
                         RevisionMeta(
-                            rev["revid"], rev["timestamp"], rev.get("user", ""), rev.get("size", 0)
+                            rev["revid"],
+                            rev["timestamp"],
+                            rev.get("user", ""),
+                            rev.get("size", 0),
+                            rev.get("sha1", ""),
+                            tuple(rev.get("tags", ())),
                         )
                     )
         if len(revisions) >= limit:
@@ -291,7 +304,9 @@ def revision_texts(site: Any, revids: Iterable[int]) -> dict[int, str]:
         )
         for entry in data.get("query", {}).get("pages", []):
             for rev in entry.get("revisions", []):
-                texts[rev["revid"]] = rev.get("slots", {}).get("main", {}).get("content", "")
+                main = rev.get("slots", {}).get("main", {})
+                if "content" in main:  # a hidden (revision-deleted) text is left out
+                    texts[rev["revid"]] = main["content"]
     return texts
 
 

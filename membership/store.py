@@ -382,6 +382,31 @@ def _renewal(db: Database) -> None:
     )
 
 
+@migrations(name="0008_page_provenance")
+def _page_provenance(db: Database) -> None:
+    # Who wrote what on a request page (bot/provenance.py): the walk's state, read once
+    # and then advanced from `cursor` (the last revision taken in); and each status line
+    # found not written by the bot, answered once on the page.
+    db["page_provenance"].create(
+        {"page": str, "cursor": int, "state": str, "updated_at": str},
+        pk="page",
+        not_null={"cursor", "state"},
+    )
+    db["forged_lines"].create(
+        {
+            "page": str,
+            "identity": str,
+            "token": str,
+            "request_id": int,
+            "author": str,
+            "revid": int,
+            "line": str,
+            "at": str,
+        },
+        pk=("page", "identity", "token"),
+    )
+
+
 @migrations(name="0010_clerk_lease")
 def _clerk_lease(db: Database) -> None:
     # One clerk at a time per request page (membership/lease.py): who holds it (a
@@ -942,6 +967,57 @@ class Store:
     def set_cursor(self, name: str, value: str) -> None:
         self.db["cursors"].upsert(
             {"name": name, "value": value, "updated_at": now_iso()}, pk="name"
+        )
+
+    # -- page provenance (0008) ------------------------------------------------
+
+    def provenance(self, page: str) -> dict[str, Any] | None:
+        """The saved provenance walk of a page (bot/provenance.py), or None."""
+        row = self._one("SELECT state FROM page_provenance WHERE page = ?", [page])
+        return json.loads(row["state"]) if row else None
+
+    def save_provenance(self, page: str, cursor: int, state: Mapping[str, Any]) -> None:
+        self.db["page_provenance"].upsert(
+            {
+                "page": page,
+                "cursor": cursor,
+                "state": json.dumps(state, ensure_ascii=False, separators=(",", ":")),
+                "updated_at": now_iso(),
+            },
+            pk="page",
+        )
+
+    def forged_line_answered(self, page: str, identity: str, token: str) -> bool:
+        row = self._one(
+            "SELECT 1 AS one FROM forged_lines WHERE page = ? AND identity = ? AND token = ?",
+            [page, identity, token],
+        )
+        return row is not None
+
+    def record_forged_line(
+        self,
+        page: str,
+        identity: str,
+        token: str,
+        *,
+        request_id: int | None,
+        author: str,
+        revid: int | None,
+        line: str,
+    ) -> None:
+        self.db["forged_lines"].insert(
+            {
+                "page": page,
+                "identity": identity,
+                "token": token,
+                "request_id": request_id,
+                "author": author,
+                "revid": revid,
+                "line": line,
+                "at": now_iso(),
+            },
+            pk=("page", "identity", "token"),
+            ignore=True,
         )
 
     # -- user look-up cache ------------------------------------------------

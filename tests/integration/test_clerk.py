@@ -132,7 +132,7 @@ def test_unsigned_request_belongs_to_whoever_added_it(wikibot: WikiBot) -> None:
     )
     wikibot.file("Ярослава", "Account request: unsigned", ACCOUNT.replace("~~~~", ""))
     wikibot.cycle()
-    records = {r.key: r for r in wikibot.store().requests(wikibot.page)}
+    records = {r.heading: r for r in wikibot.store().requests(wikibot.page)}
     assert records["Account request: forged"].requester == "Veteran"
     assert records["Account request: unsigned"].requester == "Ярослава"
     assert records["Account request: unsigned"].state == "awaiting-identity"
@@ -275,7 +275,7 @@ def test_unknown_account_and_ip_requester(wikibot: WikiBot) -> None:
     ).json()
     assert saved["edit"]["result"] == "Success"
     wikibot.cycle()
-    records = {r.key: r for r in wikibot.store().requests(wikibot.page)}
+    records = {r.heading: r for r in wikibot.store().requests(wikibot.page)}
     assert records["Account request: anonymous"].requester == "127.0.0.1"
     replies = {
         h: bot_replies(section(wikibot.text(), h))

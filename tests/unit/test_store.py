@@ -199,3 +199,18 @@ def test_the_user_cache_honours_max_age(store: Store) -> None:
     assert store.cached_user("Example", timedelta(days=365 * 100)) == record
     store.cache_user("Example", {**record, "editcount": 2432})
     assert store.cached_user("Example", timedelta(minutes=1)) == {**record, "editcount": 2432}
+
+
+def test_page_provenance_and_forged_lines_are_remembered(store: Store) -> None:
+    assert store.provenance("P") is None
+    store.save_provenance("P", 7, {"v": 2, "cursor": 7, "live": [["5.1", "abc"]]})
+    store.save_provenance("P", 9, {"v": 2, "cursor": 9, "live": []})
+    assert store.provenance("P") == {"v": 2, "cursor": 9, "live": []}
+    assert not store.forged_line_answered("P", "5.1", "t1")
+    for _ in range(2):  # answered once: a second record changes nothing
+        store.record_forged_line(
+            "P", "5.1", "t1", request_id=None, author="Mallory", revid=8, line=":{{x}}"
+        )
+    assert store.forged_line_answered("P", "5.1", "t1")
+    assert not store.forged_line_answered("P", "5.1", "t2")
+    assert store.db["forged_lines"].count == 1
