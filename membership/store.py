@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -678,7 +679,7 @@ class Store:
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout_ms / 1000)
         self.db = Database(conn)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn, busy_timeout_ms)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         with self.transaction():
@@ -1742,6 +1743,21 @@ class Store:
             sets = ", ".join(f"{_identifier(name)} = ?" for name in changes)
             sql = f"UPDATE {_identifier(table)} SET {sets} WHERE id = ?"  # noqa: S608
             self.db.conn.execute(sql, [*changes.values(), row_id])
+
+
+def _use_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """Put the database in WAL mode. Turning a new file into WAL takes a lock without
+    SQLite's busy handler, so two processes creating the store together would have one
+    of them fail at once: wait for the other, within the busy timeout."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _identifier(name: str) -> str:

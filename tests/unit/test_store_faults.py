@@ -71,3 +71,41 @@ def test_a_store_from_a_newer_version_is_refused_and_left_alone(tmp_path: Path) 
         "(nothing was changed)"
     )
     assert path.read_bytes() == before
+
+
+_OPENER = """
+import sys, time
+from membership.store import Store
+base, start = sys.argv[1], float(sys.argv[2])
+failed = 0
+for n in range(30):
+    while time.time() < start + n * 0.1:
+        time.sleep(0.001)
+    try:
+        Store(f"{base}/store-{n}.sqlite").close()
+    except Exception as error:
+        failed += 1
+        print(error, file=sys.stderr)
+print(failed)
+"""
+
+
+def test_processes_creating_the_store_together_all_open_it(tmp_path: Path) -> None:
+    # Turning a new file into WAL mode takes a lock without SQLite's busy handler: three
+    # clerks started together on a new store must wait for each other, not fail.
+    import subprocess
+    import sys
+    import time
+
+    start = str(time.time() + 0.5)
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPENER, str(tmp_path), start],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outcomes = [run.communicate(timeout=60) for run in runs]
+    assert [out.strip() for out, _ in outcomes] == ["0", "0", "0"], outcomes
