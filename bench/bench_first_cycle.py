@@ -2,11 +2,12 @@
 
 A page holding 1,000 requests (each naming its own account, so user look-ups are
 really batched: 20 × 50) is answered by `ats bot run --once` with a fresh store and a
-fresh pywikibot folder, the way a new deployment meets an existing request page. The
+fresh pywikibot folder, the way a new deployment meets a request page. The
 figure is the CPU of the whole bot process — Python start-up, imports, pywikibot, the
 login, the history, parsing, judging, the store and the save — measured by the
-kernel (getrusage of the child), not by the bot. Between runs the page is put back as
-it was (one edit by the wiki's admin) and the store is removed.
+kernel (getrusage of the child), not by the bot. Each run has a page of its own,
+created in one edit by the wiki's admin, and a new store, so that no run walks the
+history of the runs before.
 
 Run from the project root: ``.venv/bin/python bench/bench_first_cycle.py [--runs N]``
 (about a minute; it starts and stops its own wiki).
@@ -30,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ats.demo import write_config  # noqa: E402
 from ats.devwiki import DevWiki  # noqa: E402
 
-TITLE = "Bench/First cycle"
 REQUESTS = 1000
 
 
@@ -42,14 +42,16 @@ def page_text() -> str:
     )
 
 
-def one_run(wiki: DevWiki, config: Path) -> dict[str, float]:
+def one_run(wiki: DevWiki, root: Path, n: int) -> dict[str, float]:
+    title = f"Bench/First cycle {n}"
+    config = write_config(wiki, root / "bot", request_page=title)
     for leftover in ("ats.sqlite", "ats.sqlite-wal", "ats.sqlite-shm", "pywikibot", "var"):
         path = config.parent / leftover
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
-    wiki.edit_as("Admin", TITLE, page_text(), "the page as it was")
+    wiki.edit_as("Admin", title, page_text(), "a page of open requests")
     offset = wiki.log_size()
     env = {**os.environ, "ATS_BOT_PASSWORD": wiki.bot_password}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -82,8 +84,7 @@ def main() -> int:
     wiki.start()
     try:
         wiki.seed()
-        config = write_config(wiki, root / "bot", request_page=TITLE)
-        runs = [one_run(wiki, config) for _ in range(args.runs)]
+        runs = [one_run(wiki, root, n) for n in range(args.runs)]
     finally:
         wiki.stop()
         shutil.rmtree(root, ignore_errors=True)

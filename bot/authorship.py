@@ -74,6 +74,7 @@ class Authorship:
                         meta.timestamp or "",
                     ),
                     s.vocab,
+                    clerk=s.bot_user,
                 )
             index += len(window)
         self.store.save_provenance(s.page, state.cursor, state.to_json())

@@ -106,6 +106,7 @@ class Clerk:
         self.sleep = sleep
         self.store = store
         self._keys: dict[int, str] = {}  # request id -> section key, for the current cycle
+        self._readings_known = False
         self._identities: list[str] = []  # identity of each request section, page order
         self._heading_keys: dict[str, str] = {}  # identity -> key by heading (queue anchors)
         self._forged: dict[int, list[tuple[str, str, str, int | None, str]]] = {}
@@ -157,6 +158,9 @@ class Clerk:
             report.status = "unchanged"
             return report
 
+        if not self._readings_known:  # what earlier processes read: parse only what changed
+            page.known_readings(self.store.section_readings(s.page))
+            self._readings_known = True
         parsed = self._identify(page.parse(current.text, s.vocab), current, records)
         records = {r.key: r for r in self.store.requests(s.page) if not r.archived_at}
         self._keys = {r.id: r.key for r in records.values()}
@@ -208,6 +212,8 @@ class Clerk:
             self._mark_echoes(echoed)
             for record, title in self._settled:
                 self._mark_archived(record, title, now, current.revid)
+        keep = 2000 + 3 * len(parsed.requests)
+        self.store.save_section_readings(s.page, page.new_readings(), keep)
         queued = self.store.pending_replies(s.page)
         self.checkpoint("recorded")
         if text == current.text:

@@ -15,6 +15,7 @@ so a 1,000-request page costs 1,000 small parses rather than one huge one.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -453,6 +454,11 @@ _Own = tuple[Mapping[str, str] | None, int, tuple[Decision, ...], bool]
 # What the people wrote in a section (its text without the bot's reply lines), read
 # once per process: a revision that only adds replies needs no parse of its own.
 _OWN: dict[tuple[int, str], _Own] = {}
+# The same readings by digest, so they can outlive the process: the clerk keeps them in
+# its store (`known_readings` / `new_readings`), and a cycle in a fresh process parses
+# only the sections that changed since the last one.
+_BY_DIGEST: dict[str, _Own] = {}
+_NEW: dict[str, _Own] = {}
 
 
 def _read_own(own: str, heading: str, vocab: Vocabulary) -> _Own:
@@ -460,6 +466,18 @@ def _read_own(own: str, heading: str, vocab: Vocabulary) -> _Own:
     key = (id(vocab), own)
     if key in _OWN:
         return _OWN[key]
+    digest = _reading_digest(own, vocab)
+    found = _BY_DIGEST.get(digest)
+    if found is None:
+        found = _parse_own(own, heading, vocab)
+        _NEW[digest] = _BY_DIGEST[digest] = found
+    if len(_OWN) >= _CACHE_LIMIT:
+        _OWN.clear()
+    _OWN[key] = found
+    return found
+
+
+def _parse_own(own: str, heading: str, vocab: Vocabulary) -> _Own:
     try:
         code = mwparserfromhell.parse(own)
     except ParserError as exc:
@@ -480,9 +498,61 @@ def _read_own(own: str, heading: str, vocab: Vocabulary) -> _Own:
             seen[wikitext] = seen.get(wikitext, 0) + 1
             params = MappingProxyType(_params(template))
             decisions.append(Decision(role, params, wikitext, seen[wikitext]))
-    if len(_OWN) >= _CACHE_LIMIT:
-        _OWN.clear()
-    found = _OWN[key] = (fields, count, tuple(decisions), _signed(code))
+    return fields, count, tuple(decisions), _signed(code)
+
+
+def _reading_digest(own: str, vocab: Vocabulary) -> str:
+    # The vocabulary is part of the key: renamed templates read the same text otherwise.
+    names = (
+        vocab.request_template,
+        vocab.status_template,
+        sorted(vocab.decision_templates.items()),
+        vocab.request_prefixes,
+        vocab.template_namespaces,
+        _READING_VERSION,
+    )
+    return hashlib.sha256(f"{names!r}\x1f{own}".encode()).hexdigest()
+
+
+_READING_VERSION = 1  # bump when _parse_own reads anything differently
+
+
+def known_readings(readings: Mapping[str, str]) -> None:
+    """Take section readings saved by an earlier process (digest -> JSON from
+    `new_readings`); a section whose text matches one is not parsed again."""
+    for digest, data in readings.items():
+        if digest in _BY_DIGEST:
+            continue
+        try:
+            fields, count, decisions, signed = json.loads(data)
+            _BY_DIGEST[digest] = (
+                None if fields is None else MappingProxyType(dict(fields)),
+                int(count),
+                tuple(
+                    Decision(k, MappingProxyType(dict(p)), w, int(n)) for k, p, w, n in decisions
+                ),
+                bool(signed),
+            )
+        except (ValueError, TypeError):
+            continue  # a damaged entry is read again from the text
+
+
+def new_readings() -> dict[str, str]:
+    """The section readings parsed in this process since the last call, as JSON by digest."""
+    found = {
+        digest: json.dumps(
+            [
+                None if fields is None else dict(fields),
+                count,
+                [[d.kind, dict(d.params), d.wikitext, d.ordinal] for d in decisions],
+                signed,
+            ],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        for digest, (fields, count, decisions, signed) in _NEW.items()
+    }
+    _NEW.clear()
     return found
 
 

@@ -277,13 +277,24 @@ class PageHistory:
         """Whether a revision's text must be fetched (its content is not remembered)."""
         return not sha1 or _short(sha1) not in self.layouts
 
-    def advance(self, revision: Revision, vocab: page.Vocabulary = page.DEFAULT_VOCABULARY) -> None:
-        """Take one revision (newer than the cursor) into the state."""
+    def advance(
+        self,
+        revision: Revision,
+        vocab: page.Vocabulary = page.DEFAULT_VOCABULARY,
+        *,
+        clerk: str = "",
+    ) -> None:
+        """Take one revision (newer than the cursor) into the state.
+
+        `clerk` is the bot's own account: it never reverts, so its revisions author what
+        is new in them even when MediaWiki tags one as a revert (the same replies saved
+        again within a minute give a text the page had before).
+        """
         if revision.revid <= self.cursor:
             return
         sha1 = _short(revision.sha1) if revision.sha1 else ""
         restoring = bool(sha1 and sha1 in self.sha1s) or bool(REVERT_TAGS & set(revision.tags))
-        author = "" if restoring else revision.user
+        author = "" if restoring and revision.user != clerk else revision.user
         if revision.text is not None:
             sections = request_facts(revision.text, vocab)
             for found in sections:

@@ -427,6 +427,18 @@ def _clerk_lease(db: Database) -> None:
     )
 
 
+@migrations(name="0011_section_readings")
+def _section_readings(db: Database) -> None:
+    # What each request section's own text says (bot/page.py `new_readings`), by the
+    # digest of that text: a cycle in a new process parses only the sections that
+    # changed. A cache: any row may go, and is read again from the page.
+    db["section_readings"].create(
+        {"page": str, "digest": str, "reading": str, "created_at": str},
+        pk=("page", "digest"),
+    )
+    db["section_readings"].create_index(["page", "created_at"])
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -987,6 +999,31 @@ class Store:
             },
             pk="page",
         )
+
+    def section_readings(self, page: str) -> dict[str, str]:
+        """The saved readings of `page`'s sections (bot/page.py), JSON by digest."""
+        rows = self.db.execute(
+            "SELECT digest, reading FROM section_readings WHERE page = ?", [page]
+        ).fetchall()
+        return dict(rows)
+
+    def save_section_readings(self, page: str, readings: Mapping[str, str], keep: int) -> None:
+        """Add readings; beyond `keep` rows for the page, the oldest go (a cache)."""
+        if not readings:
+            return
+        stamp = now_iso()
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO section_readings (page, digest, reading, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                [(page, digest, reading, stamp) for digest, reading in readings.items()],
+            )
+            self.db.conn.execute(
+                "DELETE FROM section_readings WHERE page = ? AND digest IN ("
+                "  SELECT digest FROM section_readings WHERE page = ?"
+                "  ORDER BY created_at DESC, rowid DESC LIMIT -1 OFFSET ?)",
+                [page, page, keep],
+            )
 
     def forged_line_answered(self, page: str, identity: str, token: str) -> bool:
         row = self._one(

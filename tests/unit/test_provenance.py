@@ -259,3 +259,22 @@ def test_a_save_touching_every_request_keeps_every_identity() -> None:
     history.walk()
     assert history.state.current() == before
     assert history.line_authors(299) == ["ClerkBot"]
+
+
+def test_the_clerks_own_save_authors_its_lines_even_when_tagged_as_a_revert() -> None:
+    # The same replies saved again within a minute give a text the page once had, and
+    # MediaWiki tags the bot's save as a manual revert. The bot never reverts: its new
+    # line is its own, not nobody's (else it would answer its own line as forged).
+    line = ":{{ATS status|received}} Checking. [[User:ClerkBot|ClerkBot]] 10:05, 1 May 2026 (UTC)"
+    filed = HEAD + request("Account request: Veteran", "Veteran")
+    answered = filed + line + "\n"
+    for user, expected in (("ClerkBot", "ClerkBot"), ("Mallory", "")):
+        state = PageHistory()
+        state.advance(rev(1, "Veteran", filed), clerk="ClerkBot")
+        state.advance(rev(2, user, answered, "mw-manual-revert"), clerk="ClerkBot")
+        [identity] = state.current()
+        [(token, _)] = facts(
+            answered, page.parse(answered).requests[0], page.DEFAULT_VOCABULARY
+        ).lines
+        origin = state.token_origin(identity, token)
+        assert origin is not None and origin.user == expected, (user, origin)
