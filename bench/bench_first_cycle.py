@@ -1,4 +1,4 @@
-"""The first cycle on a page of 1,000 open requests, as a whole process.
+"""The first cycle on a page of 1,000 open requests, and one new request after it.
 
 A page holding 1,000 requests (each naming its own account, so user look-ups are
 really batched: 20 × 50) is answered by `ats bot run --once` with a fresh store and a
@@ -7,7 +7,8 @@ figure is the CPU of the whole bot process — Python start-up, imports, pywikib
 login, the history, parsing, judging, the store and the save — measured by the
 kernel (getrusage of the child), not by the bot. Each run has a page of its own,
 created in one edit by the wiki's admin, and a new store, so that no run walks the
-history of the runs before.
+history of the runs before. Then one new request is added to the page as the bot left
+it (an edit by a seeded user) and the next cycle, a new process too, is measured.
 
 Run from the project root: ``.venv/bin/python bench/bench_first_cycle.py [--runs N]``
 (about a minute; it starts and stops its own wiki).
@@ -16,20 +17,17 @@ Run from the project root: ``.venv/bin/python bench/bench_first_cycle.py [--runs
 from __future__ import annotations
 
 import argparse
-import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ats.demo import write_config  # noqa: E402
 from ats.devwiki import DevWiki  # noqa: E402
+from bench.bench_cycle import cycle, request_section  # noqa: E402
 
 REQUESTS = 1000
 
@@ -42,37 +40,15 @@ def page_text() -> str:
     )
 
 
-def one_run(wiki: DevWiki, root: Path, n: int) -> dict[str, float]:
+def one_run(wiki: DevWiki, root: Path, n: int) -> tuple[dict[str, float], dict[str, float]]:
+    """The first cycle on a new page of 1,000 requests, then one new request on it."""
     title = f"Bench/First cycle {n}"
-    config = write_config(wiki, root / "bot", request_page=title)
-    for leftover in ("ats.sqlite", "ats.sqlite-wal", "ats.sqlite-shm", "pywikibot", "var"):
-        path = config.parent / leftover
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+    config = write_config(wiki, root / f"bot-{n}", request_page=title)
     wiki.edit_as("Admin", title, page_text(), "a page of open requests")
-    offset = wiki.log_size()
-    env = {**os.environ, "ATS_BOT_PASSWORD": wiki.bot_password}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wall = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "ats.cli", "--config", str(config), "bot", "run", "--once"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.perf_counter() - wall
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode or "1000 examined" not in done.stdout:
-        raise SystemExit(f"the cycle did not answer the page:\n{done.stdout}\n{done.stderr}")
-    return {
-        "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-        "wall": wall,
-        "requests": wiki.api_requests_since(offset),
-        "rss_mib": after.ru_maxrss / 1024,
-    }
+    first = cycle(wiki, config, title)
+    text = wiki.page_text(title).rstrip("\n") + "\n\n" + request_section(n, "one more")
+    wiki.edit_as("Veteran", title, text, "one more request")
+    return first, cycle(wiki, config, title)
 
 
 def main() -> int:
@@ -88,14 +64,18 @@ def main() -> int:
     finally:
         wiki.stop()
         shutil.rmtree(root, ignore_errors=True)
-    cpu = [r["cpu"] for r in runs]
-    wall = [r["wall"] for r in runs]
-    print(f"first cycle on {REQUESTS} open requests, {args.runs} runs (whole process):")
-    print(f"  CPU s  min {min(cpu):.2f}  median {statistics.median(cpu):.2f}  max {max(cpu):.2f}")
-    print(f"  wall s min {min(wall):.2f}  median {statistics.median(wall):.2f}")
-    print(
-        f"  API requests {runs[-1]['requests']}  peak RSS {max(r['rss_mib'] for r in runs):.0f} MiB"
-    )
+    print(f"{args.runs} runs, each cycle a whole `ats bot run --once` process:")
+    for name, rows in (
+        (f"first cycle, {REQUESTS} open requests", [first for first, _ in runs]),
+        ("then one new request", [then for _, then in runs]),
+    ):
+        cpu = sorted(r["cpu"] for r in rows)
+        wall = statistics.median(r["wall"] for r in rows)
+        print(
+            f"  {name}: CPU s min {cpu[0]:.2f} median {statistics.median(cpu):.2f} "
+            f"max {cpu[-1]:.2f}; wall median {wall:.2f} s; "
+            f"{rows[-1]['requests']} API requests, {rows[-1]['edits']} edit"
+        )
     return 0
 
 
