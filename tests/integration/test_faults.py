@@ -12,7 +12,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -328,48 +327,37 @@ def test_a_store_from_a_newer_version_is_refused_untouched(wikibot: WikiBot) -> 
     assert one_line(report) == line
 
 
-@pytest.fixture
-def shared_dir() -> Iterator[Path]:
-    """A folder an unprivileged user can enter (pytest's own tmp folders are root-only)."""
-    folder = Path(tempfile.mkdtemp(prefix="ats-faults-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder)
-
-
-def test_an_unreadable_store(wikibot: WikiBot, shared_dir: Path) -> None:
-    """Run as `nobody`: root reads any file whatever its mode, so only another user shows it."""
+def test_an_unreadable_store(wikibot: WikiBot) -> None:
+    """Root reads any file whatever its mode: run the CLI as root without the
+    capabilities that override file permissions, so a store of mode 000 is unreadable
+    to it (the checkout itself stays readable, wherever it lives)."""
     setpriv = shutil.which("setpriv")
-    assert setpriv, "setpriv (util-linux) is needed to run a command as another user"
-    store = shared_dir / "ats.sqlite"
-    config = shared_dir / "ats.toml"
-    config.write_text(
-        wikibot.config.read_text().replace('path = "ats.sqlite"', f'path = "{store}"')
-    )
-    config.chmod(0o644)
-    assert wikibot.run("--config", str(config), "report").returncode == 0
-    store.chmod(0o600)  # root's, readable by root alone
-    result = subprocess.run(
-        [
-            setpriv,
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-            sys.executable,
-            "-m",
-            "ats.cli",
-            "--config",
-            str(config),
-            "report",
-        ],
-        capture_output=True,
-        text=True,
-        env={**wikibot.env, "HOME": str(shared_dir)},
-        cwd=shared_dir,
-        timeout=60,
-    )
+    assert setpriv, "setpriv (util-linux) is needed to drop root's file-permission override"
+    wikibot.cycle()
+    store = store_path(wikibot)
+    store.chmod(0o000)
+    try:
+        result = subprocess.run(
+            [
+                setpriv,
+                "--inh-caps=-dac_override,-dac_read_search",
+                "--bounding-set=-dac_override,-dac_read_search",
+                sys.executable,
+                "-m",
+                "ats.cli",
+                "--config",
+                str(wikibot.config),
+                "report",
+            ],
+            capture_output=True,
+            text=True,
+            env=wikibot.env,
+            timeout=60,
+        )
+    finally:
+        store.chmod(0o600)
     line = one_line(result)
-    assert line.startswith(f"ats: the store {store} cannot be opened: permission denied")
+    assert line.startswith(f"ats: the store {store} cannot be opened: permission denied"), line
 
 
 def test_a_full_disk(wikibot: WikiBot) -> None:
