@@ -79,6 +79,9 @@ def _name_pattern(name: str, namespaces: Sequence[str]) -> str:
     return rf"\{{\{{[\s_]*(?:(?:{ns})[\s_]*:[\s_]*)?{body}[\s_]*(?:\||\}}\}})"
 
 
+_READING_VERSION = 1  # bump when _parse_own reads anything differently
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """The localisable names the page contract uses."""
@@ -95,6 +98,7 @@ class Vocabulary:
     _prefixes: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _request_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
     _status_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _tag: str = field(init=False, repr=False, compare=False)  # keys cached section readings
 
     def __post_init__(self) -> None:
         roles = {_template_key(v): k for k, v in self.decision_templates.items()}
@@ -105,6 +109,15 @@ class Vocabulary:
         setattr_(self, "_roles", MappingProxyType(roles))
         setattr_(self, "_namespaces", frozenset(map(_template_key, self.template_namespaces)))
         setattr_(self, "_prefixes", tuple(p.lower() for p in self.request_prefixes))
+        names = (
+            self.request_template,
+            self.status_template,
+            sorted(self.decision_templates.items()),
+            self.request_prefixes,
+            self.template_namespaces,
+            _READING_VERSION,
+        )
+        setattr_(self, "_tag", repr(names))
         for attr, name in (
             ("_request_re", self.request_template),
             ("_status_re", self.status_template),
@@ -451,29 +464,23 @@ def _cached_request(
 
 
 _Own = tuple[Mapping[str, str] | None, int, tuple[Decision, ...], bool]
-# What the people wrote in a section (its text without the bot's reply lines), read
-# once per process: a revision that only adds replies needs no parse of its own.
-_OWN: dict[tuple[int, str], _Own] = {}
-# The same readings by digest, so they can outlive the process: the clerk keeps them in
-# its store (`known_readings` / `new_readings`), and a cycle in a fresh process parses
-# only the sections that changed since the last one.
+# What the people wrote in a section (its text without the bot's reply lines), read once
+# and kept by the digest of that text: a revision that only adds replies needs no parse,
+# and the clerk keeps the readings in its store (`known_readings` / `new_readings`), so
+# a cycle in a fresh process parses only the sections that changed since the last one.
 _BY_DIGEST: dict[str, _Own] = {}
 _NEW: dict[str, _Own] = {}
 
 
 def _read_own(own: str, heading: str, vocab: Vocabulary) -> _Own:
     """Fields, request template count, decisions and whether signed, of a section body."""
-    key = (id(vocab), own)
-    if key in _OWN:
-        return _OWN[key]
     digest = _reading_digest(own, vocab)
     found = _BY_DIGEST.get(digest)
     if found is None:
-        found = _parse_own(own, heading, vocab)
-        _NEW[digest] = _BY_DIGEST[digest] = found
-    if len(_OWN) >= _CACHE_LIMIT:
-        _OWN.clear()
-    _OWN[key] = found
+        found = _NEW[digest] = _parse_own(own, heading, vocab)
+        if len(_BY_DIGEST) >= _CACHE_LIMIT:
+            _BY_DIGEST.clear()
+        _BY_DIGEST[digest] = found
     return found
 
 
@@ -502,19 +509,7 @@ def _parse_own(own: str, heading: str, vocab: Vocabulary) -> _Own:
 
 
 def _reading_digest(own: str, vocab: Vocabulary) -> str:
-    # The vocabulary is part of the key: renamed templates read the same text otherwise.
-    names = (
-        vocab.request_template,
-        vocab.status_template,
-        sorted(vocab.decision_templates.items()),
-        vocab.request_prefixes,
-        vocab.template_namespaces,
-        _READING_VERSION,
-    )
-    return hashlib.sha256(f"{names!r}\x1f{own}".encode()).hexdigest()
-
-
-_READING_VERSION = 1  # bump when _parse_own reads anything differently
+    return hashlib.sha256(f"{vocab._tag}\x1f{own}".encode()).hexdigest()
 
 
 def known_readings(readings: Mapping[str, str]) -> None:
