@@ -171,15 +171,14 @@ def _block(catalog: Catalog, block: dict) -> str:
         if block.get("wiki")
         else catalog.text("criterion", "blocked_here")
     )
-    by = user_link(block["by"]) if block.get("by") else "?"
-    return catalog.text(
-        "criterion",
-        "blocked",
-        where=where,
-        by=by,
-        reason=nowiki(block.get("reason") or "no reason given"),
-        expiry=_expiry(block.get("expiry", "")),
-    )
+    args = {
+        "where": where,
+        "reason": nowiki(block.get("reason") or "no reason given"),
+        "expiry": _expiry(block.get("expiry", "")),
+    }
+    if not block.get("by"):  # CentralAuth names the wiki, not who blocked
+        return catalog.text("criterion", "blocked_unsigned", **args)
+    return catalog.text("criterion", "blocked", by=user_link(block["by"]), **args)
 
 
 def _expiry(value: str) -> str:
