@@ -12,8 +12,9 @@ plan, so create/start/seed are idempotent and a farm killed half-way resumes.
 Global accounts are made on metawiki (their home) and attached to enwiki; their edits are real
 revisions in the past (one ``importDump.php`` per wiki for a whole batch of accounts), their
 registration dates are set on each wiki's ``user`` table and in ``globaluser``.  A persona's
-"recent" edits fall in the last 55 days; its older edits end 400 days ago (``Long Gone``: 760
-days ago), so any activity window from 55 to 400 days counts the same recent edits.
+"recent" edits fall in the 54 days before the seed (so "the last 55 days" still holds a day
+later); its older edits end 400 days before it (``Long Gone``'s 760 days), so any activity
+window from 55 to 400 days counts the same recent edits.
 
 What ``meta=globaluserinfo`` answers about the hidden account (``hidden=lists``), checked by
 tests/integration/test_devfarm.py: to an anonymous caller and to the bot alike, only
@@ -61,6 +62,7 @@ __all__ = [
     "GlobalUserSpec",
     "PERSONAS",
     "centralauth_dir",
+    "default_centralauth_dir",
 ]
 
 STATE_FILE = "devfarm.json"
@@ -76,6 +78,7 @@ STEWARD_RIGHTS = ("centralauth-lock", "centralauth-suppress")
 _USERS_SCRIPT = "farmUsers.php"
 _YEAR = 365
 _OLD_EDITS_END_DAYS = 400
+_RECENT_DAYS = 54
 
 
 class DevFarmError(DevWikiError):
@@ -89,13 +92,14 @@ def centralauth_dir() -> Path | None:
     The folder holds ``CentralAuth/extension.json``.
     """
     configured = os.environ.get("ATS_CENTRALAUTH_DIR")
-    folder = Path(configured) if configured else _default_centralauth_dir()
+    folder = Path(configured) if configured else default_centralauth_dir()
     if (folder / "CentralAuth" / "extension.json").is_file():
         return folder.resolve()
     return None
 
 
-def _default_centralauth_dir() -> Path:
+def default_centralauth_dir() -> Path:
+    """Where the extension is looked for without ``$ATS_CENTRALAUTH_DIR``."""
     checkout = Path(__file__).resolve().parent.parent
     return checkout.parent / "shared" / "mediawiki-centralauth"
 
@@ -119,7 +123,10 @@ class GlobalUserSpec:
         if quiet is None:
             # Older edits stay out of a year's window when the account is old enough.
             quiet = _OLD_EDITS_END_DAYS if self.age_days > _OLD_EDITS_END_DAYS + 30 else 61
-        return _Persona(self.name, self.age_days, total, recent, quiet_days=quiet)
+        # Recent edits within 54 days, so "in the last 55 days" holds for a day after the seed.
+        return _Persona(
+            self.name, self.age_days, total, recent, quiet_days=quiet, recent_days=_RECENT_DAYS
+        )
 
 
 PERSONAS: tuple[GlobalUserSpec, ...] = (
@@ -227,7 +234,7 @@ class DevFarm:
         if extension is None:
             raise DevFarmError(
                 "the CentralAuth extension was not found: set ATS_CENTRALAUTH_DIR or put it in "
-                f"{_default_centralauth_dir()}"
+                f"{default_centralauth_dir()}"
             )
         state = _read_json(root / STATE_FILE)
         if state.get("installed"):

@@ -75,6 +75,7 @@ class _Persona:
     quiet_days: int = 0  # no edit in this many days before now (for dormant users)
     sysop: bool = False
     blocked: bool = False
+    recent_days: int = 55  # the recent edits are spread over this many days before now
 
 
 _YEAR = 365
@@ -140,7 +141,7 @@ def _spread(start: datetime, end: datetime, count: int) -> list[datetime]:
 def _edit_times(persona: _Persona, now: datetime) -> list[datetime]:
     registered = now - timedelta(days=persona.age_days)
     first = registered + timedelta(hours=1)
-    recent_start = max(first, now - timedelta(days=55))
+    recent_start = max(first, now - timedelta(days=persona.recent_days))
     recent = _spread(recent_start, now - timedelta(hours=1), persona.recent_edits)
     old_count = persona.edits - persona.recent_edits
     old_end = now - timedelta(days=max(61, persona.quiet_days))
