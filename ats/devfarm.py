@@ -32,6 +32,7 @@ import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,6 +64,7 @@ __all__ = [
     "PERSONAS",
     "centralauth_dir",
     "default_centralauth_dir",
+    "missing_centralauth_reason",
 ]
 
 STATE_FILE = "devfarm.json"
@@ -96,6 +98,18 @@ def centralauth_dir() -> Path | None:
     if (folder / "CentralAuth" / "extension.json").is_file():
         return folder.resolve()
     return None
+
+
+def missing_centralauth_reason() -> str:
+    """One line saying where the extension was looked for (when ``centralauth_dir()`` is
+    None)."""
+    configured = os.environ.get("ATS_CENTRALAUTH_DIR")
+    where = (
+        f"{configured} (ATS_CENTRALAUTH_DIR)"
+        if configured
+        else f"{default_centralauth_dir()} (or set ATS_CENTRALAUTH_DIR)"
+    )
+    return f"the CentralAuth extension (CentralAuth/extension.json) is not in {where}"
 
 
 def default_centralauth_dir() -> Path:
@@ -232,10 +246,7 @@ class DevFarm:
         root = Path(root).resolve()
         extension = centralauth_dir()
         if extension is None:
-            raise DevFarmError(
-                "the CentralAuth extension was not found: set ATS_CENTRALAUTH_DIR or put it in "
-                f"{default_centralauth_dir()}"
-            )
+            raise DevFarmError(missing_centralauth_reason())
         state = _read_json(root / STATE_FILE)
         if state.get("installed"):
             return cls.load(root)
@@ -262,7 +273,7 @@ class DevFarm:
         root = Path(root).resolve()
         extension = centralauth_dir()
         if extension is None:
-            raise DevFarmError("the CentralAuth extension was not found (see centralauth_dir())")
+            raise DevFarmError(missing_centralauth_reason())
         state = _read_json(root / STATE_FILE)
         if not state.get("installed"):
             raise DevFarmError(f"no finished dev farm in {root}; create one with DevFarm.create()")
@@ -396,10 +407,15 @@ class DevFarm:
                 for entry, spec in zip(batch, specs, strict=True)
             ],
         )
-        for name, wiki in self.wikis.items():
-            personas = tuple(spec.persona(name) for spec in specs)
-            if any(p.edits for p in personas):
-                self._import(wiki, tuple(p for p in personas if p.edits), now)
+        # The two imports (most of the time taken) write different SQLite files: run them
+        # side by side.
+        with ThreadPoolExecutor(max_workers=len(WIKIS)) as pool:
+            for future in [
+                pool.submit(self._import, wiki, tuple(spec.persona(name) for spec in specs), now)
+                for name, wiki in self.wikis.items()
+            ]:
+                future.result()
+        for wiki in self.wikis.values():
             wiki.run_maintenance("initEditCount.php")
             wiki._set_registrations(
                 {s.name: _mw_timestamp(now - timedelta(days=s.age_days)) for s in specs}
@@ -413,6 +429,9 @@ class DevFarm:
         self.meta.run_extension_maintenance("populateGlobalEditCount.php")
 
     def _import(self, wiki: FarmWiki, personas: tuple[_Persona, ...], now: datetime) -> None:
+        personas = tuple(p for p in personas if p.edits)
+        if not personas:
+            return
         with tempfile.NamedTemporaryFile(
             "w", encoding="utf-8", suffix=".xml", dir=wiki.root, delete=False
         ) as dump:
@@ -582,6 +601,8 @@ class DevFarm:
             "# Cookies ignore the port: names of this farm's own keep two farms apart.\n"
             f"$wgCookiePrefix = '{wiki.db_name}{wiki.port}';\n"
             f"$wgCentralAuthCookiePrefix = 'centralauth{meta_port}_';\n"
+            "# Throwaway accounts: 30000 PBKDF2 rounds cost 0.1 s for each one made.\n"
+            "$wgPasswordConfig['pbkdf2']['cost'] = '1000';\n"
         )
 
     def _create_central_tables(self) -> None:

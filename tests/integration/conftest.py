@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from ats.devfarm import DevFarm, centralauth_dir, default_centralauth_dir
+from ats.devfarm import DevFarm, centralauth_dir, missing_centralauth_reason
 from ats.devwiki import MEDIAWIKI_DIR, DevWiki, SeedUser
 from membership.store import Store
 from tests.integration.slapd import Slapd
@@ -61,10 +61,7 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevFarm]:
     beside the checkout, unless ATS_REQUIRE_CENTRALAUTH=1 (CI), which makes that a failure."""
     require_mediawiki()
     if centralauth_dir() is None:
-        reason = (
-            f"the CentralAuth extension is not in {default_centralauth_dir()} "
-            "(or the folder ATS_CENTRALAUTH_DIR names)"
-        )
+        reason = missing_centralauth_reason()
         if os.environ.get("ATS_REQUIRE_CENTRALAUTH") == "1":
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
