@@ -4,7 +4,12 @@ the bot's login, the steward's lock and unlock, bulk accounts and request counti
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import stat
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -331,12 +336,14 @@ def test_add_global_users_in_bulk(farm: DevFarm) -> None:
 
 
 def test_the_bot_runs_a_cycle_on_metawiki(farm: DevFarm, tmp_path: Path) -> None:
+    # A requester of its own: the personas' edit counts must stay as seeded for other tests.
+    farm.add_global_users([GlobalUserSpec("Farm Requester", 4 * 365, {"enwiki": (650, 25)})])
     page = "Toolserver/Requests/Farm"
     farm.meta.edit_as(farm.meta.admin_user, page, "Requests for accounts.\n", "new page")
     bot = WikiBot(farm.meta, tmp_path, page)
     bot.file(
-        "Wanderer",
-        "Account request: Wanderer",
+        "Farm Requester",
+        "Account request: Farm Requester",
         "{{ATS request\n | type    = account\n | purpose = Running bots.\n}}\n~~~~",
     )
     offsets = farm.log_sizes()
@@ -344,5 +351,72 @@ def test_the_bot_runs_a_cycle_on_metawiki(farm: DevFarm, tmp_path: Path) -> None
     assert "saved" in result.stdout
     assert bot.revisions()[0]["user"] == "ClerkBot"
     assert ":{{ATS status|" in bot.text()
-    counts = farm.api_requests_since(offsets)
-    assert counts["metawiki"] > 0
+    assert farm.api_requests_since(offsets)["metawiki"] > 0
+
+
+def test_a_second_farm_killed_while_seeding_resumes_beside_the_first(
+    farm: DevFarm, tmp_path: Path
+) -> None:
+    second = DevFarm.create(tmp_path / "farm")
+    try:
+        second.start()
+        assert {w.port for w in second.wikis.values()}.isdisjoint(
+            {w.port for w in farm.wikis.values()}
+        )
+        seeding = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                f"from ats.devfarm import DevFarm; DevFarm.load({str(second.root)!r}).seed()",
+            ],
+            start_new_session=True,
+        )
+        # Kill it (and its php) while enwiki's import is under way.
+        deadline = time.monotonic() + 120
+        while not list(second.home.root.glob("*.xml")):
+            assert seeding.poll() is None, "the seed ended before its import was seen"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(1)
+        os.killpg(seeding.pid, signal.SIGKILL)
+        seeding.wait()
+        assert not json.loads(second.state_path.read_text())["seed"]["done"]
+
+        users = second.seed()
+        assert set(users) == set(AGES)
+        assert users["Wanderer"].password != farm.seed()["Wanderer"].password
+        for name, (total, per_wiki, _recent) in EXPECTED.items():
+            info = global_info(second, name)
+            assert info["editcount"] == total, name
+            merged = {e["wiki"]: e for e in info["merged"]}
+            assert merged["enwiki"]["url"] == second.home.server
+            assert {w: merged[w]["editcount"] for w in per_wiki} == per_wiki, name
+        assert global_info(second, "Locked Out")["locked"] is True
+        assert global_info(second, "Hidden Account") == {"missing": True}
+
+        # Host-only cookies ignore the port: one HTTP session logged in to both farms keeps
+        # both logins, because each farm's cookies have names of their own.
+        both = bot_session(farm.meta)
+        token = both.get(
+            second.meta.api_url,
+            params={"action": "query", "meta": "tokens", "type": "login", **COMMON},
+        ).json()["query"]["tokens"]["logintoken"]
+        login = both.post(
+            second.meta.api_url,
+            data={
+                "action": "clientlogin",
+                "username": "Wanderer",
+                "password": users["Wanderer"].password,
+                "logintoken": token,
+                "loginreturnurl": second.meta.server,
+                **COMMON,
+            },
+        ).json()["clientlogin"]
+        assert login["status"] == "PASS", login
+        for wiki, name in ((farm.meta, "ClerkBot"), (second.meta, "Wanderer")):
+            me = get(wiki.api_url, both, action="query", meta="userinfo")["query"]["userinfo"]
+            assert me["name"] == name
+    finally:
+        second.stop()
+    assert farm.running()
+    assert global_info(farm, "Wanderer")["editcount"] == 800
