@@ -20,7 +20,9 @@ import requests
 
 from ats.devfarm import (
     PERSONAS,
+    STEWARD,
     DevFarm,
+    DevFarmError,
     FarmWiki,
     GlobalUserSpec,
     centralauth_dir,
@@ -420,3 +422,26 @@ def test_a_second_farm_killed_while_seeding_resumes_beside_the_first(
         second.stop()
     assert farm.running()
     assert global_info(farm, "Wanderer")["editcount"] == 800
+
+
+def test_an_interrupted_build_is_built_again(farm: DevFarm, tmp_path: Path) -> None:
+    root = tmp_path / "farm"
+    building = subprocess.Popen(
+        [sys.executable, "-c", f"from ats.devfarm import DevFarm; DevFarm.create({str(root)!r})"],
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (root / "enwiki" / "conf" / "LocalSettings.php").exists():
+        assert building.poll() is None, "the build ended before it was interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    os.killpg(building.pid, signal.SIGKILL)
+    building.wait()
+    with pytest.raises(DevFarmError, match="no finished dev farm"):
+        DevFarm.load(root)
+
+    rebuilt = DevFarm.create(root)
+    assert DevFarm.load(root).meta.port == rebuilt.meta.port
+    assert rebuilt.global_status("ClerkBot") == (False, 0)
+    assert rebuilt.global_status(STEWARD) == (False, 0)
+    assert rebuilt.global_status("Wanderer") is None  # not seeded yet
