@@ -5,12 +5,13 @@ gets 50 global accounts: 25 who edit on metawiki and 25 who edit on enwiki (600 
 each, 20 of them in the last 55 days). For 1, 10 and 50 new requesters, spread over the
 two wikis, one edit files their requests on a fresh request page and `ats bot run
 --once` judges them, as a user runs it. The API requests each wiki served are counted
-from its `php -S` request log, by kind: `meta=globaluserinfo` (target: one per new
+from MediaWiki's own API log (which holds the parameters of POSTs too; the total is
+checked against the `php -S` request log), by kind: `meta=globaluserinfo` (target: one per new
 requester), `list=usercontribs` (target: about one per wiki per 50 requesters) and
 everything else (reading the page and its history, logging in, saving the replies).
 
 Run from the project root: ``.venv/bin/python bench/bench_central.py [--keep DIR]``
-(about a minute and a half; it builds, starts and stops its own farm). Needs the
+(about two and a half minutes; it builds, starts and stops its own farm). Needs the
 CentralAuth extension (``../shared/mediawiki-centralauth`` or ``$ATS_CENTRALAUTH_DIR``).
 """
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -30,7 +30,6 @@ from ats.demo import write_config  # noqa: E402
 from ats.devfarm import HOME, META, DevFarm, GlobalUserSpec, centralauth_dir  # noqa: E402
 
 SIZES = (1, 10, 50)
-_API_LINE = re.compile(rb"^.*\] \S+:\d+ \[\d{3}\]: [A-Z]+ /api\.php.*$", re.MULTILINE)
 
 
 def requesters() -> list[str]:
@@ -54,28 +53,32 @@ def request_page(names: list[str]) -> str:
     return "Requests for accounts.\n\n" + "\n".join(sections)
 
 
-def count(farm: DevFarm, offsets: dict[str, int]) -> dict[str, dict[str, int]]:
-    """API requests per wiki since `offsets`, by kind."""
+def count(farm: DevFarm, offsets: dict[str, tuple[int, int]]) -> dict[str, dict[str, int]]:
+    """API requests per wiki since `offsets`, by kind (from MediaWiki's own API log, which
+    holds POSTs' parameters too), checked against the web server's count."""
     result = {}
     for name, wiki in farm.wikis.items():
-        with wiki.log_path.open("rb") as log:
-            log.seek(offsets[name])
-            lines = _API_LINE.findall(log.read())
-        guis = sum(b"globaluserinfo" in line for line in lines)
-        contribs = sum(b"usercontribs" in line for line in lines)
+        server_offset, api_offset = offsets[name]
+        calls = wiki.api_calls_since(api_offset)
+        guis = sum(" meta=globaluserinfo" in call for call in calls)
+        contribs = sum(" list=usercontribs" in call for call in calls)
+        served = wiki.api_requests_since(server_offset)
+        if served != len(calls):
+            raise SystemExit(
+                f"{name}: the server served {served} API requests, the API logged {len(calls)}"
+            )
         result[name] = {
-            "all": len(lines),
+            "all": len(calls),
             "globaluserinfo": guis,
             "usercontribs": contribs,
-            "other": len(lines) - guis - contribs,
+            "other": len(calls) - guis - contribs,
         }
-    assert farm.api_requests_since(offsets) == {n: r["all"] for n, r in result.items()}
     return result
 
 
 def cycle(farm: DevFarm, config: Path) -> dict[str, dict[str, int]]:
     env = {**os.environ, "ATS_BOT_PASSWORD": farm.meta.bot_password}
-    offsets = farm.log_sizes()
+    offsets = {n: (w.log_size(), w.api_log_size()) for n, w in farm.wikis.items()}
     done = subprocess.run(
         [sys.executable, "-m", "ats.cli", "--config", str(config), "bot", "run", "--once"],
         env=env,
