@@ -265,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
         "remind_days_before) on their user talk page, once per year and stage, except where "
         "{{ATS no reminders}} or {{bots}}/{{nobots}} says no; queue a suspend job for members "
         "lapsed after the grace period and a restore job for suspended members who renewed "
-        "(`ats provision run` carries them out). Safe to run daily.",
+        "(`ats provision run` carries them out). Then run `ats members check` (not with "
+        "--dry-run). Safe to run daily.",
     )
     renewal_run.add_argument(
         "--dry-run", action="store_true", help="say what would be done; change nothing"
