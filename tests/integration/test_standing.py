@@ -174,3 +174,17 @@ def test_renewal_run_keeps_its_result_when_the_check_fails(
     assert err.strip() == (
         "ats: members check: cannot reach the wiki at http://127.0.0.1:9/api.php: refused"
     )
+
+
+def test_a_check_asks_about_50_members_per_request(wikibot: WikiBot) -> None:
+    store = wikibot.store()
+    for i in range(120):  # accounts the wiki does not know: flagged as missing, once
+        store.record_account(f"gone{i}", "person", f"Gone member {i}", 3000 + i)
+    first = wikibot.run("members", "check").stdout.strip()
+    assert first.startswith("checked 120 members: 120 newly flagged (Gone member 0: account")
+    offset = wikibot.wiki.log_size()
+    again = wikibot.run("members", "check").stdout.strip()
+    assert again == "checked 120 members: 0 newly flagged, 0 cleared, 0 not reachable"
+    # The site's information once, then list=users for 50, 50 and 20 names.
+    assert wikibot.wiki.api_requests_since(offset) == 1 + 3
+    assert len(entries(wikibot, "standing-flagged")) == 120
