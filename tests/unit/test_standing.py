@@ -215,3 +215,44 @@ def test_the_summary_names_who_was_flagged() -> None:
         "checked 4 members: 1 newly flagged (Alice: locked (globally)), "
         "1 cleared (Bob), 1 not reachable"
     )
+
+
+def test_what_centralauth_says_becomes_findings() -> None:
+    from bot.wiki import parse_global_user
+
+    # meta=globaluserinfo&guiprop=editcount|merged|groups, formatversion 2, as the real
+    # extension answers for a locked account blocked on one of its two wikis.
+    answer = {
+        "home": "metawiki",
+        "id": 7,
+        "name": "Later Locked",
+        "locked": True,
+        "groups": [],
+        "editcount": 812,
+        "registration": "2019-12-01T00:00:00Z",
+        "merged": [
+            {
+                "wiki": "enwiki",
+                "url": "http://127.0.0.1:18081",
+                "timestamp": "2019-12-01T00:00:00Z",
+                "method": "login",
+                "editcount": 812,
+                "registration": "2019-12-01T00:00:00Z",
+                "blocked": {"expiry": "infinity", "reason": "Long-term abuse"},
+            },
+            {
+                "wiki": "metawiki",
+                "url": "http://127.0.0.1:18080",
+                "timestamp": "2019-12-01T00:00:00Z",
+                "method": "new",
+                "editcount": 0,
+                "registration": "2019-12-01T00:00:00Z",
+            },
+        ],
+    }
+    found = findings_of(parse_global_user("Later Locked", answer))
+    assert [f.describe() for f in found] == [
+        "locked (globally)",
+        "blocked on enwiki indefinitely: Long-term abuse",
+    ]
+    assert findings_of(parse_global_user("Nobody", {"missing": True})) == (Finding("missing"),)
