@@ -37,11 +37,11 @@ def check(site: Any, store: Store, *, now: datetime | None = None) -> standing.C
             # The wiki went away: asking about the others would only wait again.
             rest = names[start:]
             report.unreachable += rest
-            report.errors.append(f"{', '.join(rest)}: {error}")
+            report.errors.append(f"{_names(rest)}: {error}")
             break
         except wiki.WikiError as error:
             report.unreachable += batch
-            report.errors.append(f"{', '.join(batch)}: {error}")
+            report.errors.append(f"{_names(batch)}: {error}")
             continue
         for name in batch:
             found = records.get(name)
@@ -61,3 +61,10 @@ def _look_up(
     return wiki.local_users(
         site, names, recent_needed=0, window_days=0, now=now or datetime.now(UTC)
     )
+
+
+def _names(names: list[str], shown: int = 5) -> str:
+    """Names for one line of the report: the first few and how many more."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
