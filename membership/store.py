@@ -448,7 +448,7 @@ def _member_standing(db: Database) -> None:
         {
             "member": str,
             "state": str,  # good | flagged
-            "findings": str,  # JSON list of {kind, wiki, expiry, reason}
+            "findings": str,  # JSON list of {kind, wiki, expiry, reason, seen}
             "flagged_since": str,
             "last_checked": str,
             "cleared_at": str,
