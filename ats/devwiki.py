@@ -75,6 +75,7 @@ class _Persona:
     quiet_days: int = 0  # no edit in this many days before now (for dormant users)
     sysop: bool = False
     blocked: bool = False
+    recent_days: int = 55  # the recent edits are spread over this many days before now
 
 
 _YEAR = 365
@@ -140,7 +141,7 @@ def _spread(start: datetime, end: datetime, count: int) -> list[datetime]:
 def _edit_times(persona: _Persona, now: datetime) -> list[datetime]:
     registered = now - timedelta(days=persona.age_days)
     first = registered + timedelta(hours=1)
-    recent_start = max(first, now - timedelta(days=55))
+    recent_start = max(first, now - timedelta(days=persona.recent_days))
     recent = _spread(recent_start, now - timedelta(hours=1), persona.recent_edits)
     old_count = persona.edits - persona.recent_edits
     old_end = now - timedelta(days=max(61, persona.quiet_days))
@@ -196,6 +197,19 @@ class DevWiki:
     )
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
 
+    # Hooks for a wiki that is one of several (ats.devfarm): its database name, site name,
+    # SQLite folder and extra LocalSettings lines.
+    db_name = DB_NAME
+    site_name = SITE_NAME
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    def _extra_settings(self) -> str:
+        """More LocalSettings.php lines, appended after the project's own."""
+        return ""
+
     # ------------------------------------------------------------------ addresses
     @property
     def server(self) -> str:
@@ -227,7 +241,7 @@ class DevWiki:
 
     @property
     def db_path(self) -> Path:
-        return self.root / "data" / f"{DB_NAME}.sqlite"
+        return self.data_dir / f"{self.db_name}.sqlite"
 
     @property
     def bot_login_name(self) -> str:
@@ -346,8 +360,11 @@ class DevWiki:
 
     # ------------------------------------------------------------------ driving the wiki
     def run_maintenance(self, script: str, *args: str, stdin: str | None = None) -> str:
-        """Run ``maintenance/<script>`` against this wiki; return its stdout."""
-        path = MEDIAWIKI_DIR / "maintenance" / script
+        """Run ``maintenance/<script>`` (or the script at an absolute path, e.g. an
+        extension's) against this wiki; return its stdout."""
+        path = (
+            Path(script) if Path(script).is_absolute() else MEDIAWIKI_DIR / "maintenance" / script
+        )
         if not path.exists():
             raise DevWikiError(f"no maintenance script {path}")
         try:
@@ -549,9 +566,15 @@ class DevWiki:
 
     # ------------------------------------------------------------------ internals
     def _install(self) -> None:
+        self._install_mediawiki()
+        self._create_bot()
+        self._save_initial_state()
+
+    def _install_mediawiki(self) -> None:
+        """install.php into ``root`` with SQLite files in ``data_dir``, then the settings."""
         (self.root / "conf").mkdir(parents=True, exist_ok=True)
         (self.root / "cache").mkdir(exist_ok=True)
-        data_dir = self.root / "data"
+        data_dir = self.data_dir
         if self.config_path.exists() or self.db_path.exists():
             raise DevWikiError(
                 f"{self.root} holds a half-made wiki ({STATE_FILE} missing); remove it first"
@@ -563,7 +586,7 @@ class DevWiki:
             "--dbpath",
             str(data_dir),
             "--dbname",
-            DB_NAME,
+            self.db_name,
             "--server",
             self.server,
             "--scriptpath",
@@ -576,7 +599,7 @@ class DevWiki:
             self.admin_password,
             "--confpath",
             str(self.config_path.parent),
-            SITE_NAME,
+            self.site_name,
             self.admin_user,
             with_config=False,
         )
@@ -600,7 +623,11 @@ class DevWiki:
                 "    'password' => '', 'type' => 'sqlite', 'load' => 1, 'flags' => DBO_DEFAULT,\n"
                 "    'variables' => [ 'synchronous' => 'OFF' ] ] ];\n"
                 f"{extensions}"
+                f"{self._extra_settings()}"
             )
+
+    def _create_bot(self) -> None:
+        """The bot's account and its BotPassword."""
         self.run_maintenance("createAndPromote.php", "--bot", self.bot_user, _random_password(24))
         self.run_maintenance(
             "createBotPassword.php",
@@ -611,6 +638,8 @@ class DevWiki:
             self.bot_user,
             self.bot_password,
         )
+
+    def _save_initial_state(self) -> None:
         self._write_state(
             {
                 "port": self.port,
@@ -761,15 +790,15 @@ class DevWiki:
                 if cur.rowcount != 1:
                     raise DevWikiError(f"no user {name!r} in {self.db_path}")
 
-    def _block(self, name: str) -> None:
+    def _block(self, name: str, reason: str = BLOCK_REASON, expiry: str = BLOCK_EXPIRY) -> None:
         out = self.run_maintenance(
             "blockUsers.php",
             "--performer",
             BLOCK_PERFORMER,
             "--reason",
-            BLOCK_REASON,
+            reason,
             "--expiry",
-            BLOCK_EXPIRY,
+            expiry,
             # Every client of this wiki is 127.0.0.1: an autoblock would block them all.
             "--disable-autoblock",
             stdin=name + "\n",

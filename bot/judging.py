@@ -12,16 +12,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot import page, replies, wiki
+from bot import globalusers, page, replies, wiki
 from bot.authorship import Authorship
 from bot.messages import Catalog
 from membership.states import CLOSED, State
 from membership.store import RequestRecord, Store
-from policies.eligibility import Block, UserRecord, canonical_username, evaluate
+from policies.eligibility import (
+    AttachedWiki,
+    Block,
+    UserRecord,
+    canonical_username,
+    evaluate,
+    only_uncertain,
+)
 from policies.requests import validate
 
 if TYPE_CHECKING:
@@ -165,6 +172,16 @@ class Judging:
                 )
                 continue
             verdict = evaluate(s.policy, user, now)
+            if only_uncertain(verdict, user):  # the missing edits may be on a silent wiki
+                reason = replies.unreachable(catalog, user.unreachable)
+                self._verdict(
+                    item,
+                    State.RECEIVED,
+                    replies.received(catalog, reason),
+                    {"reason": reason, "unreachable": list(user.unreachable)},
+                    prefix,
+                )
+                continue
             evidence = {"verdict": [c.__dict__ for c in verdict.criteria], "source": user.source}
             if verdict.eligible:
                 text = replies.awaiting_identity(catalog, verdict, now, subject, s.bridge_url)
@@ -215,7 +232,8 @@ class Judging:
         for name in wanted:
             record = fetched.get(name) or UserRecord(name, status="missing")
             found[name] = record
-            self.store.cache_user(name, _record_to_cache(record))
+            if not record.unreachable:  # a partial count is asked again next time
+                self.store.cache_user(name, _record_to_cache(record))
         return found
 
     def _fetch_users(self, names: list[str], now: datetime) -> dict[str, UserRecord]:
@@ -228,15 +246,9 @@ class Judging:
                 window_days=policy.recent_window_days,
                 now=now,
             )
-        fetched = {n: wiki.global_user(self.site, n) for n in names}
-        counts = wiki.recent_counts(
-            self.site,
-            [r.name for r in fetched.values() if r.status == "ok"],
-            needed=policy.recent_edits,
-            since=now - timedelta(days=policy.recent_window_days),
-            now=now,
+        return globalusers.look_up(
+            self.site, names, policy, now, script_path=wiki.script_path(self.site)
         )
-        return {n: replace(r, recent_edits=counts.get(r.name, 0)) for n, r in fetched.items()}
 
     # -- writing -------------------------------------------------------------------
 
@@ -335,6 +347,9 @@ def _record_to_cache(record: UserRecord) -> dict[str, Any]:
     data = dict(record.__dict__)
     data["registration"] = record.registration.isoformat() if record.registration else None
     data["blocks"] = [b.__dict__ for b in record.blocks]
+    data["attached"] = [a.__dict__ for a in record.attached]
+    for key in ("groups", "counted_on", "unreachable"):
+        data[key] = list(data[key])
     return data
 
 
@@ -343,5 +358,8 @@ def _record_from_cache(data: dict[str, Any]) -> UserRecord:
     if values.get("registration"):
         values["registration"] = datetime.fromisoformat(values["registration"])
     values["blocks"] = tuple(Block(**b) for b in values.get("blocks", []))
-    values["groups"] = tuple(values.get("groups", ()))
-    return UserRecord(**values)
+    values["attached"] = tuple(AttachedWiki(**a) for a in values.get("attached", []))
+    for key in ("groups", "counted_on", "unreachable"):
+        values[key] = tuple(values.get(key, ()))
+    known = set(UserRecord.__dataclass_fields__)
+    return UserRecord(**{k: v for k, v in values.items() if k in known})

@@ -89,6 +89,11 @@ def awaiting_identity(
     )
 
 
+def unreachable(catalog: Catalog, wikis: Sequence[str]) -> str:
+    """Why recent activity could not be judged: the wikis that did not answer."""
+    return catalog.text("criterion", "unreachable", wikis=_join(catalog, list(wikis)))
+
+
 def received(catalog: Catalog, reason: str) -> str:
     return catalog.text("reply", "received", reason=nowiki(reason))
 
@@ -140,7 +145,16 @@ def describe(catalog: Catalog, criterion: Criterion, username: str, now: datetim
             "required": _n(c.required),
             "shortfall": _n(c.shortfall),
         }
-        return catalog.text("criterion", "recent" if c.passed else "recent_short", **args)
+        key = "recent" if c.passed else "recent_short"
+        if e.get("wikis"):
+            key += "_on"
+            args["wikis"] = _join(catalog, [str(w) for w in e["wikis"]])  # safe labels
+        text = catalog.text("criterion", key, **args)
+        if e.get("unreachable"):
+            text += " " + catalog.text(
+                "criterion", "silent", wikis=_join(catalog, [str(w) for w in e["unreachable"]])
+            )
+        return text
     if c.name == "blocks":
         blocks = e.get("blocks", [])
         if not blocks:
@@ -157,15 +171,14 @@ def _block(catalog: Catalog, block: dict) -> str:
         if block.get("wiki")
         else catalog.text("criterion", "blocked_here")
     )
-    by = user_link(block["by"]) if block.get("by") else "?"
-    return catalog.text(
-        "criterion",
-        "blocked",
-        where=where,
-        by=by,
-        reason=nowiki(block.get("reason") or "no reason given"),
-        expiry=_expiry(block.get("expiry", "")),
-    )
+    args = {
+        "where": where,
+        "reason": nowiki(block.get("reason") or "no reason given"),
+        "expiry": _expiry(block.get("expiry", "")),
+    }
+    if not block.get("by"):  # CentralAuth names the wiki, not who blocked
+        return catalog.text("criterion", "blocked_unsigned", **args)
+    return catalog.text("criterion", "blocked", by=user_link(block["by"]), **args)
 
 
 def _expiry(value: str) -> str:

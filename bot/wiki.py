@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from policies.eligibility import Block, UserRecord
+from policies.eligibility import AttachedWiki, Block, UserRecord
 
 BATCH = 50  # MediaWiki's limit for titles/users/revids per query without apihighlimits
 USER_AGENT = "AmericanToolserver-clerk/0.1 (account requests clerk)"
@@ -398,6 +401,11 @@ def has_central_auth(site: Any) -> bool:
         return bool(site.has_extension("CentralAuth"))
 
 
+def script_path(site: Any) -> str:
+    """Where api.php lives under the server ("/w" on Wikimedia's wikis, "" here)."""
+    return str(site.family.scriptpath(site.code) or "")
+
+
 def local_users(
     site: Any, names: Sequence[str], *, recent_needed: int, window_days: int, now: datetime
 ) -> dict[str, UserRecord]:
@@ -416,7 +424,11 @@ def local_users(
         found = [parse_local_user(entry) for entry in query.get("users", [])]
         active = [r.name for r in found if r.status == "ok"]
         recent = recent_counts(
-            site, active, needed=recent_needed, since=now - timedelta(days=window_days), now=now
+            partial(_query, site),
+            active,
+            needed=recent_needed,
+            since=now - timedelta(days=window_days),
+            now=now,
         )
         for record in found:
             if record.status == "ok":
@@ -470,40 +482,87 @@ def parse_global_user(name: str, info: dict[str, Any]) -> UserRecord:
     """A `meta=globaluserinfo&guiprop=editcount|merged|groups` answer as a UserRecord.
 
     Accepts both formatversion 1 (flags as empty strings) and 2 (flags as booleans).
+    The order of `merged` means nothing: `attached` is sorted busiest wiki first.
     """
     if "missing" in info:
         return UserRecord(name, status="missing", source="central")
     if "hidden" in info and info.get("hidden") is not False:
         return UserRecord(name, status="hidden", source="central")
-    merged = info.get("merged", [])
+    merged = [w for w in info.get("merged", []) if isinstance(w, dict)]
     # `registration` is the local account's creation; `timestamp` is only when it was
     # attached to the global account (2008 for accounts older than unification).
     registrations = [_timestamp(w.get("registration") or w.get("timestamp")) for w in merged]
     registrations.append(_timestamp(info.get("registration")))
     known = [r for r in registrations if r is not None]
+    attached = sorted(
+        (
+            AttachedWiki(
+                wiki=str(w.get("wiki", "")),
+                url=str(w.get("url", "")),
+                editcount=_whole(w.get("editcount")),
+                label=wiki_label(str(w.get("wiki", "")), str(w.get("url", ""))),
+            )
+            for w in merged
+        ),
+        key=lambda a: (-a.editcount, a.wiki),
+    )
+    labels = {a.wiki: a.label for a in attached}
     blocks = []
     for wiki in merged:
         blocked = wiki.get("blocked")
         if isinstance(blocked, dict):
             blocks.append(
                 Block(
-                    wiki=wiki.get("wiki", ""),
+                    wiki=labels.get(str(wiki.get("wiki", ""))) or str(wiki.get("wiki", "?")),
                     by="",
-                    reason=blocked.get("reason", ""),
-                    expiry=blocked.get("expiry", "infinity"),
+                    reason=str(blocked.get("reason", "")),
+                    expiry=str(blocked.get("expiry", "infinity")),
                 )
             )
     locked = "locked" in info and info.get("locked") is not False
     return UserRecord(
         info.get("name", name),
-        editcount=int(info.get("editcount", 0)),
+        editcount=_whole(info.get("editcount")),
         registration=min(known) if known else None,
         wikis=max(1, len(merged)),
-        blocks=tuple(blocks),
+        blocks=tuple(sorted(blocks, key=lambda b: b.wiki)),
         locked=locked,
         groups=tuple(info.get("groups", ())),
         source="central",
+        attached=tuple(attached),
     )
+
+
+def wiki_label(wiki: str, url: str) -> str:
+    """How a reply names a wiki: its host without the top-level domain ("en.wikipedia"
+    for https://en.wikipedia.org), or its database name when the host says nothing
+    (an address, localhost). Only letters, digits, dots, hyphens and underscores are
+    kept, so a label is safe in wikitext as it is."""
+    host = (urlsplit(url).hostname or "").lower() if "://" in url else ""
+    if not host or host == "localhost" or _is_address(host):
+        label = wiki or host
+    else:
+        parts = host.removeprefix("www.").split(".")
+        label = ".".join(parts[:-1]) if len(parts) > 1 else parts[0]
+    return _LABEL_UNSAFE.sub("", label)[:64] or "?"
+
+
+_LABEL_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _whole(value: Any) -> int:
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
 
 
 def global_user(site: Any, name: str) -> UserRecord:
@@ -514,7 +573,7 @@ def global_user(site: Any, name: str) -> UserRecord:
 
 
 def recent_counts(
-    site: Any,
+    query: Callable[..., dict[str, Any]],
     names: Sequence[str],
     *,
     needed: int,
@@ -522,11 +581,13 @@ def recent_counts(
     now: datetime,
     max_pages: int = 5,
 ) -> dict[str, int]:
-    """Edits per user since `since`, counted at least up to `needed`.
+    """Edits per user since `since`, counted at least up to `needed`, on one wiki.
 
-    One batched `list=usercontribs` for all names; users it could not reach within
-    `max_pages` continuations (a very active neighbour can fill them) get a small
-    query of their own, so nobody is refused for someone else's edits.
+    `query(**params)` asks that wiki's API (`partial(_query, site)` for the bot's own
+    wiki). One batched `list=usercontribs` for all names (at most 50), paged only while
+    someone is still short; users it could not reach within `max_pages` continuations
+    (a very active neighbour can fill them) get a small query of their own, so nobody
+    is refused for someone else's edits.
     """
     counts = {name: 0 for name in names}
     if not names or needed <= 0:
@@ -541,17 +602,18 @@ def recent_counts(
         "ucprop": "timestamp",
     }
     complete = True
-    for page_number, data in enumerate(_continued(site, params)):
+    for page_number, data in enumerate(_pages(query, params)):
         for contrib in data.get("query", {}).get("usercontribs", []):
             if contrib.get("user") in counts:
                 counts[contrib["user"]] += 1
-        if page_number + 1 >= max_pages and "continue" in data:
+        if "continue" not in data or all(c >= needed for c in counts.values()):
+            break
+        if page_number + 1 >= max_pages:
             complete = False
             break
     if not complete:
         for name in [n for n, c in counts.items() if c < needed]:
-            single = _query(
-                site,
+            single = query(
                 action="query",
                 list="usercontribs",
                 ucuser=name,
@@ -562,6 +624,16 @@ def recent_counts(
             )
             counts[name] = len(single.get("query", {}).get("usercontribs", []))
     return counts
+
+
+def _pages(query: Callable[..., dict[str, Any]], params: dict[str, Any]) -> Iterator[dict]:
+    params = dict(params)
+    while True:
+        data = query(**params)
+        yield data
+        if "continue" not in data:
+            return
+        params.update(data["continue"])
 
 
 def _with_recent(record: UserRecord, count: int) -> UserRecord:

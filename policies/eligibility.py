@@ -28,6 +28,7 @@ class EligibilityPolicy:
     min_account_age_days: int = 182
     recent_edits: int = 10
     recent_window_days: int = 365
+    recent_max_wikis: int = 5
     allow_blocked: bool = False
     allow_locked: bool = False
     admins: tuple[str, ...] = ()
@@ -52,6 +53,7 @@ _TYPES: dict[str, type] = {
     "min_account_age_days": int,
     "recent_edits": int,
     "recent_window_days": int,
+    "recent_max_wikis": int,
     "allow_blocked": bool,
     "allow_locked": bool,
     "admins": list,
@@ -84,6 +86,8 @@ def policy_from_mapping(values: Mapping[str, Any]) -> EligibilityPolicy:
             raise PolicyError(f"policy key {key!r} must be a whole number, not {value!r}")
         if expected is int and value < 0:
             raise PolicyError(f"policy key {key!r} must not be negative (got {value})")
+        if key == "recent_max_wikis" and value < 1:
+            raise PolicyError(f"policy key {key!r} must be at least 1 (got {value})")
         if expected is bool and not isinstance(value, bool):
             raise PolicyError(f"policy key {key!r} must be true or false, not {value!r}")
         if expected is str and not isinstance(value, str):
@@ -108,6 +112,16 @@ class Block:
 
 
 @dataclass(frozen=True)
+class AttachedWiki:
+    """One wiki where a global account is attached (CentralAuth's `merged` entry)."""
+
+    wiki: str  # the database name, e.g. "enwiki"
+    url: str  # the canonical server, e.g. "https://en.wikipedia.org"
+    editcount: int = 0
+    label: str = ""  # how replies name it, e.g. "en.wikipedia"
+
+
+@dataclass(frozen=True)
 class UserRecord:
     """What the wiki says about one account, normalised by the adapter that asked."""
 
@@ -121,6 +135,9 @@ class UserRecord:
     locked: bool = False
     groups: tuple[str, ...] = ()
     source: str = "local"  # local (list=users) | central (meta=globaluserinfo)
+    attached: tuple[AttachedWiki, ...] = ()  # central only
+    counted_on: tuple[str, ...] = ()  # labels of the wikis where recent edits were counted
+    unreachable: tuple[str, ...] = ()  # labels of wikis that were asked and did not answer
 
 
 @dataclass(frozen=True)
@@ -191,7 +208,17 @@ def _age(policy: EligibilityPolicy, user: UserRecord, now: datetime) -> Criterio
 
 def _recent(policy: EligibilityPolicy, user: UserRecord) -> Criterion:
     found = user.recent_edits or 0
-    return _count("recent", policy.recent_edits, found, {"window_days": policy.recent_window_days})
+    evidence: dict[str, Any] = {"window_days": policy.recent_window_days}
+    if user.source == "central":
+        evidence.update(wikis=list(user.counted_on), unreachable=list(user.unreachable))
+    return _count("recent", policy.recent_edits, found, evidence)
+
+
+def only_uncertain(verdict: Verdict, user: UserRecord) -> bool:
+    """True when the only rule that failed is recent activity and a wiki that might
+    have held the missing edits did not answer: the verdict must wait, not refuse."""
+    failed = verdict.failed
+    return bool(user.unreachable) and bool(failed) and all(c.name == "recent" for c in failed)
 
 
 def _blocks(policy: EligibilityPolicy, user: UserRecord) -> Criterion:

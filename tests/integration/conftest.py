@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 
+from ats.devfarm import DevFarm, centralauth_dir, missing_centralauth_reason
 from ats.devwiki import MEDIAWIKI_DIR, DevWiki, SeedUser
 from membership.store import Store
 from tests.integration.slapd import Slapd
@@ -51,6 +52,26 @@ def devwiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevWiki]:
         yield wiki
     finally:
         wiki.stop()
+
+
+@pytest.fixture(scope="session")
+def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevFarm]:
+    """metawiki and enwiki joined by the real CentralAuth (see ats.devfarm), seeded, served
+    for the whole session and stopped at its end.  Skipped where the extension is not
+    beside the checkout, unless ATS_REQUIRE_CENTRALAUTH=1 (CI), which makes that a failure."""
+    require_mediawiki()
+    if centralauth_dir() is None:
+        reason = missing_centralauth_reason()
+        if os.environ.get("ATS_REQUIRE_CENTRALAUTH") == "1":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    built = DevFarm.create(tmp_path_factory.mktemp("farm"))
+    try:
+        built.start()
+        built.seed()
+        yield built
+    finally:
+        built.stop()
 
 
 @pytest.fixture(scope="session")

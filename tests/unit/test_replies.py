@@ -191,9 +191,7 @@ def test_not_eligible_names_every_failed_criterion_with_its_shortfall() -> None:
     assert "account 3 months old (registered 2025-02-21) where 182 days are needed " in failed
     assert "(82 days short)" in failed
     assert "9 edits in the last 365 days where 10 are needed (1 short)" in failed
-    assert (
-        "blocked on <nowiki>dewiki</nowiki> by ? (<nowiki>spam</nowiki>; expires never)" in failed
-    )
+    assert "blocked on <nowiki>dewiki</nowiki> (<nowiki>spam</nowiki>; expires never)" in failed
     assert "the account is globally locked" in failed
     assert " Met:" not in text
     assert "<nowiki>{{ATS recheck}}</nowiki>" in text

@@ -172,7 +172,7 @@ def test_a_global_user() -> None:
     # The oldest local registration, older than the global account and any attachment.
     assert record.registration == datetime(2005, 12, 24, 10, 0, tzinfo=UTC)
     assert record.blocks == (
-        Block(wiki="dewiki", by="", reason="[[WP:Sockenpuppe]] {{x}}", expiry="infinity"),
+        Block(wiki="de.wikipedia", by="", reason="[[WP:Sockenpuppe]] {{x}}", expiry="infinity"),
     )
 
 
@@ -187,7 +187,7 @@ def test_a_block_on_any_wiki_refuses() -> None:
     verdict = evaluate(EligibilityPolicy(), parse_global_user("Example", GLOBAL_FV2), NOW)
     blocks = verdict.criterion("blocks")
     assert blocks is not None and not blocks.passed
-    assert blocks.evidence["blocks"][0]["wiki"] == "dewiki"
+    assert blocks.evidence["blocks"][0]["wiki"] == "de.wikipedia"
     assert [c.name for c in verdict.failed] == ["recent", "blocks"]
 
 
