@@ -265,12 +265,29 @@ def build_parser() -> argparse.ArgumentParser:
         "remind_days_before) on their user talk page, once per year and stage, except where "
         "{{ATS no reminders}} or {{bots}}/{{nobots}} says no; queue a suspend job for members "
         "lapsed after the grace period and a restore job for suspended members who renewed "
-        "(`ats provision run` carries them out). Safe to run daily.",
+        "(`ats provision run` carries them out). Then run `ats members check` (not with "
+        "--dry-run). Safe to run daily.",
     )
     renewal_run.add_argument(
         "--dry-run", action="store_true", help="say what would be done; change nothing"
     )
     renewal_run.set_defaults(run=_renewal_run, needs_config=True)
+
+    members = commands.add_parser("members", help="members' standing on the wiki")
+    members_commands = members.add_subparsers(
+        dest="members_command", metavar="MEMBERS_COMMAND", required=True
+    )
+    members_commands.add_parser(
+        "check",
+        help="re-check every member for global locks and blocks (safe to run daily)",
+        description="Ask the wiki about every member (subjects of done requests, owners of "
+        "person accounts): with CentralAuth, whether they are globally locked or blocked on "
+        "any attached wiki; without it, whether they are blocked on this wiki. Each change "
+        "is recorded once in the audit log and listed on the admins' desk under 'Members to "
+        "review'. It edits nothing on the wiki and suspends nobody: an admin decides. A "
+        "member the wiki could not be asked about keeps their previous standing. Safe to "
+        "run daily; `ats renewal run` also runs it.",
+    ).set_defaults(run=_members_check, needs_config=True)
 
     cfg = commands.add_parser("config", help="check or describe the configuration")
     cfg_commands = cfg.add_subparsers(
@@ -600,8 +617,26 @@ def _renewal_run(args: argparse.Namespace, config: Config) -> int:
     from ats.wiring import run_renewal
 
     report = run_renewal(config, dry_run=args.dry_run)
-    print(report.summary())
-    return 1 if report.errors else 0
+    print(report.summary(), flush=True)
+    status = 1 if report.errors else 0
+    if args.dry_run:  # the check records what it finds: not part of a dry run
+        return status
+    # The renewal's own result is printed and kept whatever happens to the check.
+    try:
+        return max(status, _members_check(args, config))
+    except Exception as error:  # noqa: BLE001 - a known failure gets one line, like main's
+        known = _known_failure(error, config)
+        if known is None:
+            raise
+        _fail(args, ValueError(f"members check: {' '.join(str(known).split())}"), 1)
+        return 1
+
+
+def _members_check(args: argparse.Namespace, config: Config) -> int:
+    from ats.wiring import check_members
+
+    print(check_members(config).summary())
+    return 0
 
 
 def _config_check(args: argparse.Namespace, config: Config) -> int:

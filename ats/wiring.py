@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ats.config import Config, secret
@@ -23,6 +23,7 @@ from membership.store import Store
 
 if TYPE_CHECKING:
     from bot.renewal import RenewalReport
+    from membership.standing import CheckReport
     from policies.fees import FeePolicy
 
 
@@ -194,5 +195,26 @@ def run_renewal(
     store = Store(config.store_path)
     try:
         return renewal_run(the_site, store, fees or load_fees(), settings, today, dry_run=dry_run)
+    finally:
+        store.close()
+
+
+def check_members(
+    config: Config,
+    *,
+    now: datetime | None = None,
+    site_factory: Callable[[Config], Any] | None = None,
+) -> CheckReport:
+    """`ats members check`: ask the wiki whether any member is now locked or blocked.
+
+    It only reads the wiki, anonymously (no bot password needed), and records what it
+    finds in the store for the admins; it edits nothing and suspends nobody.
+    """
+    from bot.standing import check
+
+    the_site = site_factory(config) if site_factory is not None else site(config, log_in=False)
+    store = Store(config.store_path)
+    try:
+        return check(the_site, store, now=now)
     finally:
         store.close()

@@ -640,6 +640,12 @@ def _with_recent(record: UserRecord, count: int) -> UserRecord:
     return replace(record, recent_edits=count)
 
 
+def wiki_id(site: Any) -> str:
+    """The wiki's id (siteinfo `wikiid`, e.g. `enwiki`): how CentralAuth names a wiki."""
+    with _faults("reading the wiki's site information"):
+        return str(site.siteinfo.get("wikiid", "") or "")
+
+
 # -- plumbing ----------------------------------------------------------------
 
 

@@ -8,10 +8,12 @@ and the method — never a document or an ID number), record a payment, and deci
 waivers (a grant needs a second admin's confirmation when `waiver_needs_second_admin`
 is set in `policies/fees.toml`; `membership.fund.settle_waiver` pays a granted waiver
 from the fund, queues it when the fund is short, or asks for a second admin, and its
-message is what the admin sees). The desk also charts the fund's balance and the
-members' standing over the past year (inline SVG, drawn here) and offers the report
-as CSV (`/admin/report.csv`). No admin records facts about themselves. Every
-action is audited without the private fact itself.
+message is what the admin sees). "Members to review" lists members the daily re-check
+(`ats members check`) found locked, blocked, missing or hidden, with what the wiki
+said and since when; it is for the admins alone and suspends nobody. The desk also
+charts the fund's balance and the members' standing over the past year (inline SVG,
+drawn here) and offers the report as CSV (`/admin/report.csv`). No admin records facts
+about themselves. Every action is audited without the private fact itself.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from bridge import auth
 from bridge.auth import admin_required, current_member, settings
 from bridge.charts import Series, line_chart
 from bridge.sessions import current_store
-from membership import fund, history, progress, waivers
+from membership import fund, history, progress, standing, waivers
 from membership.report import build_report, to_csv
 from membership.states import CLOSED, State
 from membership.store import JobRecord
@@ -80,6 +82,7 @@ def queue() -> str:
         failed_jobs=_failing(store.jobs()),
         requests_by_id={r.id: r for r in store.requests()},
         charts=_charts(),
+        to_review=standing.flagged(store),
     )
 
 
@@ -121,6 +124,7 @@ def member(username: str) -> str:
             *(j for r in own for j in store.jobs(request_id=r.id)),
             *store.member_jobs(username),
         ],
+        standing=standing.standing_of(store, username),
     )
 
 

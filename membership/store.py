@@ -439,6 +439,25 @@ def _section_readings(db: Database) -> None:
     db["section_readings"].create_index(["page", "created_at"])
 
 
+@migrations(name="0012_member_standing")
+def _member_standing(db: Database) -> None:
+    # The daily re-check of members (membership/standing.py): what the wiki last said
+    # about each member's locks and blocks, as the facts it gave (JSON), since when they
+    # are flagged, when they were last checked and last cleared. One row per member.
+    db["member_standing"].create(
+        {
+            "member": str,
+            "state": str,  # good | flagged
+            "findings": str,  # JSON list of {kind, wiki, expiry, reason, seen}
+            "flagged_since": str,
+            "last_checked": str,
+            "cleared_at": str,
+        },
+        pk="member",
+        not_null={"state", "findings", "last_checked"},
+    )
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
