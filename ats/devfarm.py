@@ -173,11 +173,11 @@ class FarmWiki(DevWiki):
     farm: DevFarm | None = field(default=None, repr=False, compare=False)
 
     @property
-    def db_name(self) -> str:  # type: ignore[override]
+    def db_name(self) -> str:
         return self.root.name
 
     @property
-    def site_name(self) -> str:  # type: ignore[override]
+    def site_name(self) -> str:
         return SITE_NAMES.get(self.root.name, self.root.name)
 
     @property
