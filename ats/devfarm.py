@@ -301,8 +301,6 @@ class DevFarm:
             extension_dir=extension,
             steward_password=state["steward_password"],
         )
-        # One password for both installers' Admin, so migrateAccount.php attaches both.
-        farm.home.admin_password = farm.meta.admin_password
         farm.meta.farm = farm
         farm.home.farm = farm
         return farm
