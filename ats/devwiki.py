@@ -199,8 +199,13 @@ class DevWiki:
 
     # Hooks for a wiki that is one of several (ats.devfarm): its database name, site name,
     # SQLite folder and extra LocalSettings lines.
-    db_name = DB_NAME
-    site_name = SITE_NAME
+    @property
+    def db_name(self) -> str:
+        return DB_NAME
+
+    @property
+    def site_name(self) -> str:
+        return SITE_NAME
 
     @property
     def data_dir(self) -> Path:

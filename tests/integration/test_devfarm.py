@@ -337,6 +337,22 @@ def test_add_global_users_in_bulk(farm: DevFarm) -> None:
     assert global_info(farm, "Bulk Editor 1")["editcount"] == 120
 
 
+def test_add_global_users_with_few_old_revisions(farm: DevFarm) -> None:
+    spec = GlobalUserSpec("Quick Editor", 3 * 365, {"enwiki": (5000, 15)}, old_revisions=5)
+    started = time.monotonic()
+    farm.add_global_users([spec])
+    assert time.monotonic() - started < 20
+    info = global_info(farm, "Quick Editor")
+    assert info["editcount"] == 5000
+    assert {e["wiki"]: e["editcount"] for e in info["merged"]} == {"enwiki": 5000, "metawiki": 0}
+    assert recent_contribs(farm.home, ["Quick Editor"], days=55) == {"Quick Editor": 15}
+    assert recent_contribs(farm.home, ["Quick Editor"], days=10 * 365) == {"Quick Editor": 20}
+    # A later batch recounts every account's revisions; the counted edits stay.
+    farm.add_global_users([GlobalUserSpec("Later Bulk Editor", 400, {"enwiki": (3, 1)})])
+    assert global_info(farm, "Quick Editor")["editcount"] == 5000
+    assert farm.seed()["Quick Editor"].editcount == 5000
+
+
 def test_the_bot_runs_a_cycle_on_metawiki(farm: DevFarm, tmp_path: Path) -> None:
     # A requester of its own: the personas' edit counts must stay as seeded for other tests.
     farm.add_global_users([GlobalUserSpec("Farm Requester", 4 * 365, {"enwiki": (650, 25)})])

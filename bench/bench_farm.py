@@ -1,0 +1,78 @@
+"""How long the two-wiki CentralAuth farm takes to build, and to take accounts in bulk.
+
+Builds a farm (ats.devfarm) in a temporary folder R times and times `DevFarm.create`,
+`start` and `seed` (the personas: 5,300 revisions imported, most on enwiki), then adds
+50 global accounts, half editing on each wiki, twice: with every edit a revision, and
+with `old_revisions=20` (the recent edits and 20 old ones imported, the rest counted).
+Needs the CentralAuth extension (see `ats.devfarm.centralauth_dir`).
+
+Run from the project root:
+``.venv/bin/python bench/bench_farm.py [--rounds R] [--edits N]``
+(about two minutes per round with the defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ats.devfarm import DevFarm, GlobalUserSpec  # noqa: E402
+
+
+def specs(prefix: str, edits: int, old_revisions: int | None) -> list[GlobalUserSpec]:
+    return [
+        GlobalUserSpec(
+            f"{prefix} {i}",
+            400 + i,
+            {"enwiki" if i % 2 else "metawiki": (edits, 20)},
+            old_revisions=old_revisions,
+        )
+        for i in range(50)
+    ]
+
+
+def one_round(edits: int) -> dict[str, float]:
+    times: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-farm-") as tmp:
+        started = time.monotonic()
+        farm = DevFarm.create(Path(tmp))
+        times["create"] = time.monotonic() - started
+        try:
+            mark = time.monotonic()
+            farm.start()
+            times["start"] = time.monotonic() - mark
+            mark = time.monotonic()
+            farm.seed()
+            times["seed"] = time.monotonic() - mark
+            times["create+start+seed"] = time.monotonic() - started
+            mark = time.monotonic()
+            farm.add_global_users(specs("Full", edits, None))
+            times[f"50 accounts x {edits} revisions"] = time.monotonic() - mark
+            mark = time.monotonic()
+            farm.add_global_users(specs("Counted", edits, 20))
+            times[f"50 accounts x {edits} edits, 40 revisions each"] = time.monotonic() - mark
+        finally:
+            farm.stop()
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--edits", type=int, default=600, help="edits of each bulk account")
+    args = parser.parse_args()
+    rounds = [one_round(args.edits) for _ in range(args.rounds)]
+    print("| step | min s | median s |\n|---|---:|---:|")
+    for step in rounds[0]:
+        values = [r[step] for r in rounds]
+        print(f"| {step} | {min(values):.1f} | {statistics.median(values):.1f} |")
+
+
+if __name__ == "__main__":
+    main()
