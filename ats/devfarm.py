@@ -6,8 +6,8 @@ request wiki, with the bot's BotPassword and the kill-switch page) and ``enwiki`
 ``php -S``, ``conf/``, ``server.log`` and state file under ``root/<dbname>/``; both wikis'
 SQLite files and CentralAuth's central database (``centralauth.sqlite``) share ``root/data``.
 The extension is loaded where it lies (``centralauth_dir()``), never copied.  As on
-Wikimedia's wikis, BotPasswords are global (kept in metawiki's table), so the bot's logs it
-in on both wikis.  ``devfarm.json``
+Wikimedia's wikis, BotPasswords are global (kept in metawiki's table): the bot's one BotPassword
+logs it in on both wikis.  ``devfarm.json``
 (mode 0600) holds the ports, the steward's and every seeded account's password and the seed
 plan, so create/start/seed are idempotent and a farm killed half-way resumes.
 
