@@ -5,7 +5,9 @@ request wiki, with the bot's BotPassword and the kill-switch page) and ``enwiki`
 (``farm.home``, where most personas edit).  Each is a ``FarmWiki``, a ``DevWiki`` with its own
 ``php -S``, ``conf/``, ``server.log`` and state file under ``root/<dbname>/``; both wikis'
 SQLite files and CentralAuth's central database (``centralauth.sqlite``) share ``root/data``.
-The extension is loaded where it lies (``centralauth_dir()``), never copied.  ``devfarm.json``
+The extension is loaded where it lies (``centralauth_dir()``), never copied.  As on
+Wikimedia's wikis, BotPasswords are global (kept in metawiki's table): the bot's one BotPassword
+logs it in on both wikis.  ``devfarm.json``
 (mode 0600) holds the ports, the steward's and every seeded account's password and the seed
 plan, so create/start/seed are idempotent and a farm killed half-way resumes.
 
@@ -301,6 +303,8 @@ class DevFarm:
             extension_dir=extension,
             steward_password=state["steward_password"],
         )
+        # One BotPassword, metawiki's, logs the bot in on both wikis.
+        farm.home.bot_password = farm.meta.bot_password
         farm.meta.farm = farm
         farm.home.farm = farm
         return farm
@@ -588,6 +592,9 @@ class DevFarm:
         self._write_users_script()
         self.meta._create_bot()
         self._users_script(
+            self.home, "attach", [{"name": self.meta.bot_user, "password": "", "sysop": False}]
+        )
+        self._users_script(
             self.meta,
             "create",
             [{"name": STEWARD, "password": self.steward_password, "sysop": False}],
@@ -622,6 +629,8 @@ class DevFarm:
             "$wgCentralAuthAutoMigrate = true;\n"
             "$wgCentralAuthAutoMigrateNonGlobalAccounts = true;\n"
             "$wgCentralAuthCookies = true;\n"
+            "# BotPasswords are global, as on Wikimedia's wikis: one table, metawiki's.\n"
+            f"$wgBotPasswordsDatabase = '{META}';\n"
             "# Cookies ignore the port: names of this farm's own keep two farms apart.\n"
             f"$wgCookiePrefix = '{wiki.db_name}{wiki.port}';\n"
             f"$wgCentralAuthCookiePrefix = 'centralauth{meta_port}_';\n"

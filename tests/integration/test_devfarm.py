@@ -283,6 +283,14 @@ def test_bot_logs_in_on_metawiki_with_its_bot_password(farm: DevFarm) -> None:
     assert farm.meta.page_text(KILL_SWITCH_PAGE) == "true"
 
 
+def test_the_bot_password_is_global_as_on_wikimedia(farm: DevFarm) -> None:
+    session = bot_session(farm.home)  # the metawiki BotPassword, on enwiki
+    me = get(farm.home.api_url, session, action="query", meta="userinfo", **{"assert": "user"})
+    assert me["query"]["userinfo"]["name"] == "ClerkBot"
+    merged = {e["wiki"] for e in global_info(farm, "ClerkBot")["merged"]}
+    assert merged == {"metawiki", "enwiki"}
+
+
 def test_lock_and_unlock_round_trip(farm: DevFarm) -> None:
     password = farm.seed()["Later Locked"].password
     assert "locked" not in global_info(farm, "Later Locked")
