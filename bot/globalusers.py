@@ -100,7 +100,9 @@ def look_up(
     ok = {n: r for n, r in records.items() if r.status == "ok"}
     if needed <= 0 or not ok:
         return records
-    opener = open_wiki or (lambda api: ForeignWiki(api).query)
+    if open_wiki is None:
+        session = requests.Session()  # one connection per wiki for the whole look-up
+        open_wiki = lambda api: ForeignWiki(api, session).query  # noqa: E731
     wanted = {n: candidates(r, policy.recent_max_wikis) for n, r in ok.items()}
     counts = {n: 0 for n in ok}
     counted: dict[str, list[str]] = {n: [] for n in ok}
@@ -117,7 +119,7 @@ def look_up(
             api = api_url(ask.wiki.url, script_path)
             try:
                 found = wiki.recent_counts(
-                    opener(api), ask.names, needed=needed, since=since, now=now
+                    open_wiki(api), ask.names, needed=needed, since=since, now=now
                 )
             except wiki.WikiError:
                 dead.add(ask.wiki.url)
