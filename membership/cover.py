@@ -79,11 +79,15 @@ def transfer_refusal(
     available = ledger.surplus(entries, cost, policy.reserve_months)
     if amount > available:
         reserve = cost * policy.reserve_months
+        kept = (
+            f" and the reserve keeps {_money(reserve, policy)} ({policy.reserve_months} "
+            f"months of {_money(cost, policy)})"
+            if reserve
+            else ""
+        )
         return (
             f"Only {_money(available, policy)} of surplus may move into the fund, not "
-            f"{_money(amount, policy)}: operating money is {_money(operating, policy)} and "
-            f"the reserve keeps {_money(reserve, policy)} ({policy.reserve_months} months "
-            f"of {_money(cost, policy)})."
+            f"{_money(amount, policy)}: operating money is {_money(operating, policy)}{kept}."
         )
     return None
 

@@ -4,7 +4,8 @@ expense and refund a payment; a non-admin is refused; the reported transfer (1,0
 with 10.00 of surplus) is refused in one sentence; two admins (and a double submit)
 transferring at once never move more than the surplus, and two admins confirming the
 same refund while the proposer withdraws it pay it at most once — 20 rounds each, and
-never a 500."""
+never a 500. The page once in a real browser (Chromium), screenshots under
+test-artifacts/bridge/."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from typing import Any
 
 import pytest
 import requests
@@ -21,6 +23,7 @@ from membership import ledger
 from membership.store import Store
 from tests.integration.bridge_server import BridgeServer
 from tests.integration.conftest import WikiBot
+from tests.integration.test_bridge_browser import Visitor
 from tests.integration.test_bridge_oauth import Browser
 
 TREASURER, AUDITOR = "Treasurer", "Auditor"
@@ -251,3 +254,31 @@ def test_a_refund_confirmed_twice_is_paid_once(wikibot: WikiBot, bridge: BridgeS
     refunds = store.ledger_entries(kind="refund")
     assert len(refunds) == outcomes["confirmed"]
     assert len({e.refund_of for e in refunds}) == len(refunds)
+
+
+def test_the_money_page_in_a_real_browser(
+    wikibot: WikiBot, bridge: BridgeServer, browser: Any
+) -> None:
+    store = wikibot.store()
+    pay(store, "Veteran", 10_00)
+    admin = Visitor(browser, bridge, ADMIN)
+    try:
+        admin.log_in(ADMIN, IDS[ADMIN], groups=("*", "user", "sysop"))
+        admin.goto("/admin")
+        admin.page.get_by_role("link", name=re.compile("^Money: refunds")).click()
+        admin.page.wait_for_url(bridge.url + "/admin/fund")
+        assert admin.page.locator("#surplus").inner_text() == "10.00 USD"
+        admin.page.fill("#transfer-amount", "1010.00")
+        admin.page.get_by_role("button", name="Move into the fund").click()
+        admin.page.wait_for_load_state()
+        assert admin.flash().startswith("Only 10.00 USD of surplus may move into the fund")
+        admin.shot("20-fund-transfer-refused")
+        admin.page.fill("#transfer-amount", "10.00")
+        admin.page.get_by_role("button", name="Move into the fund").click()
+        admin.page.wait_for_url(bridge.url + "/admin/fund")
+        assert admin.flash().startswith("Done: the transfer of 10.00 USD into the waiver fund")
+        assert admin.page.locator("#fund").inner_text() == "10.00 USD"
+        admin.shot("21-fund-transfer-done")
+        assert admin.csp_errors == []
+    finally:
+        admin.close()
