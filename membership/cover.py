@@ -7,7 +7,8 @@ transfer into the waiver fund moves only the operating surplus beyond the reserv
 while operating money is below zero; an expense or a refund may not take operating money
 below zero unless `operating_may_go_negative` is set in `policies/fees.toml`; a refund
 gives back at most what is left of its payment. Every amount is a positive whole number
-of minor units in the policy's currency. `needs_second_admin` says which outflows wait
+of minor units in the policy's currency, and only entries in that currency count (as in
+`ats report`). `needs_second_admin` says which outflows wait
 for a second admin (`second_admin_above`). The callers (`membership.outflows`,
 `membership.fund.transfer_surplus`) apply these rules inside the store's write
 transaction, so two admins at once cannot both pass them.
@@ -48,11 +49,10 @@ def amount_refusal(amount: object, currency: str, policy: FeePolicy, what: str) 
     return None
 
 
-def _accounts(entries: Sequence[LedgerEntry]) -> dict[str, int] | str:
-    try:
-        return ledger.accounts(entries)
-    except LedgerError as error:
-        return f"The ledger cannot be read: {error}."
+def _ours(entries: Sequence[LedgerEntry], policy: FeePolicy) -> list[LedgerEntry]:
+    # Money in another currency (recorded before every path kept to the policy's) is not
+    # the chapter's to spend here, as `ats report` leaves it out too.
+    return [e for e in entries if e.currency == policy.currency]
 
 
 def transfer_refusal(
@@ -66,10 +66,8 @@ def transfer_refusal(
     refusal = amount_refusal(amount, currency, policy, "transfer")
     if refusal:
         return refusal
-    totals = _accounts(entries)
-    if isinstance(totals, str):
-        return totals
-    operating = totals["operating"]
+    entries = _ours(entries, policy)
+    operating = ledger.operating_balance(entries)
     if operating < 0:
         return (
             f"Operating money is already below zero ({_money(operating, policy)}); nothing "
@@ -133,10 +131,7 @@ def refund_refusal(
 def _overdraw_refusal(
     entries: Sequence[LedgerEntry], amount: int, policy: FeePolicy, what: str
 ) -> str | None:
-    totals = _accounts(entries)
-    if isinstance(totals, str):
-        return totals
-    operating = totals["operating"]
+    operating = ledger.operating_balance(_ours(entries, policy))
     if policy.operating_may_go_negative or amount <= operating:
         return None
     return (

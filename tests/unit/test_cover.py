@@ -126,6 +126,16 @@ def test_a_refund_only_up_to_what_is_left_of_its_payment() -> None:
     assert "no payment 3" in (cover.refund_refusal(entries, 3, 1, "USD", POLICY) or "")
 
 
+def test_money_in_another_currency_is_not_spent_here() -> None:
+    foreign = LedgerEntry("payment", 500_00, "EUR", DAY, member="Bob", id=1)
+    entries = [foreign, entry("payment", 10_00, 2)]
+    assert cover.transfer_refusal(entries, 10_00, "USD", POLICY, DAY) is None
+    refusal = cover.transfer_refusal(entries, 10_01, "USD", POLICY, DAY)
+    assert refusal is not None and refusal.startswith("Only 10.00 USD of surplus")
+    assert "below zero" in (cover.expense_refusal(entries, 10_01, "USD", POLICY) or "")
+    assert "in EUR; refund it by hand" in (cover.refund_refusal(entries, 1, 5, "USD", POLICY) or "")
+
+
 def test_the_second_admin_threshold() -> None:
     assert POLICY.second_admin_above == 100_00
     assert not cover.needs_second_admin(100_00, POLICY)
