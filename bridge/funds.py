@@ -132,19 +132,21 @@ def _refused(refused: outflows.Refused) -> tuple[str, int]:
 
 
 def _render(error: str | None = None) -> str:
-    fees = settings().fees
+    fees, me = settings().fees, _admin()
     store = current_store()
     entries = store.ledger_entries()
+    # No admin refunds their own payment: it is not offered.
+    payments = [p for p in outflows.refundable_payments(entries, fees) if p[0].member != me]
     return render_template(
         "admin_fund.html",
         error=error,
         position=outflows.position(entries, fees, date.today()),
-        payments=outflows.refundable_payments(entries, fees)[:200],
+        payments=payments[:200],
         waiting=store.fund_actions(status="proposed"),
         recent=[a for a in store.fund_actions(limit=30) if a.status != "proposed"],
         describe=lambda action: outflows.describe(action, fees),
         amount=lambda minor: f"{format_minor(minor, fees.currency)} {fees.currency}",
-        me=_admin(),
+        me=me,
         today=date.today().isoformat(),
         form_id=lambda: secrets.token_urlsafe(16),
     )

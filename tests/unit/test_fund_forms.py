@@ -273,6 +273,20 @@ def test_a_proposal_can_be_withdrawn(app, store) -> None:
     assert store.ledger_entries(kind="transfer") == []
 
 
+def test_an_admins_own_payment_is_not_offered_for_refund(app, store) -> None:
+    own = pay(store, "Admin One", 20_00)
+    client = admin(app)
+    page = client.get("/admin/fund").get_data(as_text=True)
+    assert "No payment has anything left to refund." in page
+    response = client.post(
+        "/admin/fund/refund",
+        data={**form(client, "transfer"), "payment": str(own), "amount": "5.00"},
+    )
+    assert response.status_code == 400 and "their own payment" in alert(response)
+    other = admin(app, "Admin Two")
+    assert f'<option value="{own}">' in other.get("/admin/fund").get_data(as_text=True)
+
+
 def test_posts_without_csrf_are_refused(app, store) -> None:
     pay(store, "Member", 50_00)
     client = admin(app)
