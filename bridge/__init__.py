@@ -5,7 +5,8 @@ the private parts.
 the ats configuration (`ats.cli.bridge_settings`) or a test's, plus the secrets
 `ATS_SESSION_KEY` and `ATS_OAUTH_SECRET` from the environment; it refuses to start
 without either. One blueprint per audience: `public` (landing, status), `requester`
-(login, the member's page and forms), `admin` (the chapter admins' desk). Sessions
+(login, the member's page and forms), `admin` (the chapter admins' desk) and `funds`
+(their refunds, expenses and transfers into the waiver fund). Sessions
 live in the store; every POST carries a CSRF token; every response carries a strict
 Content-Security-Policy. The bridge never writes wikitext: it records facts and
 moves requests between states in the store, and the bot says so on-wiki.
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 from flask import Flask, g, render_template
 from werkzeug.exceptions import HTTPException
 
-from bridge import admin, public, requester, security, views
+from bridge import admin, funds, public, requester, security, views
 from bridge.oauth import OAuthClient, OAuthSettings
 from bridge.sessions import StoreSessionInterface, current_store
 from bridge.settings import BridgeConfigError, BridgeSettings
@@ -73,6 +74,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(public.blueprint)
     app.register_blueprint(requester.blueprint)
     app.register_blueprint(admin.blueprint)
+    app.register_blueprint(funds.blueprint)
     return app
 
 

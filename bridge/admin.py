@@ -83,6 +83,7 @@ def queue() -> str:
         requests_by_id={r.id: r for r in store.requests()},
         charts=_charts(),
         to_review=standing.flagged(store),
+        fund_waiting=len(store.fund_actions(status="proposed")),
     )
 
 

@@ -7,7 +7,9 @@ zero (`allow-negative-with-second-admin`). `settle_waiver` applies an admin's st
 (from `membership.waivers.decide`) to the store: waiver status, ledger entry, queue and
 audit, in one transaction. `release_queue` pays queued waivers, oldest first, once the
 fund can. `requester_message` is what the bridge tells the member, in plain words.
-Audit entries carry ids and amounts, never the waiver's reason.
+`transfer_surplus` moves only what `membership.cover` allows: the surplus beyond the
+reserve, never while operating money is below zero. Audit entries carry ids and
+amounts, never the waiver's reason.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from membership.ledger import LedgerEntry, fund_balance
+from membership import cover
+from membership.ledger import LedgerEntry, LedgerError, fund_balance
 from membership.store import Store, WaiverRecord
 from membership.waivers import WaiverStep
 from policies.fees import FeePolicy
@@ -206,8 +209,17 @@ def _pay(
 def transfer_surplus(
     store: Store, amount: int, policy: FeePolicy, actor: str, today: date, note: str = ""
 ) -> list[int]:
-    """Move `amount` of operating money into the fund, then pay queued waivers it covers."""
+    """Move `amount` of operating money into the fund, then pay queued waivers it covers.
+
+    Raises `LedgerError` when the operating surplus does not cover `amount`
+    (`cover.transfer_refusal`); the check and the entry share one write transaction.
+    """
     with store.transaction():
+        refusal = cover.transfer_refusal(
+            store.ledger_entries(), amount, policy.currency, policy, today
+        )
+        if refusal:
+            raise LedgerError(refusal)
         store.add_ledger_entry(
             LedgerEntry(
                 "transfer",

@@ -458,6 +458,37 @@ def _member_standing(db: Database) -> None:
     )
 
 
+@migrations(name="0013_fund_actions")
+def _fund_actions(db: Database) -> None:
+    # The admins' refunds, expenses and transfers into the fund (membership/outflows.py):
+    # one row per submitted form (`form_id` is unique, so a form sent twice records
+    # once), `proposed` until a second admin confirms one above the policy's threshold,
+    # then `done` with the ledger entry it made, or `withdrawn`.
+    db["fund_actions"].create(
+        {
+            "id": int,
+            "form_id": str,
+            "kind": str,  # refund | expense | transfer
+            "amount": int,
+            "currency": str,
+            "on_date": str,
+            "note": str,
+            "member": str,
+            "refund_of": int,
+            "proposed_by": str,
+            "proposed_at": str,
+            "status": str,  # proposed | done | withdrawn
+            "decided_by": str,
+            "decided_at": str,
+            "ledger_id": int,
+        },
+        pk="id",
+        not_null={"form_id", "kind", "amount", "currency", "on_date", "proposed_by", "status"},
+    )
+    db["fund_actions"].create_index(["form_id"], unique=True)
+    db["fund_actions"].create_index(["status"])
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -606,6 +637,27 @@ class WaiverRecord:
     def awaiting_confirmation(self) -> bool:
         """Granted by a first admin, waiting for the second one."""
         return self.status == "requested" and bool(self.decided_by)
+
+
+@dataclass(frozen=True)
+class FundAction:
+    """An admin's refund, expense or transfer into the fund (0013_fund_actions)."""
+
+    id: int
+    form_id: str
+    kind: str  # refund | expense | transfer
+    amount: int
+    currency: str
+    on_date: str
+    note: str
+    member: str
+    refund_of: int | None
+    proposed_by: str
+    proposed_at: str
+    status: str  # proposed | done | withdrawn
+    decided_by: str | None
+    decided_at: str | None
+    ledger_id: int | None
 
 
 @dataclass(frozen=True)
@@ -1624,6 +1676,56 @@ class Store:
         self.db.execute(
             "UPDATE waiver_queue SET released_at = ? WHERE waiver_id = ?", [now_iso(), waiver_id]
         )
+
+    # -- the admins' refunds, expenses and transfers (0013) ---------------------
+
+    def add_fund_action(
+        self,
+        form_id: str,
+        *,
+        kind: str,
+        amount: int,
+        currency: str,
+        on_date: str,
+        proposed_by: str,
+        note: str = "",
+        member: str = "",
+        refund_of: int | None = None,
+    ) -> tuple[FundAction, bool]:
+        """Record a submitted form; `(the action, False)` if `form_id` was seen before."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO fund_actions (form_id, kind, amount, currency, on_date, "
+            "note, member, refund_of, proposed_by, proposed_at, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'proposed')",
+            [form_id, kind, int(amount), currency, on_date, note, member, refund_of]
+            + [proposed_by, now_iso()],
+        )
+        row = self._one("SELECT * FROM fund_actions WHERE form_id = ?", [form_id])
+        assert row is not None
+        return FundAction(**row), cursor.rowcount == 1
+
+    def fund_action(self, action_id: int) -> FundAction | None:
+        row = self._one("SELECT * FROM fund_actions WHERE id = ?", [action_id])
+        return FundAction(**row) if row else None
+
+    def fund_actions(self, status: str | None = None, limit: int = 50) -> list[FundAction]:
+        """The latest actions first."""
+        sql, args = "SELECT * FROM fund_actions", []
+        if status is not None:
+            sql, args = sql + " WHERE status = ?", [status]
+        rows = self.db.execute(sql + " ORDER BY id DESC LIMIT ?", [*args, int(limit)])
+        return [FundAction(**_as_dict(rows, r)) for r in rows.fetchall()]
+
+    def close_fund_action(
+        self, action_id: int, admin: str, *, status: str, ledger_id: int | None = None
+    ) -> bool:
+        """Mark a proposed action done or withdrawn; False if it was no longer proposed."""
+        cursor = self.db.execute(
+            "UPDATE fund_actions SET status = ?, decided_by = ?, decided_at = ?, ledger_id = ? "
+            "WHERE id = ? AND status = 'proposed'",
+            [status, admin, now_iso(), ledger_id, action_id],
+        )
+        return cursor.rowcount == 1
 
     # -- retention (what `ats purge` forgets; policies/privacy.md) --------------
 

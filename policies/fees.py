@@ -5,7 +5,10 @@ whether a waiver needs a second admin's confirmation (`waiver_needs_second_admin
 default true: one admin alone cannot spend the fund), what happens when the waiver
 fund cannot pay a waiver (`when_fund_is_short`: `queue` it until money comes in, or
 `allow-negative-with-second-admin`), the operating reserve kept before any surplus
-goes to the fund (`reserve_months`) and how to pay. `fee_settled` and `standing` are
+goes to the fund (`reserve_months`), which refunds, expenses and transfers into the fund
+wait for a second admin (`second_admin_above`: those of more than that many minor
+units), whether an expense or a refund may take operating money below zero
+(`operating_may_go_negative`, default false), and how to pay. `fee_settled` and `standing` are
 pure: given one member's payments (and waivers), they say whether the year is covered.
 """
 
@@ -29,6 +32,9 @@ class FeePolicy:
     waiver_needs_second_admin: bool = True
     when_fund_is_short: str = "queue"  # queue | allow-negative-with-second-admin
     reserve_months: int = 6
+    # Refunds, expenses and transfers above this (minor units) need a second admin.
+    second_admin_above: int = 10000
+    operating_may_go_negative: bool = False
     how_to_pay: str = ""
     # Days before the year runs out when a renewal reminder is posted (each once a year).
     remind_days_before: tuple[int, ...] = (30, 7)
@@ -46,12 +52,13 @@ def load_fees(overrides: dict[str, Any] | None = None) -> FeePolicy:
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise PolicyError(f"unknown fee key {unknown[0]!r}; known keys: {', '.join(known)}")
-    for key in ("annual_fee", "grace_days", "reserve_months"):
+    for key in ("annual_fee", "grace_days", "reserve_months", "second_admin_above"):
         value = values[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise PolicyError(f"fee key {key!r} must be a whole number, not {value!r}")
-    if not isinstance(values["waiver_needs_second_admin"], bool):
-        raise PolicyError("fee key 'waiver_needs_second_admin' must be true or false")
+    for key in ("waiver_needs_second_admin", "operating_may_go_negative"):
+        if not isinstance(values[key], bool):
+            raise PolicyError(f"fee key {key!r} must be true or false")
     if values["when_fund_is_short"] not in FUND_SHORT_RULES:
         raise PolicyError(
             f"fee key 'when_fund_is_short' must be one of {', '.join(FUND_SHORT_RULES)}, "
