@@ -5,7 +5,9 @@ whether a waiver needs a second admin's confirmation (`waiver_needs_second_admin
 default true: one admin alone cannot spend the fund), what happens when the waiver
 fund cannot pay a waiver (`when_fund_is_short`: `queue` it until money comes in, or
 `allow-negative-with-second-admin`), the operating reserve kept before any surplus
-goes to the fund (`reserve_months`) and how to pay. `fee_settled` and `standing` are
+goes to the fund (`reserve_months`), the largest single payment an admin or an import
+may record (`max_payment`: anything above it is a typo or belongs elsewhere) and how
+to pay. `fee_settled` and `standing` are
 pure: given one member's payments (and waivers), they say whether the year is covered.
 """
 
@@ -19,6 +21,7 @@ from importlib import resources
 from typing import Any
 
 from policies.eligibility import PolicyError
+from policies.money import MAX_MINOR
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,9 @@ class FeePolicy:
     waiver_needs_second_admin: bool = True
     when_fund_is_short: str = "queue"  # queue | allow-negative-with-second-admin
     reserve_months: int = 6
+    # The largest single payment recorded (minor units); above it the form and the CSV
+    # import refuse the amount with a clear message.
+    max_payment: int = 100_000
     how_to_pay: str = ""
     # Days before the year runs out when a renewal reminder is posted (each once a year).
     remind_days_before: tuple[int, ...] = (30, 7)
@@ -46,10 +52,15 @@ def load_fees(overrides: dict[str, Any] | None = None) -> FeePolicy:
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise PolicyError(f"unknown fee key {unknown[0]!r}; known keys: {', '.join(known)}")
-    for key in ("annual_fee", "grace_days", "reserve_months"):
+    for key in ("annual_fee", "grace_days", "reserve_months", "max_payment"):
         value = values[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise PolicyError(f"fee key {key!r} must be a whole number, not {value!r}")
+    if not values["annual_fee"] <= values["max_payment"] <= MAX_MINOR:
+        raise PolicyError(
+            "fee key 'max_payment' must be at least the annual fee and fit the store "
+            f"(at most {MAX_MINOR}), not {values['max_payment']!r}"
+        )
     if not isinstance(values["waiver_needs_second_admin"], bool):
         raise PolicyError("fee key 'waiver_needs_second_admin' must be true or false")
     if values["when_fund_is_short"] not in FUND_SHORT_RULES:
