@@ -70,6 +70,8 @@ def settle_waiver(
                 return Settled("withdrawn", moot, ok=False)
         if step.status != "granted":
             store.decide_waiver(waiver.id, admin, status=step.status)
+            if step.status == "refused":  # a refused waiver leaves the fund's queue
+                store.release_queued_waiver(waiver.id)
             store.audit(admin, step.audit_action, subject=waiver.username, waiver_id=waiver.id)
             return Settled(
                 step.status,
