@@ -40,7 +40,9 @@ def free_port() -> int:
 class BridgeServer:
     """`ats bridge serve` for one test: its URL, its OAuth provider, its store."""
 
-    def __init__(self, wikibot: WikiBot, *, oauth_version: int = 2) -> None:
+    def __init__(
+        self, wikibot: WikiBot, *, oauth_version: int = 2, admins: tuple[str, ...] = (ADMIN,)
+    ) -> None:
         self.wikibot = wikibot
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -51,7 +53,7 @@ class BridgeServer:
         self.config = write_config(
             wikibot.wiki,
             wikibot.root,
-            admins=(ADMIN,),
+            admins=admins,
             request_page=wikibot.page,
             extra=f"""
 [bridge]
