@@ -23,7 +23,7 @@ from membership.store import Store
 from policies.fees import load_fees
 from tests.integration.bridge_server import BridgeServer
 from tests.integration.conftest import WikiBot
-from tests.integration.test_bridge_oauth import VETERAN_ID, Browser
+from tests.integration.test_bridge_oauth import FRIEND, VETERAN_ID, Browser
 
 POLICY = load_fees()
 FEE = POLICY.annual_fee
@@ -293,11 +293,11 @@ def test_what_was_seen_through_the_bridge(
         response = browser.http.post(url, data=data, allow_redirects=False, timeout=30)
         assert response.status_code in (302, 303), response.text[:2000]
 
-    def ask() -> str:
-        data = {"csrf_token": tokens[veteran], "reason": "cannot pay"}
-        response = veteran.http.post(me[:-3] + "/waiver", data=data, allow_redirects=False)
+    def ask(requester: Browser = veteran) -> str:
+        data = {"csrf_token": tokens[requester], "reason": "cannot pay"}
+        response = requester.http.post(me[:-3] + "/waiver", data=data, allow_redirects=False)
         assert response.status_code in (302, 303), response.text[:2000]
-        return flashes(veteran, me)
+        return flashes(requester, me)
 
     # 3: another currency, an amount the store cannot hold, an absurd one: clear errors.
     pay("EUR-1", currency="EUR")
@@ -322,6 +322,17 @@ def test_what_was_seen_through_the_bridge(
     assert store.ledger_entries(kind="waiver") == []
     # A member who paid cannot ask, nor be granted, a fund-paid waiver.
     assert "is paid; there is nothing to waive" in ask()
+
+    # A member whose waiver was granted and paid cannot ask again the same year.
+    friend = signed_in(bridge, FRIEND, 77)
+    tokens[friend] = csrf(friend, me)
+    assert "sent to the chapter's admins" in ask(friend)
+    [theirs] = store.waivers(FRIEND)
+    decide(admin, theirs.id)
+    decide(second, theirs.id)
+    assert store.waiver(theirs.id).status == "granted"
+    assert "covers you until" in ask(friend)
+    assert [e.member for e in store.ledger_entries(kind="waiver")] == [FRIEND]
 
     # 2: the form refuses a known reference, in any case or spacing, and shows the payment.
     [paid] = store.payments("Veteran")
