@@ -5,7 +5,9 @@ it runs in WAL mode with a busy timeout, and every write goes through `transacti
 (`BEGIN IMMEDIATE`, so two writers queue instead of failing). The schema is built by
 named migrations (sqlite-utils' `Migrations`); the audit log and the fee ledger are
 append-only, enforced by triggers, and every payment is mirrored into the ledger by a
-trigger. Replies pass through an outbox: recorded as pending before the page is
+trigger. Unique indexes keep money counted once (membership/obligations.py): one
+payment per normalised method and reference, one open waiver request per member.
+Replies pass through an outbox: recorded as pending before the page is
 saved, marked posted with the revision id after, so a crash in between neither loses
 nor duplicates one.
 """
@@ -517,6 +519,25 @@ def _fee_obligations(db: Database) -> None:
             kept=first[username],
         )
     db.execute("CREATE UNIQUE INDEX waivers_open ON waivers (username) WHERE status = 'requested'")
+    # Waivers the fund paid twice within one year for a member cannot be undone here (the
+    # ledger is append-only): each later one is reported for the admins to settle.
+    last: dict[str, tuple[int, date]] = {}
+    rows = db.execute(
+        "SELECT member, waiver_id, on_date FROM ledger WHERE kind = 'waiver' ORDER BY id"
+    )
+    for member, waiver_id, on_date in rows.fetchall():
+        day = date.fromisoformat(on_date)
+        earlier = last.get(member)
+        if earlier is not None and (day - earlier[1]).days < 365:
+            _migration_audit(
+                db,
+                "waiver-paid-twice-in-a-year",
+                subject=member,
+                waiver_id=waiver_id,
+                earlier_waiver_id=earlier[0],
+            )
+            continue
+        last[member] = (waiver_id, day)
 
 
 MIGRATION_ACTOR = "store-migration"

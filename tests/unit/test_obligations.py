@@ -454,6 +454,13 @@ def test_the_migration_keeps_the_earliest_and_reports_the_rest(tmp_path: Path) -
             "INSERT INTO waivers (username, reason, status, requested_at) "
             "VALUES ('Bob', 'r', 'requested', '2025-01-01T00:00:00+00:00')"
         )
+    top_up(old, 10 * FEE)
+    for _ in range(2):  # the fund paid Carol twice in one year
+        asked = old.request_waiver("Carol", "r")
+        old.decide_waiver(asked.id, "Admin One", status="granted")
+        old.add_ledger_entry(
+            LedgerEntry("waiver", FEE, "USD", TODAY, member="Carol", waiver_id=asked.id)
+        )
     old.close()
 
     upgraded = Store(path)
@@ -467,7 +474,12 @@ def test_the_migration_keeps_the_earliest_and_reports_the_rest(tmp_path: Path) -
         "payment-duplicate-reference",
         {"amount": 2000, "duplicate_of": 1, "payment_id": 2, "subject": "Alice"},
     )
-    assert [a for a, _ in reported[1:]] == ["waiver-withdrawn-duplicate"] * 2
+    assert [a for a, _ in reported[1:3]] == ["waiver-withdrawn-duplicate"] * 2
+    assert reported[3] == (
+        "waiver-paid-twice-in-a-year",
+        {"earlier_waiver_id": 4, "subject": "Carol", "waiver_id": 5},
+    )
+    assert len(upgraded.ledger_entries(kind="waiver")) == 2  # reported, not undone
     with pytest.raises(DuplicatePaymentError):
         upgraded.record_payment(
             "Alice", amount=1, currency="USD", paid_on="2025-01-02", method="Card",
