@@ -174,6 +174,7 @@ def payment(username: str) -> Response:
     store = current_store()
     try:
         with store.transaction():
+            asked = {w.id for w in store.waivers(username, status="requested")}
             record = obligations.record_payment(
                 store,
                 fees,
@@ -187,6 +188,7 @@ def payment(username: str) -> Response:
                 today=date.today(),
             )
             store.audit(admin, "payment-recorded", subject=username, payment_id=record.id)
+            moot = asked - {w.id for w in store.waivers(username, status="requested")}
     except obligations.ObligationError as error:
         flash(f"Not recorded: {error}.", "error")
         return _back(username)
@@ -198,7 +200,10 @@ def payment(username: str) -> Response:
         )
         return _back(username)
     auth.advance(username, admin)
-    flash(f"Payment by {username} recorded.", "success")
+    withdrawn = (
+        f" The year is settled, so waiver request #{min(moot)} is withdrawn." if moot else ""
+    )
+    flash(f"Payment by {username} recorded as #{record.id}.{withdrawn}", "success")
     return _back(username)
 
 

@@ -316,6 +316,7 @@ def test_what_was_seen_through_the_bridge(
     decide(second, asked.id)
     assert fund.queue_position(store, asked.id) == 1
     pay("TXN-7")
+    assert f"waiver request #{asked.id} is withdrawn" in flashes(admin, page)
     assert store.waiver(asked.id).status == "withdrawn"
     assert "withdrawn because your fee for this year is settled" in veteran.get(me).text
     fund_in(store, "Donor", 10 * FEE)
