@@ -562,3 +562,18 @@ def test_me_shows_when_the_membership_renews(app, client, store) -> None:
     page = client.get("/me").get_data(as_text=True)
     assert "Your membership renews on" in page
     assert "time to settle the fee" in page  # within the reminder window
+
+
+def test_a_member_whose_year_is_settled_is_not_offered_a_waiver(app, client, store) -> None:
+    _request(store)
+    log_in(app, client, "Example")
+    assert "Ask for a waiver" in client.get("/me").get_data(True)
+    store.record_payment(
+        "Example", amount=2000, currency="USD", paid_on=date.today().isoformat(),
+        method="card", reference="T-1", recorded_by="Admin One",
+    )  # fmt: skip
+    assert "Ask for a waiver" not in client.get("/me").get_data(True)
+    token = _csrf(client, "/me")
+    client.post("/waiver", data={"csrf_token": token, "reason": "a stale page"})
+    assert "Your fee for this year is paid; there is nothing to waive." in _page(client, "/me")
+    assert store.waivers("Example") == []
