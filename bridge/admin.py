@@ -38,10 +38,10 @@ from bridge import auth
 from bridge.auth import admin_required, current_member, settings
 from bridge.charts import Series, line_chart
 from bridge.sessions import current_store
-from membership import fund, history, progress, standing, waivers
+from membership import fund, history, obligations, progress, standing, waivers
 from membership.report import build_report, to_csv
 from membership.states import CLOSED, State
-from membership.store import JobRecord
+from membership.store import DuplicatePaymentError, JobRecord
 from policies.eligibility import canonical_username
 from policies.money import MoneyError, format_minor, to_minor
 
@@ -172,22 +172,39 @@ def payment(username: str) -> Response:
     except MoneyError as error:
         flash(f"Not recorded: {error}.", "error")
         return _back(username)
-    if minor <= 0:
-        flash("Not recorded: the amount must be more than zero (e.g. 20.00).", "error")
-        return _back(username)
     store = current_store()
-    record = store.record_payment(
-        username,
-        amount=minor,
-        currency=currency,
-        paid_on=paid_on.isoformat(),
-        method=form.get("method", "").strip()[:100],
-        reference=form.get("reference", "").strip()[:200],
-        recorded_by=admin,
-    )
-    store.audit(admin, "payment-recorded", subject=username, payment_id=record.id)
+    try:
+        with store.transaction():
+            asked = {w.id for w in store.waivers(username, status="requested")}
+            record = obligations.record_payment(
+                store,
+                fees,
+                username,
+                amount=minor,
+                currency=currency,
+                paid_on=paid_on,
+                method=form.get("method", "").strip()[:100],
+                reference=form.get("reference", "").strip()[:200],
+                recorded_by=admin,
+                today=date.today(),
+            )
+            store.audit(admin, "payment-recorded", subject=username, payment_id=record.id)
+            moot = asked - {w.id for w in store.waivers(username, status="requested")}
+    except obligations.ObligationError as error:
+        flash(f"Not recorded: {error}.", "error")
+        return _back(username)
+    except DuplicatePaymentError as error:
+        flash(
+            f"Not recorded: reference {error.existing.reference} is already recorded as "
+            f"{obligations.describe_payment(error.existing)}.",
+            "error",
+        )
+        return _back(username)
     auth.advance(username, admin)
-    flash(f"Payment by {username} recorded.", "success")
+    withdrawn = (
+        f" The year is settled, so waiver request #{min(moot)} is withdrawn." if moot else ""
+    )
+    flash(f"Payment by {username} recorded as #{record.id}.{withdrawn}", "success")
     return _back(username)
 
 
@@ -210,11 +227,15 @@ def waiver(waiver_id: int) -> Response:
     except waivers.WaiverRuleError as error:
         flash(str(error), "error")
         return _back(record.username)
-    settled = fund.settle_waiver(
-        store, record, step, member.username, settings().fees, date.today()
-    )
+    try:
+        settled = fund.settle_waiver(
+            store, record, step, member.username, settings().fees, date.today()
+        )
+    except waivers.WaiverRuleError as error:  # another admin got there first
+        flash(str(error), "error")
+        return _back(record.username)
     auth.advance(record.username, member.username)
-    flash(settled.admin_message, "success")
+    flash(settled.admin_message, "success" if settled.ok else "error")
     return _back(record.username)
 
 

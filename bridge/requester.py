@@ -13,7 +13,7 @@ and lets `membership.progress` move the member's requests forward.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import (
@@ -35,7 +35,7 @@ from bridge.oauth import OAuthClient, OAuthError
 from bridge.security import client_key, rate_limited, safe_next
 from bridge.sessions import current_store
 from bridge.views import render_markdown
-from membership import accounts, fund, progress, renewal
+from membership import accounts, fund, obligations, progress, renewal
 from membership.store import DuplicateKeyError
 from policies.sshkeys import SSHKeyError, parse_public_key
 
@@ -234,11 +234,12 @@ def ask_waiver() -> Response:
     if len(reason) > MAX_REASON:
         flash(f"Please keep the reason under {MAX_REASON} characters.", "error")
         return redirect(url_for("requester.me") + "#fee")
-    store = current_store()
-    if any(w.status == "requested" for w in store.waivers(member.username)):
-        flash("You already asked for a waiver; the admins will answer it.", "error")
+    try:
+        obligations.request_waiver(
+            current_store(), settings().fees, member.username, reason, date.today()
+        )
+    except obligations.ObligationError as error:
+        flash(str(error), "error")
         return redirect(url_for("requester.me") + "#fee")
-    waiver = store.request_waiver(member.username, reason)
-    store.audit(member.username, "waiver-requested", waiver_id=waiver.id)
     flash("Your waiver request was sent to the chapter's admins.", "success")
     return redirect(url_for("requester.me") + "#fee")

@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from membership import cover
+from membership import cover, obligations
 from membership.ledger import LedgerEntry, LedgerError, fund_balance
 from membership.store import Store, WaiverRecord
-from membership.waivers import WaiverStep
+from membership.waivers import WaiverRuleError, WaiverStep, already
 from policies.fees import FeePolicy
 from policies.money import format_minor
 
@@ -44,8 +44,9 @@ def decide_payout(fund: int, amount: int, rule: str, *, second_admin: bool) -> P
 
 @dataclass(frozen=True)
 class Settled:
-    status: str  # the waiver's status now: requested | granted | refused | queued
+    status: str  # the waiver's status now: requested | granted | refused | queued | withdrawn
     admin_message: str
+    ok: bool = True  # False: nothing was granted (the year was already settled)
 
 
 def settle_waiver(
@@ -56,10 +57,23 @@ def settle_waiver(
     policy: FeePolicy,
     today: date,
 ) -> Settled:
-    """Carry out `step` (already allowed by `waivers.decide`) against the fund."""
+    """Carry out `step` (already allowed by `waivers.decide`) against the fund.
+
+    Raises `WaiverRuleError` when the waiver changed since `waiver` was read (another
+    admin got there first): the loser of a race is told who won, nothing is paid twice.
+    """
     with store.transaction():
+        fresh = store.waiver(waiver.id)
+        if fresh is None or _seen(fresh) != _seen(waiver):
+            raise WaiverRuleError(already(fresh or waiver))
+        if step.status != "refused":
+            moot = obligations.refuse_settled_waiver(store, policy, waiver, admin, today)
+            if moot is not None:
+                return Settled("withdrawn", moot, ok=False)
         if step.status != "granted":
             store.decide_waiver(waiver.id, admin, status=step.status)
+            if step.status == "refused":  # a refused waiver leaves the fund's queue
+                store.release_queued_waiver(waiver.id)
             store.audit(admin, step.audit_action, subject=waiver.username, waiver_id=waiver.id)
             return Settled(
                 step.status,
@@ -119,10 +133,15 @@ def release_queue(store: Store, policy: FeePolicy, actor: str, today: date) -> l
     with store.transaction():
         fund = fund_balance(store.ledger_entries())
         for queued in store.queued_waivers():
-            if fund < queued.amount:
-                break
             waiver = store.waiver(queued.waiver_id)
             assert waiver is not None
+            # A year settled otherwise since the waiver was queued: withdrawn, never paid.
+            if waiver.status == "requested" and obligations.refuse_settled_waiver(
+                store, policy, waiver, actor, today
+            ):
+                continue
+            if fund < queued.amount:
+                break
             store.release_queued_waiver(queued.waiver_id)
             if waiver.status == "requested":
                 _pay(
@@ -164,6 +183,11 @@ def requester_message(store: Store, username: str, policy: FeePolicy) -> str | N
         )
     if waiver.status == "granted":
         return "Your fee waiver was granted: you have nothing to pay this year."
+    if waiver.status == "withdrawn":
+        return (
+            "Your waiver request was withdrawn because your fee for this year is settled; "
+            "the waiver fund pays nothing for it and you need do nothing."
+        )
     if waiver.status == "refused":
         return (
             "Your waiver request was not granted. You can pay the fee, or write to the "
@@ -175,6 +199,10 @@ def requester_message(store: Store, username: str, policy: FeePolicy) -> str | N
             "Your reason is read by admins only."
         )
     return "Your waiver request is with the chapter's admins. Your reason is read by admins only."
+
+
+def _seen(waiver: WaiverRecord) -> tuple[str, str | None, str | None]:
+    return (waiver.status, waiver.decided_by, waiver.confirmed_by)
 
 
 def _pay(

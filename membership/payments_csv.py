@@ -7,18 +7,23 @@ these six columns in any order (other columns are ignored), one payment per line
     2025-03-01,TXN-1001,Example User,20.00,USD,card
 
 - `date`: the day it was paid, `YYYY-MM-DD`, not in the future;
-- `reference`: the processor's transaction id, unique per payment; a reference already
-  in the store is skipped, so importing the same file twice changes nothing;
+- `reference`: the processor's transaction id, unique per payment and method (case
+  and surrounding spaces do not count); a reference already in the store for that
+  method, from an import or the admin form, is skipped, so importing the same file
+  twice changes nothing;
 - `payer_wiki_username`: the wiki account the fee is for; it must be the subject of a
   request in the store, or the row is reported as unmatched and not imported;
-- `amount`: a plain decimal in the currency's unit (`20`, `20.00`), more than zero, with
-  no more decimals than the currency has, no sign or thousands separator;
+- `amount`: a plain decimal in the currency's unit (`20`, `20.00`), more than zero and
+  at most `max_payment` of the fee policy, with no more decimals than the currency
+  has, no sign or thousands separator;
 - `currency`: the ISO code of the fee's currency (`policies/fees.toml`); the ledger
   keeps one currency, so a payment in another is reported for an admin to convert;
 - `method`: free text (card, bank transfer, …), may be empty.
 
 `parse_rows` is pure and reports every malformed row with its line number and why;
-`import_payments` records the good rows in one transaction (the ledger mirrors each).
+`import_payments` records the good rows in one transaction (the ledger mirrors each)
+through `membership.obligations`, which also withdraws waiver requests the payments
+make moot.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from membership.store import Store
+from membership import obligations
+from membership.store import DuplicatePaymentError, Store, payment_key
 from policies.eligibility import canonical_username
 from policies.fees import FeePolicy, load_fees
 from policies.money import MoneyError, format_minor, to_minor
@@ -93,7 +99,9 @@ def read_text(path_or_text: str | Path) -> str:
     return path_or_text
 
 
-def parse_rows(text: str, currency: str, today: date) -> tuple[list[PaymentRow], list[Problem]]:
+def parse_rows(
+    text: str, currency: str, today: date, max_amount: int | None = None
+) -> tuple[list[PaymentRow], list[Problem]]:
     """The well-formed rows and the problems, each with its line number."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     try:
@@ -117,16 +125,16 @@ def parse_rows(text: str, currency: str, today: date) -> tuple[list[PaymentRow],
             continue
         value = {c: cells[i].strip() for c, i in where.items()}
         try:
-            row = _row(start, value, currency, today)
+            row = _row(start, value, currency, today, max_amount)
         except ValueError as error:
             problems.append(Problem(start, str(error)))
             continue
-        if row.reference in seen:
-            problems.append(
-                Problem(start, f"reference {row.reference} is also on line {seen[row.reference]}")
-            )
+        key = (payment_key(row.method), payment_key(row.reference))
+        if key in seen:
+            first = seen[key]
+            problems.append(Problem(start, f"reference {row.reference} is also on line {first}"))
             continue
-        seen[row.reference] = start
+        seen[key] = start
         rows.append(row)
     return rows, problems
 
@@ -141,12 +149,12 @@ def import_payments(
 ) -> ImportReport:
     policy = policy or load_fees()
     today = today or date.today()
-    rows, problems = parse_rows(read_text(path_or_text), policy.currency, today)
+    rows, problems = parse_rows(read_text(path_or_text), policy.currency, today, policy.max_payment)
     report = ImportReport(problems=problems)
     with store.transaction():
         subjects = {canonical_username(r.subject or "") for r in store.requests()}
         for row in rows:
-            known = store.payment_by_reference(row.reference)
+            known = store.payment_by_reference(row.reference, row.method)
             if known is not None:
                 if (known.username, known.amount) != (row.username, row.amount):
                     report.problems.append(
@@ -163,15 +171,22 @@ def import_payments(
             if row.username not in subjects:
                 report.unmatched.append(row)
                 continue
-            payment = store.record_payment(
-                row.username,
-                amount=row.amount,
-                currency=row.currency,
-                paid_on=row.paid_on.isoformat(),
-                method=row.method,
-                reference=row.reference,
-                recorded_by=recorded_by,
-            )
+            try:
+                payment = obligations.record_payment(
+                    store,
+                    policy,
+                    row.username,
+                    amount=row.amount,
+                    currency=row.currency,
+                    paid_on=row.paid_on,
+                    method=row.method,
+                    reference=row.reference,
+                    recorded_by=recorded_by,
+                    today=today,
+                )
+            except (obligations.ObligationError, DuplicatePaymentError) as error:
+                report.problems.append(Problem(row.line, f"{error}; not imported"))
+                continue
             store.audit(
                 recorded_by,
                 "payment-imported",
@@ -183,7 +198,9 @@ def import_payments(
     return report
 
 
-def _row(line: int, value: dict[str, str], currency: str, today: date) -> PaymentRow:
+def _row(
+    line: int, value: dict[str, str], currency: str, today: date, max_amount: int | None
+) -> PaymentRow:
     try:
         paid_on = date.fromisoformat(value["date"])
     except ValueError:
@@ -207,6 +224,11 @@ def _row(line: int, value: dict[str, str], currency: str, today: date) -> Paymen
         raise ValueError(f"amount: {error}") from None
     if amount <= 0:
         raise ValueError(f"amount {value['amount']!r} must be more than zero")
+    if max_amount is not None and amount > max_amount:
+        raise ValueError(
+            f"amount {value['amount']!r} is more than the largest payment recorded here "
+            f"({format_minor(max_amount, code)}, max_payment in policies/fees.toml)"
+        )
     return PaymentRow(
         line, paid_on, value["reference"], username, amount, code, value["method"][:100]
     )

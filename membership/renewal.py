@@ -7,7 +7,9 @@ reminder of `remind_days_before` (policies/fees.toml) is due on a day; `decide` 
 a member's standing, their account and whether they are suspended into the actions of
 one run. The store part (`plan`, `apply_accounts`) reads members — the subjects of
 requests that reached `done`, and the owners of person accounts — and, for the lapsed,
-queues a `suspend` job (once, audited; the suspension is remembered in the store) and,
+queues a `suspend` job (once, audited; the suspension is remembered in the store;
+the member's standing is read again in the transaction that queues it, so a payment
+or waiver recorded while a run works means no suspension) and,
 for a suspended member who paid or got a waiver since, a `restore` job. Nothing is
 deleted: suspension locks the account and keeps its keys (provisioning/ldap.py).
 The wiki side (posting the reminders) is bot/renewal.py.
@@ -192,6 +194,7 @@ class AccountChanges:
     suspended: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    still_covered: list[str] = field(default_factory=list)  # settled after the plan was made
 
 
 def apply_accounts(
@@ -213,6 +216,12 @@ def apply_accounts(
             with store.transaction():
                 if store.open_suspension(member.name) is not None:
                     continue  # another run got there first
+                # A payment or waiver recorded since the plan was made wins: the
+                # standing is read again in the transaction that would queue the job.
+                now = member_standing(store, policy, member.name, the_plan.today)
+                if not decide(policy, now, the_plan.today).suspend:
+                    changes.still_covered.append(member.name)
+                    continue
                 job_id = _enqueue(store, "suspend", member.name, member.account, reason)
                 store.record_suspension(
                     member.name,

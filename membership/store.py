@@ -5,7 +5,9 @@ it runs in WAL mode with a busy timeout, and every write goes through `transacti
 (`BEGIN IMMEDIATE`, so two writers queue instead of failing). The schema is built by
 named migrations (sqlite-utils' `Migrations`); the audit log and the fee ledger are
 append-only, enforced by triggers, and every payment is mirrored into the ledger by a
-trigger. Replies pass through an outbox: recorded as pending before the page is
+trigger. Unique indexes keep money counted once (membership/obligations.py): one
+payment per normalised method and reference, one open waiver request per member.
+Replies pass through an outbox: recorded as pending before the page is
 saved, marked posted with the revision id after, so a crash in between neither loses
 nor duplicates one.
 """
@@ -489,6 +491,101 @@ def _fund_actions(db: Database) -> None:
     db["fund_actions"].create_index(["status"])
 
 
+@migrations(name="0014_fee_obligations")
+def _fee_obligations(db: Database) -> None:
+    # One payment per reference and method (membership/obligations.py): the keys are the
+    # normalised method and reference, so "TXN-1 " and "txn-1" are one payment. A store
+    # that already holds duplicates keeps the earliest as the reference's payment; the
+    # later ones keep their money and their ledger entries (an admin decides whether to
+    # refund them) but lose the key, and each is reported in the audit log.
+    db["payments"].add_column("method_key", str)
+    db["payments"].add_column("reference_key", str)
+    seen: dict[tuple[str, str], int] = {}
+    rows = db.execute("SELECT id, username, amount, method, reference FROM payments ORDER BY id")
+    for payment_id, username, amount, method, reference in rows.fetchall():
+        key = (payment_key(method), payment_key(reference))
+        if not key[1]:
+            continue
+        if key in seen:
+            _migration_audit(
+                db,
+                "payment-duplicate-reference",
+                subject=username,
+                payment_id=payment_id,
+                duplicate_of=seen[key],
+                amount=amount,
+            )
+            continue
+        seen[key] = payment_id
+        db.execute(
+            "UPDATE payments SET method_key = ?, reference_key = ? WHERE id = ?",
+            [key[0], key[1], payment_id],
+        )
+    db.execute(
+        "CREATE UNIQUE INDEX payments_reference ON payments (method_key, reference_key) "
+        "WHERE reference_key IS NOT NULL"
+    )
+    # At most one open waiver request per member (`requested`, which includes a grant
+    # waiting for a second admin or for the fund). Older stores' extra open requests are
+    # withdrawn, the earliest kept; nothing was paid for them.
+    first: dict[str, int] = {}
+    rows = db.execute("SELECT id, username FROM waivers WHERE status = 'requested' ORDER BY id")
+    for waiver_id, username in rows.fetchall():
+        if username not in first:
+            first[username] = waiver_id
+            continue
+        db.execute(
+            "UPDATE waivers SET status = 'withdrawn', decided_by = ?, decided_at = ? WHERE id = ?",
+            [MIGRATION_ACTOR, now_iso(), waiver_id],
+        )
+        db.execute(
+            "UPDATE waiver_queue SET released_at = ? WHERE waiver_id = ? AND released_at IS NULL",
+            [now_iso(), waiver_id],
+        )
+        _migration_audit(
+            db,
+            "waiver-withdrawn-duplicate",
+            subject=username,
+            waiver_id=waiver_id,
+            kept=first[username],
+        )
+    db.execute("CREATE UNIQUE INDEX waivers_open ON waivers (username) WHERE status = 'requested'")
+    # Waivers the fund paid twice within one year for a member cannot be undone here (the
+    # ledger is append-only): each later one is reported for the admins to settle.
+    last: dict[str, tuple[int, date]] = {}
+    rows = db.execute(
+        "SELECT member, waiver_id, on_date FROM ledger WHERE kind = 'waiver' ORDER BY id"
+    )
+    for member, waiver_id, on_date in rows.fetchall():
+        day = date.fromisoformat(on_date)
+        earlier = last.get(member)
+        if earlier is not None and (day - earlier[1]).days < 365:
+            _migration_audit(
+                db,
+                "waiver-paid-twice-in-a-year",
+                subject=member,
+                waiver_id=waiver_id,
+                earlier_waiver_id=earlier[0],
+            )
+            continue
+        last[member] = (waiver_id, day)
+
+
+MIGRATION_ACTOR = "store-migration"
+
+
+def payment_key(text: str | None) -> str:
+    """A payment's method or reference as compared: case and spacing do not count."""
+    return " ".join((text or "").split()).casefold()
+
+
+def _migration_audit(db: Database, action: str, **evidence: Any) -> None:
+    db.execute(
+        "INSERT INTO audit (at, actor, request_id, action, evidence) VALUES (?, ?, NULL, ?, ?)",
+        [now_iso(), MIGRATION_ACTOR, action, json.dumps(evidence, sort_keys=True)],
+    )
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -619,6 +716,8 @@ class PaymentRecord:
     reference: str
     recorded_by: str
     recorded_at: str
+    method_key: str | None = None  # normalised: the unique key with `reference_key`
+    reference_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -626,7 +725,7 @@ class WaiverRecord:
     id: int
     username: str
     reason: str
-    status: str  # requested | granted | refused
+    status: str  # requested | granted | refused | withdrawn (the year was settled otherwise)
     requested_at: str
     decided_by: str | None
     decided_at: str | None
@@ -741,6 +840,24 @@ _TEXT = frozenset({"member", "method", "reference", "note", "recorded_by", "reco
 
 class DuplicateKeyError(ValueError):
     """This SSH key is already active for this member."""
+
+
+class DuplicatePaymentError(ValueError):
+    """This reference is already recorded for this payment method."""
+
+    def __init__(self, existing: PaymentRecord) -> None:
+        self.existing = existing
+        super().__init__(
+            f"reference {existing.reference} is already recorded as payment #{existing.id}"
+        )
+
+
+class OpenWaiverError(ValueError):
+    """The member already has an open waiver request."""
+
+    def __init__(self, existing: WaiverRecord) -> None:
+        self.existing = existing
+        super().__init__(f"waiver request #{existing.id} is already open")
 
 
 class Store:
@@ -1274,23 +1391,35 @@ class Store:
         reference: str,
         recorded_by: str,
     ) -> PaymentRecord:
-        """Record a payment; `amount` in minor units, `paid_on` an ISO date."""
-        row_id = (
-            self.db["payments"]
-            .insert(
-                {
-                    "username": username,
-                    "amount": int(amount),
-                    "currency": currency,
-                    "paid_on": paid_on,
-                    "method": method,
-                    "reference": reference,
-                    "recorded_by": recorded_by,
-                    "recorded_at": now_iso(),
-                }
-            )
-            .last_pk
-        )
+        """Record a payment; `amount` in minor units, `paid_on` an ISO date.
+
+        Raises `DuplicatePaymentError` when the reference (normalised) is already
+        recorded for the same method: the unique index decides, so two writers racing
+        cannot both record it."""
+        reference = reference.strip()
+        key = payment_key(reference) or None
+        try:
+            with self.transaction():
+                row_id = self._insert(
+                    "payments",
+                    {
+                        "username": username,
+                        "amount": int(amount),
+                        "currency": currency,
+                        "paid_on": paid_on,
+                        "method": method,
+                        "reference": reference,
+                        "recorded_by": recorded_by,
+                        "recorded_at": now_iso(),
+                        "method_key": payment_key(method) if key else None,
+                        "reference_key": key,
+                    },
+                )
+        except sqlite3.IntegrityError:
+            existing = self.payment_by_reference(reference, method)
+            if existing is None:
+                raise
+            raise DuplicatePaymentError(existing) from None
         row = self._one("SELECT * FROM payments WHERE id = ?", [row_id])
         assert row is not None
         return PaymentRecord(**row)
@@ -1305,18 +1434,23 @@ class Store:
         return [PaymentRecord(**_as_dict(rows, r)) for r in rows.fetchall()]
 
     def request_waiver(self, username: str, reason: str) -> WaiverRecord:
-        row_id = (
-            self.db["waivers"]
-            .insert(
-                {
-                    "username": username,
-                    "reason": reason,
-                    "status": "requested",
-                    "requested_at": now_iso(),
-                }
-            )
-            .last_pk
-        )
+        """A new open request; `OpenWaiverError` if the member already has one open."""
+        try:
+            with self.transaction():
+                row_id = self._insert(
+                    "waivers",
+                    {
+                        "username": username,
+                        "reason": reason,
+                        "status": "requested",
+                        "requested_at": now_iso(),
+                    },
+                )
+        except sqlite3.IntegrityError:
+            [existing, *_] = self.waivers(username, status="requested") or [None]
+            if existing is None:
+                raise
+            raise OpenWaiverError(existing) from None
         record = self.waiver(row_id)
         assert record is not None
         return record
@@ -1358,6 +1492,22 @@ class Store:
         record = self.waiver(waiver_id)
         assert record is not None
         return record
+
+    def withdraw_waiver(self, waiver_id: int, actor: str) -> bool:
+        """Close an open request (the year was settled otherwise) and take it out of the
+        fund's queue; False if it was no longer open."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE waivers SET status = 'withdrawn', decided_by = ?, decided_at = ? "
+                "WHERE id = ? AND status = 'requested'",
+                [actor, now_iso(), waiver_id],
+            )
+            self.db.execute(
+                "UPDATE waiver_queue SET released_at = ? "
+                "WHERE waiver_id = ? AND released_at IS NULL",
+                [now_iso(), waiver_id],
+            )
+        return cursor.rowcount == 1
 
     # -- server-side sessions and login rate limits ---------------------------
 
@@ -1648,9 +1798,11 @@ class Store:
             )
         return entries
 
-    def payment_by_reference(self, reference: str) -> PaymentRecord | None:
+    def payment_by_reference(self, reference: str, method: str = "") -> PaymentRecord | None:
+        """The payment holding this reference for this method, both compared normalised."""
         row = self._one(
-            "SELECT * FROM payments WHERE reference = ? ORDER BY id LIMIT 1", [reference]
+            "SELECT * FROM payments WHERE method_key = ? AND reference_key = ?",
+            [payment_key(method), payment_key(reference)],
         )
         return PaymentRecord(**row) if row else None
 

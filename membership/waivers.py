@@ -29,7 +29,7 @@ def decide(waiver: WaiverRecord, admin: str, action: str, *, needs_second: bool)
     if canonical_username(admin) == canonical_username(waiver.username):
         raise WaiverRuleError("No one may decide their own waiver; ask another admin.")
     if waiver.status != "requested":
-        raise WaiverRuleError(f"This waiver was already {waiver.status}.")
+        raise WaiverRuleError(already(waiver))
     if action == "refuse":
         return WaiverStep("decide", "refused", "waiver-refused")
     if action != "grant":
@@ -41,3 +41,22 @@ def decide(waiver: WaiverRecord, admin: str, action: str, *, needs_second: bool)
     if needs_second:
         return WaiverStep("decide", "requested", "waiver-grant-proposed")
     return WaiverStep("decide", "granted", "waiver-granted")
+
+
+def already(waiver: WaiverRecord) -> str:
+    """What happened to a waiver that is no longer as the admin saw it, in one line."""
+    if waiver.status == "granted":
+        if waiver.confirmed_by:
+            return f"This waiver was already granted: confirmed by {waiver.confirmed_by}."
+        by = f" by {waiver.decided_by}" if waiver.decided_by else ""
+        return f"This waiver was already granted{by}."
+    if waiver.status == "refused":
+        return f"This waiver was already refused by {waiver.decided_by}."
+    if waiver.status == "withdrawn":
+        return "This waiver was withdrawn: the member's fee for the year is settled."
+    if waiver.awaiting_confirmation:
+        return (
+            f"This waiver was already granted by {waiver.decided_by} and waits for a second "
+            "admin's confirmation; reload the page to see it."
+        )
+    return "This waiver changed since the page was loaded; reload the page to see it."

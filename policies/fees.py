@@ -8,7 +8,9 @@ fund cannot pay a waiver (`when_fund_is_short`: `queue` it until money comes in,
 goes to the fund (`reserve_months`), which refunds, expenses and transfers into the fund
 wait for a second admin (`second_admin_above`: those of more than that many minor
 units), whether an expense or a refund may take operating money below zero
-(`operating_may_go_negative`, default false), and how to pay. `fee_settled` and `standing` are
+(`operating_may_go_negative`, default false), the largest single payment an admin or
+an import may record (`max_payment`: anything above it is a typo or belongs
+elsewhere) and how to pay. `fee_settled` and `standing` are
 pure: given one member's payments (and waivers), they say whether the year is covered.
 """
 
@@ -22,6 +24,7 @@ from importlib import resources
 from typing import Any
 
 from policies.eligibility import PolicyError
+from policies.money import MAX_MINOR
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,9 @@ class FeePolicy:
     # Refunds, expenses and transfers above this (minor units) need a second admin.
     second_admin_above: int = 10000
     operating_may_go_negative: bool = False
+    # The largest single payment recorded (minor units); above it the form and the CSV
+    # import refuse the amount with a clear message.
+    max_payment: int = 100_000
     how_to_pay: str = ""
     # Days before the year runs out when a renewal reminder is posted (each once a year).
     remind_days_before: tuple[int, ...] = (30, 7)
@@ -52,10 +58,15 @@ def load_fees(overrides: dict[str, Any] | None = None) -> FeePolicy:
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise PolicyError(f"unknown fee key {unknown[0]!r}; known keys: {', '.join(known)}")
-    for key in ("annual_fee", "grace_days", "reserve_months", "second_admin_above"):
+    for key in ("annual_fee", "grace_days", "reserve_months", "second_admin_above", "max_payment"):
         value = values[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise PolicyError(f"fee key {key!r} must be a whole number, not {value!r}")
+    if not values["annual_fee"] <= values["max_payment"] <= MAX_MINOR:
+        raise PolicyError(
+            "fee key 'max_payment' must be at least the annual fee and fit the store "
+            f"(at most {MAX_MINOR}), not {values['max_payment']!r}"
+        )
     for key in ("waiver_needs_second_admin", "operating_may_go_negative"):
         if not isinstance(values[key], bool):
             raise PolicyError(f"fee key {key!r} must be true or false")

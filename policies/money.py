@@ -3,7 +3,8 @@
 Every amount in the project is an `int` of minor units (cents for USD): sums and
 comparisons are exact, and a float never enters. `to_minor` parses what a person or
 a payment processor wrote ("20", "20.00", "1,234.50" is refused) with `Decimal` and
-refuses more decimals than the currency has; `format_minor` writes an amount back.
+refuses more decimals than the currency has, and amounts the store cannot hold
+(`MAX_MINOR`: SQLite's integers are 64-bit); `format_minor` writes an amount back.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ DECIMALS = {
     "JPY": 0,
     "KRW": 0,
 }
+
+# The largest amount the store can hold: SQLite keeps integers in 64 bits.
+MAX_MINOR = 2**63 - 1
 
 
 class MoneyError(ValueError):
@@ -61,7 +65,10 @@ def to_minor(text: str, currency: str) -> int:
             if places
             else f"{text!r}: {currency} has no decimals"
         )
-    return int(value.scaleb(places))
+    minor = int(value.scaleb(places))
+    if abs(minor) > MAX_MINOR:
+        raise MoneyError(f"{text!r} is too large to be an amount in {currency}")
+    return minor
 
 
 def format_minor(amount: int, currency: str) -> str:

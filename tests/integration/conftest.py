@@ -193,13 +193,16 @@ def devoauth(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 @pytest.fixture
 def bridge_server(wikibot: WikiBot) -> Iterator[Callable[..., Any]]:
     """Start `ats bridge serve` for this test's wiki page and store (see bridge_server.py):
-    `bridge_server(oauth_version=2)` returns the running `BridgeServer`; stopped at the end."""
+    `bridge_server(oauth_version=2, admins=("ChapterAdmin",))` returns the running
+    `BridgeServer`; stopped at the end."""
     from tests.integration.bridge_server import BridgeServer
 
     started: list[BridgeServer] = []
 
-    def start(*, oauth_version: int = 2) -> BridgeServer:
-        server = BridgeServer(wikibot, oauth_version=oauth_version)
+    def start(
+        *, oauth_version: int = 2, admins: tuple[str, ...] = ("ChapterAdmin",)
+    ) -> BridgeServer:
+        server = BridgeServer(wikibot, oauth_version=oauth_version, admins=admins)
         started.append(server)
         return server.start()
 

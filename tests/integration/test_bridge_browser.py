@@ -182,7 +182,7 @@ def test_requester_and_admin_bring_a_request_to_awaiting_approval(
     admin.page.fill("#reference", "TX-2026-0001")
     admin.page.get_by_role("button", name="Record payment").click()
     admin.page.wait_for_url(bridge.url + "/admin/member/Veteran")
-    assert "Payment by Veteran recorded." in admin.flash()
+    assert re.search(r"Payment by Veteran recorded as #\d+\.", admin.flash())
     assert "awaiting-approval" in admin.page.locator("section.ats-card h2").inner_text()
     admin.shot("06-admin-member")
 

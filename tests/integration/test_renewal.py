@@ -125,3 +125,55 @@ def test_reminder_then_suspension_then_restore(
     assert backend.describe(accounts[member]).keys == (KEY,)  # type: ignore[union-attr]
     assert run_renewal(config, today=late).restored == []
     assert len(talk_revisions(wikibot, talk)) == 1  # no talk page edit for any of this
+
+
+def test_a_payment_or_waiver_recorded_mid_run_means_no_suspension(
+    wikibot: WikiBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot import wiki
+    from membership import fund, obligations, waivers
+
+    monkeypatch.setenv("ATS_BOT_PASSWORD", wikibot.wiki.bot_password)
+    tag = uuid.uuid4().hex[:6]
+    reminded, payer, waived = f"Reminded{tag}", f"Payer{tag}", f"Waived{tag}"
+    config = load_config(wikibot.config)
+    store = wikibot.store()
+    today = datetime.now(UTC).date()
+    long_ago = today - timedelta(days=365 + FEES.grace_days + 5)
+    for n, name in enumerate((reminded, payer, waived)):
+        store.record_account(name.lower(), "person", name, 20000 + n)
+    pay(store, reminded, today - timedelta(days=350), f"r-{tag}")
+    pay(store, payer, long_ago, f"p-{tag}")
+    pay(store, waived, long_ago, f"w-{tag}")
+    store.record_payment(
+        "Donor", amount=10 * FEES.annual_fee, currency=FEES.currency,
+        paid_on=today.isoformat(), method="gift", reference=f"g-{tag}", recorded_by="Treasurer",
+    )  # fmt: skip
+    fund.transfer_surplus(store, 5 * FEES.annual_fee, FEES, "Treasurer", today)
+    asked = obligations.request_waiver(store, FEES, waived, "cannot pay", today)
+    first = waivers.decide(asked, "ChapterAdmin", "grant", needs_second=True)
+    fund.settle_waiver(store, asked, first, "ChapterAdmin", FEES, today)
+
+    # While the run posts the reminder on the wiki, an admin records the payer's fee
+    # (another connection, as the bridge would) and a second admin confirms the waiver.
+    post = wiki.append_section
+
+    def meanwhile(*args: Any, **kwargs: Any) -> Any:
+        bridge = Store(wikibot.root / "ats.sqlite")
+        obligations.record_payment(
+            bridge, FEES, payer, amount=FEES.annual_fee, currency=FEES.currency,
+            paid_on=today, method="bank", reference=f"mid-{tag}", recorded_by="ChapterAdmin",
+            today=today,
+        )  # fmt: skip
+        seen = bridge.waiver(asked.id)
+        assert seen is not None
+        second = waivers.decide(seen, "Treasurer", "grant", needs_second=True)
+        assert fund.settle_waiver(bridge, seen, second, "Treasurer", FEES, today).ok
+        bridge.close()
+        return post(*args, **kwargs)
+
+    monkeypatch.setattr(wiki, "append_section", meanwhile)
+    report = run_renewal(config, today=today)
+    assert report.posted == [reminded], report.summary()
+    assert report.suspended == [], report.summary()
+    assert store.suspensions() == [] and store.jobs() == []

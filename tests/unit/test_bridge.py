@@ -448,7 +448,9 @@ def test_payment_amounts_are_read_exactly(app, client, store, amount, message) -
     assert store.payments("Example") == []
 
 
-def test_payment_in_a_currency_without_decimals(app, client, store) -> None:
+def test_payment_in_another_currency_is_refused(app, client, store) -> None:
+    # The ledger keeps the policy's currency: a JPY payment is read exactly (no
+    # decimals) and then refused with what to do, never recorded.
     _request(store)
     log_in(app, client, "Admin One")
     token = _csrf(client, "/admin/member/Example")
@@ -456,7 +458,8 @@ def test_payment_in_a_currency_without_decimals(app, client, store) -> None:
     client.post("/admin/member/Example/payment", data={**data, "amount": "2500.5"})
     assert "JPY has no decimals" in _page(client)
     client.post("/admin/member/Example/payment", data={**data, "amount": "2500"})
-    assert [p.amount for p in store.payments("Example")] == [2500]
+    assert "the ledger is kept in USD; convert the JPY amount to USD first" in _page(client)
+    assert store.payments("Example") == []
 
 
 def test_status_shows_the_fund_and_waiver_count_but_no_one(app, client, store) -> None:
@@ -559,3 +562,18 @@ def test_me_shows_when_the_membership_renews(app, client, store) -> None:
     page = client.get("/me").get_data(as_text=True)
     assert "Your membership renews on" in page
     assert "time to settle the fee" in page  # within the reminder window
+
+
+def test_a_member_whose_year_is_settled_is_not_offered_a_waiver(app, client, store) -> None:
+    _request(store)
+    log_in(app, client, "Example")
+    assert "Ask for a waiver" in client.get("/me").get_data(True)
+    store.record_payment(
+        "Example", amount=2000, currency="USD", paid_on=date.today().isoformat(),
+        method="card", reference="T-1", recorded_by="Admin One",
+    )  # fmt: skip
+    assert "Ask for a waiver" not in client.get("/me").get_data(True)
+    token = _csrf(client, "/me")
+    client.post("/waiver", data={"csrf_token": token, "reason": "a stale page"})
+    assert "Your fee for this year is paid; there is nothing to waive." in _page(client, "/me")
+    assert store.waivers("Example") == []
