@@ -144,7 +144,7 @@ def install_templates(config: Config) -> list[tuple[str, bool]]:
     ]
 
 
-def checkpoint_from_env() -> Callable[[str], None] | None:
+def checkpoint_from_env(steps: tuple[str, ...] = STEPS) -> Callable[[str], None] | None:
     """`ATS_KILL_AT=STEP` makes the process kill itself (SIGKILL) at that step of a cycle.
 
     It exists to prove crash safety with real process deaths; it is never set in
@@ -153,8 +153,8 @@ def checkpoint_from_env() -> Callable[[str], None] | None:
     step = os.environ.get("ATS_KILL_AT", "")
     if not step:
         return None
-    if step not in STEPS:
-        raise ValueError(f"ATS_KILL_AT must be one of {', '.join(STEPS)}")
+    if step not in steps:
+        raise ValueError(f"ATS_KILL_AT must be one of {', '.join(steps)}")
 
     def checkpoint(reached: str) -> None:
         if reached == step:
@@ -178,23 +178,32 @@ def run_renewal(
     """
     from datetime import UTC, datetime
 
+    from bot.renewal import STEPS as RENEWAL_STEPS
     from bot.renewal import RenewalSettings
     from bot.renewal import run as renewal_run
     from policies.fees import load_fees
 
     today = today or datetime.now(UTC).date()
-    if site_factory is not None:
-        the_site = site_factory(config)
-    elif dry_run:
-        the_site = site(config, log_in=False)
-    else:
-        the_site = _LazySite(config)
+
+    def connect() -> Any:  # only when a reminder is due: the account side needs no wiki
+        if site_factory is not None:
+            return site_factory(config)
+        return site(config, log_in=False) if dry_run else _LazySite(config)
+
     settings = RenewalSettings(
         bot_user=config.bot.username.partition("@")[0], bridge_url=config.bridge.url
     )
     store = Store(config.store_path)
     try:
-        return renewal_run(the_site, store, fees or load_fees(), settings, today, dry_run=dry_run)
+        return renewal_run(
+            connect,
+            store,
+            fees or load_fees(),
+            settings,
+            today,
+            dry_run=dry_run,
+            checkpoint=checkpoint_from_env(RENEWAL_STEPS),
+        )
     finally:
         store.close()
 

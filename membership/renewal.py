@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from membership import ledger
+from membership.reminder_claims import CLAIMED
 from membership.states import State
 from membership.store import Store
 from policies.eligibility import canonical_username
@@ -165,7 +166,7 @@ def member_standing(store: Store, policy: FeePolicy, name: str, today: date) -> 
 class Plan:
     today: date
     members: list[Member] = field(default_factory=list)
-    reminders: list[Reminder] = field(default_factory=list)  # due and not yet recorded
+    reminders: list[Reminder] = field(default_factory=list)  # due, not yet decided
     suspend: list[Member] = field(default_factory=list)
     restore: list[Member] = field(default_factory=list)
     never_covered: list[str] = field(default_factory=list)
@@ -178,8 +179,12 @@ def plan(store: Store, policy: FeePolicy, today: date) -> Plan:
         result.members.append(member)
         actions = decide(policy, member, today)
         remind = actions.remind
-        if remind and store.reminder(remind.member, remind.period, remind.stage) is None:
-            result.reminders.append(remind)
+        if remind:
+            # A claim still open (being posted, or left by a run that died) is due:
+            # membership.reminder_claims decides whether this run may take it over.
+            known = store.reminder(remind.member, remind.period, remind.stage)
+            if known is None or known.outcome == CLAIMED:
+                result.reminders.append(remind)
         if actions.suspend:
             result.suspend.append(member)
         if actions.restore:

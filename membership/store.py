@@ -571,6 +571,17 @@ def _fee_obligations(db: Database) -> None:
         last[member] = (waiver_id, day)
 
 
+@migrations(name="0015_reminder_claims")
+def _reminder_claims(db: Database) -> None:
+    # A renewal reminder is claimed before it is posted (membership/reminder_claims.py):
+    # the row of 0007 (unique per member, period and stage) is written first with the
+    # outcome `claimed` and who holds it (a random token, host and pid), then settled.
+    db["reminders"].add_column("claim_token", str)
+    db["reminders"].add_column("claim_host", str)
+    db["reminders"].add_column("claim_pid", int)
+    db["reminders"].add_column("claimed_at", str)
+
+
 MIGRATION_ACTOR = "store-migration"
 
 
@@ -814,10 +825,14 @@ class ReminderRecord:
     member: str
     period: str
     stage: int
-    outcome: str  # posted | opted-out | bots-excluded
+    outcome: str  # posted | opted-out | bots-excluded | claimed (being posted)
     revid: int | None
     note: str | None
     at: str
+    claim_token: str | None = None
+    claim_host: str | None = None
+    claim_pid: int | None = None
+    claimed_at: str | None = None
 
 
 @dataclass(frozen=True)
