@@ -59,6 +59,7 @@ class Outcome:
     error: str = ""
     retry: bool = False
     seconds: float = 0.0  # how long the job ran
+    deferred: bool = False  # the directory was unreachable: no attempt spent
 
 
 def worker_id() -> str:
@@ -219,6 +220,8 @@ def outcome_line(outcome: Outcome) -> str:
         whom = f"request {job.request_id} ({subject})"
     if outcome.ok:
         result = "done"
+    elif outcome.deferred:
+        result = f"waiting for the directory: {outcome.error}"
     elif outcome.retry:
         result = f"will retry (attempt {job.attempts}): {outcome.error}"
     else:
@@ -351,7 +354,7 @@ def _failed(
                 error=message,
                 next_attempt_at=deferred.next_attempt_at if deferred else None,
             )
-        return Outcome(deferred or job, False, error=message, retry=True)
+        return Outcome(deferred or job, False, error=message, retry=True, deferred=True)
     permanent = isinstance(error, NamingError) or getattr(error, "permanent", False)
     retry = not permanent and job.attempts < max_attempts
     with store.transaction():
