@@ -124,11 +124,13 @@ class LdapBackend:
         self.person_home = person_home
         self.tool_home = tool_home
         self.url = url
-        self._server = ldap3.Server(url, get_info=ldap3.NONE, connect_timeout=timeout)
         self._credentials = (bind_dn, password)
         self._timeout = timeout
         self._conn: ldap3.Connection | None = None
-        self._connect()
+        # Credentials are checked at once; a directory that is down is not an error
+        # yet: a worker started during an outage waits for it like a running one.
+        with contextlib.suppress(DirectoryUnavailableError):
+            self._connect()
         self._layout_done = False
 
     @property
@@ -141,9 +143,12 @@ class LdapBackend:
 
     def _connect(self) -> None:
         bind_dn, password = self._credentials
+        # A new Server each time: ldap3 marks an address that refused a connection as
+        # unavailable for a few seconds, which would fail a reconnect made just after.
+        server = ldap3.Server(self.url, get_info=ldap3.NONE, connect_timeout=self._timeout)
         try:
             self._conn = ldap3.Connection(
-                self._server,
+                server,
                 user=bind_dn,
                 password=password,
                 auto_bind=ldap3.AUTO_BIND_NO_TLS,

@@ -16,8 +16,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from membership.store import Store
-from provisioning.ldap import LdapBackend
+from provisioning.backend import ProvisioningError
+from provisioning.ldap import DirectoryUnavailableError, LdapBackend
 from provisioning.worker import MAX_ATTEMPTS, enqueue_approved, run_once
 from tests.integration.slapd import Slapd
 
@@ -116,6 +119,19 @@ def test_a_running_worker_converges_after_the_directory_comes_back(
     for who in ["Before Outage", *MEMBERS]:
         assert any(" person for request " in x and f"({who}): done in " in x for x in lines), out
     assert "Traceback" not in out + err
+
+
+def test_a_backend_made_during_an_outage_works_once_the_directory_is_back(
+    slapd: Slapd,
+) -> None:
+    slapd.halt()
+    backend = LdapBackend(slapd.url, slapd.base_dn, slapd.root_dn, slapd.password)
+    with pytest.raises(DirectoryUnavailableError, match="cannot be reached"):
+        backend.describe("jane")
+    slapd.resume()
+    assert backend.create_person("Jane Doe", "jane", []).owner == "Jane Doe"
+    with pytest.raises(ProvisioningError, match="cannot bind"):
+        LdapBackend(slapd.url, slapd.base_dn, slapd.root_dn, "wrong password")
 
 
 # A worker in a process of its own that stalls in its job (a long directory write),
