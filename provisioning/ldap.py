@@ -25,7 +25,8 @@ Outages: a lost connection (the server restarted or went away) is dropped and a 
 one opened on the next operation; an operation that meets a lost connection runs once
 more on a new one, and when the directory still cannot be reached it raises
 `DirectoryUnavailableError` — one line, which the worker treats as an outage (the job
-waits without spending an attempt), never as a fault of the job.
+waits without spending an attempt), never as a fault of the job. A backend made while
+the directory is down is no error (wrong credentials are): it connects when it can.
 """
 
 from __future__ import annotations
