@@ -505,7 +505,7 @@ def _provisioning_backend(config: Config) -> Any:
     if section.backend == "unix":
         from provisioning.unix import UnixBackend
 
-        return UnixBackend(section.root or "/")
+        return UnixBackend(section.root or "/", home_mode=int(section.home_mode, 8))
     from provisioning.dryrun import DryRunBackend
 
     return DryRunBackend(config.store_path.parent / "provisioning-dry-run.jsonl")
@@ -513,18 +513,20 @@ def _provisioning_backend(config: Config) -> Any:
 
 def _provision_run(args: argparse.Namespace, config: Config) -> int:
     from membership.store import Store
-    from provisioning.worker import enqueue_approved, run_forever, run_once
+    from provisioning.worker import enqueue_approved, outcome_line, run_forever, run_once
 
     store, backend = Store(config.store_path), _provisioning_backend(config)
+    section = config.provisioning
+    options = {
+        "lease_seconds": section.lease_seconds,
+        "outage_delay": section.outage_retry_seconds,
+    }
     if not args.once:
-        run_forever(store, backend, poll=args.poll)
+        run_forever(store, backend, poll=args.poll, **options)
         return 0
     enqueue_approved(store)
-    while (outcome := run_once(store, backend)) is not None:
-        state = "done" if outcome.ok else ("will retry" if outcome.retry else "failed")
-        job = outcome.job
-        about = f"request {job.request_id}" if job.request_id else f"member {job.member}"
-        print(f"job {job.id} ({job.kind}, {about}): {state} {outcome.error or ''}".rstrip())
+    while (outcome := run_once(store, backend, **options)) is not None:
+        print(outcome_line(outcome), flush=True)
     return 0
 
 

@@ -77,6 +77,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "bind_dn": Key(str, "", "DN to bind as (password in ATS_LDAP_PASSWORD)"),
         "root": Key(str, "", "unix backend: root prefix for /etc and /home"),
         "login_host": Key(str, "", "the host members log in to, named in the bot's done reply"),
+        "lease_seconds": Key(
+            int, 60, "a job's lease, renewed while it runs; a dead worker's job is free after it"
+        ),
+        "outage_retry_seconds": Key(
+            int, 30, "wait before a job meets an unreachable directory again (no attempt spent)"
+        ),
+        "home_mode": Key(str, "0750", "unix backend: mode of a new home, in octal"),
     },
 }
 SECRETS = {
@@ -216,6 +223,20 @@ def _check_values(where: str, sections: Mapping[str, Section]) -> None:
     backend = sections["provisioning"].backend
     if backend not in ("ldap", "unix", "dry-run"):
         raise ConfigError(f"{where}: [provisioning] backend must be ldap, unix or dry-run")
+    provisioning = sections["provisioning"]
+    if provisioning.lease_seconds < 5:
+        raise ConfigError(f"{where}: [provisioning] lease_seconds must be at least 5")
+    if provisioning.outage_retry_seconds < 1:
+        raise ConfigError(f"{where}: [provisioning] outage_retry_seconds must be at least 1")
+    try:
+        mode = int(provisioning.home_mode, 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o777:
+        raise ConfigError(
+            f'{where}: [provisioning] home_mode must be an octal mode such as "0750" '
+            f"(got {provisioning.home_mode!r})"
+        )
     stream = urlsplit(sections["wiki"].stream_url)
     if sections["wiki"].stream_url and (
         stream.scheme not in ("http", "https") or not stream.netloc

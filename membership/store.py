@@ -1700,6 +1700,32 @@ class Store:
         )
         return self.job(job_id)
 
+    def renew_lease(
+        self, job_id: int, worker: str, now: datetime | None = None, *, lease_seconds: int = 60
+    ) -> bool:
+        """Extend `worker`'s lease on a running job; False if it no longer holds it."""
+        until = _iso((now or datetime.now(UTC)) + timedelta(seconds=lease_seconds))
+        cursor = self.db.execute(
+            "UPDATE jobs SET lease_until = ? WHERE id = ? AND leased_by = ? AND state = 'running'",
+            [until, job_id, worker],
+        )
+        return cursor.rowcount == 1
+
+    def defer_job(
+        self, job_id: int, worker: str, error: str, now: datetime | None = None, *, delay: int = 30
+    ) -> JobRecord | None:
+        """Queue a running job again after `delay` seconds without spending an attempt:
+        the directory could not be reached, which says nothing about the job itself."""
+        stamp = _iso(now)
+        due = _iso((now or datetime.now(UTC)) + timedelta(seconds=delay))
+        cursor = self.db.execute(
+            "UPDATE jobs SET state = 'queued', attempts = MAX(0, attempts - 1), last_error = ?, "
+            "next_attempt_at = ?, lease_until = NULL, updated_at = ? "
+            "WHERE id = ? AND leased_by = ? AND state = 'running'",
+            [error, due, stamp, job_id, worker],
+        )
+        return self.job(job_id) if cursor.rowcount == 1 else None
+
     def requeue_job(self, job_id: int, payload: Mapping[str, Any] | None = None) -> JobRecord:
         """Queue a job again now (an admin fixed its cause), optionally with a new payload."""
         values: dict[str, Any] = {"state": "queued", "next_attempt_at": now_iso()}

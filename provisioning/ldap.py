@@ -20,16 +20,26 @@ into `description` values `ats-suspended-key: KEY` (the shell into
 `ats-suspended-shell: SHELL`), all in one modify; `restore` moves them back. Every
 DN component is escaped with `escape_rdn` and every filter value with
 `escape_filter_chars`, though names are validated before any of them is built.
+
+Outages: a lost connection (the server restarted or went away) is dropped and a new
+one opened on the next operation; an operation that meets a lost connection runs once
+more on a new one, and when the directory still cannot be reached it raises
+`DirectoryUnavailableError` — one line, which the worker treats as an outage (the job
+waits without spending an attempt), never as a fault of the job. A backend made while
+the directory is down is no error (wrong credentials are): it connects when it can.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import random
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import ldap3
+from ldap3.core.exceptions import LDAPCommunicationError
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
@@ -45,6 +55,8 @@ from provisioning.backend import (
     checked_members,
     checked_name,
 )
+
+T = TypeVar("T")
 
 SUCCESS, NO_SUCH_ATTRIBUTE, NO_SUCH_OBJECT, ALREADY_EXISTS = 0, 16, 32, 68
 SAVED_KEY = "ats-suspended-key: "
@@ -67,6 +79,32 @@ _ATTRS = [
 ]
 
 
+class DirectoryUnavailableError(ProvisioningError):
+    """The directory could not be reached: an outage, not a fault of the job."""
+
+    unavailable = True
+
+
+def _reconnecting(method: Callable[..., T]) -> Callable[..., T]:
+    """Run `method`; on a lost connection open a new one and run it once more (every
+    operation converges when repeated), then give up with DirectoryUnavailableError."""
+
+    @functools.wraps(method)
+    def wrapper(self: LdapBackend, *args: Any, **kwargs: Any) -> T:
+        for attempt in (1, 2):
+            try:
+                return method(self, *args, **kwargs)
+            except LDAPCommunicationError as error:
+                self._drop()
+                if attempt == 2:
+                    raise DirectoryUnavailableError(
+                        f"the directory {self.url} cannot be reached: {error}"
+                    ) from None
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
 class LdapBackend:
     def __init__(
         self,
@@ -86,22 +124,58 @@ class LdapBackend:
         self.shell = shell
         self.person_home = person_home
         self.tool_home = tool_home
-        server = ldap3.Server(url, get_info=ldap3.NONE, connect_timeout=timeout)
+        self.url = url
+        self._credentials = (bind_dn, password)
+        self._timeout = timeout
+        self._conn: ldap3.Connection | None = None
+        # Credentials are checked at once; a directory that is down is not an error
+        # yet: a worker started during an outage waits for it like a running one.
+        with contextlib.suppress(DirectoryUnavailableError):
+            self._connect()
+        self._layout_done = False
+
+    @property
+    def conn(self) -> ldap3.Connection:
+        """The bound connection, opened again when the last one was lost."""
+        if self._conn is None or self._conn.closed:
+            self._connect()
+        assert self._conn is not None
+        return self._conn
+
+    def _connect(self) -> None:
+        bind_dn, password = self._credentials
+        # A new Server each time: ldap3 marks an address that refused a connection as
+        # unavailable for a few seconds, which would fail a reconnect made just after.
+        server = ldap3.Server(self.url, get_info=ldap3.NONE, connect_timeout=self._timeout)
         try:
-            self.conn = ldap3.Connection(
+            self._conn = ldap3.Connection(
                 server,
                 user=bind_dn,
                 password=password,
                 auto_bind=ldap3.AUTO_BIND_NO_TLS,
                 raise_exceptions=False,
-                receive_timeout=timeout,
+                receive_timeout=self._timeout,
             )
+        except LDAPCommunicationError as error:
+            self._conn = None
+            raise DirectoryUnavailableError(
+                f"the directory {self.url} cannot be reached: {error}"
+            ) from None
         except ldap3.core.exceptions.LDAPException as error:
-            raise ProvisioningError(f"cannot bind to {url} as {bind_dn}: {error}") from None
-        self._layout_done = False
+            self._conn = None
+            raise ProvisioningError(f"cannot bind to {self.url} as {bind_dn}: {error}") from None
+
+    def _drop(self) -> None:
+        """Forget a connection that failed; the next operation opens a new one."""
+        if self._conn is not None:
+            with contextlib.suppress(Exception):  # the socket is already gone
+                self._conn.unbind()
+        self._conn = None
 
     def close(self) -> None:
-        self.conn.unbind()
+        if self._conn is not None:
+            self._conn.unbind()
+            self._conn = None
 
     # -- DNs ---------------------------------------------------------------
 
@@ -120,6 +194,7 @@ class LdapBackend:
 
     # -- the interface -----------------------------------------------------
 
+    @_reconnecting
     def create_person(self, wiki_user: str, shell_name: str, keys: Sequence[str]) -> Account:
         name, wanted = checked_name(shell_name), checked_keys(keys)
         self._ensure_layout()
@@ -155,6 +230,7 @@ class LdapBackend:
         assert result is not None
         return result
 
+    @_reconnecting
     def create_tool(self, tool: str, maintainers: Sequence[str]) -> Account:
         name, members = checked_name(tool), checked_members(maintainers)
         self._ensure_layout()
@@ -190,6 +266,7 @@ class LdapBackend:
         assert result is not None
         return result
 
+    @_reconnecting
     def set_keys(self, shell_name: str, keys: Sequence[str]) -> None:
         name, wanted = checked_name(shell_name), checked_keys(keys)
         dn = self.person_dn(name)
@@ -208,6 +285,7 @@ class LdapBackend:
         if changes and self._do(self.conn.modify(dn, changes)):
             self._fail("modify", dn)
 
+    @_reconnecting
     def suspend(self, shell_name: str) -> None:
         dn = self._login_dn(checked_name(shell_name))
         entry = self._require(dn)
@@ -227,6 +305,7 @@ class LdapBackend:
         if self._do(self.conn.modify(dn, changes)):
             self._fail("modify", dn)
 
+    @_reconnecting
     def restore(self, shell_name: str) -> None:
         dn = self._login_dn(checked_name(shell_name))
         entry = self._require(dn)
@@ -247,6 +326,7 @@ class LdapBackend:
         if self._do(self.conn.modify(dn, changes)):
             self._fail("modify", dn)
 
+    @_reconnecting
     def describe(self, shell_name: str) -> Account | None:
         name = checked_name(shell_name)
         entry = self._read(self.person_dn(name))

@@ -15,7 +15,8 @@ relative to its parent and the file is replaced by a rename: nothing is ever wri
 through a link. Commands are argument lists, never a shell string, and every name is
 validated before it reaches one. Suspension: shell /usr/sbin/nologin, expiry date
 1970-01-02 (`usermod -e 1`) and the keys moved to `authorized_keys.ats-suspended`;
-`restore` undoes the three (the shell becomes the configured one again).
+`restore` undoes the three (the shell becomes the configured one again). Homes are
+made with `home_mode` (0750 by default: the owner and the account's own group only).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class UnixBackend:
         shell: str = "/bin/bash",
         person_home: str = "/home/{name}",
         tool_home: str = "/data/project/{name}",
+        home_mode: int = 0o750,
     ) -> None:
         self.root = Path(root).resolve()
         if not (self.root / "etc").is_dir():
@@ -66,6 +68,7 @@ class UnixBackend:
         self.shell = shell
         self.person_home = person_home
         self.tool_home = tool_home
+        self.home_mode = home_mode
 
     # -- the interface -----------------------------------------------------
 
@@ -178,6 +181,9 @@ class UnixBackend:
         args.append(self.shell)
         for limit in limits:
             args += ["-K", limit]
+        # HOME_MODE: useradd's default (0755, from UMASK) lets every member read
+        # every home; the mode is set as the home is made, never loosened later.
+        args += ["-K", f"HOME_MODE={self.home_mode:04o}"]
         return self._run([*args, "--", login], check=False)
 
     def _run(self, args: list[str], *, check: bool = True) -> int:

@@ -16,6 +16,13 @@ Jobs about a member's existing account (`membership.accounts`: request_id NULL,
 keys to the member's active keys, "suspend" and "restore" call the backend's (both
 converge when repeated); a failure is audited as `<kind>-failed` and shown to the
 admins, and no request changes state.
+
+Leases follow the worker: a job is leased for `lease_seconds` (60 by default) and a
+heartbeat thread renews the lease while the job runs, so a long job keeps its lease
+and a killed worker's job is free again within one lease. A backend that cannot reach
+its directory (`unavailable` errors) does not spend the job's attempts: the job waits
+`outage_delay` seconds and runs again, so a worker outlives an outage of any length
+and converges once the directory is back. `run_forever` prints one line per job.
 """
 
 from __future__ import annotations
@@ -23,9 +30,10 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from membership.gates import tool_maintainers
@@ -38,6 +46,8 @@ from provisioning.names import NamingError, shell_name
 
 ACTOR = "provisioning"
 MAX_ATTEMPTS = 8
+LEASE_SECONDS = 60
+OUTAGE_DELAY = 30
 Hook = Callable[[str], None]
 
 
@@ -48,6 +58,8 @@ class Outcome:
     account: Account | None = None
     error: str = ""
     retry: bool = False
+    seconds: float = 0.0  # how long the job ran
+    deferred: bool = False  # the directory was unreachable: no attempt spent
 
 
 def worker_id() -> str:
@@ -72,19 +84,73 @@ def run_once(
     now: datetime | None = None,
     *,
     worker: str | None = None,
-    lease_seconds: int = 300,
+    lease_seconds: int = LEASE_SECONDS,
     max_attempts: int = MAX_ATTEMPTS,
+    outage_delay: int = OUTAGE_DELAY,
     hook: Hook | None = None,
 ) -> Outcome | None:
-    """Run the next due job; None when there is none."""
+    """Run the next due job, its lease renewed while it runs; None when there is none."""
     now = now or datetime.now(UTC)
     worker = worker or worker_id()
     hook = hook or (lambda stage: None)
     job = store.lease_job(worker, now, lease_seconds=lease_seconds)
     if job is None:
         return None
+    started = time.monotonic()
+    with _Heartbeat(store, job.id, worker, now, lease_seconds):
+        outcome = _run_leased(store, backend, job, worker, now, max_attempts, outage_delay, hook)
+    return replace(outcome, seconds=time.monotonic() - started)
+
+
+class _Heartbeat:
+    """Renews a running job's lease every third of its length from a thread of its own
+    (with its own store connection), until the job ends or the lease is lost."""
+
+    def __init__(
+        self, store: Store, job_id: int, worker: str, now: datetime, lease_seconds: int
+    ) -> None:
+        self.args = (store.path, job_id, worker, now, lease_seconds)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"lease-{job_id}", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _beat(self) -> None:
+        path, job_id, worker, now, lease_seconds = self.args
+        started = time.monotonic()
+        store: Store | None = None
+        try:
+            while not self.stop.wait(max(1.0, lease_seconds / 3)):
+                store = store or Store(path)
+                # The clock the job was leased by (a test may give one), moved on.
+                moment = now + timedelta(seconds=time.monotonic() - started)
+                if not store.renew_lease(job_id, worker, moment, lease_seconds=lease_seconds):
+                    return
+        except Exception as error:  # a busy store: the job goes on, its lease may lapse
+            print(f"job {job_id}: could not renew its lease: {error}", flush=True)
+        finally:
+            if store is not None:
+                store.close()
+
+
+def _run_leased(
+    store: Store,
+    backend: Backend,
+    job: JobRecord,
+    worker: str,
+    now: datetime,
+    max_attempts: int,
+    outage_delay: int,
+    hook: Hook,
+) -> Outcome:
     if job.request_id is None:
-        return _run_member_job(store, backend, job, worker, now, max_attempts, hook)
+        return _run_member_job(store, backend, job, worker, now, max_attempts, outage_delay, hook)
     with store.transaction():
         record = store.request_by_id(job.request_id)
         if record is not None and record.state in (State.APPROVED, State.FAILED):
@@ -94,7 +160,7 @@ def run_once(
     try:
         account = _provision(store, backend, job)
     except Exception as error:  # any backend failure is recorded and retried, never fatal
-        return _failed(store, job, worker, now, error, max_attempts)
+        return _failed(store, job, worker, now, error, max_attempts, outage_delay)
     hook("provisioned")
     with store.transaction():
         owner = account.owner if account.kind == "person" else account.name
@@ -128,14 +194,39 @@ def run_forever(
     *,
     poll: float = 5,
     stop: threading.Event | None = None,
+    log: Callable[[str], None] | None = None,
     **options: Any,
 ) -> None:
-    """Queue and run jobs until `stop` is set, waiting `poll` seconds when idle."""
+    """Queue and run jobs until `stop` is set, waiting `poll` seconds when idle; one
+    line per job to `log` (standard output by default)."""
     stop = stop or threading.Event()
+    log = log or (lambda line: print(line, flush=True))
     while not stop.is_set():
         enqueue_approved(store)
-        if run_once(store, backend, **options) is None:
+        outcome = run_once(store, backend, **options)
+        if outcome is None:
             stop.wait(poll)
+        else:
+            log(outcome_line(outcome))
+
+
+def outcome_line(outcome: Outcome) -> str:
+    """One line about a finished run of a job: what, for whom, the result, how long."""
+    job = outcome.job
+    if job.request_id is None:
+        whom = f"member {job.member}"
+    else:
+        subject = job.payload.get("wiki_user") or job.payload.get("tool") or "?"
+        whom = f"request {job.request_id} ({subject})"
+    if outcome.ok:
+        result = "done"
+    elif outcome.deferred:
+        result = f"waiting for the directory: {outcome.error}"
+    elif outcome.retry:
+        result = f"will retry (attempt {job.attempts}): {outcome.error}"
+    else:
+        result = f"failed: {outcome.error}"
+    return f"job {job.id} {job.kind} for {whom}: {result} in {outcome.seconds:.2f} s"
 
 
 def provision_person(
@@ -162,6 +253,7 @@ def _run_member_job(
     worker: str,
     now: datetime,
     max_attempts: int,
+    outage_delay: int,
     hook: Hook,
 ) -> Outcome:
     """A job about a member's existing account: keys | suspend | restore."""
@@ -187,7 +279,7 @@ def _run_member_job(
         else:
             raise UnknownJobError(f"no such job kind {job.kind!r}")
     except Exception as error:  # recorded and retried like a provisioning failure
-        return _failed(store, job, worker, now, error, max_attempts)
+        return _failed(store, job, worker, now, error, max_attempts, outage_delay)
     hook("provisioned")
     with store.transaction():
         store.finish_job(job.id, worker, now)  # False: asked again meanwhile, so it runs again
@@ -245,10 +337,26 @@ def _failed(
     now: datetime,
     error: BaseException,
     max_attempts: int,
+    outage_delay: int = OUTAGE_DELAY,
 ) -> Outcome:
+    message = str(error) or type(error).__name__
+    if getattr(error, "unavailable", False):
+        # An outage is no fault of the job: it waits for the directory without
+        # spending an attempt, however long the outage lasts.
+        with store.transaction():
+            deferred = store.defer_job(job.id, worker, message, now, delay=outage_delay)
+            store.audit(
+                ACTOR,
+                "provisioning-deferred",
+                job.request_id,
+                job=job.id,
+                member=job.member,
+                error=message,
+                next_attempt_at=deferred.next_attempt_at if deferred else None,
+            )
+        return Outcome(deferred or job, False, error=message, retry=True, deferred=True)
     permanent = isinstance(error, NamingError) or getattr(error, "permanent", False)
     retry = not permanent and job.attempts < max_attempts
-    message = str(error) or type(error).__name__
     with store.transaction():
         failed = store.fail_job(job.id, worker, message, now, retry=retry)
         if job.request_id is not None:

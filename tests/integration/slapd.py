@@ -3,8 +3,9 @@
 `Slapd.start(tmp)` writes a slapd.conf with the core, cosine, nis and inetorgperson
 schemas plus the project's openssh-lpk schema, an mdb database under `tmp`, a rootdn
 whose password is hashed by `slappasswd`, and starts slapd in the foreground as the
-`openldap` user; `stop()` ends it. Used by the tests and by bench/bench_provision.py.
-A missing slapd is an error that says how to install it, never a skip.
+`openldap` user; `stop()` ends it, `halt()` and `resume()` make an outage. Used by
+the tests and by bench/bench_provision.py. A missing slapd is an error that says how
+to install it, never a skip.
 """
 
 from __future__ import annotations
@@ -130,6 +131,25 @@ index uid,uidNumber,gidNumber,cn,employeeNumber eq
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError("slapd did not listen within 10 s")
+
+    def halt(self) -> None:
+        """Stop the server but keep its data, as an outage would (see `resume`)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=10)
+
+    def resume(self) -> None:
+        """Start the halted server again on the same port with the same data."""
+        conf = self.directory / "slapd.conf"
+        user = ["-u", "openldap", "-g", "openldap"] if os.geteuid() == 0 else []
+        log = (self.directory / "slapd.log").open("ab")
+        self.process = subprocess.Popen(
+            [_find("slapd"), "-d", "0", "-h", f"ldap://127.0.0.1:{self.port}/", "-f", str(conf)]
+            + user,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait()
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -57,6 +57,13 @@ def test_a_person_gets_a_user_group_home_and_keys(root: Path) -> None:
     assert keys.read_text() == f"{KEY}\n{KEY2}\n"
 
 
+def test_homes_are_not_readable_by_other_members(root: Path) -> None:
+    UnixBackend(root).create_person("Jane Doe", "jane", [KEY])
+    assert stat.S_IMODE((root / "home" / "jane").stat().st_mode) == 0o750
+    UnixBackend(root, home_mode=0o700).create_person("John Roe", "john", [])
+    assert stat.S_IMODE((root / "home" / "john").stat().st_mode) == 0o700
+
+
 def test_suspend_and_restore(root: Path) -> None:
     unix = UnixBackend(root)
     unix.create_person("Jane", "jane", [KEY])

@@ -152,6 +152,15 @@ def with_keys(section: str, lines: str, text: str = REQUIRED_ONLY) -> str:
         ("wiki", 'request_prefixes = "Account request:"', "[wiki] request_prefixes must be a list"),
         ("wiki", "archive_after_days = -1", "[wiki] archive_after_days must not be negative"),
         ("provisioning", 'backend = "ssh"', "[provisioning] backend must be ldap, unix or dry-run"),
+        ("provisioning", "lease_seconds = 1", "[provisioning] lease_seconds must be at least 5"),
+        (
+            "provisioning",
+            "outage_retry_seconds = 0",
+            "[provisioning] outage_retry_seconds must be at least 1",
+        ),
+        ("provisioning", 'home_mode = "0855"', "[provisioning] home_mode must be an octal mode"),
+        ("provisioning", 'home_mode = "1777"', "[provisioning] home_mode must be an octal mode"),
+        ("provisioning", "home_mode = 488", "[provisioning] home_mode must be a string"),
     ],
 )
 def test_wrong_types_and_values(tmp_path: Path, section: str, line: str, expected: str) -> None:

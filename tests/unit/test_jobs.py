@@ -166,6 +166,36 @@ def test_attempts_run_out(store: Store) -> None:
     assert outcome.job.state == "failed" and not outcome.retry
 
 
+class Unreachable(ProvisioningError):
+    unavailable = True
+
+
+class Down(Flaky):
+    def create_person(self, *args: Any) -> Any:
+        if self.failures:
+            self.failures -= 1
+            raise Unreachable("the directory ldap://x cannot be reached")
+        return self.inner.create_person(*args)
+
+
+def test_an_outage_spends_no_attempts_however_long_it_lasts(store: Store) -> None:
+    record = approved(store, "k1", "Jane Doe")
+    enqueue_approved(store, NOW)
+    down = Down(20)
+    moment = NOW
+    for _ in range(20):
+        outcome = run_once(store, down, moment, worker="w", max_attempts=3, outage_delay=30)  # type: ignore[arg-type]
+        assert outcome is not None and outcome.retry and not outcome.ok
+        assert (outcome.job.state, outcome.job.attempts) == ("queued", 0)
+        assert run_once(store, down, moment + timedelta(seconds=29), worker="w") is None
+        moment += timedelta(seconds=30)
+    done = run_once(store, down, moment, worker="w", max_attempts=3)  # type: ignore[arg-type]
+    assert done is not None and done.ok and done.job.attempts == 1
+    assert store.request_by_id(record.id).state == "done"  # type: ignore[union-attr]
+    deferred = [e for e in store.audit_log(record.id) if e.action == "provisioning-deferred"]
+    assert len(deferred) == 20
+
+
 def test_a_tool_waits_for_its_maintainers_accounts(store: Store) -> None:
     fields = {"type": "tool", "tool": "citation-bot", "maintainers": "Bob", "license": "MIT"}
     tool = approved(store, "t1", "Jane Doe", type="tool", fields=fields)
