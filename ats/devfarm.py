@@ -32,7 +32,6 @@ import json
 import os
 import shutil
 import sqlite3
-import tempfile
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -49,7 +48,6 @@ from ats.devwiki import (
     DevWikiError,
     SeedUser,
     _check_prerequisites,
-    _export_xml,
     _free_port,
     _iso,
     _mw_timestamp,
@@ -460,14 +458,7 @@ class DevFarm:
         personas = tuple(p for p in personas if p.edits)
         if not personas:
             return
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", suffix=".xml", dir=wiki.root, delete=False
-        ) as dump:
-            dump.write(_export_xml(personas, now))
-        try:
-            wiki.run_maintenance("importDump.php", "--no-updates", dump.name)
-        finally:
-            Path(dump.name).unlink(missing_ok=True)
+        wiki.import_history(personas, now)
 
     def _seed_users(self) -> dict[str, SeedUser]:
         state = self._state()

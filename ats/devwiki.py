@@ -573,14 +573,7 @@ class DevWiki:
 
         for persona in PERSONAS:
             self.create_user(persona.name, users[persona.name].password, sysop=persona.sysop)
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", suffix=".xml", dir=self.root, delete=False
-        ) as dump:
-            dump.write(_export_xml(PERSONAS, now))
-        try:
-            self.run_maintenance("importDump.php", "--no-updates", dump.name)
-        finally:
-            Path(dump.name).unlink(missing_ok=True)
+        self.import_history(PERSONAS, now)
         self.run_maintenance("initEditCount.php")
         self._set_registrations({n: _mw_timestamp(u.registered) for n, u in users.items()})
         for persona in PERSONAS:
@@ -592,6 +585,20 @@ class DevWiki:
         seed_state["done"] = True
         self._update_state(seed=seed_state)
         return users
+
+    def import_history(self, personas: tuple[_Persona, ...], now: datetime) -> None:
+        """Import every persona's past edits (dated relative to ``now``) as real revisions.
+
+        Resumable: each revision carries its sha1, so an import run again adds nothing twice.
+        """
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", suffix=".xml", dir=self.root, delete=False
+        ) as dump:
+            dump.write(_export_xml(personas, now))
+        try:
+            self.run_maintenance("importDump.php", "--no-updates", dump.name)
+        finally:
+            Path(dump.name).unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ internals
     def _install(self) -> None:
