@@ -650,13 +650,7 @@ def wiki_id(site: Any) -> str:
 
 
 def _continued(site: Any, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    params = dict(params)
-    while True:
-        data = _query(site, **params)
-        yield data
-        if "continue" not in data:
-            return
-        params.update(data["continue"])
+    return _pages(partial(_query, site), params)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
