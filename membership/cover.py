@@ -22,15 +22,11 @@ from datetime import date
 from membership import ledger
 from membership.ledger import LedgerEntry, LedgerError
 from policies.fees import FeePolicy
-from policies.money import format_minor
+from policies.money import MAX_MINOR, format_minor
 
 
 def _money(amount: int, policy: FeePolicy) -> str:
     return f"{format_minor(amount, policy.currency)} {policy.currency}"
-
-
-# The store keeps amounts as SQLite integers (64 bits); beyond that is no real amount.
-LARGEST = 2**63 - 1
 
 
 def amount_refusal(amount: object, currency: str, policy: FeePolicy, what: str) -> str | None:
@@ -39,7 +35,7 @@ def amount_refusal(amount: object, currency: str, policy: FeePolicy, what: str) 
         return f"The amount of a {what} is whole minor units, not {amount!r}."
     if amount <= 0:
         return f"A {what} must be more than zero (e.g. 20.00)."
-    if amount > LARGEST:
+    if amount > MAX_MINOR:  # the store's integers are 64-bit
         return f"{_money(amount, policy)} is more than the ledger can hold; check the amount."
     if currency != policy.currency:
         return (
