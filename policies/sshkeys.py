@@ -5,9 +5,11 @@ line: type, base64 blob, optional comment) and returns a `PublicKey` with the ty
 the strength in bits, the fingerprint in OpenSSH's `SHA256:…` form and the comment,
 or raises `SSHKeyError` whose message tells the requester what to do instead.
 Accepted: ssh-ed25519, sk-ssh-ed25519@openssh.com, ecdsa-sha2-nistp256/384/521 and
-ssh-rsa of at least 3072 bits. The blob is decoded and checked field by field, so a
-key whose blob names another type, is truncated or carries trailing bytes is refused.
-Private keys are recognised and refused with a warning never to paste one.
+ssh-rsa of at least 3072 bits. The blob's framing is read here, so that a key whose
+blob names another type, is truncated or carries trailing bytes gets its own message;
+the key material itself is checked by `cryptography`'s `load_ssh_public_key` (an ECDSA
+point off its curve, an RSA exponent out of range). Private keys are recognised and
+refused with a warning never to paste one.
 """
 
 from __future__ import annotations
@@ -18,13 +20,17 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_ssh_public_key
+
 MIN_RSA_BITS = 3072
 MAX_LINE = 16_384
 
 _ECDSA = {
-    "ecdsa-sha2-nistp256": ("nistp256", 256, 32),
-    "ecdsa-sha2-nistp384": ("nistp384", 384, 48),
-    "ecdsa-sha2-nistp521": ("nistp521", 521, 66),
+    "ecdsa-sha2-nistp256": "nistp256",
+    "ecdsa-sha2-nistp384": "nistp384",
+    "ecdsa-sha2-nistp521": "nistp521",
 }
 ACCEPTED_TYPES = (
     "ssh-ed25519",
@@ -96,13 +102,15 @@ def parse_public_key(text: str) -> PublicKey:
             f"The line says {key_type!r} but the key inside is {inner[:40]!r}: "
             "the line was edited or pieced together. Copy the .pub file again."
         )
-    bits = _check_body(key_type, reader)
+    _check_framing(key_type, reader)
     if not reader.done():
         raise SSHKeyError("The key has extra bytes at its end; copy the .pub file again.")
+    bits = _check_material(key_type, blob)
     return PublicKey(key_type, bits, blob, fingerprint(blob), comment)
 
 
-def _check_body(key_type: str, reader: _Reader) -> int:
+def _check_framing(key_type: str, reader: _Reader) -> None:
+    """The fields after the type, with the messages a requester can act on."""
     if key_type in ("ssh-ed25519", "sk-ssh-ed25519@openssh.com"):
         if len(reader.string()) != 32:
             raise SSHKeyError("The Ed25519 key is not 32 bytes long; copy the .pub file again.")
@@ -110,25 +118,38 @@ def _check_body(key_type: str, reader: _Reader) -> int:
             application = reader.string()
             if not application:
                 raise SSHKeyError("The security-key key names no application.")
-        return 256
+        return
     if key_type in _ECDSA:
-        curve, bits, size = _ECDSA[key_type]
+        curve = _ECDSA[key_type]
         if reader.string() != curve.encode():
             raise SSHKeyError(f"The ECDSA key is not on the {curve} curve its type names.")
-        point = reader.string()
-        if len(point) != 1 + 2 * size or point[0] != 4:
-            raise SSHKeyError("The ECDSA key's point is malformed; copy the .pub file again.")
-        return bits
-    exponent = reader.mpint()
-    modulus = reader.mpint()
-    if exponent < 3 or modulus <= 0:
-        raise SSHKeyError("The RSA key is malformed; copy the .pub file again.")
-    bits = modulus.bit_length()
-    if bits < MIN_RSA_BITS:
+        reader.string()  # the point, checked by cryptography
+        return
+    reader.string()  # RSA exponent and modulus, checked by cryptography
+    reader.string()
+
+
+def _check_material(key_type: str, blob: bytes) -> int:
+    """The key's strength in bits, once `cryptography` has accepted its numbers."""
+    line = key_type.encode() + b" " + base64.b64encode(blob)
+    try:
+        key = load_ssh_public_key(line)
+    except (ValueError, UnsupportedAlgorithm):
+        kind = "ECDSA" if key_type in _ECDSA else "RSA" if key_type == "ssh-rsa" else "Ed25519"
         raise SSHKeyError(
-            f"This RSA key has {bits} bits; at least {MIN_RSA_BITS} are needed. {_HOW_TO}"
-        )
-    return bits
+            f"The {kind} key is not a valid key (its numbers do not fit together); "
+            "copy the .pub file again."
+        ) from None
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return key.curve.key_size
+    if isinstance(key, rsa.RSAPublicKey):
+        bits = key.key_size
+        if bits < MIN_RSA_BITS:
+            raise SSHKeyError(
+                f"This RSA key has {bits} bits; at least {MIN_RSA_BITS} are needed. {_HOW_TO}"
+            )
+        return bits
+    return 256
 
 
 class _Reader:
@@ -146,9 +167,6 @@ class _Reader:
         if self.at > len(self.data):
             raise SSHKeyError("The key is truncated; copy the whole line again.")
         return self.data[start : self.at]
-
-    def mpint(self) -> int:
-        return int.from_bytes(self.string(), "big", signed=True)
 
     def done(self) -> bool:
         return self.at == len(self.data)

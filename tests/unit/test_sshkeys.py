@@ -116,6 +116,26 @@ def test_truncated_and_trailing_bytes() -> None:
         parse_public_key("ssh-ed25519 " + base64.b64encode(blob).decode())
 
 
+@pytest.mark.parametrize("curve", [ec.SECP256R1(), ec.SECP384R1(), ec.SECP521R1()])
+def test_ecdsa_point_off_its_curve_refused(curve) -> None:
+    """A well-framed key whose point is not on the curve: only the key's maths can tell."""
+    key_type, encoded = _line(ec.generate_private_key(curve)).split()
+    blob = bytearray(base64.b64decode(encoded))
+    blob[-1] ^= 0x01  # the last byte of y: the point (x, y') leaves the curve
+    with pytest.raises(SSHKeyError, match="The ECDSA key is not a valid key"):
+        parse_public_key(f"{key_type} {base64.b64encode(bytes(blob)).decode()}")
+    # The same bytes unaltered are accepted, so the refusal is the point's alone.
+    assert parse_public_key(f"{key_type} {encoded}").type == key_type
+
+
+def test_rsa_with_an_exponent_out_of_range_refused() -> None:
+    modulus = rsa.generate_private_key(public_exponent=65537, key_size=3072).public_key()
+    n = modulus.public_numbers().n.to_bytes(3072 // 8 + 1, "big")
+    line = "ssh-rsa " + _blob(b"ssh-rsa", b"\x01", n)
+    with pytest.raises(SSHKeyError, match="The RSA key is not a valid key"):
+        parse_public_key(line)
+
+
 def test_two_keys_at_once_refused() -> None:
     line = _line(ed25519.Ed25519PrivateKey.generate())
     with pytest.raises(SSHKeyError, match="one key at a time"):
