@@ -1,9 +1,10 @@
 """Loading and checking the TOML configuration file.
 
-Every section and key the program understands is declared once in `SCHEMA`, with its
-type, default and a line of help; `load_config` reads a file, refuses unknown or
-mistyped keys with a message naming the file, the section and the key (and the
-nearest known key for a typo), resolves relative paths against the file's folder,
+Every section the program understands is one frozen dataclass (`WikiSettings`,
+`BotSettings`, …) whose typed fields declare its keys, with default and a line of help;
+`load_config` reads a file, checks each section with `policies.tomlcheck` (unknown or
+mistyped keys are refused with a message naming the file, the section and the key, and
+the nearest known key for a typo), resolves relative paths against the file's folder,
 and returns a frozen `Config`. Secrets never live in this file: they come from the
 environment (`ATS_BOT_PASSWORD`, `ATS_OAUTH_SECRET`, `ATS_SESSION_KEY`,
 `ATS_LDAP_PASSWORD`).
@@ -11,80 +12,106 @@ environment (`ATS_BOT_PASSWORD`, `ATS_OAUTH_SECRET`, `ATS_SESSION_KEY`,
 
 from __future__ import annotations
 
-import difflib
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from policies.eligibility import EligibilityPolicy, PolicyError, load_policy
-
-REQUIRED = object()
-
-
-@dataclass(frozen=True)
-class Key:
-    type: type | tuple[type, ...]
-    default: Any
-    help: str
+from policies.tomlcheck import TableError, did_you_mean, help_of, load_table, setting
 
 
-SCHEMA: dict[str, dict[str, Key]] = {
-    "wiki": {
-        "api": Key(str, REQUIRED, "URL of the wiki's api.php"),
-        "request_page": Key(str, REQUIRED, "title of the on-wiki request page"),
-        "run_page": Key(str, "", "kill-switch page: the bot acts only while it reads `true`"),
-        "archive_after_days": Key(int, 7, "days a closed request stays before archiving"),
-        "expire_after_days": Key(int, 60, "days without progress before a request expires"),
-        "backlog_days": Key(int, 7, "a request open longer than this shows a backlog notice"),
-        "request_prefixes": Key(
-            list, ["Account request:", "Tool request:"], "headings that mark a request"
-        ),
-        "request_template": Key(str, "ATS request", "name of the request template"),
-        "status_template": Key(str, "ATS status", "name of the status template"),
-        "stream_url": Key(
-            str,
-            "",
-            "EventStreams recentchange URL `ats bot watch` follows (empty: poll recent changes)",
-        ),
-    },
-    "bot": {
-        "username": Key(str, REQUIRED, "bot login, e.g. ClerkBot@clerk (password in env)"),
-        "workdir": Key(str, "", "pywikibot's private folder (default: beside the store)"),
-        "edit_interval": Key((int, float), 10.0, "minimum seconds between two saves"),
-        "maxlag": Key(int, 5, "maxlag sent with every request"),
-        "user_cache_hours": Key((int, float), 24, "how long a user look-up is reused"),
-    },
-    "store": {"path": Key(str, "var/ats.sqlite", "the SQLite database shared by all parts")},
-    "bridge": {
-        "url": Key(str, "http://127.0.0.1:5000", "where requesters reach the bridge"),
-        "oauth_version": Key(int, 2, "MediaWiki OAuth version: 2 or 1 (1.0a)"),
-        "consumer_key": Key(str, "", "OAuth consumer key (secret in ATS_OAUTH_SECRET)"),
-        "oauth_index_url": Key(
-            str, "", "index.php of the wiki where the consumer is registered (empty: beside api)"
-        ),
-        "oauth_rest_url": Key(
-            str, "", "rest.php of the wiki where the consumer is registered (empty: beside api)"
-        ),
-    },
-    "provisioning": {
-        "backend": Key(str, "dry-run", "ldap | unix | dry-run"),
-        "ldap_url": Key(str, "", "ldap://host:port of the directory"),
-        "base_dn": Key(str, "", "suffix under which people and tools live"),
-        "bind_dn": Key(str, "", "DN to bind as (password in ATS_LDAP_PASSWORD)"),
-        "root": Key(str, "", "unix backend: root prefix for /etc and /home"),
-        "login_host": Key(str, "", "the host members log in to, named in the bot's done reply"),
-        "lease_seconds": Key(
-            int, 60, "a job's lease, renewed while it runs; a dead worker's job is free after it"
-        ),
-        "outage_retry_seconds": Key(
-            int, 30, "wait before a job meets an unreachable directory again (no attempt spent)"
-        ),
-        "home_mode": Key(str, "0750", "unix backend: mode of a new home, in octal"),
-    },
+@dataclass(frozen=True, kw_only=True)
+class WikiSettings:
+    api: str = setting(help="URL of the wiki's api.php")
+    request_page: str = setting(help="title of the on-wiki request page")
+    run_page: str = setting("", help="kill-switch page: the bot acts only while it reads `true`")
+    archive_after_days: int = setting(
+        7, minimum=0, help="days a closed request stays before archiving"
+    )
+    expire_after_days: int = setting(
+        60, minimum=0, help="days without progress before a request expires"
+    )
+    backlog_days: int = setting(
+        7, minimum=0, help="a request open longer than this shows a backlog notice"
+    )
+    request_prefixes: tuple[str, ...] = setting(
+        ("Account request:", "Tool request:"), help="headings that mark a request"
+    )
+    request_template: str = setting("ATS request", help="name of the request template")
+    status_template: str = setting("ATS status", help="name of the status template")
+    stream_url: str = setting(
+        "",
+        help="EventStreams recentchange URL `ats bot watch` follows (empty: poll recent changes)",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotSettings:
+    username: str = setting(help="bot login, e.g. ClerkBot@clerk (password in env)")
+    workdir: str = setting("", help="pywikibot's private folder (default: beside the store)")
+    edit_interval: int | float = setting(10.0, help="minimum seconds between two saves")
+    maxlag: int = setting(5, help="maxlag sent with every request")
+    user_cache_hours: int | float = setting(24, help="how long a user look-up is reused")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreSettings:
+    path: str = setting("var/ats.sqlite", help="the SQLite database shared by all parts")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BridgeSettings:
+    url: str = setting("http://127.0.0.1:5000", help="where requesters reach the bridge")
+    oauth_version: int = setting(2, choices=(1, 2), help="MediaWiki OAuth version: 2 or 1 (1.0a)")
+    consumer_key: str = setting("", help="OAuth consumer key (secret in ATS_OAUTH_SECRET)")
+    oauth_index_url: str = setting(
+        "", help="index.php of the wiki where the consumer is registered (empty: beside api)"
+    )
+    oauth_rest_url: str = setting(
+        "", help="rest.php of the wiki where the consumer is registered (empty: beside api)"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProvisioningSettings:
+    backend: str = setting(
+        "dry-run", choices=("ldap", "unix", "dry-run"), help="ldap | unix | dry-run"
+    )
+    ldap_url: str = setting("", help="ldap://host:port of the directory")
+    base_dn: str = setting("", help="suffix under which people and tools live")
+    bind_dn: str = setting("", help="DN to bind as (password in ATS_LDAP_PASSWORD)")
+    root: str = setting("", help="unix backend: root prefix for /etc and /home")
+    login_host: str = setting("", help="the host members log in to, named in the bot's done reply")
+    lease_seconds: int = setting(
+        60,
+        minimum=5,
+        help="a job's lease, renewed while it runs; a dead worker's job is free after it",
+    )
+    outage_retry_seconds: int = setting(
+        30,
+        minimum=1,
+        help="wait before a job meets an unreachable directory again (no attempt spent)",
+    )
+    home_mode: str = setting("0750", help="unix backend: mode of a new home, in octal")
+
+
+Settings = WikiSettings | BotSettings | StoreSettings | BridgeSettings | ProvisioningSettings
+S = TypeVar("S", WikiSettings, BotSettings, StoreSettings, BridgeSettings, ProvisioningSettings)
+
+SECTIONS: dict[str, type[Settings]] = {
+    "wiki": WikiSettings,
+    "bot": BotSettings,
+    "store": StoreSettings,
+    "bridge": BridgeSettings,
+    "provisioning": ProvisioningSettings,
+}
+# Every section and the keys it may hold, in the order `ats config keys` lists them.
+SCHEMA: dict[str, tuple[str, ...]] = {
+    name: tuple(f.name for f in fields(cls)) for name, cls in SECTIONS.items()
 }
 SECRETS = {
     "ATS_BOT_PASSWORD": "the bot's (Bot)password",
@@ -92,6 +119,8 @@ SECRETS = {
     "ATS_SESSION_KEY": "the bridge's session signing key",
     "ATS_LDAP_PASSWORD": "the LDAP bind password",
 }
+# Keys holding a path: relative to the file's folder, not to the current directory.
+PATH_KEYS = ("path", "workdir", "root")
 
 
 class ConfigError(ValueError):
@@ -99,24 +128,13 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class Section:
-    values: Mapping[str, Any]
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.values[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
-@dataclass(frozen=True)
 class Config:
     path: Path | None
-    wiki: Section
-    bot: Section
-    store: Section
-    bridge: Section
-    provisioning: Section
+    wiki: WikiSettings
+    bot: BotSettings
+    store: StoreSettings
+    bridge: BridgeSettings
+    provisioning: ProvisioningSettings
     policy: EligibilityPolicy
 
     @property
@@ -145,55 +163,55 @@ def load_config(path: str | Path) -> Config:
 
 def config_from_mapping(data: Mapping[str, Any], path: Path | None = None) -> Config:
     where = str(path) if path else "configuration"
-    known = [*SCHEMA, "policy"]
+    known = [*SECTIONS, "policy"]
     for name in data:
         if name not in known:
-            raise ConfigError(f"{where}: unknown section [{name}]{_hint(name, known)}")
+            raise ConfigError(f"{where}: unknown section [{name}]{did_you_mean(name, known)}")
     base = path.parent.resolve() if path else Path.cwd()
-    sections = {
-        name: Section(_section(where, name, data.get(name, {}), keys, base))
-        for name, keys in SCHEMA.items()
-    }
+
+    def section(name: str, cls: type[S]) -> S:
+        return _section(where, name, cls, data.get(name, {}), base)
+
+    config = Config(
+        path=path,
+        wiki=section("wiki", WikiSettings),
+        bot=section("bot", BotSettings),
+        store=section("store", StoreSettings),
+        bridge=section("bridge", BridgeSettings),
+        provisioning=section("provisioning", ProvisioningSettings),
+        policy=_policy(where, data.get("policy", {})),
+    )
+    _check_values(where, config)
+    return config
+
+
+def _policy(where: str, raw: object) -> EligibilityPolicy:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: [policy] must be a table of keys")
     try:
-        policy = load_policy(data.get("policy", {}))
+        return load_policy(raw)
     except PolicyError as error:
         raise ConfigError(f"{where}: [policy] {error}") from None
-    _check_values(where, sections)
-    return Config(path=path, policy=policy, **sections)
 
 
-def _section(
-    where: str, name: str, raw: Any, keys: Mapping[str, Key], base: Path
-) -> dict[str, Any]:
+def _section(where: str, name: str, cls: type[S], raw: object, base: Path) -> S:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: [{name}] must be a table of keys")
-    for key in raw:
-        if key not in keys:
-            raise ConfigError(f"{where}: [{name}] unknown key {key!r}{_hint(key, list(keys))}")
-    values: dict[str, Any] = {}
-    for key, spec in keys.items():
-        if key not in raw:
-            if spec.default is REQUIRED:
-                raise ConfigError(f"{where}: [{name}] {key} is missing ({spec.help})")
-            values[key] = spec.default
-            continue
-        value = raw[key]
-        types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
-        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
-            wanted = " or ".join(_type_name(t) for t in types)
-            raise ConfigError(
-                f"{where}: [{name}] {key} must be {wanted}, not {value!r} ({spec.help})"
-            )
-        values[key] = value
-    # Paths in the file are relative to the file, not to the current directory.
-    for key in ("path", "workdir", "root"):
-        if key in keys and values.get(key):
-            values[key] = str((base / values[key]).resolve())
-    return values
+    try:
+        values = load_table(cls, raw)
+    except TableError as error:
+        raise ConfigError(f"{where}: [{name}] {error}") from None
+    paths = {
+        key: str((base / value).resolve())
+        for key in PATH_KEYS
+        if isinstance(value := getattr(values, key, ""), str) and value
+    }
+    return replace(values, **paths)
 
 
-def _check_values(where: str, sections: Mapping[str, Section]) -> None:
-    api = sections["wiki"].api
+def _check_values(where: str, config: Config) -> None:
+    """What a key's type and bounds cannot say: URLs, a non-empty page, an octal mode."""
+    api = config.wiki.api
     parts = urlsplit(api)
     if (
         parts.scheme not in ("http", "https")
@@ -205,12 +223,13 @@ def _check_values(where: str, sections: Mapping[str, Section]) -> None:
             f"{where}: [wiki] api must be the full URL of api.php, e.g. "
             f"https://meta.wikimedia.org/w/api.php (got {api!r})"
         )
-    if not sections["wiki"].request_page.strip():
+    if not config.wiki.request_page.strip():
         raise ConfigError(f"{where}: [wiki] request_page must not be empty")
-    if sections["bridge"].oauth_version not in (1, 2):
-        raise ConfigError(f"{where}: [bridge] oauth_version must be 1 or 2")
-    for key, script in (("oauth_index_url", "index.php"), ("oauth_rest_url", "rest.php")):
-        value = sections["bridge"].values[key]
+    bridge = config.bridge
+    for key, value, script in (
+        ("oauth_index_url", bridge.oauth_index_url, "index.php"),
+        ("oauth_rest_url", bridge.oauth_rest_url, "rest.php"),
+    ):
         url = urlsplit(value)
         if value and (
             url.scheme not in ("http", "https") or not url.netloc or not url.path.endswith(script)
@@ -220,49 +239,23 @@ def _check_values(where: str, sections: Mapping[str, Section]) -> None:
                 f"https://meta.wikimedia.org/w/{script}, or empty to use the one beside "
                 "[wiki] api"
             )
-    backend = sections["provisioning"].backend
-    if backend not in ("ldap", "unix", "dry-run"):
-        raise ConfigError(f"{where}: [provisioning] backend must be ldap, unix or dry-run")
-    provisioning = sections["provisioning"]
-    if provisioning.lease_seconds < 5:
-        raise ConfigError(f"{where}: [provisioning] lease_seconds must be at least 5")
-    if provisioning.outage_retry_seconds < 1:
-        raise ConfigError(f"{where}: [provisioning] outage_retry_seconds must be at least 1")
+    home_mode = config.provisioning.home_mode
     try:
-        mode = int(provisioning.home_mode, 8)
+        mode = int(home_mode, 8)
     except ValueError:
         mode = -1
     if not 0 <= mode <= 0o777:
         raise ConfigError(
             f'{where}: [provisioning] home_mode must be an octal mode such as "0750" '
-            f"(got {provisioning.home_mode!r})"
+            f"(got {home_mode!r})"
         )
-    stream = urlsplit(sections["wiki"].stream_url)
-    if sections["wiki"].stream_url and (
-        stream.scheme not in ("http", "https") or not stream.netloc
-    ):
+    stream_url = config.wiki.stream_url
+    stream = urlsplit(stream_url)
+    if stream_url and (stream.scheme not in ("http", "https") or not stream.netloc):
         raise ConfigError(
             f"{where}: [wiki] stream_url must be an http(s) URL, e.g. "
             "https://stream.wikimedia.org/v2/stream/recentchange, or empty to poll"
         )
-    for key in ("archive_after_days", "expire_after_days", "backlog_days"):
-        if sections["wiki"].values[key] < 0:
-            raise ConfigError(f"{where}: [wiki] {key} must not be negative")
-
-
-def _hint(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(choices)}"
-
-
-def _type_name(kind: type) -> str:
-    return {
-        str: "a string",
-        int: "a whole number",
-        float: "a number",
-        bool: "true or false",
-        list: "a list",
-    }.get(kind, kind.__name__)
 
 
 def secret(name: str) -> str:
@@ -274,14 +267,20 @@ def secret(name: str) -> str:
 
 
 def describe() -> str:
-    """The configuration reference, generated from SCHEMA (used by `ats config keys`)."""
+    """The configuration reference, generated from the settings (used by `ats config keys`)."""
     lines = []
-    for name, keys in SCHEMA.items():
+    for name, cls in SECTIONS.items():
         lines.append(f"[{name}]")
-        for key, spec in keys.items():
-            default = "required" if spec.default is REQUIRED else f"default {spec.default!r}"
-            lines.append(f"  {key:20} {spec.help} ({default})")
+        for spec in fields(cls):
+            required = spec.default is MISSING
+            default = "required" if required else f"default {_shown(spec.default)!r}"
+            lines.append(f"  {spec.name:20} {help_of(spec)} ({default})")
     lines.append("[policy]")
     for key, value in EligibilityPolicy().__dict__.items():
-        lines.append(f"  {key:20} default {list(value) if isinstance(value, tuple) else value!r}")
+        lines.append(f"  {key:20} default {_shown(value)!r}")
     return "\n".join(lines)
+
+
+def _shown(value: object) -> object:
+    """A default as the file would spell it (a TOML array, not a tuple)."""
+    return list(value) if isinstance(value, tuple) else value

@@ -10,28 +10,38 @@ can say exactly which rule failed and by how much.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from typing import Any
 
+from policies.tomlcheck import TableError, load_bundled, setting
 
-class PolicyError(ValueError):
+
+class PolicyError(TableError):
     """A policy value is missing, unknown or of the wrong type."""
+
+
+def canonical_username(name: str) -> str:
+    """MediaWiki's form of a username: underscores as spaces, first letter upper-case."""
+    name = " ".join(name.replace("_", " ").split())
+    return name[:1].upper() + name[1:]
+
+
+def _usernames(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(canonical_username(n) for n in names if n.strip())
 
 
 @dataclass(frozen=True)
 class EligibilityPolicy:
-    min_edits: int = 500
-    min_account_age_days: int = 182
-    recent_edits: int = 10
-    recent_window_days: int = 365
-    recent_max_wikis: int = 5
+    min_edits: int = setting(500, minimum=0)
+    min_account_age_days: int = setting(182, minimum=0)
+    recent_edits: int = setting(10, minimum=0)
+    recent_window_days: int = setting(365, minimum=0)
+    recent_max_wikis: int = setting(5, minimum=1)
     allow_blocked: bool = False
     allow_locked: bool = False
-    admins: tuple[str, ...] = ()
+    admins: tuple[str, ...] = setting((), wanted="a list of usernames", convert=_usernames)
     admin_group: str = ""
 
     def is_admin(self, username: str, groups: tuple[str, ...] = ()) -> bool:
@@ -42,62 +52,15 @@ class EligibilityPolicy:
         return bool(self.admin_group) and self.admin_group in groups
 
 
-def canonical_username(name: str) -> str:
-    """MediaWiki's form of a username: underscores as spaces, first letter upper-case."""
-    name = " ".join(name.replace("_", " ").split())
-    return name[:1].upper() + name[1:]
-
-
-_TYPES: dict[str, type] = {
-    "min_edits": int,
-    "min_account_age_days": int,
-    "recent_edits": int,
-    "recent_window_days": int,
-    "recent_max_wikis": int,
-    "allow_blocked": bool,
-    "allow_locked": bool,
-    "admins": list,
-    "admin_group": str,
-}
-
-
 def policy_keys() -> tuple[str, ...]:
     return tuple(f.name for f in fields(EligibilityPolicy))
 
 
 def load_policy(overrides: Mapping[str, Any] | None = None) -> EligibilityPolicy:
     """The bundled default policy with `overrides` (the config's `[policy]`) applied."""
-    text = resources.files(__package__).joinpath("eligibility.toml").read_text("utf-8")
-    values = tomllib.loads(text)
-    values.update(overrides or {})
-    return policy_from_mapping(values)
-
-
-def policy_from_mapping(values: Mapping[str, Any]) -> EligibilityPolicy:
-    known = policy_keys()
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise PolicyError(f"unknown policy key {unknown[0]!r}; known keys: {', '.join(known)}")
-    checked: dict[str, Any] = {}
-    for key, value in values.items():
-        expected = _TYPES[key]
-        # bool is an int in Python: refuse `min_edits = true` explicitly.
-        if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
-            raise PolicyError(f"policy key {key!r} must be a whole number, not {value!r}")
-        if expected is int and value < 0:
-            raise PolicyError(f"policy key {key!r} must not be negative (got {value})")
-        if key == "recent_max_wikis" and value < 1:
-            raise PolicyError(f"policy key {key!r} must be at least 1 (got {value})")
-        if expected is bool and not isinstance(value, bool):
-            raise PolicyError(f"policy key {key!r} must be true or false, not {value!r}")
-        if expected is str and not isinstance(value, str):
-            raise PolicyError(f"policy key {key!r} must be a string, not {value!r}")
-        if expected is list:
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise PolicyError(f"policy key {key!r} must be a list of usernames")
-            value = tuple(canonical_username(v) for v in value if v.strip())
-        checked[key] = value
-    return replace(EligibilityPolicy(), **checked)
+    return load_bundled(
+        EligibilityPolicy, "eligibility.toml", overrides, noun="policy", error=PolicyError
+    )
 
 
 @dataclass(frozen=True)

@@ -16,75 +16,52 @@ pure: given one member's payments (and waivers), they say whether the year is co
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
-from importlib import resources
 from typing import Any
 
 from policies.eligibility import PolicyError
 from policies.money import MAX_MINOR
-
-
-@dataclass(frozen=True)
-class FeePolicy:
-    annual_fee: int = 2000  # minor units of `currency`
-    currency: str = "USD"
-    grace_days: int = 30
-    waiver_needs_second_admin: bool = True
-    when_fund_is_short: str = "queue"  # queue | allow-negative-with-second-admin
-    reserve_months: int = 6
-    # Refunds, expenses and transfers above this (minor units) need a second admin.
-    second_admin_above: int = 10000
-    operating_may_go_negative: bool = False
-    # The largest single payment recorded (minor units); above it the form and the CSV
-    # import refuse the amount with a clear message.
-    max_payment: int = 100_000
-    how_to_pay: str = ""
-    # Days before the year runs out when a renewal reminder is posted (each once a year).
-    remind_days_before: tuple[int, ...] = (30, 7)
-
+from policies.tomlcheck import load_bundled, setting
 
 FUND_SHORT_RULES = ("queue", "allow-negative-with-second-admin")
 STANDINGS = ("paid", "waived", "grace", "lapsed")
 
 
-def load_fees(overrides: dict[str, Any] | None = None) -> FeePolicy:
-    text = resources.files(__package__).joinpath("fees.toml").read_text("utf-8")
-    values = tomllib.loads(text)
-    values.update(overrides or {})
-    known = [f.name for f in fields(FeePolicy)]
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise PolicyError(f"unknown fee key {unknown[0]!r}; known keys: {', '.join(known)}")
-    for key in ("annual_fee", "grace_days", "reserve_months", "second_admin_above", "max_payment"):
-        value = values[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise PolicyError(f"fee key {key!r} must be a whole number, not {value!r}")
-    if not values["annual_fee"] <= values["max_payment"] <= MAX_MINOR:
+def _latest_first(days: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(sorted(set(days), reverse=True))
+
+
+@dataclass(frozen=True)
+class FeePolicy:
+    annual_fee: int = setting(2000, minimum=0)  # minor units of `currency`
+    currency: str = "USD"
+    grace_days: int = setting(30, minimum=0)
+    waiver_needs_second_admin: bool = True
+    when_fund_is_short: str = setting("queue", choices=FUND_SHORT_RULES)
+    reserve_months: int = setting(6, minimum=0)
+    # Refunds, expenses and transfers above this (minor units) need a second admin.
+    second_admin_above: int = setting(10000, minimum=0)
+    operating_may_go_negative: bool = False
+    # The largest single payment recorded (minor units); above it the form and the CSV
+    # import refuse the amount with a clear message.
+    max_payment: int = setting(100_000, minimum=0)
+    how_to_pay: str = ""
+    # Days before the year runs out when a renewal reminder is posted (each once a year).
+    remind_days_before: tuple[int, ...] = setting(
+        (30, 7), minimum=1, wanted="a list of whole days (e.g. [30, 7])", convert=_latest_first
+    )
+
+
+def load_fees(overrides: Mapping[str, Any] | None = None) -> FeePolicy:
+    policy = load_bundled(FeePolicy, "fees.toml", overrides, noun="fee", error=PolicyError)
+    if not policy.annual_fee <= policy.max_payment <= MAX_MINOR:
         raise PolicyError(
             "fee key 'max_payment' must be at least the annual fee and fit the store "
-            f"(at most {MAX_MINOR}), not {values['max_payment']!r}"
+            f"(at most {MAX_MINOR}), not {policy.max_payment!r}"
         )
-    for key in ("waiver_needs_second_admin", "operating_may_go_negative"):
-        if not isinstance(values[key], bool):
-            raise PolicyError(f"fee key {key!r} must be true or false")
-    if values["when_fund_is_short"] not in FUND_SHORT_RULES:
-        raise PolicyError(
-            f"fee key 'when_fund_is_short' must be one of {', '.join(FUND_SHORT_RULES)}, "
-            f"not {values['when_fund_is_short']!r}"
-        )
-    reminders = values.get("remind_days_before", FeePolicy.remind_days_before)
-    if not isinstance(reminders, list | tuple) or not all(
-        isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in reminders
-    ):
-        raise PolicyError(
-            f"fee key 'remind_days_before' must be a list of whole days (e.g. [30, 7]), "
-            f"not {reminders!r}"
-        )
-    values["remind_days_before"] = tuple(sorted(set(reminders), reverse=True))
-    return FeePolicy(**values)
+    return policy
 
 
 def fee_settled(policy: FeePolicy, payments: Iterable[tuple[int, str, date]], today: date) -> bool:

@@ -7,35 +7,27 @@ non-negative number of days. Enforcing it is `membership.retention.purge`.
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, fields
-from importlib import resources
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from policies.eligibility import PolicyError
+from policies.tomlcheck import load_bundled, setting
+
+_DAYS = "a whole number of days"
 
 
 @dataclass(frozen=True)
 class RetentionPolicy:
-    waiver_reason_days: int = 90
-    identification_method_days: int = 30
-    closed_request_days: int = 180
-    login_attempt_days: int = 1
-    session_days_after_expiry: int = 0
-    user_cache_days: int = 30
+    waiver_reason_days: int = setting(90, minimum=0, wanted=_DAYS)
+    identification_method_days: int = setting(30, minimum=0, wanted=_DAYS)
+    closed_request_days: int = setting(180, minimum=0, wanted=_DAYS)
+    login_attempt_days: int = setting(1, minimum=0, wanted=_DAYS)
+    session_days_after_expiry: int = setting(0, minimum=0, wanted=_DAYS)
+    user_cache_days: int = setting(30, minimum=0, wanted=_DAYS)
 
 
-def load_retention(overrides: dict[str, Any] | None = None) -> RetentionPolicy:
-    text = resources.files(__package__).joinpath("retention.toml").read_text("utf-8")
-    values = tomllib.loads(text)
-    values.update(overrides or {})
-    known = [f.name for f in fields(RetentionPolicy)]
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise PolicyError(f"unknown retention key {unknown[0]!r}; known keys: {', '.join(known)}")
-    for key, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise PolicyError(
-                f"retention key {key!r} must be a whole number of days, not {value!r}"
-            )
-    return RetentionPolicy(**values)
+def load_retention(overrides: Mapping[str, Any] | None = None) -> RetentionPolicy:
+    return load_bundled(
+        RetentionPolicy, "retention.toml", overrides, noun="retention", error=PolicyError
+    )

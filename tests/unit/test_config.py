@@ -82,7 +82,7 @@ def test_the_minimal_file_of_the_spec_loads(tmp_path: Path) -> None:
 def test_defaults_fill_what_the_file_leaves_out(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, REQUIRED_ONLY))
     assert config.wiki.archive_after_days == 7
-    assert config.wiki.request_prefixes == ["Account request:", "Tool request:"]
+    assert config.wiki.request_prefixes == ("Account request:", "Tool request:")
     assert config.bot.edit_interval == 10.0
     assert config.provisioning.backend == "dry-run"
     assert config.policy.min_edits == 500
