@@ -340,6 +340,7 @@ def _known_failure(error: Exception, config: Config | None) -> BaseException | N
 
     from ats.devwiki import DevWikiError
     from bot.clerk import ClerkError
+    from bot.page import ParseError
     from bot.wiki import WikiError
     from membership.lease import LeaseHeld, LeaseLost
     from membership.storefaults import StoreError, describe
@@ -348,7 +349,7 @@ def _known_failure(error: Exception, config: Config | None) -> BaseException | N
 
     known = (
         WikiError | ClerkError | DevWikiError | ProvisioningError | NamingError | StoreError,
-        LeaseHeld | LeaseLost,
+        LeaseHeld | LeaseLost | ParseError,
     )
     if isinstance(error, known):
         return error
