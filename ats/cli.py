@@ -518,7 +518,7 @@ def _provision_run(args: argparse.Namespace, config: Config) -> int:
 
     store, backend = Store(config.store_path), _provisioning_backend(config)
     section = config.provisioning
-    options = {
+    options: dict[str, Any] = {
         "lease_seconds": section.lease_seconds,
         "outage_delay": section.outage_retry_seconds,
     }

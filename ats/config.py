@@ -201,7 +201,7 @@ def _section(where: str, name: str, cls: type[S], raw: object, base: Path) -> S:
         values = load_table(cls, raw)
     except TableError as error:
         raise ConfigError(f"{where}: [{name}] {error}") from None
-    paths = {
+    paths: dict[str, Any] = {
         key: str((base / value).resolve())
         for key in PATH_KEYS
         if isinstance(value := getattr(values, key, ""), str) and value

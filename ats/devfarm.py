@@ -287,7 +287,7 @@ class DevFarm:
         farm = cls._from_state(root, state, extension)
         for name in WIKIS:
             wiki = FarmWiki.load(root / name)
-            wiki.farm = farm
+            wiki.farm = farm  # type: ignore[attr-defined]  # FarmWiki.load returns a FarmWiki
             setattr(farm, "meta" if name == META else "home", wiki)
         return farm
 
@@ -368,9 +368,9 @@ class DevFarm:
             self.meta.edit_as(
                 self.meta.admin_user, KILL_SWITCH_PAGE, "true", "Bot kill switch: true = may run"
             )
-            for wiki in self.wikis.values():
-                wiki.run_maintenance("rebuildrecentchanges.php")
-                wiki.run_maintenance("initSiteStats.php", "--update")
+            for each in self.wikis.values():
+                each.run_maintenance("rebuildrecentchanges.php")
+                each.run_maintenance("initSiteStats.php", "--update")
             plan["done"] = True
             self._update_state(seed=plan)
         return self._seed_users()

@@ -450,7 +450,7 @@ class DevOAuth:
             key = self._rsa
         token = jwt.encode(
             claims,
-            None if algorithm == "none" else key,
+            None if algorithm == "none" else key,  # type: ignore[arg-type]  # None only with the 'none' algorithm
             algorithm=algorithm,
             headers={"typ": "JWT", "alg": algorithm},
         )
@@ -566,7 +566,7 @@ def _route(
                 "message": "The resource owner or authorization server denied the request.",
             }
             return 401, {"Content-Type": "application/json"}, json.dumps(error)
-        profile = {**request.user.profile(), "grants": ["basic", "editpage"]}
+        profile = {**request.user.profile(), "grants": ["basic", "editpage"]}  # type: ignore[union-attr]  # validated above: a token has a user
         return 200, {"Content-Type": "application/json"}, json.dumps(profile)
     if path == "/index.php" and title.startswith("Special:OAuth/"):
         return _oauth1(p, title.removeprefix("Special:OAuth/"), method, uri, body, headers, query)
@@ -584,7 +584,7 @@ def _authorize2(p: DevOAuth, uri: str, headers: dict[str, str], query: dict[str,
         payload = {"error": error.error, "message": error.description}
         return 400, {"Content-Type": "application/json"}, json.dumps(payload)
     except oauth2.OAuth2Error as error:
-        return _redirect(302, error.in_uri(error.redirect_uri))
+        return _redirect(302, error.in_uri(error.redirect_uri))  # type: ignore[arg-type]  # set for every redirecting error
     approve = {"title": "Special:OAuth/approve", **query}
     return _redirect(307, f"{p.url}/index.php?{urlencode(approve)}")
 
@@ -593,9 +593,9 @@ def _approve2(p: DevOAuth, uri: str, headers: dict[str, str], query: dict[str, s
     try:
         scopes, credentials = p.oauth2.validate_authorization_request(uri, "GET", None, headers)
     except oauth2.FatalClientError as error:
-        return 400, {"Content-Type": "text/html"}, html.escape(error.description or error.error)
+        return 400, {"Content-Type": "text/html"}, html.escape(error.description or error.error)  # type: ignore[arg-type]  # error names a description or an error
     except oauth2.OAuth2Error as error:
-        return _redirect(302, error.in_uri(error.redirect_uri))
+        return _redirect(302, error.in_uri(error.redirect_uri))  # type: ignore[arg-type]  # set for every redirecting error
     user = p._consenting(query)
     if user is None:
         return 200, {"Content-Type": "text/html"}, _login_form(query)

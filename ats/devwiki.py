@@ -477,7 +477,7 @@ class DevWiki:
         """The current wikitext of ``title`` ("" if the page does not exist), over HTTP."""
         response = requests.get(
             self.api_url,
-            params={
+            params={  # type: ignore[arg-type]  # str and int values only
                 "action": "query",
                 "prop": "revisions",
                 "titles": title,

@@ -53,7 +53,8 @@ class ClerkSettings:
     bridge_url: str
     policy: EligibilityPolicy
     run_page: str = ""
-    vocab: page.Vocabulary = page.DEFAULT_VOCABULARY
+    # The field `page` above hides the module from the checker (not at run time).
+    vocab: page.Vocabulary = page.DEFAULT_VOCABULARY  # type: ignore[name-defined,attr-defined]
     user_cache: timedelta = timedelta(hours=24)
     conflict_retries: int = 3
     expire_after_days: int = 60

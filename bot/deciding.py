@@ -35,7 +35,7 @@ class Deciding:
         self.judging = judging
 
     def apply(self, planned: list[Planned], current: wiki.PageRevision, now: datetime) -> None:
-        new = []
+        new: list[tuple[Planned, page.Decision]] = []
         for item in planned:
             known = (
                 {(d.wikitext, d.ordinal) for d in self.store.decisions(item.record.id)}

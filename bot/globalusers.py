@@ -185,7 +185,7 @@ class ForeignWiki:
             raise wiki.WikiError(f"{host} did not answer with the API's JSON") from None
         if not isinstance(data, dict):
             raise wiki.WikiError(f"{host} did not answer with the API's JSON")
-        error = data.get("error")
-        if isinstance(error, dict):
-            raise wiki.WikiError(f"{host} refused: {error.get('code', '?')}")
+        refusal = data.get("error")
+        if isinstance(refusal, dict):
+            raise wiki.WikiError(f"{host} refused: {refusal.get('code', '?')}")
         return data

@@ -632,7 +632,8 @@ def render(page: RequestPage, replies: Mapping[str, Sequence[str]]) -> str:
     if not inserts:
         return page.text
     inserts.sort()
-    out, pos = [], 0
+    out: list[str] = []
+    pos = 0
     for at, added in inserts:
         out += (page.text[pos:at], added)
         pos = at

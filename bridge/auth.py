@@ -56,7 +56,7 @@ def current_member() -> Member | None:
 
 
 def is_admin(member: Member | None) -> bool:
-    return bool(member) and settings().policy.is_admin(member.username, member.groups)
+    return member is not None and settings().policy.is_admin(member.username, member.groups)
 
 
 def sign_in(username: str, central_id: str, groups: tuple[str, ...], oauth_version: int) -> None:

@@ -28,7 +28,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import jwt
@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_Session = TypeVar("_Session", bound=requests.Session)
 # requests-oauthlib logs request and access tokens at DEBUG; an app-wide DEBUG must not leak them.
 for _name in ("requests_oauthlib", "oauthlib"):
     if logging.getLogger(_name).getEffectiveLevel() < logging.INFO:
@@ -298,7 +299,7 @@ class OAuthClient:
                 "The wiki could not be reached to finish signing in. Please try again later."
             ) from None
 
-    def _dress(self, oauth: requests.Session) -> requests.Session:
+    def _dress(self, oauth: _Session) -> _Session:
         """Give a requests-oauthlib session the caller's headers, TLS settings and pools."""
         oauth.headers.update(self._base.headers)
         oauth.verify, oauth.cert = self._base.verify, self._base.cert
@@ -374,7 +375,7 @@ class OAuthClient:
         session = OAuth1Session(
             self.settings.consumer_key, client_secret=self.settings.consumer_secret, **kwargs
         )
-        return self._dress(session)  # type: ignore[return-value]
+        return self._dress(session)
 
     def _start1(self) -> tuple[str, dict[str, str]]:
         # "oob": MediaWiki then sends the user to the consumer's registered callback URL.

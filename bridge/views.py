@@ -19,7 +19,7 @@ from bridge.auth import current_member, is_admin, settings
 try:
     import markdown
 except ImportError:  # optional: the terms are then shown as plain text
-    markdown = None
+    markdown = None  # type: ignore[assignment]  # the module or nothing, tested before use
 
 STATIC = Path(__file__).parent / "static"
 

@@ -36,9 +36,12 @@ CLAIM_TTL = timedelta(hours=6)
 class Due(Protocol):
     """What a claim names: a due reminder (membership.renewal.Reminder fits)."""
 
-    member: str
-    period: str
-    stage: int
+    @property
+    def member(self) -> str: ...
+    @property
+    def period(self) -> str: ...
+    @property
+    def stage(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ def claim(
     claims = Claims()
     with store.transaction():
         for reminder in due:
-            key = [reminder.member, reminder.period, int(reminder.stage)]
+            key = (reminder.member, reminder.period, int(reminder.stage))
             inserted = store.db.execute(
                 "INSERT OR IGNORE INTO reminders (member, period, stage, outcome, note, at, "
                 "claim_token, claim_host, claim_pid, claimed_at) "

@@ -48,7 +48,8 @@ def public_status(store: Store, now: datetime) -> dict[str, Any]:
         )
     by_state: dict[str, int] = {}
     for item in open_requests:
-        by_state[item["state"]] = by_state.get(item["state"], 0) + 1
+        state = str(item["state"])
+        by_state[state] = by_state.get(state, 0) + 1
     return {
         "generated_at": now.isoformat(timespec="seconds"),
         "open": open_requests,

@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import ldap3
-from ldap3.core.exceptions import LDAPCommunicationError
+from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
@@ -161,7 +161,7 @@ class LdapBackend:
             raise DirectoryUnavailableError(
                 f"the directory {self.url} cannot be reached: {error}"
             ) from None
-        except ldap3.core.exceptions.LDAPException as error:
+        except LDAPException as error:
             self._conn = None
             raise ProvisioningError(f"cannot bind to {self.url} as {bind_dn}: {error}") from None
 
