@@ -338,9 +338,9 @@ def _known_failure(error: Exception, config: Config | None) -> BaseException | N
     """`error` if a user can cause it (or its one-line form); None for a bug."""
     import sqlite3
 
-    from ats.devwiki import DevWikiError
     from bot.clerk import ClerkError
     from bot.wiki import WikiError
+    from devtools.devwiki import DevWikiError
     from membership.lease import LeaseHeld, LeaseLost
     from membership.storefaults import StoreError, describe
     from provisioning.backend import ProvisioningError
@@ -435,7 +435,7 @@ def _install_templates(args: argparse.Namespace, config: Config) -> int:
 
 
 def _devwiki(args: argparse.Namespace, config: None) -> int:
-    from ats.devwiki import DevWiki
+    from devtools.devwiki import DevWiki
 
     root = args.dir.resolve()
     command = args.devwiki_command
