@@ -1,21 +1,21 @@
 """`ats demo`: the whole job on a throwaway local wiki.
 
-Starts (creating it if needed) a local MediaWiki with seeded users, writes a
-configuration for it, installs the on-wiki templates, files sample requests as real
-edits by their requesters, runs one clerk cycle and prints what happened. Then it
-starts the bridge (`ats bridge serve`, a child process) with a stand-in OAuth provider
-(`ats.devoauth`, since Debian's MediaWiki has no OAuth extension) so a requester can
-log in and see their checklist, and, while it waits, `ats bot watch` so what happens
-on the page is answered. Everything stops on Ctrl-C. Running it again reuses the same
-wiki and store: the second cycle finds nothing new to say.
+Starts (creating it if needed) a local MediaWiki with seeded users (`devtools.devwiki`),
+writes a configuration for it, installs the on-wiki templates, files sample requests as
+real edits by their requesters (`devtools.sample`), runs one clerk cycle and prints what
+happened. Then it starts the bridge (`ats bridge serve`, a child process) with a stand-in
+OAuth provider (`devtools.devoauth`, since Debian's MediaWiki has no OAuth extension) so a
+requester can log in and see their checklist, and, while it waits, `ats bot watch` so what
+happens on the page is answered. Everything stops on Ctrl-C. Running it again reuses the
+same wiki and store: the second cycle finds nothing new to say.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,136 +24,18 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ats.config import load_config
-from ats.devoauth import DevOAuth
-from ats.devwiki import DevWiki
+from devtools.devoauth import DevOAuth
+from devtools.devwiki import DevWiki
+from devtools.ports import free_port
+from devtools.sample import (
+    ADMIN,
+    REQUEST_PAGE,
+    SAMPLES,
+    bridge_section,
+    seed_requests,
+    write_config,
+)
 from membership.store import Store
-
-REQUEST_PAGE = "Toolserver/Requests"
-RUN_PAGE = "Toolserver/Run"
-ADMIN = "ChapterAdmin"
-
-PAGE_HEADER = """This page is where established Wikimedians ask for an account on the \
-chapter's shared server. File one request per section; the clerk bot answers within \
-seconds.
-
-{{ATS file request}}
-"""
-
-SAMPLES: list[tuple[str, str, str]] = [
-    (
-        "Veteran",
-        "Account request: Veteran",
-        """{{ATS request
- | type     = account
- | purpose  = Running my citation-cleanup scripts and a small report generator.
-}}
-I have been editing since 2020. ~~~~""",
-    ),
-    (
-        "Newcomer",
-        "Account request: Newcomer",
-        """{{ATS request
- | type     = account
- | purpose  = I want to learn how bots work.
-}}
-~~~~""",
-    ),
-    (
-        "Blocked Veteran",
-        "Account request: Blocked Veteran",
-        """{{ATS request
- | type     = account
- | purpose  = Hosting my maintenance bot.
-}}
-~~~~""",
-    ),
-    (
-        "משתמש ותיק",
-        "Tool request: hebrew-links",
-        """{{ATS request
- | type        = tool
- | purpose     = Finds broken interlanguage links on Hebrew Wikipedia.
- | tool        = hebrew-links
- | license     = GPL-3.0-or-later
- | source      = https://example.org/hebrew-links.git
- | maintainers = משתמש ותיק
-}}""",
-    ),
-    (
-        "Ярослава",
-        "Tool request: словник",
-        """{{ATS request
- | type        = tool
- | purpose     = A dictionary lookup tool.
- | tool        = Slovnyk Tool
- | license     = CC-BY-NC-4.0
-}}
-~~~~""",
-    ),
-]
-
-
-def write_config(
-    wiki: DevWiki,
-    root: Path,
-    *,
-    admins: tuple[str, ...] = (ADMIN,),
-    request_page: str = REQUEST_PAGE,
-    wiki_settings: str = "",
-    extra: str = "",
-) -> Path:
-    """A configuration file for `wiki`, with its store in `root`.
-
-    `wiki_settings` are more `[wiki]` lines; `extra` is appended after `[policy]`.
-    """
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / "ats.toml"
-    admin_list = ", ".join(f'"{a}"' for a in admins)
-    path.write_text(
-        f"""# Generated for the local development wiki at {wiki.server}.
-[wiki]
-api = "{wiki.api_url}"
-request_page = "{request_page}"
-run_page = "{RUN_PAGE}"
-{wiki_settings}
-[bot]
-username = "{wiki.bot_login_name}"
-edit_interval = 0
-
-[store]
-path = "ats.sqlite"
-
-[policy]
-admins = [{admin_list}]
-{extra}""",
-        encoding="utf-8",
-    )
-    return path
-
-
-def seed_requests(wiki: DevWiki) -> bool:
-    """File the sample requests (each one a real edit by its requester), once."""
-    marker = wiki.root / "demo-requests-filed"
-    if marker.exists():
-        return False
-    wiki.edit_as(wiki.admin_user, REQUEST_PAGE, PAGE_HEADER, "Request page for the server")
-    for user, heading, body in SAMPLES:
-        text = wiki.page_text(REQUEST_PAGE).rstrip("\n") + f"\n\n== {heading} ==\n{body}\n"
-        wiki.edit_as(user, REQUEST_PAGE, text, f"/* {heading} */ new section")
-    marker.write_text("yes\n")
-    return True
-
-
-def bridge_section(bridge_url: str, provider: DevOAuth) -> str:
-    """The `[bridge]` table for a bridge at `bridge_url` whose OAuth wiki is `provider`."""
-    return f"""
-[bridge]
-url = "{bridge_url}"
-oauth_version = 2
-consumer_key = "{provider.consumer_key}"
-oauth_index_url = "{provider.url}/index.php"
-oauth_rest_url = "{provider.url}/rest.php"
-"""
 
 
 def start_bridge(config_path: Path, port: int, oauth_secret: str, log: Path) -> subprocess.Popen:
@@ -205,17 +87,11 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def run(root: Path, *, port: int | None = None, wait: bool = True) -> int:
     wiki = DevWiki.create(root / "wiki", port)
     print(f"starting the local wiki in {wiki.root} ...", flush=True)
     wiki.start()
-    bridge_port = _free_port()
+    bridge_port = free_port()
     bridge_url = f"http://127.0.0.1:{bridge_port}"
     provider = DevOAuth(callback_url=bridge_url + "/oauth/callback").start()
     children: list[subprocess.Popen] = []
@@ -267,11 +143,10 @@ def _clerk_and_report(wiki: DevWiki, config_path: Path) -> None:
     print()
     print(f"request page: {page_url}")
     print(f"bot cycle:    {report.summary()}")
-    store = Store(config.store_path)
-    for record in store.requests(REQUEST_PAGE):
-        behalf = f" (for {record.subject})" if record.on_behalf else ""
-        print(f"  {record.state:18} {record.heading} — filed by {record.requester}{behalf}")
-    store.close()
+    with contextlib.closing(Store(config.store_path)) as store:
+        for record in store.requests(REQUEST_PAGE):
+            behalf = f" (for {record.subject})" if record.on_behalf else ""
+            print(f"  {record.state:18} {record.heading} — filed by {record.requester}{behalf}")
     print(f"store:        {config.store_path}")
     print(
         f"config:       {config.path} (bot password: export ATS_BOT_PASSWORD from "

@@ -116,12 +116,15 @@ def watcher(
     full_cycle: float,
     stream_url: str,
     wait: float,
+    lease: ClerkLease | None = None,
 ) -> Watcher:
+    """The watcher; every clerk it makes shares `lease` (made here when not given) and its
+    store, which the caller closes."""
     settings = WatchSettings(
         poll=poll, full_cycle=full_cycle, stream_url=stream_url, api_url=config.wiki.api
     )
     kill_at = checkpoint_from_env()
-    lease = clerk_lease(config)
+    lease = lease if lease is not None else clerk_lease(config)
     return Watcher(
         lambda: clerk(config, checkpoint=kill_at, lease=lease),
         settings,

@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_cycle import USERS, cycle, request_section  # noqa: E402
 
-from ats.demo import write_config  # noqa: E402
-from ats.devwiki import DevWiki  # noqa: E402
+from devtools.devwiki import DevWiki  # noqa: E402
+from devtools.sample import write_config  # noqa: E402
 
 REVISIONS = 500
 

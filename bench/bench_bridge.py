@@ -21,7 +21,6 @@ import random
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from devtools.ports import free_port  # noqa: E402
 from membership.states import State  # noqa: E402
 from membership.store import Store  # noqa: E402
 
@@ -78,12 +78,6 @@ def seed(store: Store, count: int = REQUESTS) -> None:
                 honoured=True,
                 reason="",
             )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:

@@ -1,6 +1,6 @@
 """What judging new requesters costs on Meta-Wiki, on a farm with the real CentralAuth.
 
-A farm of two wikis (`ats.devfarm`: metawiki, where requests are filed, and enwiki)
+A farm of two wikis (`devtools.devfarm`: metawiki, where requests are filed, and enwiki)
 gets 50 global accounts: 25 who edit on metawiki and 25 who edit on enwiki (600 edits
 each, 20 of them in the last 54 days; 40 of the 600 are imported as revisions, the
 rest only counted). For 1, 10 and 50 new requesters, spread over the two wikis, one
@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ats.demo import write_config  # noqa: E402
-from ats.devfarm import HOME, META, DevFarm, GlobalUserSpec, centralauth_dir  # noqa: E402
+from devtools.devfarm import HOME, META, DevFarm, GlobalUserSpec, centralauth_dir  # noqa: E402
+from devtools.sample import write_config  # noqa: E402
 
 SIZES = (1, 10, 50)
 

@@ -1,10 +1,10 @@
 """How long the two-wiki CentralAuth farm takes to build, and to take accounts in bulk.
 
-Builds a farm (ats.devfarm) in a temporary folder R times and times `DevFarm.create`,
+Builds a farm (devtools.devfarm) in a temporary folder R times and times `DevFarm.create`,
 `start` and `seed` (the personas: 5,300 revisions imported, most on enwiki), then adds
 50 global accounts, half editing on each wiki, twice: with every edit a revision, and
 with `old_revisions=20` (the recent edits and 20 old ones imported, the rest counted).
-Needs the CentralAuth extension (see `ats.devfarm.centralauth_dir`).
+Needs the CentralAuth extension (see `devtools.devfarm.centralauth_dir`).
 
 Run from the project root:
 ``.venv/bin/python bench/bench_farm.py [--rounds R] [--edits N]``
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ats.devfarm import DevFarm, GlobalUserSpec  # noqa: E402
+from devtools.devfarm import DevFarm, GlobalUserSpec  # noqa: E402
 
 
 def specs(prefix: str, edits: int, old_revisions: int | None) -> list[GlobalUserSpec]:

@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ats.demo import write_config  # noqa: E402
-from ats.devwiki import DevWiki  # noqa: E402
 from bench.bench_cycle import cycle, request_section  # noqa: E402
+from devtools.devwiki import DevWiki  # noqa: E402
+from devtools.sample import write_config  # noqa: E402
 
 REQUESTS = 1000
 

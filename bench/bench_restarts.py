@@ -32,8 +32,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ats.demo import write_config  # noqa: E402
-from ats.devwiki import DevWiki  # noqa: E402
+from devtools.devwiki import DevWiki  # noqa: E402
+from devtools.sample import write_config  # noqa: E402
 
 PAGE = "Toolserver/Requests"
 USERS = ["Veteran", "Ярослава", "ChapterAdmin"]

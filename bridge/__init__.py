@@ -2,7 +2,7 @@
 the private parts.
 
 `create_app(settings)` builds the app from the mapping the composition root makes of
-the ats configuration (`ats.cli.bridge_settings`) or a test's, plus the secrets
+the ats configuration (`ats.commands.bridge.bridge_settings`) or a test's, plus the secrets
 `ATS_SESSION_KEY` and `ATS_OAUTH_SECRET` from the environment; it refuses to start
 without either. One blueprint per audience: `public` (landing, status), `requester`
 (login, the member's page and forms), `admin` (the chapter admins' desk) and `funds`

@@ -82,7 +82,7 @@ class OAuthSettings:
     ``server`` is the wiki's ``$wgServer`` (scheme://host[:port]), the ``iss`` its identify
     JWTs carry.  ``index_url`` and ``rest_url`` are the wiki's ``index.php`` and ``rest.php``;
     on a real wiki they sit beside ``api.php`` (``from_api_url``), while tests may point all
-    three at a stand-in provider (see ``ats.devoauth``).
+    three at a stand-in provider (see ``devtools.devoauth``).
     """
 
     version: int

@@ -1,7 +1,7 @@
 """The bridge's settings: what it needs to run, checked once at start.
 
 `BridgeSettings.load` takes the mapping the composition root builds from the ats
-configuration (`ats.cli.bridge_settings`: `[bridge] url`, `oauth_version`,
+configuration (`ats.commands.bridge.bridge_settings`: `[bridge] url`, `oauth_version`,
 `consumer_key`, `oauth_index_url`, `oauth_rest_url`, `[wiki] api`, `[store] path`, the
 policy) or a test's, and reads the two secrets from the environment — `ATS_SESSION_KEY`
 and `ATS_OAUTH_SECRET` — raising `BridgeConfigError` naming the missing one. There is

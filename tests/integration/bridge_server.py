@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,17 +23,12 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from ats.demo import ADMIN, write_config
-from ats.devoauth import DevOAuth
+from devtools.devoauth import DevOAuth
+from devtools.ports import free_port
+from devtools.sample import ADMIN, write_config
 
 if TYPE_CHECKING:
     from tests.integration.conftest import WikiBot
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class BridgeServer:

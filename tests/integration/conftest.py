@@ -1,4 +1,4 @@
-"""Fixtures for tests that drive a real local MediaWiki (see ats.devwiki)."""
+"""Fixtures for tests that drive a real local MediaWiki (see devtools.devwiki)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import requests
 
-from ats.devfarm import DevFarm, centralauth_dir, missing_centralauth_reason
-from ats.devwiki import MEDIAWIKI_DIR, DevWiki, SeedUser
+from devtools.devfarm import DevFarm, centralauth_dir, missing_centralauth_reason
+from devtools.devwiki import MEDIAWIKI_DIR, DevWiki, SeedUser
 from membership.store import Store
 from tests.integration.slapd import Slapd
 
@@ -56,7 +56,7 @@ def devwiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevWiki]:
 
 @pytest.fixture(scope="session")
 def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevFarm]:
-    """metawiki and enwiki joined by the real CentralAuth (see ats.devfarm), seeded, served
+    """metawiki and enwiki joined by the real CentralAuth (see devtools.devfarm), seeded, served
     for the whole session and stopped at its end.  Skipped where the extension is not
     beside the checkout, unless ATS_REQUIRE_CENTRALAUTH=1 (CI), which makes that a failure."""
     require_mediawiki()
@@ -99,7 +99,7 @@ class WikiBot:
     def configure(self, wiki_settings: str = "", extra: str = "") -> None:
         """(Re)write the bot's config, e.g. with `archive_after_days = 0`; `extra` is
         appended as whole sections (e.g. `[provisioning]`)."""
-        from ats.demo import write_config
+        from devtools.sample import write_config
 
         self.config = write_config(
             self.wiki,
@@ -181,8 +181,8 @@ OAUTH_CALLBACK = "http://127.0.0.1:5000/oauth/callback"
 
 @pytest.fixture
 def devoauth(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A stand-in MediaWiki OAuth provider on 127.0.0.1 (see ats.devoauth), one per test."""
-    from ats.devoauth import DevOAuth
+    """A stand-in MediaWiki OAuth provider on 127.0.0.1 (see devtools.devoauth), one per test."""
+    from devtools.devoauth import DevOAuth
 
     # It speaks plain http: let oauthlib accept that, for this test only.
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")

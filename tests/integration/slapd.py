@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from devtools.ports import free_port
+
 SCHEMA = Path(__file__).resolve().parents[2] / "provisioning" / "schema" / "openssh-lpk.schema"
 INSTALL = "apt-get install -y --no-install-recommends slapd ldap-utils"
 BASE_DN = "dc=toolserver,dc=example"
@@ -31,12 +33,6 @@ def _find(program: str) -> str:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     raise RuntimeError(f"{program} is not installed; install it with: {INSTALL}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -36,7 +36,7 @@ def csrf(client, path: str) -> str:
 
 @pytest.fixture
 def bridge_app(wikibot: WikiBot, monkeypatch: pytest.MonkeyPatch):
-    from ats.cli import bridge_settings
+    from ats.commands.bridge import bridge_settings
 
     monkeypatch.setenv("ATS_SESSION_KEY", "a-throwaway-session-key-for-this-test")
     monkeypatch.setenv("ATS_OAUTH_SECRET", "a-throwaway-oauth-secret")

@@ -1,5 +1,5 @@
 """Eligibility as Meta-Wiki sees it, on a farm of two wikis joined by the real CentralAuth
-(`ats.devfarm`): requests are filed on metawiki, where the personas hardly edit; the
+(`devtools.devfarm`): requests are filed on metawiki, where the personas hardly edit; the
 bot reads their global accounts and counts their recent edits on enwiki through its
 own API.
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ats.devfarm import META, DevFarm, GlobalUserSpec
+from devtools.devfarm import META, DevFarm, GlobalUserSpec
 from tests.integration.conftest import WikiBot
 
 ACCOUNT = """{{ATS request

@@ -1,5 +1,5 @@
 """The daily re-check on a farm of two wikis joined by the real CentralAuth
-(`ats.devfarm`): the bot runs on metawiki; a member locked by a steward, or blocked on
+(`devtools.devfarm`): the bot runs on metawiki; a member locked by a steward, or blocked on
 enwiki, is flagged from `meta=globaluserinfo`, once, and cleared when it is lifted."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ats.devfarm import DevFarm
+from devtools.devfarm import DevFarm
 from membership import standing
 from provisioning.dryrun import DryRunBackend
 from provisioning.worker import provision_person

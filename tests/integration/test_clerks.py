@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from ats.devwiki import DevWiki, SeedUser
+from devtools.devwiki import DevWiki, SeedUser
 from membership.lease import lease_name
 from tests.integration.conftest import WikiBot
 from tests.integration.test_watch import ACCOUNT, REACTION, Watch, bot_replies, replies_under

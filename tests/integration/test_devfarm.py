@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from ats.devfarm import (
+from devtools.devfarm import (
     PERSONAS,
     STEWARD,
     DevFarm,
@@ -28,7 +28,7 @@ from ats.devfarm import (
     centralauth_dir,
     default_centralauth_dir,
 )
-from ats.devwiki import KILL_SWITCH_PAGE
+from devtools.devwiki import KILL_SWITCH_PAGE
 
 from .conftest import WikiBot
 
@@ -398,7 +398,7 @@ def test_a_second_farm_killed_while_seeding_resumes_beside_the_first(
             [
                 sys.executable,
                 "-c",
-                f"from ats.devfarm import DevFarm; DevFarm.load({str(second.root)!r}).seed()",
+                f"from devtools.devfarm import DevFarm; DevFarm.load({str(second.root)!r}).seed()",
             ],
             start_new_session=True,
         )
@@ -456,7 +456,11 @@ def test_a_second_farm_killed_while_seeding_resumes_beside_the_first(
 def test_an_interrupted_build_is_built_again(farm: DevFarm, tmp_path: Path) -> None:
     root = tmp_path / "farm"
     building = subprocess.Popen(
-        [sys.executable, "-c", f"from ats.devfarm import DevFarm; DevFarm.create({str(root)!r})"],
+        [
+            sys.executable,
+            "-c",
+            f"from devtools.devfarm import DevFarm; DevFarm.create({str(root)!r})",
+        ],
         start_new_session=True,
     )
     deadline = time.monotonic() + 60

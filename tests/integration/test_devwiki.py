@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from ats.devwiki import BOT_PASSWORD_ALPHABET, DevWiki, DevWikiError, SeedUser
+from devtools.devwiki import BOT_PASSWORD_ALPHABET, DevWiki, DevWikiError, SeedUser
 
 from .conftest import require_mediawiki
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from ats.devwiki import DevWiki
 from bot.wiki import CONNECT_TIMEOUT, READ_TIMEOUT
+from devtools.devwiki import DevWiki
 from tests.integration.conftest import WikiBot
 from tests.integration.test_watch import Watch, bot_replies, watches  # noqa: F401 - fixture
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from ats.demo import ADMIN
+from devtools.sample import ADMIN
 from membership import ledger
 from membership.store import Store
 from tests.integration.bridge_server import BridgeServer

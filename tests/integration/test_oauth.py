@@ -12,8 +12,8 @@ import pytest
 import requests
 from requests_oauthlib import OAuth1Session
 
-from ats.devoauth import DevOAuth
 from bridge.oauth import Identity, OAuthClient, OAuthError
+from devtools.devoauth import DevOAuth
 from tests.integration.conftest import OAUTH_CALLBACK
 
 

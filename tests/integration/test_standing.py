@@ -28,7 +28,7 @@ KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq7wDgO5m3m0n8rHj1bQ2pQ1pC2yq1zQ0S6c
 
 @pytest.fixture
 def bridge_app(wikibot: WikiBot, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from ats.cli import bridge_settings
+    from ats.commands.bridge import bridge_settings
 
     monkeypatch.setenv("ATS_SESSION_KEY", "a-throwaway-session-key-for-this-test")
     monkeypatch.setenv("ATS_OAUTH_SECRET", "a-throwaway-oauth-secret")

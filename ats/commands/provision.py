@@ -1,0 +1,112 @@
+"""`ats provision run` and `ats provision account`: accounts made by the configured backend
+(LDAP, Unix or a dry run)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from ats import config as config_module
+from ats.config import Config, ConfigError
+from ats.failures import UsageError
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    provision = commands.add_parser("provision", help="create accounts (LDAP, Unix or dry run)")
+    provision_commands = provision.add_subparsers(
+        dest="provision_command", metavar="PROVISION_COMMAND", required=True
+    )
+    run_jobs = provision_commands.add_parser(
+        "run",
+        help="run queued provisioning jobs",
+        description="Queue a job for every approved request and run the due jobs with the "
+        "[provisioning] backend; failures are retried with back-off.",
+    )
+    run_jobs.add_argument("--once", action="store_true", help="run the due jobs, then exit")
+    run_jobs.add_argument(
+        "--poll", type=float, default=5.0, help="seconds between looks when idle (default 5)"
+    )
+    run_jobs.set_defaults(run=_provision_run, needs_config=True)
+    account = provision_commands.add_parser(
+        "account",
+        help="create (or converge) one person's account directly",
+        description="For admins migrating existing members: the same naming rules and backend "
+        "as the jobs; running it again converges and never makes a second account.",
+    )
+    account.add_argument("wiki_user", metavar="WIKIUSER", help="the member's wiki username")
+    account.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="an SSH public key file (may be given more than once)",
+    )
+    account.add_argument("--name", help="the shell name, when none can be made from WIKIUSER")
+    account.set_defaults(run=_provision_account, needs_config=True)
+
+
+def _provisioning_backend(config: Config) -> Any:
+    section = config.provisioning
+    if section.backend == "ldap":
+        from provisioning.ldap import LdapBackend
+
+        password = config_module.secret("ATS_LDAP_PASSWORD")
+        return LdapBackend(section.ldap_url, section.base_dn, section.bind_dn, password)
+    if section.backend == "unix":
+        from provisioning.unix import UnixBackend
+
+        return UnixBackend(section.root or "/", home_mode=int(section.home_mode, 8))
+    from provisioning.dryrun import DryRunBackend
+
+    return DryRunBackend(config.store_path.parent / "provisioning-dry-run.jsonl")
+
+
+def _provision_run(args: argparse.Namespace, config: Config) -> int:
+    from membership.store import Store
+    from provisioning.worker import enqueue_approved, outcome_line, run_forever, run_once
+
+    section = config.provisioning
+    options: dict[str, Any] = {
+        "lease_seconds": section.lease_seconds,
+        "outage_delay": section.outage_retry_seconds,
+    }
+    with contextlib.closing(Store(config.store_path)) as store:
+        backend = _provisioning_backend(config)
+        if not args.once:
+            run_forever(store, backend, poll=args.poll, **options)
+            return 0
+        enqueue_approved(store)
+        while (outcome := run_once(store, backend, **options)) is not None:
+            print(outcome_line(outcome), flush=True)
+    return 0
+
+
+def _provision_account(args: argparse.Namespace, config: Config) -> int:
+    from membership.store import Store
+    from policies.sshkeys import SSHKeyError, parse_public_key
+    from policies.usernames import UsernameError, valid_username
+    from provisioning.worker import provision_person
+
+    try:
+        valid_username(args.wiki_user)
+    except UsernameError as error:
+        raise UsageError(str(error)) from None
+    keys = []
+    for path in args.key:
+        try:
+            lines = Path(path).read_text("utf-8").splitlines()
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read the key file: {error.strerror}") from None
+        for line in lines:
+            if line.strip():
+                try:
+                    keys.append(parse_public_key(line).line)
+                except SSHKeyError as error:
+                    raise ConfigError(f"{path}: {error}") from None
+    with contextlib.closing(Store(config.store_path)) as store:
+        backend = _provisioning_backend(config)
+        created = provision_person(store, backend, args.wiki_user, keys, args.name)
+    print(f"{created.name}: uid {created.uid}, {len(created.keys)} key(s), owner {created.owner}")
+    return 0

@@ -1,0 +1,157 @@
+"""The stand-in provider's answers, one function per endpoint MediaWiki's OAuth extension
+serves (as observed on a 1.39 wiki; LOCALWIKI.md): each takes the provider and the incoming
+request and returns (status, headers, body).  ``devtools.devoauth.app`` routes to them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+from oauthlib import oauth2
+from oauthlib.common import urldecode
+
+from devtools.devoauth.provider import Provider
+
+Answer = tuple[int, dict[str, str], str]
+NOT_FOUND: Answer = (404, {"Content-Type": "text/plain"}, "Not found")
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A request as oauthlib reads it: method, full URI, body, headers, query parameters."""
+
+    method: str
+    uri: str
+    body: str
+    headers: dict[str, str]
+    query: dict[str, str]
+
+
+def access_token(p: Provider, i: Incoming) -> Answer:
+    """POST /rest.php/oauth2/access_token: the code (or refresh token) for tokens."""
+    h, b, s = p.oauth2.create_token_response(i.uri, "POST", i.body, i.headers)
+    if s == 200:  # MediaWiki's (league/oauth2-server's) fields, in its order
+        token = json.loads(b)
+        b = json.dumps(
+            {k: token[k] for k in ("token_type", "expires_in", "access_token", "refresh_token")}
+        )
+    return s, {**h, "Content-Type": "application/json"}, b
+
+
+def profile(p: Provider, i: Incoming) -> Answer:
+    """GET /rest.php/oauth2/resource/profile: who the bearer token's user is."""
+    valid, request = p.oauth2.verify_request(i.uri, "GET", None, i.headers)
+    if not valid:
+        error = {
+            "error": "access_denied",
+            "message": "The resource owner or authorization server denied the request.",
+        }
+        return 401, {"Content-Type": "application/json"}, json.dumps(error)
+    answer = {**request.user.profile(), "grants": ["basic", "editpage"]}  # type: ignore[union-attr]  # validated above: a token has a user
+    return 200, {"Content-Type": "application/json"}, json.dumps(answer)
+
+
+def login_form(query: dict[str, str]) -> str:
+    hidden = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+        for k, v in query.items()
+    )
+    return (
+        "<!DOCTYPE html><title>Allow access? - DevWiki</title><h1>Allow access?</h1>"
+        "<p>A tool would like to know who you are on this wiki.</p>"
+        f'<form method="get" action="/index.php">{hidden}'
+        '<label>Your username <input name="devoauth_user" required></label> '
+        '<button type="submit">Allow</button> '
+        '<button type="submit" name="devoauth_decline" value="1" formnovalidate>Cancel</button>'
+        "</form>"
+    )
+
+
+def redirect(status: int, location: str) -> Answer:
+    return status, {"Location": location, "Content-Type": "text/html"}, ""
+
+
+def authorize(p: Provider, i: Incoming) -> Answer:
+    """GET /rest.php/oauth2/authorize: 307 to the approve page, as MediaWiki does."""
+    try:
+        p.oauth2.validate_authorization_request(i.uri, "GET", None, i.headers)
+    except oauth2.FatalClientError as error:
+        payload = {"error": error.error, "message": error.description}
+        return 400, {"Content-Type": "application/json"}, json.dumps(payload)
+    except oauth2.OAuth2Error as error:
+        return redirect(302, error.in_uri(error.redirect_uri))  # type: ignore[arg-type]  # set for every redirecting error
+    approve = {"title": "Special:OAuth/approve", **i.query}
+    return redirect(307, f"{p.url}/index.php?{urlencode(approve)}")
+
+
+def approve(p: Provider, i: Incoming) -> Answer:
+    """index.php?title=Special:OAuth/approve: the consent (or the form asking who you are)."""
+    try:
+        scopes, credentials = p.oauth2.validate_authorization_request(i.uri, "GET", None, i.headers)
+    except oauth2.FatalClientError as error:
+        return 400, {"Content-Type": "text/html"}, html.escape(error.description or error.error)  # type: ignore[arg-type]  # error names a description or an error
+    except oauth2.OAuth2Error as error:
+        return redirect(302, error.in_uri(error.redirect_uri))  # type: ignore[arg-type]  # set for every redirecting error
+    user = p.consenting(i.query)
+    if user is None:
+        return 200, {"Content-Type": "text/html"}, login_form(i.query)
+    if user is False:
+        refusal = oauth2.AccessDeniedError(
+            description="The resource owner or authorization server denied the request.",
+            state=credentials.get("state"),
+        )
+        return redirect(302, refusal.in_uri(credentials["redirect_uri"]))
+    credentials = {**credentials, "user": user}
+    h, _, s = p.oauth2.create_authorization_response(
+        f"{p.url}/rest.php/oauth2/authorize?{urlsplit(i.uri).query}",
+        "GET",
+        None,
+        i.headers,
+        scopes,
+        credentials,
+    )
+    return redirect(s, h["Location"])
+
+
+def oauth1_step(p: Provider, step: str, i: Incoming) -> Answer:
+    """index.php?title=Special:OAuth/<step>: initiate, authorize, token, identify."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    if step == "initiate":
+        h, b, s = p.initiate.create_request_token_response(i.uri, i.method, i.body, i.headers)
+        return s, {**h, **form}, b or ""
+    if step == "authorize" and i.method == "GET":
+        token = i.query.get("oauth_token", "")
+        if (
+            token not in p.consumer.request_tokens
+            or i.query.get("oauth_consumer_key") != p.consumer_key
+        ):
+            return 400, {"Content-Type": "text/html"}, "The request token is not valid."
+        user = p.consenting(i.query)
+        if user is None:
+            return 200, {"Content-Type": "text/html"}, login_form(i.query)
+        if user is False:  # as on the wiki: no redirect, the consumer is never told
+            p.consumer.request_tokens.pop(token, None)
+            return 200, {"Content-Type": "text/html"}, "<p>You cancelled the authorization.</p>"
+        p.consumer.request_tokens[token]["user"] = user
+        h, _, s = p.authorize.create_authorization_response(
+            f"{p.url}/index.php?{urlencode({'oauth_token': token})}"
+        )
+        return redirect(s, h["Location"])
+    if step == "token":
+        h, b, s = p.token.create_access_token_response(i.uri, i.method, i.body, i.headers)
+        if s == 200:  # MediaWiki answers the token and secret only
+            b = urlencode([(k, v) for k, v in urldecode(b) if k != "oauth_authorized_realms"])
+        return s, {**h, **form}, b or ""
+    if step == "identify":
+        valid, request = p.identify.validate_protected_resource_request(
+            i.uri, i.method, i.body, i.headers
+        )
+        if not valid:
+            return 401, {"Content-Type": "text/plain"}, "error=mwoauth-invalid-authorization"
+        user = p.consumer.access_tokens[request.resource_owner_key]["user"]
+        token = p.identify_jwt(user, request.nonce)
+        return 200, {"Content-Type": "application/jwt"}, token
+    return NOT_FOUND
