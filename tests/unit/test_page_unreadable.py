@@ -15,6 +15,7 @@ import pytest
 from mwparserfromhell.parser import ParserError
 
 from ats import cli
+from ats.commands import bot as bot_commands
 from ats.config import Config
 from bot import page
 
@@ -66,7 +67,7 @@ def test_ats_reports_an_unreadable_page_in_one_line(
         page.parse(text)  # what a clerk cycle does first with the fetched page
         return 0
 
-    monkeypatch.setattr(cli, "_bot_run", cycle_reading_the_page)
+    monkeypatch.setattr(bot_commands, "_bot_run", cycle_reading_the_page)
     assert cli.main(["--config", str(path), "bot", "run", "--once"]) == 1
     out, err = capsys.readouterr()
     assert out == ""
