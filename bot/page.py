@@ -44,6 +44,8 @@ __all__ = [
     "RequestSection",
     "Vocabulary",
     "parse",
+    "hidden_spans",
+    "mask",
     "render",
     "request_keys",
 ]
@@ -206,31 +208,45 @@ def _drop_comments(text: str) -> str:
     return _COMMENT.sub("", text) if "<!--" in text else text
 
 
-def _mask(text: str) -> tuple[str, int | None]:
+def hidden_spans(text: str, pos: int = 0) -> Iterator[tuple[int, int, bool]]:
+    """(start, end, unclosed) of each stretch MediaWiki hides, in order from `pos`.
+
+    The stretches are comments and unparsed tags (``<nowiki>``, ``<pre>``...). A comment
+    nobody closed runs to the end of the page and is ``unclosed``; an unclosed unparsed
+    tag is plain text to MediaWiki and hides nothing. Lazy, so a caller that only needs
+    the top of a page (the queue's preamble) stops scanning there.
+    """
+    while match := _OPENER.search(text, pos):
+        tag = match.group(1)
+        if tag is None:
+            close = text.find("-->", match.end())
+            end = len(text) if close < 0 else close + 3
+            yield match.start(), end, close < 0
+        elif match.group(0).endswith("/>"):
+            pos = match.end()
+            continue
+        elif closer := _CLOSER[tag.lower()].search(text, match.end()):
+            end = closer.end()
+            yield match.start(), end, False
+        else:
+            pos = match.end()
+            continue
+        pos = end
+
+
+def mask(text: str) -> tuple[str, int | None]:
     """Blank out comments and unparsed tags (same length, no newlines inside them).
 
     Returns the masked text and where an unclosed comment starts, if there is one:
     MediaWiki hides it to the end of the page (mwparserfromhell would show it).
     """
     pieces: list[str] = []
-    pos = done = 0
+    done = 0
     unclosed = None
-    while match := _OPENER.search(text, pos):
-        tag = match.group(1)
-        if tag is None:
-            close = text.find("-->", match.end())
-            unclosed = match.start() if close < 0 else None
-            end = len(text) if close < 0 else close + 3
-        elif match.group(0).endswith("/>"):
-            pos = match.end()
-            continue
-        elif closer := _CLOSER[tag.lower()].search(text, match.end()):
-            end = closer.end()
-        else:  # an unclosed <nowiki> is plain text to MediaWiki
-            pos = match.end()
-            continue
-        pieces += (text[done : match.start()], " " * (end - match.start()))
-        pos = done = end
+    for start, end, open_ended in hidden_spans(text):
+        unclosed = start if open_ended else None
+        pieces += (text[done:start], " " * (end - start))
+        done = end
     if not pieces:
         return text, None
     pieces.append(text[done:])
@@ -560,7 +576,7 @@ def _prefixed(heading: str, vocab: Vocabulary) -> bool:
 
 def parse(text: str, vocab: Vocabulary = DEFAULT_VOCABULARY) -> RequestPage:
     """Read every level-2 section of a request page."""
-    masked, unclosed = _mask(text)
+    masked, unclosed = mask(text)
     requests: list[RequestSection] = []
     discussions = []
     for section in _sections(text, masked):
@@ -577,7 +593,7 @@ def parse(text: str, vocab: Vocabulary = DEFAULT_VOCABULARY) -> RequestPage:
 
 def request_keys(text: str, vocab: Vocabulary = DEFAULT_VOCABULARY) -> frozenset[str]:
     """The keys ``parse`` would give, without reading section bodies where avoidable."""
-    masked, unclosed = _mask(text)
+    masked, unclosed = mask(text)
     names = []
     for section in _sections(text, masked):
         if _prefixed(section.heading, vocab) or (
@@ -595,7 +611,7 @@ def sections_for(
 
     Used on old revisions to see which decision templates a section held then.
     """
-    masked, unclosed = _mask(text)
+    masked, unclosed = mask(text)
     names: list[str] = []
     candidates: list[_Section] = []
     for section in _sections(text, masked):
