@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ats.config import Config, secret
@@ -91,7 +91,11 @@ def clerk(
     store = lease.store if lease is not None else Store(config.store_path)
     if lease is not None:
         checkpoint = _renewing(lease, checkpoint)
-    return Clerk(_LazySite(config), store, settings(config), checkpoint=checkpoint)
+    return Clerk(_LazySite(config), store, settings(config), now=_wall_clock, checkpoint=checkpoint)
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 def clerk_lease(config: Config) -> ClerkLease:

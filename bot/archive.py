@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
 
-from bot.page import RequestPage, _mask
+from bot.page import RequestPage, mask
 
 __all__ = ["ArchiveMove", "ArchivePlan", "archive_title", "is_archived", "plan_archive"]
 
@@ -105,7 +105,7 @@ def _append(archive: str, section: str) -> str:
     else:
         glue = "\n\n"
     # A comment the section never closes would hide every later archived section.
-    if "<!--" in section and _mask(section)[1] is not None:
+    if "<!--" in section and mask(section)[1] is not None:
         section += ("" if section.endswith("\n") else "\n") + "-->\n"
     return archive + glue + section
 

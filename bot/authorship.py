@@ -1,12 +1,13 @@
 """The request page's provenance for one clerk cycle: history in, identities and authors out.
 
-`Authorship.follow` loads the page's provenance walk from the store, reads only the
-revisions after its cursor (metadata in one query; texts 50 per request, skipping the
-current revision, which the cycle has read, and every revision whose content the walk
-already knows by its sha1), advances the walk (`bot.provenance`, pure) and saves it.
-The cycle then asks who filed a request (the origin of its identity), who added a
-decision template, and which status lines the bot did not write. Every revision is
-examined: nothing is sampled, so no edit can hide between two probes.
+`follow` loads the page's provenance walk from the store, reads only the revisions
+after its cursor (metadata in one query; texts 50 per request, skipping the current
+revision, which the cycle has read, and every revision whose content the walk already
+knows by its sha1), advances the walk (`bot.provenance`, pure), saves it and returns a
+`History`: plain data that judging and deciding ask, with no I/O, who filed a request
+(the origin of its identity), who added a decision template, and which status lines
+the bot did not write. Every revision is examined: nothing is sampled, so no edit can
+hide between two probes.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import re
 import sys
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot import page, wiki
 from bot.provenance import LAYOUTS_KEPT, Origin, PageHistory, Revision, facts
+from bot.settings import ClerkSettings
 
 if TYPE_CHECKING:
-    from bot.clerk import ClerkSettings
     from membership.store import Store
 
 _IDENTITY = re.compile(r"[0-9]+\.[0-9]+")
@@ -32,81 +34,18 @@ def is_identity(key: str) -> bool:
     return _IDENTITY.fullmatch(key) is not None
 
 
-class Authorship:
-    def __init__(self, site: Any, store: Store, settings: ClerkSettings) -> None:
-        self.site = site
-        self.store = store
-        self.settings = settings
-        self.state = PageHistory()
-        self.text = ""
+@dataclass
+class History:
+    """The page's provenance up to the revision read, with that revision's text.
 
-    def follow(self, current: wiki.PageRevision) -> PageHistory:
-        """Bring the walk up to `current` (its text already read) and save it."""
-        s = self.settings
-        self.state = state = PageHistory(self.store.provenance(s.page))
-        self.text = current.text
-        revid = current.revid or 0
-        if revid <= state.cursor:
-            return state
-        if current.parentid and current.parentid == state.cursor:
-            metas: Sequence[Any] = [current]  # the only new revision: no history query
-        else:
-            metas = [
-                m
-                for m in wiki.history(self.site, s.page, state.cursor or None, limit=sys.maxsize)
-                if m.revid <= revid
-            ]
-            if not metas or metas[-1].revid != revid:
-                metas = [*metas, current]
-        index = 0
-        while index < len(metas):
-            window, wanted = self._window(metas, index, revid)
-            texts = wiki.revision_texts(self.site, wanted) if wanted else {}
-            for meta in window:
-                text = current.text if meta.revid == revid else texts.get(meta.revid)
-                state.advance(
-                    Revision(
-                        meta.revid,
-                        meta.user or "",
-                        meta.sha1,
-                        tuple(meta.tags),
-                        text,
-                        meta.timestamp or "",
-                    ),
-                    s.vocab,
-                    clerk=s.bot_user,
-                )
-            index += len(window)
-        self.store.save_provenance(s.page, state.cursor, state.to_json())
-        return state
+    Plain data with pure answers: who first showed a request, a decision template or a
+    status line. Judging and deciding ask it; only `follow` reads the wiki and the store.
+    """
 
-    def _window(
-        self, metas: Sequence[Any], start: int, current: int
-    ) -> tuple[list[Any], list[int]]:
-        """The next revisions to walk and the texts to fetch for them (at most one batch).
-
-        Mirrors the walk's memory of contents by sha1 (bounded, oldest forgotten first),
-        so a revision whose content will be known when its turn comes is not fetched.
-        """
-        known: OrderedDict[str, None] = OrderedDict.fromkeys(self.state.layouts)
-        window: list[Any] = []
-        wanted: list[int] = []
-        for meta in metas[start:]:
-            sha1 = (meta.sha1 or "")[:16]
-            fetch = meta.revid != current and (not sha1 or sha1 not in known)
-            if fetch and len(wanted) == wiki.BATCH:
-                break
-            if fetch:
-                wanted.append(meta.revid)
-            window.append(meta)
-            if sha1:
-                known.pop(sha1, None)
-                known[sha1] = None
-                while len(known) > LAYOUTS_KEPT:
-                    known.popitem(last=False)
-        return window, wanted
-
-    # -- answers for the cycle ----------------------------------------------------
+    state: PageHistory
+    text: str
+    vocab: page.Vocabulary
+    bot_user: str
 
     def origin(self, identity: str) -> Origin | None:
         return self.state.origin(identity)
@@ -114,22 +53,89 @@ class Authorship:
     def decision_origin(
         self, section: page.RequestSection, decision: page.Decision
     ) -> Origin | None:
-        found = facts(self.text, section, self.settings.vocab)
+        found = facts(self.text, section, self.vocab)
         token = found.decisions.get((decision.wikitext, decision.ordinal))
         return self.state.token_origin(section.key, token) if token else None
 
     def status_lines(self, section: page.RequestSection) -> list[tuple[str, Origin | None]]:
         """Each status line in `section` with the revision and user that first showed it."""
-        found = facts(self.text, section, self.settings.vocab)
+        found = facts(self.text, section, self.vocab)
         return [(line, self.state.token_origin(section.key, token)) for token, line in found.lines]
 
     def foreign_lines(self, section: page.RequestSection) -> list[tuple[str, str, Origin | None]]:
         """(token, line, origin) of each status line in `section` the bot did not write."""
-        bot = self.settings.bot_user
-        found = facts(self.text, section, self.settings.vocab)
+        found = facts(self.text, section, self.vocab)
         lines = []
         for token, line in found.lines:
             origin = self.state.token_origin(section.key, token)
-            if origin is None or origin.user != bot:
+            if origin is None or origin.user != self.bot_user:
                 lines.append((token, line, origin))
         return lines
+
+
+def follow(site: Any, store: Store, settings: ClerkSettings, current: wiki.PageRevision) -> History:
+    """Bring the stored walk up to `current` (its text already read) and save it."""
+    s = settings
+    state = PageHistory(store.provenance(s.page))
+    history = History(state, current.text, s.vocab, s.bot_user)
+    revid = current.revid or 0
+    if revid <= state.cursor:
+        return history
+    if current.parentid and current.parentid == state.cursor:
+        metas: Sequence[Any] = [current]  # the only new revision: no history query
+    else:
+        metas = [
+            m
+            for m in wiki.history(site, s.page, state.cursor or None, limit=sys.maxsize)
+            if m.revid <= revid
+        ]
+        if not metas or metas[-1].revid != revid:
+            metas = [*metas, current]
+    index = 0
+    while index < len(metas):
+        window, wanted = _window(state, metas, index, revid)
+        texts = wiki.revision_texts(site, wanted) if wanted else {}
+        for meta in window:
+            text = current.text if meta.revid == revid else texts.get(meta.revid)
+            state.advance(
+                Revision(
+                    meta.revid,
+                    meta.user or "",
+                    meta.sha1,
+                    tuple(meta.tags),
+                    text,
+                    meta.timestamp or "",
+                ),
+                s.vocab,
+                clerk=s.bot_user,
+            )
+        index += len(window)
+    store.save_provenance(s.page, state.cursor, state.to_json())
+    return history
+
+
+def _window(
+    state: PageHistory, metas: Sequence[Any], start: int, current: int
+) -> tuple[list[Any], list[int]]:
+    """The next revisions to walk and the texts to fetch for them (at most one batch).
+
+    Mirrors the walk's memory of contents by sha1 (bounded, oldest forgotten first),
+    so a revision whose content will be known when its turn comes is not fetched.
+    """
+    known: OrderedDict[str, None] = OrderedDict.fromkeys(state.layouts)
+    window: list[Any] = []
+    wanted: list[int] = []
+    for meta in metas[start:]:
+        sha1 = (meta.sha1 or "")[:16]
+        fetch = meta.revid != current and (not sha1 or sha1 not in known)
+        if fetch and len(wanted) == wiki.BATCH:
+            break
+        if fetch:
+            wanted.append(meta.revid)
+        window.append(meta)
+        if sha1:
+            known.pop(sha1, None)
+            known[sha1] = None
+            while len(known) > LAYOUTS_KEPT:
+                known.popitem(last=False)
+    return window, wanted

@@ -8,14 +8,16 @@ templates; ``render`` appends reply lines to request sections and changes no oth
 byte. It does no I/O: who added a section or a template (the revision history), what
 a field means (validation) and what to reply (the lifecycle) belong elsewhere.
 Section boundaries are found with a fast scan that masks comments and ``<nowiki>``
--like tags the way MediaWiki does; each section is then read with mwparserfromhell,
-so a 1,000-request page costs 1,000 small parses rather than one huge one.
+-like tags the way MediaWiki does (``hidden_spans`` and ``mask``, the one such scan,
+also used by the queue, the archive and provenance); each section is then read with
+mwparserfromhell, so a 1,000-request page costs 1,000 small parses rather than one huge
+one. The names the contract uses live in ``bot.vocabulary``; reading what people wrote
+in a section (fields, decisions, signature, remembered by digest) is ``bot.readings``'.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,12 +30,22 @@ from mwparserfromhell.nodes import (
     ExternalLink,
     HTMLEntity,
     Tag,
-    Template,
     Text,
     Wikilink,
 )
 from mwparserfromhell.parser import ParserError
 from mwparserfromhell.wikicode import Wikicode
+
+from bot.readings import (
+    Decision,
+    ParseError,
+    clean,
+    known_readings,
+    new_readings,
+    read_own,
+    templates,
+)
+from bot.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 
 __all__ = [
     "DEFAULT_VOCABULARY",
@@ -44,97 +56,13 @@ __all__ = [
     "RequestSection",
     "Vocabulary",
     "parse",
+    "hidden_spans",
+    "known_readings",
+    "mask",
+    "new_readings",
     "render",
     "request_keys",
 ]
-
-
-class ParseError(ValueError):
-    """The page text could not be read at all (malformed requests are not errors)."""
-
-
-_DECISIONS = {
-    "approve": "ATS approve",
-    "decline": "ATS decline",
-    "hold": "ATS hold",
-    "withdraw": "ATS withdraw",
-    "recheck": "ATS recheck",
-}
-
-
-def _template_key(name: str) -> str:
-    """How a template name is compared: ``_`` is a space, runs collapse, case is ignored.
-
-    MediaWiki ignores the case of the first letter only; ignoring all of it also
-    accepts the lower-case redirects wikis usually create (``{{ats request}}``).
-    """
-    return " ".join(name.replace("_", " ").split()).casefold()
-
-
-def _name_pattern(name: str, namespaces: Sequence[str]) -> str:
-    """A regex (case-insensitive) matching ``{{NAME|`` or ``{{NAME}}`` as ``role`` does."""
-    sep = r"[\s_]+"
-    body = sep.join(map(re.escape, name.replace("_", " ").split()))
-    ns = "|".join(sep.join(map(re.escape, n.split())) for n in namespaces)
-    return rf"\{{\{{[\s_]*(?:(?:{ns})[\s_]*:[\s_]*)?{body}[\s_]*(?:\||\}}\}})"
-
-
-_READING_VERSION = 1  # bump when _parse_own reads anything differently
-
-
-@dataclass(frozen=True)
-class Vocabulary:
-    """The localisable names the page contract uses."""
-
-    request_template: str = "ATS request"
-    status_template: str = "ATS status"
-    decision_templates: Mapping[str, str] = field(
-        default_factory=lambda: MappingProxyType(dict(_DECISIONS))
-    )
-    request_prefixes: tuple[str, ...] = ("Account request:", "Tool request:")
-    template_namespaces: tuple[str, ...] = ("Template",)
-    _roles: Mapping[str, str] = field(init=False, repr=False, compare=False)
-    _namespaces: frozenset[str] = field(init=False, repr=False, compare=False)
-    _prefixes: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    _request_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
-    _status_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
-    _tag: str = field(init=False, repr=False, compare=False)  # keys cached section readings
-
-    def __post_init__(self) -> None:
-        roles = {_template_key(v): k for k, v in self.decision_templates.items()}
-        roles[_template_key(self.status_template)] = "status"
-        roles[_template_key(self.request_template)] = "request"
-        setattr_ = object.__setattr__
-        setattr_(self, "decision_templates", MappingProxyType(dict(self.decision_templates)))
-        setattr_(self, "_roles", MappingProxyType(roles))
-        setattr_(self, "_namespaces", frozenset(map(_template_key, self.template_namespaces)))
-        setattr_(self, "_prefixes", tuple(p.lower() for p in self.request_prefixes))
-        names = (
-            self.request_template,
-            self.status_template,
-            sorted(self.decision_templates.items()),
-            self.request_prefixes,
-            self.template_namespaces,
-            _READING_VERSION,
-        )
-        setattr_(self, "_tag", repr(names))
-        for attr, name in (
-            ("_request_re", self.request_template),
-            ("_status_re", self.status_template),
-        ):
-            pattern = _name_pattern(name, self.template_namespaces)
-            setattr_(self, attr, re.compile(pattern, re.I))
-
-    def role(self, template: Template) -> str | None:
-        """``request``, ``status``, a decision kind, or None for any other template."""
-        name = _template_key(_drop_comments(str(template.name)))
-        ns, colon, rest = name.partition(":")
-        if colon and ns.strip() in self._namespaces:
-            name = rest.strip()
-        return self._roles.get(name)
-
-
-DEFAULT_VOCABULARY = Vocabulary()
 
 
 @dataclass(frozen=True)
@@ -143,16 +71,6 @@ class Reply:
 
     state: str
     line: str
-
-
-@dataclass(frozen=True)
-class Decision:
-    """A live decision template in a request section (outside status reply lines)."""
-
-    kind: str
-    params: Mapping[str, str]
-    wikitext: str
-    ordinal: int
 
 
 @dataclass(frozen=True)
@@ -197,40 +115,50 @@ _OPENER = re.compile(r"<!--|<(" + "|".join(PARSER_BLACKLIST) + r")(?=[\s/>])[^>]
 _CLOSER = {t: re.compile(rf"</{t}\s*>", re.I) for t in PARSER_BLACKLIST}
 _HEADING_LINE = re.compile(r"^=[^\n]*", re.M)
 _REPLY_LINE = re.compile(r"^[:*]+[^\n]*\{\{[^\n]*", re.M)
-_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+
 _QUOTES = re.compile(r"'{2,}")
 _PLAIN_STATE = re.compile(r"([^|{}\[\]<>=\n]*)(?:\||\}\})")
 
 
-def _drop_comments(text: str) -> str:
-    return _COMMENT.sub("", text) if "<!--" in text else text
+def hidden_spans(text: str, pos: int = 0) -> Iterator[tuple[int, int, bool]]:
+    """(start, end, unclosed) of each stretch MediaWiki hides, in order from `pos`.
+
+    The stretches are comments and unparsed tags (``<nowiki>``, ``<pre>``...). A comment
+    nobody closed runs to the end of the page and is ``unclosed``; an unclosed unparsed
+    tag is plain text to MediaWiki and hides nothing. Lazy, so a caller that only needs
+    the top of a page (the queue's preamble) stops scanning there.
+    """
+    while match := _OPENER.search(text, pos):
+        tag = match.group(1)
+        if tag is None:
+            close = text.find("-->", match.end())
+            end = len(text) if close < 0 else close + 3
+            yield match.start(), end, close < 0
+        elif match.group(0).endswith("/>"):
+            pos = match.end()
+            continue
+        elif closer := _CLOSER[tag.lower()].search(text, match.end()):
+            end = closer.end()
+            yield match.start(), end, False
+        else:
+            pos = match.end()
+            continue
+        pos = end
 
 
-def _mask(text: str) -> tuple[str, int | None]:
+def mask(text: str) -> tuple[str, int | None]:
     """Blank out comments and unparsed tags (same length, no newlines inside them).
 
     Returns the masked text and where an unclosed comment starts, if there is one:
     MediaWiki hides it to the end of the page (mwparserfromhell would show it).
     """
     pieces: list[str] = []
-    pos = done = 0
+    done = 0
     unclosed = None
-    while match := _OPENER.search(text, pos):
-        tag = match.group(1)
-        if tag is None:
-            close = text.find("-->", match.end())
-            unclosed = match.start() if close < 0 else None
-            end = len(text) if close < 0 else close + 3
-        elif match.group(0).endswith("/>"):
-            pos = match.end()
-            continue
-        elif closer := _CLOSER[tag.lower()].search(text, match.end()):
-            end = closer.end()
-        else:  # an unclosed <nowiki> is plain text to MediaWiki
-            pos = match.end()
-            continue
-        pieces += (text[done : match.start()], " " * (end - match.start()))
-        pos = done = end
+    for start, end, open_ended in hidden_spans(text):
+        unclosed = start if open_ended else None
+        pieces += (text[done:start], " " * (end - start))
+        done = end
     if not pieces:
         return text, None
     pieces.append(text[done:])
@@ -316,46 +244,6 @@ def _keyed(names: Iterator[str]) -> Iterator[str]:
 # --- stage 2: one section ---------------------------------------------------------------
 
 
-def _clean(code: Wikicode | str) -> str:
-    """A parameter name or value: comments removed (not in nowiki), stripped."""
-    text = str(code)
-    if "<!--" in text:
-        copy = mwparserfromhell.parse(text)
-        for comment in copy.filter_comments(recursive=True):
-            copy.remove(comment)
-        text = str(copy)
-    return text.strip()
-
-
-def _params(template: Template) -> dict[str, str]:
-    return {_clean(p.name): _clean(p.value) for p in template.params}
-
-
-def _templates(code: Wikicode, vocab: Vocabulary) -> Iterator[tuple[str, Template]]:
-    for template in code.filter_templates(recursive=True):
-        role = vocab.role(template)
-        if role is not None:
-            yield role, template
-
-
-def _is_user_link(link: Wikilink) -> bool:
-    title = " ".join(str(link.title).replace("_", " ").split()).lstrip(":").lower()
-    ns, _, rest = title.partition(":")
-    return ns.strip() in ("user", "user talk") or (
-        ns.strip() == "special" and rest.strip().startswith("contributions/")
-    )
-
-
-def _signed(code: Wikicode) -> bool:
-    """A user link outside templates (a signature may sit in <small> or <span>)."""
-    for node in code.nodes:
-        if isinstance(node, Wikilink) and _is_user_link(node):
-            return True
-        if isinstance(node, Tag) and node.contents is not None and _signed(node.contents):
-            return True
-    return False
-
-
 def _replies(masked: str, body: int, end: int, vocab: Vocabulary) -> list[tuple[int, int, str]]:
     """(line start, line end, state) of each status reply line between body and end."""
     found = []
@@ -365,9 +253,9 @@ def _replies(masked: str, body: int, end: int, vocab: Vocabulary) -> list[tuple[
             continue
         state = _simple_state(line, name)
         if state is None:
-            for role, template in _templates(mwparserfromhell.parse(line), vocab):
+            for role, template in templates(mwparserfromhell.parse(line), vocab):
                 if role == "status":
-                    state = _clean(template.get(1).value) if template.has(1) else ""
+                    state = clean(template.get(1).value) if template.has(1) else ""
                     break
         if state is not None:
             found.append((match.start(), match.end(), state.strip().lower()))
@@ -410,7 +298,7 @@ def _request(
     append_at = start + len(text[start:visible_end].rstrip())
     while append_at < visible_end and text[append_at] in " \t":
         append_at += 1
-    fields, count, decisions, signed = _read_own(own, section.heading, vocab)
+    fields, count, decisions, signed = read_own(own, section.heading, vocab)
 
     # Whitespace-only edits and the bot's own insertions must not look like new content.
     head = text[start : section.body]
@@ -463,94 +351,6 @@ def _cached_request(
     )
 
 
-_Own = tuple[Mapping[str, str] | None, int, tuple[Decision, ...], bool]
-# What the people wrote in a section (its text without the bot's reply lines), read once
-# and kept by the digest of that text: a revision that only adds replies needs no parse,
-# and the clerk keeps the readings in its store (`known_readings` / `new_readings`), so
-# a cycle in a fresh process parses only the sections that changed since the last one.
-_BY_DIGEST: dict[str, _Own] = {}
-_NEW: dict[str, _Own] = {}
-
-
-def _read_own(own: str, heading: str, vocab: Vocabulary) -> _Own:
-    """Fields, request template count, decisions and whether signed, of a section body."""
-    digest = _reading_digest(own, vocab)
-    found = _BY_DIGEST.get(digest)
-    if found is None:
-        found = _NEW[digest] = _parse_own(own, heading, vocab)
-        if len(_BY_DIGEST) >= _CACHE_LIMIT:
-            _BY_DIGEST.clear()
-        _BY_DIGEST[digest] = found
-    return found
-
-
-def _parse_own(own: str, heading: str, vocab: Vocabulary) -> _Own:
-    try:
-        code = mwparserfromhell.parse(own)
-    except ParserError as exc:
-        raise ParseError(f"cannot read section {heading!r}: {exc}") from exc
-    fields: Mapping[str, str] | None = None
-    count = 0
-    decisions: list[Decision] = []
-    seen: dict[str, int] = {}
-    for role, template in _templates(code, vocab):
-        if role == "request":
-            count += 1
-            if fields is None:
-                fields = MappingProxyType(
-                    {name.lower(): value for name, value in _params(template).items()}
-                )
-        elif role != "status":
-            wikitext = str(template)
-            seen[wikitext] = seen.get(wikitext, 0) + 1
-            params = MappingProxyType(_params(template))
-            decisions.append(Decision(role, params, wikitext, seen[wikitext]))
-    return fields, count, tuple(decisions), _signed(code)
-
-
-def _reading_digest(own: str, vocab: Vocabulary) -> str:
-    return hashlib.sha256(f"{vocab._tag}\x1f{own}".encode()).hexdigest()
-
-
-def known_readings(readings: Mapping[str, str]) -> None:
-    """Take section readings saved by an earlier process (digest -> JSON from
-    `new_readings`); a section whose text matches one is not parsed again."""
-    for digest, data in readings.items():
-        if digest in _BY_DIGEST:
-            continue
-        try:
-            fields, count, decisions, signed = json.loads(data)
-            _BY_DIGEST[digest] = (
-                None if fields is None else MappingProxyType(dict(fields)),
-                int(count),
-                tuple(
-                    Decision(k, MappingProxyType(dict(p)), w, int(n)) for k, p, w, n in decisions
-                ),
-                bool(signed),
-            )
-        except (ValueError, TypeError):
-            continue  # a damaged entry is read again from the text
-
-
-def new_readings() -> dict[str, str]:
-    """The section readings parsed in this process since the last call, as JSON by digest."""
-    found = {
-        digest: json.dumps(
-            [
-                None if fields is None else dict(fields),
-                count,
-                [[d.kind, dict(d.params), d.wikitext, d.ordinal] for d in decisions],
-                signed,
-            ],
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        for digest, (fields, count, decisions, signed) in _NEW.items()
-    }
-    _NEW.clear()
-    return found
-
-
 def _prefixed(heading: str, vocab: Vocabulary) -> bool:
     return heading.lower().startswith(vocab._prefixes)
 
@@ -560,7 +360,7 @@ def _prefixed(heading: str, vocab: Vocabulary) -> bool:
 
 def parse(text: str, vocab: Vocabulary = DEFAULT_VOCABULARY) -> RequestPage:
     """Read every level-2 section of a request page."""
-    masked, unclosed = _mask(text)
+    masked, unclosed = mask(text)
     requests: list[RequestSection] = []
     discussions = []
     for section in _sections(text, masked):
@@ -577,7 +377,7 @@ def parse(text: str, vocab: Vocabulary = DEFAULT_VOCABULARY) -> RequestPage:
 
 def request_keys(text: str, vocab: Vocabulary = DEFAULT_VOCABULARY) -> frozenset[str]:
     """The keys ``parse`` would give, without reading section bodies where avoidable."""
-    masked, unclosed = _mask(text)
+    masked, unclosed = mask(text)
     names = []
     for section in _sections(text, masked):
         if _prefixed(section.heading, vocab) or (
@@ -595,7 +395,7 @@ def sections_for(
 
     Used on old revisions to see which decision templates a section held then.
     """
-    masked, unclosed = _mask(text)
+    masked, unclosed = mask(text)
     names: list[str] = []
     candidates: list[_Section] = []
     for section in _sections(text, masked):

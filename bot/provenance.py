@@ -132,7 +132,7 @@ _SECTIONS: dict[tuple[int, str, int | None], Facts | None] = {}
 def request_facts(text: str, vocab: page.Vocabulary) -> list[Facts]:
     """The facts of each request section of `text`, in page order (as ``page.parse``
     orders them); a section text met before in this process costs a dictionary look-up."""
-    masked, unclosed = page._mask(text)
+    masked, unclosed = page.mask(text)
     found = []
     for section in page._sections(text, masked):
         hidden = None
@@ -154,7 +154,7 @@ def request_facts(text: str, vocab: page.Vocabulary) -> list[Facts]:
 
 
 def _read(raw: str, section: page.RequestSection, vocab: page.Vocabulary) -> Facts:
-    masked, _ = page._mask(raw)
+    masked, _ = page.mask(raw)
     body = raw.find("\n") + 1 if "\n" in raw else len(raw)
     tokens: list[str] = []
     lines: list[tuple[str, str]] = []

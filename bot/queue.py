@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from mwparserfromhell.definitions import PARSER_BLACKLIST
+from bot.page import hidden_spans
 
 __all__ = ["END", "START", "QueueEntry", "apply_queue", "queue_region", "render_queue"]
 
@@ -105,10 +105,6 @@ def render_queue(
 
 # --- finding the region ---------------------------------------------------------------
 
-# The same masking as bot.page: comments, and the tags whose content is not parsed.
-_OPENER = re.compile(r"<!--|<(" + "|".join(PARSER_BLACKLIST) + r")(?=[\s/>])[^>]*>", re.I)
-_CLOSER = {t: re.compile(rf"</{t}\s*>", re.I) for t in PARSER_BLACKLIST}
-
 
 def _preamble_markers(text: str) -> Iterator[tuple[int, int, str]]:
     """(start, end, marker) of each live marker comment before the first heading line.
@@ -117,31 +113,16 @@ def _preamble_markers(text: str) -> Iterator[tuple[int, int, str]]:
     superset of the level-1/2 headings bot.page splits on, so the region never reaches
     into a section. Only the preamble is scanned, however long the page.
     """
-    visible = pos = 0
-    while True:
-        match = _OPENER.search(text, pos)
-        stop = match.start() if match else len(text)
+    if text.startswith("="):
+        return
+    visible = 0
+    for start, end, _ in hidden_spans(text):
         # A hidden stretch is blanked on one line, so only visible text can hold "\n=".
-        if (visible == 0 and text.startswith("=")) or text.find("\n=", visible, stop) >= 0:
+        if text.find("\n=", visible, start) >= 0:
             return
-        if match is None:
-            return
-        tag = match.group(1)
-        if tag is None:
-            close = text.find("-->", match.end())
-            end = len(text) if close < 0 else close + 3
-            comment = text[match.start() : end]
-            if comment in (START, END):
-                yield match.start(), end, comment
-        elif match.group(0).endswith("/>"):
-            pos = match.end()
-            continue
-        elif closer := _CLOSER[tag.lower()].search(text, match.end()):
-            end = closer.end()
-        else:  # an unclosed <nowiki> is plain text to MediaWiki
-            pos = match.end()
-            continue
-        visible = pos = end
+        if text[start:end] in (START, END):
+            yield start, end, text[start:end]
+        visible = end
 
 
 def _find(text: str) -> tuple[int, int] | None:

@@ -11,14 +11,7 @@ from collections.abc import Iterator, Mapping, Set
 
 import grimp
 
-PACKAGES = ("ats", "bot", "bridge", "membership", "policies", "provisioning")
-
-# Modules allowed to form one cycle among themselves, each with the reason why.
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"bot.authorship", "bot.clerk", "bot.deciding", "bot.judging"}): (
-        "ClerkSettings lives in bot.clerk, which judging, deciding and authorship need"
-    ),
-}
+PACKAGES = ("ats", "bot", "bridge", "devtools", "membership", "policies", "provisioning")
 
 
 def graph() -> grimp.ImportGraph:
@@ -81,20 +74,5 @@ def test_no_import_cycle_between_modules() -> None:
     found = graph()
     edges = {m: found.find_modules_directly_imported_by(m) for m in found.modules}
     assert "policies.tomlcheck" in edges, "the graph does not hold the product's modules"
-    unexpected = [
-        described(found, c) for c in cycles(edges) if not any(c <= known for known in KNOWN_CYCLES)
-    ]
-    assert not unexpected, "import cycles:\n" + "\n".join(unexpected)
-
-
-def test_each_known_cycle_is_still_there() -> None:
-    """A known cycle that has been broken must leave the list, or a new one could hide in it."""
-    found = graph()
-    edges = {m: found.find_modules_directly_imported_by(m) for m in found.modules}
-    present = list(cycles(edges))
-    stale = [
-        f"{sorted(known)} ({reason})"
-        for known, reason in KNOWN_CYCLES.items()
-        if not any(c & known for c in present)
-    ]
-    assert not stale, "no longer a cycle, remove from KNOWN_CYCLES: " + "; ".join(stale)
+    found_cycles = [described(found, c) for c in cycles(edges)]
+    assert not found_cycles, "import cycles:\n" + "\n".join(found_cycles)
