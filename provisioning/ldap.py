@@ -14,10 +14,13 @@ Layout under `base_dn` (the organisational units are created when missing):
   one modify that deletes the value read and adds the next, which fails for every
   worker but one when several race — then a check that no entry already uses it.
 
-Suspension: `loginShell` becomes /usr/sbin/nologin, `shadowExpire` 1 (expired in
-1970, so PAM refuses password logins too), and the keys move out of `sshPublicKey`
-into `description` values `ats-suspended-key: KEY` (the shell into
-`ats-suspended-shell: SHELL`), all in one modify; `restore` moves them back. Every
+Desired state: `converge(name, desired)` reads the entry and brings it to exactly
+what the store says now (keys, shell, suspended or not, the keys kept aside while
+suspended; a tool group's members) with one guarded modify (`ldap_entries`: it
+deletes the exact values read and asserts the entry's `entryCSN`), read again and
+retried up to `CONFLICT_RETRIES` times when another writer changed the entry in
+between. `set_keys`, `suspend` and `restore` are converges from what the entry holds.
+`observe()` lists every account with three paged searches, for the reconcile. Every
 DN component is escaped with `escape_rdn` and every filter value with
 `escape_filter_chars`, though names are validated before any of them is built.
 
@@ -44,39 +47,43 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
 from provisioning.backend import (
-    NOLOGIN,
     TOOL_PREFIX,
     Account,
+    Desired,
     NameTakenError,
     NoSuchAccountError,
+    Observed,
     ProvisioningError,
     check_owner,
     checked_keys,
     checked_members,
     checked_name,
 )
+from provisioning.ldap_entries import (
+    ALREADY_EXISTS,
+    ATTRS,
+    CONFLICTS,
+    NO_SUCH_ATTRIBUTE,
+    NO_SUCH_OBJECT,
+    SUCCESS,
+    Changes,
+    Entry,
+    account_of,
+    guard,
+    number_of,
+    observed,
+    person_changes,
+    swap,
+    text,
+    texts,
+    tool_account,
+)
 
 T = TypeVar("T")
+CONFLICT_RETRIES = 5
+PAGE_SIZE = 500
 
-SUCCESS, NO_SUCH_ATTRIBUTE, NO_SUCH_OBJECT, ALREADY_EXISTS = 0, 16, 32, 68
-SAVED_KEY = "ats-suspended-key: "
-SAVED_SHELL = "ats-suspended-shell: "
 OUS = ("people", "groups", "tools")
-_ATTRS = [
-    "objectClass",
-    "uid",
-    "cn",
-    "employeeNumber",
-    "uidNumber",
-    "gidNumber",
-    "homeDirectory",
-    "loginShell",
-    "sshPublicKey",
-    "description",
-    "shadowExpire",
-    "memberUid",
-    "serialNumber",
-]
 
 
 class DirectoryUnavailableError(ProvisioningError):
@@ -237,9 +244,9 @@ class LdapBackend:
         group = self._read(self.group_dn(TOOL_PREFIX + name))
         user = self._read(self.tool_dn(name))
         if group is not None:
-            number = _int(group, "gidNumber")
+            number = number_of(group, "gidNumber")
         elif user is not None:
-            number = _int(user, "uidNumber")
+            number = number_of(user, "uidNumber")
         else:
             number = self._allocate()
         number = self._ensure_group(TOOL_PREFIX + name, number, members)
@@ -256,75 +263,62 @@ class LdapBackend:
             code = self._do(self.conn.add(self.tool_dn(name), attributes=attributes))
             if code not in (SUCCESS, ALREADY_EXISTS):
                 self._fail("add", self.tool_dn(name))
-        group = self._read(self.group_dn(TOOL_PREFIX + name))
-        assert group is not None
-        if set(_texts(group, "memberUid")) != set(members):
-            changes = {"memberUid": [(ldap3.MODIFY_REPLACE, list(members))]}
-            if self._do(self.conn.modify(self.group_dn(TOOL_PREFIX + name), changes)):
-                self._fail("modify", self.group_dn(TOOL_PREFIX + name))
+        self._converge_entry(
+            self.group_dn(TOOL_PREFIX + name), lambda group: _member_changes(group, members)
+        )
         result = self._describe_tool(name)
         assert result is not None
         return result
 
     @_reconnecting
     def set_keys(self, shell_name: str, keys: Sequence[str]) -> None:
+        """The account's keys become `keys` (kept aside while it is suspended)."""
         name, wanted = checked_name(shell_name), checked_keys(keys)
-        dn = self.person_dn(name)
-        entry = self._require(dn)
-        saved = [v for v in _texts(entry, "description") if v.startswith(SAVED_KEY)]
-        if _suspended(entry):
-            changes: dict[str, list[tuple[Any, list[Any]]]] = {}
-            if saved:
-                changes["description"] = [(ldap3.MODIFY_DELETE, saved)]
-            if wanted:
-                changes.setdefault("description", []).append(
-                    (ldap3.MODIFY_ADD, [SAVED_KEY + k for k in wanted])
-                )
-        else:
-            changes = _key_changes(entry, wanted)
-        if changes and self._do(self.conn.modify(dn, changes)):
-            self._fail("modify", dn)
+        dn = self._login_dn(name)
+        self._converge_entry(
+            dn, lambda entry: self._changes(entry, wanted, suspended=None), require=True
+        )
 
     @_reconnecting
     def suspend(self, shell_name: str) -> None:
         dn = self._login_dn(checked_name(shell_name))
-        entry = self._require(dn)
-        if _suspended(entry):
-            return
-        keys = _texts(entry, "sshPublicKey")
-        saved = [SAVED_SHELL + (_text(entry, "loginShell") or self.shell)]
-        saved += [SAVED_KEY + k for k in keys]
-        stale = [v for v in _texts(entry, "description") if v.startswith((SAVED_KEY, SAVED_SHELL))]
-        changes: dict[str, list[tuple[Any, list[Any]]]] = {
-            "loginShell": [(ldap3.MODIFY_REPLACE, [NOLOGIN])],
-            "shadowExpire": [(ldap3.MODIFY_REPLACE, ["1"])],
-            "description": ([(ldap3.MODIFY_DELETE, stale)] if stale else [])
-            + [(ldap3.MODIFY_ADD, saved)],
-        }
-        changes.update(_key_changes(entry, ()))
-        if self._do(self.conn.modify(dn, changes)):
-            self._fail("modify", dn)
+        self._converge_entry(dn, lambda entry: self._changes(entry, None, True), require=True)
 
     @_reconnecting
     def restore(self, shell_name: str) -> None:
         dn = self._login_dn(checked_name(shell_name))
-        entry = self._require(dn)
-        if not _suspended(entry):
-            return
-        descriptions = _texts(entry, "description")
-        keys = [v[len(SAVED_KEY) :] for v in descriptions if v.startswith(SAVED_KEY)]
-        shells = [v[len(SAVED_SHELL) :] for v in descriptions if v.startswith(SAVED_SHELL)]
-        saved = [v for v in descriptions if v.startswith((SAVED_KEY, SAVED_SHELL))]
-        changes: dict[str, list[tuple[Any, list[Any]]]] = {
-            "loginShell": [(ldap3.MODIFY_REPLACE, [shells[0] if shells else self.shell])],
-        }
-        if _text(entry, "shadowExpire") is not None:
-            changes["shadowExpire"] = [(ldap3.MODIFY_DELETE, [])]
-        if saved:
-            changes["description"] = [(ldap3.MODIFY_DELETE, saved)]
-        changes.update(_key_changes(entry, tuple(keys)))
-        if self._do(self.conn.modify(dn, changes)):
-            self._fail("modify", dn)
+        self._converge_entry(dn, lambda entry: self._changes(entry, None, False), require=True)
+
+    @_reconnecting
+    def converge(self, shell_name: str, desired: Desired) -> None:
+        """Bring the account to `desired`: a person's keys, shell and suspension, or a
+        tool's group members (and its service user's suspension)."""
+        name = checked_name(shell_name)
+        wanted = Desired(checked_keys(desired.keys), desired.suspended, desired.members)
+        dn = self._login_dn(name)
+        if dn == self.tool_dn(name):
+            members = checked_members(wanted.members)
+            self._converge_entry(
+                self.group_dn(TOOL_PREFIX + name),
+                lambda group: _member_changes(group, members),
+                require=True,
+            )
+            wanted = Desired((), wanted.suspended)
+        self._converge_entry(dn, lambda entry: person_changes(entry, wanted, self.shell), True)
+
+    @_reconnecting
+    def observe(self) -> list[Observed]:
+        """Every person and tool in the directory, from three paged searches."""
+        people = self._entries(f"ou=people,{self.base_dn}", "(objectClass=posixAccount)")
+        users = self._entries(f"ou=tools,{self.base_dn}", "(objectClass=posixAccount)")
+        groups = self._entries(f"ou=groups,{self.base_dn}", f"(cn={TOOL_PREFIX}*)")
+        out = [observed("person", entry) for entry in people]
+        by_name = {(text(e, "uid") or "").removeprefix(TOOL_PREFIX): e for e in users}
+        groups_by = {(text(e, "cn") or "").removeprefix(TOOL_PREFIX): e for e in groups}
+        for name in sorted(set(by_name) | set(groups_by)):
+            account = tool_account(name, by_name.get(name), groups_by.get(name))
+            out.append(Observed(account))
+        return out
 
     @_reconnecting
     def describe(self, shell_name: str) -> Account | None:
@@ -341,40 +335,61 @@ class LdapBackend:
         user = self._read(self.tool_dn(name))
         if group is None and user is None:
             return None
-        account = self._account("tool", user or group)  # type: ignore[arg-type]
-        members = tuple(sorted(_texts(group, "memberUid"))) if group else ()
-        return Account(
-            kind="tool",
-            name=name,
-            owner=name,
-            uid=account.uid,
-            gid=account.gid,
-            home=account.home,
-            shell=account.shell,
-            members=members,
-            suspended=account.suspended,
+        return tool_account(name, user, group)
+
+    def _account(self, kind: str, entry: Entry) -> Account:
+        return account_of(kind, entry)
+
+    def _changes(self, entry: Entry, keys: Sequence[str] | None, suspended: bool | None) -> Changes:
+        """The modify for a legacy call: what `entry` holds, with the keys or the
+        suspension given (None: as the entry has it)."""
+        account = account_of("person", entry)
+        desired = Desired(
+            tuple(account.keys if keys is None else keys),
+            account.suspended if suspended is None else suspended,
+        )
+        return person_changes(entry, desired, self.shell)
+
+    def _converge_entry(
+        self, dn: str, changes_for: Callable[[Entry], Changes], require: bool = False
+    ) -> None:
+        """Read `dn`, modify it as `changes_for(entry)` says under a guard, and read and
+        try again when another writer changed it in between."""
+        for attempt in range(CONFLICT_RETRIES):
+            entry = self._require(dn) if require else self._read(dn)
+            if entry is None:
+                return
+            changes = changes_for(entry)
+            if not changes:
+                return
+            code = self._do(self.conn.modify(dn, changes, controls=guard(entry)))
+            if code == SUCCESS:
+                return
+            if code not in CONFLICTS:
+                self._fail("modify", dn)
+            time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+        raise ProvisioningError(
+            f"{dn} kept changing under the modify ({CONFLICT_RETRIES} tries); it will be retried"
         )
 
-    def _account(self, kind: str, entry: dict[str, list[bytes]]) -> Account:
-        uid = _text(entry, "uid") or ""
-        suspended = _suspended(entry)
-        keys = _texts(entry, "sshPublicKey")
-        if suspended:
-            keys = [
-                v[len(SAVED_KEY) :] for v in _texts(entry, "description") if v.startswith(SAVED_KEY)
-            ]
-        number = _int(entry, "uidNumber") or _int(entry, "gidNumber")
-        return Account(
-            kind=kind,
-            name=uid.removeprefix(TOOL_PREFIX) if kind == "tool" else uid,
-            owner=_text(entry, "employeeNumber") or "",
-            uid=number,
-            gid=_int(entry, "gidNumber"),
-            home=_text(entry, "homeDirectory") or "",
-            shell=_text(entry, "loginShell") or "",
-            keys=tuple(keys),
-            suspended=suspended,
+    def _entries(self, base: str, expression: str) -> list[Entry]:
+        """Every entry one level under `base` matching `expression`, page by page."""
+        out: list[Entry] = []
+        pages = self.conn.extend.standard.paged_search(
+            base,
+            expression,
+            search_scope=ldap3.LEVEL,
+            attributes=ATTRS,
+            paged_size=PAGE_SIZE,
+            generator=True,
         )
+        for item in pages:
+            if item.get("type") == "searchResEntry":
+                out.append({k: v for k, v in item["raw_attributes"].items() if v})
+        code = self.conn.result.get("result", SUCCESS)
+        if code not in (SUCCESS, NO_SUCH_OBJECT):
+            self._fail("search", base)
+        return out
 
     def _login_dn(self, name: str) -> str:
         dn = self.person_dn(name)
@@ -416,7 +431,7 @@ class LdapBackend:
             self._fail("add", self.group_dn(group))
         existing = self._read(self.group_dn(group))
         assert existing is not None
-        return _int(existing, "gidNumber")
+        return number_of(existing, "gidNumber")
 
     def _ensure_layout(self) -> None:
         if self._layout_done:
@@ -443,7 +458,7 @@ class LdapBackend:
                 if code not in (SUCCESS, ALREADY_EXISTS):
                     self._fail("add", self.counter_dn)
                 continue
-            current = int(_text(entry, "serialNumber") or low)
+            current = int(text(entry, "serialNumber") or low)
             if current > high:
                 raise ProvisioningError(
                     f"the id range {low}-{high} is used up; widen it in the configuration"
@@ -474,8 +489,8 @@ class LdapBackend:
         )
         return bool(self.conn.response)
 
-    def _read(self, dn: str) -> dict[str, list[bytes]] | None:
-        self.conn.search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=_ATTRS)
+    def _read(self, dn: str) -> Entry | None:
+        self.conn.search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=ATTRS)
         code = self.conn.result["result"]
         if code == NO_SUCH_OBJECT:
             return None
@@ -486,7 +501,7 @@ class LdapBackend:
             return None
         return {k: v for k, v in entries[0]["raw_attributes"].items() if v}
 
-    def _require(self, dn: str) -> dict[str, list[bytes]]:
+    def _require(self, dn: str) -> Entry:
         entry = self._read(dn)
         if entry is None:
             raise NoSuchAccountError(f"there is no account {dn}")
@@ -503,44 +518,6 @@ class LdapBackend:
         )
 
 
-def _key_changes(
-    entry: dict[str, list[bytes]], wanted: Sequence[str]
-) -> dict[str, list[tuple[Any, list[Any]]]]:
-    """The modify that makes `sshPublicKey` exactly `wanted` (object class included,
-    so that a directory with the older MUST-sshPublicKey schema accepts no key)."""
-    current = _texts(entry, "sshPublicKey")
-    classes = {c.lower() for c in _texts(entry, "objectClass")}
-    changes: dict[str, list[tuple[Any, list[Any]]]] = {}
-    if wanted:
-        if "ldappublickey" not in classes:
-            changes["objectClass"] = [(ldap3.MODIFY_ADD, ["ldapPublicKey"])]
-        if set(current) != set(wanted):
-            changes["sshPublicKey"] = [(ldap3.MODIFY_REPLACE, list(wanted))]
-    else:
-        if current:
-            changes["sshPublicKey"] = [(ldap3.MODIFY_DELETE, [])]
-        if "ldappublickey" in classes:
-            changes["objectClass"] = [(ldap3.MODIFY_DELETE, ["ldapPublicKey"])]
-    return changes
-
-
-def _suspended(entry: dict[str, list[bytes]]) -> bool:
-    return _text(entry, "shadowExpire") == "1" or _text(entry, "loginShell") == NOLOGIN
-
-
-def _texts(entry: dict[str, list[bytes]] | None, attribute: str) -> list[str]:
-    if not entry:
-        return []
-    for key, values in entry.items():
-        if key.lower() == attribute.lower():
-            return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
-    return []
-
-
-def _text(entry: dict[str, list[bytes]], attribute: str) -> str | None:
-    values = _texts(entry, attribute)
-    return values[0] if values else None
-
-
-def _int(entry: dict[str, list[bytes]], attribute: str) -> int:
-    return int(_text(entry, attribute) or 0)
+def _member_changes(group: Entry, members: Sequence[str]) -> Changes:
+    change = swap(texts(group, "memberUid"), members)
+    return {"memberUid": change} if change else {}
