@@ -84,6 +84,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
             int, 30, "wait before a job meets an unreachable directory again (no attempt spent)"
         ),
         "home_mode": Key(str, "0750", "unix backend: mode of a new home, in octal"),
+        "reconcile_seconds": Key(
+            int, 3600, "how often `ats provision run` reconciles the directory (0: never)"
+        ),
     },
 }
 SECRETS = {
@@ -226,6 +229,8 @@ def _check_values(where: str, sections: Mapping[str, Section]) -> None:
     provisioning = sections["provisioning"]
     if provisioning.lease_seconds < 5:
         raise ConfigError(f"{where}: [provisioning] lease_seconds must be at least 5")
+    if provisioning.reconcile_seconds < 0:
+        raise ConfigError(f"{where}: [provisioning] reconcile_seconds must be 0 or more")
     if provisioning.outage_retry_seconds < 1:
         raise ConfigError(f"{where}: [provisioning] outage_retry_seconds must be at least 1")
     try:

@@ -7,6 +7,7 @@ like `Store.lease_job`, but skips a job whose member is leased by a job still ru
 (its lease not lapsed), and leases the member together with the job, in one
 transaction. The member lease is renewed with the job's (`renew`) and released when
 the job ends (`release`); a killed worker's member lease lapses like its job lease.
+The reconcile holds a member the same way while it fixes their account (`hold`).
 A job queued again while it runs (the member changed something meanwhile) waits for
 the member lease, so it runs after the run in flight, with the newest facts.
 """
@@ -59,6 +60,19 @@ def renew(
     cursor = store.db.execute(
         "UPDATE member_leases SET until = ? WHERE member = ? AND worker = ?",
         [until, member, worker],
+    )
+    return cursor.rowcount == 1
+
+
+def hold(store: Store, member: str, holder: str, seconds: int, now: datetime | None = None) -> bool:
+    """Lease `member` outside any job (the reconcile fixing their account); False
+    when a running job (or another holder) has them."""
+    moment = now or datetime.now(UTC)
+    cursor = store.db.execute(
+        "INSERT INTO member_leases (member, worker, job_id, until) VALUES (?, ?, 0, ?) "
+        "ON CONFLICT (member) DO UPDATE SET worker = excluded.worker, job_id = 0, "
+        "until = excluded.until WHERE member_leases.until <= ?",
+        [member, holder, _iso(moment + timedelta(seconds=seconds)), _iso(moment)],
     )
     return cursor.rowcount == 1
 

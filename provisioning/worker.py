@@ -48,6 +48,7 @@ from policies.usernames import valid_username
 from provisioning.backend import Account, Backend, NoSuchAccountError, ProvisioningError
 from provisioning.desired import for_owner
 from provisioning.names import NamingError, shell_name
+from provisioning.reconcile import reconcile
 
 ACTOR = "provisioning"
 MAX_ATTEMPTS = 8
@@ -212,19 +213,37 @@ def run_forever(
     poll: float = 5,
     stop: threading.Event | None = None,
     log: Callable[[str], None] | None = None,
+    reconcile_seconds: float = 0,
     **options: Any,
 ) -> None:
     """Queue and run jobs until `stop` is set, waiting `poll` seconds when idle; one
-    line per job to `log` (standard output by default)."""
+    line per job to `log` (standard output by default). Every `reconcile_seconds`
+    (0: never), from the start, the whole directory is reconciled with the store and
+    repaired, one line per drift."""
     stop = stop or threading.Event()
     log = log or (lambda line: print(line, flush=True))
+    next_reconcile = time.monotonic()
     while not stop.is_set():
+        if reconcile_seconds and time.monotonic() >= next_reconcile:
+            next_reconcile = time.monotonic() + reconcile_seconds
+            _reconcile(store, backend, log)
         enqueue_approved(store)
         outcome = run_once(store, backend, **options)
         if outcome is None:
             stop.wait(poll)
         else:
             log(outcome_line(outcome))
+
+
+def _reconcile(store: Store, backend: Backend, log: Callable[[str], None]) -> None:
+    try:
+        drifts = reconcile(store, backend, fix=True, log=lambda line: log(f"reconcile: {line}"))
+    except Exception as error:  # an outage, say: the jobs go on, the next round tries again
+        log(f"reconcile: not run: {error}")
+        return
+    if drifts:
+        fixed = sum(d.fixed for d in drifts)
+        log(f"reconcile: {len(drifts)} drift(s), {fixed} fixed")
 
 
 def outcome_line(outcome: Outcome) -> str:
