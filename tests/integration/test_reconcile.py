@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import ldap3
@@ -18,7 +19,7 @@ from provisioning.backend import NOLOGIN
 from provisioning.ldap import LdapBackend
 from provisioning.reconcile import reconcile
 from provisioning.unix import UnixBackend
-from provisioning.worker import provision_person
+from provisioning.worker import provision_person, run_forever
 from tests.integration.slapd import Slapd
 from tests.integration.test_converge import K1, K2, _unix_root
 
@@ -151,4 +152,38 @@ def test_reconcile_on_the_unix_backend(tmp_path: Path) -> None:
     assert reconcile(store, unix) == []
     assert keys.read_text() == K1 + "\n"
     assert not (root / "home" / "dave" / ".ssh" / "authorized_keys").exists()
+    store.close()
+
+
+def test_the_long_running_worker_reconciles(tmp_path: Path) -> None:
+    root = _unix_root(tmp_path)
+    store = Store(tmp_path / "ats.sqlite")
+    unix = UnixBackend(root)
+    _members(store, unix)
+    keys = root / "home" / "alice" / ".ssh" / "authorized_keys"
+    keys.write_text(f"{K1}\n{HAND}\n")
+    lines: list[str] = []
+    stop = threading.Event()
+
+    def log(line: str) -> None:
+        lines.append(line)
+        if line.startswith("reconcile: 1 drift"):
+            stop.set()
+
+    def work() -> None:
+        own = Store(store.path)  # a store connection belongs to its thread
+        try:
+            run_forever(own, unix, poll=0.05, stop=stop, log=log, reconcile_seconds=3600)
+        finally:
+            own.close()
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive()
+    assert [line for line in lines if line.startswith("reconcile:")] == [
+        "reconcile: alice: key added by hand: ssh-ed25519 …AddedKey0001 hand (fixed)",
+        "reconcile: 1 drift(s), 1 fixed",
+    ]
+    assert keys.read_text() == K1 + "\n"
     store.close()
