@@ -18,31 +18,23 @@ Desired state: `converge(name, desired)` reads the entry and brings it to exactl
 what the store says now (keys, shell, suspended or not, the keys kept aside while
 suspended; a tool group's members) with one guarded modify (`ldap_entries`: it
 deletes the exact values read and asserts the entry's `entryCSN`), read again and
-retried up to `CONFLICT_RETRIES` times when another writer changed the entry in
+retried a few times when another writer changed the entry in
 between. `set_keys`, `suspend` and `restore` are converges from what the entry holds.
 `observe()` lists every account with three paged searches, for the reconcile. Every
 DN component is escaped with `escape_rdn` and every filter value with
 `escape_filter_chars`, though names are validated before any of them is built.
 
-Outages: a lost connection (the server restarted or went away) is dropped and a new
-one opened on the next operation; an operation that meets a lost connection runs once
-more on a new one, and when the directory still cannot be reached it raises
-`DirectoryUnavailableError` — one line, which the worker treats as an outage (the job
-waits without spending an attempt), never as a fault of the job. A backend made while
-the directory is down is no error (wrong credentials are): it connects when it can.
+Connection, outages and guarded writes: `ldap_connection`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import random
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import ldap3
-from ldap3.core.exceptions import LDAPCommunicationError
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
@@ -51,7 +43,6 @@ from provisioning.backend import (
     Account,
     Desired,
     NameTakenError,
-    NoSuchAccountError,
     Observed,
     ProvisioningError,
     check_owner,
@@ -59,17 +50,18 @@ from provisioning.backend import (
     checked_members,
     checked_name,
 )
+from provisioning.ldap_connection import (
+    DirectoryUnavailableError,
+    LdapConnection,
+    reconnecting,
+)
 from provisioning.ldap_entries import (
     ALREADY_EXISTS,
-    ATTRS,
-    CONFLICTS,
     NO_SUCH_ATTRIBUTE,
-    NO_SUCH_OBJECT,
     SUCCESS,
     Changes,
     Entry,
     account_of,
-    guard,
     number_of,
     observed,
     person_changes,
@@ -79,40 +71,11 @@ from provisioning.ldap_entries import (
     tool_account,
 )
 
-T = TypeVar("T")
-CONFLICT_RETRIES = 5
-PAGE_SIZE = 500
-
+__all__ = ["DirectoryUnavailableError", "LdapBackend"]
 OUS = ("people", "groups", "tools")
 
 
-class DirectoryUnavailableError(ProvisioningError):
-    """The directory could not be reached: an outage, not a fault of the job."""
-
-    unavailable = True
-
-
-def _reconnecting(method: Callable[..., T]) -> Callable[..., T]:
-    """Run `method`; on a lost connection open a new one and run it once more (every
-    operation converges when repeated), then give up with DirectoryUnavailableError."""
-
-    @functools.wraps(method)
-    def wrapper(self: LdapBackend, *args: Any, **kwargs: Any) -> T:
-        for attempt in (1, 2):
-            try:
-                return method(self, *args, **kwargs)
-            except LDAPCommunicationError as error:
-                self._drop()
-                if attempt == 2:
-                    raise DirectoryUnavailableError(
-                        f"the directory {self.url} cannot be reached: {error}"
-                    ) from None
-        raise AssertionError("unreachable")
-
-    return wrapper
-
-
-class LdapBackend:
+class LdapBackend(LdapConnection):
     def __init__(
         self,
         url: str,
@@ -131,58 +94,8 @@ class LdapBackend:
         self.shell = shell
         self.person_home = person_home
         self.tool_home = tool_home
-        self.url = url
-        self._credentials = (bind_dn, password)
-        self._timeout = timeout
-        self._conn: ldap3.Connection | None = None
-        # Credentials are checked at once; a directory that is down is not an error
-        # yet: a worker started during an outage waits for it like a running one.
-        with contextlib.suppress(DirectoryUnavailableError):
-            self._connect()
         self._layout_done = False
-
-    @property
-    def conn(self) -> ldap3.Connection:
-        """The bound connection, opened again when the last one was lost."""
-        if self._conn is None or self._conn.closed:
-            self._connect()
-        assert self._conn is not None
-        return self._conn
-
-    def _connect(self) -> None:
-        bind_dn, password = self._credentials
-        # A new Server each time: ldap3 marks an address that refused a connection as
-        # unavailable for a few seconds, which would fail a reconnect made just after.
-        server = ldap3.Server(self.url, get_info=ldap3.NONE, connect_timeout=self._timeout)
-        try:
-            self._conn = ldap3.Connection(
-                server,
-                user=bind_dn,
-                password=password,
-                auto_bind=ldap3.AUTO_BIND_NO_TLS,
-                raise_exceptions=False,
-                receive_timeout=self._timeout,
-            )
-        except LDAPCommunicationError as error:
-            self._conn = None
-            raise DirectoryUnavailableError(
-                f"the directory {self.url} cannot be reached: {error}"
-            ) from None
-        except ldap3.core.exceptions.LDAPException as error:
-            self._conn = None
-            raise ProvisioningError(f"cannot bind to {self.url} as {bind_dn}: {error}") from None
-
-    def _drop(self) -> None:
-        """Forget a connection that failed; the next operation opens a new one."""
-        if self._conn is not None:
-            with contextlib.suppress(Exception):  # the socket is already gone
-                self._conn.unbind()
-        self._conn = None
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.unbind()
-            self._conn = None
+        super().__init__(url, bind_dn, password, timeout=timeout)
 
     # -- DNs ---------------------------------------------------------------
 
@@ -201,7 +114,7 @@ class LdapBackend:
 
     # -- the interface -----------------------------------------------------
 
-    @_reconnecting
+    @reconnecting
     def create_person(self, wiki_user: str, shell_name: str, keys: Sequence[str]) -> Account:
         name, wanted = checked_name(shell_name), checked_keys(keys)
         self._ensure_layout()
@@ -237,7 +150,7 @@ class LdapBackend:
         assert result is not None
         return result
 
-    @_reconnecting
+    @reconnecting
     def create_tool(self, tool: str, maintainers: Sequence[str]) -> Account:
         name, members = checked_name(tool), checked_members(maintainers)
         self._ensure_layout()
@@ -270,7 +183,7 @@ class LdapBackend:
         assert result is not None
         return result
 
-    @_reconnecting
+    @reconnecting
     def set_keys(self, shell_name: str, keys: Sequence[str]) -> None:
         """The account's keys become `keys` (kept aside while it is suspended)."""
         name, wanted = checked_name(shell_name), checked_keys(keys)
@@ -279,17 +192,17 @@ class LdapBackend:
             dn, lambda entry: self._changes(entry, wanted, suspended=None), require=True
         )
 
-    @_reconnecting
+    @reconnecting
     def suspend(self, shell_name: str) -> None:
         dn = self._login_dn(checked_name(shell_name))
         self._converge_entry(dn, lambda entry: self._changes(entry, None, True), require=True)
 
-    @_reconnecting
+    @reconnecting
     def restore(self, shell_name: str) -> None:
         dn = self._login_dn(checked_name(shell_name))
         self._converge_entry(dn, lambda entry: self._changes(entry, None, False), require=True)
 
-    @_reconnecting
+    @reconnecting
     def converge(self, shell_name: str, desired: Desired) -> None:
         """Bring the account to `desired`: a person's keys, shell and suspension, or a
         tool's group members (and its service user's suspension)."""
@@ -306,7 +219,7 @@ class LdapBackend:
             wanted = Desired((), wanted.suspended)
         self._converge_entry(dn, lambda entry: person_changes(entry, wanted, self.shell), True)
 
-    @_reconnecting
+    @reconnecting
     def observe(self) -> list[Observed]:
         """Every person and tool in the directory, from three paged searches."""
         people = self._entries(f"ou=people,{self.base_dn}", "(objectClass=posixAccount)")
@@ -320,7 +233,7 @@ class LdapBackend:
             out.append(Observed(account))
         return out
 
-    @_reconnecting
+    @reconnecting
     def describe(self, shell_name: str) -> Account | None:
         name = checked_name(shell_name)
         entry = self._read(self.person_dn(name))
@@ -349,47 +262,6 @@ class LdapBackend:
             account.suspended if suspended is None else suspended,
         )
         return person_changes(entry, desired, self.shell)
-
-    def _converge_entry(
-        self, dn: str, changes_for: Callable[[Entry], Changes], require: bool = False
-    ) -> None:
-        """Read `dn`, modify it as `changes_for(entry)` says under a guard, and read and
-        try again when another writer changed it in between."""
-        for attempt in range(CONFLICT_RETRIES):
-            entry = self._require(dn) if require else self._read(dn)
-            if entry is None:
-                return
-            changes = changes_for(entry)
-            if not changes:
-                return
-            code = self._do(self.conn.modify(dn, changes, controls=guard(entry)))
-            if code == SUCCESS:
-                return
-            if code not in CONFLICTS:
-                self._fail("modify", dn)
-            time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
-        raise ProvisioningError(
-            f"{dn} kept changing under the modify ({CONFLICT_RETRIES} tries); it will be retried"
-        )
-
-    def _entries(self, base: str, expression: str) -> list[Entry]:
-        """Every entry one level under `base` matching `expression`, page by page."""
-        out: list[Entry] = []
-        pages = self.conn.extend.standard.paged_search(
-            base,
-            expression,
-            search_scope=ldap3.LEVEL,
-            attributes=ATTRS,
-            paged_size=PAGE_SIZE,
-            generator=True,
-        )
-        for item in pages:
-            if item.get("type") == "searchResEntry":
-                out.append({k: v for k, v in item["raw_attributes"].items() if v})
-        code = self.conn.result.get("result", SUCCESS)
-        if code not in (SUCCESS, NO_SUCH_OBJECT):
-            self._fail("search", base)
-        return out
 
     def _login_dn(self, name: str) -> str:
         dn = self.person_dn(name)
@@ -488,34 +360,6 @@ class LdapBackend:
             size_limit=1,
         )
         return bool(self.conn.response)
-
-    def _read(self, dn: str) -> Entry | None:
-        self.conn.search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=ATTRS)
-        code = self.conn.result["result"]
-        if code == NO_SUCH_OBJECT:
-            return None
-        if code != SUCCESS:
-            self._fail("read", dn)
-        entries = [r for r in self.conn.response or [] if r.get("type") == "searchResEntry"]
-        if not entries:
-            return None
-        return {k: v for k, v in entries[0]["raw_attributes"].items() if v}
-
-    def _require(self, dn: str) -> Entry:
-        entry = self._read(dn)
-        if entry is None:
-            raise NoSuchAccountError(f"there is no account {dn}")
-        return entry
-
-    def _do(self, _ok: bool) -> int:
-        return int(self.conn.result["result"])
-
-    def _fail(self, what: str, dn: str) -> None:
-        result = self.conn.result
-        raise ProvisioningError(
-            f"LDAP {what} of {dn} failed: {result.get('description')} "
-            f"({result.get('result')}) {result.get('message', '')}".strip()
-        )
 
 
 def _member_changes(group: Entry, members: Sequence[str]) -> Changes:
