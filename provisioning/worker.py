@@ -144,12 +144,18 @@ class _Heartbeat:
                 store = store or Store(path)
                 # The clock the job was leased by (a test may give one), moved on.
                 moment = now + timedelta(seconds=time.monotonic() - started)
-                if not store.renew_lease(job_id, worker, moment, lease_seconds=lease_seconds):
-                    return
+                held = store.renew_lease(job_id, worker, moment, lease_seconds=lease_seconds)
+                # A job queued again while it runs is no longer this run's, but the
+                # member still is: the next run of the job waits for this one to end.
                 if self.member is not None:
-                    member_leases.renew(
-                        store, self.member, worker, moment, lease_seconds=lease_seconds
+                    held = (
+                        member_leases.renew(
+                            store, self.member, worker, moment, lease_seconds=lease_seconds
+                        )
+                        or held
                     )
+                if not held:
+                    return
         except Exception as error:  # a busy store: the job goes on, its lease may lapse
             print(f"job {job_id}: could not renew its lease: {error}", flush=True)
         finally:

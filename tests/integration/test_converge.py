@@ -13,11 +13,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import ldap3
 import pytest
 
 from membership import accounts, member_leases
 from membership.store import Store
-from provisioning.backend import NOLOGIN, Account, Backend
+from provisioning import ldap_connection
+from provisioning.backend import NOLOGIN, Account, Backend, Desired, ProvisioningError
 from provisioning.ldap import LdapBackend
 from provisioning.unix import UnixBackend
 from provisioning.worker import provision_person, run_once
@@ -243,3 +245,58 @@ def test_restore_and_suspend_natural_rounds(backends: Callable[[], Backend], sto
         account = _account(backend, name)
         assert not account.suspended and account.shell == "/bin/bash", f"round {round_}"
         assert _live_keys(backend, name) == (K1,), f"round {round_}"
+
+
+class Meddled(LdapBackend):
+    """The LDAP backend, with someone changing the entry by hand between each read and
+    the modify built from it (`meddle` times at most)."""
+
+    def __init__(self, slapd: Slapd, change: Callable[[int], dict], meddle: int) -> None:
+        super().__init__(slapd.url, slapd.base_dn, slapd.root_dn, slapd.password)
+        self.slapd, self.change, self.meddle, self.reads = slapd, change, meddle, 0
+
+    def _converge_entry(self, dn, changes_for, require=False):  # type: ignore[no-untyped-def]
+        def meddling(entry):  # type: ignore[no-untyped-def]
+            changes = changes_for(entry)
+            self.reads += 1
+            if self.reads <= self.meddle:
+                hand = ldap3.Connection(
+                    self.slapd.url, self.slapd.root_dn, self.slapd.password, auto_bind=True
+                )
+                assert hand.modify(dn, self.change(self.reads)), hand.result
+                hand.unbind()
+            return changes
+
+        return super()._converge_entry(dn, meddling, require)
+
+
+HAND = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHandAddedKeyHandAddedKeyHandAddedKey0001 hand"
+
+
+@pytest.mark.parametrize("assertion", [True, False])
+def test_a_change_between_read_and_modify_is_refused_and_retried(
+    slapd: Slapd, monkeypatch: pytest.MonkeyPatch, assertion: bool
+) -> None:
+    LdapBackend(slapd.url, slapd.base_dn, slapd.root_dn, slapd.password).create_person(
+        "Jane Doe", "jane-doe", [K1]
+    )
+    if assertion:  # any change to the entry: the entryCSN assertion refuses the modify
+        change = {"sshPublicKey": [(ldap3.MODIFY_ADD, [HAND])]}
+    else:  # without the assertion, deleting the exact values read catches a value removed
+        monkeypatch.setattr(ldap_connection, "guard", lambda entry: None)
+        change = {"sshPublicKey": [(ldap3.MODIFY_REPLACE, [HAND])]}
+    ldap = Meddled(slapd, lambda n: change, meddle=1)
+    ldap.converge("jane-doe", Desired(keys=(K2,)))
+    assert ldap.reads == 2  # read, refused, read again, written
+    [entry] = slapd.search(f"ou=people,{slapd.base_dn}", "(uid=jane-doe)")
+    assert entry["sshPublicKey"] == [K2]
+
+
+def test_an_entry_that_keeps_changing_fails_the_job_for_a_retry(slapd: Slapd) -> None:
+    LdapBackend(slapd.url, slapd.base_dn, slapd.root_dn, slapd.password).create_person(
+        "Jane Doe", "jane-doe", [K1]
+    )
+    ldap = Meddled(slapd, lambda n: {"description": [(ldap3.MODIFY_ADD, [f"note {n}"])]}, meddle=99)
+    with pytest.raises(ProvisioningError, match="kept changing") as caught:
+        ldap.converge("jane-doe", Desired(keys=(K2,)))
+    assert not caught.value.permanent and ldap.reads == ldap_connection.CONFLICT_RETRIES
