@@ -20,7 +20,7 @@ from provisioning.ldap import LdapBackend
 from provisioning.reconcile import reconcile
 from provisioning.unix import UnixBackend
 from provisioning.worker import provision_person, run_forever
-from tests.integration.slapd import Slapd
+from tests.integration.slapd import Slapd, ats_config
 from tests.integration.test_converge import K1, K2, _unix_root
 
 HAND = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHandAddedKeyHandAddedKeyHandAddedKey0001 hand"
@@ -68,20 +68,7 @@ def test_reconcile_reports_and_fixes_drift_planted_in_the_directory(
     store = Store(tmp_path / "ats.sqlite")
     ldap = LdapBackend(slapd.url, slapd.base_dn, slapd.root_dn, slapd.password)
     _members(store, ldap)
-    config = tmp_path / "ats.toml"
-    config.write_text(f"""[wiki]
-api = "http://127.0.0.1:9/api.php"
-request_page = "Toolserver/Requests"
-[bot]
-username = "ClerkBot@clerk"
-[store]
-path = "ats.sqlite"
-[provisioning]
-backend = "ldap"
-ldap_url = "{slapd.url}"
-base_dn = "{slapd.base_dn}"
-bind_dn = "{slapd.root_dn}"
-""")
+    config = ats_config(tmp_path, slapd)
     clean = _ats(config, "provision", "reconcile", password=slapd.password)
     assert (clean.returncode, clean.stdout) == (0, "no drift: the directory matches the store\n")
 
