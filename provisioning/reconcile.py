@@ -71,7 +71,8 @@ def reconcile(
             log(drift.line)
         if fix:
             evidence = {"drift": found, "fixed": outcome["fixed"], "error": outcome["error"]}
-            store.audit(ACTOR, "drift-fixed", None, shell_name=record.shell_name, **evidence)
+            action = "drift-fixed" if outcome["fixed"] else "drift-not-fixed"
+            store.audit(ACTOR, action, None, shell_name=record.shell_name, **evidence)
     return out
 
 
