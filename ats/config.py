@@ -97,6 +97,11 @@ class ProvisioningSettings:
         help="wait before a job meets an unreachable directory again (no attempt spent)",
     )
     home_mode: str = setting("0750", help="unix backend: mode of a new home, in octal")
+    reconcile_seconds: int = setting(
+        3600,
+        minimum=0,
+        help="how often `ats provision run` reconciles the directory (0: never)",
+    )
 
 
 Settings = WikiSettings | BotSettings | StoreSettings | BridgeSettings | ProvisioningSettings

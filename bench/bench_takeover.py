@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from membership.store import Store  # noqa: E402
 from provisioning.ldap import LdapBackend  # noqa: E402
 from provisioning.worker import LEASE_SECONDS, enqueue_approved, run_once  # noqa: E402
-from tests.integration.slapd import Slapd  # noqa: E402
+from tests.integration.slapd import Slapd, approve  # noqa: E402
 
 CHILD = """
 import os, sys, time
@@ -50,20 +50,7 @@ def one_run(slapd: Slapd, folder: Path, n: int, hold: float, poll: float) -> tup
     path = folder / f"run{n}.sqlite"
     store = Store(path)
     who = f"Takeover Member {n}"
-    store.add_request(
-        page="Toolserver/Requests",
-        key=f"k{n}",
-        heading=f"Account request: {who}",
-        requester=who,
-        subject=who,
-        type="account",
-        fields={"type": "account", "purpose": "bots"},
-        content_hash="h",
-        intro_revid=1,
-        intro_timestamp="2026-11-01T00:00:00Z",
-        state="approved",
-        detail={},
-    )
+    approve(store, who, f"k{n}")
     enqueue_approved(store)
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(path), slapd.url, slapd.base_dn, slapd.root_dn],

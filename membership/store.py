@@ -582,6 +582,17 @@ def _reminder_claims(db: Database) -> None:
     db["reminders"].add_column("claimed_at", str)
 
 
+@migrations(name="0016_member_leases")
+def _member_leases(db: Database) -> None:
+    # One job at a time per member (membership/member_leases.py): the worker running a
+    # job for the member, which job, and until when (renewed while the job runs).
+    db["member_leases"].create(
+        {"member": str, "worker": str, "job_id": int, "until": str},
+        pk="member",
+        not_null={"worker", "job_id", "until"},
+    )
+
+
 MIGRATION_ACTOR = "store-migration"
 
 

@@ -1,12 +1,14 @@
 """The interface every provisioning backend implements, and what they share.
 
 A backend creates and changes accounts: `create_person`, `create_tool`, `set_keys`,
-`suspend`, `restore`, `describe`. Every operation is idempotent — called twice, or
-called again after a crash halfway, it converges on the same result and never
-creates a second account — so the worker can simply run a job again. Names are
-checked here before any backend touches a directory or a file (`checked_*`), and a
-name already held by a different wiki user is a `NameTakenError`, never a silent
-take-over.
+`suspend`, `restore`, `describe`; `converge(name, desired)` brings an account to a
+`Desired` state (what the store says now) whatever it was, and `observe()` lists every
+account the backend holds at once, for `ats provision reconcile`. Every operation
+is idempotent — called twice, or called again after a crash halfway, it converges on
+the same result and never creates a second account — so the worker can simply run a
+job again. Names are checked here before any backend touches a directory or a file
+(`checked_*`), and a name already held by a different wiki user is a
+`NameTakenError`, never a silent take-over.
 """
 
 from __future__ import annotations
@@ -55,6 +57,26 @@ class Account:
         return TOOL_PREFIX + self.name if self.kind == "tool" else self.name
 
 
+@dataclass(frozen=True)
+class Desired:
+    """What an account should be, from the store: a person's active keys and whether
+    they are suspended (then the keys are kept aside, none opens a login), or a tool's
+    maintainers (shell names)."""
+
+    keys: tuple[str, ...] = ()
+    suspended: bool = False
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Observed:
+    """An account as a backend holds it, with the keys that open a login right now
+    (none, when it is suspended as it should be)."""
+
+    account: Account
+    live_keys: tuple[str, ...] = ()
+
+
 @runtime_checkable
 class Backend(Protocol):
     """What the worker and `ats provision` call; see the module docstring."""
@@ -70,6 +92,10 @@ class Backend(Protocol):
     def restore(self, shell_name: str) -> None: ...
 
     def describe(self, shell_name: str) -> Account | None: ...
+
+    def converge(self, shell_name: str, desired: Desired) -> None: ...
+
+    def observe(self) -> list[Observed]: ...
 
 
 def checked_name(name: str) -> str:

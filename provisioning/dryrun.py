@@ -16,8 +16,10 @@ from typing import Any
 from provisioning.backend import (
     NOLOGIN,
     Account,
+    Desired,
     NameTakenError,
     NoSuchAccountError,
+    Observed,
     check_owner,
     checked_keys,
     checked_members,
@@ -86,6 +88,23 @@ class DryRunBackend:
             changed = replace(account, suspended=False, shell=DEFAULT_SHELL)
             self.accounts[(account.kind, account.name)] = changed
             self._record("restore", name=account.name)
+
+    def converge(self, shell_name: str, desired: Desired) -> None:
+        account = self._require(checked_name(shell_name))
+        if account.kind == "tool":
+            self.create_tool(account.name, desired.members)
+        else:
+            self.set_keys(account.name, desired.keys)
+        if desired.suspended:
+            self.suspend(account.name)
+        else:
+            self.restore(account.name)
+
+    def observe(self) -> list[Observed]:
+        out = []
+        for account in self.accounts.values():
+            out.append(Observed(account, () if account.suspended else account.keys))
+        return out
 
     def describe(self, shell_name: str) -> Account | None:
         name = checked_name(shell_name)

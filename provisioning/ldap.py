@@ -14,98 +14,68 @@ Layout under `base_dn` (the organisational units are created when missing):
   one modify that deletes the value read and adds the next, which fails for every
   worker but one when several race — then a check that no entry already uses it.
 
-Suspension: `loginShell` becomes /usr/sbin/nologin, `shadowExpire` 1 (expired in
-1970, so PAM refuses password logins too), and the keys move out of `sshPublicKey`
-into `description` values `ats-suspended-key: KEY` (the shell into
-`ats-suspended-shell: SHELL`), all in one modify; `restore` moves them back. Every
+Desired state: `converge(name, desired)` reads the entry and brings it to exactly
+what the store says now (keys, shell, suspended or not, the keys kept aside while
+suspended; a tool group's members) with one guarded modify (`ldap_entries`: it
+deletes the exact values read and asserts the entry's `entryCSN`), read again and
+retried a few times when another writer changed the entry in
+between. `set_keys`, `suspend` and `restore` are converges from what the entry holds.
+`observe()` lists every account with three paged searches, for the reconcile. Every
 DN component is escaped with `escape_rdn` and every filter value with
 `escape_filter_chars`, though names are validated before any of them is built.
 
-Outages: a lost connection (the server restarted or went away) is dropped and a new
-one opened on the next operation; an operation that meets a lost connection runs once
-more on a new one, and when the directory still cannot be reached it raises
-`DirectoryUnavailableError` — one line, which the worker treats as an outage (the job
-waits without spending an attempt), never as a fault of the job. A backend made while
-the directory is down is no error (wrong credentials are): it connects when it can.
+Connection, outages and guarded writes: `ldap_connection`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import random
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import ldap3
-from ldap3.core.exceptions import LDAPCommunicationError, LDAPException
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
 from provisioning.backend import (
-    NOLOGIN,
     TOOL_PREFIX,
     Account,
+    Desired,
     NameTakenError,
-    NoSuchAccountError,
+    Observed,
     ProvisioningError,
     check_owner,
     checked_keys,
     checked_members,
     checked_name,
 )
+from provisioning.ldap_connection import (
+    DirectoryUnavailableError,
+    LdapConnection,
+    reconnecting,
+)
+from provisioning.ldap_entries import (
+    ALREADY_EXISTS,
+    NO_SUCH_ATTRIBUTE,
+    SUCCESS,
+    Changes,
+    Entry,
+    account_of,
+    number_of,
+    observed,
+    person_changes,
+    swap,
+    text,
+    texts,
+    tool_account,
+)
 
-T = TypeVar("T")
-
-SUCCESS, NO_SUCH_ATTRIBUTE, NO_SUCH_OBJECT, ALREADY_EXISTS = 0, 16, 32, 68
-SAVED_KEY = "ats-suspended-key: "
-SAVED_SHELL = "ats-suspended-shell: "
+__all__ = ["DirectoryUnavailableError", "LdapBackend"]
 OUS = ("people", "groups", "tools")
-_ATTRS = [
-    "objectClass",
-    "uid",
-    "cn",
-    "employeeNumber",
-    "uidNumber",
-    "gidNumber",
-    "homeDirectory",
-    "loginShell",
-    "sshPublicKey",
-    "description",
-    "shadowExpire",
-    "memberUid",
-    "serialNumber",
-]
 
 
-class DirectoryUnavailableError(ProvisioningError):
-    """The directory could not be reached: an outage, not a fault of the job."""
-
-    unavailable = True
-
-
-def _reconnecting(method: Callable[..., T]) -> Callable[..., T]:
-    """Run `method`; on a lost connection open a new one and run it once more (every
-    operation converges when repeated), then give up with DirectoryUnavailableError."""
-
-    @functools.wraps(method)
-    def wrapper(self: LdapBackend, *args: Any, **kwargs: Any) -> T:
-        for attempt in (1, 2):
-            try:
-                return method(self, *args, **kwargs)
-            except LDAPCommunicationError as error:
-                self._drop()
-                if attempt == 2:
-                    raise DirectoryUnavailableError(
-                        f"the directory {self.url} cannot be reached: {error}"
-                    ) from None
-        raise AssertionError("unreachable")
-
-    return wrapper
-
-
-class LdapBackend:
+class LdapBackend(LdapConnection):
     def __init__(
         self,
         url: str,
@@ -124,58 +94,8 @@ class LdapBackend:
         self.shell = shell
         self.person_home = person_home
         self.tool_home = tool_home
-        self.url = url
-        self._credentials = (bind_dn, password)
-        self._timeout = timeout
-        self._conn: ldap3.Connection | None = None
-        # Credentials are checked at once; a directory that is down is not an error
-        # yet: a worker started during an outage waits for it like a running one.
-        with contextlib.suppress(DirectoryUnavailableError):
-            self._connect()
         self._layout_done = False
-
-    @property
-    def conn(self) -> ldap3.Connection:
-        """The bound connection, opened again when the last one was lost."""
-        if self._conn is None or self._conn.closed:
-            self._connect()
-        assert self._conn is not None
-        return self._conn
-
-    def _connect(self) -> None:
-        bind_dn, password = self._credentials
-        # A new Server each time: ldap3 marks an address that refused a connection as
-        # unavailable for a few seconds, which would fail a reconnect made just after.
-        server = ldap3.Server(self.url, get_info=ldap3.NONE, connect_timeout=self._timeout)
-        try:
-            self._conn = ldap3.Connection(
-                server,
-                user=bind_dn,
-                password=password,
-                auto_bind=ldap3.AUTO_BIND_NO_TLS,
-                raise_exceptions=False,
-                receive_timeout=self._timeout,
-            )
-        except LDAPCommunicationError as error:
-            self._conn = None
-            raise DirectoryUnavailableError(
-                f"the directory {self.url} cannot be reached: {error}"
-            ) from None
-        except LDAPException as error:
-            self._conn = None
-            raise ProvisioningError(f"cannot bind to {self.url} as {bind_dn}: {error}") from None
-
-    def _drop(self) -> None:
-        """Forget a connection that failed; the next operation opens a new one."""
-        if self._conn is not None:
-            with contextlib.suppress(Exception):  # the socket is already gone
-                self._conn.unbind()
-        self._conn = None
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.unbind()
-            self._conn = None
+        super().__init__(url, bind_dn, password, timeout=timeout)
 
     # -- DNs ---------------------------------------------------------------
 
@@ -194,7 +114,7 @@ class LdapBackend:
 
     # -- the interface -----------------------------------------------------
 
-    @_reconnecting
+    @reconnecting
     def create_person(self, wiki_user: str, shell_name: str, keys: Sequence[str]) -> Account:
         name, wanted = checked_name(shell_name), checked_keys(keys)
         self._ensure_layout()
@@ -230,16 +150,16 @@ class LdapBackend:
         assert result is not None
         return result
 
-    @_reconnecting
+    @reconnecting
     def create_tool(self, tool: str, maintainers: Sequence[str]) -> Account:
         name, members = checked_name(tool), checked_members(maintainers)
         self._ensure_layout()
         group = self._read(self.group_dn(TOOL_PREFIX + name))
         user = self._read(self.tool_dn(name))
         if group is not None:
-            number = _int(group, "gidNumber")
+            number = number_of(group, "gidNumber")
         elif user is not None:
-            number = _int(user, "uidNumber")
+            number = number_of(user, "uidNumber")
         else:
             number = self._allocate()
         number = self._ensure_group(TOOL_PREFIX + name, number, members)
@@ -256,77 +176,64 @@ class LdapBackend:
             code = self._do(self.conn.add(self.tool_dn(name), attributes=attributes))
             if code not in (SUCCESS, ALREADY_EXISTS):
                 self._fail("add", self.tool_dn(name))
-        group = self._read(self.group_dn(TOOL_PREFIX + name))
-        assert group is not None
-        if set(_texts(group, "memberUid")) != set(members):
-            changes = {"memberUid": [(ldap3.MODIFY_REPLACE, list(members))]}
-            if self._do(self.conn.modify(self.group_dn(TOOL_PREFIX + name), changes)):
-                self._fail("modify", self.group_dn(TOOL_PREFIX + name))
+        self._converge_entry(
+            self.group_dn(TOOL_PREFIX + name), lambda group: _member_changes(group, members)
+        )
         result = self._describe_tool(name)
         assert result is not None
         return result
 
-    @_reconnecting
+    @reconnecting
     def set_keys(self, shell_name: str, keys: Sequence[str]) -> None:
+        """The account's keys become `keys` (kept aside while it is suspended)."""
         name, wanted = checked_name(shell_name), checked_keys(keys)
-        dn = self.person_dn(name)
-        entry = self._require(dn)
-        saved = [v for v in _texts(entry, "description") if v.startswith(SAVED_KEY)]
-        if _suspended(entry):
-            changes: dict[str, list[tuple[Any, list[Any]]]] = {}
-            if saved:
-                changes["description"] = [(ldap3.MODIFY_DELETE, saved)]
-            if wanted:
-                changes.setdefault("description", []).append(
-                    (ldap3.MODIFY_ADD, [SAVED_KEY + k for k in wanted])
-                )
-        else:
-            changes = _key_changes(entry, wanted)
-        if changes and self._do(self.conn.modify(dn, changes)):
-            self._fail("modify", dn)
+        dn = self._login_dn(name)
+        self._converge_entry(
+            dn, lambda entry: self._changes(entry, wanted, suspended=None), require=True
+        )
 
-    @_reconnecting
+    @reconnecting
     def suspend(self, shell_name: str) -> None:
         dn = self._login_dn(checked_name(shell_name))
-        entry = self._require(dn)
-        if _suspended(entry):
-            return
-        keys = _texts(entry, "sshPublicKey")
-        saved = [SAVED_SHELL + (_text(entry, "loginShell") or self.shell)]
-        saved += [SAVED_KEY + k for k in keys]
-        stale = [v for v in _texts(entry, "description") if v.startswith((SAVED_KEY, SAVED_SHELL))]
-        changes: dict[str, list[tuple[Any, list[Any]]]] = {
-            "loginShell": [(ldap3.MODIFY_REPLACE, [NOLOGIN])],
-            "shadowExpire": [(ldap3.MODIFY_REPLACE, ["1"])],
-            "description": ([(ldap3.MODIFY_DELETE, stale)] if stale else [])
-            + [(ldap3.MODIFY_ADD, saved)],
-        }
-        changes.update(_key_changes(entry, ()))
-        if self._do(self.conn.modify(dn, changes)):
-            self._fail("modify", dn)
+        self._converge_entry(dn, lambda entry: self._changes(entry, None, True), require=True)
 
-    @_reconnecting
+    @reconnecting
     def restore(self, shell_name: str) -> None:
         dn = self._login_dn(checked_name(shell_name))
-        entry = self._require(dn)
-        if not _suspended(entry):
-            return
-        descriptions = _texts(entry, "description")
-        keys = [v[len(SAVED_KEY) :] for v in descriptions if v.startswith(SAVED_KEY)]
-        shells = [v[len(SAVED_SHELL) :] for v in descriptions if v.startswith(SAVED_SHELL)]
-        saved = [v for v in descriptions if v.startswith((SAVED_KEY, SAVED_SHELL))]
-        changes: dict[str, list[tuple[Any, list[Any]]]] = {
-            "loginShell": [(ldap3.MODIFY_REPLACE, [shells[0] if shells else self.shell])],
-        }
-        if _text(entry, "shadowExpire") is not None:
-            changes["shadowExpire"] = [(ldap3.MODIFY_DELETE, [])]
-        if saved:
-            changes["description"] = [(ldap3.MODIFY_DELETE, saved)]
-        changes.update(_key_changes(entry, tuple(keys)))
-        if self._do(self.conn.modify(dn, changes)):
-            self._fail("modify", dn)
+        self._converge_entry(dn, lambda entry: self._changes(entry, None, False), require=True)
 
-    @_reconnecting
+    @reconnecting
+    def converge(self, shell_name: str, desired: Desired) -> None:
+        """Bring the account to `desired`: a person's keys, shell and suspension, or a
+        tool's group members (and its service user's suspension)."""
+        name = checked_name(shell_name)
+        wanted = Desired(checked_keys(desired.keys), desired.suspended, desired.members)
+        dn = self._login_dn(name)
+        if dn == self.tool_dn(name):
+            members = checked_members(wanted.members)
+            self._converge_entry(
+                self.group_dn(TOOL_PREFIX + name),
+                lambda group: _member_changes(group, members),
+                require=True,
+            )
+            wanted = Desired((), wanted.suspended)
+        self._converge_entry(dn, lambda entry: person_changes(entry, wanted, self.shell), True)
+
+    @reconnecting
+    def observe(self) -> list[Observed]:
+        """Every person and tool in the directory, from three paged searches."""
+        people = self._entries(f"ou=people,{self.base_dn}", "(objectClass=posixAccount)")
+        users = self._entries(f"ou=tools,{self.base_dn}", "(objectClass=posixAccount)")
+        groups = self._entries(f"ou=groups,{self.base_dn}", f"(cn={TOOL_PREFIX}*)")
+        out = [observed("person", entry) for entry in people]
+        by_name = {(text(e, "uid") or "").removeprefix(TOOL_PREFIX): e for e in users}
+        groups_by = {(text(e, "cn") or "").removeprefix(TOOL_PREFIX): e for e in groups}
+        for name in sorted(set(by_name) | set(groups_by)):
+            account = tool_account(name, by_name.get(name), groups_by.get(name))
+            out.append(Observed(account))
+        return out
+
+    @reconnecting
     def describe(self, shell_name: str) -> Account | None:
         name = checked_name(shell_name)
         entry = self._read(self.person_dn(name))
@@ -341,40 +248,20 @@ class LdapBackend:
         user = self._read(self.tool_dn(name))
         if group is None and user is None:
             return None
-        account = self._account("tool", user or group)  # type: ignore[arg-type]
-        members = tuple(sorted(_texts(group, "memberUid"))) if group else ()
-        return Account(
-            kind="tool",
-            name=name,
-            owner=name,
-            uid=account.uid,
-            gid=account.gid,
-            home=account.home,
-            shell=account.shell,
-            members=members,
-            suspended=account.suspended,
-        )
+        return tool_account(name, user, group)
 
-    def _account(self, kind: str, entry: dict[str, list[bytes]]) -> Account:
-        uid = _text(entry, "uid") or ""
-        suspended = _suspended(entry)
-        keys = _texts(entry, "sshPublicKey")
-        if suspended:
-            keys = [
-                v[len(SAVED_KEY) :] for v in _texts(entry, "description") if v.startswith(SAVED_KEY)
-            ]
-        number = _int(entry, "uidNumber") or _int(entry, "gidNumber")
-        return Account(
-            kind=kind,
-            name=uid.removeprefix(TOOL_PREFIX) if kind == "tool" else uid,
-            owner=_text(entry, "employeeNumber") or "",
-            uid=number,
-            gid=_int(entry, "gidNumber"),
-            home=_text(entry, "homeDirectory") or "",
-            shell=_text(entry, "loginShell") or "",
-            keys=tuple(keys),
-            suspended=suspended,
+    def _account(self, kind: str, entry: Entry) -> Account:
+        return account_of(kind, entry)
+
+    def _changes(self, entry: Entry, keys: Sequence[str] | None, suspended: bool | None) -> Changes:
+        """The modify for a legacy call: what `entry` holds, with the keys or the
+        suspension given (None: as the entry has it)."""
+        account = account_of("person", entry)
+        desired = Desired(
+            tuple(account.keys if keys is None else keys),
+            account.suspended if suspended is None else suspended,
         )
+        return person_changes(entry, desired, self.shell)
 
     def _login_dn(self, name: str) -> str:
         dn = self.person_dn(name)
@@ -416,7 +303,7 @@ class LdapBackend:
             self._fail("add", self.group_dn(group))
         existing = self._read(self.group_dn(group))
         assert existing is not None
-        return _int(existing, "gidNumber")
+        return number_of(existing, "gidNumber")
 
     def _ensure_layout(self) -> None:
         if self._layout_done:
@@ -443,7 +330,7 @@ class LdapBackend:
                 if code not in (SUCCESS, ALREADY_EXISTS):
                     self._fail("add", self.counter_dn)
                 continue
-            current = int(_text(entry, "serialNumber") or low)
+            current = int(text(entry, "serialNumber") or low)
             if current > high:
                 raise ProvisioningError(
                     f"the id range {low}-{high} is used up; widen it in the configuration"
@@ -474,73 +361,7 @@ class LdapBackend:
         )
         return bool(self.conn.response)
 
-    def _read(self, dn: str) -> dict[str, list[bytes]] | None:
-        self.conn.search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=_ATTRS)
-        code = self.conn.result["result"]
-        if code == NO_SUCH_OBJECT:
-            return None
-        if code != SUCCESS:
-            self._fail("read", dn)
-        entries = [r for r in self.conn.response or [] if r.get("type") == "searchResEntry"]
-        if not entries:
-            return None
-        return {k: v for k, v in entries[0]["raw_attributes"].items() if v}
 
-    def _require(self, dn: str) -> dict[str, list[bytes]]:
-        entry = self._read(dn)
-        if entry is None:
-            raise NoSuchAccountError(f"there is no account {dn}")
-        return entry
-
-    def _do(self, _ok: bool) -> int:
-        return int(self.conn.result["result"])
-
-    def _fail(self, what: str, dn: str) -> None:
-        result = self.conn.result
-        raise ProvisioningError(
-            f"LDAP {what} of {dn} failed: {result.get('description')} "
-            f"({result.get('result')}) {result.get('message', '')}".strip()
-        )
-
-
-def _key_changes(
-    entry: dict[str, list[bytes]], wanted: Sequence[str]
-) -> dict[str, list[tuple[Any, list[Any]]]]:
-    """The modify that makes `sshPublicKey` exactly `wanted` (object class included,
-    so that a directory with the older MUST-sshPublicKey schema accepts no key)."""
-    current = _texts(entry, "sshPublicKey")
-    classes = {c.lower() for c in _texts(entry, "objectClass")}
-    changes: dict[str, list[tuple[Any, list[Any]]]] = {}
-    if wanted:
-        if "ldappublickey" not in classes:
-            changes["objectClass"] = [(ldap3.MODIFY_ADD, ["ldapPublicKey"])]
-        if set(current) != set(wanted):
-            changes["sshPublicKey"] = [(ldap3.MODIFY_REPLACE, list(wanted))]
-    else:
-        if current:
-            changes["sshPublicKey"] = [(ldap3.MODIFY_DELETE, [])]
-        if "ldappublickey" in classes:
-            changes["objectClass"] = [(ldap3.MODIFY_DELETE, ["ldapPublicKey"])]
-    return changes
-
-
-def _suspended(entry: dict[str, list[bytes]]) -> bool:
-    return _text(entry, "shadowExpire") == "1" or _text(entry, "loginShell") == NOLOGIN
-
-
-def _texts(entry: dict[str, list[bytes]] | None, attribute: str) -> list[str]:
-    if not entry:
-        return []
-    for key, values in entry.items():
-        if key.lower() == attribute.lower():
-            return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
-    return []
-
-
-def _text(entry: dict[str, list[bytes]], attribute: str) -> str | None:
-    values = _texts(entry, attribute)
-    return values[0] if values else None
-
-
-def _int(entry: dict[str, list[bytes]], attribute: str) -> int:
-    return int(_text(entry, attribute) or 0)
+def _member_changes(group: Entry, members: Sequence[str]) -> Changes:
+    change = swap(texts(group, "memberUid"), members)
+    return {"memberUid": change} if change else {}

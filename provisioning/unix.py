@@ -15,8 +15,11 @@ relative to its parent and the file is replaced by a rename: nothing is ever wri
 through a link. Commands are argument lists, never a shell string, and every name is
 validated before it reaches one. Suspension: shell /usr/sbin/nologin, expiry date
 1970-01-02 (`usermod -e 1`) and the keys moved to `authorized_keys.ats-suspended`;
-`restore` undoes the three (the shell becomes the configured one again). Homes are
-made with `home_mode` (0750 by default: the owner and the account's own group only).
+`restore` undoes the three (the shell becomes the configured one again).
+`converge(name, desired)` brings an account to what the store says now, whatever it
+was (the keys, the shell and expiry, the keys kept aside; a tool group's members);
+`suspend`, `restore` and `set_keys` are converges from what the account holds. Homes
+are made with `home_mode` (0750 by default: the owner and the account's own group).
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ from provisioning.backend import (
     NOLOGIN,
     TOOL_PREFIX,
     Account,
+    Desired,
     NameTakenError,
     NoSuchAccountError,
+    Observed,
     ProvisioningError,
     check_owner,
     checked_keys,
@@ -110,28 +115,71 @@ class UnixBackend:
         return result
 
     def set_keys(self, shell_name: str, keys: Sequence[str]) -> None:
-        name, wanted = checked_name(shell_name), checked_keys(keys)
-        account = self._require(name)
-        target = SUSPENDED_KEYS if account.suspended else KEYS
-        self._write_keys(account, target, wanted)
+        account = self._require(checked_name(shell_name))
+        self.converge(account.name, Desired(checked_keys(keys), account.suspended, account.members))
 
     def suspend(self, shell_name: str) -> None:
         account = self._require(checked_name(shell_name))
-        if account.suspended:
-            return
-        self._run(["usermod", *self._prefix(), "-e", "1", "-s", NOLOGIN, "--", account.login])
-        if account.kind == "person":
-            self._write_keys(account, SUSPENDED_KEYS, account.keys)
-            self._write_keys(account, KEYS, ())
+        self.converge(account.name, Desired(account.keys, True, account.members))
 
     def restore(self, shell_name: str) -> None:
         account = self._require(checked_name(shell_name))
-        if not account.suspended:
-            return
-        if account.kind == "person":
-            self._write_keys(account, KEYS, account.keys)
-            self._write_keys(account, SUSPENDED_KEYS, ())
-        self._run(["usermod", *self._prefix(), "-e", "", "-s", self.shell, "--", account.login])
+        self.converge(account.name, Desired(account.keys, False, account.members))
+
+    def converge(self, shell_name: str, desired: Desired) -> None:
+        """Bring the account to `desired` (see the module docstring)."""
+        account = self._require(checked_name(shell_name))
+        keys = checked_keys(desired.keys) if account.kind == "person" else ()
+        if account.kind == "tool":
+            members = checked_members(desired.members)
+            if self._group_members(account.login) != members:
+                self._run(
+                    ["groupmod", *self._prefix(), "-U", ",".join(members), "--", account.login]
+                )
+        live = self._read_keys(account, KEYS) if account.kind == "person" else ()
+        shell, expired = NOLOGIN if desired.suspended else self.shell, desired.suspended
+        if desired.suspended:
+            # Access goes first: the keys, then the shell.
+            self._sync_keys(account, SUSPENDED_KEYS, keys)
+            self._sync_keys(account, KEYS, (), live)
+        if account.shell != shell or self._expired(account.login) != expired:
+            expiry = "1" if expired else ""
+            self._run(["usermod", *self._prefix(), "-e", expiry, "-s", shell, "--", account.login])
+        if not desired.suspended:
+            self._sync_keys(account, KEYS, keys, live)
+            self._sync_keys(account, SUSPENDED_KEYS, ())
+
+    def observe(self) -> list[Observed]:
+        """Every account this backend made, with the keys that open a login now."""
+        out = []
+        for login, fields in sorted(self._passwd().items()):
+            if not fields[3].startswith(OWNER_MARK.strip()):
+                continue
+            account = self.describe(login.removeprefix(TOOL_PREFIX))
+            if account is None:
+                continue
+            live = self._read_keys(account, KEYS) if account.kind == "person" else ()
+            out.append(Observed(account, live))
+        return out
+
+    def _sync_keys(
+        self,
+        account: Account,
+        filename: str,
+        keys: Sequence[str],
+        current: Sequence[str] | None = None,
+    ) -> None:
+        if current is None:
+            current = self._read_keys(account, filename)
+        if tuple(current) != tuple(keys):
+            self._write_keys(account, filename, keys)
+
+    def _expired(self, login: str) -> bool:
+        for line in (self.root / "etc" / "shadow").read_text().splitlines():
+            fields = line.split(":")
+            if fields[0] == login and len(fields) > 7:
+                return fields[7] not in ("", "-1")
+        return False
 
     def describe(self, shell_name: str) -> Account | None:
         name = checked_name(shell_name)

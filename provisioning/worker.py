@@ -12,10 +12,13 @@ admin, who gives a name and calls `Store.requeue_job`. Every step is in the audi
 log. `hook(stage)` lets a test stop the worker at a chosen point.
 
 Jobs about a member's existing account (`membership.accounts`: request_id NULL,
-`member` set) take the same queue, leases and back-off: "keys" sets the account's
-keys to the member's active keys, "suspend" and "restore" call the backend's (both
-converge when repeated); a failure is audited as `<kind>-failed` and shown to the
-admins, and no request changes state.
+`member` set) take the same queue, leases and back-off, and all do one thing: read
+what the store says now (`provisioning.desired`: the active keys, suspended or not)
+and `converge` the account to it, so a job never applies a change overtaken by a
+later one; the kind ("keys", "suspend", "restore") only names why it was queued. Jobs
+for one member never run at once (`membership.member_leases`: a second worker passes
+over a member whose job is running). A failure is audited as `<kind>-failed` and
+shown to the admins, and no request changes state.
 
 Leases follow the worker: a job is leased for `lease_seconds` (60 by default) and a
 heartbeat thread renews the lease while the job runs, so a long job keeps its lease
@@ -36,13 +39,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from membership import member_leases
 from membership.gates import tool_maintainers
 from membership.states import State
 from membership.store import JobRecord, RequestRecord, Store
 from policies.eligibility import canonical_username
 from policies.usernames import valid_username
 from provisioning.backend import Account, Backend, NoSuchAccountError, ProvisioningError
+from provisioning.desired import for_owner
 from provisioning.names import NamingError, shell_name
+from provisioning.reconcile import reconcile
 
 ACTOR = "provisioning"
 MAX_ATTEMPTS = 8
@@ -93,25 +99,33 @@ def run_once(
     now = now or datetime.now(UTC)
     worker = worker or worker_id()
     hook = hook or (lambda stage: None)
-    job = store.lease_job(worker, now, lease_seconds=lease_seconds)
+    job = member_leases.lease_next_job(store, worker, now, lease_seconds=lease_seconds)
     if job is None:
         return None
     started = time.monotonic()
-    with _Heartbeat(store, job.id, worker, now, lease_seconds):
-        outcome = _run_leased(store, backend, job, worker, now, max_attempts, outage_delay, hook)
+    try:
+        with _Heartbeat(store, job, worker, now, lease_seconds):
+            outcome = _run_leased(
+                store, backend, job, worker, now, max_attempts, outage_delay, hook
+            )
+    finally:
+        if job.member is not None:
+            member_leases.release(store, job.member, worker)
     return replace(outcome, seconds=time.monotonic() - started)
 
 
 class _Heartbeat:
-    """Renews a running job's lease every third of its length from a thread of its own
-    (with its own store connection), until the job ends or the lease is lost."""
+    """Renews a running job's lease (and its member's) every third of its length from a
+    thread of its own (with its own store connection), until the job ends or the lease
+    is lost."""
 
     def __init__(
-        self, store: Store, job_id: int, worker: str, now: datetime, lease_seconds: int
+        self, store: Store, job: JobRecord, worker: str, now: datetime, lease_seconds: int
     ) -> None:
-        self.args = (store.path, job_id, worker, now, lease_seconds)
+        self.args = (store.path, job.id, worker, now, lease_seconds)
+        self.member = job.member
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._beat, name=f"lease-{job_id}", daemon=True)
+        self.thread = threading.Thread(target=self._beat, name=f"lease-{job.id}", daemon=True)
 
     def __enter__(self) -> _Heartbeat:
         self.thread.start()
@@ -130,7 +144,17 @@ class _Heartbeat:
                 store = store or Store(path)
                 # The clock the job was leased by (a test may give one), moved on.
                 moment = now + timedelta(seconds=time.monotonic() - started)
-                if not store.renew_lease(job_id, worker, moment, lease_seconds=lease_seconds):
+                held = store.renew_lease(job_id, worker, moment, lease_seconds=lease_seconds)
+                # A job queued again while it runs is no longer this run's, but the
+                # member still is: the next run of the job waits for this one to end.
+                if self.member is not None:
+                    held = (
+                        member_leases.renew(
+                            store, self.member, worker, moment, lease_seconds=lease_seconds
+                        )
+                        or held
+                    )
+                if not held:
                     return
         except Exception as error:  # a busy store: the job goes on, its lease may lapse
             print(f"job {job_id}: could not renew its lease: {error}", flush=True)
@@ -195,19 +219,37 @@ def run_forever(
     poll: float = 5,
     stop: threading.Event | None = None,
     log: Callable[[str], None] | None = None,
+    reconcile_seconds: float = 0,
     **options: Any,
 ) -> None:
     """Queue and run jobs until `stop` is set, waiting `poll` seconds when idle; one
-    line per job to `log` (standard output by default)."""
+    line per job to `log` (standard output by default). Every `reconcile_seconds`
+    (0: never), from the start, the whole directory is reconciled with the store and
+    repaired, one line per drift."""
     stop = stop or threading.Event()
     log = log or (lambda line: print(line, flush=True))
+    next_reconcile = time.monotonic()
     while not stop.is_set():
+        if reconcile_seconds and time.monotonic() >= next_reconcile:
+            next_reconcile = time.monotonic() + reconcile_seconds
+            _reconcile(store, backend, log)
         enqueue_approved(store)
         outcome = run_once(store, backend, **options)
         if outcome is None:
             stop.wait(poll)
         else:
             log(outcome_line(outcome))
+
+
+def _reconcile(store: Store, backend: Backend, log: Callable[[str], None]) -> None:
+    try:
+        drifts = reconcile(store, backend, fix=True, log=lambda line: log(f"reconcile: {line}"))
+    except Exception as error:  # an outage, say: the jobs go on, the next round tries again
+        log(f"reconcile: not run: {error}")
+        return
+    if drifts:
+        fixed = sum(d.fixed for d in drifts)
+        log(f"reconcile: {len(drifts)} drift(s), {fixed} fixed")
 
 
 def outcome_line(outcome: Outcome) -> str:
@@ -256,28 +298,25 @@ def _run_member_job(
     outage_delay: int,
     hook: Hook,
 ) -> Outcome:
-    """A job about a member's existing account: keys | suspend | restore."""
+    """A job about a member's existing account: keys | suspend | restore, all of
+    which converge the account to what the store says now."""
     hook("leased")
     member = job.member or ""
     try:
-        name = job.payload.get("shell_name")
-        if not name:
-            held = store.account_of(member)
-            if held is None:
-                raise NoSuchAccountError(f"{member!r} has no shell account")
-            name = held.shell_name
-        evidence: dict[str, Any] = {}
-        if job.kind == "keys":
-            keys = [k.key for k in store.ssh_keys(member)]
-            backend.set_keys(name, keys)
-            evidence["keys"] = len(keys)
-        elif job.kind == "suspend":
-            backend.suspend(name)
-            evidence["reason"] = job.payload.get("reason", "")
-        elif job.kind == "restore":
-            backend.restore(name)
-        else:
+        if job.kind not in MEMBER_ACTIONS:
             raise UnknownJobError(f"no such job kind {job.kind!r}")
+        wanted = for_owner(store, member)
+        if wanted is None:
+            raise NoSuchAccountError(f"{member!r} has no shell account")
+        name = wanted.record.shell_name
+        hook("read")
+        backend.converge(name, wanted.desired)
+        evidence: dict[str, Any] = {
+            "keys": len(wanted.desired.keys),
+            "suspended": wanted.desired.suspended,
+        }
+        if job.kind == "suspend":
+            evidence["reason"] = job.payload.get("reason", "")
     except Exception as error:  # recorded and retried like a provisioning failure
         return _failed(store, job, worker, now, error, max_attempts, outage_delay)
     hook("provisioned")

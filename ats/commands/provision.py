@@ -29,6 +29,15 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--poll", type=float, default=5.0, help="seconds between looks when idle (default 5)"
     )
     run_jobs.set_defaults(run=_provision_run, needs_config=True)
+    reconcile = provision_commands.add_parser(
+        "reconcile",
+        help="compare the directory with the store; report (and --fix) drift",
+        description="One line per drift: a key added by hand, a shell changed, suspended in "
+        "one but not the other, an account missing, a stray group member. Exit status 0 when "
+        "there is none (or all was fixed), 1 otherwise.",
+    )
+    reconcile.add_argument("--fix", action="store_true", help="repair the drift found")
+    reconcile.set_defaults(run=_provision_reconcile, needs_config=True)
     account = provision_commands.add_parser(
         "account",
         help="create (or converge) one person's account directly",
@@ -75,12 +84,28 @@ def _provision_run(args: argparse.Namespace, config: Config) -> int:
     with contextlib.closing(Store(config.store_path)) as store:
         backend = _provisioning_backend(config)
         if not args.once:
-            run_forever(store, backend, poll=args.poll, **options)
+            every = section.reconcile_seconds
+            run_forever(store, backend, poll=args.poll, reconcile_seconds=every, **options)
             return 0
         enqueue_approved(store)
         while (outcome := run_once(store, backend, **options)) is not None:
             print(outcome_line(outcome), flush=True)
     return 0
+
+
+def _provision_reconcile(args: argparse.Namespace, config: Config) -> int:
+    from membership.store import Store
+    from provisioning.reconcile import reconcile
+
+    with contextlib.closing(Store(config.store_path)) as store:
+        backend = _provisioning_backend(config)
+        drifts = reconcile(store, backend, fix=args.fix, log=lambda line: print(line, flush=True))
+    left = [d for d in drifts if not d.fixed]
+    if args.fix and drifts:
+        print(f"{len(drifts)} drift(s), {len(drifts) - len(left)} fixed")
+    elif not drifts:
+        print("no drift: the directory matches the store")
+    return 1 if left else 0
 
 
 def _provision_account(args: argparse.Namespace, config: Config) -> int:

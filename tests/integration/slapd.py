@@ -19,6 +19,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from membership.store import RequestRecord, Store
 
 from devtools.ports import free_port
 
@@ -176,3 +180,42 @@ index uid,uidNumber,gidNumber,cn,employeeNumber eq
             return out
         finally:
             conn.unbind()
+
+
+def ats_config(folder: Path, slapd: Slapd, **extra: Any) -> Path:
+    """`folder/ats.toml` with the store beside it and `slapd` as the LDAP backend;
+    `extra` are more `[provisioning]` keys (numbers)."""
+    path = folder / "ats.toml"
+    lines = "".join(f"{key} = {value}\n" for key, value in extra.items())
+    path.write_text(f"""[wiki]
+api = "http://127.0.0.1:9/api.php"
+request_page = "Toolserver/Requests"
+[bot]
+username = "ClerkBot@clerk"
+[store]
+path = "ats.sqlite"
+[provisioning]
+backend = "ldap"
+ldap_url = "{slapd.url}"
+base_dn = "{slapd.base_dn}"
+bind_dn = "{slapd.root_dn}"
+{lines}""")
+    return path
+
+
+def approve(store: Store, who: str, key: str) -> RequestRecord:
+    """An account request for `who`, approved (the worker queues a job for it)."""
+    return store.add_request(
+        page="Toolserver/Requests",
+        key=key,
+        heading=f"Account request: {who}",
+        requester=who,
+        subject=who,
+        type="account",
+        fields={"type": "account", "purpose": "bots"},
+        content_hash="h",
+        intro_revid=1,
+        intro_timestamp="2026-11-01T00:00:00Z",
+        state="approved",
+        detail={},
+    )

@@ -22,46 +22,10 @@ from membership.store import Store
 from provisioning.backend import ProvisioningError
 from provisioning.ldap import DirectoryUnavailableError, LdapBackend
 from provisioning.worker import MAX_ATTEMPTS, enqueue_approved, run_once
-from tests.integration.slapd import Slapd
+from tests.integration.slapd import Slapd, approve, ats_config
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMBERS = [f"Outage Member {n}" for n in range(8)]
-
-
-def approve(store: Store, who: str, key: str) -> None:
-    store.add_request(
-        page="Toolserver/Requests",
-        key=key,
-        heading=f"Account request: {who}",
-        requester=who,
-        subject=who,
-        type="account",
-        fields={"type": "account", "purpose": "bots"},
-        content_hash="h",
-        intro_revid=1,
-        intro_timestamp="2026-11-01T00:00:00Z",
-        state="approved",
-        detail={},
-    )
-
-
-def config(tmp_path: Path, slapd: Slapd, **extra: int) -> Path:
-    path = tmp_path / "ats.toml"
-    lines = "".join(f"{key} = {value}\n" for key, value in extra.items())
-    path.write_text(f"""[wiki]
-api = "http://127.0.0.1:9/api.php"
-request_page = "Toolserver/Requests"
-[bot]
-username = "ClerkBot@clerk"
-[store]
-path = "ats.sqlite"
-[provisioning]
-backend = "ldap"
-ldap_url = "{slapd.url}"
-base_dn = "{slapd.base_dn}"
-bind_dn = "{slapd.root_dn}"
-{lines}""")
-    return path
 
 
 def wait_for(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
@@ -76,7 +40,7 @@ def wait_for(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
 def test_a_running_worker_converges_after_the_directory_comes_back(
     slapd: Slapd, tmp_path: Path
 ) -> None:
-    path = config(tmp_path, slapd, outage_retry_seconds=1)
+    path = ats_config(tmp_path, slapd, outage_retry_seconds=1)
     store = Store(tmp_path / "ats.sqlite")
     worker = subprocess.Popen(
         [sys.executable, "-m", "ats.cli", "--config", str(path), "provision", "run"]

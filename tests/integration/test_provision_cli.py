@@ -10,7 +10,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from tests.integration.slapd import Slapd
+from tests.integration.slapd import Slapd, ats_config
 
 
 def ats(config: Path, *args: str, password: str) -> subprocess.CompletedProcess[str]:
@@ -34,20 +34,7 @@ def test_provision_account_converges(slapd: Slapd, tmp_path: Path) -> None:
     )
     (tmp_path / "id.pub").write_text(key + " laptop\n")
     (tmp_path / "private").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n")
-    config = tmp_path / "ats.toml"
-    config.write_text(f"""[wiki]
-api = "http://127.0.0.1:9/api.php"
-request_page = "Toolserver/Requests"
-[bot]
-username = "ClerkBot@clerk"
-[store]
-path = "ats.sqlite"
-[provisioning]
-backend = "ldap"
-ldap_url = "{slapd.url}"
-base_dn = "{slapd.base_dn}"
-bind_dn = "{slapd.root_dn}"
-""")
+    config = ats_config(tmp_path, slapd)
     first = ats(
         config,
         "provision",

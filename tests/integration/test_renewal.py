@@ -69,6 +69,8 @@ def test_reminder_then_suspension_then_restore(
     config = load_config(wikibot.config)
     store = wikibot.store()
     backend = LdapBackend(slapd.url, slapd.base_dn, slapd.root_dn, slapd.password)
+    for name in (member, quiet):  # the store's active keys are what the account gets
+        store.add_ssh_key(name, type="ssh-ed25519", bits=256, key=KEY, fingerprint="SHA256:k")
     accounts = {n: provision_person(store, backend, n, [KEY]).name for n in (member, quiet)}
     today = datetime.now(UTC).date()
     for name in (member, quiet):

@@ -160,6 +160,11 @@ def with_keys(section: str, lines: str, text: str = REQUIRED_ONLY) -> str:
         ("provisioning", 'home_mode = "0855"', "[provisioning] home_mode must be an octal mode"),
         ("provisioning", 'home_mode = "1777"', "[provisioning] home_mode must be an octal mode"),
         ("provisioning", "home_mode = 488", "[provisioning] home_mode must be a string"),
+        (
+            "provisioning",
+            "reconcile_seconds = -1",
+            "[provisioning] reconcile_seconds must not be negative (got -1)",
+        ),
     ],
 )
 def test_wrong_types_and_values(tmp_path: Path, section: str, line: str, expected: str) -> None:

@@ -1,0 +1,71 @@
+"""What the store says an account should be now: the `Desired` state jobs and the
+reconcile bring the directory to.
+
+A person's account has the member's active keys (`Store.ssh_keys`) and is suspended
+exactly when the store records the decision to suspend it (`suspended_at` on the
+account, set by `membership.accounts` when the renewal suspends a lapsed member and
+cleared when it restores them). A tool's group has its maintainers — the wiki users
+of its latest done tool request, by the shell names of those who have an account.
+Read at the moment a job runs, never at the moment it was queued, so a job never
+applies a change overtaken by a later one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from membership.gates import tool_maintainers
+from membership.states import State
+from membership.store import AccountRecord, RequestRecord, Store
+from provisioning.backend import Desired
+
+
+@dataclass(frozen=True)
+class Wanted:
+    record: AccountRecord  # the store's account: shell name, kind, owner
+    desired: Desired
+
+
+def person(store: Store, record: AccountRecord) -> Desired:
+    keys = tuple(k.key for k in store.ssh_keys(record.owner))
+    return Desired(keys=keys, suspended=record.suspended)
+
+
+def tool(
+    store: Store, record: AccountRecord, requests: list[RequestRecord] | None = None
+) -> Desired:
+    if requests is None:
+        requests = _tool_requests(store)
+    made = [r for r in requests if r.fields.get("tool", "").strip() == record.shell_name]
+    if not made:
+        return Desired(members=())
+    members = []
+    for wiki_user in tool_maintainers(max(made, key=lambda r: r.id)):
+        held = store.account_of(wiki_user)
+        if held is not None:
+            members.append(held.shell_name)
+    return Desired(members=tuple(sorted(set(members))))
+
+
+def for_owner(store: Store, owner: str, kind: str = "person") -> Wanted | None:
+    """The desired state of `owner`'s account; None when the store has none."""
+    record = store.account_of(owner, kind)
+    if record is None:
+        return None
+    return Wanted(record, person(store, record) if kind == "person" else tool(store, record))
+
+
+def everything(store: Store) -> list[Wanted]:
+    """The desired state of every account the store knows, persons first."""
+    requests = _tool_requests(store)
+    out = []
+    for record in store.accounts():
+        if record.kind == "tool":
+            out.append(Wanted(record, tool(store, record, requests)))
+        else:
+            out.append(Wanted(record, person(store, record)))
+    return sorted(out, key=lambda w: (w.record.kind != "person", w.record.shell_name))
+
+
+def _tool_requests(store: Store) -> list[RequestRecord]:
+    return [r for r in store.requests(state=str(State.DONE)) if r.type == "tool"]
