@@ -21,6 +21,11 @@ class StoreError(RuntimeError):
     """The store cannot be used; the message says why and what to do."""
 
 
+class StoreBusy(StoreError):
+    """Another process held the store's write lock for longer than the busy timeout;
+    trying again later is the remedy."""
+
+
 class NewerStoreError(StoreError):
     """The store holds migrations this version does not know: it was written by a newer one."""
 
@@ -36,7 +41,7 @@ def describe(error: BaseException, path: Path, *, busy_timeout_ms: int | None = 
         text = str(error)
         if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in text:
             waited = f" for more than {busy_timeout_ms / 1000:g} s" if busy_timeout_ms else ""
-            return StoreError(
+            return StoreBusy(
                 f"{where} is locked by another process{waited}; "
                 "try again when that process has finished"
             )
