@@ -14,6 +14,7 @@ decision wins. Nothing is queued for a member without an account.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from membership.store import JobRecord, Store
 from policies.eligibility import canonical_username
@@ -65,7 +66,7 @@ def _suspension_job(
         return None
     opposite = "restore" if kind == "suspend" else "suspend"
     payload: dict[str, str] = {"shell_name": account.shell_name}
-    evidence: dict[str, str] = {}
+    evidence: dict[str, Any] = {}
     if reason is not None:
         payload["reason"] = evidence["reason"] = reason
     with store.transaction():

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from membership import cover, fund, ledger
 from membership.ledger import LedgerEntry, LedgerError
@@ -246,8 +247,8 @@ def _carry_out(
     return Outcome(done, True, f"Done: {describe(done, policy)}{extra}")
 
 
-def _audit(store: Store, admin: str, step: str, action: FundAction, **more: object) -> None:
-    subject = {"subject": action.member} if action.member else {}
+def _audit(store: Store, admin: str, step: str, action: FundAction, **more: Any) -> None:
+    subject: dict[str, Any] = {"subject": action.member} if action.member else {}
     store.audit(
         admin,
         f"fund-{action.kind}-{step}",

@@ -114,7 +114,9 @@ def parse_rows(
             Problem(1, f"the header lacks {', '.join(missing)}; expected " + ",".join(COLUMNS))
         ]
     where = {c: header.index(c) for c in COLUMNS}
-    rows, problems, seen = [], [], {}
+    rows: list[PaymentRow] = []
+    problems: list[Problem] = []
+    seen: dict[tuple[str, str], int] = {}
     line = reader.line_num
     for cells in reader:
         start, line = line + 1, reader.line_num

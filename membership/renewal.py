@@ -294,7 +294,7 @@ def _enqueue(store: Store, kind: str, member: str, shell_name: str, reason: str)
     if enqueue is None:
         raise RenewalError(f"this store cannot queue a {kind} job (no member jobs)")
     job, _ = enqueue(member, kind, {"shell_name": shell_name, "reason": reason})
-    return job.id
+    return int(job.id)
 
 
 def _helper(name: str) -> Any:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from membership.states import State
-from membership.store import Store
+from membership.store import RequestRecord, Store
 from policies.eligibility import canonical_username
 from policies.retention import RetentionPolicy, load_retention
 
@@ -80,16 +80,17 @@ def _apply(store: Store, now: datetime, policy: RetentionPolicy, report: PurgeRe
     )
     counts["waiver_reasons"] = store.forget_waiver_reasons(now - policy.waiver_reason_days * days)
     cutoff = now - policy.closed_request_days * days
-    by_subject: dict[str, list] = {}
+    by_subject: dict[str, list[RequestRecord]] = {}
     for record in store.requests():
         by_subject.setdefault(canonical_username(record.subject or record.requester), []).append(
             record
         )
     counts["request_details"] = 0
     for subject, records in sorted(by_subject.items()):
-        ended = [r for r in records if r.state in ENDED and r.closed_at]
+        closed = {r.id: r.closed_at for r in records if r.state in ENDED and r.closed_at}
+        ended = [r for r in records if r.id in closed]
         if len(ended) != len(records) or any(
-            datetime.fromisoformat(r.closed_at) >= cutoff for r in ended
+            datetime.fromisoformat(at) >= cutoff for at in closed.values()
         ):
             continue
         if store.account_of(subject) is not None:

@@ -98,7 +98,7 @@ class StoreConnection:
         self,
         table: str,
         where: str | None = None,
-        args: Sequence[Any] | Mapping[str, Any] = (),
+        args: Sequence[Any] | dict[str, Any] = (),
         *,
         order_by: str | None = "id",
         limit: int | None = None,

@@ -171,4 +171,5 @@ class MoneyRoom(StoreConnection):
 
 def _ledger_entry(row: dict[str, Any]) -> LedgerEntry:
     row["on"] = date.fromisoformat(row.pop("on_date"))
-    return LedgerEntry(**{k: ("" if v is None else v) if k in _TEXT else v for k, v in row.items()})
+    values: dict[str, Any] = {k: "" if v is None and k in _TEXT else v for k, v in row.items()}
+    return LedgerEntry(**values)

@@ -72,6 +72,59 @@ class RenewalRoom(StoreConnection):
     def reminders(self, member: str | None = None) -> list[ReminderRecord]:
         return [ReminderRecord(**row) for row in self._matching("reminders", member=member)]
 
+    # -- reminder claims (0015; membership/reminder_claims.py) ---------------------
+
+    def claim_reminder(
+        self, member: str, period: str, stage: int, holder: tuple[str, str, int], at: str
+    ) -> bool:
+        """Write the reminder's row as `claimed` by `holder` (token, host, pid); False if
+        it already has a row (claimed by someone, or decided)."""
+        claimed = self._changed(
+            "INSERT OR IGNORE INTO reminders (member, period, stage, outcome, note, at, "
+            "claim_token, claim_host, claim_pid, claimed_at) "
+            "VALUES (?, ?, ?, 'claimed', '', ?, ?, ?, ?, ?)",
+            [member, period, int(stage), at, *holder, at],
+        )
+        return claimed == 1
+
+    def take_over_claim(
+        self, reminder_id: int, previous: str | None, holder: tuple[str, str, int], at: str
+    ) -> None:
+        """Make `holder` the claimant of a claim still held by the token `previous`."""
+        self._changed(
+            "UPDATE reminders SET claim_token = ?, claim_host = ?, claim_pid = ?, "
+            "claimed_at = ? WHERE id = ? AND outcome = 'claimed' AND claim_token IS ?",
+            [*holder, at, reminder_id, previous],
+        )
+
+    def settle_claim(
+        self,
+        member: str,
+        period: str,
+        stage: int,
+        token: str,
+        outcome: str,
+        *,
+        revid: int | None,
+        note: str,
+        at: str,
+    ) -> bool:
+        """Record the outcome of a claim `token` holds; False if it no longer holds it."""
+        settled = self._changed(
+            "UPDATE reminders SET outcome = ?, revid = ?, note = ?, at = ? WHERE member = ? "
+            "AND period = ? AND stage = ? AND outcome = 'claimed' AND claim_token = ?",
+            [outcome, revid, note, at, member, period, int(stage), token],
+        )
+        return settled == 1
+
+    def drop_claim(self, member: str, period: str, stage: int, token: str) -> None:
+        """Forget a claim `token` holds and did not settle: the reminder is due again."""
+        self._changed(
+            "DELETE FROM reminders WHERE member = ? AND period = ? AND stage = ? "
+            "AND outcome = 'claimed' AND claim_token = ?",
+            [member, period, int(stage), token],
+        )
+
     # -- suspensions (0007) --------------------------------------------------------
 
     def open_suspension(self, member: str) -> SuspensionRecord | None:

@@ -12,7 +12,7 @@ from sqlite_utils import Database
 def provisioning_jobs(db: Database) -> None:
     # A job per request and kind (person | tool), leased by one worker at a time; a
     # lease that runs out (the worker was killed) makes the job available again.
-    db["jobs"].create(
+    db.table("jobs").create(
         {
             "id": int,
             "request_id": int,
@@ -32,16 +32,16 @@ def provisioning_jobs(db: Database) -> None:
         defaults={"attempts": 0},
         foreign_keys=[("request_id", "requests", "id")],
     )
-    db["jobs"].create_index(["request_id", "kind"], unique=True)
-    db["jobs"].create_index(["state", "next_attempt_at"])
+    db.table("jobs").create_index(["request_id", "kind"], unique=True)
+    db.table("jobs").create_index(["state", "next_attempt_at"])
     # Which wiki user holds which shell name (the backend holds it too; this copy is
     # how a tool's maintainers, named by wiki username, are found by shell name).
-    db["accounts"].create(
+    db.table("accounts").create(
         {"shell_name": str, "kind": str, "owner": str, "uid": int, "created_at": str},
         pk="shell_name",
         not_null={"kind", "owner", "created_at"},
     )
-    db["accounts"].create_index(["kind", "owner"], unique=True)
+    db.table("accounts").create_index(["kind", "owner"], unique=True)
 
 
 def member_jobs(db: Database) -> None:
@@ -49,20 +49,20 @@ def member_jobs(db: Database) -> None:
     # names the wiki user and `request_id` is NULL; one such job per member and kind,
     # queued again when asked again rather than doubled. `suspended_at` on an account
     # is the decision to suspend it (the worker makes it so in the directory).
-    db["jobs"].add_column("member", str)
-    db["jobs"].transform(not_null={"request_id": False})
+    db.table("jobs").add_column("member", str)
+    db.table("jobs").transform(not_null={"request_id": False})
     db.execute(
         "CREATE UNIQUE INDEX jobs_member_kind ON jobs (member, kind) WHERE request_id IS NULL"
     )
-    db["accounts"].add_column("suspended_at", str)
-    db["accounts"].add_column("suspended_reason", str)
+    db.table("accounts").add_column("suspended_at", str)
+    db.table("accounts").add_column("suspended_reason", str)
 
 
 def reminders_and_suspensions(db: Database) -> None:
     # The yearly renewal (membership/renewal.py): each reminder once per member, period
     # (the last covered day) and stage (days before), whether it was posted or why not;
     # and every suspension of a lapsed member with its restore. Nothing is deleted.
-    db["reminders"].create(
+    db.table("reminders").create(
         {
             "id": int,
             "member": str,
@@ -76,8 +76,8 @@ def reminders_and_suspensions(db: Database) -> None:
         pk="id",
         not_null={"member", "period", "stage", "outcome", "at"},
     )
-    db["reminders"].create_index(["member", "period", "stage"], unique=True)
-    db["suspensions"].create(
+    db.table("reminders").create_index(["member", "period", "stage"], unique=True)
+    db.table("suspensions").create(
         {
             "id": int,
             "member": str,
@@ -102,7 +102,7 @@ def reminder_claims(db: Database) -> None:
     # A renewal reminder is claimed before it is posted (membership/reminder_claims.py):
     # the row of 0007 (unique per member, period and stage) is written first with the
     # outcome `claimed` and who holds it (a random token, host and pid), then settled.
-    db["reminders"].add_column("claim_token", str)
-    db["reminders"].add_column("claim_host", str)
-    db["reminders"].add_column("claim_pid", int)
-    db["reminders"].add_column("claimed_at", str)
+    db.table("reminders").add_column("claim_token", str)
+    db.table("reminders").add_column("claim_host", str)
+    db.table("reminders").add_column("claim_pid", int)
+    db.table("reminders").add_column("claimed_at", str)

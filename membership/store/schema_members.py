@@ -13,7 +13,7 @@ from sqlite_utils import Database
 def gates(db: Database) -> None:
     # The bridge's facts. Identification keeps who attested, when and how, and has
     # no column for documents or ID numbers on purpose: the chapter never stores them.
-    db["identities"].create(
+    db.table("identities").create(
         {
             "username": str,
             "central_id": str,
@@ -23,12 +23,12 @@ def gates(db: Database) -> None:
         pk="username",
         not_null={"central_id", "verified_at"},
     )
-    db["identities"].create_index(["central_id"])
-    db["terms_acceptances"].create(
+    db.table("identities").create_index(["central_id"])
+    db.table("terms_acceptances").create(
         {"id": int, "username": str, "version": str, "accepted_at": str}, pk="id"
     )
-    db["terms_acceptances"].create_index(["username", "version"], unique=True)
-    db["ssh_keys"].create(
+    db.table("terms_acceptances").create_index(["username", "version"], unique=True)
+    db.table("ssh_keys").create(
         {
             "id": int,
             "username": str,
@@ -43,13 +43,13 @@ def gates(db: Database) -> None:
         pk="id",
         not_null={"username", "type", "key", "fingerprint", "added_at"},
     )
-    db["identifications"].create(
+    db.table("identifications").create(
         {"id": int, "username": str, "attested_by": str, "attested_at": str, "method": str},
         pk="id",
         not_null={"username", "attested_by", "attested_at", "method"},
     )
-    db["identifications"].create_index(["username"])
-    db["payments"].create(
+    db.table("identifications").create_index(["username"])
+    db.table("payments").create(
         {
             "id": int,
             "username": str,
@@ -64,8 +64,8 @@ def gates(db: Database) -> None:
         pk="id",
         not_null={"username", "amount", "currency", "paid_on", "recorded_by", "recorded_at"},
     )
-    db["payments"].create_index(["username"])
-    db["waivers"].create(
+    db.table("payments").create_index(["username"])
+    db.table("waivers").create(
         {
             "id": int,
             "username": str,
@@ -80,14 +80,14 @@ def gates(db: Database) -> None:
         pk="id",
         not_null={"username", "status", "requested_at"},
     )
-    db["waivers"].create_index(["username", "status"])
-    db["sessions"].create(
+    db.table("waivers").create_index(["username", "status"])
+    db.table("sessions").create(
         {"id": str, "data": str, "created_at": str, "expires_at": str},
         pk="id",
         not_null={"data", "expires_at"},
     )
-    db["login_attempts"].create({"id": int, "client": str, "at": str}, pk="id")
-    db["login_attempts"].create_index(["client", "at"])
+    db.table("login_attempts").create({"id": int, "client": str, "at": str}, pk="id")
+    db.table("login_attempts").create_index(["client", "at"])
     db.executescript(
         """
         CREATE UNIQUE INDEX ssh_keys_active ON ssh_keys (username, fingerprint)
@@ -100,7 +100,7 @@ def member_standing(db: Database) -> None:
     # The daily re-check of members (membership/standing.py): what the wiki last said
     # about each member's locks and blocks, as the facts it gave (JSON), since when they
     # are flagged, when they were last checked and last cleared. One row per member.
-    db["member_standing"].create(
+    db.table("member_standing").create(
         {
             "member": str,
             "state": str,  # good | flagged

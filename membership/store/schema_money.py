@@ -21,7 +21,7 @@ def ledger(db: Database) -> None:
     # The fee ledger (membership/ledger.py): append-only like the audit log. A payment
     # recorded in `payments` (by the bridge or an import) is mirrored here by a trigger,
     # so the ledger never misses one; a waiver's reason never comes here.
-    db["ledger"].create(
+    db.table("ledger").create(
         {
             "id": int,
             "kind": str,  # payment | refund | expense | transfer | waiver
@@ -41,8 +41,8 @@ def ledger(db: Database) -> None:
         pk="id",
         not_null={"kind", "amount", "currency", "on_date", "recorded_at"},
     )
-    db["ledger"].create_index(["kind", "reference"])
-    db["ledger"].create_index(["member"])
+    db.table("ledger").create_index(["kind", "reference"])
+    db.table("ledger").create_index(["member"])
     db.executescript(
         """
         CREATE UNIQUE INDEX ledger_payment ON ledger (payment_id) WHERE payment_id IS NOT NULL;
@@ -71,7 +71,7 @@ def ledger(db: Database) -> None:
     )
     # Waivers granted while the fund could not pay them (`when_fund_is_short = "queue"`),
     # paid in order as surplus comes in.
-    db["waiver_queue"].create(
+    db.table("waiver_queue").create(
         {
             "waiver_id": int,
             "amount": int,
@@ -91,7 +91,7 @@ def fund_actions(db: Database) -> None:
     # one row per submitted form (`form_id` is unique, so a form sent twice records
     # once), `proposed` until a second admin confirms one above the policy's threshold,
     # then `done` with the ledger entry it made, or `withdrawn`.
-    db["fund_actions"].create(
+    db.table("fund_actions").create(
         {
             "id": int,
             "form_id": str,
@@ -112,8 +112,8 @@ def fund_actions(db: Database) -> None:
         pk="id",
         not_null={"form_id", "kind", "amount", "currency", "on_date", "proposed_by", "status"},
     )
-    db["fund_actions"].create_index(["form_id"], unique=True)
-    db["fund_actions"].create_index(["status"])
+    db.table("fund_actions").create_index(["form_id"], unique=True)
+    db.table("fund_actions").create_index(["status"])
 
 
 def fee_obligations(db: Database) -> None:
@@ -122,8 +122,8 @@ def fee_obligations(db: Database) -> None:
     # that already holds duplicates keeps the earliest as the reference's payment; the
     # later ones keep their money and their ledger entries (an admin decides whether to
     # refund them) but lose the key, and each is reported in the audit log.
-    db["payments"].add_column("method_key", str)
-    db["payments"].add_column("reference_key", str)
+    db.table("payments").add_column("method_key", str)
+    db.table("payments").add_column("reference_key", str)
     seen: dict[tuple[str, str], int] = {}
     rows = db.execute("SELECT id, username, amount, method, reference FROM payments ORDER BY id")
     for payment_id, username, amount, method, reference in rows.fetchall():

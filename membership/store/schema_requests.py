@@ -11,10 +11,10 @@ from sqlite_utils import Database
 
 
 def requests_replies_audit(db: Database) -> None:
-    db["pages"].create(
+    db.table("pages").create(
         {"page": str, "last_revid": int, "last_timestamp": str, "updated_at": str}, pk="page"
     )
-    db["requests"].create(
+    db.table("requests").create(
         {
             "id": int,
             "page": str,
@@ -37,9 +37,9 @@ def requests_replies_audit(db: Database) -> None:
         pk="id",
         not_null={"page", "key", "state", "created_at", "updated_at"},
     )
-    db["requests"].create_index(["page", "key"], unique=True)
-    db["requests"].create_index(["state"])
-    db["replies"].create(
+    db.table("requests").create_index(["page", "key"], unique=True)
+    db.table("requests").create_index(["state"])
+    db.table("replies").create(
         {
             "id": int,
             "request_id": int,
@@ -53,8 +53,8 @@ def requests_replies_audit(db: Database) -> None:
         pk="id",
         foreign_keys=[("request_id", "requests", "id")],
     )
-    db["replies"].create_index(["request_id", "status"])
-    db["audit"].create(
+    db.table("replies").create_index(["request_id", "status"])
+    db.table("audit").create(
         {
             "id": int,
             "at": str,
@@ -65,7 +65,7 @@ def requests_replies_audit(db: Database) -> None:
         },
         pk="id",
     )
-    db["audit"].create_index(["request_id"])
+    db.table("audit").create_index(["request_id"])
     db.executescript(
         """
         CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
@@ -74,11 +74,11 @@ def requests_replies_audit(db: Database) -> None:
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
         """
     )
-    db["users"].create({"name": str, "record": str, "fetched_at": str}, pk="name")
+    db.table("users").create({"name": str, "record": str, "fetched_at": str}, pk="name")
 
 
 def decisions_cursors_lifecycle(db: Database) -> None:
-    db["decisions"].create(
+    db.table("decisions").create(
         {
             "id": int,
             "request_id": int,
@@ -95,8 +95,8 @@ def decisions_cursors_lifecycle(db: Database) -> None:
         pk="id",
         foreign_keys=[("request_id", "requests", "id")],
     )
-    db["decisions"].create_index(["request_id", "wikitext", "ordinal"], unique=True)
-    db["cursors"].create({"name": str, "value": str, "updated_at": str}, pk="name")
+    db.table("decisions").create_index(["request_id", "wikitext", "ordinal"], unique=True)
+    db.table("cursors").create({"name": str, "value": str, "updated_at": str}, pk="name")
     for column in (
         "progress_at",
         "approved_by",
@@ -107,20 +107,20 @@ def decisions_cursors_lifecycle(db: Database) -> None:
         "gates",
         "fields_hash",
     ):
-        db["requests"].add_column(column, str)
-    db["requests"].add_column("approval_revid", int)
+        db.table("requests").add_column(column, str)
+    db.table("requests").add_column("approval_revid", int)
 
 
 def page_provenance(db: Database) -> None:
     # Who wrote what on a request page (bot/provenance.py): the walk's state, read once
     # and then advanced from `cursor` (the last revision taken in); and each status line
     # found not written by the bot, answered once on the page.
-    db["page_provenance"].create(
+    db.table("page_provenance").create(
         {"page": str, "cursor": int, "state": str, "updated_at": str},
         pk="page",
         not_null={"cursor", "state"},
     )
-    db["forged_lines"].create(
+    db.table("forged_lines").create(
         {
             "page": str,
             "identity": str,
@@ -139,7 +139,7 @@ def clerk_lease(db: Database) -> None:
     # One clerk at a time per request page (membership/lease.py): who holds it (a
     # random token, the host and pid), until when, and when the bot last saved, so the
     # pace between saves survives restarts. A row is never deleted, only released.
-    db["clerk_leases"].create(
+    db.table("clerk_leases").create(
         {
             "name": str,
             "holder": str,
@@ -157,8 +157,8 @@ def section_readings(db: Database) -> None:
     # What each request section's own text says (bot/page.py `new_readings`), by the
     # digest of that text: a cycle in a new process parses only the sections that
     # changed. A cache: any row may go, and is read again from the page.
-    db["section_readings"].create(
+    db.table("section_readings").create(
         {"page": str, "digest": str, "reading": str, "created_at": str},
         pk=("page", "digest"),
     )
-    db["section_readings"].create_index(["page", "created_at"])
+    db.table("section_readings").create_index(["page", "created_at"])

@@ -31,10 +31,10 @@ class WaiversRoom(StoreConnection):
                     },
                 )
         except sqlite3.IntegrityError:
-            [existing, *_] = self.waivers(username, status="requested") or [None]
-            if existing is None:
+            existing = self.waivers(username, status="requested")
+            if not existing:
                 raise
-            raise OpenWaiverError(existing) from None
+            raise OpenWaiverError(existing[0]) from None
         record = self.waiver(row_id)
         assert record is not None
         return record
