@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from membership.store.connection import StoreConnection
 from membership.store.jobs import JobsRoom
+from membership.store.leases import LeasesRoom
 from membership.store.members import MembersRoom
 from membership.store.money import MoneyRoom
 from membership.store.provenance import ProvenanceRoom
@@ -34,6 +35,7 @@ from membership.store.records import (
     IdentificationRecord,
     IdentityRecord,
     JobRecord,
+    LeaseRecord,
     OpenWaiverError,
     PaymentRecord,
     QueuedWaiver,
@@ -51,6 +53,7 @@ from membership.store.requests import RequestsRoom
 from membership.store.retention import RetentionRoom
 from membership.store.schema import migrations
 from membership.store.sessions import SessionsRoom
+from membership.store.standing import StandingRoom
 from membership.store.waivers import WaiversRoom
 from membership.storefaults import NewerStoreError, StoreBusy, StoreError
 from policies.times import iso
@@ -65,8 +68,10 @@ class Store(
     MoneyRoom,
     WaiversRoom,
     JobsRoom,
+    LeasesRoom,
     RenewalRoom,
     RetentionRoom,
+    StandingRoom,
     StoreConnection,
 ):
     """One connection to the shared database, with every room's methods."""
@@ -87,6 +92,7 @@ __all__ = [
     "IdentificationRecord",
     "IdentityRecord",
     "JobRecord",
+    "LeaseRecord",
     "NewerStoreError",
     "OpenWaiverError",
     "PaymentRecord",

@@ -272,6 +272,19 @@ class SuspensionRecord:
     restore_reason: str | None
 
 
+@dataclass(frozen=True)
+class LeaseRecord:
+    """A clerk's lease on a request page (0010_clerk_lease; membership/lease.py)."""
+
+    name: str
+    holder: str | None  # the holding process's random token; None when released
+    host: str | None
+    pid: int | None
+    acquired_at: str | None
+    expires_at: str | None
+    last_saved_at: str | None  # when the bot last saved the page
+
+
 class DuplicateKeyError(ValueError):
     """This SSH key is already active for this member."""
 
