@@ -3,8 +3,9 @@
 The store is a file on disk shared by several processes, so it can be missing, a
 folder, unreadable, not a database, held by another writer for too long, on a full
 disk, or written by a newer version of this software. `describe` names each of these
-for the store at `path` with what to do about it; `Store` raises the result, and the
-command line prints it. The original error stays attached as `__cause__` for
+for the store at `path` with what to do about it; `Store` raises the result (a lock
+held past the busy timeout as `StoreBusy`, which a watcher retries), and the command
+line prints it. The original error stays attached as `__cause__` for
 `ats --debug`.
 """
 

@@ -11,7 +11,9 @@ requests and pages (`requests.py`), the replies outbox, decisions and the audit 
 (`replies.py`), what the bot remembers of the wiki (`provenance.py`), members
 (`members.py`), sessions and login attempts (`sessions.py`), payments, the ledger and
 fund actions (`money.py`), waivers (`waivers.py`), provisioning jobs (`jobs.py`),
-accounts, reminders and suspensions (`renewal.py`), and retention (`retention.py`).
+accounts, reminders and their claims, and suspensions (`renewal.py`), the clerk's
+lease on a page (`leases.py`), members' standing (`standing.py`), and retention
+(`retention.py`). import-linter keeps the rooms independent of one another.
 Rows come back as the dataclasses of `records.py`. `Store` gathers the rooms behind
 one connection, so a caller opens one `Store` and uses any of them; a transaction
 (`with store.transaction():`) spans rooms.
