@@ -103,8 +103,19 @@ class StoreConnection:
         order_by: str | None = "id",
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """The rows of `table` that match, as dicts (sqlite-utils' `rows_where`)."""
-        return list(self.db.table(table).rows_where(where, args, order_by=order_by, limit=limit))
+        """The rows of `table` that match, as dicts (sqlite-utils' `query`).
+
+        The same SELECT as sqlite-utils' `rows_where`, which first lists every table to
+        see that this one exists: that look-up made each read four times slower, and a
+        cycle on a page of 1,000 requests reads thousands of rows one by one."""
+        sql = f"SELECT * FROM {_identifier(table)}"  # noqa: S608 - the store's own names
+        if where is not None:
+            sql += f" WHERE {where}"
+        if order_by is not None:
+            sql += f" ORDER BY {order_by}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return list(self.db.query(sql, args))
 
     def _first(
         self, table: str, where: str, args: Sequence[Any], *, order_by: str | None = None
@@ -122,7 +133,7 @@ class StoreConnection:
         return self._rows(table, where or None, given, order_by=order_by, limit=limit)
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """The rows of a query joining tables, as dicts (sqlite-utils' `query`)."""
+        """The rows of a query joining tables, as dicts."""
         return list(self.db.query(sql, list(args)))
 
     # The bot writes thousands of rows in a cycle on a large page: these skip the
