@@ -350,14 +350,15 @@ class Clerk:
         self._identities = identities
         self._heading_keys = {i: r.key for i, r in zip(identities, parsed.requests, strict=True)}
         by_heading = {r.key: i for i, r in zip(identities, parsed.requests, strict=True)}
-        for record in records.values():
-            identity = by_heading.get(record.key)
-            if authorship.is_identity(record.key) or identity is None or identity in records:
-                continue
-            self.store.update_request(record.id, key=identity)
-            self.store.audit(
-                self.settings.bot_user, "rebound", record.id, old_key=record.key, key=identity
-            )
+        with self.store.transaction():  # every record rebound, or none
+            for record in records.values():
+                identity = by_heading.get(record.key)
+                if authorship.is_identity(record.key) or identity is None or identity in records:
+                    continue
+                self.store.update_request(record.id, key=identity)
+                self.store.audit(
+                    self.settings.bot_user, "rebound", record.id, old_key=record.key, key=identity
+                )
         return self._rekeyed(parsed)
 
     def _rekeyed(self, parsed: page.RequestPage) -> page.RequestPage:
@@ -458,15 +459,16 @@ class Clerk:
         if blanked or (len(missing) >= 2 and 2 * len(missing) > len(known)):
             revid = str(self.store.page_revision(self.settings.page) or "")
             marker = f"damaged:{self.settings.page}"
-            if self.store.cursor(marker) != f"{len(missing)}@{revid}":
-                self.store.audit(
-                    self.settings.bot_user,
-                    "page-damaged",
-                    page=self.settings.page,
-                    missing=[r.key for r in missing],
-                    open=len(known),
-                )
-                self.store.set_cursor(marker, f"{len(missing)}@{revid}")
+            with self.store.transaction():  # audited once: the marker is set with it
+                if self.store.cursor(marker) != f"{len(missing)}@{revid}":
+                    self.store.audit(
+                        self.settings.bot_user,
+                        "page-damaged",
+                        page=self.settings.page,
+                        missing=[r.key for r in missing],
+                        open=len(known),
+                    )
+                    self.store.set_cursor(marker, f"{len(missing)}@{revid}")
             return (
                 f"{self.settings.page} looks blanked or vandalised: {len(missing)} of "
                 f"{len(known)} open requests are missing; nothing is done until it is "
@@ -540,14 +542,15 @@ class Clerk:
             )
             if match is not None:
                 queued.remove(match)
-                self.store.mark_posted([match.id], echo.revid)
-                self.store.audit(
-                    self.settings.bot_user,
-                    "reply-already-posted",
-                    match.request_id,
-                    revid=echo.revid,
-                    state=echo.state,
-                )
+                with self.store.transaction():
+                    self.store.mark_posted([match.id], echo.revid)
+                    self.store.audit(
+                        self.settings.bot_user,
+                        "reply-already-posted",
+                        match.request_id,
+                        revid=echo.revid,
+                        state=echo.state,
+                    )
 
     def _pace(self) -> bool:
         """Wait out what remains of `edit_interval` since the bot's last save (as the
@@ -606,13 +609,16 @@ class Clerk:
         self, record: RequestRecord, title: str, now: datetime, revid: int | None
     ) -> None:
         # The key is freed for a new request with the same heading.
-        self.store.update_request(
-            record.id,
-            archived_at=now.isoformat(timespec="seconds"),
-            archive_page=title,
-            key=f"{record.key}\x1farchived:{record.id}",
-        )
-        self.store.audit(self.settings.bot_user, "archived", record.id, archive=title, revid=revid)
+        with self.store.transaction():
+            self.store.update_request(
+                record.id,
+                archived_at=now.isoformat(timespec="seconds"),
+                archive_page=title,
+                key=f"{record.key}\x1farchived:{record.id}",
+            )
+            self.store.audit(
+                self.settings.bot_user, "archived", record.id, archive=title, revid=revid
+            )
 
     def _save_archives(self, plan: archive.ArchivePlan) -> None:
         for title, text in plan.archive_texts.items():
