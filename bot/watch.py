@@ -194,7 +194,7 @@ class Watcher:
         self._errors = wiki.transient_errors() + (
             ClerkError,
             StoreError,
-            sqlite3.OperationalError,  # from a store used outside its rooms and transactions
+            sqlite3.OperationalError,  # the store raises StoreError; kept for any code beside it
             OSError,
         )
 
