@@ -353,25 +353,31 @@ class Clerk:
         """Records of a store that keyed requests by heading ("X", "X #2") are rebound,
         once, to the identity of the section that has that key now."""
         by_heading = {r.key: i for i, r in zip(identities, parsed.requests, strict=True)}
-        for rec in records.values():
-            identity = by_heading.get(rec.key)
-            if authorship.is_identity(rec.key) or identity is None or identity in records:
-                continue
-            self.store.update_request(rec.id, key=identity)
-            self.store.audit(
-                self.settings.bot_user, "rebound", rec.id, old_key=rec.key, key=identity
-            )
+        with self.store.transaction():  # every record rebound, or none
+            for rec in records.values():
+                identity = by_heading.get(rec.key)
+                if authorship.is_identity(rec.key) or identity is None or identity in records:
+                    continue
+                self.store.update_request(rec.id, key=identity)
+                self.store.audit(
+                    self.settings.bot_user, "rebound", rec.id, old_key=rec.key, key=identity
+                )
 
     def _note_damage(self, damage: planning.Damage) -> None:
         """Audit a damaged page once per damage (not once per cycle while it lasts)."""
         s = self.settings
         revid = str(self.store.page_revision(s.page) or "")
         marker = f"damaged:{s.page}"
-        if self.store.cursor(marker) != f"{len(damage.missing)}@{revid}":
-            self.store.audit(
-                s.bot_user, "page-damaged", page=s.page, missing=damage.missing, open=damage.open
-            )
-            self.store.set_cursor(marker, f"{len(damage.missing)}@{revid}")
+        with self.store.transaction():  # audited once: the marker is set with it
+            if self.store.cursor(marker) != f"{len(damage.missing)}@{revid}":
+                self.store.audit(
+                    s.bot_user,
+                    "page-damaged",
+                    page=s.page,
+                    missing=damage.missing,
+                    open=damage.open,
+                )
+                self.store.set_cursor(marker, f"{len(damage.missing)}@{revid}")
 
     def _key_of(self, keys: dict[int, str], request_id: int) -> str | None:
         """The section key of a request: from this cycle's records, else the store

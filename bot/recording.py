@@ -70,13 +70,14 @@ def mark_archived(
     store: Store, bot_user: str, record: RequestRecord, title: str, now: datetime, revid: int | None
 ) -> None:
     # The key is freed for a new request with the same heading.
-    store.update_request(
-        record.id,
-        archived_at=now.isoformat(timespec="seconds"),
-        archive_page=title,
-        key=f"{record.key}\x1farchived:{record.id}",
-    )
-    store.audit(bot_user, "archived", record.id, archive=title, revid=revid)
+    with store.transaction():
+        store.update_request(
+            record.id,
+            archived_at=now.isoformat(timespec="seconds"),
+            archive_page=title,
+            key=f"{record.key}\x1farchived:{record.id}",
+        )
+        store.audit(bot_user, "archived", record.id, archive=title, revid=revid)
 
 
 def mark_echoes(
@@ -102,14 +103,15 @@ def mark_echoes(
         )
         if match is not None:
             queued.remove(match)
-            store.mark_posted([match.id], echo.revid)
-            store.audit(
-                bot_user,
-                "reply-already-posted",
-                match.request_id,
-                revid=echo.revid,
-                state=echo.state,
-            )
+            with store.transaction():
+                store.mark_posted([match.id], echo.revid)
+                store.audit(
+                    bot_user,
+                    "reply-already-posted",
+                    match.request_id,
+                    revid=echo.revid,
+                    state=echo.state,
+                )
 
 
 _ADD_KEYS = (

@@ -33,7 +33,7 @@ from bot import wiki
 from bot.clerk import Clerk, ClerkError
 from bot.eventstream import EventStreamFollower
 from membership.lease import ClerkLease, LeaseHeld, LeaseLost
-from membership.store import Store, StoreError
+from membership.store import Store, StoreBusy, StoreError
 
 OVERLAP = timedelta(seconds=10)  # re-read this much before the cursor: late-committed rows
 MAX_SEEN = 10_000  # rcids remembered inside the overlap window
@@ -194,7 +194,7 @@ class Watcher:
         self._errors = wiki.transient_errors() + (
             ClerkError,
             StoreError,
-            sqlite3.OperationalError,
+            sqlite3.OperationalError,  # the store raises StoreError; kept for any code beside it
             OSError,
         )
 
@@ -253,7 +253,7 @@ class Watcher:
             return
         try:
             self._lease.renew()
-        except sqlite3.OperationalError as error:  # busy: the lease outlives a few misses
+        except StoreBusy as error:  # the lease outlives a few misses
             self._say(f"could not renew the lease ({error}); trying again next turn")
 
     def _turn(self) -> float:
@@ -358,7 +358,7 @@ class Watcher:
             return
         try:
             self.store.set_cursor(name, value)
-        except sqlite3.OperationalError as error:
+        except StoreBusy as error:
             self._say(f"could not save the cursor ({error}); it is saved next time")
             return
         self._saved[name] = (value, now)

@@ -142,9 +142,10 @@ def attest(username: str) -> Response:
         )
         return _back(username)
     store = current_store()
-    record = store.attest_identification(username, attested_by=admin, method=method)
-    store.audit(admin, "identification-attested", subject=username, attestation_id=record.id)
-    auth.advance(username, admin)
+    with store.transaction():  # the fact, its audit entry and what it unlocks, or nothing
+        record = store.attest_identification(username, attested_by=admin, method=method)
+        store.audit(admin, "identification-attested", subject=username, attestation_id=record.id)
+        auth.advance(username, admin)
     flash(f"Identification of {username} recorded.", "success")
     return _back(username)
 
@@ -190,6 +191,7 @@ def payment(username: str) -> Response:
             )
             store.audit(admin, "payment-recorded", subject=username, payment_id=record.id)
             moot = asked - {w.id for w in store.waivers(username, status="requested")}
+            auth.advance(username, admin)
     except obligations.ObligationError as error:
         flash(f"Not recorded: {error}.", "error")
         return _back(username)
@@ -200,7 +202,6 @@ def payment(username: str) -> Response:
             "error",
         )
         return _back(username)
-    auth.advance(username, admin)
     withdrawn = (
         f" The year is settled, so waiver request #{min(moot)} is withdrawn." if moot else ""
     )
@@ -228,13 +229,14 @@ def waiver(waiver_id: int) -> Response:
         flash(str(error), "error")
         return _back(record.username)
     try:
-        settled = fund.settle_waiver(
-            store, record, step, member.username, settings().fees, date.today()
-        )
+        with store.transaction():
+            settled = fund.settle_waiver(
+                store, record, step, member.username, settings().fees, date.today()
+            )
+            auth.advance(record.username, member.username)
     except waivers.WaiverRuleError as error:  # another admin got there first
         flash(str(error), "error")
         return _back(record.username)
-    auth.advance(record.username, member.username)
     flash(settled.admin_message, "success" if settled.ok else "error")
     return _back(record.username)
 

@@ -74,9 +74,10 @@ def sign_in(username: str, central_id: str, groups: tuple[str, ...], oauth_versi
     }
     g.pop("member", None)
     store = current_store()
-    store.record_identity(username, str(central_id), int(oauth_version))
-    store.audit(username, "bridge-login", oauth_version=int(oauth_version))
-    advance(username, username)
+    with store.transaction():  # the login, its audit entry and what it unlocks, or nothing
+        store.record_identity(username, str(central_id), int(oauth_version))
+        store.audit(username, "bridge-login", oauth_version=int(oauth_version))
+        advance(username, username)
 
 
 def sign_out() -> None:

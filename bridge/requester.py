@@ -169,9 +169,10 @@ def accept_terms() -> Response:
         flash("The terms changed while you were reading them: please read them again.", "error")
         return redirect(url_for("requester.terms"))
     store = current_store()
-    if store.accept_terms(member.username, version):
-        store.audit(member.username, "terms-accepted", version=version)
-        auth.advance(member.username, member.username)
+    with store.transaction():
+        if store.accept_terms(member.username, version):
+            store.audit(member.username, "terms-accepted", version=version)
+            auth.advance(member.username, member.username)
     flash(f"You accepted the terms of use (version {version}).", "success")
     return redirect(url_for("requester.me"))
 
@@ -188,20 +189,23 @@ def add_key() -> Response:
         return redirect(url_for("requester.me") + "#keys")
     store = current_store()
     try:
-        record = store.add_ssh_key(
-            member.username,
-            type=key.type,
-            bits=key.bits,
-            key=key.line,
-            fingerprint=key.fingerprint,
-            comment=key.comment[:200],
-        )
+        with store.transaction():  # the key, its audit entry, what it unlocks and its job
+            record = store.add_ssh_key(
+                member.username,
+                type=key.type,
+                bits=key.bits,
+                key=key.line,
+                fingerprint=key.fingerprint,
+                comment=key.comment[:200],
+            )
+            store.audit(
+                member.username, "ssh-key-added", fingerprint=record.fingerprint, type=record.type
+            )
+            auth.advance(member.username, member.username)
+            accounts.keys_changed(store, member.username)
     except DuplicateKeyError as error:
         flash(f"Not added: {error}.", "error")
         return redirect(url_for("requester.me") + "#keys")
-    store.audit(member.username, "ssh-key-added", fingerprint=record.fingerprint, type=record.type)
-    auth.advance(member.username, member.username)
-    accounts.keys_changed(store, member.username)
     flash(f"Key {record.fingerprint} added.", "success")
     return redirect(url_for("requester.me") + "#keys")
 
@@ -212,12 +216,14 @@ def remove_key(key_id: int) -> Response:
     member = current_member()
     assert member is not None
     store = current_store()
-    removed = store.remove_ssh_key(member.username, key_id)
+    with store.transaction():
+        removed = store.remove_ssh_key(member.username, key_id)
+        if removed is not None:
+            store.audit(member.username, "ssh-key-removed", fingerprint=removed.fingerprint)
+            auth.advance(member.username, member.username)
+            accounts.keys_changed(store, member.username)
     if removed is None:
         abort(404, description="You have no such key.")
-    store.audit(member.username, "ssh-key-removed", fingerprint=removed.fingerprint)
-    auth.advance(member.username, member.username)
-    accounts.keys_changed(store, member.username)
     flash(f"Key {removed.fingerprint} removed.", "success")
     return redirect(url_for("requester.me") + "#keys")
 

@@ -66,7 +66,7 @@ def _suspension_job(
         return None
     opposite = "restore" if kind == "suspend" else "suspend"
     payload: dict[str, str] = {"shell_name": account.shell_name}
-    evidence: dict[str, Any] = {}  # as `Store.audit` takes it
+    evidence: dict[str, Any] = {}
     if reason is not None:
         payload["reason"] = evidence["reason"] = reason
     with store.transaction():

@@ -23,11 +23,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
+
+from membership.store import LeaseRecord
+from policies.times import iso
 
 DEFAULT_TTL = 60.0  # seconds a lease lasts without renewal
 DEFAULT_WAIT = 30.0  # seconds a second clerk waits for the lease before giving up
 POLL = 0.5  # seconds between two tries while waiting
+MS: Final = "milliseconds"  # a lease's times: two clerks may race within one second
 
 
 def lease_name(page: str) -> str:
@@ -108,22 +112,17 @@ class ClerkLease:
         host; None when taken, else who holds it."""
         now = datetime.now(UTC)
         with self.store.transaction():
-            row = _row(self.store, self.name)
-            if row and row["holder"] and row["holder"] != self.token:
+            row = self.store.clerk_lease(self.name)
+            if row and row.holder and row.holder != self.token:
                 holder = _holder(row)
                 left_here = holder.host == self.host and not self._alive(holder.pid)
                 if holder.expires_at > now and not left_here:
                     return holder
-            self.store.db["clerk_leases"].upsert(
-                {
-                    "name": self.name,
-                    "holder": self.token,
-                    "host": self.host,
-                    "pid": self.pid,
-                    "acquired_at": _iso(now),
-                    "expires_at": _iso(now + timedelta(seconds=self.ttl)),
-                },
-                pk="name",
+            self.store.hold_clerk_lease(
+                self.name,
+                (self.token, self.host, self.pid),
+                iso(now + timedelta(seconds=self.ttl), timespec=MS),
+                acquired_at=iso(now, timespec=MS),
             )
         self._renewed_at = time.monotonic()
         return None
@@ -149,22 +148,17 @@ class ClerkLease:
             return
         now = datetime.now(UTC)
         with self.store.transaction():
-            row = _row(self.store, self.name)
-            if row and row["holder"] not in (None, self.token):
+            row = self.store.clerk_lease(self.name)
+            if row and row.holder not in (None, self.token):
                 self._renewed_at = None
                 raise LeaseLost(
                     f"another clerk took over {self.page} ({_holder(row).describe()}): "
                     "this one stopped renewing its lease in time"
                 )
-            self.store.db["clerk_leases"].upsert(
-                {
-                    "name": self.name,
-                    "holder": self.token,
-                    "host": self.host,
-                    "pid": self.pid,
-                    "expires_at": _iso(now + timedelta(seconds=self.ttl)),
-                },
-                pk="name",
+            self.store.hold_clerk_lease(
+                self.name,
+                (self.token, self.host, self.pid),
+                iso(now + timedelta(seconds=self.ttl), timespec=MS),
             )
         self._renewed_at = time.monotonic()
 
@@ -173,16 +167,13 @@ class ClerkLease:
         if self._renewed_at is None:
             return
         self._renewed_at = None
-        self.store.db.execute(
-            "UPDATE clerk_leases SET holder = NULL, expires_at = ? WHERE name = ? AND holder = ?",
-            [_iso(datetime.now(UTC)), self.name, self.token],
-        )
+        self.store.release_clerk_lease(self.name, self.token, iso(timespec=MS))
 
 
 def holder(store: Any, page: str) -> Holder | None:
     """Who holds `page`'s lease now (expired or not), or None."""
-    row = _row(store, lease_name(page))
-    return _holder(row) if row and row["holder"] else None
+    row: LeaseRecord | None = store.clerk_lease(lease_name(page))
+    return _holder(row) if row and row.holder else None
 
 
 # -- the pace of saves ----------------------------------------------------------------
@@ -190,14 +181,12 @@ def holder(store: Any, page: str) -> Holder | None:
 
 def last_saved(store: Any, page: str) -> datetime | None:
     """When the bot last saved `page` (or its archives), as this store knows it."""
-    row = _row(store, lease_name(page))
-    return _parse(row["last_saved_at"]) if row and row["last_saved_at"] else None
+    row: LeaseRecord | None = store.clerk_lease(lease_name(page))
+    return _parse(row.last_saved_at) if row and row.last_saved_at else None
 
 
 def record_saved(store: Any, page: str, at: datetime) -> None:
-    store.db["clerk_leases"].upsert(
-        {"name": lease_name(page), "last_saved_at": _iso(at)}, pk="name"
-    )
+    store.record_clerk_save(lease_name(page), iso(at, timespec=MS))
 
 
 def pace_remaining(store: Any, page: str, interval: float, now: datetime) -> float:
@@ -208,28 +197,13 @@ def pace_remaining(store: Any, page: str, interval: float, now: datetime) -> flo
     return min(interval, max(0.0, interval - (now - last).total_seconds()))
 
 
-# -- rows -----------------------------------------------------------------------------
-
-
-def _row(store: Any, name: str) -> dict[str, Any] | None:
-    cursor = store.db.execute("SELECT * FROM clerk_leases WHERE name = ?", [name])
-    row = cursor.fetchone()
-    if row is None:
-        return None
-    return dict(zip([c[0] for c in cursor.description], row, strict=True))
-
-
-def _holder(row: dict[str, Any]) -> Holder:
+def _holder(row: LeaseRecord) -> Holder:
     return Holder(
-        host=row["host"] or "?",
-        pid=int(row["pid"] or 0),
-        acquired_at=_parse(row["acquired_at"]),
-        expires_at=_parse(row["expires_at"]),
+        host=row.host or "?",
+        pid=int(row.pid or 0),
+        acquired_at=_parse(row.acquired_at),
+        expires_at=_parse(row.expires_at),
     )
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def _parse(value: str | None) -> datetime:

@@ -247,8 +247,8 @@ def violations(store: Store, policy: FeePolicy, today: date) -> list[str]:
         if settled_by(store, policy, member, today) is not None:
             found.append(f"{member}: waiver request {ids} still open for a settled year")
     for queued in store.queued_waivers():
-        queued_waiver = store.waiver(queued.waiver_id)
-        if queued_waiver is None or queued_waiver.status != "requested":
+        queued_for = store.waiver(queued.waiver_id)
+        if queued_for is None or queued_for.status != "requested":
             found.append(f"waiver {queued.waiver_id} is queued but not open")
     keys: dict[tuple[str, str], int] = {}
     for payment in store.payments():

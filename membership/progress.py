@@ -18,9 +18,10 @@ from datetime import UTC, date, datetime
 from membership import gates
 from membership.ledger import net_payments
 from membership.states import CLOSED
-from membership.store import RequestRecord, Store, now_iso
+from membership.store import RequestRecord, Store
 from policies.eligibility import canonical_username
 from policies.fees import FeePolicy, fee_settled
+from policies.times import iso
 
 
 def facts_for(
@@ -99,7 +100,7 @@ def advance(
             summary = json.dumps(report.summary(), sort_keys=True)
             if report.state == record.state and summary == (record.gates or ""):
                 continue
-            values: dict[str, object] = {"gates": summary, "progress_at": now_iso()}
+            values: dict[str, object] = {"gates": summary, "progress_at": iso()}
             if report.state != record.state:
                 values["state"] = str(report.state)
                 store.audit(

@@ -27,8 +27,9 @@ from typing import Protocol
 
 from membership.lease import pid_alive
 from membership.store import ReminderRecord, Store
+from policies.times import iso
 
-CLAIMED = "claimed"
+CLAIMED = "claimed"  # the outcome of a claimed reminder (the store's renewal room writes it)
 # A claim of a run on another host cannot be checked by pid: it is abandoned after this.
 CLAIM_TTL = timedelta(hours=6)
 
@@ -96,18 +97,13 @@ def claim(
 ) -> Claims:
     """Claim each due reminder not yet decided, in one write transaction."""
     now = now or datetime.now(UTC)
-    at = now.astimezone(UTC).isoformat(timespec="seconds")
+    at = iso(now)
+    holder = (me.token, me.host, me.pid)
     claims = Claims()
     with store.transaction():
         for reminder in due:
             key = (reminder.member, reminder.period, int(reminder.stage))
-            inserted = store.db.execute(
-                "INSERT OR IGNORE INTO reminders (member, period, stage, outcome, note, at, "
-                "claim_token, claim_host, claim_pid, claimed_at) "
-                "VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?)",
-                [*key, CLAIMED, at, me.token, me.host, me.pid, at],
-            )
-            if inserted.rowcount == 1:
+            if store.claim_reminder(*key, holder, at):
                 claims.taken.append(reminder)
                 continue
             record = store.reminder(*key)
@@ -117,11 +113,7 @@ def claim(
                 if record.claim_token != me.token:
                     claims.elsewhere.append(reminder)
                 continue
-            store.db.execute(
-                "UPDATE reminders SET claim_token = ?, claim_host = ?, claim_pid = ?, "
-                "claimed_at = ? WHERE id = ? AND outcome = ? AND claim_token IS ?",
-                [me.token, me.host, me.pid, at, record.id, CLAIMED, record.claim_token],
-            )
+            store.take_over_claim(record.id, record.claim_token, holder, at)
             claims.taken_over.append(reminder)
     return claims
 
@@ -137,23 +129,16 @@ def settle(
     now: datetime | None = None,
 ) -> bool:
     """Record what became of a claimed reminder; False if this run no longer holds it."""
-    at = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
-    cursor = store.db.execute(
-        "UPDATE reminders SET outcome = ?, revid = ?, note = ?, at = ? "
-        "WHERE member = ? AND period = ? AND stage = ? AND outcome = ? AND claim_token = ?",
-        [
-            outcome,
-            revid,
-            note,
-            at,
-            reminder.member,
-            reminder.period,
-            int(reminder.stage),
-            CLAIMED,
-            me.token,
-        ],
+    return store.settle_claim(
+        reminder.member,
+        reminder.period,
+        reminder.stage,
+        me.token,
+        outcome,
+        revid=revid,
+        note=note,
+        at=iso(now),
     )
-    return cursor.rowcount == 1
 
 
 def release(store: Store, reminders: Iterable[Due], me: Claimant) -> None:
@@ -161,8 +146,4 @@ def release(store: Store, reminders: Iterable[Due], me: Claimant) -> None:
     claims them again, reads the talk page, and posts only what is not there."""
     with store.transaction():
         for reminder in reminders:
-            store.db.execute(
-                "DELETE FROM reminders WHERE member = ? AND period = ? AND stage = ? "
-                "AND outcome = ? AND claim_token = ?",
-                [reminder.member, reminder.period, int(reminder.stage), CLAIMED, me.token],
-            )
+            store.drop_claim(reminder.member, reminder.period, reminder.stage, me.token)

@@ -87,9 +87,11 @@ def _apply(store: Store, now: datetime, policy: RetentionPolicy, report: PurgeRe
         )
     counts["request_details"] = 0
     for subject, records in sorted(by_subject.items()):
-        ended = [r for r in records if r.state in ENDED and r.closed_at]
-        closed = [datetime.fromisoformat(r.closed_at or "") for r in ended]
-        if len(ended) != len(records) or any(at >= cutoff for at in closed):
+        closed = {r.id: r.closed_at for r in records if r.state in ENDED and r.closed_at}
+        ended = [r for r in records if r.id in closed]
+        if len(ended) != len(records) or any(
+            datetime.fromisoformat(at) >= cutoff for at in closed.values()
+        ):
             continue
         if store.account_of(subject) is not None:
             continue

@@ -21,6 +21,7 @@ from typing import Any
 
 from membership.store import Store
 from policies.eligibility import UserRecord, canonical_username
+from policies.times import iso
 
 ACTOR = "standing-check"
 GOOD, FLAGGED = "good", "flagged"
@@ -182,22 +183,13 @@ class MemberStanding:
 
 
 def standing_of(store: Store, member: str) -> MemberStanding | None:
-    rows = store.db.execute(
-        "SELECT * FROM member_standing WHERE member = ?", [canonical_username(member)]
-    )
-    row = rows.fetchone()
-    if row is None:
-        return None
-    return _standing(dict(zip([c[0] for c in rows.description], row, strict=True)))
+    row = store.standing_row(canonical_username(member))
+    return _standing(row) if row else None
 
 
 def flagged(store: Store) -> list[MemberStanding]:
     """Members whose last check found something, longest flagged first."""
-    rows = store.db.execute(
-        "SELECT * FROM member_standing WHERE state = ? ORDER BY flagged_since, member", [FLAGGED]
-    )
-    names = [c[0] for c in rows.description]
-    return [_standing(dict(zip(names, r, strict=True))) for r in rows.fetchall()]
+    return [_standing(row) for row in store.standing_rows(FLAGGED)]
 
 
 def record(
@@ -209,7 +201,7 @@ def record(
     at once the second sees what the first wrote and finds no change to record.
     """
     member = canonical_username(member)
-    at = (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds")
+    at = iso(now)
     fresh = tuple(fresh)
     with store.transaction():
         before = standing_of(store, member)
@@ -220,21 +212,13 @@ def record(
         cleared_at = before.cleared_at if before else None
         if change.state == GOOD and before is not None and before.state == FLAGGED:
             cleared_at, flagged_since = at, None
-        store.db.execute(
-            "INSERT INTO member_standing "
-            "(member, state, findings, flagged_since, last_checked, cleared_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (member) DO UPDATE SET "
-            "state = excluded.state, findings = excluded.findings, "
-            "flagged_since = excluded.flagged_since, last_checked = excluded.last_checked, "
-            "cleared_at = excluded.cleared_at",
-            [
-                member,
-                change.state,
-                json.dumps([f.as_dict() for f in change.findings], ensure_ascii=False),
-                flagged_since,
-                at,
-                cleared_at,
-            ],
+        store.write_standing(
+            member,
+            change.state,
+            json.dumps([f.as_dict() for f in change.findings], ensure_ascii=False),
+            flagged_since=flagged_since,
+            last_checked=at,
+            cleared_at=cleared_at,
         )
         if change.action is not None:
             store.audit(

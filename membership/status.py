@@ -24,7 +24,8 @@ DECIDING = ("approve", "decline")
 
 
 def public_status(store: Store, now: datetime) -> dict[str, Any]:
-    open_requests, waits = [], []
+    open_requests: list[dict[str, Any]] = []
+    waits: list[float] = []
     for record in store.requests():
         filed = datetime.fromisoformat(record.intro_timestamp or record.created_at)
         decided = [

@@ -3,8 +3,9 @@
 The store is a file on disk shared by several processes, so it can be missing, a
 folder, unreadable, not a database, held by another writer for too long, on a full
 disk, or written by a newer version of this software. `describe` names each of these
-for the store at `path` with what to do about it; `Store` raises the result, and the
-command line prints it. The original error stays attached as `__cause__` for
+for the store at `path` with what to do about it; `Store` raises the result (a lock
+held past the busy timeout as `StoreBusy`, which a watcher retries), and the command
+line prints it. The original error stays attached as `__cause__` for
 `ats --debug`.
 """
 
@@ -19,6 +20,11 @@ from pathlib import Path
 
 class StoreError(RuntimeError):
     """The store cannot be used; the message says why and what to do."""
+
+
+class StoreBusy(StoreError):
+    """Another process held the store's write lock for longer than the busy timeout;
+    trying again later is the remedy."""
 
 
 class NewerStoreError(StoreError):
@@ -36,7 +42,7 @@ def describe(error: BaseException, path: Path, *, busy_timeout_ms: int | None = 
         text = str(error)
         if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in text:
             waited = f" for more than {busy_timeout_ms / 1000:g} s" if busy_timeout_ms else ""
-            return StoreError(
+            return StoreBusy(
                 f"{where} is locked by another process{waited}; "
                 "try again when that process has finished"
             )

@@ -577,3 +577,29 @@ def test_a_member_whose_year_is_settled_is_not_offered_a_waiver(app, client, sto
     client.post("/waiver", data={"csrf_token": token, "reason": "a stale page"})
     assert "Your fee for this year is paid; there is nothing to waive." in _page(client, "/me")
     assert store.waivers("Example") == []
+
+
+def test_a_key_its_audit_entry_and_its_job_are_recorded_together_or_not_at_all(
+    app, client, store
+) -> None:
+    store.record_account("example", "person", "Example", 5001)
+    log_in(app, client, "Example")
+    token = _csrf(client, "/me")
+    # The job queue refuses, as a full or damaged table would: the last step of the action.
+    store.db.execute(
+        "CREATE TRIGGER jobs_refused BEFORE INSERT ON jobs "
+        "BEGIN SELECT RAISE(ABORT, 'jobs refused'); END"
+    )
+    with pytest.raises(Exception, match="jobs refused"):
+        client.post("/keys", data={"csrf_token": token, "key": _public_key()})
+    assert store.ssh_keys("Example") == []
+    assert [e.action for e in store.audit_log() if e.action.startswith("ssh-key")] == []
+
+    store.db.execute("DROP TRIGGER jobs_refused")
+    client.post("/keys", data={"csrf_token": token, "key": _public_key()})
+    assert len(store.ssh_keys("Example")) == 1
+    assert [e.action for e in store.audit_log() if e.action.startswith(("ssh-key", "keys"))] == [
+        "ssh-key-added",
+        "keys-queued",
+    ]
+    assert [j.kind for j in store.member_jobs("Example")] == ["keys"]

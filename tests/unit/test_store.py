@@ -214,3 +214,30 @@ def test_page_provenance_and_forged_lines_are_remembered(store: Store) -> None:
     assert store.forged_line_answered("P", "5.1", "t1")
     assert not store.forged_line_answered("P", "5.1", "t2")
     assert store.db["forged_lines"].count == 1
+
+
+def test_a_transaction_spans_rooms_and_nests(store: Store) -> None:
+    record = add(store, "t")
+    with pytest.raises(RuntimeError, match="stop"), store.transaction():
+        store.audit("Admin", "terms-accepted", record.id)
+        with store.transaction():  # a room's own transaction joins the outer one
+            store.record_payment(
+                "Example", amount=100, currency="USD", paid_on="2025-01-01",
+                method="card", reference="R-1", recorded_by="Admin",
+            )  # fmt: skip
+        store.accept_terms("Example", "1")
+        raise RuntimeError("stop")
+    assert (store.audit_log(record.id), store.payments(), store.ledger_entries()) == ([], [], [])
+    assert store.terms_accepted("Example", "1") is None
+    with store.transaction():
+        store.accept_terms("Example", "1")
+        store.audit("Example", "terms-accepted", record.id)
+    assert store.terms_accepted("Example", "1") is not None
+    assert [e.action for e in store.audit_log(record.id)] == ["terms-accepted"]
+
+
+def test_a_constraint_a_room_expects_stays_its_own_error(store: Store) -> None:
+    store.request_waiver("Example", "reason")
+    with pytest.raises(store_module.OpenWaiverError), store.transaction():
+        store.request_waiver("Example", "again")
+    assert len(store.waivers("Example")) == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from membership.store import Store, StoreError
+from membership.store import Store, StoreBusy, StoreError
 from membership.storefaults import NewerStoreError
 
 
@@ -50,6 +50,27 @@ def test_a_writer_holding_it_past_the_busy_timeout(tmp_path: Path) -> None:
         holder.execute("ROLLBACK")
         holder.close()
     Store(path, busy_timeout_ms=200).close()  # free again: opens
+
+
+def test_a_busy_store_raises_its_own_error_from_any_room(tmp_path: Path) -> None:
+    path = tmp_path / "ats.sqlite"
+    store = Store(path, busy_timeout_ms=100)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreBusy, match="locked by another process") as caught:
+            store.set_cursor("watch", "1")  # a single write, outside any transaction
+        assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+        with pytest.raises(StoreBusy), store.transaction():
+            pass  # the write lock itself cannot be had
+        with pytest.raises(StoreBusy), store.transaction():
+            pass
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    store.set_cursor("watch", "2")  # free again: writes
+    assert store.cursor("watch") == "2"
+    store.close()
 
 
 def test_a_store_from_a_newer_version_is_refused_and_left_alone(tmp_path: Path) -> None:

@@ -1,0 +1,114 @@
+"""The store: the SQLite database that is the source of truth for every request.
+
+The bot, the bridge and the provisioning worker share it from separate processes
+(WAL mode, a busy timeout, `BEGIN IMMEDIATE` transactions: `connection.py`). Its
+schema is built by named migrations (`schema.py`); the audit log and the fee ledger
+are append-only, enforced by triggers, and every payment is mirrored into the ledger
+by a trigger. Unique indexes keep money counted once (membership/obligations.py).
+
+Each area of the store is a room of its own, a module that imports no other room:
+requests and pages (`requests.py`), the replies outbox, decisions and the audit log
+(`replies.py`), what the bot remembers of the wiki (`provenance.py`), members
+(`members.py`), sessions and login attempts (`sessions.py`), payments, the ledger and
+fund actions (`money.py`), waivers (`waivers.py`), provisioning jobs (`jobs.py`),
+accounts, reminders and their claims, and suspensions (`renewal.py`), the clerk's
+lease on a page (`leases.py`), members' standing (`standing.py`), and retention
+(`retention.py`). import-linter keeps the rooms independent of one another.
+Rows come back as the dataclasses of `records.py`. `Store` gathers the rooms behind
+one connection, so a caller opens one `Store` and uses any of them; a transaction
+(`with store.transaction():`) spans rooms.
+"""
+
+from __future__ import annotations
+
+from membership.store.connection import StoreConnection
+from membership.store.jobs import JobsRoom
+from membership.store.leases import LeasesRoom
+from membership.store.members import MembersRoom
+from membership.store.money import MoneyRoom
+from membership.store.provenance import ProvenanceRoom
+from membership.store.records import (
+    AccountRecord,
+    AuditEntry,
+    DecisionRecord,
+    DuplicateKeyError,
+    DuplicatePaymentError,
+    FundAction,
+    IdentificationRecord,
+    IdentityRecord,
+    JobRecord,
+    LeaseRecord,
+    OpenWaiverError,
+    PaymentRecord,
+    QueuedWaiver,
+    ReminderRecord,
+    ReplyRecord,
+    RequestRecord,
+    SSHKeyRecord,
+    SuspensionRecord,
+    WaiverRecord,
+    payment_key,
+)
+from membership.store.renewal import RenewalRoom
+from membership.store.replies import RepliesRoom
+from membership.store.requests import RequestsRoom
+from membership.store.retention import RetentionRoom
+from membership.store.schema import migrations
+from membership.store.sessions import SessionsRoom
+from membership.store.standing import StandingRoom
+from membership.store.waivers import WaiversRoom
+from membership.storefaults import NewerStoreError, StoreBusy, StoreError
+from policies.times import iso
+
+
+class Store(
+    RequestsRoom,
+    RepliesRoom,
+    ProvenanceRoom,
+    MembersRoom,
+    SessionsRoom,
+    MoneyRoom,
+    WaiversRoom,
+    JobsRoom,
+    LeasesRoom,
+    RenewalRoom,
+    RetentionRoom,
+    StandingRoom,
+    StoreConnection,
+):
+    """One connection to the shared database, with every room's methods."""
+
+
+def now_iso() -> str:
+    """Now, as the store writes a moment."""
+    return iso()
+
+
+__all__ = [
+    "AccountRecord",
+    "AuditEntry",
+    "DecisionRecord",
+    "DuplicateKeyError",
+    "DuplicatePaymentError",
+    "FundAction",
+    "IdentificationRecord",
+    "IdentityRecord",
+    "JobRecord",
+    "LeaseRecord",
+    "NewerStoreError",
+    "OpenWaiverError",
+    "PaymentRecord",
+    "QueuedWaiver",
+    "ReminderRecord",
+    "ReplyRecord",
+    "RequestRecord",
+    "SSHKeyRecord",
+    "Store",
+    "StoreBusy",
+    "StoreError",
+    "SuspensionRecord",
+    "WaiverRecord",
+    "migrations",
+    "now_iso",
+    "payment_key",
+]

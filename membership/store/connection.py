@@ -1,0 +1,200 @@
+"""The store's connection: opening, transactions, faults, and the queries every room shares.
+
+The bot, the bridge and the provisioning worker open the store from separate
+processes, so it runs in WAL mode with a busy timeout, in autocommit mode: a
+statement outside `transaction()` commits at once, and `transaction()` (`BEGIN
+IMMEDIATE`, so two writers queue instead of failing) makes one user action or one
+cycle step a single commit. A room of the store (`membership/store/`) is a subclass of
+`StoreConnection` holding the methods of one area; `Store` gathers them. A sqlite3
+error raised by a room's method or inside a transaction leaves the store as a
+`StoreError` (`StoreBusy` when another process held the lock too long), never as a
+raw sqlite3 error; an `IntegrityError` stays itself, since the rooms turn the ones
+they expect into their own errors (a duplicate payment, an open waiver).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ParamSpec, Self, TypeVar
+
+from sqlite_utils import Database
+
+from membership.store import schema
+from membership.storefaults import StoreError, describe
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class StoreConnection:
+    """One connection to the shared database; cheap to open, safe across processes."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10_000) -> None:
+        self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        try:
+            self._open(busy_timeout_ms)
+        except (sqlite3.Error, OSError, StoreError) as error:
+            if hasattr(self, "db"):  # a watcher retrying must not pile up open connections
+                self.db.conn.close()
+            raise self.fault(error) from (None if isinstance(error, StoreError) else error)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Every public method of a room speaks in StoreErrors (see the module docstring).
+        super().__init_subclass__(**kwargs)
+        for name, value in list(vars(cls).items()):
+            if not name.startswith("_") and inspect.isfunction(value):
+                setattr(cls, name, _in_store_terms(value))
+
+    def _open(self, busy_timeout_ms: int) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout_ms / 1000)
+        self.db = Database(conn)
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        _use_wal(conn, busy_timeout_ms)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        with self.transaction():
+            schema.upgrade(self.db, self.path)
+
+    def fault(self, error: BaseException) -> StoreError:
+        """`error`, raised while using this store, as one clear StoreError."""
+        return describe(error, self.path, busy_timeout_ms=self.busy_timeout_ms)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Self]:
+        """One write transaction, committed as a whole or not at all; nested calls join
+        the outer one, so a room's own transaction becomes part of its caller's."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            yield self
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise self.fault(error) from error
+        try:
+            yield self
+            conn.execute("COMMIT")
+        except BaseException as error:
+            if conn.in_transaction:  # an error may have ended the transaction already
+                conn.execute("ROLLBACK")
+            if _foreign(error):
+                raise self.fault(error) from error
+            raise
+
+    # -- queries shared by the rooms ----------------------------------------------
+
+    def _rows(
+        self,
+        table: str,
+        where: str | None = None,
+        args: Sequence[Any] | dict[str, Any] = (),
+        *,
+        order_by: str | None = "id",
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The rows of `table` that match, as dicts (sqlite-utils' `query`).
+
+        The same SELECT as sqlite-utils' `rows_where`, which first lists every table to
+        see that this one exists: that look-up made each read four times slower, and a
+        cycle on a page of 1,000 requests reads thousands of rows one by one."""
+        sql = f"SELECT * FROM {_identifier(table)}"  # noqa: S608 - the store's own names
+        if where is not None:
+            sql += f" WHERE {where}"
+        if order_by is not None:
+            sql += f" ORDER BY {order_by}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return list(self.db.query(sql, args))
+
+    def _first(
+        self, table: str, where: str, args: Sequence[Any], *, order_by: str | None = None
+    ) -> dict[str, Any] | None:
+        """The first row of `table` that matches, or None."""
+        rows = self._rows(table, where, args, order_by=order_by, limit=1)
+        return rows[0] if rows else None
+
+    def _matching(
+        self, table: str, *, order_by: str = "id", limit: int | None = None, **equal: Any
+    ) -> list[dict[str, Any]]:
+        """The rows whose columns equal the given values; a value of None is no filter."""
+        given = {column: value for column, value in equal.items() if value is not None}
+        where = " AND ".join(f"{_identifier(column)} = :{column}" for column in given)
+        return self._rows(table, where or None, given, order_by=order_by, limit=limit)
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """The rows of a query joining tables, as dicts."""
+        return list(self.db.query(sql, list(args)))
+
+    # The bot writes thousands of rows in a cycle on a large page: these skip the
+    # schema introspection that sqlite-utils' insert() and update() do on every call.
+
+    def _insert(self, table: str, row: Mapping[str, Any]) -> int:
+        columns = ", ".join(map(_identifier, row))
+        marks = ", ".join("?" for _ in row)
+        sql = f"INSERT INTO {_identifier(table)} ({columns}) VALUES ({marks})"  # noqa: S608
+        return int(self.db.conn.execute(sql, list(row.values())).lastrowid or 0)
+
+    def _update(self, table: str, row_id: int, changes: Mapping[str, Any]) -> None:
+        if changes:
+            sets = ", ".join(f"{_identifier(name)} = ?" for name in changes)
+            sql = f"UPDATE {_identifier(table)} SET {sets} WHERE id = ?"  # noqa: S608
+            self.db.conn.execute(sql, [*changes.values(), row_id])
+
+    def _changed(self, sql: str, args: Sequence[Any]) -> int:
+        """Run one write statement; how many rows it changed."""
+        return int(self.db.execute(sql, list(args)).rowcount)
+
+
+def _in_store_terms(method: Callable[P, R]) -> Callable[P, R]:
+    """`method` raising a StoreError where sqlite3 raised (IntegrityError excepted)."""
+
+    @functools.wraps(method)
+    def speaking(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as error:
+            store = args[0]
+            if _foreign(error) and isinstance(store, StoreConnection):
+                raise store.fault(error) from error
+            raise
+
+    return speaking
+
+
+def _foreign(error: BaseException) -> bool:
+    """Whether `error` is sqlite3's, not one of the store's own or a constraint a room
+    expects (a room turns its IntegrityErrors into errors that say what happened)."""
+    return isinstance(error, sqlite3.Error) and not isinstance(error, sqlite3.IntegrityError)
+
+
+def _use_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """Put the database in WAL mode. Turning a new file into WAL takes a lock without
+    SQLite's busy handler, so two processes creating the store together would have one
+    of them fail at once: wait for the other, within the busy timeout."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def _identifier(name: str) -> str:
+    """A table or column name of the store's own, quoted; anything else is refused."""
+    if not name.isidentifier():
+        raise ValueError(f"not a column name: {name!r}")
+    return f'"{name}"'

@@ -1,0 +1,191 @@
+"""The jobs room: provisioning jobs, leased by one worker at a time.
+
+A job is about a request (one per request and kind: person | tool) or about a member
+(`keys | suspend | restore`, one per member and kind, refreshed when asked again).
+A worker takes the next due job with a lease (`lease_job`, one atomic claim); a lease
+that runs out (the worker was killed) makes the job available again. A failure queues
+it again after an exponential back-off, or marks it failed; a directory that cannot be
+reached defers it without spending an attempt.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from membership.store.connection import StoreConnection
+from membership.store.records import JobRecord, RequestRecord
+from policies.times import iso
+
+
+class JobsRoom(StoreConnection):
+    def enqueue_job(
+        self, request_id: int, kind: str, payload: Mapping[str, Any], now: datetime | None = None
+    ) -> tuple[JobRecord, bool]:
+        """The job for this request and kind, and whether it was queued just now."""
+        stamp = iso(now)
+        with self.transaction():
+            created = self._changed(
+                "INSERT OR IGNORE INTO jobs (request_id, kind, payload, state, attempts, "
+                "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'queued', 0, ?, ?, ?)",
+                [request_id, kind, json.dumps(dict(payload), ensure_ascii=False)]
+                + [stamp, stamp, stamp],
+            )
+            row = self._first("jobs", "request_id = ? AND kind = ?", [request_id, kind])
+        assert row is not None
+        return JobRecord.from_row(row), created == 1
+
+    def enqueue_member_job(
+        self, member: str, kind: str, payload: Mapping[str, Any], now: datetime | None = None
+    ) -> tuple[JobRecord, bool]:
+        """Queue `member`'s job of this kind to run `now`; whether a new row was made.
+
+        There is one job per member and kind: asking again refreshes it (new payload,
+        due now, attempts and error cleared) whatever its state, so changes never pile
+        up. A job running meanwhile cannot finish it (`finish_job` wants it running),
+        so it runs again with the newest facts.
+        """
+        stamp = iso(now)
+        text = json.dumps(dict(payload), ensure_ascii=False)
+        with self.transaction():
+            created = self._changed(
+                "INSERT OR IGNORE INTO jobs (request_id, member, kind, payload, state, attempts, "
+                "next_attempt_at, created_at, updated_at) "
+                "VALUES (NULL, ?, ?, ?, 'queued', 0, ?, ?, ?)",
+                [member, kind, text, stamp, stamp, stamp],
+            )
+            if not created:
+                self._changed(
+                    "UPDATE jobs SET state = 'queued', payload = ?, next_attempt_at = ?, "
+                    "attempts = 0, last_error = NULL, lease_until = NULL, updated_at = ? "
+                    "WHERE request_id IS NULL AND member = ? AND kind = ?",
+                    [text, stamp, stamp, member, kind],
+                )
+            row = self._first(
+                "jobs", "request_id IS NULL AND member = ? AND kind = ?", [member, kind]
+            )
+        assert row is not None
+        return JobRecord.from_row(row), created == 1
+
+    def cancel_member_job(self, member: str, kind: str, now: datetime | None = None) -> bool:
+        """Cancel `member`'s queued job of this kind (e.g. a restore overtaken by a suspend)."""
+        cancelled = self._changed(
+            "UPDATE jobs SET state = 'cancelled', updated_at = ? "
+            "WHERE request_id IS NULL AND member = ? AND kind = ? AND state = 'queued'",
+            [iso(now), member, kind],
+        )
+        return cancelled == 1
+
+    def member_jobs(self, member: str) -> list[JobRecord]:
+        rows = self._rows("jobs", "request_id IS NULL AND member = ?", [member])
+        return [JobRecord.from_row(row) for row in rows]
+
+    def lease_job(
+        self, worker: str, now: datetime | None = None, *, lease_seconds: int = 300
+    ) -> JobRecord | None:
+        """Take the next due job (queued and due, or running with a lapsed lease)."""
+        stamp = iso(now)
+        until = iso((now or datetime.now(UTC)) + timedelta(seconds=lease_seconds))
+        with self.transaction():
+            row = self._first(
+                "jobs",
+                "(state = 'queued' AND next_attempt_at <= ?) "
+                "OR (state = 'running' AND lease_until <= ?)",
+                [stamp, stamp],
+                order_by="next_attempt_at, id",
+            )
+            if row is None:
+                return None
+            self._changed(
+                "UPDATE jobs SET state = 'running', leased_by = ?, lease_until = ?, "
+                "attempts = attempts + 1, updated_at = ? WHERE id = ?",
+                [worker, until, stamp, row["id"]],
+            )
+            return self.job(row["id"])
+
+    def finish_job(self, job_id: int, worker: str, now: datetime | None = None) -> bool:
+        """Mark a job done; False if `worker` no longer holds its lease."""
+        finished = self._changed(
+            "UPDATE jobs SET state = 'done', last_error = NULL, lease_until = NULL, "
+            "updated_at = ? WHERE id = ? AND leased_by = ? AND state = 'running'",
+            [iso(now), job_id, worker],
+        )
+        return finished == 1
+
+    def fail_job(
+        self,
+        job_id: int,
+        worker: str,
+        error: str,
+        now: datetime | None = None,
+        *,
+        retry: bool,
+        base_delay: int = 60,
+        max_delay: int = 3600,
+    ) -> JobRecord | None:
+        """Record a failure: queued again after an exponential back-off, or failed."""
+        job = self.job(job_id)
+        if job is None or job.leased_by != worker or job.state != "running":
+            return None
+        delay = min(max_delay, base_delay * 2 ** max(0, job.attempts - 1))
+        due = iso((now or datetime.now(UTC)) + timedelta(seconds=delay))
+        self._changed(
+            "UPDATE jobs SET state = ?, last_error = ?, next_attempt_at = ?, "
+            "lease_until = NULL, updated_at = ? WHERE id = ?",
+            ["queued" if retry else "failed", error, due, iso(now), job_id],
+        )
+        return self.job(job_id)
+
+    def renew_lease(
+        self, job_id: int, worker: str, now: datetime | None = None, *, lease_seconds: int = 60
+    ) -> bool:
+        """Extend `worker`'s lease on a running job; False if it no longer holds it."""
+        until = iso((now or datetime.now(UTC)) + timedelta(seconds=lease_seconds))
+        renewed = self._changed(
+            "UPDATE jobs SET lease_until = ? WHERE id = ? AND leased_by = ? AND state = 'running'",
+            [until, job_id, worker],
+        )
+        return renewed == 1
+
+    def defer_job(
+        self, job_id: int, worker: str, error: str, now: datetime | None = None, *, delay: int = 30
+    ) -> JobRecord | None:
+        """Queue a running job again after `delay` seconds without spending an attempt:
+        the directory could not be reached, which says nothing about the job itself."""
+        due = iso((now or datetime.now(UTC)) + timedelta(seconds=delay))
+        deferred = self._changed(
+            "UPDATE jobs SET state = 'queued', attempts = MAX(0, attempts - 1), last_error = ?, "
+            "next_attempt_at = ?, lease_until = NULL, updated_at = ? "
+            "WHERE id = ? AND leased_by = ? AND state = 'running'",
+            [error, due, iso(now), job_id, worker],
+        )
+        return self.job(job_id) if deferred == 1 else None
+
+    def requeue_job(self, job_id: int, payload: Mapping[str, Any] | None = None) -> JobRecord:
+        """Queue a job again now (an admin fixed its cause), optionally with a new payload."""
+        values: dict[str, Any] = {"state": "queued", "next_attempt_at": iso()}
+        if payload is not None:
+            values["payload"] = json.dumps(dict(payload), ensure_ascii=False)
+        values["updated_at"] = iso()
+        self._update("jobs", job_id, values)
+        job = self.job(job_id)
+        assert job is not None
+        return job
+
+    def job(self, job_id: int) -> JobRecord | None:
+        row = self._first("jobs", "id = ?", [job_id])
+        return JobRecord.from_row(row) if row else None
+
+    def jobs(self, state: str | None = None, request_id: int | None = None) -> list[JobRecord]:
+        rows = self._matching("jobs", state=state, request_id=request_id)
+        return [JobRecord.from_row(row) for row in rows]
+
+    def approved_without_job(self) -> list[RequestRecord]:
+        rows = self._rows(
+            "requests",
+            "state = 'approved' AND NOT EXISTS "
+            "(SELECT 1 FROM jobs WHERE jobs.request_id = requests.id)",
+        )
+        return [RequestRecord.from_row(row) for row in rows]

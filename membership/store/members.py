@@ -1,0 +1,125 @@
+"""The members room: what the bridge learns about a person — who proved they own a wiki
+account (OAuth identity), which terms they accepted, their SSH keys, and who attested
+their identification.
+
+Identification keeps who attested, when and how, never a document or an ID number.
+A key is active until removed; the same key cannot be active twice for one member
+(a partial unique index), which `add_ssh_key` reports as `DuplicateKeyError`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from membership.store.connection import StoreConnection
+from membership.store.records import (
+    DuplicateKeyError,
+    IdentificationRecord,
+    IdentityRecord,
+    SSHKeyRecord,
+)
+from policies.times import iso
+
+
+class MembersRoom(StoreConnection):
+    # -- identity and terms --------------------------------------------------------
+
+    def record_identity(self, username: str, central_id: str, oauth_version: int) -> IdentityRecord:
+        """Remember that the owner of `username` proved it (now) through OAuth."""
+        self.db.table("identities").upsert(
+            {
+                "username": username,
+                "central_id": str(central_id),
+                "oauth_version": int(oauth_version),
+                "verified_at": iso(),
+            },
+            pk="username",
+        )
+        record = self.identity(username)
+        assert record is not None
+        return record
+
+    def identity(self, username: str) -> IdentityRecord | None:
+        row = self._first("identities", "username = ?", [username])
+        return IdentityRecord(**row) if row else None
+
+    def accept_terms(self, username: str, version: str) -> bool:
+        """Record the acceptance; False when this version was already accepted."""
+        if self.terms_accepted(username, version):
+            return False
+        self.db.table("terms_acceptances").insert(
+            {"username": username, "version": version, "accepted_at": iso()}
+        )
+        return True
+
+    def terms_accepted(self, username: str, version: str) -> str | None:
+        """When `username` accepted this version of the terms, or None."""
+        row = self._first("terms_acceptances", "username = ? AND version = ?", [username, version])
+        return row["accepted_at"] if row else None
+
+    # -- SSH keys ------------------------------------------------------------------
+
+    def add_ssh_key(
+        self,
+        username: str,
+        *,
+        type: str,
+        bits: int,
+        key: str,
+        fingerprint: str,
+        comment: str = "",
+    ) -> SSHKeyRecord:
+        """Add an active key; DuplicateKeyError if the member already has it active."""
+        row = {
+            "username": username,
+            "type": type,
+            "bits": bits,
+            "key": key,
+            "fingerprint": fingerprint,
+            "comment": comment,
+            "added_at": iso(),
+            "removed_at": None,
+        }
+        try:
+            key_id = self._insert("ssh_keys", row)
+        except sqlite3.IntegrityError:
+            raise DuplicateKeyError(f"the key {fingerprint} is already on your account") from None
+        added = self._first("ssh_keys", "id = ?", [key_id])
+        assert added is not None
+        return SSHKeyRecord(**added)
+
+    def remove_ssh_key(self, username: str, key_id: int) -> SSHKeyRecord | None:
+        """Mark one of `username`'s active keys removed; None if there is no such key."""
+        row = self._first(
+            "ssh_keys", "id = ? AND username = ? AND removed_at IS NULL", [key_id, username]
+        )
+        if not row:
+            return None
+        self._update("ssh_keys", key_id, {"removed_at": iso()})
+        return SSHKeyRecord(**row)
+
+    def ssh_keys(self, username: str, *, active: bool = True) -> list[SSHKeyRecord]:
+        where = "username = ?" + (" AND removed_at IS NULL" if active else "")
+        return [SSHKeyRecord(**row) for row in self._rows("ssh_keys", where, [username])]
+
+    # -- identification ------------------------------------------------------------
+
+    def attest_identification(
+        self, username: str, *, attested_by: str, method: str
+    ) -> IdentificationRecord:
+        row_id = self._insert(
+            "identifications",
+            {
+                "username": username,
+                "attested_by": attested_by,
+                "attested_at": iso(),
+                "method": method,
+            },
+        )
+        row = self._first("identifications", "id = ?", [row_id])
+        assert row is not None
+        return IdentificationRecord(**row)
+
+    def identifications(self, username: str) -> list[IdentificationRecord]:
+        rows = self._matching("identifications", username=username)
+        return [IdentificationRecord(**row) for row in rows]

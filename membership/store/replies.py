@@ -1,0 +1,150 @@
+"""The replies room: the bot's outbox of replies, the decisions found on the page, and the
+append-only audit log.
+
+A reply is queued as pending before the page is saved and marked posted with the
+revision id after, so a crash in between neither loses nor duplicates one. A decision
+template is recorded once (request, wikitext and the n-th identical one), with who
+introduced it and whether it was honoured. The audit log refuses updates and deletes
+(triggers of 0001).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from membership.store.connection import StoreConnection
+from membership.store.records import AuditEntry, DecisionRecord, ReplyRecord, RequestRecord
+from policies.times import iso
+
+
+class RepliesRoom(StoreConnection):
+    # -- replies (the outbox) ------------------------------------------------------
+
+    def queue_reply(self, request_id: int, state: str, text: str) -> ReplyRecord:
+        """Queue a reply to be posted; every queued reply is posted once, in order."""
+        reply_id = self._insert(
+            "replies",
+            {
+                "request_id": request_id,
+                "state": state,
+                "text": text,
+                "status": "pending",
+                "created_at": iso(),
+            },
+        )
+        row = self._first("replies", "id = ?", [reply_id])
+        assert row is not None
+        return ReplyRecord(**row)
+
+    def pending_replies(self, page: str) -> list[ReplyRecord]:
+        rows = self._query(
+            "SELECT replies.* FROM replies JOIN requests ON requests.id = replies.request_id "
+            "WHERE requests.page = ? AND replies.status = 'pending' ORDER BY replies.id",
+            [page],
+        )
+        return [ReplyRecord(**row) for row in rows]
+
+    def mark_posted(self, reply_ids: list[int], revid: int) -> None:
+        with self.transaction():
+            for reply_id in reply_ids:
+                self._update(
+                    "replies",
+                    reply_id,
+                    {"status": "posted", "posted_revid": revid, "posted_at": iso()},
+                )
+
+    def replies(self, request_id: int) -> list[ReplyRecord]:
+        return [ReplyRecord(**row) for row in self._matching("replies", request_id=request_id)]
+
+    def last_reply(self, request_id: int) -> ReplyRecord | None:
+        """The newest reply that is posted or about to be."""
+        row = self._first(
+            "replies",
+            "request_id = ? AND status != 'superseded'",
+            [request_id],
+            order_by="id DESC",
+        )
+        return ReplyRecord(**row) if row else None
+
+    def unsaid(self, page: str) -> list[RequestRecord]:
+        """Open requests on `page` whose state differs from the last reply about them.
+
+        Another process (the bridge, provisioning) moved them; the bot owes a reply.
+        """
+        rows = self._query(
+            "SELECT requests.* FROM requests JOIN replies ON replies.id = ("
+            "  SELECT id FROM replies r WHERE r.request_id = requests.id"
+            "  AND r.status != 'superseded' ORDER BY r.id DESC LIMIT 1) "
+            "WHERE requests.page = ? AND requests.archived_at IS NULL "
+            "AND replies.state != requests.state ORDER BY requests.id",
+            [page],
+        )
+        return [RequestRecord.from_row(row) for row in rows]
+
+    # -- audit log -----------------------------------------------------------------
+
+    def audit(
+        self, actor: str, action: str, request_id: int | None = None, **evidence: Any
+    ) -> None:
+        self._insert(
+            "audit",
+            {
+                "at": iso(),
+                "actor": actor,
+                "request_id": request_id,
+                "action": action,
+                "evidence": json.dumps(evidence, ensure_ascii=False, default=str, sort_keys=True),
+            },
+        )
+
+    def audit_log(self, request_id: int | None = None) -> list[AuditEntry]:
+        return [AuditEntry.from_row(row) for row in self._matching("audit", request_id=request_id)]
+
+    # -- decisions -----------------------------------------------------------------
+
+    def decision(self, request_id: int, wikitext: str, ordinal: int) -> DecisionRecord | None:
+        row = self._first(
+            "decisions",
+            "request_id = ? AND wikitext = ? AND ordinal = ?",
+            [request_id, wikitext, ordinal],
+        )
+        return DecisionRecord.from_row(row) if row else None
+
+    def add_decision(
+        self,
+        request_id: int,
+        *,
+        kind: str,
+        params: Mapping[str, str],
+        wikitext: str,
+        ordinal: int,
+        revid: int | None,
+        actor: str,
+        honoured: bool,
+        reason: str,
+    ) -> DecisionRecord:
+        with self.transaction():
+            self._insert(
+                "decisions",
+                {
+                    "request_id": request_id,
+                    "kind": kind,
+                    "params": json.dumps(dict(params), ensure_ascii=False),
+                    "wikitext": wikitext,
+                    "ordinal": ordinal,
+                    "revid": revid,
+                    "actor": actor,
+                    "honoured": int(honoured),
+                    "reason": reason,
+                    "created_at": iso(),
+                },
+            )
+        record = self.decision(request_id, wikitext, ordinal)
+        assert record is not None
+        return record
+
+    def decisions(self, request_id: int) -> list[DecisionRecord]:
+        rows = self._matching("decisions", request_id=request_id)
+        return [DecisionRecord.from_row(row) for row in rows]

@@ -1,0 +1,116 @@
+"""The requests room: each request found on a request page, the page's last revision read,
+and the cursors where a follower of the wiki's changes stopped reading.
+
+A request is keyed by its page and its identity on the page (`key`, the revision that
+first held it and its position there); its template fields and what the last
+evaluation found (`detail`) are kept as JSON. `on_behalf` says whether the account
+is for someone other than the requester, and follows any change of `subject`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from membership.store.connection import StoreConnection
+from membership.store.records import RequestRecord
+from policies.times import iso
+
+
+class RequestsRoom(StoreConnection):
+    # -- pages ---------------------------------------------------------------------
+
+    def page_revision(self, page: str) -> int | None:
+        row = self._first("pages", "page = ?", [page])
+        return row["last_revid"] if row else None
+
+    def set_page_revision(self, page: str, revid: int, timestamp: str) -> None:
+        self.db.table("pages").upsert(
+            {"page": page, "last_revid": revid, "last_timestamp": timestamp, "updated_at": iso()},
+            pk="page",
+        )
+
+    # -- requests ------------------------------------------------------------------
+
+    def request(self, page: str, key: str) -> RequestRecord | None:
+        row = self._first("requests", "page = ? AND key = ?", [page, key])
+        return RequestRecord.from_row(row) if row else None
+
+    def request_by_id(self, request_id: int) -> RequestRecord | None:
+        row = self._first("requests", "id = ?", [request_id])
+        return RequestRecord.from_row(row) if row else None
+
+    def requests(self, page: str | None = None, state: str | None = None) -> list[RequestRecord]:
+        rows = self._matching("requests", page=page, state=state)
+        return [RequestRecord.from_row(row) for row in rows]
+
+    def add_request(
+        self,
+        *,
+        page: str,
+        key: str,
+        heading: str,
+        requester: str,
+        subject: str,
+        type: str,
+        fields: Mapping[str, str],
+        content_hash: str,
+        intro_revid: int | None,
+        intro_timestamp: str | None,
+        state: str,
+        detail: Mapping[str, Any],
+        lang: str = "en",
+    ) -> RequestRecord:
+        stamp = iso()
+        with self.transaction():
+            request_id = self._insert(
+                "requests",
+                {
+                    "page": page,
+                    "key": key,
+                    "heading": heading,
+                    "requester": requester,
+                    "subject": subject,
+                    "on_behalf": int(subject != requester),
+                    "type": type,
+                    "fields": json.dumps(dict(fields), ensure_ascii=False),
+                    "content_hash": content_hash,
+                    "intro_revid": intro_revid,
+                    "intro_timestamp": intro_timestamp,
+                    "state": state,
+                    "detail": json.dumps(detail, ensure_ascii=False, default=str),
+                    "lang": lang,
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                },
+            )
+        record = self.request_by_id(request_id)
+        assert record is not None
+        return record
+
+    def update_request(self, request_id: int, **changes: Any) -> RequestRecord:
+        """Change columns of one request; `fields` and `detail` may be given as mappings."""
+        for name in ("fields", "detail"):
+            if name in changes and not isinstance(changes[name], str):
+                changes[name] = json.dumps(dict(changes[name]), ensure_ascii=False, default=str)
+        if "subject" in changes and "requester" not in changes:
+            current = self.request_by_id(request_id)
+            assert current is not None
+            changes["on_behalf"] = int(changes["subject"] != current.requester)
+        changes["updated_at"] = iso()
+        self._update("requests", request_id, changes)
+        record = self.request_by_id(request_id)
+        assert record is not None
+        return record
+
+    # -- cursors (where a follower stopped reading) --------------------------------
+
+    def cursor(self, name: str) -> str | None:
+        row = self._first("cursors", "name = ?", [name])
+        return row["value"] if row else None
+
+    def set_cursor(self, name: str, value: str) -> None:
+        self.db.table("cursors").upsert(
+            {"name": name, "value": value, "updated_at": iso()}, pk="name"
+        )

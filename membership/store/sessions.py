@@ -1,0 +1,60 @@
+"""The sessions room: the bridge's server-side sessions and its count of login attempts.
+
+A session's data lives here, not in the browser's cookie, and is gone once expired.
+Login attempts are counted per client (an opaque key, e.g. a keyed hash of the IP)
+to limit them; attempts older than a day are forgotten as new ones come.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from membership.store.connection import StoreConnection
+from policies.times import iso
+
+
+class SessionsRoom(StoreConnection):
+    def session_data(self, session_id: str) -> dict[str, Any] | None:
+        """The data of a live session, or None when it is unknown or expired."""
+        row = self._first("sessions", "id = ?", [session_id])
+        if not row:
+            return None
+        if datetime.fromisoformat(row["expires_at"]) <= datetime.now(UTC):
+            self.delete_session(session_id)
+            return None
+        data: dict[str, Any] = json.loads(row["data"])
+        return data
+
+    def save_session(self, session_id: str, data: Mapping[str, Any], expires_at: datetime) -> None:
+        self.db.table("sessions").upsert(
+            {
+                "id": session_id,
+                "data": json.dumps(dict(data), ensure_ascii=False, default=str),
+                "created_at": iso(),
+                "expires_at": iso(expires_at),
+            },
+            pk="id",
+        )
+
+    def delete_session(self, session_id: str) -> None:
+        self._changed("DELETE FROM sessions WHERE id = ?", [session_id])
+
+    def purge_expired_sessions(self) -> int:
+        return self._changed("DELETE FROM sessions WHERE expires_at <= ?", [iso()])
+
+    def count_login_attempts(self, client: str, since: datetime) -> int:
+        """Attempts by `client` (an opaque key, e.g. a keyed hash of the IP) since then."""
+        return self.db.table("login_attempts").count_where(
+            "client = ? AND at > ?", [client, iso(since)]
+        )
+
+    def record_login_attempt(self, client: str, *, keep: timedelta = timedelta(days=1)) -> None:
+        """Count one attempt, and forget attempts older than `keep`."""
+        with self.transaction():
+            self._changed(
+                "DELETE FROM login_attempts WHERE at < ?", [iso(datetime.now(UTC) - keep)]
+            )
+            self._insert("login_attempts", {"client": client, "at": iso()})
