@@ -1569,6 +1569,14 @@ class Store:
             self.db.execute("DELETE FROM login_attempts WHERE at < ?", [cutoff])
             self.db["login_attempts"].insert({"client": client, "at": now_iso()})
 
+    def withdraw_login_attempt(self, client: str) -> None:
+        """Uncount `client`'s latest attempt: it finished as a sign-in (bridge rate limit)."""
+        self.db.execute(
+            "DELETE FROM login_attempts WHERE id = "
+            "(SELECT max(id) FROM login_attempts WHERE client = ?)",
+            [client],
+        )
+
     # -- provisioning jobs (0004) -------------------------------------------
 
     def enqueue_job(
