@@ -237,6 +237,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge.set_defaults(run=_purge, needs_config=True)
 
+    # -- operations: backup, restore (membership/backup.py) --
+    backup = commands.add_parser(
+        "backup",
+        help="copy the store to FILE, safely while the bot and the bridge write",
+        description="Copy the store into FILE with SQLite's online backup API: a consistent "
+        "copy even while the bot, the bridge and the worker write. FILE is replaced.",
+    )
+    backup.add_argument("file", metavar="FILE", type=Path, help="the backup file to write")
+    backup.set_defaults(run=_backup, needs_config=True)
+    restore = commands.add_parser(
+        "restore",
+        help="replace the store with the backup FILE",
+        description="Check FILE (an ats store, not newer than this version, undamaged) and "
+        "copy it over the store, then bring it to the current schema. Refuses an existing "
+        "store, and one a running process has open, unless --force.",
+    )
+    restore.add_argument("file", metavar="FILE", type=Path, help="the backup file to restore")
+    restore.add_argument(
+        "--force", action="store_true", help="replace an existing (even open) store"
+    )
+    restore.set_defaults(run=_restore, needs_config=True)
+
     payments = commands.add_parser("payments", help="membership fee payments")
     payments_commands = payments.add_subparsers(
         dest="payments_command", metavar="PAYMENTS_COMMAND", required=True
@@ -605,6 +627,20 @@ def _purge(args: argparse.Namespace, config: Config) -> int:
     from membership.store import Store
 
     print(purge(Store(config.store_path), dry_run=args.dry_run).summary())
+    return 0
+
+
+def _backup(args: argparse.Namespace, config: Config) -> int:
+    from membership.backup import backup
+
+    print(backup(config.store_path, args.file).summary("backed up to"))
+    return 0
+
+
+def _restore(args: argparse.Namespace, config: Config) -> int:
+    from membership.backup import restore
+
+    print(restore(args.file, config.store_path, force=args.force).summary("restored"))
     return 0
 
 
