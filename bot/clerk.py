@@ -32,7 +32,7 @@ from bot.deciding import Deciding
 from bot.exclusion import bot_may_edit
 from bot.judging import Judging, Planned, fields_hash
 from bot.messages import Catalog
-from membership import lease
+from membership import health, lease
 from membership.lifecycle import EXPIRES, is_open
 from membership.states import CLOSED, REEVALUATED_ON_EDIT, State
 from membership.store import RequestRecord, Store
@@ -121,7 +121,10 @@ class Clerk:
         report = CycleReport()
         for attempt in range(self.settings.conflict_retries + 1):
             try:
-                return self._cycle(report, dry_run)
+                done = self._cycle(report, dry_run)
+                if not dry_run and done.status != "stopped":
+                    health.record_cycle(self.store, self.now())  # /metrics reads it
+                return done
             except wiki.EditConflict:
                 report.conflicts += 1
                 self.store.audit(
