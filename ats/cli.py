@@ -237,7 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge.set_defaults(run=_purge, needs_config=True)
 
-    # -- operations: backup, restore (membership/backup.py) --
+    # -- operations: doctor (ats/doctor.py), backup, restore (membership/backup.py) --
+    commands.add_parser(
+        "doctor",
+        help="check the deployment: wiki, bot login, pages, templates, bridge, OAuth, "
+        "directory, store, clock",
+        description="One line per check, ok or FAIL with the fix; exit status 1 when any "
+        "check failed. Reads only: nothing is changed on the wiki, in the directory or in "
+        "the store.",
+    ).set_defaults(run=_doctor, needs_config=True)
     backup = commands.add_parser(
         "backup",
         help="copy the store to FILE, safely while the bot and the bridge write",
@@ -628,6 +636,12 @@ def _purge(args: argparse.Namespace, config: Config) -> int:
 
     print(purge(Store(config.store_path), dry_run=args.dry_run).summary())
     return 0
+
+
+def _doctor(args: argparse.Namespace, config: Config) -> int:
+    from ats import doctor
+
+    return doctor.report(doctor.run(config), sys.stdout)
 
 
 def _backup(args: argparse.Namespace, config: Config) -> int:
