@@ -404,9 +404,9 @@ def check_directory(config: Config, env: Mapping[str, str]) -> Check:
                 f"the unix root {root} is not a folder",
                 "create it or correct [provisioning] root",
             )
-        if not all(
-            os.access(root / part, os.W_OK) for part in ("etc", "home") if (root / part).exists()
-        ) or not os.access(root, os.W_OK):
+        # The backend writes etc/ (passwd, group, shadow) and home/ under the root.
+        places = [root] + [root / part for part in ("etc", "home") if (root / part).exists()]
+        if not all(os.access(place, os.W_OK) for place in places):
             return failed(
                 name,
                 f"this user cannot write under the unix root {root}",
