@@ -1,10 +1,12 @@
 """Backing up and restoring the store with SQLite's online backup API.
 
-`backup` copies the live store page by page (`sqlite3.Connection.backup`) into a new
-single-file database while the bot, the bridge and the worker keep writing: each step
-holds a read transaction, and SQLite restarts the copy of any page written meanwhile, so
-the copy is one consistent moment of the store. It is written beside the target and
-renamed into place only once it passed `PRAGMA integrity_check`.
+`backup` copies the live store (`sqlite3.Connection.backup`) into a new single-file
+database while the bot, the bridge and the worker keep writing. It copies in one step:
+the store is in WAL mode, so that step's read transaction is a snapshot that writers do
+not wait for, and the copy is one consistent moment of the store. (In small steps, a
+write from another connection makes SQLite start the copy again: under a steady writer
+a 17 MB store took 3.6 s in steps of 256 pages, 0.7 s in one step.) It is written
+beside the target and renamed into place only once it passed `PRAGMA integrity_check`.
 
 `restore` refuses, each in one line naming what to do: a file that is not an ats store,
 one written by a newer version (it has migrations this code does not know), a damaged
@@ -26,7 +28,7 @@ from pathlib import Path
 from membership.store import Store, migrations
 from membership.storefaults import StoreError, describe
 
-PAGES_PER_STEP = 256  # small steps: a writer waits at most one step for the copy
+ALL_PAGES = -1  # one step, one snapshot (see the module's docstring)
 # SQLite's write-ahead log: every open connection holds a shared lock on this byte of
 # the `-shm` file (the "DMS" slot) for as long as it is open.
 SHM_DMS_BYTE = 128
@@ -62,7 +64,7 @@ def backup(store_path: Path, target: Path) -> Copied:
             contextlib.closing(_connect(store_path)) as source,
             contextlib.closing(sqlite3.connect(staged)) as copy,
         ):
-            source.backup(copy, pages=PAGES_PER_STEP)
+            source.backup(copy, pages=ALL_PAGES)
             # One self-contained file: no write-ahead log beside it.
             copy.execute("PRAGMA journal_mode = DELETE")
             _check_integrity(copy, staged)
@@ -95,7 +97,7 @@ def restore(source: Path, store_path: Path, *, force: bool = False) -> Copied:
             contextlib.closing(_connect(source, read_only=True)) as backup_db,
             contextlib.closing(_connect(store_path)) as store_db,
         ):
-            backup_db.backup(store_db, pages=PAGES_PER_STEP)
+            backup_db.backup(store_db, pages=ALL_PAGES)
     except sqlite3.Error as error:
         raise describe(error, store_path) from error
     Store(store_path).close()  # to WAL mode and the current schema

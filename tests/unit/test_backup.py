@@ -155,3 +155,44 @@ def test_backup_refuses_the_store_itself_and_a_missing_store(config, tmp_path, c
     (tmp_path / "live" / "ats.sqlite").unlink()
     assert ats(config, "backup", str(tmp_path / "copy.sqlite")) == 1
     assert "no store at" in capsys.readouterr().err
+
+
+def test_a_backup_ends_under_a_steady_writer_in_another_process(config, tmp_path) -> None:
+    live = tmp_path / "live" / "ats.sqlite"
+    store = Store(live)
+    with store.transaction():
+        for n in range(2000):  # several MB: many pages to copy while the writer writes
+            store.audit("Bot", "filler", n=n, text="x" * 4000)
+    store.close()
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, select\nfrom membership.store import Store\n"
+            "s = Store(sys.argv[1]); print('writing', flush=True)\n"
+            "while not select.select([sys.stdin], [], [], 0)[0]:\n"
+            "    s.audit('Bridge', 'steady')\n",
+            str(live),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == "writing\n"
+        done = threading.Event()
+        copier = threading.Thread(
+            target=lambda: (ats(config, "backup", str(tmp_path / "copy.sqlite")), done.set())
+        )
+        started = time.monotonic()
+        copier.start()
+        finished = done.wait(timeout=30)
+        took = time.monotonic() - started
+    finally:
+        writer.communicate("stop\n")
+        copier.join()
+    assert finished, "the backup did not end while another process kept writing"
+    assert took < 30
+    with sqlite3.connect(tmp_path / "copy.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT count(*) FROM audit WHERE action = 'steady'").fetchone()[0] > 0
