@@ -217,3 +217,16 @@ def test_old_schema(deployment: Deployment) -> None:
     with sqlite3.connect(path) as db:  # the doctor changed nothing
         names = [row[0] for row in db.execute("SELECT name FROM _sqlite_migrations")]
     assert last not in names
+
+
+def test_templates_missing_or_old(deployment: Deployment) -> None:
+    wiki = deployment.wiki
+    title = "Template:ATS status"
+    original = wiki.page_text(title)
+    wiki.edit_as(wiki.admin_user, title, original + "\n<!-- an older version -->", "older")
+    try:
+        fix = failing(deployment.doctor(), "templates", "not this version's", title)
+        assert "ats wiki install-templates" in fix
+    finally:
+        deployment.install_templates()
+    assert line_of(deployment.doctor(), "templates")[0].startswith("ok")
