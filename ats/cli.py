@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from ats import config as config_module
-from ats.commands import bot, bridge, dev, members, money, provision, renewal
+from ats.commands import bot, bridge, dev, members, money, operations, provision, renewal
 from ats.commands import config as config_commands
 from ats.config import Config, ConfigError
 from ats.failures import UsageError, fail, known_failure
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     provision.add_commands(commands)
     money.add_commands(commands)
     members.add_purge_command(commands)
+    operations.add_commands(commands)
     money.add_payments_commands(commands)
     renewal.add_commands(commands)
     members.add_commands(commands)

@@ -74,6 +74,15 @@ class BridgeSettings:
     oauth_rest_url: str = setting(
         "", help="rest.php of the wiki where the consumer is registered (empty: beside api)"
     )
+    trusted_proxies: int = setting(
+        0,
+        minimum=0,
+        help="reverse proxies in front of the bridge whose X-Forwarded-* headers are believed",
+    )
+    login_limit: int = setting(
+        10, minimum=1, help="sign-ins a client may start and not finish within login_window"
+    )
+    login_window: int = setting(600, minimum=1, help="seconds the login_limit counts over")
 
 
 @dataclass(frozen=True, kw_only=True)

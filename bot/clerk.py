@@ -35,7 +35,7 @@ from bot.judging import Planned
 from bot.planning import CycleReport
 from bot.recording import mark_archived, mark_echoes, record
 from bot.settings import ClerkSettings
-from membership import lease
+from membership import health, lease
 from membership.store import ReplyRecord, RequestRecord, Store
 
 __all__ = ["STEPS", "Clerk", "ClerkError", "ClerkSettings", "CycleReport"]
@@ -99,7 +99,10 @@ class Clerk:
         report = CycleReport()
         for attempt in range(self.settings.conflict_retries + 1):
             try:
-                return self._cycle(report, dry_run, self.now())
+                done = self._cycle(report, dry_run, self.now())
+                if not dry_run and done.status != "stopped":
+                    health.record_cycle(self.store, self.now())  # /metrics reads it
+                return done
             except wiki.EditConflict:
                 report.conflicts += 1
                 self.store.audit(

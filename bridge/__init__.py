@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from flask import Flask, g, render_template
 from werkzeug.exceptions import HTTPException
 
-from bridge import admin, funds, public, requester, security, views
+from bridge import admin, funds, metrics, proxy, public, requester, security, views
 from bridge.oauth import OAuthClient, OAuthSettings
 from bridge.sessions import StoreSessionInterface, current_store
 from bridge.settings import BridgeConfigError, BridgeSettings
@@ -59,6 +59,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     security.install(app)
+    proxy.install(app, settings.trusted_proxies)  # [bridge] trusted_proxies
 
     @app.teardown_appcontext
     def _close_store(error: BaseException | None) -> None:
@@ -75,6 +76,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(requester.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(funds.blueprint)
+    app.register_blueprint(metrics.blueprint)  # /metrics (bridge/metrics.py)
     return app
 
 

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template
 from bridge.auth import settings
 from bridge.sessions import current_store
 from bridge.views import render_markdown
+from membership.health import health
 from membership.status import public_fund, public_status
 
 blueprint = Blueprint("public", __name__)
@@ -68,7 +69,11 @@ def status_json() -> Response:
 
 def _status() -> dict[str, Any]:
     store = current_store()
-    return {**public_status(store, _now()), "fund": public_fund(store, settings().fees)}
+    return {
+        **public_status(store, _now()),
+        "fund": public_fund(store, settings().fees),
+        "health": health(store).as_json(_now()),  # what /metrics says, for people
+    }
 
 
 def _now() -> datetime:

@@ -32,7 +32,7 @@ from werkzeug.wrappers import Response
 from bridge import auth
 from bridge.auth import current_member, login_required, settings
 from bridge.oauth import OAuthClient, OAuthError
-from bridge.security import client_key, rate_limited, safe_next
+from bridge.security import client_key, rate_limited, safe_next, sign_in_finished
 from bridge.sessions import current_store
 from bridge.views import render_markdown
 from membership import accounts, fund, obligations, progress, renewal
@@ -84,6 +84,7 @@ def callback() -> Response | tuple[str, int]:
     except OAuthError as error:
         return render_template("error.html", title="Signing in failed", message=str(error)), 400
     auth.sign_in(identity.username, identity.central_id, identity.groups, identity.version)
+    sign_in_finished(current_store(), client_key(settings().session_key))
     return redirect(target)
 
 

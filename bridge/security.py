@@ -7,7 +7,10 @@
   as a select's arrow — forms only to the bridge, never framed) and the usual companions.
 - Redirects: `safe_next` accepts only a local path, never another host.
 - Login rate limit: attempts per client in the store's `login_attempts`, the client
-  being a keyed hash of the address, so the store holds no IP addresses.
+  being a keyed hash of the address (the real one behind a proxy: `bridge.proxy`), so
+  the store holds no IP addresses. A sign-in that finishes is uncounted
+  (`sign_in_finished`): the limit counts sign-ins started and never finished, so a
+  member who is sent to log in from `/me` or `/admin` spends nothing by signing in.
 """
 
 from __future__ import annotations
@@ -100,6 +103,11 @@ def rate_limited(store: Store, key: str, limit: int, window_seconds: int) -> boo
         return True
     store.record_login_attempt(key)
     return False
+
+
+def sign_in_finished(store: Store, key: str) -> None:
+    """The sign-in `key` started came back verified: it no longer counts against it."""
+    store.withdraw_login_attempt(key)
 
 
 def install(app: Flask) -> None:

@@ -49,6 +49,7 @@ class BridgeSettings:
     session_hours: float = 8.0
     login_limit: int = 10  # attempts per client and window
     login_window_seconds: int = 600
+    trusted_proxies: int = 0  # proxies in front whose X-Forwarded-* headers are believed
     # The wiki's index.php and rest.php for OAuth; empty means beside `wiki_api`.
     oauth_index_url: str = ""
     oauth_rest_url: str = ""
@@ -89,6 +90,7 @@ class BridgeSettings:
             session_hours=float(values.get("session_hours", 8.0)),
             login_limit=int(values.get("login_limit", 10)),
             login_window_seconds=int(values.get("login_window_seconds", 600)),
+            trusted_proxies=int(values.get("trusted_proxies", 0)),
             oauth_index_url=str(values.get("oauth_index_url") or ""),
             oauth_rest_url=str(values.get("oauth_rest_url") or ""),
         )

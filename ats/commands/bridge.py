@@ -39,6 +39,9 @@ def bridge_settings(config: Config) -> dict[str, Any]:
         "consumer_key": config.bridge.consumer_key,
         "oauth_index_url": config.bridge.oauth_index_url,
         "oauth_rest_url": config.bridge.oauth_rest_url,
+        "trusted_proxies": config.bridge.trusted_proxies,
+        "login_limit": config.bridge.login_limit,
+        "login_window_seconds": config.bridge.login_window,
         "wiki_api": config.wiki.api,
         "store_path": str(config.store_path),
         "policy": config.policy,
@@ -62,5 +65,14 @@ def _bridge_serve(args: argparse.Namespace, config: Config) -> int:
     host = args.host or address.hostname or "127.0.0.1"
     port = args.port or address.port or (443 if address.scheme == "https" else 80)
     print(f"bridge serving on http://{host}:{port} (public URL {config.bridge.url})", flush=True)
-    waitress.serve(app, host=host, port=port, threads=args.threads, ident="ats-bridge")
+    waitress.serve(
+        app,
+        host=host,
+        port=port,
+        threads=args.threads,
+        ident="ats-bridge",
+        # Behind [bridge] trusted_proxies the app's ProxyFix reads X-Forwarded-*: waitress
+        # must pass them on instead of dropping them as untrusted.
+        clear_untrusted_proxy_headers=config.bridge.trusted_proxies == 0,
+    )
     return 0

@@ -58,3 +58,11 @@ class SessionsRoom(StoreConnection):
                 "DELETE FROM login_attempts WHERE at < ?", [iso(datetime.now(UTC) - keep)]
             )
             self._insert("login_attempts", {"client": client, "at": iso()})
+
+    def withdraw_login_attempt(self, client: str) -> None:
+        """Uncount `client`'s latest attempt: it finished as a sign-in (bridge rate limit)."""
+        self._changed(
+            "DELETE FROM login_attempts WHERE id = "
+            "(SELECT max(id) FROM login_attempts WHERE client = ?)",
+            [client],
+        )
