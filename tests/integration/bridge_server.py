@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import requests
 
 from ats.demo import ADMIN, write_config
-from ats.devoauth import DevOAuth
+from tests.integration.conftest import DevOAuth
 
 if TYPE_CHECKING:
     from tests.integration.conftest import WikiBot

@@ -7,16 +7,13 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from ats.config import load_config
-from bridge import create_app
 from bridge.testing import log_in
 from tests.integration.conftest import WikiBot
 from tests.integration.slapd import Slapd
-from tests.integration.test_clerk import ACCOUNT, bot_replies, section
+from tests.integration.test_clerk import bot_replies, section
 
 HEADING = "Account request: Veteran"
 
@@ -34,20 +31,8 @@ def csrf(client, path: str) -> str:
     return found.group(1)
 
 
-@pytest.fixture
-def bridge_app(wikibot: WikiBot, monkeypatch: pytest.MonkeyPatch):
-    from ats.cli import bridge_settings
-
-    monkeypatch.setenv("ATS_SESSION_KEY", "a-throwaway-session-key-for-this-test")
-    monkeypatch.setenv("ATS_OAUTH_SECRET", "a-throwaway-oauth-secret")
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the local wiki is plain http
-    settings = bridge_settings(load_config(wikibot.config))
-    settings.update(consumer_key="a-test-consumer", secure_cookies=False, testing=True)
-    return create_app(settings)
-
-
 def test_bridge_steps_are_posted_on_wiki_by_the_bot(wikibot: WikiBot, bridge_app) -> None:
-    wikibot.file("Veteran", HEADING, ACCOUNT)
+    wikibot.file("Veteran", HEADING)
     wikibot.cycle()
     store = wikibot.store()
     [record] = store.requests(wikibot.page)

@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from tests.integration.bridge_server import BridgeServer
 from tests.integration.conftest import WikiBot
-from tests.integration.test_clerk import ACCOUNT
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "bridge"
 HEADING = "Account request: Veteran"
@@ -102,7 +101,7 @@ def visitors(browser: Any) -> Iterator[Callable[[BridgeServer, str], Visitor]]:
 @pytest.fixture
 def filed(wikibot: WikiBot) -> int:
     """Veteran's request, filed on the wiki and answered by the bot: awaiting identity."""
-    wikibot.file("Veteran", HEADING, ACCOUNT)
+    wikibot.file("Veteran", HEADING)
     wikibot.cycle()
     [record] = wikibot.store().requests(wikibot.page)
     assert record.state == "awaiting-identity"

@@ -21,16 +21,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from ats.devwiki import DevWiki
 from bot.wiki import CONNECT_TIMEOUT, READ_TIMEOUT
-from tests.integration.conftest import WikiBot
+from tests.integration.conftest import DevWiki, WikiBot
 from tests.integration.test_watch import Watch, bot_replies, watches  # noqa: F401 - fixture
-
-ACCOUNT = """{{ATS request
- | type    = account
- | purpose = Running maintenance scripts.
-}}
-~~~~"""
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -137,7 +130,7 @@ def restarts_wiki(devwiki: DevWiki) -> Iterator[DevWiki]:
 
 def test_the_wiki_stopped_mid_cycle(wikibot: WikiBot, restarts_wiki: DevWiki) -> None:
     wiki = restarts_wiki
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     offset = wiki.log_size()
     process = subprocess.Popen(
         [sys.executable, "-m", "ats.cli", "--config", str(wikibot.config), "bot", "run", "--once"],
@@ -184,7 +177,7 @@ def wait_for_read_only(wiki: DevWiki, wanted: bool) -> None:
 
 
 def test_a_read_only_wiki_is_named_with_its_reason(wikibot: WikiBot, devwiki: DevWiki) -> None:
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     settings = devwiki.config_path
     original = settings.read_text()
     reason = "Database maintenance until 16:00 UTC"
@@ -204,7 +197,7 @@ def test_a_read_only_wiki_is_named_with_its_reason(wikibot: WikiBot, devwiki: De
 
 
 def test_maxlag_exhausted_is_told(wikibot: WikiBot) -> None:
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     # A single-server wiki reports a lag of -1 s: below maxlag = -2 it is lagged, for real.
     wikibot.config.write_text(
         wikibot.config.read_text().replace("edit_interval = 0", "edit_interval = 0\nmaxlag = -2")
@@ -215,7 +208,7 @@ def test_maxlag_exhausted_is_told(wikibot: WikiBot) -> None:
 
 
 def test_a_wrong_bot_password_is_one_line(wikibot: WikiBot) -> None:
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     line = one_line(wikibot.cycle(env={"ATS_BOT_PASSWORD": "0" * 32}, check=False))
     assert line.startswith("ats: login as ClerkBot@clerk failed")
 
@@ -313,7 +306,7 @@ def test_a_store_from_a_newer_version_is_refused_untouched(wikibot: WikiBot) -> 
             "VALUES ('ats', '0042_from_the_future', '2030-01-01 00:00:00')"
         )
     conn.close()
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     before = store_path(wikibot).read_bytes()
     line = one_line(wikibot.cycle(check=False))
     assert line == (
@@ -418,7 +411,7 @@ def test_watch_rides_out_an_outage(
     wiki.stop()
     watch.wait_for(r"watch: .* failed: .*retrying in 2 s", where="err", timeout=60)
     wiki.start()
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     deadline = time.monotonic() + 90
     while not bot_replies(wikibot.text()) and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -488,7 +481,7 @@ def test_repeating_bot_run_carries_on_through_an_outage(
         restarts_wiki.stop()
         wait_for(err, "; next cycle in 1 s", count=2)
         restarts_wiki.start()
-        wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+        wikibot.file("Veteran", "Account request: Veteran")
         wait_for(out, "saved: ")
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0

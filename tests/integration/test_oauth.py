@@ -12,9 +12,8 @@ import pytest
 import requests
 from requests_oauthlib import OAuth1Session
 
-from ats.devoauth import DevOAuth
 from bridge.oauth import Identity, OAuthClient, OAuthError
-from tests.integration.conftest import OAUTH_CALLBACK
+from tests.integration.conftest import OAUTH_CALLBACK, DevOAuth
 
 
 def browse(url: str) -> tuple[dict[str, str], list[tuple[int, str]]]:

@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from tests.integration.bridge_server import BridgeServer
 from tests.integration.conftest import WikiBot
 from tests.integration.test_bridge_oauth import VETERAN_ID, Browser
-from tests.integration.test_clerk import ACCOUNT
 
 MARKERS = ("MARKERWAIVER7", "MARKERIDMETHOD7", "MARKERREF7", "MARKERPAYMETHOD7")
 
@@ -31,7 +30,7 @@ def token(browser: Browser, url: str) -> str:
 def test_no_private_fact_reaches_the_public_side(
     wikibot: WikiBot, bridge_server: Callable[..., BridgeServer]
 ) -> None:
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     wikibot.cycle()
     bridge = bridge_server()
 

@@ -14,11 +14,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
-from ats.config import load_config
-from bridge import create_app
 from bridge.testing import log_in
 from membership import standing
 from membership.standing import Finding
@@ -29,18 +26,6 @@ from tests.integration.conftest import WikiBot
 
 GONE = "cannot reach the wiki at http://127.0.0.1:9/api.php: connection refused"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq7wDgO5m3m0n8rHj1bQ2pQ1pC2yq1zQ0S6c1VfQ9x1"
-
-
-@pytest.fixture
-def bridge_app(wikibot: WikiBot, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from ats.cli import bridge_settings
-
-    monkeypatch.setenv("ATS_SESSION_KEY", "a-throwaway-session-key-for-this-test")
-    monkeypatch.setenv("ATS_OAUTH_SECRET", "a-throwaway-oauth-secret")
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the local wiki is plain http
-    settings = bridge_settings(load_config(wikibot.config))
-    settings.update(consumer_key="a-test-consumer", secure_cookies=False, testing=True)
-    return create_app(settings)
 
 
 def api(wikibot: WikiBot, **params: Any) -> dict[str, Any]:

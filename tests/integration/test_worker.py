@@ -15,6 +15,7 @@ import pytest
 from membership.store import Store
 from provisioning.ldap import LdapBackend
 from provisioning.worker import enqueue_approved, run_once
+from tests.builders import add_request
 from tests.integration.slapd import Slapd
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq7wDgO5m3m0n8rHj1bQ2pQ1pC2yq1zQ0S6c1VfQ9x1"
@@ -52,19 +53,8 @@ def test_a_killed_worker_is_taken_over_without_duplicates(
 ) -> None:
     path = tmp_path / "ats.sqlite"
     store = Store(path)
-    record = store.add_request(
-        page="Toolserver/Requests",
-        key="k1",
-        heading="Account request: Jane Doe",
-        requester="Jane Doe",
-        subject="Jane Doe",
-        type="account",
-        fields={"type": "account", "purpose": "bots"},
-        content_hash="h",
-        intro_revid=1,
-        intro_timestamp="2026-11-01T00:00:00Z",
-        state="approved",
-        detail={},
+    record = add_request(
+        store, "Jane Doe", key="k1", intro_timestamp="2026-11-01T00:00:00Z", state="approved"
     )
     store.add_ssh_key("Jane Doe", type="ssh-ed25519", bits=256, key=KEY, fingerprint="SHA256:a")
     now = datetime.now(UTC)
