@@ -1,7 +1,7 @@
-"""Requests as tests write them: the wikitext a requester saves (SPEC §2) and the row the
-clerk records in the store.
+"""Requests as tests write them: the wikitext a requester saves (SPEC §2), the row the
+clerk records in the store, and the SSH key a member adds.
 
-One place for both shapes, so a test says only what matters to it (`username=` for a
+One place for each shape, so a test says only what matters to it (`username=` for a
 request on someone's behalf, `state=` for a row) and a change to the template or to
 `Store.add_request` is made once.
 """
@@ -9,6 +9,9 @@ request on someone's behalf, `state=` for a row) and a change to the template or
 from __future__ import annotations
 
 from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from membership.store import RequestRecord, Store
 
@@ -71,3 +74,10 @@ def add_request(store: Store, who: str = "Example", /, **values: Any) -> Request
     }
     row.update(values)
     return store.add_request(**row)
+
+
+def ssh_public_key(comment: str = "") -> str:
+    """A new Ed25519 public key in OpenSSH's one-line form, with `comment` if given."""
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    line = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    return f"{line.decode()} {comment}" if comment else line.decode()

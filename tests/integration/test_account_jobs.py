@@ -8,8 +8,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 from flask.testing import FlaskClient
 
 from membership import accounts, progress
@@ -18,20 +16,13 @@ from policies.fees import FeePolicy
 from provisioning.backend import NOLOGIN
 from provisioning.ldap import LdapBackend
 from provisioning.worker import enqueue_approved, provision_person, run_once
-from tests.builders import add_request
+from tests.builders import add_request, ssh_public_key
 from tests.integration.slapd import Slapd
 
 
 @pytest.fixture
 def ldap(slapd: Slapd) -> LdapBackend:
     return LdapBackend(slapd.url, slapd.base_dn, slapd.root_dn, slapd.password)
-
-
-def _key() -> str:
-    public = ed25519.Ed25519PrivateKey.generate().public_key()
-    return public.public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    ).decode()
 
 
 def _person(slapd: Slapd, uid: str) -> dict[str, list[str]]:
@@ -52,7 +43,7 @@ def test_a_key_removed_on_the_bridge_leaves_the_directory(
     client = client_as("Jane Doe")
     page = client.get("/me").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-    first, second = _key(), _key()
+    first, second = ssh_public_key(), ssh_public_key()
     client.post("/keys", data={"csrf_token": token, "key": first})
     assert store.member_jobs("Jane Doe") == []  # no account yet: the account takes the keys
     client.post("/keys", data={"csrf_token": token, "key": second})
@@ -75,7 +66,7 @@ def test_a_key_removed_on_the_bridge_leaves_the_directory(
 
 
 def test_suspend_then_restore(slapd: Slapd, ldap: LdapBackend, store: Store) -> None:
-    key = _key()
+    key = ssh_public_key()
     store.add_ssh_key("Jane Doe", type="ssh-ed25519", bits=256, key=key, fingerprint="SHA256:a")
     provision_person(store, ldap, "Jane Doe", [key])
     now = datetime.now(UTC) + timedelta(seconds=1)

@@ -7,22 +7,13 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
-
 from bridge.testing import log_in
+from tests.builders import ssh_public_key
 from tests.integration.conftest import WikiBot
 from tests.integration.slapd import Slapd
 from tests.integration.test_clerk import bot_replies, section
 
 HEADING = "Account request: Veteran"
-
-
-def public_key() -> str:
-    key = ed25519.Ed25519PrivateKey.generate().public_key()
-    return key.public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    ).decode()
 
 
 def csrf(client, path: str) -> str:
@@ -52,7 +43,7 @@ def test_bridge_steps_are_posted_on_wiki_by_the_bot(wikibot: WikiBot, bridge_app
     token = csrf(requester, "/terms")
     version = bridge_app.extensions["ats_bridge"].terms.version
     requester.post("/terms", data={"csrf_token": token, "version": version})
-    key = public_key()
+    key = ssh_public_key()
     requester.post("/keys", data={"csrf_token": token, "key": key + " laptop"})
     requester.post("/waiver", data={"csrf_token": token, "reason": "PRIVATE-WAIVER-REASON"})
 

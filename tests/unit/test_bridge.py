@@ -12,8 +12,6 @@ import re
 from datetime import date
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from bridge import create_app
 from bridge.settings import BridgeConfigError
@@ -21,7 +19,7 @@ from bridge.testing import log_in
 from membership import fund
 from membership.store import Store
 from policies.fees import load_fees
-from tests.builders import add_request
+from tests.builders import add_request, ssh_public_key
 
 
 @pytest.fixture
@@ -218,13 +216,6 @@ def test_admin_sees_queue(app, client, store) -> None:
 # -- the requester's walk through the gates ------------------------------------------
 
 
-def _public_key() -> str:
-    key = ed25519.Ed25519PrivateKey.generate().public_key()
-    return key.public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    ).decode()
-
-
 def test_requester_walks_gates_to_awaiting_approval(
     app, client, client_as, store, app_settings
 ) -> None:
@@ -238,7 +229,7 @@ def test_requester_walks_gates_to_awaiting_approval(
     client.post("/keys", data={"csrf_token": token, "key": "ssh-dss AAAA"})
     assert store.ssh_keys("Example") == []
     assert "DSA keys are obsolete" in client.get("/me").get_data(as_text=True)
-    line = _public_key()
+    line = ssh_public_key()
     client.post("/keys", data={"csrf_token": token, "key": line + " laptop"})
     [key] = store.ssh_keys("Example")
     me = client.get("/me").get_data(as_text=True)

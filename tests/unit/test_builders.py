@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from bot.page import parse
 from membership.store import Store
-from tests.builders import PAGE, add_request, request_section, request_wikitext
+from policies.sshkeys import parse_public_key
+from tests.builders import PAGE, add_request, request_section, request_wikitext, ssh_public_key
 
 
 def test_an_account_request_parses_into_its_fields() -> None:
@@ -55,3 +56,10 @@ def test_a_stored_row_takes_what_the_test_says_and_sensible_rest(store: Store) -
     tool = add_request(store, "Alice", type="tool", key="t", fields={"tool": "mytool"})
     assert tool.heading == "Tool request: mytool" and tool.type == "tool"
     assert store.request_by_id(tool.id) == tool
+
+
+def test_a_new_key_each_time_that_the_project_accepts() -> None:
+    first = parse_public_key(ssh_public_key("me@laptop"))
+    second = parse_public_key(ssh_public_key())
+    assert (first.type, first.comment) == ("ssh-ed25519", "me@laptop")
+    assert second.comment == "" and second.fingerprint != first.fingerprint
