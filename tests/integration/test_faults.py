@@ -24,6 +24,7 @@ import requests
 from bot.wiki import CONNECT_TIMEOUT, READ_TIMEOUT
 from tests.integration.conftest import DevWiki, WikiBot
 from tests.integration.test_watch import Watch, bot_replies, watches  # noqa: F401 - fixture
+from tests.waiting import wait_until
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -141,9 +142,7 @@ def test_the_wiki_stopped_mid_cycle(wikibot: WikiBot, restarts_wiki: DevWiki) ->
     )
     try:
         # Freeze the bot as soon as it has asked the wiki something, stop the wiki, go on.
-        deadline = time.monotonic() + 60
-        while wiki.api_requests_since(offset) == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: wiki.api_requests_since(offset), 60, interval=0.01, what="a request")
         process.send_signal(signal.SIGSTOP)
         asked = wiki.api_requests_since(offset)
         wiki.stop()
@@ -163,17 +162,16 @@ def test_the_wiki_stopped_mid_cycle(wikibot: WikiBot, restarts_wiki: DevWiki) ->
 
 def wait_for_read_only(wiki: DevWiki, wanted: bool) -> None:
     """PHP's opcache may serve the old LocalSettings.php for a few seconds."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def read_only() -> bool:
         general = requests.get(
             wiki.api_url,
             params={"action": "query", "meta": "siteinfo", "format": "json", "formatversion": 2},
             timeout=30,
         ).json()["query"]["general"]
-        if bool(general.get("readonly")) == wanted:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"the wiki's read-only mode did not become {wanted}")
+        return bool(general.get("readonly")) == wanted
+
+    wait_until(read_only, 30, interval=0.5, what=f"the wiki's read-only mode to be {wanted}")
 
 
 def test_a_read_only_wiki_is_named_with_its_reason(wikibot: WikiBot, devwiki: DevWiki) -> None:
@@ -412,9 +410,7 @@ def test_watch_rides_out_an_outage(
     watch.wait_for(r"watch: .* failed: .*retrying in 2 s", where="err", timeout=60)
     wiki.start()
     wikibot.file("Veteran", "Account request: Veteran")
-    deadline = time.monotonic() + 90
-    while not bot_replies(wikibot.text()) and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_until(lambda: bot_replies(wikibot.text()), 90, interval=0.5, what=watch.err)
     assert len(bot_replies(wikibot.text())) == 1, watch.err()
     code, _ = watch.stop()
     assert code == 0
@@ -470,11 +466,15 @@ def test_repeating_bot_run_carries_on_through_an_outage(
     )
 
     def wait_for(path: Path, text: str, count: int = 1) -> None:
-        deadline = time.monotonic() + 60
-        while path.read_text().count(text) < count and time.monotonic() < deadline:
+        def written() -> bool:
             assert process.poll() is None, err.read_text()
-            time.sleep(0.1)
-        assert path.read_text().count(text) >= count, (out.read_text(), err.read_text())
+            return path.read_text().count(text) >= count
+
+        def expected() -> str:
+            outputs = f"stdout:\n{out.read_text()}\nstderr:\n{err.read_text()}"
+            return f"{count} x {text!r} in {path.name}\n{outputs}"
+
+        wait_until(written, 60, what=expected)
 
     try:
         wait_for(out, "requests on the page")
