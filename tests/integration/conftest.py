@@ -14,9 +14,32 @@ from typing import Any
 import pytest
 import requests
 
-from devtools.devfarm import DevFarm, centralauth_dir, missing_centralauth_reason
-from devtools.devwiki import MEDIAWIKI_DIR, DevWiki, SeedUser
+# The development tools (the local wiki, the farm, the stand-in OAuth provider) are
+# imported here and nowhere else in the tests: the test modules take them from this
+# conftest, so where they live is written once.
+from devtools.devfarm import (  # noqa: F401 - re-exported to the test modules
+    META,
+    PERSONAS,
+    STEWARD,
+    DevFarm,
+    DevFarmError,
+    FarmWiki,
+    GlobalUserSpec,
+    centralauth_dir,
+    default_centralauth_dir,
+    missing_centralauth_reason,
+)
+from devtools.devoauth import DevOAuth
+from devtools.devwiki import (  # noqa: F401 - re-exported to the test modules
+    BOT_PASSWORD_ALPHABET,
+    KILL_SWITCH_PAGE,
+    MEDIAWIKI_DIR,
+    DevWiki,
+    DevWikiError,
+    SeedUser,
+)
 from membership.store import Store
+from tests.builders import request_section
 from tests.integration.slapd import Slapd
 
 _HERE = Path(__file__).parent.resolve()
@@ -159,10 +182,11 @@ class WikiBot:
         page = response.json()["query"]["pages"][0]
         return page.get("revisions", [])
 
-    def file(self, user: str, heading: str, body: str) -> None:
-        """Append a request section as a real edit by `user`."""
+    def file(self, user: str, heading: str, body: str | None = None) -> None:
+        """Append a request section as a real edit by `user` (`body`: the section's text,
+        by default an account request, `tests.builders.request_wikitext()`)."""
         current = self.text()
-        text = (current.rstrip("\n") + "\n\n" if current else "") + f"== {heading} ==\n{body}\n"
+        text = (current.rstrip("\n") + "\n\n" if current else "") + request_section(heading, body)
         self.wiki.edit_as(user, self.page, text, f"/* {heading} */ new section")
 
     def store(self) -> Store:
@@ -176,14 +200,25 @@ def wikibot(devwiki: DevWiki, tmp_path: Path, request: pytest.FixtureRequest) ->
     return WikiBot(devwiki, tmp_path, page)
 
 
+@pytest.fixture
+def bridge_app(wikibot: WikiBot, bridge_secrets: None) -> Any:
+    """The bridge (a Flask app, for its test client) configured as `ats bridge serve`
+    would be from this test's config: the real wiki, this test's store and admins."""
+    from ats.cli import bridge_settings
+    from ats.config import load_config
+    from bridge import create_app
+
+    settings = bridge_settings(load_config(wikibot.config))
+    settings.update(consumer_key="a-test-consumer", secure_cookies=False, testing=True)
+    return create_app(settings)
+
+
 OAUTH_CALLBACK = "http://127.0.0.1:5000/oauth/callback"
 
 
 @pytest.fixture
 def devoauth(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A stand-in MediaWiki OAuth provider on 127.0.0.1 (see devtools.devoauth), one per test."""
-    from devtools.devoauth import DevOAuth
-
     # It speaks plain http: let oauthlib accept that, for this test only.
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
     with DevOAuth(callback_url=OAUTH_CALLBACK) as provider:

@@ -24,7 +24,9 @@ The body is sent with chunked transfer encoding, as EventStreams does. Every rea
 change is followed by the same change as seen on another wiki (`en.wikipedia.org`)
 and by a `canary` event, which a client must ignore. A `Last-Event-ID` header resumes
 after that offset; without one, only new events are sent (EventStreams' default).
-`broken = True` makes it answer 503 to every connection.
+`broken = True` makes it answer 503 to every connection. `published(revid)` and
+`sent(revid)` tell whether the change that saved a revision has become an event and
+whether a client was sent it, so a test waits for that instead of sleeping.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class EventStreamsStandIn:
         self.broken = False
         self.last_event_ids: list[str | None] = []  # what each connection resumed from
         self.sent_ids: list[str] = []
+        self._sent_offsets: set[int] = set()
+        self._revision_offsets: dict[int, int] = {}  # revision id -> offset of its event
         self._events: deque[tuple[int, str]] = deque(maxlen=5000)  # (offset, frame)
         self._offset = 0
         self._changed = threading.Condition()
@@ -85,7 +89,9 @@ class EventStreamsStandIn:
                     continue
                 self._seen.append(change["rcid"])
                 host = self.server.split("://", 1)[1].split(":")[0]
-                self._publish(self._event(change, host, self.server))
+                offset = self._publish(self._event(change, host, self.server))
+                if change.get("revid"):
+                    self._revision_offsets[change["revid"]] = offset
                 self._publish(self._event(change, "en.wikipedia.org", "https://en.wikipedia.org"))
                 self._publish({"meta": {"domain": "canary", "stream": "mediawiki.recentchange"}})
 
@@ -142,7 +148,15 @@ class EventStreamsStandIn:
             "parsedcomment": change.get("parsedcomment", ""),
         }
 
-    def _publish(self, data: dict[str, Any]) -> None:
+    def published(self, revid: int) -> bool:
+        """Whether the change that saved revision `revid` of the local wiki is an event."""
+        return revid in self._revision_offsets
+
+    def sent(self, revid: int) -> bool:
+        """Whether that event was sent to a client."""
+        return self._revision_offsets.get(revid) in self._sent_offsets
+
+    def _publish(self, data: dict[str, Any]) -> int:
         with self._changed:
             self._offset += 1
             data["meta"].update(topic=TOPIC, partition=0, offset=self._offset)
@@ -156,6 +170,7 @@ class EventStreamsStandIn:
             frame = f"event: message\nid: {event_id}\ndata: {json.dumps(data)}\n\n"
             self._events.append((self._offset, frame))
             self._changed.notify_all()
+            return self._offset
 
     # -- serving -------------------------------------------------------------------
 
@@ -188,14 +203,15 @@ class EventStreamsStandIn:
                     self._chunk(":ok\n\n")
                     while not stand_in._closing.is_set():
                         with stand_in._changed:
-                            pending = [f for o, f in stand_in._events if o > position]
+                            pending = [(o, f) for o, f in stand_in._events if o > position]
                             if not pending:
                                 stand_in._changed.wait(1.0)
                                 continue
                             position = stand_in._offset
-                        for frame in pending:
+                        for offset, frame in pending:
                             self._chunk(frame)
                             stand_in.sent_ids.append(frame.split("\n")[1][4:])
+                            stand_in._sent_offsets.add(offset)
                 except (BrokenPipeError, ConnectionResetError):
                     return
 

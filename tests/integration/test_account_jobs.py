@@ -4,43 +4,25 @@ the bridge, suspend then restore, and tools made for maintainers who are members
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from flask.testing import FlaskClient
 
-from bridge import create_app
-from bridge.testing import log_in
 from membership import accounts, progress
 from membership.store import Store
-from policies.eligibility import EligibilityPolicy
 from policies.fees import FeePolicy
 from provisioning.backend import NOLOGIN
 from provisioning.ldap import LdapBackend
 from provisioning.worker import enqueue_approved, provision_person, run_once
+from tests.builders import add_request, ssh_public_key
 from tests.integration.slapd import Slapd
 
 
 @pytest.fixture
 def ldap(slapd: Slapd) -> LdapBackend:
     return LdapBackend(slapd.url, slapd.base_dn, slapd.root_dn, slapd.password)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "ats.sqlite")
-    yield opened
-    opened.close()
-
-
-def _key() -> str:
-    public = ed25519.Ed25519PrivateKey.generate().public_key()
-    return public.public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    ).decode()
 
 
 def _person(slapd: Slapd, uid: str) -> dict[str, list[str]]:
@@ -56,28 +38,12 @@ def _drain(store: Store, ldap: LdapBackend, now: datetime) -> list:
 
 
 def test_a_key_removed_on_the_bridge_leaves_the_directory(
-    slapd: Slapd, ldap: LdapBackend, store: Store, tmp_path: Path, monkeypatch
+    slapd: Slapd, ldap: LdapBackend, store: Store, client_as: Callable[..., FlaskClient]
 ) -> None:
-    monkeypatch.setenv("ATS_SESSION_KEY", "test-session-key-0123456789abcdef")
-    monkeypatch.setenv("ATS_OAUTH_SECRET", "test-oauth-secret")
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
-    app = create_app(
-        {
-            "url": "http://127.0.0.1:5000",
-            "wiki_api": "http://127.0.0.1:9/w/api.php",
-            "store_path": str(tmp_path / "ats.sqlite"),
-            "oauth_version": 2,
-            "consumer_key": "test-consumer",
-            "policy": EligibilityPolicy(admins=("Admin One",)),
-            "secure_cookies": False,
-            "testing": True,
-        }
-    )
-    client = app.test_client()
-    log_in(app, client, "Jane Doe")
+    client = client_as("Jane Doe")
     page = client.get("/me").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-    first, second = _key(), _key()
+    first, second = ssh_public_key(), ssh_public_key()
     client.post("/keys", data={"csrf_token": token, "key": first})
     assert store.member_jobs("Jane Doe") == []  # no account yet: the account takes the keys
     client.post("/keys", data={"csrf_token": token, "key": second})
@@ -100,7 +66,7 @@ def test_a_key_removed_on_the_bridge_leaves_the_directory(
 
 
 def test_suspend_then_restore(slapd: Slapd, ldap: LdapBackend, store: Store) -> None:
-    key = _key()
+    key = ssh_public_key()
     store.add_ssh_key("Jane Doe", type="ssh-ed25519", bits=256, key=key, fingerprint="SHA256:a")
     provision_person(store, ldap, "Jane Doe", [key])
     now = datetime.now(UTC) + timedelta(seconds=1)
@@ -140,19 +106,14 @@ def test_a_failing_member_job_is_shown_and_retried(ldap: LdapBackend, store: Sto
 
 
 def _tool_request(store: Store, maintainers: str):
-    return store.add_request(
-        page="Toolserver/Requests",
+    return add_request(
+        store,
+        "Alice",
         key="t1",
-        heading="Tool request: mytool",
-        requester="Alice",
-        subject="Alice",
         type="tool",
         fields={"type": "tool", "tool": "mytool", "license": "MIT", "maintainers": maintainers},
-        content_hash="h",
-        intro_revid=1,
         intro_timestamp="2026-11-01T00:00:00Z",
         state="awaiting-approval",
-        detail={},
     )
 
 

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from membership.store import Store, migrations
+from tests.builders import request_wikitext
 from tests.integration.conftest import WikiBot
-from tests.integration.test_watch import ACCOUNT, Watch, bot_replies, replies_under
+from tests.integration.test_watch import Watch, bot_replies, replies_under
 
 USERS = ("Veteran", "Newcomer", "ChapterAdmin")
 
@@ -49,7 +50,7 @@ def test_a_backup_during_bot_watch_restores_and_the_bot_resumes(
         watch.wait_for(r"nothing-to-say|unchanged")
         for n, user in enumerate(USERS):
             heading = f"Account request: {user}"
-            wikibot.file(user, heading, ACCOUNT)
+            wikibot.file(user, heading, request_wikitext())
             # A copy while the watcher is at work on this request.
             backup = wikibot.root / f"backup-{n}.sqlite"
             wikibot.run("backup", str(backup))

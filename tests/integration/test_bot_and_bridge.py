@@ -7,25 +7,13 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
-
-from ats.config import load_config
-from bridge import create_app
 from bridge.testing import log_in
+from tests.builders import ssh_public_key
 from tests.integration.conftest import WikiBot
 from tests.integration.slapd import Slapd
-from tests.integration.test_clerk import ACCOUNT, bot_replies, section
+from tests.integration.test_clerk import bot_replies, section
 
 HEADING = "Account request: Veteran"
-
-
-def public_key() -> str:
-    key = ed25519.Ed25519PrivateKey.generate().public_key()
-    return key.public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    ).decode()
 
 
 def csrf(client, path: str) -> str:
@@ -34,20 +22,8 @@ def csrf(client, path: str) -> str:
     return found.group(1)
 
 
-@pytest.fixture
-def bridge_app(wikibot: WikiBot, monkeypatch: pytest.MonkeyPatch):
-    from ats.commands.bridge import bridge_settings
-
-    monkeypatch.setenv("ATS_SESSION_KEY", "a-throwaway-session-key-for-this-test")
-    monkeypatch.setenv("ATS_OAUTH_SECRET", "a-throwaway-oauth-secret")
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the local wiki is plain http
-    settings = bridge_settings(load_config(wikibot.config))
-    settings.update(consumer_key="a-test-consumer", secure_cookies=False, testing=True)
-    return create_app(settings)
-
-
 def test_bridge_steps_are_posted_on_wiki_by_the_bot(wikibot: WikiBot, bridge_app) -> None:
-    wikibot.file("Veteran", HEADING, ACCOUNT)
+    wikibot.file("Veteran", HEADING)
     wikibot.cycle()
     store = wikibot.store()
     [record] = store.requests(wikibot.page)
@@ -67,7 +43,7 @@ def test_bridge_steps_are_posted_on_wiki_by_the_bot(wikibot: WikiBot, bridge_app
     token = csrf(requester, "/terms")
     version = bridge_app.extensions["ats_bridge"].terms.version
     requester.post("/terms", data={"csrf_token": token, "version": version})
-    key = public_key()
+    key = ssh_public_key()
     requester.post("/keys", data={"csrf_token": token, "key": key + " laptop"})
     requester.post("/waiver", data={"csrf_token": token, "reason": "PRIVATE-WAIVER-REASON"})
 

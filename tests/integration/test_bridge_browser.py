@@ -13,12 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from tests.builders import ssh_public_key
 from tests.integration.bridge_server import BridgeServer
 from tests.integration.conftest import WikiBot
-from tests.integration.test_clerk import ACCOUNT
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "bridge"
 HEADING = "Account request: Veteran"
@@ -30,12 +28,6 @@ SECURITY_HEADERS = {
     "referrer-policy": "same-origin",
     "cross-origin-opener-policy": "same-origin",
 }
-
-
-def public_key(comment: str) -> str:
-    key = ed25519.Ed25519PrivateKey.generate().public_key()
-    line = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-    return f"{line.decode()} {comment}"
 
 
 class Visitor:
@@ -102,7 +94,7 @@ def visitors(browser: Any) -> Iterator[Callable[[BridgeServer, str], Visitor]]:
 @pytest.fixture
 def filed(wikibot: WikiBot) -> int:
     """Veteran's request, filed on the wiki and answered by the bot: awaiting identity."""
-    wikibot.file("Veteran", HEADING, ACCOUNT)
+    wikibot.file("Veteran", HEADING)
     wikibot.cycle()
     [record] = wikibot.store().requests(wikibot.page)
     assert record.state == "awaiting-identity"
@@ -147,7 +139,7 @@ def test_requester_and_admin_bring_a_request_to_awaiting_approval(
     page.wait_for_url(bridge.url + "/me")
     assert "You accepted the terms of use" in requester.flash()
 
-    key = public_key("veteran@laptop")
+    key = ssh_public_key("veteran@laptop")
     page.fill("#key", key)
     page.get_by_role("button", name="Add key").click()
     page.wait_for_url(bridge.url + "/me#keys")
@@ -244,7 +236,9 @@ def test_a_post_without_the_csrf_token_is_refused(
         response = request.post(bridge.url + "/terms", form=form, max_redirects=0)
         assert response.status == 400
         assert "did not come from this site" in response.text()
-    response = request.post(bridge.url + "/keys", form={"key": public_key("x@y")}, max_redirects=0)
+    response = request.post(
+        bridge.url + "/keys", form={"key": ssh_public_key("x@y")}, max_redirects=0
+    )
     assert response.status == 400
 
     store = wikibot.store()

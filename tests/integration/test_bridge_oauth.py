@@ -13,9 +13,9 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 import pytest
 import requests
 
+from tests.builders import request_wikitext
 from tests.integration.bridge_server import BridgeServer
 from tests.integration.conftest import WikiBot
-from tests.integration.test_clerk import ACCOUNT
 
 REDIRECTS = (301, 302, 303, 307, 308)
 VETERAN_ID = 2
@@ -77,7 +77,7 @@ def refused(response: requests.Response, status: int, *phrases: str) -> None:
 @pytest.fixture
 def veteran_request(wikibot: WikiBot) -> int:
     """Veteran's request, filed on the wiki and answered by the bot: awaiting identity."""
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     wikibot.cycle()
     [record] = wikibot.store().requests(wikibot.page)
     assert record.state == "awaiting-identity"
@@ -255,9 +255,7 @@ def test_someone_else_cannot_take_up_a_request_filed_on_another_users_behalf(
     # A friend files a request for Veteran's account; only Veteran may carry it forward.
     # (A user of this test's own: an edit by a seeded user would change their history.)
     wikibot.wiki.create_user(FRIEND, "Friend-password-0123456789")
-    on_behalf = ACCOUNT.replace(
-        " | type    = account", " | type    = account\n | username = Veteran"
-    )
+    on_behalf = request_wikitext(username="Veteran")
     wikibot.file(FRIEND, "Account request: for Veteran", on_behalf)
     wikibot.cycle()
     store = wikibot.store()

@@ -15,20 +15,14 @@ from pathlib import Path
 import pytest
 
 from devtools.devfarm import META, DevFarm, GlobalUserSpec
+from tests.builders import request_wikitext
 from tests.integration.conftest import WikiBot
-
-ACCOUNT = """{{ATS request
- | type    = account
- | purpose = Running maintenance scripts.
-}}
-~~~~"""
-
 
 FILER = "Request Filer"
 
 
 def on_behalf_of(name: str) -> str:
-    return ACCOUNT.replace(" | type    = account", f" | type    = account\n | username = {name}")
+    return request_wikitext(username=name)
 
 
 @pytest.fixture(scope="module")

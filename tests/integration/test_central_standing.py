@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from devtools.devfarm import DevFarm
 from membership import standing
 from provisioning.dryrun import DryRunBackend
 from provisioning.worker import provision_person
-from tests.integration.conftest import WikiBot
+from tests.integration.conftest import DevFarm, WikiBot
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq7wDgO5m3m0n8rHj1bQ2pQ1pC2yq1zQ0S6c1VfQ9x1"
 MEMBER = "Later Locked"

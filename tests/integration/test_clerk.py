@@ -8,13 +8,8 @@ import re
 import pytest
 import requests
 
+from tests.builders import request_section, request_wikitext
 from tests.integration.conftest import WikiBot
-
-ACCOUNT = """{{ATS request
- | type    = account
- | purpose = Running maintenance scripts.
-}}
-~~~~"""
 
 
 def bot_replies(text: str) -> list[str]:
@@ -44,7 +39,7 @@ def live_user(wikibot: WikiBot, name: str) -> dict:
 
 
 def test_established_user_is_told_the_numbers_and_the_next_step(wikibot: WikiBot) -> None:
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     result = wikibot.cycle()
     assert "saved" in result.stdout
     reply = section(wikibot.text(), "Account request: Veteran")
@@ -68,7 +63,7 @@ def test_established_user_is_told_the_numbers_and_the_next_step(wikibot: WikiBot
 
 
 def test_newcomer_is_told_each_failed_criterion_and_by_how_much(wikibot: WikiBot) -> None:
-    wikibot.file("Newcomer", "Account request: Newcomer", ACCOUNT)
+    wikibot.file("Newcomer", "Account request: Newcomer")
     wikibot.cycle()
     [line] = bot_replies(wikibot.text())
     assert line.startswith(":{{ATS status|not-eligible}}")
@@ -79,7 +74,7 @@ def test_newcomer_is_told_each_failed_criterion_and_by_how_much(wikibot: WikiBot
 
 
 def test_blocked_user_is_refused_with_the_block_named(wikibot: WikiBot) -> None:
-    wikibot.file("Blocked Veteran", "Account request: Blocked Veteran", ACCOUNT)
+    wikibot.file("Blocked Veteran", "Account request: Blocked Veteran")
     wikibot.cycle()
     [line] = bot_replies(wikibot.text())
     assert line.startswith(":{{ATS status|not-eligible}}")
@@ -93,10 +88,7 @@ def test_malformed_request_is_invalid_until_fixed(wikibot: WikiBot) -> None:
     wikibot.file(
         "Veteran",
         "Account request: Veteran",
-        """{{ATS request
- | type = acount
-}}
-~~~~""",
+        request_wikitext("acount", purpose=""),
     )
     wikibot.cycle()
     [line] = bot_replies(wikibot.text())
@@ -128,9 +120,9 @@ def test_unsigned_request_belongs_to_whoever_added_it(wikibot: WikiBot) -> None:
     wikibot.file(
         "Veteran",
         "Account request: forged",
-        ACCOUNT.replace("~~~~", "[[User:Newcomer|Newcomer]] 12:00, 1 January 2026 (UTC)"),
+        request_wikitext(signature="[[User:Newcomer|Newcomer]] 12:00, 1 January 2026 (UTC)"),
     )
-    wikibot.file("Ярослава", "Account request: unsigned", ACCOUNT.replace("~~~~", ""))
+    wikibot.file("Ярослава", "Account request: unsigned", request_wikitext(signature=""))
     wikibot.cycle()
     records = {r.heading: r for r in wikibot.store().requests(wikibot.page)}
     assert records["Account request: forged"].requester == "Veteran"
@@ -144,7 +136,7 @@ def test_request_on_behalf_of_someone_else(wikibot: WikiBot) -> None:
     wikibot.file(
         "Veteran",
         "Account request: for a friend",
-        ACCOUNT.replace("type    = account", "type    = account\n | username = Dormant"),
+        request_wikitext(username="Dormant"),
     )
     wikibot.cycle()
     [record] = wikibot.store().requests(wikibot.page)
@@ -156,7 +148,7 @@ def test_request_on_behalf_of_someone_else(wikibot: WikiBot) -> None:
 
 
 def test_second_run_without_changes_makes_no_edit_and_few_requests(wikibot: WikiBot) -> None:
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     wikibot.cycle()
     before = wikibot.revisions()
     offset = wikibot.wiki.log_size()
@@ -168,7 +160,7 @@ def test_second_run_without_changes_makes_no_edit_and_few_requests(wikibot: Wiki
 
 
 def test_dry_run_prints_the_diff_and_saves_nothing(wikibot: WikiBot) -> None:
-    wikibot.file("Newcomer", "Account request: Newcomer", ACCOUNT)
+    wikibot.file("Newcomer", "Account request: Newcomer")
     before = wikibot.revisions()
     result = wikibot.cycle("--dry-run")
     assert "+:{{ATS status|not-eligible}}" in result.stdout
@@ -183,7 +175,7 @@ def test_concurrent_human_edit_survives(wikibot: WikiBot) -> None:
     from ats import wiring
     from ats.config import load_config
 
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     human = "\n\nA comment saved while the bot was thinking. ~~~~\n"
 
     def interfere(step: str) -> None:
@@ -205,7 +197,7 @@ def test_concurrent_human_edit_survives(wikibot: WikiBot) -> None:
 
 @pytest.mark.parametrize("step", ["read", "planned", "recorded", "saved", "done"])
 def test_killed_mid_cycle_then_restarted_replies_once(wikibot: WikiBot, step: str) -> None:
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     killed = wikibot.cycle(env={"ATS_KILL_AT": step}, check=False)
     assert killed.returncode == -9
     wikibot.cycle()
@@ -216,7 +208,7 @@ def test_killed_mid_cycle_then_restarted_replies_once(wikibot: WikiBot, step: st
 
 
 def test_kill_switch_and_nobots_stop_the_bot(wikibot: WikiBot) -> None:
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     wikibot.wiki.edit_as("Admin", "Toolserver/Run", "false", "stop the bot")
     try:
         result = wikibot.cycle()
@@ -232,7 +224,7 @@ def test_kill_switch_and_nobots_stop_the_bot(wikibot: WikiBot) -> None:
 def test_many_requests_one_edit(wikibot: WikiBot) -> None:
     text = wikibot.text()
     for n in range(12):
-        text += f"\n== Account request: batch {n} ==\n{ACCOUNT}\n"
+        text += "\n" + request_section(f"Account request: batch {n}")
     wikibot.wiki.edit_as("Veteran", wikibot.page, text, "twelve requests")
     before = len(wikibot.revisions())
     wikibot.cycle()
@@ -257,10 +249,10 @@ def test_unknown_account_and_ip_requester(wikibot: WikiBot) -> None:
     wikibot.file(
         "Veteran",
         "Account request: ghost",
-        ACCOUNT.replace("type    = account", "type    = account\n | username = No Such Person"),
+        request_wikitext(username="No Such Person"),
     )
     # An anonymous edit: the API accepts it from 127.0.0.1 with the anonymous token.
-    text = wikibot.text() + "\n== Account request: anonymous ==\n" + ACCOUNT + "\n"
+    text = wikibot.text() + "\n" + request_section("Account request: anonymous")
     saved = requests.post(
         wikibot.wiki.api_url,
         data={
@@ -290,7 +282,7 @@ def test_unknown_account_and_ip_requester(wikibot: WikiBot) -> None:
 
 
 def test_bad_credentials_are_reported_and_nothing_is_saved(wikibot: WikiBot) -> None:
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     before = wikibot.revisions()
     wrong = wikibot.cycle(env={"ATS_BOT_PASSWORD": "0" * 32}, check=False)
     assert wrong.returncode == 1

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from devtools.devwiki import DevWiki, SeedUser
 from membership.lease import lease_name
-from tests.integration.conftest import WikiBot
-from tests.integration.test_watch import ACCOUNT, REACTION, Watch, bot_replies, replies_under
+from tests.builders import request_section
+from tests.integration.conftest import DevWiki, SeedUser, WikiBot
+from tests.integration.test_watch import REACTION, Watch, bot_replies, replies_under
+from tests.waiting import wait_until
 
 # Dormant (no recent edits) and the Hebrew persona (latest edit in its sandbox) stay out:
 # other tests rely on what their histories show.
@@ -78,7 +79,7 @@ class Requester:
         done = self._post(
             action="edit",
             title=page,
-            appendtext=f"\n\n== {heading} ==\n{ACCOUNT}\n",
+            appendtext="\n\n" + request_section(heading),
             summary=f"/* {heading} */ new section",
             nocreate=1,
             token=token,
@@ -106,7 +107,7 @@ def every_reply_once(text: str, headings: list[str]) -> None:
 def test_two_cycles_at_once_on_one_store_take_turns(wikibot: WikiBot) -> None:
     headings = [f"Account request: turn {n}" for n in range(3)]
     for n, heading in enumerate(headings):
-        wikibot.file(USERS[n], heading, ACCOUNT)
+        wikibot.file(USERS[n], heading)
 
     first, second = start_cycle(wikibot, "--once"), start_cycle(wikibot, "--once")
     outcomes = [p.communicate(timeout=120) for p in (first, second)]
@@ -162,7 +163,7 @@ def test_a_killed_holder_does_not_block_a_restart(wikibot: WikiBot, watchers: li
     assert row[0] and row[1] == watch.process.pid
 
     started = time.monotonic()
-    wikibot.file("Veteran", "Account request: after the kill", ACCOUNT)
+    wikibot.file("Veteran", "Account request: after the kill")
     done = wikibot.cycle("--wait", "0")  # same host, dead pid: taken over at once
     assert done.stdout.startswith("saved:"), done.stdout
     assert time.monotonic() - started < 20
@@ -189,21 +190,33 @@ def test_two_watchers_with_separate_stores_answer_each_request_once(
         requesters[n % len(requesters)].file(wikibot.page, heading)
         time.sleep(0.3 if n % 3 else 1.5)  # some alone, some in a burst
 
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        text = wikibot.text()
-        if all(replies_under(text, h) for h in headings):
-            break
-        time.sleep(0.5)
-    time.sleep(5)  # both watchers see the last saves and settle
+    def settled() -> bool:
+        """Both stores know every request and hold no reply still to post."""
+        for bot in (wikibot, other):
+            store = bot.store()
+            try:
+                known = len(store.requests(wikibot.page)) == len(headings)
+                if not known or store.pending_replies(wikibot.page):
+                    return False
+            finally:
+                store.close()
+        return True
+
+    wait_until(
+        lambda: all(replies_under(wikibot.text(), h) for h in headings),
+        90,
+        interval=0.5,
+        what=lambda: f"a reply under every request:\n{wikibot.text()}",
+    )
+    wait_until(settled, 60, interval=0.5, what="both watchers to take in the last saves")
     text = wikibot.text()
     every_reply_once(text, headings)
 
     bot_edits = [r for r in revisions(wikibot.wiki, wikibot.page) if r["user"] == "ClerkBot"]
-    settled = len(bot_edits)
-    time.sleep(3)
+    edits_then = len(bot_edits)
+    time.sleep(3)  # a window of six polls of each watcher: neither edits again
     assert len([r for r in revisions(wikibot.wiki, wikibot.page) if r["user"] == "ClerkBot"]) == (
-        settled
+        edits_then
     ), "the two watchers keep editing the page"
     for watch in watchers:
         assert watch.stop()[0] == 0
@@ -236,7 +249,7 @@ def test_five_kills_then_a_new_request_is_answered_within_ten_seconds(
     watchers.append(watch)
     watch.wait_for(r"nothing-to-say|unchanged")
     heading = "Account request: after five kills"
-    wikibot.file("Veteran", heading, ACCOUNT)
+    wikibot.file("Veteran", heading)
     watch.wait_for(r"saved:", timeout=60)
     history = revisions(wikibot.wiki, wikibot.page)
     filed = next(r for r in history if heading in str(r["comment"]))
@@ -251,7 +264,7 @@ def test_five_kills_then_a_new_request_is_answered_within_ten_seconds(
     again = Watch(wikibot)
     watchers.append(again)
     again.wait_for(r"nothing-to-say|unchanged")
-    wikibot.file("Newcomer", "Account request: right after", ACCOUNT)
+    wikibot.file("Newcomer", "Account request: right after")
     again.wait_for(r"saved:", timeout=60)
     history = revisions(wikibot.wiki, wikibot.page)
     gap = (when(history[-1]) - when(reply)).total_seconds()
@@ -271,14 +284,14 @@ def test_an_edit_merged_into_the_bots_save_is_still_read(wikibot: WikiBot) -> No
     from ats import wiring
     from ats.config import load_config
 
-    wikibot.file("Veteran", "Account request: first", ACCOUNT)
+    wikibot.file("Veteran", "Account request: first")
     wikibot.wiki.edit_as(
         "Newcomer", wikibot.page, wikibot.text() + "\n== Chat ==\nA question. ~~~~\n", "chat"
     )
 
     def interfere(step: str) -> None:
         if step == "recorded" and "while the bot worked" not in wikibot.text():
-            wikibot.file("Ярослава", "Account request: while the bot worked", ACCOUNT)
+            wikibot.file("Ярослава", "Account request: while the bot worked")
 
     os.environ["ATS_BOT_PASSWORD"] = wikibot.wiki.bot_password
     clerk = wiring.clerk(load_config(wikibot.config), checkpoint=interfere)

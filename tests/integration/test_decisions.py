@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import pytest
 
+from tests.builders import request_section
 from tests.integration.conftest import WikiBot
-from tests.integration.test_clerk import ACCOUNT, bot_replies, section
+from tests.integration.test_clerk import bot_replies, section
 
 VETERAN = "Account request: Veteran"
 
 
 def filed(wikibot: WikiBot, user: str = "Veteran", heading: str = VETERAN) -> None:
-    wikibot.file(user, heading, ACCOUNT)
+    wikibot.file(user, heading)
     wikibot.cycle()
 
 
@@ -192,7 +193,10 @@ def test_blanked_page_gets_no_replies_and_nothing_is_lost(wikibot: WikiBot) -> N
     filed(wikibot, "Ярослава", "Account request: Ярослава")
     good = wikibot.text()
     wikibot.wiki.edit_as(
-        "Newcomer", wikibot.page, "lol\n\n== Account request: x ==\n" + ACCOUNT + "\n", "blank"
+        "Newcomer",
+        wikibot.page,
+        "lol\n\n" + request_section("Account request: x"),
+        "blank",
     )
     before = wikibot.revisions()
     result = wikibot.cycle()
@@ -201,7 +205,7 @@ def test_blanked_page_gets_no_replies_and_nothing_is_lost(wikibot: WikiBot) -> N
     assert len(wikibot.store().requests(wikibot.page)) == 2
     # Restored, with a new request added since: replies resume.
     wikibot.wiki.edit_as("ChapterAdmin", wikibot.page, good, "revert vandalism")
-    wikibot.file("Dormant", "Account request: Dormant", ACCOUNT)
+    wikibot.file("Dormant", "Account request: Dormant")
     wikibot.cycle()
     assert len(replies_under(wikibot, "Account request: Dormant")) == 1
     assert len(replies_under(wikibot)) == 1

@@ -18,21 +18,23 @@ from typing import Any
 import pytest
 import requests
 
-from devtools.devfarm import (
+from tests.builders import request_wikitext
+
+from .conftest import (
+    KILL_SWITCH_PAGE,
     PERSONAS,
     STEWARD,
     DevFarm,
     DevFarmError,
     FarmWiki,
     GlobalUserSpec,
+    WikiBot,
     centralauth_dir,
     default_centralauth_dir,
 )
-from devtools.devwiki import KILL_SWITCH_PAGE
-
-from .conftest import WikiBot
 
 COMMON = {"format": "json", "formatversion": "2"}
+FARM_MODULE = DevFarm.__module__  # for the child processes below
 
 # name: (global editcount, {wiki: editcount}, edits in the last 55 days per wiki)
 EXPECTED: dict[str, tuple[int, dict[str, int], dict[str, int]]] = {
@@ -375,7 +377,7 @@ def test_the_bot_runs_a_cycle_on_metawiki(farm: DevFarm, tmp_path: Path) -> None
     bot.file(
         "Farm Requester",
         "Account request: Farm Requester",
-        "{{ATS request\n | type    = account\n | purpose = Running bots.\n}}\n~~~~",
+        request_wikitext(purpose="Running bots."),
     )
     offsets = farm.log_sizes()
     result = bot.cycle()
@@ -398,7 +400,7 @@ def test_a_second_farm_killed_while_seeding_resumes_beside_the_first(
             [
                 sys.executable,
                 "-c",
-                f"from devtools.devfarm import DevFarm; DevFarm.load({str(second.root)!r}).seed()",
+                f"from {FARM_MODULE} import DevFarm; DevFarm.load({str(second.root)!r}).seed()",
             ],
             start_new_session=True,
         )
@@ -459,7 +461,7 @@ def test_an_interrupted_build_is_built_again(farm: DevFarm, tmp_path: Path) -> N
         [
             sys.executable,
             "-c",
-            f"from devtools.devfarm import DevFarm; DevFarm.create({str(root)!r})",
+            f"from {FARM_MODULE} import DevFarm; DevFarm.create({str(root)!r})",
         ],
         start_new_session=True,
     )

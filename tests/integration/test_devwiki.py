@@ -6,7 +6,6 @@ import json
 import re
 import socket
 import stat
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,9 @@ from typing import Any
 import pytest
 import requests
 
-from devtools.devwiki import BOT_PASSWORD_ALPHABET, DevWiki, DevWikiError, SeedUser
+from tests.waiting import wait_until
 
-from .conftest import require_mediawiki
+from .conftest import BOT_PASSWORD_ALPHABET, DevWiki, DevWikiError, SeedUser, require_mediawiki
 
 SEEDED = (
     "ChapterAdmin",
@@ -47,6 +46,13 @@ def users_info(wiki: DevWiki, names: list[str]) -> dict[str, dict[str, Any]]:
         usprop="editcount|registration|blockinfo|groups",
     )
     return {u["name"]: u for u in data["query"]["users"]}
+
+
+def requests_logged_since(wiki: DevWiki, offset: int) -> int:
+    """Every request the server logged after byte `offset` of its log, whatever the path."""
+    with wiki.log_path.open("rb") as log:
+        log.seek(offset)
+        return len(re.findall(rb"\[\d{3}\]: [A-Z]+ /", log.read()))
 
 
 def parse_ts(value: str) -> datetime:
@@ -240,9 +246,7 @@ def test_seed_is_idempotent(devwiki: DevWiki, seed_users: dict[str, SeedUser]) -
 
     before_counts = {n: u["editcount"] for n, u in users_info(devwiki, list(SEEDED)).items()}
     before_edits = edits()
-    started = time.monotonic()
-    again = devwiki.seed()
-    assert time.monotonic() - started < 1
+    again = devwiki.seed()  # how long that takes: bench/bench_devwiki.py
     assert again == seed_users
     assert {n: u["editcount"] for n, u in users_info(devwiki, list(SEEDED)).items()} == (
         before_counts
@@ -258,10 +262,8 @@ def test_api_requests_since(devwiki: DevWiki) -> None:
     requests.post(devwiki.api_url, data={"action": "query", "format": "json"}, timeout=30)
     requests.get(devwiki.index_url, params={"title": "Main_Page"}, timeout=30)
     requests.get(f"{devwiki.rest_url}/v1/page/Main_Page", timeout=30)
-    deadline = time.monotonic() + 5
-    while devwiki.api_requests_since(offset) < 4 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.2)
+    # The server logs a request once it has answered it: wait for all six lines.
+    wait_until(lambda: requests_logged_since(devwiki, offset) >= 6, 10, interval=0.05)
     assert devwiki.api_requests_since(offset) == 4
     assert devwiki.log_size() > offset
 
@@ -315,9 +317,7 @@ def test_stop_and_restart(tmp_path: Path) -> None:
     try:
         assert not wiki.running()
         wiki.stop()  # no-op when not running
-        started = time.monotonic()
-        wiki.start()
-        first_start = time.monotonic() - started
+        wiki.start()  # how long that takes: bench/bench_devwiki.py
         assert wiki.running()
         assert port_accepts(wiki.port)
         assert php_processes_mentioning(wiki.port), "expected the server and its workers"
@@ -346,7 +346,6 @@ def test_stop_and_restart(tmp_path: Path) -> None:
         DevWiki.load(wiki.root).stop()
         assert php_processes_mentioning(wiki.port) == []
         assert not port_accepts(wiki.port)
-        assert first_start < 30
     finally:
         wiki.stop()
 

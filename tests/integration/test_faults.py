@@ -25,12 +25,7 @@ from bot.wiki import CONNECT_TIMEOUT, READ_TIMEOUT
 from devtools.devwiki import DevWiki
 from tests.integration.conftest import WikiBot
 from tests.integration.test_watch import Watch, bot_replies, watches  # noqa: F401 - fixture
-
-ACCOUNT = """{{ATS request
- | type    = account
- | purpose = Running maintenance scripts.
-}}
-~~~~"""
+from tests.waiting import wait_until
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -137,7 +132,7 @@ def restarts_wiki(devwiki: DevWiki) -> Iterator[DevWiki]:
 
 def test_the_wiki_stopped_mid_cycle(wikibot: WikiBot, restarts_wiki: DevWiki) -> None:
     wiki = restarts_wiki
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     offset = wiki.log_size()
     process = subprocess.Popen(
         [sys.executable, "-m", "ats.cli", "--config", str(wikibot.config), "bot", "run", "--once"],
@@ -148,9 +143,7 @@ def test_the_wiki_stopped_mid_cycle(wikibot: WikiBot, restarts_wiki: DevWiki) ->
     )
     try:
         # Freeze the bot as soon as it has asked the wiki something, stop the wiki, go on.
-        deadline = time.monotonic() + 60
-        while wiki.api_requests_since(offset) == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: wiki.api_requests_since(offset), 60, interval=0.01, what="a request")
         process.send_signal(signal.SIGSTOP)
         asked = wiki.api_requests_since(offset)
         wiki.stop()
@@ -170,21 +163,20 @@ def test_the_wiki_stopped_mid_cycle(wikibot: WikiBot, restarts_wiki: DevWiki) ->
 
 def wait_for_read_only(wiki: DevWiki, wanted: bool) -> None:
     """PHP's opcache may serve the old LocalSettings.php for a few seconds."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def read_only() -> bool:
         general = requests.get(
             wiki.api_url,
             params={"action": "query", "meta": "siteinfo", "format": "json", "formatversion": 2},
             timeout=30,
         ).json()["query"]["general"]
-        if bool(general.get("readonly")) == wanted:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"the wiki's read-only mode did not become {wanted}")
+        return bool(general.get("readonly")) == wanted
+
+    wait_until(read_only, 30, interval=0.5, what=f"the wiki's read-only mode to be {wanted}")
 
 
 def test_a_read_only_wiki_is_named_with_its_reason(wikibot: WikiBot, devwiki: DevWiki) -> None:
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     settings = devwiki.config_path
     original = settings.read_text()
     reason = "Database maintenance until 16:00 UTC"
@@ -204,7 +196,7 @@ def test_a_read_only_wiki_is_named_with_its_reason(wikibot: WikiBot, devwiki: De
 
 
 def test_maxlag_exhausted_is_told(wikibot: WikiBot) -> None:
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     # A single-server wiki reports a lag of -1 s: below maxlag = -2 it is lagged, for real.
     wikibot.config.write_text(
         wikibot.config.read_text().replace("edit_interval = 0", "edit_interval = 0\nmaxlag = -2")
@@ -215,7 +207,7 @@ def test_maxlag_exhausted_is_told(wikibot: WikiBot) -> None:
 
 
 def test_a_wrong_bot_password_is_one_line(wikibot: WikiBot) -> None:
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     line = one_line(wikibot.cycle(env={"ATS_BOT_PASSWORD": "0" * 32}, check=False))
     assert line.startswith("ats: login as ClerkBot@clerk failed")
 
@@ -313,7 +305,7 @@ def test_a_store_from_a_newer_version_is_refused_untouched(wikibot: WikiBot) -> 
             "VALUES ('ats', '0042_from_the_future', '2030-01-01 00:00:00')"
         )
     conn.close()
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     before = store_path(wikibot).read_bytes()
     line = one_line(wikibot.cycle(check=False))
     assert line == (
@@ -418,10 +410,8 @@ def test_watch_rides_out_an_outage(
     wiki.stop()
     watch.wait_for(r"watch: .* failed: .*retrying in 2 s", where="err", timeout=60)
     wiki.start()
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
-    deadline = time.monotonic() + 90
-    while not bot_replies(wikibot.text()) and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wikibot.file("Veteran", "Account request: Veteran")
+    wait_until(lambda: bot_replies(wikibot.text()), 90, interval=0.5, what=watch.err)
     assert len(bot_replies(wikibot.text())) == 1, watch.err()
     code, _ = watch.stop()
     assert code == 0
@@ -477,18 +467,22 @@ def test_repeating_bot_run_carries_on_through_an_outage(
     )
 
     def wait_for(path: Path, text: str, count: int = 1) -> None:
-        deadline = time.monotonic() + 60
-        while path.read_text().count(text) < count and time.monotonic() < deadline:
+        def written() -> bool:
             assert process.poll() is None, err.read_text()
-            time.sleep(0.1)
-        assert path.read_text().count(text) >= count, (out.read_text(), err.read_text())
+            return path.read_text().count(text) >= count
+
+        def expected() -> str:
+            outputs = f"stdout:\n{out.read_text()}\nstderr:\n{err.read_text()}"
+            return f"{count} x {text!r} in {path.name}\n{outputs}"
+
+        wait_until(written, 60, what=expected)
 
     try:
         wait_for(out, "requests on the page")
         restarts_wiki.stop()
         wait_for(err, "; next cycle in 1 s", count=2)
         restarts_wiki.start()
-        wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+        wikibot.file("Veteran", "Account request: Veteran")
         wait_for(out, "saved: ")
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0

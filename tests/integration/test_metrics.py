@@ -10,9 +10,9 @@ from collections.abc import Callable
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.builders import request_wikitext
 from tests.integration.bridge_server import BridgeServer
 from tests.integration.conftest import WikiBot
-from tests.integration.test_clerk import ACCOUNT
 
 
 def scrape(bridge: BridgeServer) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -36,8 +36,8 @@ def test_metrics_show_the_bots_work_from_the_store(
     assert before[("ats_last_bot_cycle_timestamp_seconds", ())] == 0
     assert before[("ats_jobs", (("state", "failed"),))] == 0
 
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
-    wikibot.file("Newcomer", "Account request: Newcomer", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran", request_wikitext())
+    wikibot.file("Newcomer", "Account request: Newcomer", request_wikitext())
     started = time.time()
     wikibot.cycle()
 

@@ -21,6 +21,7 @@ import requests
 from membership import fund, ledger, waivers
 from membership.store import Store
 from policies.fees import load_fees
+from tests.builders import add_request
 from tests.integration.bridge_server import BridgeServer
 from tests.integration.conftest import WikiBot
 from tests.integration.test_bridge_oauth import FRIEND, VETERAN_ID, Browser
@@ -215,20 +216,7 @@ def test_two_imports_of_one_csv_at_once_record_each_row_once(wikibot: WikiBot) -
     store = wikibot.store()
     names = [f"Member {n:02d}" for n in range(ROUNDS)]
     for n, name in enumerate(names):
-        store.add_request(
-            page=wikibot.page,
-            key=f"k{n}",
-            heading=f"Account request: {name}",
-            requester=name,
-            subject=name,
-            type="account",
-            fields={},
-            content_hash="h",
-            intro_revid=1,
-            intro_timestamp="2025-01-01T00:00:00Z",
-            state="awaiting-requester",
-            detail={},
-        )
+        add_request(store, name, page=wikibot.page, key=f"k{n}", state="awaiting-requester")
     command = [sys.executable, "-m", "ats.cli", "--config", str(wikibot.config)]
     for round_ in range(3):
         csv = wikibot.root / f"export-{round_}.csv"

@@ -23,18 +23,10 @@ from provisioning.backend import ProvisioningError
 from provisioning.ldap import DirectoryUnavailableError, LdapBackend
 from provisioning.worker import MAX_ATTEMPTS, enqueue_approved, run_once
 from tests.integration.slapd import Slapd, approve, ats_config
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMBERS = [f"Outage Member {n}" for n in range(8)]
-
-
-def wait_for(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_a_running_worker_converges_after_the_directory_comes_back(
@@ -42,32 +34,42 @@ def test_a_running_worker_converges_after_the_directory_comes_back(
 ) -> None:
     path = ats_config(tmp_path, slapd, outage_retry_seconds=1)
     store = Store(tmp_path / "ats.sqlite")
+    out_path = tmp_path / "worker.out"
     worker = subprocess.Popen(
         [sys.executable, "-m", "ats.cli", "--config", str(path), "provision", "run"]
         + ["--poll", "0.2"],
         cwd=ROOT,
         env={**os.environ, "ATS_LDAP_PASSWORD": slapd.password},
-        stdout=subprocess.PIPE,
+        stdout=out_path.open("w"),
         stderr=subprocess.PIPE,
         text=True,
     )
+
+    def told_done(who: str) -> bool:
+        return any(f"({who}): done in " in line for line in out_path.read_text().splitlines())
+
     try:
         approve(store, "Before Outage", "k-before")
-        assert wait_for(lambda: [j.state for j in store.jobs()] == ["done"], 30)
+        wait_until(lambda: [j.state for j in store.jobs()] == ["done"], 30, interval=0.2)
         slapd.halt()
         for n, who in enumerate(MEMBERS):
             approve(store, who, f"k{n}")
         # The outage lasts long enough for every job to be tried again and again: at
         # the old pace (an attempt per try) they would run out of attempts.
-        assert wait_for(lambda: len([j for j in store.jobs() if j.last_error]) == len(MEMBERS), 30)
+        wait_until(
+            lambda: len([j for j in store.jobs() if j.last_error]) == len(MEMBERS), 30, interval=0.2
+        )
         time.sleep(MAX_ATTEMPTS * 1.5)
         during = [j for j in store.jobs() if j.last_error]
         assert all(j.state in ("queued", "running") and j.attempts <= 1 for j in during)
         slapd.resume()
-        assert wait_for(lambda: all(j.state == "done" for j in store.jobs()), 60)
+        # Done in the store, then said on standard output: wait for both before stopping it.
+        wait_until(lambda: all(j.state == "done" for j in store.jobs()), 60, interval=0.2)
+        wait_until(lambda: all(told_done(who) for who in MEMBERS), 30, what=out_path.read_text)
     finally:
         worker.send_signal(signal.SIGTERM)
-        out, err = worker.communicate(timeout=30)
+        _, err = worker.communicate(timeout=30)
+    out = out_path.read_text()
     jobs = store.jobs()
     assert len(jobs) == len(MEMBERS) + 1
     assert all(j.state == "done" and j.attempts <= 2 for j in jobs)
@@ -145,13 +147,14 @@ def test_a_killed_workers_job_is_taken_over_within_its_lease(slapd: Slapd, tmp_p
         child.kill()
         child.wait()
     killed = time.monotonic()
-    outcome = None
-    while outcome is None and time.monotonic() - killed < 60:
-        outcome = run_once(store, backend, worker="rescuer", lease_seconds=lease)
-        if outcome is None:
-            time.sleep(0.2)
+    outcome = wait_until(
+        lambda: run_once(store, backend, worker="rescuer", lease_seconds=lease),
+        60,
+        interval=0.2,
+        what="the job to be taken over",
+    )
     taken_over = time.monotonic() - killed
-    assert outcome is not None and outcome.ok
+    assert outcome.ok
     assert taken_over <= lease + 2
     assert (outcome.job.state, outcome.job.leased_by) == ("done", "rescuer")
     people = slapd.search(f"ou=people,{slapd.base_dn}", "(objectClass=posixAccount)")

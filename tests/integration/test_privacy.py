@@ -11,13 +11,10 @@ import re
 from collections.abc import Callable
 from datetime import date
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
-
+from tests.builders import ssh_public_key
 from tests.integration.bridge_server import BridgeServer
 from tests.integration.conftest import WikiBot
 from tests.integration.test_bridge_oauth import VETERAN_ID, Browser
-from tests.integration.test_clerk import ACCOUNT
 
 MARKERS = ("MARKERWAIVER7", "MARKERIDMETHOD7", "MARKERREF7", "MARKERPAYMETHOD7")
 
@@ -31,7 +28,7 @@ def token(browser: Browser, url: str) -> str:
 def test_no_private_fact_reaches_the_public_side(
     wikibot: WikiBot, bridge_server: Callable[..., BridgeServer]
 ) -> None:
-    wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+    wikibot.file("Veteran", "Account request: Veteran")
     wikibot.cycle()
     bridge = bridge_server()
 
@@ -39,12 +36,7 @@ def test_no_private_fact_reaches_the_public_side(
     veteran = Browser()
     assert veteran.get(bridge.url + "/login").url == bridge.url + "/me"
     csrf = token(veteran, bridge.url + "/me")
-    key = (
-        ed25519.Ed25519PrivateKey.generate()
-        .public_key()
-        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-        .decode()
-    )
+    key = ssh_public_key()
     posts = {"/keys": {"key": key}, "/waiver": {"reason": "I cannot pay MARKERWAIVER7"}}
     for path, data in posts.items():
         response = veteran.http.post(

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.builders import request_section
 from tests.integration.conftest import WikiBot
-from tests.integration.test_clerk import ACCOUNT, section
+from tests.integration.test_clerk import section
 
 VETERAN = "Account request: Veteran"
 MALLORY = "Newcomer"  # an ordinary account, not an admin
@@ -40,7 +41,7 @@ def the_record(wikibot: WikiBot, requester: str, heading: str = VETERAN):
 
 
 def filed(wikibot: WikiBot) -> None:
-    wikibot.file("Veteran", VETERAN, ACCOUNT)
+    wikibot.file("Veteran", VETERAN)
     wikibot.cycle()
 
 
@@ -143,7 +144,7 @@ def test_a_same_heading_section_inserted_above_takes_nothing(wikibot: WikiBot) -
     genuine = the_record(wikibot, "Veteran")
     text = wikibot.text()
     start = text.index(f"== {VETERAN} ==")
-    fake = f"== {VETERAN} ==\n{ACCOUNT}\n\n"
+    fake = request_section(VETERAN) + "\n"
     wikibot.wiki.edit_as(MALLORY, wikibot.page, text[:start] + fake + text[start:], "mine")
     wikibot.cycle()
     assert the_record(wikibot, "Veteran").id == genuine.id
@@ -167,7 +168,7 @@ def test_a_same_heading_section_inserted_above_takes_nothing(wikibot: WikiBot) -
 def test_a_same_heading_section_inserted_below_takes_nothing(wikibot: WikiBot) -> None:
     filed(wikibot)
     genuine = the_record(wikibot, "Veteran")
-    wikibot.file(MALLORY, VETERAN, ACCOUNT)
+    wikibot.file(MALLORY, VETERAN)
     wikibot.cycle()
     assert the_record(wikibot, "Veteran").id == genuine.id
     assert the_record(wikibot, MALLORY).id != genuine.id

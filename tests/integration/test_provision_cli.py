@@ -7,9 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
-
+from tests.builders import ssh_public_key
 from tests.integration.slapd import Slapd, ats_config
 
 
@@ -26,12 +24,7 @@ def ats(config: Path, *args: str, password: str) -> subprocess.CompletedProcess[
 
 
 def test_provision_account_converges(slapd: Slapd, tmp_path: Path) -> None:
-    key = (
-        ed25519.Ed25519PrivateKey.generate()
-        .public_key()
-        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
-        .decode()
-    )
+    key = ssh_public_key()
     (tmp_path / "id.pub").write_text(key + " laptop\n")
     (tmp_path / "private").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n")
     config = ats_config(tmp_path, slapd)

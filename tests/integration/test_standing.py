@@ -1,41 +1,31 @@
 """The daily re-check against the real local wiki: a member blocked after approval is
 flagged once (by `ats members check` and by `ats renewal run`), shown to the admins
 with the block's reason and expiry, never to the public and never on the wiki, and
-cleared once unblocked. Nobody is suspended."""
+cleared once unblocked. Nobody is suspended. A wiki that cannot be reached is one line,
+and the members keep their standing."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
-from ats.config import load_config
-from bridge import create_app
 from bridge.testing import log_in
 from membership import standing
+from membership.standing import Finding
+from membership.store import Store
 from provisioning.dryrun import DryRunBackend
 from provisioning.worker import provision_person
 from tests.integration.conftest import WikiBot
 
 GONE = "cannot reach the wiki at http://127.0.0.1:9/api.php: connection refused"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq7wDgO5m3m0n8rHj1bQ2pQ1pC2yq1zQ0S6c1VfQ9x1"
-
-
-@pytest.fixture
-def bridge_app(wikibot: WikiBot, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from ats.commands.bridge import bridge_settings
-
-    monkeypatch.setenv("ATS_SESSION_KEY", "a-throwaway-session-key-for-this-test")
-    monkeypatch.setenv("ATS_OAUTH_SECRET", "a-throwaway-oauth-secret")
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the local wiki is plain http
-    settings = bridge_settings(load_config(wikibot.config))
-    settings.update(consumer_key="a-test-consumer", secure_cookies=False, testing=True)
-    return create_app(settings)
 
 
 def api(wikibot: WikiBot, **params: Any) -> dict[str, Any]:
@@ -152,6 +142,36 @@ def test_a_blocked_member_is_flagged_once_shown_to_admins_and_cleared(
 def test_members_check_has_nothing_to_do_without_members(wikibot: WikiBot) -> None:
     result = wikibot.run("members", "check")
     assert result.stdout.strip() == "checked 0 members: 0 newly flagged, 0 cleared, 0 not reachable"
+
+
+def test_an_unreachable_wiki_is_one_line_and_members_keep_their_standing(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "ats.toml"
+    config.write_text(
+        '[wiki]\napi = "http://127.0.0.1:9/api.php"\nrequest_page = "R"\n'
+        '[bot]\nusername = "Bot"\n[store]\npath = "ats.sqlite"\n',
+        "utf-8",
+    )
+    store = Store(tmp_path / "ats.sqlite")
+    store.record_account("alice", "person", "Alice", 2001)
+    standing.record(store, "Alice", [Finding("locked")])
+    env = {k: v for k, v in os.environ.items() if k != "PYWIKIBOT_DIR"}
+    result = subprocess.run(
+        [sys.executable, "-m", "ats.cli", "--config", str(config), "members", "check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )
+    assert result.returncode == 1, result
+    err = result.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ats: ") and "127.0.0.1:9" in err[0], err
+    kept = standing.standing_of(store, "Alice")
+    assert kept is not None and kept.describe() == "locked (globally)"
+    assert [e.action for e in store.audit_log() if e.action.startswith("standing-")] == [
+        "standing-flagged"
+    ]
 
 
 def test_renewal_run_keeps_its_result_when_the_check_fails(wikibot: WikiBot) -> None:

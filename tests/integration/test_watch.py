@@ -14,12 +14,8 @@ import pytest
 
 from tests.integration.conftest import WikiBot
 from tests.integration.sse_server import EventStreamsStandIn
+from tests.waiting import wait_until
 
-ACCOUNT = """{{ATS request
- | type    = account
- | purpose = Running maintenance scripts.
-}}
-~~~~"""
 REACTION = 10.0  # SPEC §9: a new request answered within 10 s of its save
 
 
@@ -46,17 +42,18 @@ class Watch:
         return self.err_path.read_text()
 
     def wait_for(self, pattern: str, timeout: float = 60, where: str = "out") -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def report() -> str:
+            outputs = f"stdout:\n{self.out()}\nstderr:\n{self.err()}"
+            return f"{pattern!r} in the watcher's {where}\n{outputs}"
+
+        def written() -> bool:
             if re.search(pattern, self.out() if where == "out" else self.err()):
-                return
+                return True
             if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(
-            f"no {pattern!r} in the watcher's {where} after {timeout} s\n"
-            f"stdout:\n{self.out()}\nstderr:\n{self.err()}"
-        )
+                raise AssertionError(f"the watcher ended before writing {report()}")
+            return False
+
+        wait_until(written, timeout, what=report)
 
     def stop(self, timeout: float = 10) -> tuple[int, float]:
         started = time.monotonic()
@@ -99,12 +96,14 @@ def replies_under(text: str, heading: str) -> list[str]:
 def file_and_time_reply(wikibot: WikiBot, user: str, heading: str) -> float:
     """File a request as `user`; seconds until the bot's reply is on the page."""
     saved = time.monotonic()  # taken before the save starts: the figure is an upper bound
-    wikibot.file(user, heading, ACCOUNT)
-    while time.monotonic() - saved < 30:
-        if replies_under(wikibot.text(), heading):
-            return time.monotonic() - saved
-        time.sleep(0.2)
-    raise AssertionError(f"no reply under {heading!r} after 30 s:\n{wikibot.text()}")
+    wikibot.file(user, heading)
+    wait_until(
+        lambda: replies_under(wikibot.text(), heading),
+        30,
+        interval=0.2,
+        what=lambda: f"a reply under {heading!r}:\n{wikibot.text()}",
+    )
+    return time.monotonic() - saved
 
 
 def bot_requests_since(wikibot: WikiBot, offset: int) -> int:
@@ -146,15 +145,18 @@ def test_a_restart_misses_nothing_and_repeats_nothing(
     cursor = wikibot.store().cursor(f"watch:recentchanges:{wikibot.page}")
     assert cursor and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\|\d+", cursor)
 
-    wikibot.file("Ярослава", "Account request: while down", ACCOUNT)  # nobody watching
+    wikibot.file("Ярослава", "Account request: while down")  # nobody watching
 
     second = Watch(wikibot, "--poll", "0.5")
     watches.append(second)
     second.wait_for(r"saved: 2 requests on the page, 1 examined")
+    offset = wikibot.wiki.log_size()
     text = wikibot.text()
     assert len(replies_under(text, "Account request: while down")) == 1
     assert len(replies_under(text, "Account request: Veteran")) == 1
-    time.sleep(2)  # several more polls: still nothing said twice
+    # Several more polls, each seen at the server (a watcher that stalled fails here):
+    # still nothing said twice.
+    wait_until(lambda: bot_requests_since(wikibot, offset) >= 4, 30, what="four more polls")
     assert len(bot_replies(wikibot.text())) == 2
     assert second.stop()[0] == 0
     assert wikibot.store().cursor(f"watch:recentchanges:{wikibot.page}") >= cursor
@@ -172,7 +174,7 @@ def test_the_cursor_is_written_only_after_the_cycle(wikibot: WikiBot, watches: l
     try:
         doomed = Watch(wikibot, "--poll", "0.5")
         watches.append(doomed)
-        wikibot.file("Veteran", "Account request: Veteran", ACCOUNT)
+        wikibot.file("Veteran", "Account request: Veteran")
         doomed.process.wait(timeout=60)
     finally:
         wikibot.env.pop("ATS_KILL_AT")
@@ -234,13 +236,17 @@ def test_an_idle_watcher_polls_and_does_nothing_else(
     watch = Watch(wikibot, "--poll", "0.5")
     watches.append(watch)
     watch.wait_for(r"nothing-to-say|unchanged")
-    time.sleep(1)
+    # Polling has begun (so the cycle at start is over and logged) ...
+    start = wikibot.wiki.log_size()
+    wait_until(lambda: wikibot.wiki.api_requests_since(start) >= 2, 30, what="two polls")
+    # ... then eight requests take at least the time of eight polls: no idle cycles.
     offset, started = wikibot.wiki.log_size(), time.monotonic()
-    time.sleep(4)
-    requests_made = wikibot.wiki.api_requests_since(offset)
+    requests_made = wait_until(
+        lambda: (n := wikibot.wiki.api_requests_since(offset)) >= 8 and n, 30, what="eight polls"
+    )
     elapsed = time.monotonic() - started
     assert watch.stop()[0] == 0
-    assert 4 <= requests_made <= elapsed / 0.5 + 1  # one per poll, no idle cycles
+    assert requests_made <= elapsed / 0.5 + 1  # one per poll
     assert watch.out().count("\n") == 1  # the one cycle at start
 
 
@@ -255,17 +261,21 @@ def test_follows_an_eventstream_and_resumes_after_the_last_event(
     elapsed = file_and_time_reply(wikibot, "Veteran", "Account request: Veteran")
     assert elapsed < REACTION
     watch.wait_for(r"saved:")
-    time.sleep(1.5)  # the stream also carries the bot's own save (and other wikis' events)
+    own_save = wikibot.revisions()[0]["revid"]
+    # The stream also carries the bot's own save (and other wikis' events): sent, ignored.
+    wait_until(lambda: stream.sent(own_save), 30, what="the event of the bot's own save")
     offset = wikibot.wiki.log_size()
-    time.sleep(3)
+    time.sleep(3)  # a window longer than --poll (2 s): a polling watcher would ask in it
     assert bot_requests_since(wikibot, offset) == 0  # following the stream: no polling
     assert watch.stop()[0] == 0
     assert watch.out().count("saved:") == 1
     cursor = wikibot.store().cursor(f"watch:eventstream:{wikibot.page}")
     assert cursor in stream.sent_ids
 
-    wikibot.file("Ярослава", "Account request: while down", ACCOUNT)
-    time.sleep(1)  # the stand-in publishes it while nobody listens
+    wikibot.file("Ярослава", "Account request: while down")
+    filed = wikibot.revisions()[0]["revid"]
+    # The stand-in publishes it while nobody listens.
+    wait_until(lambda: stream.published(filed), 30, what="the event of the new request")
     again = Watch(wikibot, "--stream", stream.url)
     watches.append(again)
     again.wait_for(r"saved:")

@@ -12,70 +12,19 @@ import re
 from datetime import date
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from bridge import create_app
 from bridge.settings import BridgeConfigError
 from bridge.testing import log_in
 from membership import fund
 from membership.store import Store
-from policies.eligibility import EligibilityPolicy
 from policies.fees import load_fees
-
-WIKI_API = "http://127.0.0.1:9/w/api.php"
-
-
-@pytest.fixture
-def settings(tmp_path, monkeypatch):
-    monkeypatch.setenv("ATS_SESSION_KEY", "test-session-key-0123456789abcdef")
-    monkeypatch.setenv("ATS_OAUTH_SECRET", "test-oauth-secret")
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
-    return {
-        "url": "http://127.0.0.1:5000",
-        "wiki_api": WIKI_API,
-        "store_path": str(tmp_path / "ats.sqlite"),
-        "oauth_version": 2,
-        "consumer_key": "test-consumer",
-        "policy": EligibilityPolicy(admins=("Admin One", "Admin Two")),
-        "secure_cookies": False,
-        "login_limit": 3,
-        "testing": True,
-    }
+from tests.builders import add_request, ssh_public_key
 
 
 @pytest.fixture
-def app(settings):
-    return create_app(settings)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def store(settings):
-    opened = Store(settings["store_path"])
-    yield opened
-    opened.close()
-
-
-def _request(store: Store, subject: str = "Example", state: str = "awaiting-identity"):
-    return store.add_request(
-        page="Toolserver/Requests",
-        key=f"key-{subject}",
-        heading=f"Account request: {subject}",
-        requester=subject,
-        subject=subject,
-        type="account",
-        fields={"purpose": "bots"},
-        content_hash="h",
-        intro_revid=10,
-        intro_timestamp="2025-01-01T00:00:00Z",
-        state=state,
-        detail={},
-    )
+def app_settings(app_settings):
+    return {**app_settings, "login_limit": 3}
 
 
 def _csrf(client, path: str) -> str:
@@ -107,10 +56,10 @@ def _fill_fund(store: Store, amount: int, payer: str = "Funder") -> None:
 
 
 @pytest.mark.parametrize("name", ["ATS_SESSION_KEY", "ATS_OAUTH_SECRET"])
-def test_refuses_to_start_without_each_secret(settings, monkeypatch, name) -> None:
+def test_refuses_to_start_without_each_secret(app_settings, monkeypatch, name) -> None:
     monkeypatch.delenv(name)
     with pytest.raises(BridgeConfigError, match=name):
-        create_app(settings)
+        create_app(app_settings)
 
 
 def test_refuses_to_start_without_settings() -> None:
@@ -141,7 +90,7 @@ def test_csp_allows_only_the_bridges_styles_and_codex_icons(client) -> None:
 
 @pytest.mark.parametrize("installed", [True, False])
 def test_codex_stylesheet_linked_only_when_installed(
-    settings, tmp_path, monkeypatch, installed
+    app_settings, tmp_path, monkeypatch, installed
 ) -> None:
     from bridge import views
 
@@ -150,13 +99,13 @@ def test_codex_stylesheet_linked_only_when_installed(
     if installed:
         (static / "codex.css").write_text(".cdx-button{}")
     monkeypatch.setattr(views, "STATIC", static)
-    page = create_app(settings).test_client().get("/").get_data(as_text=True)
+    page = create_app(app_settings).test_client().get("/").get_data(as_text=True)
     assert ('href="/static/codex.css"' in page) is installed
     assert 'href="/static/bridge.css"' in page
 
 
 def test_post_without_csrf_token_is_refused(app, client, store) -> None:
-    _request(store)
+    add_request(store, state="awaiting-identity")
     log_in(app, client, "Example")
     response = client.post("/terms", data={"version": app.extensions["ats_bridge"].terms.version})
     assert response.status_code == 400
@@ -173,14 +122,14 @@ def test_session_cookie_flags(app, client) -> None:
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_secure_cookie_by_default_for_https(settings) -> None:
-    settings = {**settings, "url": "https://bridge.example", "secure_cookies": None}
-    app = create_app(settings)
+def test_secure_cookie_by_default_for_https(app_settings) -> None:
+    app_settings = {**app_settings, "url": "https://bridge.example", "secure_cookies": None}
+    app = create_app(app_settings)
     assert app.config["SESSION_COOKIE_SECURE"] is True
 
 
-def test_login_redirects_to_the_wiki_and_keeps_only_local_next(settings) -> None:
-    client = create_app({**settings, "login_limit": 100}).test_client()
+def test_login_redirects_to_the_wiki_and_keeps_only_local_next(app_settings) -> None:
+    client = create_app({**app_settings, "login_limit": 100}).test_client()
     response = client.get("/login?next=https://evil.example/")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("http://127.0.0.1:9/")
@@ -219,8 +168,8 @@ def test_login_page_required_for_me(client) -> None:
 
 
 def test_status_json_shape_and_no_private_data(app, client, store) -> None:
-    record = _request(store)
-    _request(store, "Closed Person", state="declined")
+    record = add_request(store, state="awaiting-identity")
+    add_request(store, "Closed Person", state="declined")
     store.request_waiver("Example", "SECRET-WAIVER-REASON medical bills")
     store.attest_identification("Example", attested_by="Admin One", method="SECRET-METHOD call")
     store.record_payment(
@@ -258,7 +207,7 @@ def test_admin_pages_are_403_for_non_admins(app, client, method, path) -> None:
 
 
 def test_admin_sees_queue(app, client, store) -> None:
-    _request(store)
+    add_request(store, state="awaiting-identity")
     log_in(app, client, "Admin One")
     page = client.get("/admin").get_data(as_text=True)
     assert "Account request: Example" in page
@@ -267,15 +216,10 @@ def test_admin_sees_queue(app, client, store) -> None:
 # -- the requester's walk through the gates ------------------------------------------
 
 
-def _public_key() -> str:
-    key = ed25519.Ed25519PrivateKey.generate().public_key()
-    return key.public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    ).decode()
-
-
-def test_requester_walks_gates_to_awaiting_approval(app, client, store, settings) -> None:
-    record = _request(store)
+def test_requester_walks_gates_to_awaiting_approval(
+    app, client, client_as, store, app_settings
+) -> None:
+    record = add_request(store, state="awaiting-identity")
     log_in(app, client, "Example")
     assert store.request_by_id(record.id).state == "awaiting-requester"
 
@@ -285,7 +229,7 @@ def test_requester_walks_gates_to_awaiting_approval(app, client, store, settings
     client.post("/keys", data={"csrf_token": token, "key": "ssh-dss AAAA"})
     assert store.ssh_keys("Example") == []
     assert "DSA keys are obsolete" in client.get("/me").get_data(as_text=True)
-    line = _public_key()
+    line = ssh_public_key()
     client.post("/keys", data={"csrf_token": token, "key": line + " laptop"})
     [key] = store.ssh_keys("Example")
     me = client.get("/me").get_data(as_text=True)
@@ -296,9 +240,7 @@ def test_requester_walks_gates_to_awaiting_approval(app, client, store, settings
     client.post("/waiver", data={"csrf_token": token, "reason": "PRIVATE-REASON"})
     assert store.request_by_id(record.id).state == "awaiting-requester"
 
-    admin_one, admin_two = app.test_client(), app.test_client()
-    log_in(app, admin_one, "Admin One")
-    log_in(app, admin_two, "Admin Two")
+    admin_one, admin_two = client_as("Admin One"), client_as("Admin Two")
     one = _csrf(admin_one, "/admin/member/Example")
     two = _csrf(admin_two, "/admin/member/Example")
     admin_one.post(
@@ -337,7 +279,7 @@ def test_admin_cannot_record_facts_about_themselves(app, client, store) -> None:
 
 
 def test_payment_settles_fee(app, client, store) -> None:
-    _request(store)
+    add_request(store, state="awaiting-identity")
     log_in(app, client, "Admin One")
     token = _csrf(client, "/admin/member/Example")
     response = client.post(
@@ -356,15 +298,15 @@ def test_logout_forgets_the_session(app, client) -> None:
     assert client.get("/me").status_code == 302
 
 
-def test_oauth_endpoints_beside_the_api_unless_configured(settings) -> None:
-    derived = create_app(settings).extensions["ats_oauth"].settings
+def test_oauth_endpoints_beside_the_api_unless_configured(app_settings) -> None:
+    derived = create_app(app_settings).extensions["ats_oauth"].settings
     assert (derived.server, derived.index_url, derived.rest_url) == (
         "http://127.0.0.1:9",
         "http://127.0.0.1:9/w/index.php",
         "http://127.0.0.1:9/w/rest.php",
     )
     elsewhere = {
-        **settings,
+        **app_settings,
         "oauth_index_url": "http://127.0.0.1:8/index.php",
         "oauth_rest_url": "http://127.0.0.1:8/rest.php",
     }
@@ -397,7 +339,7 @@ def _admins(app):
 
 
 def test_a_short_fund_queues_the_waiver_and_tells_the_member(app, client, store) -> None:
-    _request(store)
+    add_request(store, state="awaiting-identity")
     waiver_id = _ask_waiver(app, store)
     (one, t1), (two, t2) = _admins(app)
     one.post(f"/admin/waiver/{waiver_id}", data={"csrf_token": t1, "action": "grant"})
@@ -417,7 +359,7 @@ def test_a_short_fund_queues_the_waiver_and_tells_the_member(app, client, store)
 
 
 def test_a_refused_waiver_is_said_plainly(app, client, store) -> None:
-    _request(store)
+    add_request(store, state="awaiting-identity")
     waiver_id = _ask_waiver(app, store)
     (one, t1), _ = _admins(app)
     one.post(f"/admin/waiver/{waiver_id}", data={"csrf_token": t1, "action": "refuse"})
@@ -437,7 +379,7 @@ def test_a_refused_waiver_is_said_plainly(app, client, store) -> None:
     ],
 )
 def test_payment_amounts_are_read_exactly(app, client, store, amount, message) -> None:
-    _request(store)
+    add_request(store, state="awaiting-identity")
     log_in(app, client, "Admin One")
     token = _csrf(client, "/admin/member/Example")
     client.post(
@@ -451,7 +393,7 @@ def test_payment_amounts_are_read_exactly(app, client, store, amount, message) -
 def test_payment_in_another_currency_is_refused(app, client, store) -> None:
     # The ledger keeps the policy's currency: a JPY payment is read exactly (no
     # decimals) and then refused with what to do, never recorded.
-    _request(store)
+    add_request(store, state="awaiting-identity")
     log_in(app, client, "Admin One")
     token = _csrf(client, "/admin/member/Example")
     data = {"csrf_token": token, "currency": "JPY", "paid_on": "2000-01-01"}
@@ -463,8 +405,8 @@ def test_payment_in_another_currency_is_refused(app, client, store) -> None:
 
 
 def test_status_shows_the_fund_and_waiver_count_but_no_one(app, client, store) -> None:
-    _request(store, "Waived Person", state="done")
-    _request(store, "Other Waived", state="done")
+    add_request(store, "Waived Person", state="done")
+    add_request(store, "Other Waived", state="done")
     _fill_fund(store, 100_00, payer="Generous Payer")
     (one, t1), (two, t2) = _admins(app)
     for username in ("Waived Person", "Other Waived"):
@@ -491,7 +433,7 @@ def test_status_shows_the_fund_and_waiver_count_but_no_one(app, client, store) -
 
 
 def test_admin_desk_charts_are_inline_svg_without_style(app, client, store) -> None:
-    _request(store, "Member", state="done")
+    add_request(store, "Member", state="done")
     _fill_fund(store, 30_00, payer="Member")
     log_in(app, client, "Admin One")
     response = client.get("/admin")
@@ -507,7 +449,7 @@ def test_admin_desk_charts_are_inline_svg_without_style(app, client, store) -> N
 
 
 def test_admin_downloads_the_report_as_csv(app, client, store) -> None:
-    _request(store, "Member", state="done")
+    add_request(store, "Member", state="done")
     _fill_fund(store, 30_00, payer="Member")
     log_in(app, client, "Admin One")
     response = client.get("/admin/report.csv")
@@ -547,7 +489,7 @@ def test_policy_index_and_unknown_policy(client) -> None:
 def test_me_shows_when_the_membership_renews(app, client, store) -> None:
     from datetime import date, timedelta
 
-    _request(store)
+    add_request(store, state="awaiting-identity")
     paid = (date.today() - timedelta(days=350)).isoformat()
     store.record_payment(
         "Example",
@@ -565,7 +507,7 @@ def test_me_shows_when_the_membership_renews(app, client, store) -> None:
 
 
 def test_a_member_whose_year_is_settled_is_not_offered_a_waiver(app, client, store) -> None:
-    _request(store)
+    add_request(store, state="awaiting-identity")
     log_in(app, client, "Example")
     assert "Ask for a waiver" in client.get("/me").get_data(True)
     store.record_payment(
@@ -591,12 +533,12 @@ def test_a_key_its_audit_entry_and_its_job_are_recorded_together_or_not_at_all(
         "BEGIN SELECT RAISE(ABORT, 'jobs refused'); END"
     )
     with pytest.raises(Exception, match="jobs refused"):
-        client.post("/keys", data={"csrf_token": token, "key": _public_key()})
+        client.post("/keys", data={"csrf_token": token, "key": ssh_public_key()})
     assert store.ssh_keys("Example") == []
     assert [e.action for e in store.audit_log() if e.action.startswith("ssh-key")] == []
 
     store.db.execute("DROP TRIGGER jobs_refused")
-    client.post("/keys", data={"csrf_token": token, "key": _public_key()})
+    client.post("/keys", data={"csrf_token": token, "key": ssh_public_key()})
     assert len(store.ssh_keys("Example")) == 1
     assert [e.action for e in store.audit_log() if e.action.startswith(("ssh-key", "keys"))] == [
         "ssh-key-added",

@@ -11,6 +11,7 @@ import pytest
 from ats import cli
 from ats.config import SCHEMA
 from policies.eligibility import policy_keys
+from tests.builders import add_request
 
 
 def subcommands(
@@ -147,19 +148,12 @@ def test_payments_import_report_and_purge_from_the_command_line(tmp_path, capsys
         '[store]\npath = "ats.sqlite"\n'
     )
     store = Store(tmp_path / "ats.sqlite")
-    store.add_request(
-        page="Toolserver/Requests",
-        key="k",
+    add_request(
+        store,
+        "Example User",
         heading="Account request: Ex",
-        requester="Example User",
-        subject="Example User",
-        type="account",
-        fields={},
-        content_hash="h",
-        intro_revid=1,
         intro_timestamp=None,
         state="awaiting-requester",
-        detail={},
     )
     csv = tmp_path / "export.csv"
     csv.write_text(

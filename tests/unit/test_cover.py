@@ -25,13 +25,6 @@ DAY = date(2025, 3, 1)
 POLICY = load_fees()
 
 
-@pytest.fixture
-def store(tmp_path):
-    opened = Store(tmp_path / "ats.sqlite")
-    yield opened
-    opened.close()
-
-
 def pay(store: Store, member: str, amount: int, reference: str = "") -> LedgerEntry:
     record = store.record_payment(
         member,

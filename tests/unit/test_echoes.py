@@ -6,15 +6,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot import echoes, page, provenance
+from tests.builders import request_section, request_wikitext
 
-REQUEST = "{{ATS request\n | type = account\n | purpose = Tools.\n}}\n~~~~"
+REQUEST = request_wikitext(purpose="Tools.")
 SIGNATURE = "[[User:ClerkBot|ClerkBot]] ([[User talk:ClerkBot|talk]]) 13:37, 30 November 2026 (UTC)"
 TEXT = "[[User:Veteran|Veteran]]: eligible."
 LINE = f":{{{{ATS status|awaiting-identity}}}} {TEXT} {SIGNATURE}"
 
 
 def section(heading: str, *replies: str) -> str:
-    return "\n".join([f"== {heading} ==", REQUEST, *replies]) + "\n"
+    return request_section(heading, REQUEST, *replies)
 
 
 FIRST = section("Account request: first", LINE)

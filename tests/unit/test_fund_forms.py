@@ -10,46 +10,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from bridge import create_app
-from bridge.testing import log_in
 from membership import ledger
 from membership.store import Store
-from policies.eligibility import EligibilityPolicy
-
-
-@pytest.fixture
-def settings(tmp_path, monkeypatch):
-    monkeypatch.setenv("ATS_SESSION_KEY", "test-session-key-0123456789abcdef")
-    monkeypatch.setenv("ATS_OAUTH_SECRET", "test-oauth-secret")
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
-    return {
-        "url": "http://127.0.0.1:5000",
-        "wiki_api": "http://127.0.0.1:9/w/api.php",
-        "store_path": str(tmp_path / "ats.sqlite"),
-        "oauth_version": 2,
-        "consumer_key": "test-consumer",
-        "policy": EligibilityPolicy(admins=("Admin One", "Admin Two")),
-        "secure_cookies": False,
-        "testing": True,
-    }
-
-
-@pytest.fixture
-def app(settings):
-    return create_app(settings)
-
-
-@pytest.fixture
-def store(settings):
-    opened = Store(settings["store_path"])
-    yield opened
-    opened.close()
-
-
-def admin(app, name: str = "Admin One"):
-    client = app.test_client()
-    log_in(app, client, name)
-    return client
 
 
 def form(client, section: str) -> dict[str, str]:
@@ -97,11 +59,10 @@ def alert(response) -> str:
         ("post", "/admin/fund/action/1/withdraw"),
     ],
 )
-def test_the_money_page_is_for_admins_only(app, store, method, path) -> None:
+def test_the_money_page_is_for_admins_only(app, store, method, path, client_as) -> None:
     anonymous = app.test_client()
     assert anonymous.get("/admin/fund").status_code == 302  # sent to log in
-    client = app.test_client()
-    log_in(app, client, "Example")
+    client = client_as("Example")
     token = re.search(
         r'name="csrf_token" value="([^"]+)"', client.get("/me").get_data(as_text=True)
     )
@@ -112,14 +73,14 @@ def test_the_money_page_is_for_admins_only(app, store, method, path) -> None:
     assert "This page is for the chapter" in response.get_data(as_text=True)
 
 
-def test_the_desk_links_to_the_money_page(app) -> None:
-    page = admin(app).get("/admin").get_data(as_text=True)
+def test_the_desk_links_to_the_money_page(client_as) -> None:
+    page = client_as("Admin One").get("/admin").get_data(as_text=True)
     assert 'href="/admin/fund"' in page
 
 
-def test_a_transfer_an_expense_and_a_refund_through_the_forms(app, store) -> None:
+def test_a_transfer_an_expense_and_a_refund_through_the_forms(client_as, store) -> None:
     payment = pay(store, "Member", 90_00)
-    client = admin(app)
+    client = client_as("Admin One")
     page = client.get("/admin/fund").get_data(as_text=True)
     assert '<dd id="operating">90.00 USD</dd>' in page and '<dd id="surplus">90.00 USD</dd>' in page
 
@@ -161,9 +122,9 @@ def test_a_transfer_an_expense_and_a_refund_through_the_forms(app, store) -> Non
     assert all(a.actor == "Admin One" for a in store.audit_log() if a.action.startswith("fund-"))
 
 
-def test_the_reported_transfer_is_refused_with_one_sentence(app, store) -> None:
+def test_the_reported_transfer_is_refused_with_one_sentence(client_as, store) -> None:
     pay(store, "Member", 10_00)
-    client = admin(app)
+    client = client_as("Admin One")
     response = client.post(
         "/admin/fund/transfer", data={**form(client, "transfer"), "amount": "1010.00"}
     )
@@ -195,9 +156,9 @@ def test_the_reported_transfer_is_refused_with_one_sentence(app, store) -> None:
         ("transfer", {"amount": "5.00", "note": "n" * 201}, "under 200 characters"),
     ],
 )
-def test_refusals_are_a_page_with_one_sentence(app, store, section, fields, phrase) -> None:
+def test_refusals_are_a_page_with_one_sentence(client_as, store, section, fields, phrase) -> None:
     pay(store, "Member", 50_00)
-    client = admin(app)
+    client = client_as("Admin One")
     response = client.post(f"/admin/fund/{section}", data={**form(client, section), **fields})
     assert response.status_code == 400
     assert phrase in alert(response)
@@ -205,9 +166,9 @@ def test_refusals_are_a_page_with_one_sentence(app, store, section, fields, phra
     assert len(store.ledger_entries()) == 1
 
 
-def test_a_form_sent_twice_is_recorded_once(app, store) -> None:
+def test_a_form_sent_twice_is_recorded_once(client_as, store) -> None:
     pay(store, "Member", 50_00)
-    client = admin(app)
+    client = client_as("Admin One")
     data = {
         **form(client, "expense"),
         "amount": "5.00",
@@ -221,9 +182,9 @@ def test_a_form_sent_twice_is_recorded_once(app, store) -> None:
     assert len(store.ledger_entries(kind="expense")) == 1
 
 
-def test_a_large_refund_waits_for_a_second_admin(app, store) -> None:
+def test_a_large_refund_waits_for_a_second_admin(client_as, store) -> None:
     payment = pay(store, "Member", 500_00)
-    first = admin(app, "Admin One")
+    first = client_as("Admin One")
     response = first.post(
         "/admin/fund/refund",
         data={**form(first, "refund"), "payment": str(payment), "amount": "150.00"},
@@ -239,7 +200,7 @@ def test_a_large_refund_waits_for_a_second_admin(app, store) -> None:
     refused = first.post(f"/admin/fund/action/{waiting.id}/confirm", data={"csrf_token": token})
     assert refused.status_code == 400 and "a second admin must confirm" in alert(refused)
 
-    second = admin(app, "Admin Two")
+    second = client_as("Admin Two")
     page = second.get("/admin/fund").get_data(as_text=True)
     assert f"/admin/fund/action/{waiting.id}/confirm" in page
     token = form(second, "refund")["csrf_token"]
@@ -257,9 +218,9 @@ def test_a_large_refund_waits_for_a_second_admin(app, store) -> None:
     assert missing.status_code == 400 and "no action 999" in alert(missing)
 
 
-def test_a_proposal_can_be_withdrawn(app, store) -> None:
+def test_a_proposal_can_be_withdrawn(client_as, store) -> None:
     pay(store, "Member", 500_00)
-    client = admin(app)
+    client = client_as("Admin One")
     client.post("/admin/fund/transfer", data={**form(client, "transfer"), "amount": "200.00"})
     [waiting] = store.fund_actions(status="proposed")
     token = form(client, "transfer")["csrf_token"]
@@ -273,9 +234,9 @@ def test_a_proposal_can_be_withdrawn(app, store) -> None:
     assert store.ledger_entries(kind="transfer") == []
 
 
-def test_an_admins_own_payment_is_not_offered_for_refund(app, store) -> None:
+def test_an_admins_own_payment_is_not_offered_for_refund(client_as, store) -> None:
     own = pay(store, "Admin One", 20_00)
-    client = admin(app)
+    client = client_as("Admin One")
     page = client.get("/admin/fund").get_data(as_text=True)
     assert "No payment has anything left to refund." in page
     response = client.post(
@@ -283,13 +244,13 @@ def test_an_admins_own_payment_is_not_offered_for_refund(app, store) -> None:
         data={**form(client, "transfer"), "payment": str(own), "amount": "5.00"},
     )
     assert response.status_code == 400 and "their own payment" in alert(response)
-    other = admin(app, "Admin Two")
+    other = client_as("Admin Two")
     assert f'<option value="{own}">' in other.get("/admin/fund").get_data(as_text=True)
 
 
-def test_posts_without_csrf_are_refused(app, store) -> None:
+def test_posts_without_csrf_are_refused(client_as, store) -> None:
     pay(store, "Member", 50_00)
-    client = admin(app)
+    client = client_as("Admin One")
     response = client.post("/admin/fund/transfer", data={"amount": "5.00"})
     assert response.status_code == 400
     assert store.ledger_entries(kind="transfer") == []

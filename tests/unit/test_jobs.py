@@ -4,46 +4,30 @@ request, leases that lapse, back-off, and the request's state and audit trail.""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from membership.store import RequestRecord, Store
 from provisioning.backend import Backend, ProvisioningError
 from provisioning.dryrun import DryRunBackend
 from provisioning.worker import enqueue_approved, provision_person, run_once
+from tests.builders import add_request
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq7wDgO5m3m0n8rHj1bQ2pQ1pC2yq1zQ0S6c1VfQ9x1"
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "ats.sqlite")
-    yield opened
-    opened.close()
-
-
 def approved(store: Store, key: str, subject: str, **changes: Any) -> RequestRecord:
     values: dict[str, Any] = {
-        "page": "Toolserver/Requests",
         "key": key,
-        "heading": f"Account request: {subject}",
-        "requester": subject,
-        "subject": subject,
-        "type": "account",
-        "fields": {"type": "account", "purpose": "bots"},
         "content_hash": "h-" + key,
         "intro_revid": 10,
         "intro_timestamp": "2026-11-01T00:00:00Z",
         "state": "approved",
         "detail": {"why": "eligible"},
     }
-    values.update(changes)
-    record = store.add_request(**values)
+    record = add_request(store, subject, **{**values, **changes})
     store.add_ssh_key(subject, type="ssh-ed25519", bits=256, key=KEY, fingerprint="SHA256:" + key)
     return record
 

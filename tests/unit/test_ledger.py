@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -195,13 +194,6 @@ def test_money_parsing_refuses_what_it_cannot_read_exactly() -> None:
 
 
 # -- the store's ledger ----------------------------------------------------------
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "ats.sqlite")
-    yield opened
-    opened.close()
 
 
 def pay(store: Store, member: str, amount: int, reference: str = "") -> LedgerEntry:

@@ -15,7 +15,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from membership.ledger import LedgerEntry, LedgerError
 from membership.payments_csv import import_payments
 from membership.store import DuplicatePaymentError, OpenWaiverError, Store
 from policies.fees import load_fees
+from tests.builders import add_request
 
 POLICY = load_fees()
 FEE = POLICY.annual_fee
@@ -40,29 +40,15 @@ HEADER = "date,reference,payer_wiki_username,amount,currency,method\n"
 
 def add_members(store: Store) -> None:
     for n, name in enumerate(MEMBERS):
-        store.add_request(
-            page="Toolserver/Requests",
-            key=f"k{n}",
-            heading=f"Account request: {name}",
-            requester=name,
-            subject=name,
-            type="account",
-            fields={},
-            content_hash="h",
-            intro_revid=1,
-            intro_timestamp="2025-01-01T00:00:00Z",
-            state="done",
-            detail={},
-        )
+        add_request(store, name, key=f"k{n}", state="done")
         store.record_account(name.lower(), "person", name, 10000 + n)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "ats.sqlite")
-    add_members(opened)
-    yield opened
-    opened.close()
+def store(store: Store) -> Store:
+    """The shared store with three members."""
+    add_members(store)
+    return store
 
 
 def pay(store: Store, member: str, reference: str, *, amount: int = FEE, **more: object):  # noqa: ANN201

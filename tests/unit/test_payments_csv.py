@@ -3,7 +3,6 @@ and malformed rows reported with their line numbers, exact amounts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from membership.payments_csv import import_payments, parse_rows
 from membership.store import Store
 from policies.fees import load_fees
+from tests.builders import add_request
 
 TODAY = date(2025, 6, 1)
 HEADER = "date,reference,payer_wiki_username,amount,currency,method\n"
@@ -23,25 +23,11 @@ GOOD = (
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "ats.sqlite")
+def store(store: Store) -> Store:
+    """The shared store with two requesters who may pay."""
     for n, subject in enumerate(("Example", "Other user")):
-        opened.add_request(
-            page="Toolserver/Requests",
-            key=f"k{n}",
-            heading=f"Account request: {subject}",
-            requester=subject,
-            subject=subject,
-            type="account",
-            fields={},
-            content_hash="h",
-            intro_revid=1,
-            intro_timestamp="2025-01-01T00:00:00Z",
-            state="awaiting-requester",
-            detail={},
-        )
-    yield opened
-    opened.close()
+        add_request(store, subject, key=f"k{n}", state="awaiting-requester")
+    return store
 
 
 def run(store: Store, text: str | Path):  # noqa: ANN201 - the report

@@ -6,20 +6,13 @@ import json
 
 from bot import page
 from bot.provenance import PageHistory, Revision, facts, sha1_of, walk
+from tests.builders import request_section, request_wikitext
 
 
 def request(heading: str, username: str, *extra: str) -> str:
-    lines = [
-        f"== {heading} ==",
-        "{{ATS request",
-        " | type = account",
-        f" | username = {username}",
-        " | purpose = Tools.",
-        "}}",
-        f"[[User:{username}|{username}]] 10:00, 1 May 2026 (UTC)",
-        *extra,
-    ]
-    return "\n".join(lines) + "\n"
+    signature = f"[[User:{username}|{username}]] 10:00, 1 May 2026 (UTC)"
+    body = request_wikitext(username=username, purpose="Tools.", signature=signature)
+    return request_section(heading, body, *extra)
 
 
 def rev(revid: int, user: str, text: str, *tags: str) -> Revision:

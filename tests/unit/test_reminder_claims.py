@@ -3,11 +3,8 @@ a run that is gone taken over, settling and releasing only by the holder."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from membership import renewal
 from membership.reminder_claims import (
@@ -28,13 +25,6 @@ NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 JANE = Reminder("Jane", "2025-06-10", 30, date(2025, 6, 11))
 JOE = Reminder("Joe", "2025-06-20", 30, date(2025, 6, 21))
 HOST = "clerk-host"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "ats.sqlite")
-    yield opened
-    opened.close()
 
 
 def run(pid: int, host: str = HOST) -> Claimant:

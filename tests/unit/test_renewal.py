@@ -3,9 +3,7 @@ the store's memory of reminders and suspensions, and the reminder's wording."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -97,13 +95,6 @@ def test_decide() -> None:
     assert decide(POLICY, member(suspended=True), TODAY).restore
     assert decide(POLICY, member(suspended=True, standing="waived"), TODAY).restore
     assert not decide(POLICY, member(suspended=True, standing="lapsed"), TODAY).restore
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "ats.sqlite")
-    yield opened
-    opened.close()
 
 
 def test_plan_reminds_once_and_suspends_once(store: Store) -> None:

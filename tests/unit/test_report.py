@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -15,34 +13,15 @@ from membership.ledger import LedgerEntry
 from membership.report import build_report, render_text, to_csv
 from membership.store import Store
 from policies.fees import load_fees
+from tests.builders import add_request
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 TODAY = NOW.date()
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "ats.sqlite")
-    yield opened
-    opened.close()
-
-
 def request(store: Store, subject: str, state: str, filed_days_ago: int = 1) -> int:
     filed = (NOW - timedelta(days=filed_days_ago)).isoformat()
-    return store.add_request(
-        page="Toolserver/Requests",
-        key=subject,
-        heading=f"Account request: {subject}",
-        requester=subject,
-        subject=subject,
-        type="account",
-        fields={},
-        content_hash="h",
-        intro_revid=1,
-        intro_timestamp=filed,
-        state=state,
-        detail={},
-    ).id
+    return add_request(store, subject, key=subject, intro_timestamp=filed, state=state).id
 
 
 def pay(store: Store, member: str, days_ago: int, amount: int = 2000) -> None:

@@ -4,9 +4,7 @@ bookkeeping stays; the audit log gains counts only; a dry run changes nothing.""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -14,6 +12,7 @@ from membership.retention import purge
 from membership.store import Store
 from policies.eligibility import PolicyError
 from policies.retention import load_retention
+from tests import builders
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 SECRET_REASONS = ("old reason", "gone reason")
@@ -24,16 +23,11 @@ def ago(days: float) -> str:
 
 
 def add_request(store: Store, subject: str, key: str, state: str, closed_days: float | None):
-    record = store.add_request(
-        page="Toolserver/Requests",
+    record = builders.add_request(
+        store,
+        subject,
         key=key,
-        heading=f"Account request: {subject}",
-        requester=subject,
-        subject=subject,
-        type="account",
         fields={"purpose": "private-ish purpose"},
-        content_hash="h",
-        intro_revid=1,
         intro_timestamp=ago(300),
         state=state,
         detail={"edits": 12},
@@ -61,9 +55,9 @@ def person(store: Store, name: str, reason: str) -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "ats.sqlite")
-    db = opened.db
+def store(store: Store) -> Store:
+    """The shared store with something of every kind retention.toml speaks of."""
+    opened, db = store, store.db
     # Sessions and login attempts.
     opened.save_session("expired", {"u": 1}, NOW - timedelta(minutes=1))
     opened.save_session("live", {"u": 2}, NOW + timedelta(hours=1))
@@ -93,8 +87,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
     add_request(opened, "Recent", "r1", "withdrawn", 10)
     person(opened, "Recent", "recent reason")
     db.execute("UPDATE identifications SET attested_at = ? WHERE username = 'Recent'", [ago(5)])
-    yield opened
-    opened.close()
+    return opened
 
 
 def snapshot(store: Store) -> dict[str, list[tuple]]:

@@ -1,6 +1,6 @@
 """The daily re-check's pure part (findings, changes) and its store part (one audit
-entry per change, however often and however many copies run), and `ats members check`
-against a wiki that cannot be reached (the members keep their standing)."""
+entry per change, however often and however many copies run). `ats members check`
+against a wiki that cannot be reached is in tests/integration/test_standing.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from ats.cli import main
 from membership import standing
 from membership.standing import Finding, compare, findings_of
 from membership.store import Store
@@ -183,26 +182,6 @@ def test_two_processes_at_once_record_the_change_once(tmp_path: Path) -> None:
         worker.join(60)
         assert worker.exitcode == 0
     assert audit(Store(path)) == ["standing-flagged"]
-
-
-def test_an_unreachable_wiki_is_one_line_and_members_keep_their_standing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    config = tmp_path / "ats.toml"
-    config.write_text(
-        '[wiki]\napi = "http://127.0.0.1:9/api.php"\nrequest_page = "R"\n'
-        '[bot]\nusername = "Bot"\n[store]\npath = "ats.sqlite"\n',
-        "utf-8",
-    )
-    store = Store(tmp_path / "ats.sqlite")
-    store.record_account("alice", "person", "Alice", 2001)
-    standing.record(store, "Alice", [Finding("locked")])
-    assert main(["--config", str(config), "members", "check"]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("ats: ") and "127.0.0.1:9" in err[0], err
-    kept = standing.standing_of(store, "Alice")
-    assert kept is not None and kept.describe() == "locked (globally)"
-    assert audit(store) == ["standing-flagged"]
 
 
 def test_the_summary_names_who_was_flagged() -> None:

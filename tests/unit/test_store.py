@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,15 +13,9 @@ import pytest
 
 from membership import store as store_module
 from membership.store import RequestRecord, Store
+from tests.builders import add_request
 
 PAGE = "Toolserver/Requests"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "ats.sqlite")
-    yield opened
-    opened.close()
 
 
 def add(store: Store, key: str, page: str = PAGE, **changes: Any) -> RequestRecord:
@@ -30,18 +23,11 @@ def add(store: Store, key: str, page: str = PAGE, **changes: Any) -> RequestReco
         "page": page,
         "key": key,
         "heading": f"Account request: {key}",
-        "requester": "Example",
-        "subject": "Example",
-        "type": "account",
-        "fields": {"type": "account", "purpose": "bots"},
         "content_hash": "h-" + key,
         "intro_revid": 10,
-        "intro_timestamp": "2025-01-01T00:00:00Z",
-        "state": "received",
         "detail": {"why": "new"},
     }
-    values.update(changes)
-    return store.add_request(**values)
+    return add_request(store, "Example", **{**values, **changes})
 
 
 def test_migrations_are_applied_once(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from membership.gates import Facts, Maintainer
 from membership.states import State
 from membership.store import RequestRecord, Store
 from policies.fees import FeePolicy
+from tests.builders import add_request
 
 ALL = Facts(identity=True, terms=True, ssh_key=True, identified=True, fee=True)
 FIELDS = {"type": "tool", "tool": "mytool", "license": "MIT", "maintainers": "Bob, Carol"}
@@ -109,27 +110,9 @@ def test_an_account_request_has_no_tool_gates() -> None:
 # -- the store side ----------------------------------------------------------------
 
 
-@pytest.fixture
-def store(tmp_path):
-    opened = Store(tmp_path / "ats.sqlite")
-    yield opened
-    opened.close()
-
-
 def _add_tool(store: Store):
-    return store.add_request(
-        page="P",
-        key="t1",
-        heading="Tool request: mytool",
-        requester="Alice",
-        subject="Alice",
-        type="tool",
-        fields=FIELDS,
-        content_hash="h",
-        intro_revid=1,
-        intro_timestamp="2025-01-01T00:00:00Z",
-        state="awaiting-requester",
-        detail={},
+    return add_request(
+        store, "Alice", page="P", key="t1", type="tool", fields=FIELDS, state="awaiting-requester"
     )
 
 
