@@ -34,6 +34,7 @@ from bot.clerk import Clerk, ClerkError
 from bot.eventstream import EventStreamFollower
 from membership.lease import ClerkLease, LeaseHeld, LeaseLost
 from membership.store import Store, StoreBusy, StoreError
+from policies.times import iso
 
 OVERLAP = timedelta(seconds=10)  # re-read this much before the cursor: late-committed rows
 MAX_SEEN = 10_000  # rcids remembered inside the overlap window
@@ -120,7 +121,7 @@ class RecentChangesPoller:
         found = wiki.recent_changes(
             self.site,
             namespaces=self._namespaces,
-            since=_iso(since - OVERLAP),
+            since=iso(since - OVERLAP, zulu=True),
             title=self._title,
             max_pages=CATCH_UP_PAGES,
         )
@@ -388,12 +389,8 @@ def _parse_cursor(value: str) -> tuple[datetime, int]:
 
 
 def _format_cursor(moment: datetime, rcid: int) -> str:
-    return f"{_iso(moment)}|{rcid}"
+    return f"{iso(moment, zulu=True)}|{rcid}"
 
 
 def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

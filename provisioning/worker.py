@@ -44,6 +44,7 @@ from membership.gates import tool_maintainers
 from membership.states import State
 from membership.store import JobRecord, RequestRecord, Store
 from policies.eligibility import canonical_username
+from policies.times import iso
 from policies.usernames import valid_username
 from provisioning.backend import Account, Backend, NoSuchAccountError, ProvisioningError
 from provisioning.desired import for_owner
@@ -195,7 +196,7 @@ def _run_leased(
         detail.pop("provisioning_error", None)
         detail["account"] = account.login
         store.update_request(
-            job.request_id, state=str(State.DONE), progress_at=_iso(now), detail=detail
+            job.request_id, state=str(State.DONE), progress_at=iso(now), detail=detail
         )
         store.audit(
             ACTOR,
@@ -414,7 +415,3 @@ def _failed(
             next_attempt_at=failed.next_attempt_at if failed and retry else None,
         )
     return Outcome(failed or job, False, error=message, retry=retry)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds")

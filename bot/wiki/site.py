@@ -224,10 +224,6 @@ def parse_time(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
 
 
-def api_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def transient_errors() -> tuple[type[BaseException], ...]:
     """pywikibot's own error base, for callers that must survive any wiki failure."""
     import requests

@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 from bot.wiki.site import (
     BATCH,
-    api_time,
     ask,
     chunks,
     faults,
@@ -27,6 +26,7 @@ from bot.wiki.site import (
     parse_time,
 )
 from policies.eligibility import AttachedWiki, Block, UserRecord
+from policies.times import iso
 
 
 def has_central_auth(site: Any) -> bool:
@@ -229,8 +229,8 @@ def recent_counts(
         "action": "query",
         "list": "usercontribs",
         "ucuser": "|".join(names),
-        "ucstart": api_time(now),
-        "ucend": api_time(since),
+        "ucstart": iso(now, zulu=True),
+        "ucend": iso(since, zulu=True),
         "uclimit": "max",
         "ucprop": "timestamp",
     }
@@ -250,8 +250,8 @@ def recent_counts(
                 action="query",
                 list="usercontribs",
                 ucuser=name,
-                ucstart=api_time(now),
-                ucend=api_time(since),
+                ucstart=iso(now, zulu=True),
+                ucend=iso(since, zulu=True),
                 uclimit=needed,
                 ucprop="timestamp",
             )
