@@ -16,6 +16,7 @@ import requests
 
 from devtools.devfarm import DevFarm, centralauth_dir, missing_centralauth_reason
 from devtools.devwiki import MEDIAWIKI_DIR, DevWiki, SeedUser
+from devtools.devwiki.oauthext import missing_oauth_reason, oauth_dir
 from membership.store import Store
 from tests.integration.slapd import Slapd
 
@@ -72,6 +73,39 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevFarm]:
         yield built
     finally:
         built.stop()
+
+
+@pytest.fixture(scope="session")
+def realoauth_wiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevWiki]:
+    """A seeded local wiki that loads the real OAuth extension, served for the session.
+    Skipped where the extension is not beside the checkout, unless ATS_REQUIRE_OAUTH=1 (CI),
+    which makes that a failure."""
+    require_mediawiki()
+    if oauth_dir() is None:
+        reason = missing_oauth_reason()
+        if os.environ.get("ATS_REQUIRE_OAUTH") == "1":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    wiki = DevWiki.create(tmp_path_factory.mktemp("oauthwiki"), oauth=True)
+    try:
+        wiki.start()
+        wiki.seed()
+        yield wiki
+    finally:
+        wiki.stop()
+
+
+@pytest.fixture
+def realoauth(realoauth_wiki: DevWiki, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The real extension (see tests/integration/realoauth.py) with an OAuth 2.0 and an OAuth
+    1.0a identity-only consumer registered for ``OAUTH_CALLBACK``, in ``.consumers``."""
+    from tests.integration.realoauth import RealOAuth
+
+    # The local wiki speaks plain http: let oauthlib accept that, for this test only.
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    real = RealOAuth(realoauth_wiki, OAUTH_CALLBACK)
+    real.consumers = {version: real.consumer(version) for version in (2, 1)}
+    return real
 
 
 @pytest.fixture(scope="session")
