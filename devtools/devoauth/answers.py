@@ -117,12 +117,15 @@ def approve(p: Provider, i: Incoming) -> Answer:
 
 
 def oauth1_step(p: Provider, step: str, i: Incoming) -> Answer:
-    """index.php?title=Special:OAuth/<step>: initiate, authorize, token, identify."""
+    """index.php?title=Special:OAuth/<step>: initiate, authorize (or authenticate), token,
+    identify."""
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     if step == "initiate":
         h, b, s = p.initiate.create_request_token_response(i.uri, i.method, i.body, i.headers)
         return s, {**h, **form}, b or ""
-    if step == "authorize" and i.method == "GET":
+    # authenticate differs from authorize on the wiki only in skipping the dialog for a
+    # consumer already allowed; the stand-in asks (or takes login_as()) either way.
+    if step in ("authorize", "authenticate") and i.method == "GET":
         token = i.query.get("oauth_token", "")
         if (
             token not in p.consumer.request_tokens

@@ -108,7 +108,7 @@ def test_login_through_the_bridge_signs_the_requester_in(
             (302, bridge.url + "/me"),
         ],
         1: [
-            (302, provider + "/index.php?title=Special%3AOAuth%2Fauthorize&"),
+            (302, provider + "/index.php?title=Special%3AOAuth%2Fauthenticate&"),
             (302, callback + "?oauth_token="),
             (302, bridge.url + "/me"),
         ],

@@ -129,7 +129,7 @@ def test_oauth1_signs_the_user_in(devoauth: DevOAuth) -> None:
     login_alice(devoauth)
     client = OAuthClient(devoauth.oauth_settings(1))
     url, kept = client.start()
-    assert url.startswith(devoauth.url + "/index.php?title=Special%3AOAuth%2Fauthorize&")
+    assert url.startswith(devoauth.url + "/index.php?title=Special%3AOAuth%2Fauthenticate&")
     assert f"oauth_consumer_key={devoauth.consumer_key}" in url
     args, hops = browse(url)
     assert [status for status, _ in hops] == [302]

@@ -5,12 +5,14 @@ the wiki's real consent page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import requests
 
-from bridge.oauth import OAuthClient
+from bridge.oauth import OAuthClient, OAuthError
 from devtools.devwiki.oauthext import default_oauth_dir, oauth_dir
 from tests.integration.realoauth import RealOAuth
 
@@ -60,3 +62,78 @@ def test_first_login_names_the_wiki_user(realoauth: RealOAuth, version: int) -> 
     assert (identity.username, identity.version) == ("Veteran", version)
     assert identity.central_id == str(user_id(realoauth, "Veteran"))
     assert "user" in identity.groups and not identity.blocked
+
+
+def refusal(call: Callable[[], object]) -> str:
+    with pytest.raises(OAuthError) as caught:
+        call()
+    return str(caught.value)
+
+
+@VERSIONS
+def test_second_login_asks_no_consent(realoauth: RealOAuth, version: int) -> None:
+    client = OAuthClient(realoauth.settings(realoauth.consumers[version]))
+    browser = realoauth.browser_of("Newcomer")
+    for _ in range(2):
+        url, kept = client.start()
+        assert client.finish(kept, browser.authorize(url)).username == "Newcomer"
+    assert browser.consent_pages == 1
+
+
+def test_oauth2_declined_consent_says_you_declined(realoauth: RealOAuth) -> None:
+    client = OAuthClient(realoauth.settings(realoauth.consumers[2]))
+    url, kept = client.start()
+    args = realoauth.browser_of("Veteran").authorize(url, allow=False)
+    # The extension's own shape, not the standard access_denied.
+    assert args["error"] == "unauthorized_client"
+    assert "rejected" in args["error_description"]
+    assert refusal(lambda: client.finish(kept, args)).startswith("You declined")
+
+
+def test_oauth1_declined_consent_never_reaches_the_bridge(realoauth: RealOAuth) -> None:
+    client = OAuthClient(realoauth.settings(realoauth.consumers[1]))
+    url, _kept = client.start()
+    browser = realoauth.browser_of("Veteran")
+    assert browser.authorize(url, allow=False) == {}
+    assert "You have chosen not to allow" in browser.last_page.text
+
+
+def test_oauth2_wrong_consumer_secret_names_the_setting(realoauth: RealOAuth) -> None:
+    consumer = realoauth.consumers[2]
+    client = OAuthClient(realoauth.settings(consumer, secret="0" * 40))
+    url, kept = client.start()  # the secret is first used at access_token
+    message = refusal(lambda: client.finish(kept, realoauth.browser_of("Veteran").authorize(url)))
+    assert "refused this tool's OAuth consumer key or secret" in message
+    assert "ATS_OAUTH_SECRET" in message
+
+
+def test_oauth1_wrong_consumer_secret_names_the_setting(realoauth: RealOAuth) -> None:
+    client = OAuthClient(realoauth.settings(realoauth.consumers[1], secret="0" * 40))
+    message = refusal(client.start)  # the wiki answers "Invalid signature" with HTTP 200
+    assert "refused this tool's OAuth consumer secret" in message
+    assert "ATS_OAUTH_SECRET" in message
+
+
+def test_oauth1_unknown_consumer_names_the_setting(realoauth: RealOAuth) -> None:
+    known = realoauth.consumers[1]
+    unknown = replace(known, key="f" * 32)
+    message = refusal(OAuthClient(realoauth.settings(unknown)).start)
+    assert "does not know this tool's OAuth consumer" in message
+    assert "[bridge] consumer_key" in message
+
+
+def test_oauth1_stale_request_token_asks_to_sign_in_again(realoauth: RealOAuth) -> None:
+    client = OAuthClient(realoauth.settings(realoauth.consumers[1]))
+    url, kept = client.start()
+    args = realoauth.browser_of("Veteran").authorize(url)
+    client.finish(kept, args)
+    # The request token was exchanged once; the wiki answers the second try in a 200 body.
+    assert "did not accept this sign-in" in refusal(lambda: client.finish(kept, args))
+
+
+def test_oauth2_reused_code_asks_to_sign_in_again(realoauth: RealOAuth) -> None:
+    client = OAuthClient(realoauth.settings(realoauth.consumers[2]))
+    url, kept = client.start()
+    args = realoauth.browser_of("Veteran").authorize(url)
+    client.finish(kept, args)
+    assert "did not accept this sign-in" in refusal(lambda: client.finish(kept, args))
