@@ -100,10 +100,20 @@ def oauth1_refusal(body: str) -> str | None:
             return STALE
         if "consumer" in code:
             return UNKNOWN_CONSUMER
-        return f"The wiki would not say who you are ({code}). {AGAIN}"
+        known = _protocol_refusal(str(answer.get("message", "")))
+        return known or f"The wiki would not say who you are ({code}). {AGAIN}"
     if not text.startswith("Error:"):
         return None
     said = unescape(_TAG.sub("", unescape(text)))
+    known = _protocol_refusal(said)
+    if known is not None:
+        return known
+    first = " ".join(said.removeprefix("Error:").split())[:160]
+    return f"The wiki refused the sign-in ({first}). {AGAIN}"
+
+
+def _protocol_refusal(said: str) -> str | None:
+    """The sentence for the extension's own words about an OAuth 1.0a refusal, if known."""
     if "Invalid signature" in said:
         return WRONG_SECRET
     if "Invalid consumer" in said:
@@ -111,5 +121,4 @@ def oauth1_refusal(body: str) -> str | None:
     lowered = said.lower()
     if any(cause in lowered for cause in ("token not found", "already been completed", "expired")):
         return STALE
-    first = " ".join(said.removeprefix("Error:").split())[:160]
-    return f"The wiki refused the sign-in ({first}). {AGAIN}"
+    return None

@@ -12,6 +12,7 @@ from urllib.parse import urlencode, urlsplit
 
 from oauthlib import oauth2
 from oauthlib.common import urldecode
+from oauthlib.oauth1.rfc5849.utils import parse_authorization_header
 
 from devtools.devoauth.provider import Provider
 
@@ -116,12 +117,37 @@ def approve(p: Provider, i: Incoming) -> Answer:
     return redirect(s, h["Location"])
 
 
+def oauth1_error(p: Provider, i: Incoming, *, token_step: bool = False) -> Answer:
+    """A refused initiate or token request, worded and served as the wiki does: HTTP 200,
+    plain text, ``Error: …`` naming the cause."""
+    header = i.headers.get("Authorization", "")
+    try:
+        key = dict(parse_authorization_header(header)) if header else {}
+    except ValueError:
+        key = {}
+    if not header:
+        cause = "An error occurred in the OAuth protocol: Invalid consumer key"
+    elif key.get("oauth_consumer_key") != p.consumer_key:
+        cause = "An error occurred in the OAuth protocol: Invalid consumer"
+    elif token_step and key.get("oauth_token") not in p.consumer.request_tokens:
+        cause = (
+            "Sorry, something went wrong connecting this application.\nGo back and try to "
+            "connect your account again, or contact the application author.\n\n"
+            "OAuth token not found, E004"
+        )
+    else:
+        cause = "An error occurred in the OAuth protocol: Invalid signature"
+    return 200, {"Content-Type": "text/plain;charset=UTF-8"}, f"Error: {cause}"
+
+
 def oauth1_step(p: Provider, step: str, i: Incoming) -> Answer:
     """index.php?title=Special:OAuth/<step>: initiate, authorize (or authenticate), token,
     identify."""
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     if step == "initiate":
         h, b, s = p.initiate.create_request_token_response(i.uri, i.method, i.body, i.headers)
+        if s != 200:
+            return oauth1_error(p, i)
         return s, {**h, **form}, b or ""
     # authenticate differs from authorize on the wiki only in skipping the dialog for a
     # consumer already allowed; the stand-in asks (or takes login_as()) either way.
@@ -145,16 +171,22 @@ def oauth1_step(p: Provider, step: str, i: Incoming) -> Answer:
         return redirect(s, h["Location"])
     if step == "token":
         h, b, s = p.token.create_access_token_response(i.uri, i.method, i.body, i.headers)
-        if s == 200:  # MediaWiki answers the token and secret only
-            b = urlencode([(k, v) for k, v in urldecode(b) if k != "oauth_authorized_realms"])
+        if s != 200:
+            return oauth1_error(p, i, token_step=True)
+        # MediaWiki answers the token and secret only.
+        b = urlencode([(k, v) for k, v in urldecode(b) if k != "oauth_authorized_realms"])
         return s, {**h, **form}, b or ""
     if step == "identify":
         valid, request = p.identify.validate_protected_resource_request(
             i.uri, i.method, i.body, i.headers
         )
-        if not valid:
-            return 401, {"Content-Type": "text/plain"}, "error=mwoauth-invalid-authorization"
+        if not valid:  # as on the wiki: HTTP 200, JSON
+            refusal = {
+                "error": "mwoauthdatastore-access-token-not-found",
+                "message": "No approved grant was found for that authorization token.",
+            }
+            return 200, {"Content-Type": "application/json"}, json.dumps(refusal)
         user = p.consumer.access_tokens[request.resource_owner_key]["user"]
         token = p.identify_jwt(user, request.nonce)
-        return 200, {"Content-Type": "application/jwt"}, token
+        return 200, {"Content-Type": "application/json"}, token
     return NOT_FOUND

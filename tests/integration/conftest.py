@@ -228,15 +228,16 @@ def devoauth(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def bridge_server(wikibot: WikiBot) -> Iterator[Callable[..., Any]]:
     """Start `ats bridge serve` for this test's wiki page and store (see bridge_server.py):
     `bridge_server(oauth_version=2, admins=("ChapterAdmin",))` returns the running
-    `BridgeServer`; stopped at the end."""
+    `BridgeServer` (``provider=`` another OAuth provider than the stand-in, ``oauth_secret=``
+    a secret other than the consumer's); stopped at the end."""
     from tests.integration.bridge_server import BridgeServer
 
     started: list[BridgeServer] = []
 
     def start(
-        *, oauth_version: int = 2, admins: tuple[str, ...] = ("ChapterAdmin",)
+        *, oauth_version: int = 2, admins: tuple[str, ...] = ("ChapterAdmin",), **more: Any
     ) -> BridgeServer:
-        server = BridgeServer(wikibot, oauth_version=oauth_version, admins=admins)
+        server = BridgeServer(wikibot, oauth_version=oauth_version, admins=admins, **more)
         started.append(server)
         return server.start()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import unescape
 from urllib.parse import parse_qsl, urljoin, urlsplit
@@ -134,3 +135,25 @@ class Arrived(Exception):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.url = url
+
+
+@dataclass
+class RealProvider:
+    """The real extension as a bridge's provider (see ``bridge_server.Provider``)."""
+
+    url: str
+    consumer_key: str
+    consumer_secret: str
+
+    def stop(self) -> None:
+        """The wiki outlives the bridge: nothing to stop."""
+
+
+def provider_for(real: RealOAuth) -> Callable[[int, str], RealProvider]:
+    """A factory registering a consumer of the given version for a bridge's callback."""
+
+    def make(version: int, callback_url: str) -> RealProvider:
+        consumer = real.consumer(version, callback_url)
+        return RealProvider(real.wiki.server, consumer.key, consumer.secret)
+
+    return make

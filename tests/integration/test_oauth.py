@@ -271,7 +271,9 @@ def test_devoauth_oauth1_answers_like_mediawiki(devoauth: DevOAuth) -> None:
     request_token = oauth.fetch_request_token(index + "?title=Special:OAuth/initiate")
     assert request_token["oauth_callback_confirmed"] == "true"
     refused = requests.post(index + "?title=Special:OAuth/initiate", timeout=10)
-    assert refused.status_code >= 400
+    # As on the wiki: HTTP 200, plain text.
+    assert refused.status_code == 200 and refused.headers["Content-Type"].startswith("text/plain")
+    assert refused.text == "Error: An error occurred in the OAuth protocol: Invalid consumer key"
     authorize = (
         f"{index}?title=Special:OAuth/authorize&oauth_token={request_token['oauth_token']}"
         f"&oauth_consumer_key={devoauth.consumer_key}"

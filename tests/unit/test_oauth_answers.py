@@ -113,6 +113,12 @@ def test_oauth1_identify_json_errors() -> None:
     )
     assert oauth1_refusal(body) == STALE
     assert oauth1_refusal('{"error":"mwoauth-invalid-consumer"}') == UNKNOWN_CONSUMER
+    # No key at all: the code is generic, the message names the cause.
+    unsigned = (
+        '{"error":"mwoauth-oauth-exception",'
+        '"message":"An error occurred in the OAuth protocol: Invalid consumer key"}'
+    )
+    assert oauth1_refusal(unsigned) == UNKNOWN_CONSUMER
     other = oauth1_refusal('{"error":"mwoauth-something"}')
     assert other is not None and "(mwoauth-something)" in other
 
