@@ -31,6 +31,28 @@ class Incoming:
     query: dict[str, str]
 
 
+INVALID_REQUEST = (
+    "The request is missing a required parameter, includes an invalid parameter value, "
+    "includes a parameter more than once, or is otherwise malformed."
+)
+INVALID_GRANT = (
+    "The provided authorization grant (e.g., authorization code, resource owner credentials) "
+    "or refresh token is invalid, expired, revoked, does not match the redirection URI used "
+    "in the authorization request, or was issued to another client."
+)
+CLIENT_FAILED = "Client authentication failed"
+REJECTED = "User has rejected the request from client application"
+
+
+def league_error(status: int, error: str, description: str, hint: str | None) -> Answer:
+    """An error as the extension's OAuth 2.0 server (league/oauth2-server) words it."""
+    body = {"error": error, "error_description": description}
+    if hint is not None:
+        body["hint"] = hint
+    body["message"] = description
+    return status, {"Content-Type": "application/json"}, json.dumps(body)
+
+
 def access_token(p: Provider, i: Incoming) -> Answer:
     """POST /rest.php/oauth2/access_token: the code (or refresh token) for tokens."""
     h, b, s = p.oauth2.create_token_response(i.uri, "POST", i.body, i.headers)
@@ -39,20 +61,42 @@ def access_token(p: Provider, i: Incoming) -> Answer:
         b = json.dumps(
             {k: token[k] for k in ("token_type", "expires_in", "access_token", "refresh_token")}
         )
-    return s, {**h, "Content-Type": "application/json"}, b
+        return s, {**h, "Content-Type": "application/json"}, b
+    # oauthlib says invalid_grant for most of these; the extension tells them apart.
+    error = json.loads(b).get("error") if b else None
+    form = dict(urldecode(i.body)) if i.body else {}
+    code = form.get("code", "")
+    if error == "invalid_client":
+        return league_error(401, "invalid_client", CLIENT_FAILED, None)
+    if code in p.consumer.spent_codes:
+        return league_error(
+            400, "invalid_request", INVALID_REQUEST, "Authorization code has been revoked"
+        )
+    if code not in p.consumer.codes:
+        return league_error(
+            400, "invalid_request", INVALID_REQUEST, "Cannot decrypt the authorization code"
+        )
+    if not form.get("code_verifier"):
+        return league_error(
+            400, "invalid_request", INVALID_REQUEST, "Check the `code_verifier` parameter"
+        )
+    return league_error(400, "invalid_grant", INVALID_GRANT, "Failed to verify `code_verifier`.")
 
 
 def profile(p: Provider, i: Incoming) -> Answer:
     """GET /rest.php/oauth2/resource/profile: who the bearer token's user is."""
     valid, request = p.oauth2.verify_request(i.uri, "GET", None, i.headers)
     if not valid:
-        error = {
-            "error": "access_denied",
-            "message": "The resource owner or authorization server denied the request.",
-        }
-        return 401, {"Content-Type": "application/json"}, json.dumps(error)
-    answer = {**request.user.profile(), "grants": ["basic", "editpage"]}  # type: ignore[union-attr]  # validated above: a token has a user
-    return 200, {"Content-Type": "application/json"}, json.dumps(answer)
+        return league_error(
+            401,
+            "access_denied",
+            "The resource owner or authorization server denied the request.",
+            "Could not verify the access token",
+        )
+    # An identity-only consumer: its grant, and no rights (the wiki filters them by grants).
+    answer = {**request.user.profile(), "grants": ["mwoauth-authonly"], "rights": []}  # type: ignore[union-attr]  # validated above: a token has a user
+    # The extension serves this JSON as HTML.
+    return 200, {"Content-Type": "text/html; charset=UTF-8"}, json.dumps(answer)
 
 
 def login_form(query: dict[str, str]) -> str:
@@ -99,12 +143,13 @@ def approve(p: Provider, i: Incoming) -> Answer:
     user = p.consenting(i.query)
     if user is None:
         return 200, {"Content-Type": "text/html"}, login_form(i.query)
-    if user is False:
-        refusal = oauth2.AccessDeniedError(
-            description="The resource owner or authorization server denied the request.",
-            state=credentials.get("state"),
-        )
-        return redirect(302, refusal.in_uri(credentials["redirect_uri"]))
+    if user is False:  # as the extension words it: unauthorized_client, and no state
+        refusal = {
+            "error": "unauthorized_client",
+            "error_description": REJECTED,
+            "message": REJECTED,
+        }
+        return redirect(302, f"{credentials['redirect_uri']}?{urlencode(refusal)}")
     credentials = {**credentials, "user": user}
     h, _, s = p.oauth2.create_authorization_response(
         f"{p.url}/rest.php/oauth2/authorize?{urlsplit(i.uri).query}",
@@ -163,7 +208,14 @@ def oauth1_step(p: Provider, step: str, i: Incoming) -> Answer:
             return 200, {"Content-Type": "text/html"}, login_form(i.query)
         if user is False:  # as on the wiki: no redirect, the consumer is never told
             p.consumer.request_tokens.pop(token, None)
-            return 200, {"Content-Type": "text/html"}, "<p>You cancelled the authorization.</p>"
+            return (
+                200,
+                {"Content-Type": "text/html"},
+                (
+                    '<p>You have chosen not to allow "DevOAuth consumer" to access your account. '
+                    '"DevOAuth consumer" will not work unless you allow it access.</p>'
+                ),
+            )
         p.consumer.request_tokens[token]["user"] = user
         h, _, s = p.authorize.create_authorization_response(
             f"{p.url}/index.php?{urlencode({'oauth_token': token})}"
@@ -173,8 +225,9 @@ def oauth1_step(p: Provider, step: str, i: Incoming) -> Answer:
         h, b, s = p.token.create_access_token_response(i.uri, i.method, i.body, i.headers)
         if s != 200:
             return oauth1_error(p, i, token_step=True)
-        # MediaWiki answers the token and secret only.
-        b = urlencode([(k, v) for k, v in urldecode(b) if k != "oauth_authorized_realms"])
+        # MediaWiki answers the token, its secret and oauth_callback_confirmed.
+        fields = [(k, v) for k, v in urldecode(b) if k != "oauth_authorized_realms"]
+        b = urlencode([*fields, ("oauth_callback_confirmed", "true")])
         return s, {**h, **form}, b or ""
     if step == "identify":
         valid, request = p.identify.validate_protected_resource_request(

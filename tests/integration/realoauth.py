@@ -70,6 +70,7 @@ class WikiBrowser:
     session: requests.Session
     callback_url: str
     consent_pages: int = 0
+    last_page: requests.Response | None = None  # where the wiki left the browser
 
     def follow(self, url: str) -> requests.Response:
         """GET ``url`` and its redirects, stopping before the consumer's callback."""

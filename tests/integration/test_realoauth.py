@@ -95,6 +95,7 @@ def test_oauth1_declined_consent_never_reaches_the_bridge(realoauth: RealOAuth) 
     url, _kept = client.start()
     browser = realoauth.browser_of("Veteran")
     assert browser.authorize(url, allow=False) == {}
+    assert browser.last_page is not None
     assert "You have chosen not to allow" in browser.last_page.text
 
 
