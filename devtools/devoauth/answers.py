@@ -14,6 +14,7 @@ from oauthlib import oauth2
 from oauthlib.common import urldecode
 from oauthlib.oauth1.rfc5849.utils import parse_authorization_header
 
+from devtools.devoauth.consumer import CONSUMER_GRANTS
 from devtools.devoauth.provider import Provider
 
 Answer = tuple[int, dict[str, str], str]
@@ -124,11 +125,24 @@ def authorize(p: Provider, i: Incoming) -> Answer:
     try:
         p.oauth2.validate_authorization_request(i.uri, "GET", None, i.headers)
     except oauth2.FatalClientError as error:
-        payload = {"error": error.error, "message": error.description}
-        return 400, {"Content-Type": "application/json"}, json.dumps(payload)
+        # As the extension does for a signed-in user: an HTML page, HTTP 200.
+        page = (
+            "<!DOCTYPE html><title>Application Connection Error - DevWiki</title>"
+            "<h1>Application Connection Error</h1>"
+            f"<p>{html.escape(error.description or error.error)}</p>"  # type: ignore[arg-type]  # error names a description or an error
+        )
+        return 200, {"Content-Type": "text/html; charset=UTF-8"}, page
     except oauth2.OAuth2Error as error:
         return redirect(302, error.in_uri(error.redirect_uri))  # type: ignore[arg-type]  # set for every redirecting error
-    approve = {"title": "Special:OAuth/approve", **i.query}
+    # The extension's extra parameters beside the request's own.
+    approve = {
+        "title": "Special:OAuth/approve",
+        **i.query,
+        "returnto": "/rest.php/oauth2/authorize",
+        "returntoquery": urlsplit(i.uri).query,
+        "oauth_version": "2",
+        "scope": i.query.get("scope") or " ".join(CONSUMER_GRANTS),
+    }
     return redirect(307, f"{p.url}/index.php?{urlencode(approve)}")
 
 

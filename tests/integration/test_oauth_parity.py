@@ -5,8 +5,8 @@ extension on a local wiki, and ``devtools.devoauth``), with an identity-only con
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from dataclasses import dataclass, replace
+from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 import pytest
@@ -184,3 +184,24 @@ def test_oauth1_declined_consent(side: Side) -> None:
     assert args == {}
     assert browser.last_page is not None
     assert "You have chosen not to allow" in browser.last_page.text
+
+
+def test_oauth2_authorize_sends_a_signed_in_user_to_approve(side: Side) -> None:
+    url, _ = OAuthClient(side.settings(2)).start()
+    answer = side.browser(True).session.get(url, allow_redirects=False, timeout=30)
+    assert answer.status_code == 307
+    location = urlsplit(answer.headers["Location"])
+    query = dict(parse_qsl(location.query))
+    assert query["title"] == "Special:OAuth/approve"
+    assert query["returnto"] == "/rest.php/oauth2/authorize"
+    assert query["oauth_version"] == "2" and query["scope"] == "mwoauth-authonly"
+    assert "state=" in query["returntoquery"]
+
+
+def test_oauth2_authorize_for_an_unknown_client(side: Side) -> None:
+    settings = replace(side.settings(2), consumer_key="f" * 32)
+    url, _ = OAuthClient(settings).start()
+    answer = side.browser(True).session.get(url, allow_redirects=False, timeout=30)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"].startswith("text/html")
+    assert "Application Connection Error" in answer.text
