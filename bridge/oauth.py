@@ -5,9 +5,12 @@ server-side until the callback; ``OAuthClient.finish()`` takes that data and the
 query parameters and returns the user's ``Identity`` or raises ``OAuthError``, whose text
 is a sentence fit for the page shown to the user.  OAuth 2.0 is the authorization-code
 grant with PKCE (S256) against ``rest.php/oauth2/…``; OAuth 1.0a is the
-``Special:OAuth/initiate|authorize|token|identify`` handshake, whose identify answer is a
-JWT verified here (HS256 with the consumer secret only; ``iss``, ``aud``, ``exp``, ``iat``,
-``nonce``; each nonce accepted once).  The HTTP work is requests-oauthlib's.
+``Special:OAuth/initiate|authenticate|token|identify`` handshake, whose identify answer is
+a JWT verified here (HS256 with the consumer secret only; ``iss``, ``aud``, ``exp``,
+``iat``, ``nonce``; each nonce accepted once).  The HTTP work is requests-oauthlib's; the
+wiki's refusals, which the extension words in its own ways (1.0a errors in HTTP 200
+bodies, a declined 2.0 consent as ``unauthorized_client``), are read by
+``bridge.oauth_answers`` into a sentence that names the cause.
 
 Only https endpoints are accepted unless ``OAUTHLIB_INSECURE_TRANSPORT=1`` is set in the
 environment (oauthlib's own switch, for local tests against plain http; never in
@@ -29,12 +32,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jwt
 import requests
 from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
 from requests_oauthlib import OAuth1Session, OAuth2Session
+
+from bridge.oauth_answers import AGAIN, DECLINED, declined, oauth1_refusal, oauth2_token_refusal
 
 __all__ = [
     "Identity",
@@ -54,7 +59,7 @@ for _name in ("requests_oauthlib", "oauthlib"):
 
 TIMEOUT = 20  # seconds for each request to the wiki
 USER_AGENT = "AmericanToolserver-bridge/0.1 (MediaWiki OAuth login)"
-_AGAIN = "Please sign in again; if it keeps happening, tell the chapter's admins."
+_AGAIN = AGAIN
 
 
 @dataclass(frozen=True)
@@ -322,11 +327,8 @@ class OAuthClient:
         return url, {"state": state, "code_verifier": verifier}
 
     def _finish2(self, kept: Mapping[str, str], args: Mapping[str, str]) -> Identity:
-        if args.get("error") == "access_denied":
-            raise OAuthError(
-                "You declined to let this tool know who you are on the wiki, so you are not "
-                "signed in. Sign in again and choose Allow if you want to continue."
-            )
+        if declined(args):
+            raise OAuthError(DECLINED)
         if args.get("error"):
             raise OAuthError(f"The wiki refused the sign-in ({args['error']}). {_AGAIN}")
         if not _same(args.get("state"), kept.get("state")) or not kept.get("code_verifier"):
@@ -352,12 +354,13 @@ class OAuthClient:
                 code_verifier=kept["code_verifier"],
                 timeout=TIMEOUT,
             )
-        except (OAuth2Error, ValueError, KeyError) as error:
-            log.warning("OAuth 2 token request refused: %s", type(error).__name__)
-            raise OAuthError(
-                "The wiki did not accept this sign-in (the code may have expired or been "
-                "used already). Please sign in again."
-            ) from None
+        except OAuth2Error as error:
+            message = oauth2_token_refusal(error.error)
+            log.warning("OAuth 2 token request refused (%s): %s", error.error, message)
+            raise OAuthError(message) from None
+        except (ValueError, KeyError) as error:
+            log.warning("OAuth 2 token answer unreadable: %s", type(error).__name__)
+            raise OAuthError(f"The wiki's answer could not be read. {_AGAIN}") from None
         response = oauth.get(self.settings.rest("resource/profile"), timeout=TIMEOUT)
         try:
             response.raise_for_status()
@@ -377,16 +380,34 @@ class OAuthClient:
         )
         return self._dress(session)
 
+    def _token1(self, session: OAuth1Session, step: str) -> dict[str, str]:
+        """POST a signed ``Special:OAuth/<step>`` and read the token it returns.
+
+        The extension answers errors here with HTTP 200 and a plain-text ``Error: …``, which
+        a generic client mistakes for an unreadable token; they are read for their cause.
+        """
+        response = session.post(self.settings.special_oauth(step), timeout=TIMEOUT)
+        refusal = oauth1_refusal(response.text)
+        if refusal is not None:
+            log.warning("OAuth 1 %s refused: %s", step, refusal)
+            raise OAuthError(refusal)
+        if response.status_code != 200:
+            log.warning("OAuth 1 %s failed: HTTP %s", step, response.status_code)
+            raise OAuthError(f"The wiki did not accept this sign-in. {_AGAIN}")
+        token = dict(parse_qsl(response.text.strip()))
+        if not token.get("oauth_token") or not token.get("oauth_token_secret"):
+            log.warning("OAuth 1 %s answer carried no token", step)
+            raise OAuthError(f"The wiki's answer could not be read. {_AGAIN}")
+        return token
+
     def _start1(self) -> tuple[str, dict[str, str]]:
         # "oob": MediaWiki then sends the user to the consumer's registered callback URL.
         # Any other value is refused unless the consumer allows callbacks under a prefix.
-        token = self._oauth1(callback_uri="oob").fetch_request_token(
-            self.settings.special_oauth("initiate"), timeout=TIMEOUT
-        )
-        if not token.get("oauth_token") or not token.get("oauth_token_secret"):
-            raise ValueError("no request token")
+        token = self._token1(self._oauth1(callback_uri="oob"), "initiate")
+        # authenticate, not authorize: the wiki skips its consent dialog for an
+        # identity-only consumer the user has already allowed.
         url = self.settings.special_oauth(
-            "authorize",
+            "authenticate",
             oauth_token=token["oauth_token"],
             oauth_consumer_key=self.settings.consumer_key,
         )
@@ -406,18 +427,14 @@ class OAuthClient:
                 "This sign-in answer does not match the sign-in this browser started (it may "
                 "be stale, from another tab, or forged). Please sign in again."
             )
-        try:
-            access = self._oauth1(
+        access = self._token1(
+            self._oauth1(
                 resource_owner_key=kept["oauth_token"],
                 resource_owner_secret=kept.get("oauth_token_secret", ""),
                 verifier=args["oauth_verifier"],
-            ).fetch_access_token(self.settings.special_oauth("token"), timeout=TIMEOUT)
-        except ValueError as error:
-            log.warning("OAuth 1 access token refused: %s", type(error).__name__)
-            raise OAuthError(
-                "The wiki did not accept this sign-in (it may have expired or been used "
-                "already). Please sign in again."
-            ) from None
+            ),
+            "token",
+        )
         # Our own nonce, so the identify JWT can be tied to this very request.
         nonce = secrets.token_hex(16)
         response = self._oauth1(
@@ -425,6 +442,10 @@ class OAuthClient:
             resource_owner_secret=access.get("oauth_token_secret"),
             nonce=nonce,
         ).post(self.settings.special_oauth("identify"), timeout=TIMEOUT)
+        refusal = oauth1_refusal(response.text)
+        if refusal is not None:
+            log.warning("OAuth 1 identify refused: %s", refusal)
+            raise OAuthError(refusal)
         if response.status_code != 200:
             log.warning("OAuth 1 identify failed: HTTP %s", response.status_code)
             raise OAuthError(f"The wiki did not say who you are. {_AGAIN}")

@@ -1,12 +1,16 @@
-"""A stand-in for MediaWiki's OAuth extension, for tests, the demo and development.
+"""A stand-in for MediaWiki's OAuth extension, for the demo, development and tests on
+machines without ``../shared/mediawiki-oauth``.
 
-The real extension cannot be installed here, so ``DevOAuth`` answers as it was observed to
-on a 1.39 wiki (LOCALWIKI.md): OAuth 2.0 at ``/rest.php/oauth2/authorize`` (307 to
-``/index.php?title=Special:OAuth/approve&…``, then 302 to the callback with ``code`` and
-``state``), ``/rest.php/oauth2/access_token`` (an RS256 JWT access token with float
-``iat``/``nbf``/``exp``) and ``/rest.php/oauth2/resource/profile``; OAuth 1.0a at
-``/index.php?title=Special:OAuth/initiate|authorize|token|identify`` (an HS256 identify
-JWT signed with the consumer secret, echoing the request's ``oauth_nonce``).  The protocol
+``DevOAuth`` answers as the real extension (REL1_39) does for the project's identity-only
+consumer — status codes, content types, ``expires_in``, grants and rights, error bodies;
+``tests/integration/test_oauth_parity.py`` runs the same assertions against both.  OAuth
+2.0 at ``/rest.php/oauth2/authorize`` (307 to ``/index.php?title=Special:OAuth/approve&…``,
+then 302 to the callback with ``code`` and ``state``), ``/rest.php/oauth2/access_token``
+(an RS256 JWT access token with float ``iat``/``nbf``/``exp``) and
+``/rest.php/oauth2/resource/profile``; OAuth 1.0a at
+``/index.php?title=Special:OAuth/initiate|authorize|authenticate|token|identify`` (errors
+as HTTP 200 bodies; an HS256 identify JWT signed with the consumer secret, echoing the
+request's ``oauth_nonce``).  The protocol
 work is oauthlib's server classes (``validators``); ``consumer`` holds the one consumer, its
 tokens and the users, ``provider`` the protocol side, ``answers`` one function per
 endpoint, ``app`` the Flask routes, and ``server`` serves them on 127.0.0.1 from a

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-ACCESS_TOKEN_SECONDS = 14400  # $wgOAuth2GrantExpirationInterval, PT4H
+ACCESS_TOKEN_SECONDS = 3600  # the expires_in the extension (REL1_39) answers
 IDENTIFY_SECONDS = 100  # MediaWiki's identify JWT: exp = iat + 100
-# The consumer's grants; the identify JWT lists them minus the auth-only grant, keeping the
-# array keys, hence an object with gaps like {"0":"basic","2":"editpage"}.
-CONSUMER_GRANTS = ("basic", "mwoauth-authonlyprivate", "editpage")
+# An identity-only consumer ("User identity verification only"), as the project registers
+# it: the profile and the identify JWT list this one grant, and the profile no rights.
+CONSUMER_GRANTS = ("mwoauth-authonly",)
 _RIGHTS = {
     "*": ("read", "createaccount", "edit", "createpage", "createtalk", "writeapi"),
     "user": ("move", "upload", "reupload", "minoredit", "editmyoptions", "sendemail"),
@@ -60,6 +60,7 @@ class Consumer:
     callback_url: str
     callback_is_prefix: bool = False
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    spent_codes: set[str] = field(default_factory=set)  # exchanged once: "revoked"
     bearer: dict[str, tuple[DevUser, float]] = field(default_factory=dict)
     request_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     access_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)

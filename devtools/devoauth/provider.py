@@ -157,7 +157,7 @@ class Provider:
             "exp": now + ACCESS_TOKEN_SECONDS,
             "sub": str(request.user.central_id),
             "iss": self.server,
-            "scopes": list(request.scopes or ["basic"]),
+            "scopes": list(request.scopes or CONSUMER_GRANTS),
         }
         return jwt.encode(claims, self._rsa, algorithm="RS256", headers={"typ": "JWT"})
 
@@ -174,11 +174,8 @@ class Provider:
             "exp": now + IDENTIFY_SECONDS,
             "iat": now,
             **profile,
-            "grants": {
-                str(i): grant
-                for i, grant in enumerate(CONSUMER_GRANTS)
-                if not grant.startswith("mwoauth-authonly")
-            },
+            # An identity-only consumer's grants: a list, as the extension sends them.
+            "grants": list(CONSUMER_GRANTS),
             "nonce": nonce,
         }
         claims["exp"] += overrides.pop("exp_offset", 0)

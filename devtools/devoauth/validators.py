@@ -35,7 +35,7 @@ class OAuth2Validator(oauth2.RequestValidator):
         return set(scopes) <= set(CONSUMER_GRANTS)
 
     def get_default_scopes(self, client_id, request, *args, **kwargs):
-        return ["basic"]
+        return list(CONSUMER_GRANTS)
 
     def save_authorization_code(self, client_id, code, request, *args, **kwargs):
         self.c.codes[code["code"]] = {
@@ -78,6 +78,7 @@ class OAuth2Validator(oauth2.RequestValidator):
 
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
         self.c.codes.pop(code, None)
+        self.c.spent_codes.add(code)
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         expires = time.time() + ACCESS_TOKEN_SECONDS

@@ -23,6 +23,7 @@ import requests
 from devtools.devwiki import client, server
 from devtools.devwiki.install import create_bot, install_mediawiki
 from devtools.devwiki.local import STATE_FILE, LocalWiki
+from devtools.devwiki.oauthext import Consumer, enable_oauth, register_consumer
 from devtools.devwiki.php import DevWikiError, check_prerequisites
 from devtools.devwiki.seed import SeedUser
 from devtools.devwiki.seed import seed as seed_wiki
@@ -37,16 +38,20 @@ class DevWiki(LocalWiki):
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
-    def create(cls, root: Path, port: int | None = None) -> DevWiki:
-        """Install a wiki into ``root`` (or load the one already there)."""
+    def create(cls, root: Path, port: int | None = None, *, oauth: bool = False) -> DevWiki:
+        """Install a wiki into ``root`` (or load the one already there); with ``oauth``,
+        the real OAuth extension is loaded on it (``oauthext``)."""
         root = Path(root).resolve()
         if (root / STATE_FILE).exists():
-            return cls.load(root)
-        check_prerequisites()
-        wiki = cls(root=root, port=port if port is not None else free_port())
-        install_mediawiki(wiki)
-        create_bot(wiki)
-        wiki._save_initial_state()
+            wiki = cls.load(root)
+        else:
+            check_prerequisites()
+            wiki = cls(root=root, port=port if port is not None else free_port())
+            install_mediawiki(wiki)
+            create_bot(wiki)
+            wiki._save_initial_state()
+        if oauth:
+            enable_oauth(wiki)
         return wiki
 
     @classmethod
@@ -108,6 +113,16 @@ class DevWiki(LocalWiki):
         revisions (each carries its sha1), and accounts and the block are created only once.
         """
         return seed_wiki(self)
+
+    # ------------------------------------------------------------------ OAuth consumers
+    def register_consumer(
+        self, *, version: int, callback_url: str, name: str, owner: str | None = None
+    ) -> Consumer:
+        """An approved identity-only OAuth consumer (the wiki must have been created with
+        ``oauth=True``)."""
+        return register_consumer(
+            self, version=version, callback_url=callback_url, name=name, owner=owner
+        )
 
     # ------------------------------------------------------------------ driving the wiki
     def api_as(self, user: str) -> requests.Session:

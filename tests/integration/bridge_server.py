@@ -18,8 +18,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import requests
 
@@ -31,16 +32,39 @@ if TYPE_CHECKING:
     from tests.integration.conftest import WikiBot
 
 
+class Provider(Protocol):
+    """Where the bridge's users sign in: ``url`` serves ``index.php`` and ``rest.php``."""
+
+    url: str
+    consumer_key: str
+    consumer_secret: str
+
+    def stop(self) -> None: ...
+
+
 class BridgeServer:
     """`ats bridge serve` for one test: its URL, its OAuth provider, its store."""
 
     def __init__(
-        self, wikibot: WikiBot, *, oauth_version: int = 2, admins: tuple[str, ...] = (ADMIN,)
+        self,
+        wikibot: WikiBot,
+        *,
+        oauth_version: int = 2,
+        admins: tuple[str, ...] = (ADMIN,),
+        provider: Callable[[int, str], Provider] | None = None,
+        oauth_secret: str | None = None,
     ) -> None:
         self.wikibot = wikibot
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.oauth = DevOAuth(callback_url=self.url + "/oauth/callback").start()
+        callback = self.url + "/oauth/callback"
+        # Another provider (the real OAuth extension) registers a consumer for this callback.
+        self.provider: Provider = (
+            provider(oauth_version, callback)
+            if provider is not None
+            else DevOAuth(callback_url=callback).start()
+        )
+        self.oauth_secret = oauth_secret or self.provider.consumer_secret
         self.session_key = secrets.token_urlsafe(32)
         self.oauth_version = oauth_version
         self.log_path = wikibot.root / "bridge.log"
@@ -53,13 +77,19 @@ class BridgeServer:
 [bridge]
 url = "{self.url}"
 oauth_version = {oauth_version}
-consumer_key = "{self.oauth.consumer_key}"
-oauth_index_url = "{self.oauth.url}/index.php"
-oauth_rest_url = "{self.oauth.url}/rest.php"
+consumer_key = "{self.provider.consumer_key}"
+oauth_index_url = "{self.provider.url}/index.php"
+oauth_rest_url = "{self.provider.url}/rest.php"
 """,
         )
         wikibot.config = self.config  # the bot's cycles read the same file
         self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def oauth(self) -> DevOAuth:
+        """The stand-in provider (when no other was given)."""
+        assert isinstance(self.provider, DevOAuth), "this bridge signs in elsewhere"
+        return self.provider
 
     @property
     def store_path(self) -> Path:
@@ -69,7 +99,7 @@ oauth_rest_url = "{self.oauth.url}/rest.php"
         env = {
             **os.environ,
             "ATS_SESSION_KEY": self.session_key,
-            "ATS_OAUTH_SECRET": self.oauth.consumer_secret,
+            "ATS_OAUTH_SECRET": self.oauth_secret,
             "OAUTHLIB_INSECURE_TRANSPORT": "1",
         }
         command = [sys.executable, "-m", "ats.cli", "--config", str(self.config)]
@@ -102,7 +132,7 @@ oauth_rest_url = "{self.oauth.url}/rest.php"
                 self._process.kill()
                 self._process.wait()
         self._process = None
-        self.oauth.stop()
+        self.provider.stop()
 
     def log(self) -> str:
         return self.log_path.read_text("utf-8", errors="replace") if self.log_path.exists() else ""

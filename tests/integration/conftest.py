@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 import requests
 
-# The development tools (the local wiki, the farm, the stand-in OAuth provider) are
-# imported here and nowhere else in the tests: the test modules take them from this
-# conftest, so where they live is written once.
+# The development tools (the local wiki, the farm, the stand-in OAuth provider),
+# re-exported so that test modules may take them from this conftest.
 from devtools.devfarm import (  # noqa: F401 - re-exported to the test modules
     META,
     PERSONAS,
@@ -38,6 +37,7 @@ from devtools.devwiki import (  # noqa: F401 - re-exported to the test modules
     DevWikiError,
     SeedUser,
 )
+from devtools.devwiki.oauthext import missing_oauth_reason, oauth_dir
 from membership.store import Store
 from tests.builders import request_section
 from tests.integration.slapd import Slapd
@@ -95,6 +95,39 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevFarm]:
         yield built
     finally:
         built.stop()
+
+
+@pytest.fixture(scope="session")
+def realoauth_wiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevWiki]:
+    """A seeded local wiki that loads the real OAuth extension, served for the session.
+    Skipped where the extension is not beside the checkout, unless ATS_REQUIRE_OAUTH=1 (CI),
+    which makes that a failure."""
+    require_mediawiki()
+    if oauth_dir() is None:
+        reason = missing_oauth_reason()
+        if os.environ.get("ATS_REQUIRE_OAUTH") == "1":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    wiki = DevWiki.create(tmp_path_factory.mktemp("oauthwiki"), oauth=True)
+    try:
+        wiki.start()
+        wiki.seed()
+        yield wiki
+    finally:
+        wiki.stop()
+
+
+@pytest.fixture
+def realoauth(realoauth_wiki: DevWiki, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The real extension (see tests/integration/realoauth.py) with an OAuth 2.0 and an OAuth
+    1.0a identity-only consumer registered for ``OAUTH_CALLBACK``, in ``.consumers``."""
+    from tests.integration.realoauth import RealOAuth
+
+    # The local wiki speaks plain http: let oauthlib accept that, for this test only.
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    real = RealOAuth(realoauth_wiki, OAUTH_CALLBACK)
+    real.consumers = {version: real.consumer(version) for version in (2, 1)}
+    return real
 
 
 @pytest.fixture(scope="session")
@@ -229,15 +262,16 @@ def devoauth(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def bridge_server(wikibot: WikiBot) -> Iterator[Callable[..., Any]]:
     """Start `ats bridge serve` for this test's wiki page and store (see bridge_server.py):
     `bridge_server(oauth_version=2, admins=("ChapterAdmin",))` returns the running
-    `BridgeServer`; stopped at the end."""
+    `BridgeServer` (``provider=`` another OAuth provider than the stand-in, ``oauth_secret=``
+    a secret other than the consumer's); stopped at the end."""
     from tests.integration.bridge_server import BridgeServer
 
     started: list[BridgeServer] = []
 
     def start(
-        *, oauth_version: int = 2, admins: tuple[str, ...] = ("ChapterAdmin",)
+        *, oauth_version: int = 2, admins: tuple[str, ...] = ("ChapterAdmin",), **more: Any
     ) -> BridgeServer:
-        server = BridgeServer(wikibot, oauth_version=oauth_version, admins=admins)
+        server = BridgeServer(wikibot, oauth_version=oauth_version, admins=admins, **more)
         started.append(server)
         return server.start()
 

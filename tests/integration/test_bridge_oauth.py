@@ -108,7 +108,7 @@ def test_login_through_the_bridge_signs_the_requester_in(
             (302, bridge.url + "/me"),
         ],
         1: [
-            (302, provider + "/index.php?title=Special%3AOAuth%2Fauthorize&"),
+            (302, provider + "/index.php?title=Special%3AOAuth%2Fauthenticate&"),
             (302, callback + "?oauth_token="),
             (302, bridge.url + "/me"),
         ],
@@ -169,7 +169,7 @@ def test_declining_on_the_wiki_ends_on_an_error_page_oauth2(
 
     page = browser.get(bridge.url + "/login")
 
-    assert dict(parse_qsl(urlsplit(browser.hops[-1][1]).query))["error"] == "access_denied"
+    assert dict(parse_qsl(urlsplit(browser.hops[-1][1]).query))["error"] == "unauthorized_client"
     refused(page, 400, "You declined to let this tool know who you are")
     assert browser.signed_in_as(bridge) is None
     assert wikibot.store().identity("Veteran") is None
@@ -185,7 +185,7 @@ def test_declining_on_the_wiki_ends_on_an_error_page_oauth1(
 
     # As on a real wiki, a declined 1.0a authorisation stays on the wiki...
     page = browser.get(bridge.url + "/login")
-    assert page.url.startswith(bridge.oauth.url) and "cancelled" in page.text
+    assert page.url.startswith(bridge.oauth.url) and "You have chosen not to allow" in page.text
     assert browser.signed_in_as(bridge) is None
     # ...and an answer without the wiki's verification code signs nobody in.
     [(_, authorize)] = browser.hops
