@@ -177,7 +177,7 @@ def check_directory(config: Config, env: Mapping[str, str]) -> Check:
 
 
 def check_store(path: Path) -> Check:
-    from membership.store import migrations
+    from membership.store import MIGRATIONS, migrations
 
     name = "store"
     if not path.exists():
@@ -215,7 +215,7 @@ def check_store(path: Path) -> Check:
             "restore it from a backup (`ats restore FILE`) or fix [store] path",
         )
     applied = [row[0] for row in rows]
-    known = [m.name for m in migrations._migrations]  # noqa: SLF001 - no public list
+    known = MIGRATIONS
     if not applied:
         return failed(
             name, f"{path} holds no ats schema", "fix [store] path: it names another database"
