@@ -16,7 +16,7 @@ Jobs about a member's existing account (`membership.accounts`: request_id NULL,
 what the store says now (`provisioning.desired`: the active keys, suspended or not)
 and `converge` the account to it, so a job never applies a change overtaken by a
 later one; the kind ("keys", "suspend", "restore") only names why it was queued. Jobs
-for one member never run at once (`membership.member_leases`: a second worker passes
+for one member never run at once (the store's member leases: a second worker passes
 over a member whose job is running). A failure is audited as `<kind>-failed` and
 shown to the admins, and no request changes state.
 
@@ -39,7 +39,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from membership import member_leases
 from membership.gates import tool_maintainers
 from membership.states import State
 from membership.store import JobRecord, RequestRecord, Store
@@ -100,7 +99,7 @@ def run_once(
     now = now or datetime.now(UTC)
     worker = worker or worker_id()
     hook = hook or (lambda stage: None)
-    job = member_leases.lease_next_job(store, worker, now, lease_seconds=lease_seconds)
+    job = store.lease_job(worker, now, lease_seconds=lease_seconds)
     if job is None:
         return None
     started = time.monotonic()
@@ -111,7 +110,7 @@ def run_once(
             )
     finally:
         if job.member is not None:
-            member_leases.release(store, job.member, worker)
+            store.release_member(job.member, worker)
     return replace(outcome, seconds=time.monotonic() - started)
 
 
@@ -150,8 +149,8 @@ class _Heartbeat:
                 # member still is: the next run of the job waits for this one to end.
                 if self.member is not None:
                     held = (
-                        member_leases.renew(
-                            store, self.member, worker, moment, lease_seconds=lease_seconds
+                        store.renew_member_lease(
+                            self.member, worker, moment, lease_seconds=lease_seconds
                         )
                         or held
                     )

@@ -16,7 +16,7 @@ from pathlib import Path
 import ldap3
 import pytest
 
-from membership import accounts, member_leases
+from membership import accounts
 from membership.store import Store
 from provisioning import ldap_connection
 from provisioning.backend import NOLOGIN, Account, Backend, Desired, ProvisioningError
@@ -148,11 +148,11 @@ def test_keys_and_suspend_forced(
         held = Held(store.path, backends(), stage)
         accounts.enqueue_suspend(store, "Jane Doe", "membership lapsed")
     # The member's job is running: a second worker passes over the member.
-    assert member_leases.holder(store, "Jane Doe") == "held"
+    assert store.member_lease_holder("Jane Doe") == "held"
     assert run_once(store, backend, worker="other") is None
     held.go()
     _drain(store, backend)
-    assert member_leases.holder(store, "Jane Doe") is None
+    assert store.member_lease_holder("Jane Doe") is None
     suspended = _account(backend, name)
     assert suspended.suspended and suspended.keys == (K2,) and suspended.shell == NOLOGIN
     assert _live_keys(backend, name) == ()
