@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from membership.gates import tool_maintainers
 from membership.states import State
@@ -55,6 +55,14 @@ MAX_ATTEMPTS = 8
 LEASE_SECONDS = 60
 OUTAGE_DELAY = 30
 Hook = Callable[[str], None]
+
+
+class Stop(Protocol):
+    """What tells `run_forever` to stop: a `threading.Event`, or a signal's flag."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -217,13 +225,14 @@ def run_forever(
     backend: Backend,
     *,
     poll: float = 5,
-    stop: threading.Event | None = None,
+    stop: Stop | None = None,
     log: Callable[[str], None] | None = None,
     reconcile_seconds: float = 0,
     **options: Any,
 ) -> None:
     """Queue and run jobs until `stop` is set, waiting `poll` seconds when idle; one
-    line per job to `log` (standard output by default). Every `reconcile_seconds`
+    line per job to `log` (standard output by default). A job in hand when `stop` is
+    set runs to its end first. Every `reconcile_seconds`
     (0: never), from the start, the whole directory is reconciled with the store and
     repaired, one line per drift."""
     stop = stop or threading.Event()
