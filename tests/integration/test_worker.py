@@ -16,7 +16,7 @@ import pytest
 from membership.store import Store
 from provisioning.ldap import LdapBackend
 from provisioning.worker import enqueue_approved, run_once
-from tests.integration.slapd import Slapd, approve
+from tests.integration.slapd import Slapd, approve, ats_config
 from tests.waiting import wait_until
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq7wDgO5m3m0n8rHj1bQ2pQ1pC2yq1zQ0S6c1VfQ9x1"
@@ -98,17 +98,7 @@ def test_a_killed_worker_is_taken_over_without_duplicates(
 
 
 def test_sigterm_mid_job_stops_the_worker_after_the_job(tmp_path: Path) -> None:
-    config = tmp_path / "ats.toml"
-    config.write_text(f"""[wiki]
-api = "http://127.0.0.1:9/api.php"
-request_page = "Toolserver/Requests"
-[bot]
-username = "ClerkBot@clerk"
-[store]
-path = "{tmp_path / "ats.sqlite"}"
-[provisioning]
-backend = "dry-run"
-""")
+    config = ats_config(tmp_path, None)
     # The dry-run backend appends each action to this file. As a named pipe nobody
     # reads yet, it holds the job in its first write, so the signal lands mid-job.
     actions = tmp_path / "provisioning-dry-run.jsonl"
