@@ -14,53 +14,41 @@ Run from the project root: ``.venv/bin/python bench/bench_devwiki.py [--rounds R
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.timing import Stopwatch, spread  # noqa: E402
 from devtools.devwiki import DevWiki  # noqa: E402
 
 
 def one_round() -> dict[str, float]:
-    times: dict[str, float] = {}
+    clock = Stopwatch()
     with tempfile.TemporaryDirectory(prefix="bench-devwiki-") as tmp:
-        mark = time.monotonic()
-        wiki = DevWiki.create(Path(tmp) / "wiki")
-        times["`DevWiki.create` (install.php, bot password)"] = time.monotonic() - mark
+        with clock.step("`DevWiki.create` (install.php, bot password)"):
+            wiki = DevWiki.create(Path(tmp) / "wiki")
         try:
-            mark = time.monotonic()
-            wiki.start()
-            times["first `start` (php -S up and answering)"] = time.monotonic() - mark
-            mark = time.monotonic()
-            wiki.seed()
-            times["first `seed` (accounts, past histories, block)"] = time.monotonic() - mark
-            mark = time.monotonic()
-            wiki.seed()
-            times["`seed` again (already seeded)"] = time.monotonic() - mark
+            with clock.step("first `start` (php -S up and answering)"):
+                wiki.start()
+            with clock.step("first `seed` (accounts, past histories, block)"):
+                wiki.seed()
+            with clock.step("`seed` again (already seeded)"):
+                wiki.seed()
             wiki.stop()
-            mark = time.monotonic()
-            wiki.start()
-            times["`start` after `stop`"] = time.monotonic() - mark
+            with clock.step("`start` after `stop`"):
+                wiki.start()
         finally:
             wiki.stop()
-    return times
+    return clock.times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    rounds = [one_round() for _ in range(args.rounds)]
-    print("| step | min s | median s | max s |\n|---|---:|---:|---:|")
-    for step in rounds[0]:
-        values = [r[step] for r in rounds]
-        print(
-            f"| {step} | {min(values):.3f} | {statistics.median(values):.3f} | {max(values):.3f} |"
-        )
+    spread([one_round() for _ in range(args.rounds)], decimals=3)
 
 
 if __name__ == "__main__":

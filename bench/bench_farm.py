@@ -14,14 +14,13 @@ Run from the project root:
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.timing import Stopwatch, spread  # noqa: E402
 from devtools.devfarm import DevFarm, GlobalUserSpec  # noqa: E402
 
 
@@ -38,28 +37,23 @@ def specs(prefix: str, edits: int, old_revisions: int | None) -> list[GlobalUser
 
 
 def one_round(edits: int) -> dict[str, float]:
-    times: dict[str, float] = {}
+    clock = Stopwatch()
     with tempfile.TemporaryDirectory(prefix="bench-farm-") as tmp:
-        started = time.monotonic()
-        farm = DevFarm.create(Path(tmp))
-        times["create"] = time.monotonic() - started
+        with clock.step("create"):
+            farm = DevFarm.create(Path(tmp))
         try:
-            mark = time.monotonic()
-            farm.start()
-            times["start"] = time.monotonic() - mark
-            mark = time.monotonic()
-            farm.seed()
-            times["seed"] = time.monotonic() - mark
-            times["create+start+seed"] = time.monotonic() - started
-            mark = time.monotonic()
-            farm.add_global_users(specs("Full", edits, None))
-            times[f"50 accounts x {edits} revisions"] = time.monotonic() - mark
-            mark = time.monotonic()
-            farm.add_global_users(specs("Counted", edits, 20))
-            times[f"50 accounts x {edits} edits, 40 revisions each"] = time.monotonic() - mark
+            with clock.step("start"):
+                farm.start()
+            with clock.step("seed"):
+                farm.seed()
+            clock.times["create+start+seed"] = sum(clock.times.values())
+            with clock.step(f"50 accounts x {edits} revisions"):
+                farm.add_global_users(specs("Full", edits, None))
+            with clock.step(f"50 accounts x {edits} edits, 40 revisions each"):
+                farm.add_global_users(specs("Counted", edits, 20))
         finally:
             farm.stop()
-    return times
+    return clock.times
 
 
 def main() -> None:
@@ -67,11 +61,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--edits", type=int, default=600, help="edits of each bulk account")
     args = parser.parse_args()
-    rounds = [one_round(args.edits) for _ in range(args.rounds)]
-    print("| step | min s | median s |\n|---|---:|---:|")
-    for step in rounds[0]:
-        values = [r[step] for r in rounds]
-        print(f"| {step} | {min(values):.1f} | {statistics.median(values):.1f} |")
+    spread([one_round(args.edits) for _ in range(args.rounds)], decimals=1, with_max=False)
 
 
 if __name__ == "__main__":

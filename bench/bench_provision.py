@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.timing import measured  # noqa: E402
 from provisioning.ldap import LdapBackend  # noqa: E402
 from tests.integration.slapd import Slapd  # noqa: E402
 
@@ -28,13 +28,9 @@ def backend(slapd: Slapd) -> LdapBackend:
 
 
 def timed(label: str, count: int, work: Callable[[], None]) -> None:
-    wall, cpu = time.perf_counter(), time.process_time()
-    work()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    print(
-        f"| {label} | {count:,} | {wall:.2f} s | {count / wall:,.0f} | "
-        f"{1000 * wall / count:.2f} ms | {1000 * cpu / count:.2f} ms |"
-    )
+    _, cost = measured(work)
+    rate = count / cost.wall
+    print(f"| {label} | {count:,} | {cost.wall:.2f} s | {rate:,.0f} | {cost.per(count)} |")
 
 
 def main() -> None:

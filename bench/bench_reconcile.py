@@ -14,7 +14,6 @@ import argparse
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import ldap3  # noqa: E402
 
+from bench.timing import measured  # noqa: E402
 from membership.store import Store  # noqa: E402
 from provisioning.ldap import LdapBackend  # noqa: E402
 from provisioning.reconcile import Drift, reconcile  # noqa: E402
@@ -51,12 +51,9 @@ class Counting(LdapBackend):
 
 def timed(label: str, members: int, work: Callable[[], list[Drift]]) -> None:
     Counting.searches = Counting.modifies = 0
-    wall, cpu = time.perf_counter(), time.process_time()
-    drifts = work()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    drifts, cost = measured(work)
     print(
-        f"| {label} | {members:,} | {len(drifts):,} | {wall:.2f} s | "
-        f"{1000 * wall / members:.2f} ms | {1000 * cpu / members:.2f} ms | "
+        f"| {label} | {members:,} | {len(drifts):,} | {cost.wall:.2f} s | {cost.per(members)} | "
         f"{Counting.searches:,} | {Counting.modifies:,} |"
     )
 

@@ -19,7 +19,10 @@ about themselves. Every action is audited without the private fact itself.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -41,7 +44,7 @@ from bridge.sessions import current_store
 from membership import fund, history, obligations, progress, standing, waivers
 from membership.report import build_report, to_csv
 from membership.states import CLOSED, State
-from membership.store import DuplicatePaymentError, JobRecord
+from membership.store import DuplicatePaymentError, JobRecord, Store
 from policies.eligibility import canonical_username
 from policies.money import MoneyError, format_minor, to_minor
 
@@ -135,19 +138,21 @@ def attest(username: str) -> Response:
     username, admin = _subject(username)
     method = " ".join(request.form.get("method", "").split())
     if not method or len(method) > MAX_METHOD:
-        flash(
+        return _back(
+            username,
             f"Say how you identified them (e.g. video call), under {MAX_METHOD} characters; "
             "never a document or an ID number.",
-            "error",
         )
-        return _back(username)
-    store = current_store()
-    with store.transaction():  # the fact, its audit entry and what it unlocks, or nothing
+
+    def attested(store: Store) -> _Recorded:
         record = store.attest_identification(username, attested_by=admin, method=method)
-        store.audit(admin, "identification-attested", subject=username, attestation_id=record.id)
-        auth.advance(username, admin)
-    flash(f"Identification of {username} recorded.", "success")
-    return _back(username)
+        return _Recorded(
+            f"Identification of {username} recorded.",
+            "identification-attested",
+            {"attestation_id": record.id},
+        )
+
+    return _act(username, admin, attested)
 
 
 @blueprint.post("/member/<username>/payment")
@@ -162,21 +167,19 @@ def payment(username: str) -> Response:
     except ValueError:
         paid_on = None
     if not CURRENCY.match(currency) or paid_on is None or paid_on > date.today():
-        flash(
+        return _back(
+            username,
             "Give a positive amount (e.g. 20.00), a three-letter currency and the date "
             "it was paid (not in the future).",
-            "error",
         )
-        return _back(username)
     try:
         minor = to_minor(form.get("amount", ""), currency)
     except MoneyError as error:
-        flash(f"Not recorded: {error}.", "error")
-        return _back(username)
-    store = current_store()
-    try:
-        with store.transaction():
-            asked = {w.id for w in store.waivers(username, status="requested")}
+        return _back(username, f"Not recorded: {error}.")
+
+    def paid(store: Store) -> _Recorded:
+        asked = {w.id for w in store.waivers(username, status="requested")}
+        try:
             record = obligations.record_payment(
                 store,
                 fees,
@@ -189,24 +192,24 @@ def payment(username: str) -> Response:
                 recorded_by=admin,
                 today=date.today(),
             )
-            store.audit(admin, "payment-recorded", subject=username, payment_id=record.id)
-            moot = asked - {w.id for w in store.waivers(username, status="requested")}
-            auth.advance(username, admin)
-    except obligations.ObligationError as error:
-        flash(f"Not recorded: {error}.", "error")
-        return _back(username)
-    except DuplicatePaymentError as error:
-        flash(
-            f"Not recorded: reference {error.existing.reference} is already recorded as "
-            f"{obligations.describe_payment(error.existing)}.",
-            "error",
+        except obligations.ObligationError as error:
+            raise _Refused(f"Not recorded: {error}.") from error
+        except DuplicatePaymentError as error:
+            raise _Refused(
+                f"Not recorded: reference {error.existing.reference} is already recorded as "
+                f"{obligations.describe_payment(error.existing)}."
+            ) from error
+        moot = asked - {w.id for w in store.waivers(username, status="requested")}
+        withdrawn = (
+            f" The year is settled, so waiver request #{min(moot)} is withdrawn." if moot else ""
         )
-        return _back(username)
-    withdrawn = (
-        f" The year is settled, so waiver request #{min(moot)} is withdrawn." if moot else ""
-    )
-    flash(f"Payment by {username} recorded as #{record.id}.{withdrawn}", "success")
-    return _back(username)
+        return _Recorded(
+            f"Payment by {username} recorded as #{record.id}.{withdrawn}",
+            "payment-recorded",
+            {"payment_id": record.id},
+        )
+
+    return _act(username, admin, paid)
 
 
 @blueprint.post("/waiver/<int:waiver_id>")
@@ -214,8 +217,7 @@ def payment(username: str) -> Response:
 def waiver(waiver_id: int) -> Response:
     member = current_member()
     assert member is not None
-    store = current_store()
-    record = store.waiver(waiver_id)
+    record = current_store().waiver(waiver_id)
     if record is None:
         abort(404, description="There is no such waiver request.")
     try:
@@ -226,19 +228,51 @@ def waiver(waiver_id: int) -> Response:
             needs_second=settings().fees.waiver_needs_second_admin,
         )
     except waivers.WaiverRuleError as error:
-        flash(str(error), "error")
-        return _back(record.username)
-    try:
-        with store.transaction():
-            settled = fund.settle_waiver(
+        return _back(record.username, str(error))
+
+    def settled(store: Store) -> _Recorded:
+        try:
+            outcome = fund.settle_waiver(
                 store, record, step, member.username, settings().fees, date.today()
             )
-            auth.advance(record.username, member.username)
-    except waivers.WaiverRuleError as error:  # another admin got there first
-        flash(str(error), "error")
-        return _back(record.username)
-    flash(settled.admin_message, "success" if settled.ok else "error")
-    return _back(record.username)
+        except waivers.WaiverRuleError as error:  # another admin got there first
+            raise _Refused(str(error)) from error
+        # The fund's rules audit what they did (granted, queued, asked a second admin).
+        return _Recorded(outcome.admin_message, ok=outcome.ok)
+
+    return _act(record.username, member.username, settled)
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    """What an admin action recorded: the line the admin sees, and its audit entry
+    (none when the rules that recorded the fact audit it themselves)."""
+
+    message: str
+    audit_action: str = ""
+    audit_details: dict[str, Any] = field(default_factory=dict)
+    ok: bool = True
+
+
+class _Refused(Exception):
+    """The rules refused the action; the message says why, and nothing was recorded."""
+
+
+def _act(username: str, admin: str, record: Callable[[Store], _Recorded]) -> Response:
+    """One admin action about `username`, the same way every time: the fact recorded,
+    its audit entry (without the private fact itself) and their requests re-evaluated
+    (what the fact unlocks), all in one transaction, so all of it is kept or none;
+    then the outcome shown to the admin on the member's page."""
+    store = current_store()
+    try:
+        with store.transaction():
+            done = record(store)
+            if done.audit_action:
+                store.audit(admin, done.audit_action, subject=username, **done.audit_details)
+            auth.advance(username, admin)
+    except _Refused as refusal:
+        return _back(username, str(refusal))
+    return _back(username, done.message, "success" if done.ok else "error")
 
 
 def _charts() -> dict[str, Markup]:
@@ -279,5 +313,8 @@ def _subject(username: str) -> tuple[str, str]:
     return username, member.username
 
 
-def _back(username: str) -> Response:
+def _back(username: str, message: str = "", category: str = "error") -> Response:
+    """Back to the member's page, showing `message` (an error unless told otherwise)."""
+    if message:
+        flash(message, category)
     return redirect(url_for("admin.member", username=username))

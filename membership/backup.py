@@ -25,7 +25,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from membership.store import Store, migrations
+from membership.store import MIGRATIONS, Store, migrations
 from membership.storefaults import StoreError, describe
 
 ALL_PAGES = -1  # one step, one snapshot (see the module's docstring)
@@ -117,7 +117,7 @@ def check_backup(source: Path) -> list[str]:
     applied = _migrations_of(source)
     if not applied:
         raise BackupError(f"{source} is not an ats store backup (it holds no ats schema)")
-    known = {m.name for m in migrations._migrations}  # noqa: SLF001 - no public list
+    known = set(MIGRATIONS)
     unknown = [name for name in applied if name not in known]
     if unknown:
         raise BackupError(

@@ -7,7 +7,7 @@ missing; a login shell other than the configured one; suspended in one but not i
 the other, or a key still opening a login on a suspended account; a stray or missing
 member of a tool's group. The directory is read with `Backend.observe()` (a few paged
 searches, not one read per account). A fix takes the member's lease first
-(`membership.member_leases`), so it never runs beside a job for the same member,
+(`Store.hold_member`), so it never runs beside a job for the same member,
 reads the store again under it and converges the account; a member whose job is
 running is left to that job. Accounts in the directory the store does not know
 (made by hand, before this system) are not touched.
@@ -20,7 +20,6 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from membership import member_leases
 from membership.store import Store
 from provisioning.backend import TOOL_PREFIX, Backend, Desired, Observed
 from provisioning.desired import Wanted, everything, for_owner
@@ -111,7 +110,7 @@ def _fix(store: Store, backend: Backend, wanted: Wanted, missing: bool) -> dict[
     record = wanted.record
     holder = f"reconcile:{socket.gethostname()}:{os.getpid()}"
     lease = record.owner if record.kind == "person" else None
-    if lease is not None and not member_leases.hold(store, lease, holder, FIX_LEASE_SECONDS):
+    if lease is not None and not store.hold_member(lease, holder, FIX_LEASE_SECONDS):
         return {"fixed": False, "error": "a job for this member is running; it converges it"}
     try:
         fresh = for_owner(store, record.owner, record.kind) or wanted
@@ -124,7 +123,7 @@ def _fix(store: Store, backend: Backend, wanted: Wanted, missing: bool) -> dict[
         return {"fixed": False, "error": str(error) or type(error).__name__}
     finally:
         if lease is not None:
-            member_leases.release(store, lease, holder)
+            store.release_member(lease, holder)
     return {"fixed": True, "error": ""}
 
 

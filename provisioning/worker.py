@@ -16,7 +16,7 @@ Jobs about a member's existing account (`membership.accounts`: request_id NULL,
 what the store says now (`provisioning.desired`: the active keys, suspended or not)
 and `converge` the account to it, so a job never applies a change overtaken by a
 later one; the kind ("keys", "suspend", "restore") only names why it was queued. Jobs
-for one member never run at once (`membership.member_leases`: a second worker passes
+for one member never run at once (the store's member leases: a second worker passes
 over a member whose job is running). A failure is audited as `<kind>-failed` and
 shown to the admins, and no request changes state.
 
@@ -37,9 +37,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from membership import member_leases
 from membership.gates import tool_maintainers
 from membership.states import State
 from membership.store import JobRecord, RequestRecord, Store
@@ -56,6 +55,14 @@ MAX_ATTEMPTS = 8
 LEASE_SECONDS = 60
 OUTAGE_DELAY = 30
 Hook = Callable[[str], None]
+
+
+class Stop(Protocol):
+    """What tells `run_forever` to stop: a `threading.Event`, or a signal's flag."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,7 @@ def run_once(
     now = now or datetime.now(UTC)
     worker = worker or worker_id()
     hook = hook or (lambda stage: None)
-    job = member_leases.lease_next_job(store, worker, now, lease_seconds=lease_seconds)
+    job = store.lease_job(worker, now, lease_seconds=lease_seconds)
     if job is None:
         return None
     started = time.monotonic()
@@ -111,7 +118,7 @@ def run_once(
             )
     finally:
         if job.member is not None:
-            member_leases.release(store, job.member, worker)
+            store.release_member(job.member, worker)
     return replace(outcome, seconds=time.monotonic() - started)
 
 
@@ -150,8 +157,8 @@ class _Heartbeat:
                 # member still is: the next run of the job waits for this one to end.
                 if self.member is not None:
                     held = (
-                        member_leases.renew(
-                            store, self.member, worker, moment, lease_seconds=lease_seconds
+                        store.renew_member_lease(
+                            self.member, worker, moment, lease_seconds=lease_seconds
                         )
                         or held
                     )
@@ -218,13 +225,14 @@ def run_forever(
     backend: Backend,
     *,
     poll: float = 5,
-    stop: threading.Event | None = None,
+    stop: Stop | None = None,
     log: Callable[[str], None] | None = None,
     reconcile_seconds: float = 0,
     **options: Any,
 ) -> None:
     """Queue and run jobs until `stop` is set, waiting `poll` seconds when idle; one
-    line per job to `log` (standard output by default). Every `reconcile_seconds`
+    line per job to `log` (standard output by default). A job in hand when `stop` is
+    set runs to its end first. Every `reconcile_seconds`
     (0: never), from the start, the whole directory is reconciled with the store and
     repaired, one line per drift."""
     stop = stop or threading.Event()

@@ -1,5 +1,5 @@
 """`ats doctor`, `ats backup` and `ats restore`: checking a deployment, and copying the
-store safely while the bot and the bridge write (`ats/doctor.py`, `membership/backup.py`)."""
+store safely while the bot and the bridge write (`ats/doctor/`, `membership/backup.py`)."""
 
 from __future__ import annotations
 

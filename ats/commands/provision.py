@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "run",
         help="run queued provisioning jobs",
         description="Queue a job for every approved request and run the due jobs with the "
-        "[provisioning] backend; failures are retried with back-off.",
+        "[provisioning] backend; failures are retried with back-off. SIGTERM or Ctrl-C stops "
+        "it after the job in hand.",
     )
     run_jobs.add_argument("--once", action="store_true", help="run the due jobs, then exit")
     run_jobs.add_argument(
@@ -83,14 +87,52 @@ def _provision_run(args: argparse.Namespace, config: Config) -> int:
     }
     with contextlib.closing(Store(config.store_path)) as store:
         backend = _provisioning_backend(config)
-        if not args.once:
+        stop = _Stop().install()
+        if args.once:
+            enqueue_approved(store)
+            while not stop.is_set():
+                outcome = run_once(store, backend, **options)
+                if outcome is None:
+                    break
+                print(outcome_line(outcome), flush=True)
+        else:
             every = section.reconcile_seconds
-            run_forever(store, backend, poll=args.poll, reconcile_seconds=every, **options)
-            return 0
-        enqueue_approved(store)
-        while (outcome := run_once(store, backend, **options)) is not None:
-            print(outcome_line(outcome), flush=True)
+            run_forever(
+                store, backend, poll=args.poll, stop=stop, reconcile_seconds=every, **options
+            )
+    if stop.is_set():
+        print(f"provision: stopped on {stop.by}, no job left running", file=sys.stderr)
     return 0
+
+
+class _Stop:
+    """Set by SIGTERM (systemd's stop) or SIGINT (Ctrl-C), naming the signal.
+
+    The handler only records the signal: a job in hand runs to its end (a directory
+    call the signal arrives in is resumed, not broken off) and the worker stops before
+    taking the next, so a stop never leaves a job `running` until its lease lapses.
+    It takes no lock either (setting a `threading.Event` could wait forever on the
+    lock the interrupted code holds), so an idle wait looks at it every 0.2 s."""
+
+    def __init__(self) -> None:
+        self.by = ""
+
+    def install(self) -> _Stop:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.by = signal.Signals(signum).name
+
+    def is_set(self) -> bool:
+        return bool(self.by)
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.by and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(0.2, left))
+        return self.is_set()
 
 
 def _provision_reconcile(args: argparse.Namespace, config: Config) -> int:

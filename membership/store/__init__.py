@@ -53,7 +53,7 @@ from membership.store.renewal import RenewalRoom
 from membership.store.replies import RepliesRoom
 from membership.store.requests import RequestsRoom
 from membership.store.retention import RetentionRoom
-from membership.store.schema import migrations
+from membership.store.schema import MIGRATIONS, migrations
 from membership.store.sessions import SessionsRoom
 from membership.store.standing import StandingRoom
 from membership.store.waivers import WaiversRoom
@@ -85,6 +85,7 @@ def now_iso() -> str:
 
 
 __all__ = [
+    "MIGRATIONS",
     "AccountRecord",
     "AuditEntry",
     "DecisionRecord",

@@ -1,4 +1,4 @@
-"""The jobs room: provisioning jobs, leased by one worker at a time.
+"""The jobs room: provisioning jobs, leased by one worker at a time, one member at a time.
 
 A job is about a request (one per request and kind: person | tool) or about a member
 (`keys | suspend | restore`, one per member and kind, refreshed when asked again).
@@ -6,6 +6,16 @@ A worker takes the next due job with a lease (`lease_job`, one atomic claim); a 
 that runs out (the worker was killed) makes the job available again. A failure queues
 it again after an exponential back-off, or marks it failed; a directory that cannot be
 reached defers it without spending an attempt.
+
+Two jobs about one member (a keys job and a suspend, say) would otherwise run on two
+workers at once and each write what it read, so a member's job also leases the member
+(a row of `member_leases`, taken with the job in one transaction): `lease_job` passes
+over a job whose member a running job holds. The member lease is renewed with the
+job's (`renew_member_lease`) and released when the job ends (`release_member`); a
+killed worker's member lease lapses like its job lease. The reconcile holds a member
+the same way while it fixes their account (`hold_member`). A job queued again while it
+runs waits for the member lease, so it runs after the run in flight, with the newest
+facts.
 """
 
 from __future__ import annotations
@@ -85,15 +95,18 @@ class JobsRoom(StoreConnection):
     def lease_job(
         self, worker: str, now: datetime | None = None, *, lease_seconds: int = 300
     ) -> JobRecord | None:
-        """Take the next due job (queued and due, or running with a lapsed lease)."""
+        """Take the next due job (queued and due, or running with a lapsed lease) whose
+        member no running job holds, leasing its member with it; None when none is."""
         stamp = iso(now)
         until = iso((now or datetime.now(UTC)) + timedelta(seconds=lease_seconds))
         with self.transaction():
             row = self._first(
                 "jobs",
-                "(state = 'queued' AND next_attempt_at <= ?) "
-                "OR (state = 'running' AND lease_until <= ?)",
-                [stamp, stamp],
+                "((state = 'queued' AND next_attempt_at <= ?) "
+                "OR (state = 'running' AND lease_until <= ?)) "
+                "AND (member IS NULL OR NOT EXISTS (SELECT 1 FROM member_leases AS held "
+                "WHERE held.member = jobs.member AND held.until > ?))",
+                [stamp, stamp, stamp],
                 order_by="next_attempt_at, id",
             )
             if row is None:
@@ -103,6 +116,12 @@ class JobsRoom(StoreConnection):
                 "attempts = attempts + 1, updated_at = ? WHERE id = ?",
                 [worker, until, stamp, row["id"]],
             )
+            if row["member"] is not None:
+                self._changed(
+                    "INSERT OR REPLACE INTO member_leases (member, worker, job_id, until) "
+                    "VALUES (?, ?, ?, ?)",
+                    [row["member"], worker, row["id"], until],
+                )
             return self.job(row["id"])
 
     def finish_job(self, job_id: int, worker: str, now: datetime | None = None) -> bool:
@@ -173,6 +192,40 @@ class JobsRoom(StoreConnection):
         job = self.job(job_id)
         assert job is not None
         return job
+
+    def renew_member_lease(
+        self, member: str, worker: str, now: datetime | None = None, *, lease_seconds: int = 60
+    ) -> bool:
+        """Extend `worker`'s lease on `member`; False if it no longer holds it."""
+        until = iso((now or datetime.now(UTC)) + timedelta(seconds=lease_seconds))
+        renewed = self._changed(
+            "UPDATE member_leases SET until = ? WHERE member = ? AND worker = ?",
+            [until, member, worker],
+        )
+        return renewed == 1
+
+    def hold_member(
+        self, member: str, holder: str, seconds: int, now: datetime | None = None
+    ) -> bool:
+        """Lease `member` outside any job (the reconcile fixing their account); False
+        when a running job (or another holder) has them."""
+        moment = now or datetime.now(UTC)
+        held = self._changed(
+            "INSERT INTO member_leases (member, worker, job_id, until) VALUES (?, ?, 0, ?) "
+            "ON CONFLICT (member) DO UPDATE SET worker = excluded.worker, job_id = 0, "
+            "until = excluded.until WHERE member_leases.until <= ?",
+            [member, holder, iso(moment + timedelta(seconds=seconds)), iso(moment)],
+        )
+        return held == 1
+
+    def release_member(self, member: str, worker: str) -> None:
+        """Free `member` for the next job (nothing happens if `worker` lost the lease)."""
+        self._changed("DELETE FROM member_leases WHERE member = ? AND worker = ?", [member, worker])
+
+    def member_lease_holder(self, member: str, now: datetime | None = None) -> str | None:
+        """The worker running a job for `member` now (or the reconcile holding them), if any."""
+        row = self._first("member_leases", "member = ? AND until > ?", [member, iso(now)])
+        return str(row["worker"]) if row else None
 
     def job(self, job_id: int) -> JobRecord | None:
         row = self._first("jobs", "id = ?", [job_id])

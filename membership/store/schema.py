@@ -37,20 +37,19 @@ STEPS: tuple[tuple[str, Callable[[Database], None]], ...] = (
     ("0016_member_leases", schema_jobs.member_leases),
 )
 
+MIGRATIONS: tuple[str, ...] = tuple(name for name, _ in STEPS)
+"""Every step's name, oldest first: what `_sqlite_migrations` of a current store holds
+(under the set `migrations.name`); tools that only read a store compare against it."""
+
 migrations = Migrations("ats")
 for _name, _step in STEPS:
     migrations(name=_name)(_step)
 
 
-def names() -> list[str]:
-    """Every step's name, oldest first."""
-    return [name for name, _ in STEPS]
-
-
 def upgrade(db: Database, path: Path, *, stop_before: str | None = None) -> None:
     """Apply the steps `db` lacks (those before `stop_before` only, when given);
     a store holding steps this version does not know is refused before anything runs."""
-    known = set(names())
+    known = set(MIGRATIONS)
     unknown = [m.name for m in migrations.applied(db) if m.name not in known]
     if unknown:
         raise newer_store(path, unknown)

@@ -109,8 +109,8 @@ def reminder_claims(db: Database) -> None:
 
 
 def member_leases(db: Database) -> None:
-    # One job at a time per member (membership/member_leases.py): the worker running a
-    # job for the member, which job, and until when (renewed while the job runs).
+    # One job at a time per member (the jobs room, membership/store/jobs.py): the worker
+    # running a job for the member, which job, and until when (renewed while the job runs).
     db.table("member_leases").create(
         {"member": str, "worker": str, "job_id": int, "until": str},
         pk="member",

@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -182,10 +183,16 @@ index uid,uidNumber,gidNumber,cn,employeeNumber eq
             conn.unbind()
 
 
-def ats_config(folder: Path, slapd: Slapd, **extra: Any) -> Path:
-    """`folder/ats.toml` with the store beside it and `slapd` as the LDAP backend;
-    `extra` are more `[provisioning]` keys (numbers)."""
+def ats_config(folder: Path, slapd: Slapd | None, **extra: Any) -> Path:
+    """`folder/ats.toml` with the store beside it and `slapd` as the LDAP backend (the
+    dry-run backend when None); `extra` are more `[provisioning]` keys (numbers)."""
     path = folder / "ats.toml"
+    backend = (
+        'backend = "dry-run"\n'
+        if slapd is None
+        else f'backend = "ldap"\nldap_url = "{slapd.url}"\nbase_dn = "{slapd.base_dn}"\n'
+        f'bind_dn = "{slapd.root_dn}"\n'
+    )
     lines = "".join(f"{key} = {value}\n" for key, value in extra.items())
     path.write_text(f"""[wiki]
 api = "http://127.0.0.1:9/api.php"
@@ -195,12 +202,21 @@ username = "ClerkBot@clerk"
 [store]
 path = "ats.sqlite"
 [provisioning]
-backend = "ldap"
-ldap_url = "{slapd.url}"
-base_dn = "{slapd.base_dn}"
-bind_dn = "{slapd.root_dn}"
-{lines}""")
+{backend}{lines}""")
     return path
+
+
+def ats(config: Path, *args: str, password: str) -> subprocess.CompletedProcess[str]:
+    """`ats --config CONFIG ARGS...` run to its end as its own process, with `password`
+    as the directory's bind password."""
+    return subprocess.run(
+        [sys.executable, "-m", "ats.cli", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ATS_LDAP_PASSWORD": password},
+        timeout=120,
+        check=False,
+    )
 
 
 def approve(store: Store, who: str, key: str) -> RequestRecord:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from membership.store import Store, migrations
+from membership.store import MIGRATIONS, Store
 from tests.builders import request_wikitext
 from tests.integration.conftest import WikiBot
 from tests.integration.test_watch import Watch, bot_replies, replies_under
@@ -76,7 +76,7 @@ def test_a_backup_during_bot_watch_restores_and_the_bot_resumes(
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         applied = [row[0] for row in db.execute("SELECT name FROM _sqlite_migrations")]
-    assert applied == [m.name for m in migrations._migrations]  # noqa: SLF001
+    assert applied == list(MIGRATIONS)
 
     # The restored store is behind the page: the bot must catch up, not answer again.
     assert len(wikibot.store().requests(wikibot.page)) < len(USERS)

@@ -7,7 +7,6 @@ a restored member has their shell and keys."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 import ldap3
 import pytest
 
-from membership import accounts, member_leases
+from membership import accounts
 from membership.store import Store
 from provisioning import ldap_connection
 from provisioning.backend import NOLOGIN, Account, Backend, Desired, ProvisioningError
@@ -24,30 +23,18 @@ from provisioning.ldap import LdapBackend
 from provisioning.unix import UnixBackend
 from provisioning.worker import provision_person, run_once
 from tests.integration.slapd import Slapd
+from tests.integration.unixroot import unix_root
 
 K1 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq7wDgO5m3m0n8rHj1bQ2pQ1pC2yq1zQ0S6c1VfQ9x1 k1"
 K2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB2dFh0eKJb3yQb2m9o2fWn8i0pXc5Q0v8ZpYk3wTnqz k2"
 ROUNDS = 20
 
 
-def _unix_root(tmp_path: Path) -> Path:
-    if shutil.which("useradd") is None and not Path("/usr/sbin/useradd").exists():
-        pytest.fail("useradd is missing: install Debian's passwd package", pytrace=False)
-    root = tmp_path / "root"
-    (root / "etc").mkdir(parents=True)
-    (root / "home").mkdir()
-    for name in ("passwd", "group", "shadow", "gshadow"):
-        (root / "etc" / name).touch()
-    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
-    (root / "etc" / "group").write_text("root:x:0:\n")
-    return root
-
-
 @pytest.fixture(params=["ldap", "unix"])
 def backends(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Backend]]:
     """A factory of backends on one directory (each worker thread takes its own)."""
     if request.param == "unix":
-        root = _unix_root(tmp_path)
+        root = unix_root(tmp_path)
         yield lambda: UnixBackend(root)
         return
     server = Slapd.start()
@@ -148,11 +135,11 @@ def test_keys_and_suspend_forced(
         held = Held(store.path, backends(), stage)
         accounts.enqueue_suspend(store, "Jane Doe", "membership lapsed")
     # The member's job is running: a second worker passes over the member.
-    assert member_leases.holder(store, "Jane Doe") == "held"
+    assert store.member_lease_holder("Jane Doe") == "held"
     assert run_once(store, backend, worker="other") is None
     held.go()
     _drain(store, backend)
-    assert member_leases.holder(store, "Jane Doe") is None
+    assert store.member_lease_holder("Jane Doe") is None
     suspended = _account(backend, name)
     assert suspended.suspended and suspended.keys == (K2,) and suspended.shell == NOLOGIN
     assert _live_keys(backend, name) == ()

@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.builders import ssh_public_key
-from tests.integration.slapd import Slapd, ats_config
-
-
-def ats(config: Path, *args: str, password: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ATS_LDAP_PASSWORD": password}
-    return subprocess.run(
-        [sys.executable, "-m", "ats.cli", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+from tests.integration.slapd import Slapd, ats, ats_config
 
 
 def test_provision_account_converges(slapd: Slapd, tmp_path: Path) -> None:

@@ -5,9 +5,7 @@ Unix backend under a throwaway root."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -20,22 +18,11 @@ from provisioning.ldap import LdapBackend
 from provisioning.reconcile import reconcile
 from provisioning.unix import UnixBackend
 from provisioning.worker import provision_person, run_forever
-from tests.integration.slapd import Slapd, ats_config
-from tests.integration.test_converge import K1, K2, _unix_root
+from tests.integration.slapd import Slapd, ats, ats_config
+from tests.integration.test_converge import K1, K2
+from tests.integration.unixroot import unix_root
 
 HAND = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHandAddedKeyHandAddedKeyHandAddedKey0001 hand"
-
-
-def _ats(config: Path, *args: str, password: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ATS_LDAP_PASSWORD": password}
-    return subprocess.run(
-        [sys.executable, "-m", "ats.cli", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
 
 
 def _members(store: Store, backend) -> None:
@@ -69,7 +56,7 @@ def test_reconcile_reports_and_fixes_drift_planted_in_the_directory(
     ldap = LdapBackend(slapd.url, slapd.base_dn, slapd.root_dn, slapd.password)
     _members(store, ldap)
     config = ats_config(tmp_path, slapd)
-    clean = _ats(config, "provision", "reconcile", password=slapd.password)
+    clean = ats(config, "provision", "reconcile", password=slapd.password)
     assert (clean.returncode, clean.stdout) == (0, "no drift: the directory matches the store\n")
 
     base = slapd.base_dn
@@ -87,7 +74,7 @@ def test_reconcile_reports_and_fixes_drift_planted_in_the_directory(
     )
     hand.unbind()
 
-    found = _ats(config, "provision", "reconcile", password=slapd.password)
+    found = ats(config, "provision", "reconcile", password=slapd.password)
     assert found.returncode == 1, found.stderr
     lines = found.stdout.splitlines()
     assert lines == [
@@ -99,12 +86,12 @@ def test_reconcile_reports_and_fixes_drift_planted_in_the_directory(
     ]
     assert found.stderr == ""
 
-    fixed = _ats(config, "provision", "reconcile", "--fix", password=slapd.password)
+    fixed = ats(config, "provision", "reconcile", "--fix", password=slapd.password)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert fixed.stdout.splitlines() == [f"{line} (fixed)" for line in lines] + [
         "5 drift(s), 5 fixed"
     ]
-    again = _ats(config, "provision", "reconcile", password=slapd.password)
+    again = ats(config, "provision", "reconcile", password=slapd.password)
     assert (again.returncode, again.stdout) == (0, "no drift: the directory matches the store\n")
 
     [alice] = slapd.search(f"ou=people,{base}", "(uid=alice)")
@@ -120,7 +107,7 @@ def test_reconcile_reports_and_fixes_drift_planted_in_the_directory(
 
 
 def test_reconcile_on_the_unix_backend(tmp_path: Path) -> None:
-    root = _unix_root(tmp_path)
+    root = unix_root(tmp_path)
     store = Store(tmp_path / "ats.sqlite")
     unix = UnixBackend(root)
     _members(store, unix)
@@ -143,7 +130,7 @@ def test_reconcile_on_the_unix_backend(tmp_path: Path) -> None:
 
 
 def test_the_long_running_worker_reconciles(tmp_path: Path) -> None:
-    root = _unix_root(tmp_path)
+    root = unix_root(tmp_path)
     store = Store(tmp_path / "ats.sqlite")
     unix = UnixBackend(root)
     _members(store, unix)

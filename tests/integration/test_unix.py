@@ -13,6 +13,7 @@ import pytest
 from provisioning.backend import NameTakenError, ProvisioningError
 from provisioning.names import NamingError
 from provisioning.unix import UnixBackend
+from tests.integration.unixroot import unix_root
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq7wDgO5m3m0n8rHj1bQ2pQ1pC2yq1zQ0S6c1VfQ9x1"
 KEY2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB2dFh0eKJb3yQb2m9o2fWn8i0pXc5Q0v8ZpYk3wTnqz"
@@ -20,16 +21,7 @@ KEY2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB2dFh0eKJb3yQb2m9o2fWn8i0pXc5Q0v8Zp
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    if shutil.which("useradd") is None and not Path("/usr/sbin/useradd").exists():
-        pytest.fail("useradd is missing: install Debian's passwd package", pytrace=False)
-    root = tmp_path / "root"
-    (root / "etc").mkdir(parents=True)
-    (root / "home").mkdir()
-    for name in ("passwd", "group", "shadow", "gshadow"):
-        (root / "etc" / name).touch()
-    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
-    (root / "etc" / "group").write_text("root:x:0:\n")
-    return root
+    return unix_root(tmp_path)
 
 
 def passwd(root: Path) -> list[list[str]]:

@@ -1,5 +1,6 @@
 """A worker killed with SIGKILL mid-job, against a real slapd: the next worker takes the
-job when the lease lapses and converges — one account, one number, request done."""
+job when the lease lapses and converges — one account, one number, request done. A
+worker stopped with SIGTERM (systemd's stop) mid-job finishes the job first."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import pytest
 from membership.store import Store
 from provisioning.ldap import LdapBackend
 from provisioning.worker import enqueue_approved, run_once
-from tests.integration.slapd import Slapd, approve
+from tests.integration.slapd import Slapd, approve, ats_config
+from tests.waiting import wait_until
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq7wDgO5m3m0n8rHj1bQ2pQ1pC2yq1zQ0S6c1VfQ9x1"
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,3 +95,52 @@ def test_a_killed_worker_is_taken_over_without_duplicates(
     assert len(done) == 1
     assert store.account_of("Jane Doe").shell_name == "jane-doe"  # type: ignore[union-attr]
     store.close()
+
+
+def test_sigterm_mid_job_stops_the_worker_after_the_job(tmp_path: Path) -> None:
+    config = ats_config(tmp_path, None)
+    # The dry-run backend appends each action to this file. As a named pipe nobody
+    # reads yet, it holds the job in its first write, so the signal lands mid-job.
+    actions = tmp_path / "provisioning-dry-run.jsonl"
+    os.mkfifo(actions)
+    store = Store(tmp_path / "ats.sqlite")
+    approve(store, "Jane Doe", "k1")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "ats.cli", "--config", str(config), "provision", "run"]
+        + ["--poll", "0.2"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    reader = None
+    try:
+        wait_until(lambda: [j.state for j in store.jobs()] == ["running"], 60)
+        worker.send_signal(signal.SIGTERM)
+        wait_until(lambda: _taken(worker, signal.SIGTERM), 10, what="the signal taken")
+        assert worker.poll() is None, "the signal ended the worker mid-job"
+        reader = os.open(actions, os.O_RDONLY | os.O_NONBLOCK)  # the job's write goes on
+        out, err = worker.communicate(timeout=60)
+        written = os.read(reader, 65536).decode()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.communicate()
+        if reader is not None:
+            os.close(reader)
+    assert worker.returncode == 0, err
+    assert err == "provision: stopped on SIGTERM, no job left running\n"
+    [line] = out.splitlines()
+    assert " person for request " in line and "(Jane Doe): done in " in line, out
+    assert '"op": "create-person", "wiki_user": "Jane Doe"' in written
+    assert [(j.state, j.attempts) for j in store.jobs()] == [("done", 1)]
+    store.close()
+
+
+def _taken(process: subprocess.Popen[str], signum: int) -> bool:
+    """Whether `process` has taken `signum` (handled it, or died of it)."""
+    if process.poll() is not None:
+        return True
+    status = Path(f"/proc/{process.pid}/status").read_text().splitlines()
+    masks = [int(line.split()[1], 16) for line in status if line.startswith(("SigPnd", "ShdPnd"))]
+    return not any(mask & (1 << (signum - 1)) for mask in masks)

@@ -1,4 +1,4 @@
-"""One job at a time per member (membership/member_leases.py): a second job for a
+"""One job at a time per member (the store's jobs room): a second job for a
 member waits while the first runs, other members' jobs do not, a killed worker's
 member lease lapses, and the reconcile holds a member the same way."""
 
@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from membership import member_leases
 from membership.store import Store
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -27,50 +26,50 @@ def test_a_second_job_for_a_running_member_waits(store: Store) -> None:
     store.enqueue_member_job("Jane", "suspend", {}, NOW)
     store.enqueue_member_job("Jane", "keys", {}, NOW)
     store.enqueue_member_job("John", "keys", {}, NOW)
-    first = member_leases.lease_next_job(store, "w1", NOW, lease_seconds=60)
+    first = store.lease_job("w1", NOW, lease_seconds=60)
     assert first is not None and (first.member, first.kind) == ("Jane", "suspend")
-    assert member_leases.holder(store, "Jane", NOW) == "w1"
-    second = member_leases.lease_next_job(store, "w2", NOW, lease_seconds=60)
+    assert store.member_lease_holder("Jane", NOW) == "w1"
+    second = store.lease_job("w2", NOW, lease_seconds=60)
     assert second is not None and second.member == "John"  # Jane's keys job waits
-    assert member_leases.lease_next_job(store, "w3", NOW, lease_seconds=60) is None
+    assert store.lease_job("w3", NOW, lease_seconds=60) is None
 
-    member_leases.release(store, "Jane", "w1")
-    third = member_leases.lease_next_job(store, "w3", NOW, lease_seconds=60)
+    store.release_member("Jane", "w1")
+    third = store.lease_job("w3", NOW, lease_seconds=60)
     assert third is not None and (third.member, third.kind) == ("Jane", "keys")
 
 
 def test_a_job_queued_again_while_it_runs_waits_for_the_run(store: Store) -> None:
     store.enqueue_member_job("Jane", "keys", {}, NOW)
-    running = member_leases.lease_next_job(store, "w1", NOW, lease_seconds=60)
+    running = store.lease_job("w1", NOW, lease_seconds=60)
     assert running is not None
     store.enqueue_member_job("Jane", "keys", {}, NOW)  # the member changed a key again
     assert store.job(running.id).state == "queued"  # type: ignore[union-attr]
-    assert member_leases.lease_next_job(store, "w2", NOW, lease_seconds=60) is None
+    assert store.lease_job("w2", NOW, lease_seconds=60) is None
     later = NOW + timedelta(seconds=50)
-    assert member_leases.renew(store, "Jane", "w1", later, lease_seconds=60)
-    assert member_leases.lease_next_job(store, "w2", NOW + timedelta(seconds=70)) is None
-    member_leases.release(store, "Jane", "w1")
-    assert member_leases.lease_next_job(store, "w2", later) is not None
+    assert store.renew_member_lease("Jane", "w1", later, lease_seconds=60)
+    assert store.lease_job("w2", NOW + timedelta(seconds=70)) is None
+    store.release_member("Jane", "w1")
+    assert store.lease_job("w2", later) is not None
 
 
 def test_a_dead_workers_member_lease_lapses(store: Store) -> None:
     store.enqueue_member_job("Jane", "suspend", {}, NOW)
-    assert member_leases.lease_next_job(store, "doomed", NOW, lease_seconds=30) is not None
-    assert member_leases.lease_next_job(store, "w2", NOW + timedelta(seconds=29)) is None
-    taken = member_leases.lease_next_job(store, "w2", NOW + timedelta(seconds=31))
+    assert store.lease_job("doomed", NOW, lease_seconds=30) is not None
+    assert store.lease_job("w2", NOW + timedelta(seconds=29)) is None
+    taken = store.lease_job("w2", NOW + timedelta(seconds=31))
     assert taken is not None and taken.leased_by == "w2"
-    assert member_leases.holder(store, "Jane", NOW + timedelta(seconds=31)) == "w2"
-    assert not member_leases.renew(store, "Jane", "doomed", NOW + timedelta(seconds=32))
-    member_leases.release(store, "Jane", "doomed")  # the late one frees nothing
-    assert member_leases.holder(store, "Jane", NOW + timedelta(seconds=32)) == "w2"
+    assert store.member_lease_holder("Jane", NOW + timedelta(seconds=31)) == "w2"
+    assert not store.renew_member_lease("Jane", "doomed", NOW + timedelta(seconds=32))
+    store.release_member("Jane", "doomed")  # the late one frees nothing
+    assert store.member_lease_holder("Jane", NOW + timedelta(seconds=32)) == "w2"
 
 
 def test_the_reconcile_holds_a_member_like_a_job(store: Store) -> None:
-    assert member_leases.hold(store, "Jane", "reconcile", 60, NOW)
+    assert store.hold_member("Jane", "reconcile", 60, NOW)
     store.enqueue_member_job("Jane", "keys", {}, NOW)
-    assert member_leases.lease_next_job(store, "w1", NOW) is None
-    assert not member_leases.hold(store, "Jane", "another", 60, NOW)
-    member_leases.release(store, "Jane", "reconcile")
-    job = member_leases.lease_next_job(store, "w1", NOW)
+    assert store.lease_job("w1", NOW) is None
+    assert not store.hold_member("Jane", "another", 60, NOW)
+    store.release_member("Jane", "reconcile")
+    job = store.lease_job("w1", NOW)
     assert job is not None
-    assert not member_leases.hold(store, "Jane", "reconcile", 60, NOW)
+    assert not store.hold_member("Jane", "reconcile", 60, NOW)

@@ -37,7 +37,7 @@ def test_migrations_are_applied_once(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     rows = conn.execute("SELECT migration_set, name FROM _sqlite_migrations ORDER BY id").fetchall()
     conn.close()
-    names = [m.name for m in store_module.migrations._migrations]
+    names = store_module.MIGRATIONS
     assert rows == [("ats", name) for name in names]
     assert len(rows) == len(set(rows))
 
