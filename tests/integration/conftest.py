@@ -237,7 +237,7 @@ def wikibot(devwiki: DevWiki, tmp_path: Path, request: pytest.FixtureRequest) ->
 def bridge_app(wikibot: WikiBot, bridge_secrets: None) -> Any:
     """The bridge (a Flask app, for its test client) configured as `ats bridge serve`
     would be from this test's config: the real wiki, this test's store and admins."""
-    from ats.cli import bridge_settings
+    from ats.commands.bridge import bridge_settings
     from ats.config import load_config
     from bridge import create_app
 
