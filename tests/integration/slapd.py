@@ -62,11 +62,13 @@ class Slapd:
         password: str = "test-secret",  # noqa: S107
         *,
         sudo_schema: bool = True,
+        database_extra: str = "",
     ) -> Slapd:
         """Start a server in `directory` (default: a new one under /tmp, removed at
-        `stop()`); the `openldap` user must be able to reach it, which pytest's
-        private tmp_path does not allow. `sudo_schema=False`: a directory whose admin
-        has not loaded the sudo schema."""
+                `stop()`); the `openldap` user must be able to reach it, which pytest's
+                private tmp_path does not allow. `sudo_schema=False`: a directory whose admin
+                has not loaded the sudo schema; `database_extra`: more lines for the database
+        (a replication provider's, say)."""
         slapd, slappasswd = _find("slapd"), _find("slappasswd")
         owned = directory is None
         if directory is None:
@@ -99,6 +101,7 @@ rootpw {hashed}
 directory {data}
 index objectClass eq
 index uid,uidNumber,gidNumber,cn,employeeNumber eq
+{database_extra}
 """
         )
         # The base entry, loaded offline so the server starts with its suffix.
