@@ -1,8 +1,9 @@
 """`ats host render` as an admin runs it: the files written with their modes, the
 scripts valid bash, `become` refusing a non-maintainer with its message (inside a
 private mount namespace whose /etc/passwd and /etc/group know a tool, so the
-machine's own files are never touched), slapd accepting the rendered settings
-(`slaptest`), and a real provider and consumer started from them replicating a
+machine's own files are never touched), sshd accepting a configuration that
+includes the drop-in (`sshd -t`, in a namespace too), slapd accepting the rendered
+settings (`slaptest`), and a real provider and consumer started from them replicating a
 tool's entries — its sudoRole included — within seconds."""
 
 from __future__ import annotations
@@ -253,3 +254,46 @@ def test_config_rejects_a_relative_tool_home_root(tmp_path: Path) -> None:
     done = _ats(config, "host", "render", "--output", str(tmp_path / "out"))
     assert done.returncode == 2
     assert "[provisioning] tool_home_root must be an absolute path" in done.stderr
+
+
+def _sshd() -> str:
+    for candidate in ("/usr/sbin/sshd", str(Path(__file__).parents[2] / "var/sshd/usr/sbin/sshd")):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    raise AssertionError("sshd is missing: run scripts/setup (it unpacks one into var/sshd)")
+
+
+def test_sshd_accepts_a_config_including_the_drop_in(tmp_path: Path) -> None:
+    out = _render(tmp_path)
+    key = tmp_path / "host_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    config = tmp_path / "sshd_config"
+    drop_in = out / "etc/ssh/sshd_config.d"
+    config.write_text(f"Include {drop_in}/*.conf\nHostKey {key}\nPidFile {tmp_path}/sshd.pid\n")
+    check = f"mount -t tmpfs tmpfs /run && mkdir -m 0755 /run/sshd && {_sshd()} -t -f {config}"
+    passwd = Path("/etc/passwd").read_text()
+    if not any(line.startswith("sshd:") for line in passwd.splitlines()):
+        # sshd needs its privilege separation user: only this namespace's copy has it.
+        (tmp_path / "passwd").write_text(
+            passwd + "sshd:x:64999:65534::/run/sshd:/usr/sbin/nologin\n"
+        )
+        check = f"mount --bind {tmp_path / 'passwd'} /etc/passwd && " + check
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "--", "bash", "-c", check],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    # A wrong line in the drop-in is caught the same way (the check can fail).
+    with (drop_in / "ats.conf").open("a") as handle:
+        handle.write("AuthorizedKeysCommandUsr nobody\n")
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "--", "bash", "-c", check],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0 and "Bad configuration option" in done.stderr
