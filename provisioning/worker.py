@@ -15,7 +15,10 @@ Jobs about a member's existing account (`membership.accounts`: request_id NULL,
 `member` set) take the same queue, leases and back-off, and all do one thing: read
 what the store says now (`provisioning.desired`: the active keys, suspended or not)
 and `converge` the account to it, so a job never applies a change overtaken by a
-later one; the kind ("keys", "suspend", "restore") only names why it was queued. Jobs
+later one; the kind ("keys", "suspend", "restore") only names why it was queued. The
+member's tools are converged too, so a suspended maintainer leaves their groups
+(and their `become` ends with their login) and a restored one is back in them.
+`provision_tool` is `ats provision tool`. Jobs
 for one member never run at once (`membership.member_leases`: a second worker passes
 over a member whose job is running). A failure is audited as `<kind>-failed` and
 shown to the admins, and no request changes state.
@@ -30,6 +33,7 @@ and converges once the directory is back. `run_forever` prints one line per job.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -366,7 +370,9 @@ def _run_member_job(
         # A suspended member leaves their tools' groups (their `become` ends with their
         # login) and is back in them when restored.
         for tool in tools_of(store, member):
-            backend.converge(tool.record.shell_name, tool.desired)
+            # A tool missing from the directory is the reconcile's to report.
+            with contextlib.suppress(NoSuchAccountError):
+                backend.converge(tool.record.shell_name, tool.desired)
         evidence: dict[str, Any] = {
             "keys": len(wanted.desired.keys),
             "suspended": wanted.desired.suspended,
