@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from ats import config as config_module
-from ats.commands import bot, bridge, dev, members, money, operations, provision, renewal
+from ats.commands import bot, bridge, dev, host, members, money, operations, provision, renewal
 from ats.commands import config as config_commands
 from ats.config import Config, ConfigError
 from ats.failures import UsageError, fail, known_failure
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_devwiki_commands(commands)
     bridge.add_commands(commands)
     provision.add_commands(commands)
+    host.add_commands(commands)
     money.add_commands(commands)
     members.add_purge_command(commands)
     operations.add_commands(commands)

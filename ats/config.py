@@ -106,6 +106,15 @@ class ProvisioningSettings:
         help="wait before a job meets an unreachable directory again (no attempt spent)",
     )
     home_mode: str = setting("0750", help="unix backend: mode of a new home, in octal")
+    tool_home_root: str = setting(
+        "/data/project", help="where a tool's home is made: ROOT/NAME, group-writable, setgid"
+    )
+    replica_url: str = setting(
+        "", help="ldap://host:port login hosts read (a syncrepl consumer); empty: ldap_url"
+    )
+    rules_page: str = setting(
+        "", help="wiki page of the chapter's rules, named at login (empty: the request page)"
+    )
     reconcile_seconds: int = setting(
         3600,
         minimum=0,
@@ -262,6 +271,12 @@ def _check_values(where: str, config: Config) -> None:
         raise ConfigError(
             f'{where}: [provisioning] home_mode must be an octal mode such as "0750" '
             f"(got {home_mode!r})"
+        )
+    root = config.provisioning.tool_home_root
+    if not root.startswith("/") or any(p in (".", "..") for p in root.split("/")):
+        raise ConfigError(
+            f"{where}: [provisioning] tool_home_root must be an absolute path such as "
+            f'"/data/project" (got {root!r})'
         )
     stream_url = config.wiki.stream_url
     stream = urlsplit(stream_url)

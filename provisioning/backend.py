@@ -75,6 +75,7 @@ class Observed:
 
     account: Account
     live_keys: tuple[str, ...] = ()
+    become_drift: tuple[str, ...] = ()  # a tool's `become` rule, as it differs from its due
 
 
 @runtime_checkable

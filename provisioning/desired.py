@@ -4,8 +4,11 @@ reconcile bring the directory to.
 A person's account has the member's active keys (`Store.ssh_keys`) and is suspended
 exactly when the store records the decision to suspend it (`suspended_at` on the
 account, set by `membership.accounts` when the renewal suspends a lapsed member and
-cleared when it restores them). A tool's group has its maintainers — the wiki users
-of its latest done tool request, by the shell names of those who have an account.
+cleared when it restores them). A tool's group has its maintainers — those set directly
+(`ats provision tool`, kept in the store) or else the wiki users of its latest done
+tool request — by the shell names of those who have an account that is **not
+suspended**: a suspended member leaves every tool's group, which is what ends their
+`become` (`provisioning.become`), and is back in it when restored.
 Read at the moment a job runs, never at the moment it was queued, so a job never
 applies a change overtaken by a later one.
 """
@@ -34,17 +37,38 @@ def person(store: Store, record: AccountRecord) -> Desired:
 def tool(
     store: Store, record: AccountRecord, requests: list[RequestRecord] | None = None
 ) -> Desired:
-    if requests is None:
-        requests = _tool_requests(store)
-    made = [r for r in requests if r.fields.get("tool", "").strip() == record.shell_name]
-    if not made:
-        return Desired(members=())
     members = []
-    for wiki_user in tool_maintainers(max(made, key=lambda r: r.id)):
+    for wiki_user in maintainers_of(store, record.shell_name, requests):
         held = store.account_of(wiki_user)
-        if held is not None:
+        if held is not None and not held.suspended:
             members.append(held.shell_name)
     return Desired(members=tuple(sorted(set(members))))
+
+
+def maintainers_of(
+    store: Store, tool_name: str, requests: list[RequestRecord] | None = None
+) -> tuple[str, ...]:
+    """The wiki users who maintain the tool, suspended or not (see the module docstring)."""
+    direct = store.tool_maintainers_set(tool_name)
+    if direct is not None:
+        return direct
+    if requests is None:
+        requests = _tool_requests(store)
+    made = [r for r in requests if r.fields.get("tool", "").strip() == tool_name]
+    if not made:
+        return ()
+    return tool_maintainers(max(made, key=lambda r: r.id))
+
+
+def tools_of(store: Store, wiki_user: str) -> list[Wanted]:
+    """The desired state of every tool `wiki_user` maintains (their suspension or
+    restore changes it)."""
+    requests = _tool_requests(store)
+    return [
+        Wanted(record, tool(store, record, requests))
+        for record in store.accounts("tool")
+        if wiki_user in maintainers_of(store, record.shell_name, requests)
+    ]
 
 
 def for_owner(store: Store, owner: str, kind: str = "person") -> Wanted | None:

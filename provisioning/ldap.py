@@ -8,7 +8,10 @@ Layout under `base_dn` (the organisational units are created when missing):
   checked against); a personal group `cn=NAME,ou=groups` with the same number;
 - a tool: `cn=tools.NAME,ou=groups` (posixGroup, `memberUid` = the maintainers'
   shell names) and its service user `uid=tools.NAME,ou=tools` (account +
-  posixAccount + shadowAccount), both with one number;
+  posixAccount + shadowAccount), both with one number, and its `become` rule, the
+  sudoRole `cn=tools.NAME,ou=sudoers` (`provisioning.become`; the directory needs the
+  sudo schema shipped in `provisioning/schema/`). The tool's home directory is made
+  by the login host on first use (pam_mkhomedir), not by this backend;
 - the id counter: `cn=ats-id-counter` (a `device` whose `serialNumber` is the next
   free number). Numbers come from `id_range`; taking one is a compare-and-swap —
   one modify that deletes the value read and adds the next, which fails for every
@@ -16,11 +19,11 @@ Layout under `base_dn` (the organisational units are created when missing):
 
 Desired state: `converge(name, desired)` reads the entry and brings it to exactly
 what the store says now (keys, shell, suspended or not, the keys kept aside while
-suspended; a tool group's members) with one guarded modify (`ldap_entries`: it
+suspended; a tool group's members and its sudoRole) with one guarded modify (`ldap_entries`: it
 deletes the exact values read and asserts the entry's `entryCSN`), read again and
 retried a few times when another writer changed the entry in
 between. `set_keys`, `suspend` and `restore` are converges from what the entry holds.
-`observe()` lists every account with three paged searches, for the reconcile. Every
+`observe()` lists every account with four paged searches, for the reconcile. Every
 DN component is escaped with `escape_rdn` and every filter value with
 `escape_filter_chars`, though names are validated before any of them is built.
 
@@ -50,6 +53,7 @@ from provisioning.backend import (
     checked_members,
     checked_name,
 )
+from provisioning.become import SUDOERS_OU, role_attributes, role_drift
 from provisioning.ldap_connection import (
     DirectoryUnavailableError,
     LdapConnection,
@@ -58,6 +62,7 @@ from provisioning.ldap_connection import (
 from provisioning.ldap_entries import (
     ALREADY_EXISTS,
     NO_SUCH_ATTRIBUTE,
+    ROLE_ATTRS,
     SUCCESS,
     Changes,
     Entry,
@@ -72,7 +77,10 @@ from provisioning.ldap_entries import (
 )
 
 __all__ = ["DirectoryUnavailableError", "LdapBackend"]
-OUS = ("people", "groups", "tools")
+OUS = ("people", "groups", "tools", SUDOERS_OU)
+# What a server without the sudo schema answers to a sudoRole: undefinedAttributeType,
+# invalidAttributeSyntax, objectClassViolation.
+NO_SUDO_SCHEMA = {17, 21, 65}
 
 
 class LdapBackend(LdapConnection):
@@ -107,6 +115,9 @@ class LdapBackend(LdapConnection):
 
     def tool_dn(self, tool: str) -> str:
         return f"uid={escape_rdn(TOOL_PREFIX + tool)},ou=tools,{self.base_dn}"
+
+    def role_dn(self, login: str) -> str:
+        return f"cn={escape_rdn(login)},ou={SUDOERS_OU},{self.base_dn}"
 
     @property
     def counter_dn(self) -> str:
@@ -179,6 +190,7 @@ class LdapBackend(LdapConnection):
         self._converge_entry(
             self.group_dn(TOOL_PREFIX + name), lambda group: _member_changes(group, members)
         )
+        self._ensure_role(TOOL_PREFIX + name)
         result = self._describe_tool(name)
         assert result is not None
         return result
@@ -216,21 +228,25 @@ class LdapBackend(LdapConnection):
                 lambda group: _member_changes(group, members),
                 require=True,
             )
+            self._ensure_role(TOOL_PREFIX + name)
             wanted = Desired((), wanted.suspended)
         self._converge_entry(dn, lambda entry: person_changes(entry, wanted, self.shell), True)
 
     @reconnecting
     def observe(self) -> list[Observed]:
-        """Every person and tool in the directory, from three paged searches."""
+        """Every person and tool in the directory, from four paged searches."""
         people = self._entries(f"ou=people,{self.base_dn}", "(objectClass=posixAccount)")
         users = self._entries(f"ou=tools,{self.base_dn}", "(objectClass=posixAccount)")
         groups = self._entries(f"ou=groups,{self.base_dn}", f"(cn={TOOL_PREFIX}*)")
         out = [observed("person", entry) for entry in people]
         by_name = {(text(e, "uid") or "").removeprefix(TOOL_PREFIX): e for e in users}
         groups_by = {(text(e, "cn") or "").removeprefix(TOOL_PREFIX): e for e in groups}
+        roles = self._entries(f"ou={SUDOERS_OU},{self.base_dn}", f"(cn={TOOL_PREFIX}*)")
+        roles_by = {(text(e, "cn") or "").removeprefix(TOOL_PREFIX): e for e in roles}
         for name in sorted(set(by_name) | set(groups_by)):
             account = tool_account(name, by_name.get(name), groups_by.get(name))
-            out.append(Observed(account))
+            drift = role_drift(TOOL_PREFIX + name, _role_of(roles_by.get(name)))
+            out.append(Observed(account, become_drift=tuple(drift)))
         return out
 
     @reconnecting
@@ -305,6 +321,24 @@ class LdapBackend(LdapConnection):
         assert existing is not None
         return number_of(existing, "gidNumber")
 
+    def _ensure_role(self, login: str) -> None:
+        """The tool's sudoRole: made when missing, brought back to the rule when changed."""
+        dn, wanted = self.role_dn(login), role_attributes(login)
+        if self._read(dn) is None:
+            attributes: dict[str, Any] = {"objectClass": ["sudoRole"], "cn": login, **wanted}
+            code = self._do(self.conn.add(dn, attributes=attributes))
+            if code in NO_SUDO_SCHEMA:
+                failure = ProvisioningError(
+                    f"the directory refused the sudoRole {dn}: load the sudo schema "
+                    "(provisioning/schema/sudo.schema, or sudo.ldif for cn=config; "
+                    "`ats host render` writes both) and run the job again"
+                )
+                failure.permanent = True
+                raise failure
+            if code not in (SUCCESS, ALREADY_EXISTS):
+                self._fail("add", dn)
+        self._converge_entry(dn, lambda role: _role_changes(role, wanted))
+
     def _ensure_layout(self) -> None:
         if self._layout_done:
             return
@@ -360,6 +394,21 @@ class LdapBackend(LdapConnection):
             size_limit=1,
         )
         return bool(self.conn.response)
+
+
+def _role_of(entry: Entry | None) -> dict[str, list[str]] | None:
+    if entry is None:
+        return None
+    return {attribute: texts(entry, attribute) for attribute in ROLE_ATTRS}
+
+
+def _role_changes(role: Entry, wanted: dict[str, list[str]]) -> Changes:
+    changes: Changes = {}
+    for attribute in ROLE_ATTRS:
+        change = swap(texts(role, attribute), wanted.get(attribute, []))
+        if change:
+            changes[attribute] = change
+    return changes
 
 
 def _member_changes(group: Entry, members: Sequence[str]) -> Changes:

@@ -32,6 +32,16 @@ CONFLICTS = {NO_SUCH_ATTRIBUTE, 19, 20, 122}  # + constraintViolation, valueExis
 ASSERTION_CONTROL = "1.3.6.1.1.12"
 SAVED_KEY = "ats-suspended-key: "
 SAVED_SHELL = "ats-suspended-shell: "
+ROLE_ATTRS = [
+    "sudoUser",
+    "sudoHost",
+    "sudoRunAsUser",
+    "sudoRunAsGroup",
+    "sudoCommand",
+    "sudoOption",
+    "sudoNotBefore",
+    "sudoNotAfter",
+]
 ATTRS = [
     "objectClass",
     "uid",
@@ -47,6 +57,7 @@ ATTRS = [
     "memberUid",
     "serialNumber",
     "entryCSN",
+    *ROLE_ATTRS,
 ]
 
 

@@ -5,12 +5,14 @@ What counts as drift: a member or tool missing from the directory; a key there t
 the member does not have active in the store (added by hand) or an active key
 missing; a login shell other than the configured one; suspended in one but not in
 the other, or a key still opening a login on a suspended account; a stray or missing
-member of a tool's group. The directory is read with `Backend.observe()` (a few paged
-searches, not one read per account). A fix takes the member's lease first
-(`Store.hold_member`), so it never runs beside a job for the same member,
-reads the store again under it and converges the account; a member whose job is
-running is left to that job. Accounts in the directory the store does not know
-(made by hand, before this system) are not touched.
+member of a tool's group (a suspended maintainer is a stray member), or a tool's
+`become` rule (its sudoRole or sudoers drop-in) missing or changed. The directory
+is read with `Backend.observe()` (a few paged searches, not one read per account).
+A fix takes the member's lease first (`Store.hold_member`), so it never
+runs beside a job for the same member, reads the store again under it and
+converges the account; a member whose job is running is left to that job.
+Accounts in the directory the store does not know (made by hand, before this
+system) are not touched.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ def differences(desired: Desired, observed: Observed | None, kind: str, shell: s
     if kind == "tool":
         found = [f"stray group member {m}" for m in account.members if m not in desired.members]
         found += [f"group member missing: {m}" for m in desired.members if m not in account.members]
-        return found
+        return found + list(observed.become_drift)
     if desired.suspended != account.suspended:
         # The keys and shell follow the suspension: that one line says what is wrong.
         where = (

@@ -20,6 +20,11 @@ validated before it reaches one. Suspension: shell /usr/sbin/nologin, expiry dat
 was (the keys, the shell and expiry, the keys kept aside; a tool group's members);
 `suspend`, `restore` and `set_keys` are converges from what the account holds. Homes
 are made with `home_mode` (0750 by default: the owner and the account's own group).
+A tool's home (under `tool_home`, /data/project/NAME by default) is 2770 — the tool
+and its group, the maintainers, may write there, and setgid keeps what they make in
+the tool's group — and its `become` rule is the sudoers drop-in
+`/etc/sudoers.d/ats-tools-NAME` (`provisioning.become`), both made and repaired by
+every converge of the tool.
 """
 
 from __future__ import annotations
@@ -47,12 +52,14 @@ from provisioning.backend import (
     checked_members,
     checked_name,
 )
+from provisioning.become import sudoers_drift, sudoers_file_name, sudoers_text
 
 OWNER_MARK = "ATS "
 TOOL_MARK = "ATS tool"
 KEYS = "authorized_keys"
 SUSPENDED_KEYS = "authorized_keys.ats-suspended"
 USER_EXISTS = 9
+TOOL_HOME_MODE = 0o2770
 
 
 class UnixBackend:
@@ -110,6 +117,10 @@ class UnixBackend:
         current = self._group_members(login)
         if current != members:
             self._run(["groupmod", *self._prefix(), "-U", ",".join(members), "--", login])
+        account = self.describe(name)
+        assert account is not None
+        self._tool_home(account)
+        self._write_sudoers(login)
         result = self.describe(name)
         assert result is not None
         return result
@@ -136,6 +147,8 @@ class UnixBackend:
                 self._run(
                     ["groupmod", *self._prefix(), "-U", ",".join(members), "--", account.login]
                 )
+            self._tool_home(account)
+            self._write_sudoers(account.login)
         live = self._read_keys(account, KEYS) if account.kind == "person" else ()
         shell, expired = NOLOGIN if desired.suspended else self.shell, desired.suspended
         if desired.suspended:
@@ -158,8 +171,11 @@ class UnixBackend:
             account = self.describe(login.removeprefix(TOOL_PREFIX))
             if account is None:
                 continue
-            live = self._read_keys(account, KEYS) if account.kind == "person" else ()
-            out.append(Observed(account, live))
+            if account.kind == "tool":
+                drift = sudoers_drift(account.login, self._read_sudoers(account.login))
+                out.append(Observed(account, (), tuple(drift)))
+                continue
+            out.append(Observed(account, self._read_keys(account, KEYS)))
         return out
 
     def _sync_keys(
@@ -271,6 +287,70 @@ class UnixBackend:
         if account is None:
             raise NoSuchAccountError(f"there is no account {name!r} under {self.root}")
         return account
+
+    # -- a tool's home and `become` rule ------------------------------------
+
+    def _tool_home(self, account: Account) -> None:
+        """The tool's home, made when missing: owned by the tool, writable by its group,
+        setgid so that what a maintainer makes there belongs to the tool's group."""
+        fd = self._walk(account.home, create=True, account=account)
+        try:
+            if os.geteuid() == 0:
+                os.fchown(fd, account.uid, account.gid)
+            os.fchmod(fd, TOOL_HOME_MODE)
+        finally:
+            os.close(fd)
+
+    def _write_sudoers(self, login: str) -> None:
+        """The sudoers drop-in that lets the tool's group become it (mode 0440)."""
+        folder = self._walk("/etc/sudoers.d", create=True, account=None)
+        name = sudoers_file_name(login)
+        try:
+            if self._read_sudoers(login) == sudoers_text(login):
+                return
+            temporary = name + ".ats-new"  # a dot: sudo skips it while it is written
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary, dir_fd=folder)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            fd = os.open(temporary, flags, 0o440, dir_fd=folder)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(sudoers_text(login))
+                os.fchmod(fd, 0o440)
+            os.replace(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
+        finally:
+            os.close(folder)
+
+    def _read_sudoers(self, login: str) -> str | None:
+        path = self.root / "etc" / "sudoers.d" / sudoers_file_name(login)
+        if path.is_symlink() or not path.is_file():
+            return None
+        return path.read_text()
+
+    def _walk(self, path: str, *, create: bool, account: Account | None) -> int:
+        """A descriptor of ROOT/path, reached without following any link; missing
+        folders are made (0755) when `create`."""
+        parts = [p for p in path.split("/") if p]
+        if not parts or any(p in (".", "..") for p in parts):
+            raise ProvisioningError(f"{path!r} is not a plain absolute path")
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for index, part in enumerate(parts):
+                if create:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(part, 0o755, dir_fd=fd)
+                try:
+                    nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                except OSError as error:
+                    where = "/".join(parts[: index + 1])
+                    if account is None:
+                        raise ProvisioningError(f"{where} cannot be opened: {error}") from None
+                    raise _link_error(account, where, error) from None
+                os.close(fd)
+                fd = nxt
+            return fd
+        except BaseException:
+            os.close(fd)
+            raise
 
     # -- keys, written without following links -------------------------------
 

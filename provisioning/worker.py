@@ -15,7 +15,10 @@ Jobs about a member's existing account (`membership.accounts`: request_id NULL,
 `member` set) take the same queue, leases and back-off, and all do one thing: read
 what the store says now (`provisioning.desired`: the active keys, suspended or not)
 and `converge` the account to it, so a job never applies a change overtaken by a
-later one; the kind ("keys", "suspend", "restore") only names why it was queued. Jobs
+later one; the kind ("keys", "suspend", "restore") only names why it was queued. The
+member's tools are converged too, so a suspended maintainer leaves their groups
+(and their `become` ends with their login) and a restored one is back in them.
+`provision_tool` is `ats provision tool`. Jobs
 for one member never run at once (the store's member leases: a second worker passes
 over a member whose job is running). A failure is audited as `<kind>-failed` and
 shown to the admins, and no request changes state.
@@ -30,6 +33,7 @@ and converges once the directory is back. `run_forever` prints one line per job.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -43,10 +47,17 @@ from membership.gates import tool_maintainers
 from membership.states import State
 from membership.store import JobRecord, RequestRecord, Store
 from policies.eligibility import canonical_username
+from policies.requests import RESERVED_NAMES, TOOL_NAME
 from policies.times import iso
 from policies.usernames import valid_username
-from provisioning.backend import Account, Backend, NoSuchAccountError, ProvisioningError
-from provisioning.desired import for_owner
+from provisioning.backend import (
+    Account,
+    Backend,
+    NameTakenError,
+    NoSuchAccountError,
+    ProvisioningError,
+)
+from provisioning.desired import for_owner, tools_of
 from provisioning.names import NamingError, shell_name
 from provisioning.reconcile import reconcile
 
@@ -294,6 +305,50 @@ def provision_person(
     return account
 
 
+def provision_tool(
+    store: Store, backend: Backend, tool: str, wiki_users: list[str], by: str
+) -> Account:
+    """Create (or converge) a tool directly — `ats provision tool`: the same naming
+    rules as a tool request; every maintainer must hold a shell account. The
+    maintainers are kept in the store (they replace those of the tool's request)."""
+    name = tool.strip()
+    if not TOOL_NAME.match(name):
+        raise NamingError(
+            f"{name!r} is not a tool name: lower-case letters, digits and '-', starting "
+            "with a letter and not ending with '-', at most 32 characters"
+        )
+    if name in RESERVED_NAMES:
+        raise NamingError(f"{name!r} is reserved; choose another tool name")
+    if not wiki_users:
+        raise NamingError("a tool needs at least one maintainer (--maintainer USER)")
+    people = sorted({canonical_username(valid_username(u)) for u in wiki_users})
+    held = {}
+    for wiki_user in people:
+        record = store.account_of(wiki_user)
+        if record is None:
+            raise NoSuchAccountError(
+                f"the maintainer {wiki_user!r} has no shell account; make theirs first "
+                "(ats provision account) or leave them out"
+            )
+        held[wiki_user] = record
+    # The store keys accounts by shell name: a tool cannot share a member's.
+    taken = [r for r in store.accounts("person") if r.shell_name == name]
+    if taken:
+        raise NameTakenError(
+            f"the name {name!r} is the shell account of {taken[0].owner!r}; "
+            "choose another tool name"
+        )
+    members = [r.shell_name for r in held.values() if not r.suspended]
+    account = backend.create_tool(name, members)
+    with store.transaction():
+        store.set_tool_maintainers(name, people, by)
+        store.record_account(name, "tool", name, account.uid)
+        store.audit(
+            ACTOR, "tool-converged", None, shell_name=account.login, maintainers=people, by=by
+        )
+    return account
+
+
 MEMBER_ACTIONS = {"keys": "keys-set", "suspend": "account-suspended", "restore": "account-restored"}
 
 
@@ -320,6 +375,12 @@ def _run_member_job(
         name = wanted.record.shell_name
         hook("read")
         backend.converge(name, wanted.desired)
+        # A suspended member leaves their tools' groups (their `become` ends with their
+        # login) and is back in them when restored.
+        for tool in tools_of(store, member):
+            # A tool missing from the directory is the reconcile's to report.
+            with contextlib.suppress(NoSuchAccountError):
+                backend.converge(tool.record.shell_name, tool.desired)
         evidence: dict[str, Any] = {
             "keys": len(wanted.desired.keys),
             "suspended": wanted.desired.suspended,
@@ -369,7 +430,8 @@ def _provision(store: Store, backend: Backend, job: JobRecord) -> Account:
                     f"the maintainer {member!r} has no shell account yet; the tool is made "
                     "once every maintainer has one"
                 )
-            names.append(held.shell_name)
+            if not held.suspended:  # suspended since the approval: not in the group
+                names.append(held.shell_name)
         return backend.create_tool(payload["tool"], names)
     wiki_user = payload["wiki_user"]
     held = store.account_of(wiki_user)

@@ -1,5 +1,5 @@
-"""`ats provision run` and `ats provision account`: accounts made by the configured backend
-(LDAP, Unix or a dry run)."""
+"""`ats provision run`, `reconcile`, `account` and `tool`: accounts made by the configured
+backend (LDAP, Unix or a dry run)."""
 
 from __future__ import annotations
 
@@ -58,19 +58,43 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     account.add_argument("--name", help="the shell name, when none can be made from WIKIUSER")
     account.set_defaults(run=_provision_account, needs_config=True)
+    tool = provision_commands.add_parser(
+        "tool",
+        help="create (or converge) a tool account directly",
+        description="A tool as on Toolforge: the service user and group tools.NAME, its "
+        "maintainers in the group, the sudo rule that lets them `become` it, and its home "
+        "under [provisioning] tool_home_root. The same naming rules as tool requests; every "
+        "maintainer must hold a shell account. Running it again converges; the maintainers "
+        "given replace the tool's earlier ones.",
+    )
+    tool.add_argument("name", metavar="NAME", help="the tool's name (its user is tools.NAME)")
+    tool.add_argument(
+        "--maintainer",
+        action="append",
+        default=[],
+        required=True,
+        metavar="USER",
+        help="a maintainer's wiki username (give it once per maintainer)",
+    )
+    tool.set_defaults(run=_provision_tool, needs_config=True)
 
 
 def _provisioning_backend(config: Config) -> Any:
     section = config.provisioning
+    tool_home = section.tool_home_root.rstrip("/") + "/{name}"
     if section.backend == "ldap":
         from provisioning.ldap import LdapBackend
 
         password = config_module.secret("ATS_LDAP_PASSWORD")
-        return LdapBackend(section.ldap_url, section.base_dn, section.bind_dn, password)
+        return LdapBackend(
+            section.ldap_url, section.base_dn, section.bind_dn, password, tool_home=tool_home
+        )
     if section.backend == "unix":
         from provisioning.unix import UnixBackend
 
-        return UnixBackend(section.root or "/", home_mode=int(section.home_mode, 8))
+        return UnixBackend(
+            section.root or "/", home_mode=int(section.home_mode, 8), tool_home=tool_home
+        )
     from provisioning.dryrun import DryRunBackend
 
     return DryRunBackend(config.store_path.parent / "provisioning-dry-run.jsonl")
@@ -176,4 +200,22 @@ def _provision_account(args: argparse.Namespace, config: Config) -> int:
         backend = _provisioning_backend(config)
         created = provision_person(store, backend, args.wiki_user, keys, args.name)
     print(f"{created.name}: uid {created.uid}, {len(created.keys)} key(s), owner {created.owner}")
+    return 0
+
+
+def _provision_tool(args: argparse.Namespace, config: Config) -> int:
+    from membership.store import Store
+    from policies.usernames import UsernameError, valid_username
+    from provisioning.worker import provision_tool
+
+    for user in args.maintainer:
+        try:
+            valid_username(user)
+        except UsernameError as error:
+            raise UsageError(str(error)) from None
+    with contextlib.closing(Store(config.store_path)) as store:
+        backend = _provisioning_backend(config)
+        tool = provision_tool(store, backend, args.name, args.maintainer, by="ats provision tool")
+    members = ", ".join(tool.members) or "none in good standing"
+    print(f"{tool.login}: uid {tool.uid}, home {tool.home}, maintainers {members}")
     return 0

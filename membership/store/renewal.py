@@ -1,7 +1,8 @@
 """The renewal room: shell accounts and who holds them, and the yearly renewal's reminders
 and suspensions.
 
-An account row says which wiki user (or tool) holds a shell name; `suspended_at` is
+An account row says which wiki user (or tool) holds a shell name (and a tool made
+directly, its maintainers); `suspended_at` is
 the decision to suspend it (the worker makes it so in the directory). Each reminder
 is recorded once per member, period (the last covered day) and stage (days before);
 each suspension of a lapsed member keeps its restore. Nothing here is deleted.
@@ -9,6 +10,7 @@ each suspension of a lapsed member keeps its restore. Nothing here is deleted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from membership.store.connection import StoreConnection
@@ -41,6 +43,24 @@ class RenewalRoom(StoreConnection):
             "UPDATE accounts SET suspended_at = ?, suspended_reason = ? WHERE shell_name = ?",
             [iso() if reason is not None else None, reason, shell_name],
         )
+
+    # -- a tool's maintainers, set directly (0017) --------------------------------
+
+    def set_tool_maintainers(self, tool: str, wiki_users: Sequence[str], by: str) -> None:
+        """`wiki_users` become the tool's maintainers (replacing any set before)."""
+        with self.transaction():
+            self._changed("DELETE FROM tool_maintainers WHERE tool = ?", [tool])
+            for wiki_user in sorted(set(wiki_users)):
+                self._changed(
+                    "INSERT INTO tool_maintainers (tool, wiki_user, set_by, set_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [tool, wiki_user, by, iso()],
+                )
+
+    def tool_maintainers_set(self, tool: str) -> tuple[str, ...] | None:
+        """The tool's maintainers as set directly; None when none were."""
+        rows = self._rows("tool_maintainers", "tool = ?", [tool], order_by="wiki_user")
+        return tuple(row["wiki_user"] for row in rows) or None
 
     # -- reminders (0007, 0015) ----------------------------------------------------
 

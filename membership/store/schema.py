@@ -35,6 +35,7 @@ STEPS: tuple[tuple[str, Callable[[Database], None]], ...] = (
     ("0014_fee_obligations", schema_money.fee_obligations),
     ("0015_reminder_claims", schema_jobs.reminder_claims),
     ("0016_member_leases", schema_jobs.member_leases),
+    ("0017_tool_maintainers", schema_jobs.tool_maintainers),
 )
 
 MIGRATIONS: tuple[str, ...] = tuple(name for name, _ in STEPS)

@@ -116,3 +116,13 @@ def member_leases(db: Database) -> None:
         pk="member",
         not_null={"worker", "job_id", "until"},
     )
+
+
+def tool_maintainers(db: Database) -> None:
+    # A tool's maintainers as set directly (`ats provision tool`), by wiki username:
+    # when a tool has rows here they are its maintainers, whatever its request said.
+    db.table("tool_maintainers").create(
+        {"tool": str, "wiki_user": str, "set_by": str, "set_at": str},
+        pk=("tool", "wiki_user"),
+        not_null={"set_by", "set_at"},
+    )

@@ -1,7 +1,7 @@
 """A throwaway OpenLDAP server (Debian's slapd) on a free port of 127.0.0.1.
 
 `Slapd.start(tmp)` writes a slapd.conf with the core, cosine, nis and inetorgperson
-schemas plus the project's openssh-lpk schema, an mdb database under `tmp`, a rootdn
+schemas plus the project's openssh-lpk and sudo schemas, an mdb database under `tmp`, a rootdn
 whose password is hashed by `slappasswd`, and starts slapd in the foreground as the
 `openldap` user; `stop()` ends it, `halt()` and `resume()` make an outage. Used by
 the tests and by bench/bench_provision.py. A missing slapd is an error that says how
@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
 from devtools.ports import free_port
 
-SCHEMA = Path(__file__).resolve().parents[2] / "provisioning" / "schema" / "openssh-lpk.schema"
+SCHEMAS = Path(__file__).resolve().parents[2] / "provisioning" / "schema"
+SCHEMA = SCHEMAS / "openssh-lpk.schema"
+SUDO_SCHEMA = SCHEMAS / "sudo.schema"
 INSTALL = "apt-get install -y --no-install-recommends slapd ldap-utils"
 BASE_DN = "dc=toolserver,dc=example"
 ROOT_DN = "cn=admin,dc=toolserver,dc=example"
@@ -55,10 +57,19 @@ class Slapd:
         return f"ldap://127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, directory: Path | None = None, password: str = "test-secret") -> Slapd:  # noqa: S107
+    def start(
+        cls,
+        directory: Path | None = None,
+        password: str = "test-secret",  # noqa: S107
+        *,
+        sudo_schema: bool = True,
+        database_extra: str = "",
+    ) -> Slapd:
         """Start a server in `directory` (default: a new one under /tmp, removed at
-        `stop()`); the `openldap` user must be able to reach it, which pytest's
-        private tmp_path does not allow."""
+                `stop()`); the `openldap` user must be able to reach it, which pytest's
+                private tmp_path does not allow. `sudo_schema=False`: a directory whose admin
+                has not loaded the sudo schema; `database_extra`: more lines for the database
+        (a replication provider's, say)."""
         slapd, slappasswd = _find("slapd"), _find("slappasswd")
         owned = directory is None
         if directory is None:
@@ -71,10 +82,11 @@ class Slapd:
         ).stdout.strip()
         # slapd runs as openldap, which may not reach a checkout under a private (0700)
         # folder: it reads its copy of the project's schema from the server's own folder.
-        schema = directory / SCHEMA.name
-        shutil.copyfile(SCHEMA, schema)
         schemas = [f"/etc/ldap/schema/{n}.schema" for n in ("core", "cosine", "nis")]
-        schemas += ["/etc/ldap/schema/inetorgperson.schema", str(schema)]
+        schemas.append("/etc/ldap/schema/inetorgperson.schema")
+        for shipped in (SCHEMA, SUDO_SCHEMA) if sudo_schema else (SCHEMA,):
+            schemas.append(str(directory / shipped.name))
+            shutil.copyfile(shipped, directory / shipped.name)
         conf = directory / "slapd.conf"
         conf.write_text(
             "\n".join(f"include {s}" for s in schemas)
@@ -90,6 +102,7 @@ rootpw {hashed}
 directory {data}
 index objectClass eq
 index uid,uidNumber,gidNumber,cn,employeeNumber eq
+{database_extra}
 """
         )
         # The base entry, loaded offline so the server starts with its suffix.

@@ -105,7 +105,8 @@ def test_a_tool_is_a_group_and_a_service_user(slapd: Slapd) -> None:
     assert user["homeDirectory"] == ["/data/project/citation-bot"]
     again = ldap.create_tool("citation-bot", ["jane-doe", "bob"])
     assert again.uid == tool.uid and again.members == ("bob", "jane-doe")
-    assert len(entries(slapd, "(cn=tools.citation-bot)")) == 2  # group + service user
+    # the group, the service user and the sudoRole that is `become`
+    assert len(entries(slapd, "(cn=tools.citation-bot)")) == 3
 
 
 def test_a_name_held_by_another_wiki_user_is_refused(slapd: Slapd) -> None:
