@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, g, render_template
+from flask import Flask, Response, g, render_template, request, session
 from werkzeug.exceptions import HTTPException
 
 from bridge import admin, funds, metrics, proxy, public, requester, security, views
@@ -32,6 +32,10 @@ from bridge.settings import BridgeConfigError, BridgeSettings
 __all__ = ["BridgeConfigError", "create_app"]
 
 log = logging.getLogger(__name__)
+# One line per request: method, path (never the query string, which may carry an OAuth
+# code), status and who was signed in. `ats bridge serve` sends it to stderr (journald).
+access_log = logging.getLogger("bridge.access")
+QUIET_PATHS = ("/metrics", "/static/")  # scraped or fetched too often to be events
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -66,6 +70,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         store = g.pop("store", None)
         if store is not None:
             store.close()
+
+    @app.after_request
+    def _log_request(response: Response) -> Response:
+        if not request.path.startswith(QUIET_PATHS):
+            identity = session.get("identity") or {}
+            who = identity.get("username") or "-"
+            access_log.info("%s %s %s %s", request.method, request.path, response.status_code, who)
+        return response
 
     @app.errorhandler(HTTPException)
     def _error(error: HTTPException) -> tuple[str, int]:

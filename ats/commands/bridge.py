@@ -4,6 +4,7 @@ configuration."""
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -65,6 +66,8 @@ def _bridge_serve(args: argparse.Namespace, config: Config) -> int:
     host = args.host or address.hostname or "127.0.0.1"
     port = args.port or address.port or (443 if address.scheme == "https" else 80)
     print(f"bridge serving on http://{host}:{port} (public URL {config.bridge.url})", flush=True)
+    # One line per request and per refused sign-in, on stderr (journald under systemd).
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     waitress.serve(
         app,
         host=host,
