@@ -25,7 +25,7 @@ from provisioning.reconcile import reconcile
 from provisioning.unix import UnixBackend
 from provisioning.worker import provision_person, provision_tool, run_once
 from tests.integration.slapd import Slapd, ats_config
-from tests.integration.test_converge import _unix_root
+from tests.integration.unixroot import unix_root
 
 ROLE = {
     "sudoUser": ["%tools.mytool"],
@@ -155,7 +155,7 @@ def test_a_directory_without_the_sudo_schema_is_a_clear_permanent_error(
 
 
 def test_on_the_unix_backend_home_and_sudoers_drop_in(tmp_path: Path) -> None:
-    root = _unix_root(tmp_path)
+    root = unix_root(tmp_path)
     store = Store(tmp_path / "ats.sqlite")
     unix = UnixBackend(root, tool_home="/srv/tools/{name}")
     _people(store, unix, "Alice", "Bob")
