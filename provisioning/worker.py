@@ -1,27 +1,17 @@
-"""The provisioning worker: turns approved requests into accounts, through jobs.
+"""The provisioning worker: the job queue's loop, its leases and its failures.
 
 `enqueue_approved` gives every `approved` request without a job one job (idempotent:
-one per request and kind). `run_once` leases the next due job, moves the request to
-`provisioning`, asks the backend to make the account — every backend operation
-converges when repeated, so a job taken again after a crash (its lease ran out)
-finishes the work instead of duplicating it — and marks the job done and the
-request `done`. A failure moves the request to `failed` with the error (the bot says
-so on-wiki, admins see it in the store); a transient one is retried with exponential
-back-off, a permanent one (a name that cannot be made or is taken) waits for an
-admin, who gives a name and calls `Store.requeue_job`. Every step is in the audit
-log. `hook(stage)` lets a test stop the worker at a chosen point.
-
-Jobs about a member's existing account (`membership.accounts`: request_id NULL,
-`member` set) take the same queue, leases and back-off, and all do one thing: read
-what the store says now (`provisioning.desired`: the active keys, suspended or not)
-and `converge` the account to it, so a job never applies a change overtaken by a
-later one; the kind ("keys", "suspend", "restore") only names why it was queued. The
-member's tools are converged too, so a suspended maintainer leaves their groups
-(and their `become` ends with their login) and a restored one is back in them.
-`provision_tool` is `ats provision tool`. Jobs
-for one member never run at once (the store's member leases: a second worker passes
-over a member whose job is running). A failure is audited as `<kind>-failed` and
-shown to the admins, and no request changes state.
+one per request and kind). `run_once` leases the next due job and runs it as its kind
+says (`provisioning.job_kinds`: a request's account made, or a member's account
+converged to what the store says now); on success the job is done, and a failure moves
+the request to `failed` with the error (the bot says so on-wiki, admins see it in the
+store); a transient one is retried with exponential back-off, a permanent one (a name
+that cannot be made or is taken) waits for an admin, who gives a name and calls
+`Store.requeue_job`. A member job's failure is audited as `<kind>-failed` and shown
+to the admins, and no request changes state. Jobs for one member never run at once
+(the store's member leases: a second worker passes over a member whose job is
+running). Every step is in the audit log. `hook(stage)` lets a test stop the worker
+at a chosen point.
 
 Leases follow the worker: a job is leased for `lease_seconds` (60 by default) and a
 heartbeat thread renews the lease while the job runs, so a long job keeps its lease
@@ -29,11 +19,12 @@ and a killed worker's job is free again within one lease. A backend that cannot 
 its directory (`unavailable` errors) does not spend the job's attempts: the job waits
 `outage_delay` seconds and runs again, so a worker outlives an outage of any length
 and converges once the directory is back. `run_forever` prints one line per job.
+Accounts made by hand (`ats provision account|tool`) are `provisioning.direct`'s;
+their functions are importable from here too.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import threading
@@ -43,25 +34,43 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from membership.gates import tool_maintainers
 from membership.states import State
-from membership.store import JobRecord, RequestRecord, Store
-from policies.eligibility import canonical_username
-from policies.requests import RESERVED_NAMES, TOOL_NAME
-from policies.times import iso
-from policies.usernames import valid_username
-from provisioning.backend import (
-    Account,
-    Backend,
-    NameTakenError,
-    NoSuchAccountError,
-    ProvisioningError,
+from membership.store import JobRecord, Store
+from provisioning.backend import Account, Backend
+from provisioning.direct import provision_person, provision_tool
+from provisioning.job_kinds import (
+    ACTOR,
+    MEMBER_ACTIONS,
+    UnknownJobError,
+    converge_member,
+    finish_member,
+    finish_request,
+    provision_request,
+    request_payload,
+    start_request,
 )
-from provisioning.desired import for_owner, tools_of
-from provisioning.names import NamingError, shell_name
+from provisioning.names import NamingError
 from provisioning.reconcile import reconcile
 
-ACTOR = "provisioning"
+__all__ = [
+    "ACTOR",
+    "LEASE_SECONDS",
+    "MAX_ATTEMPTS",
+    "MEMBER_ACTIONS",
+    "OUTAGE_DELAY",
+    "Hook",
+    "Outcome",
+    "Stop",
+    "UnknownJobError",
+    "enqueue_approved",
+    "outcome_line",
+    "provision_person",
+    "provision_tool",
+    "run_forever",
+    "run_once",
+    "worker_id",
+]
+
 MAX_ATTEMPTS = 8
 LEASE_SECONDS = 60
 OUTAGE_DELAY = 30
@@ -96,7 +105,7 @@ def enqueue_approved(store: Store, now: datetime | None = None) -> list[JobRecor
     queued = []
     for record in store.approved_without_job():
         kind = "tool" if record.type == "tool" else "person"
-        job, created = store.enqueue_job(record.id, kind, _payload(record), now)
+        job, created = store.enqueue_job(record.id, kind, request_payload(record), now)
         if created:
             store.audit(ACTOR, "provisioning-queued", record.id, job=job.id, kind=kind)
             queued.append(job)
@@ -192,39 +201,24 @@ def _run_leased(
     outage_delay: int,
     hook: Hook,
 ) -> Outcome:
+    account: Account | None = None
     if job.request_id is None:
-        return _run_member_job(store, backend, job, worker, now, max_attempts, outage_delay, hook)
-    with store.transaction():
-        record = store.request_by_id(job.request_id)
-        if record is not None and record.state in (State.APPROVED, State.FAILED):
-            store.update_request(record.id, state=str(State.PROVISIONING))
-            store.audit(ACTOR, "provisioning-started", record.id, job=job.id, attempt=job.attempts)
-    hook("leased")
-    try:
-        account = _provision(store, backend, job)
-    except Exception as error:  # any backend failure is recorded and retried, never fatal
-        return _failed(store, job, worker, now, error, max_attempts, outage_delay)
-    hook("provisioned")
-    with store.transaction():
-        owner = account.owner if account.kind == "person" else account.name
-        store.record_account(account.name, account.kind, owner, account.uid)
-        store.finish_job(job.id, worker, now)
-        record = store.request_by_id(job.request_id)
-        detail = {k: v for k, v in (record.detail if record else {}).items()}
-        detail.pop("provisioning_error", None)
-        detail["account"] = account.login
-        store.update_request(
-            job.request_id, state=str(State.DONE), progress_at=iso(now), detail=detail
-        )
-        store.audit(
-            ACTOR,
-            "provisioning-done",
-            job.request_id,
-            job=job.id,
-            kind=account.kind,
-            shell_name=account.login,
-            uid=account.uid,
-        )
+        hook("leased")
+        try:
+            done = converge_member(store, backend, job, hook)
+        except Exception as error:  # recorded and retried like a provisioning failure
+            return _failed(store, job, worker, now, error, max_attempts, outage_delay)
+        hook("provisioned")
+        finish_member(store, job, worker, now, done)
+    else:
+        start_request(store, job)
+        hook("leased")
+        try:
+            account = provision_request(store, backend, job)
+        except Exception as error:  # any backend failure is recorded and retried, never fatal
+            return _failed(store, job, worker, now, error, max_attempts, outage_delay)
+        hook("provisioned")
+        finish_request(store, job, worker, now, account)
     hook("finished")
     finished = store.job(job.id)
     assert finished is not None
@@ -289,155 +283,6 @@ def outcome_line(outcome: Outcome) -> str:
     else:
         result = f"failed: {outcome.error}"
     return f"job {job.id} {job.kind} for {whom}: {result} in {outcome.seconds:.2f} s"
-
-
-def provision_person(
-    store: Store, backend: Backend, wiki_user: str, keys: list[str], name: str | None = None
-) -> Account:
-    """Create (or converge) one person's account directly — `ats provision account`.
-
-    `wiki_user` is typed by hand: a name MediaWiki could not have raises UsernameError.
-    """
-    wiki_user = valid_username(wiki_user)
-    account = backend.create_person(wiki_user, name or shell_name(wiki_user), keys)
-    store.record_account(account.name, "person", wiki_user, account.uid)
-    store.audit(ACTOR, "account-converged", None, shell_name=account.name, wiki_user=wiki_user)
-    return account
-
-
-def provision_tool(
-    store: Store, backend: Backend, tool: str, wiki_users: list[str], by: str
-) -> Account:
-    """Create (or converge) a tool directly — `ats provision tool`: the same naming
-    rules as a tool request; every maintainer must hold a shell account. The
-    maintainers are kept in the store (they replace those of the tool's request)."""
-    name = tool.strip()
-    if not TOOL_NAME.match(name):
-        raise NamingError(
-            f"{name!r} is not a tool name: lower-case letters, digits and '-', starting "
-            "with a letter and not ending with '-', at most 32 characters"
-        )
-    if name in RESERVED_NAMES:
-        raise NamingError(f"{name!r} is reserved; choose another tool name")
-    if not wiki_users:
-        raise NamingError("a tool needs at least one maintainer (--maintainer USER)")
-    people = sorted({canonical_username(valid_username(u)) for u in wiki_users})
-    held = {}
-    for wiki_user in people:
-        record = store.account_of(wiki_user)
-        if record is None:
-            raise NoSuchAccountError(
-                f"the maintainer {wiki_user!r} has no shell account; make theirs first "
-                "(ats provision account) or leave them out"
-            )
-        held[wiki_user] = record
-    # The store keys accounts by shell name: a tool cannot share a member's.
-    taken = [r for r in store.accounts("person") if r.shell_name == name]
-    if taken:
-        raise NameTakenError(
-            f"the name {name!r} is the shell account of {taken[0].owner!r}; "
-            "choose another tool name"
-        )
-    members = [r.shell_name for r in held.values() if not r.suspended]
-    account = backend.create_tool(name, members)
-    with store.transaction():
-        store.set_tool_maintainers(name, people, by)
-        store.record_account(name, "tool", name, account.uid)
-        store.audit(
-            ACTOR, "tool-converged", None, shell_name=account.login, maintainers=people, by=by
-        )
-    return account
-
-
-MEMBER_ACTIONS = {"keys": "keys-set", "suspend": "account-suspended", "restore": "account-restored"}
-
-
-def _run_member_job(
-    store: Store,
-    backend: Backend,
-    job: JobRecord,
-    worker: str,
-    now: datetime,
-    max_attempts: int,
-    outage_delay: int,
-    hook: Hook,
-) -> Outcome:
-    """A job about a member's existing account: keys | suspend | restore, all of
-    which converge the account to what the store says now."""
-    hook("leased")
-    member = job.member or ""
-    try:
-        if job.kind not in MEMBER_ACTIONS:
-            raise UnknownJobError(f"no such job kind {job.kind!r}")
-        wanted = for_owner(store, member)
-        if wanted is None:
-            raise NoSuchAccountError(f"{member!r} has no shell account")
-        name = wanted.record.shell_name
-        hook("read")
-        backend.converge(name, wanted.desired)
-        # A suspended member leaves their tools' groups (their `become` ends with their
-        # login) and is back in them when restored.
-        for tool in tools_of(store, member):
-            # A tool missing from the directory is the reconcile's to report.
-            with contextlib.suppress(NoSuchAccountError):
-                backend.converge(tool.record.shell_name, tool.desired)
-        evidence: dict[str, Any] = {
-            "keys": len(wanted.desired.keys),
-            "suspended": wanted.desired.suspended,
-        }
-        if job.kind == "suspend":
-            evidence["reason"] = job.payload.get("reason", "")
-    except Exception as error:  # recorded and retried like a provisioning failure
-        return _failed(store, job, worker, now, error, max_attempts, outage_delay)
-    hook("provisioned")
-    with store.transaction():
-        store.finish_job(job.id, worker, now)  # False: asked again meanwhile, so it runs again
-        store.audit(
-            ACTOR,
-            MEMBER_ACTIONS[job.kind],
-            None,
-            job=job.id,
-            member=member,
-            shell_name=name,
-            **evidence,
-        )
-    hook("finished")
-    finished = store.job(job.id)
-    assert finished is not None
-    return Outcome(finished, True)
-
-
-class UnknownJobError(ProvisioningError):
-    permanent = True
-
-
-def _payload(record: RequestRecord) -> dict[str, Any]:
-    subject = canonical_username(record.subject or record.requester)
-    if record.type == "tool":
-        people = tool_maintainers(record)
-        return {"tool": record.fields.get("tool", "").strip(), "maintainers": list(people)}
-    return {"wiki_user": subject}
-
-
-def _provision(store: Store, backend: Backend, job: JobRecord) -> Account:
-    payload = job.payload
-    if job.kind == "tool":
-        names = []
-        for member in payload.get("maintainers", []):
-            held = store.account_of(member)
-            if held is None:
-                raise ProvisioningError(
-                    f"the maintainer {member!r} has no shell account yet; the tool is made "
-                    "once every maintainer has one"
-                )
-            if not held.suspended:  # suspended since the approval: not in the group
-                names.append(held.shell_name)
-        return backend.create_tool(payload["tool"], names)
-    wiki_user = payload["wiki_user"]
-    held = store.account_of(wiki_user)
-    name = payload.get("shell_name") or (held.shell_name if held else shell_name(wiki_user))
-    keys = [k.key for k in store.ssh_keys(wiki_user)]
-    return backend.create_person(wiki_user, name, keys)
 
 
 def _failed(
