@@ -19,6 +19,7 @@ in `FOLDER/devhost.json`. Everything runs as root (mount namespaces, sshd, SSSD)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -273,21 +274,22 @@ class DevHost:
         state = self.state()
         if state is None:
             return False
-        stopped = False
-        for pid in (state.namespace_pid, state.replica_pid):
+        # SSSD makes its own process group: every process in the namespace is found by
+        # its mount namespace, which no process outside the login host shares.
+        inside = _in_namespace(state.namespace_pid) if _alive(state.namespace_pid) else []
+        pids = [pid for pid in (*inside, state.replica_pid) if _alive(pid)]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for pid in pids:
             if _alive(pid):
-                stopped = True
-                try:
-                    os.killpg(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    continue
-                deadline = time.monotonic() + 10
-                while _alive(pid) and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                if _alive(pid):
-                    os.killpg(pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         self.state_file.unlink(missing_ok=True)
-        return stopped
+        return bool(pids)
 
     def enter(self, state: State) -> list[str]:
         """The command prefix that runs a program inside the login host's namespace."""
@@ -306,6 +308,25 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
     except OSError:
         return False
+
+
+def _in_namespace(pid: int) -> list[int]:
+    """The processes in the mount namespace of `pid` (itself first)."""
+    try:
+        namespace = os.readlink(f"/proc/{pid}/ns/mnt")
+    except OSError:
+        return []
+    if namespace == os.readlink("/proc/self/ns/mnt"):
+        return [pid]  # not (or no longer) a namespace of its own: never the machine's
+    found = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != pid:
+            try:
+                if os.readlink(entry / "ns" / "mnt") == namespace:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
 
 
 def _listens(port: int) -> bool:
