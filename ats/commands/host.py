@@ -34,6 +34,27 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--output", required=True, type=Path, metavar="DIR", help="folder to write into"
     )
     render.set_defaults(run=_render, needs_config=True)
+    check = host_commands.add_parser(
+        "check",
+        help="say, line by line, whether this login host serves the directory",
+        description="Run on a login host (as root; or inside `ats devhost`'s namespace): "
+        "say, one line each, whether it resolves the member (NSS through SSSD), gets "
+        "their SSH keys (sss_ssh_authorizedkeys), sees the sudo rules that let them "
+        "become their tools, and makes homes (pam_mkhomedir). Exits 1 when a line fails.",
+    )
+    check.add_argument(
+        "--member", required=True, metavar="NAME", help="a member's shell name to look up"
+    )
+    check.set_defaults(run=_check, needs_config=False)
+
+
+def _check(args: argparse.Namespace, config: None) -> int:
+    from provisioning.hostcheck import check_host
+
+    findings = check_host(args.member.strip())
+    for finding in findings:
+        print(finding.line())
+    return 0 if all(finding.ok for finding in findings) else 1
 
 
 def host_settings(config: Config, ldap_uri: str = "") -> HostSettings:
