@@ -205,6 +205,14 @@ def test_ssh_in_become_the_tool_and_lose_the_key(provider: Slapd, folder: Path) 
         )
         assert outside.returncode == 1 and outside.stdout.startswith("FAIL resolves members")
 
+        # A co-maintainer added: how long until they can become the tool.
+        provision_tool(store, ldap, "mytool", ["Alice", "Bob"], by="test")
+        added = time.monotonic()
+        joined = ssh.until("bob", "become mytool id -un")
+        joined_after = time.monotonic() - added
+        assert joined.returncode == 0 and joined.stdout.strip() == "tools.mytool", joined.stderr
+        assert joined_after <= LIMIT
+
         # A key removed: how long it keeps opening a shell.
         ldap.set_keys("bob", [])
         removed = ssh.refused_after("bob")
@@ -213,7 +221,10 @@ def test_ssh_in_become_the_tool_and_lose_the_key(provider: Slapd, folder: Path) 
         outcome = run_once(store, ldap)
         assert outcome is not None and outcome.ok, outcome
         suspended = ssh.refused_after("alice")
-        print(f"\nremoved key refused after {removed:.1f} s; suspension after {suspended:.1f} s")
+        print(
+            f"\nco-maintainer can become after {joined_after:.1f} s; removed key refused "
+            f"after {removed:.1f} s; suspended member refused after {suspended:.1f} s"
+        )
         assert removed <= LIMIT and suspended <= LIMIT
     finally:
         inside = _namespace_of(host)
