@@ -36,9 +36,14 @@ from devtools.ports import free_port
 
 
 class HostFileLike(Protocol):
-    path: str
-    text: str
-    mode: int
+    """A rendered file (`provisioning.loginhost.HostFile`, which this may not import)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def mode(self) -> int: ...
 
 
 class DevHostError(RuntimeError):

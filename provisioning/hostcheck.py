@@ -17,8 +17,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-PAM_MODULE_DIRS = ("/lib/x86_64-linux-gnu/security", "/usr/lib/x86_64-linux-gnu/security")
-PAM_MODULE_DIRS += ("/lib/security", "/usr/lib/security", "/lib64/security")
+PAM_MODULE_DIRS = (
+    "/lib/x86_64-linux-gnu/security",
+    "/usr/lib/x86_64-linux-gnu/security",
+    "/lib/security",
+    "/usr/lib/security",
+)
 
 
 @dataclass(frozen=True)
