@@ -73,6 +73,14 @@ def _devhost(args: argparse.Namespace, config: Config | None) -> int:
     password = os.environ.get("ATS_LDAP_PASSWORD", "")
     if not password:
         raise UsageError("the replica binds to the directory: set ATS_LDAP_PASSWORD")
+    from provisioning.backend import ProvisioningError
+    from provisioning.ldap import LdapBackend
+
+    # The replica would retry a refused bind for ever, replicating nothing: ask first.
+    try:
+        LdapBackend(section.ldap_url, section.base_dn, section.bind_dn, password).describe("probe")
+    except ProvisioningError as error:
+        raise UsageError(f"the replica cannot follow the directory: {error}") from None
     replica_port = free_port()
     settings = host_settings(config, ldap_uri=f"ldap://127.0.0.1:{replica_port}")
     try:

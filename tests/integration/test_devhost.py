@@ -143,7 +143,13 @@ def test_ssh_in_become_the_tool_and_lose_the_key(provider: Slapd, folder: Path) 
     started = _ats(config, "devhost", "start", "--dir", str(host), password="")
     assert started.returncode != 0 and "ATS_LDAP_PASSWORD" in started.stderr
     assert "Traceback" not in started.stderr and started.stderr.count("\n") == 1, started.stderr
+    # A directory that refuses the bind: one clear line, nothing left running.
+    started = _ats(config, "devhost", "start", "--dir", str(host), password="wrong")
+    assert started.returncode != 0 and "cannot follow the directory" in started.stderr
+    assert "Traceback" not in started.stderr and started.stderr.count("\n") == 1, started.stderr
+    assert not (host / "devhost.json").exists()
 
+    inside = ""
     started = _ats(
         config,
         "devhost",
@@ -156,11 +162,14 @@ def test_ssh_in_become_the_tool_and_lose_the_key(provider: Slapd, folder: Path) 
     )
     try:
         assert started.returncode == 0, started.stdout + started.stderr
+        inside = _namespace_of(host)
         line = started.stdout.strip().splitlines()[-1]
         assert line.startswith("ssh -p ") and line.endswith(" alice@127.0.0.1"), line
         ssh.port = int(line.split()[2])
         status = _ats(config, "devhost", "status", "--dir", str(host), password="")
         assert status.returncode == 0 and f"-p {ssh.port} " in status.stdout
+        again = _ats(config, "devhost", "start", "--dir", str(host), password=provider.password)
+        assert again.returncode != 0 and "already runs" in again.stderr, again.stderr
 
         # The member logs in with their key: their uid and the tool's group.
         shown = ssh.run("alice", "id -un; id -nG; test -d ~ && echo home-made")
@@ -227,7 +236,6 @@ def test_ssh_in_become_the_tool_and_lose_the_key(provider: Slapd, folder: Path) 
         )
         assert removed <= LIMIT and suspended <= LIMIT
     finally:
-        inside = _namespace_of(host)
         stopped = _ats(config, "devhost", "stop", "--dir", str(host), password="")
         store.close()
     assert inside and _processes_in(inside) == []  # sshd, SSSD, every session: gone
@@ -235,3 +243,22 @@ def test_ssh_in_become_the_tool_and_lose_the_key(provider: Slapd, folder: Path) 
     assert _ats(config, "devhost", "status", "--dir", str(host), password="").returncode == 1
     assert ssh.run("bob", "true").returncode == 255  # nothing listens any more
     assert _etc_snapshot() == before
+
+
+def test_devhost_refuses_what_it_cannot_serve_in_one_line(folder: Path) -> None:
+    host = folder / "host"
+    config = ats_config(folder, None)  # the dry-run backend: no directory to serve
+    started = _ats(config, "devhost", "start", "--dir", str(host), password="secret")
+    assert started.returncode != 0 and 'backend = "ldap"' in started.stderr
+    assert started.stderr.count("\n") == 1 and "Traceback" not in started.stderr
+    status = _ats(config, "devhost", "status", "--dir", str(host), password="")
+    assert status.returncode == 1 and status.stdout.startswith("no login host runs from")
+    stopped = _ats(config, "devhost", "stop", "--dir", str(host), password="")
+    assert stopped.returncode == 0 and stopped.stdout.strip() == "not running"
+    check = subprocess.run(
+        [sys.executable, "-m", "ats.cli", "host", "check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 2 and "--member" in check.stderr
