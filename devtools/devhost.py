@@ -10,7 +10,8 @@ items, already rendered for a replica on `replica_port`) and runs:
   /etc/nsswitch.conf, /etc/sssd, /etc/pam.d (a copy of the machine's, with the
   rendered common-account and common-session), /etc/sudoers(.d), /etc/motd and
   /usr/local/{bin,sbin}; private folders over /var/lib/sss, /var/log/sssd, /home and
-  the tools' root (when it exists), and a tmpfs over /run.
+  the tools' root (made empty on the machine if missing and not under /home), and a
+  tmpfs over /run.
 
 Nothing of the machine's own /etc changes: the mounts exist only inside the
 namespace, which ends with its processes (`stop`). The state (pids, ports) is kept
@@ -247,9 +248,14 @@ class DevHost:
         )
 
     def _start_namespace(self, tool_home_root: str) -> int:
-        # The tools' root gets a private folder when the machine has one to cover;
-        # otherwise it is made (inside the private /home) by the host's own script.
-        tools = tool_home_root if Path(tool_home_root).is_dir() else ""
+        # Tool homes stay inside the namespace: under /home they are in its private
+        # /home; elsewhere an empty folder is made on the machine to mount a private one
+        # over (a mount needs a place), and the homes go into that.
+        root = Path(tool_home_root)
+        tools = ""
+        if root != Path("/home") and Path("/home") not in root.parents:
+            root.mkdir(parents=True, exist_ok=True)
+            tools = str(root)
         script = self.folder / "namespace.sh"
         script.write_text(NAMESPACE_SCRIPT)
         log = (self.folder / "host.log").open("wb")
