@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from ats import config as config_module
 from ats.commands import bot, bridge, dev, host, members, money, operations, provision, renewal
 from ats.commands import config as config_commands
+from ats.commands import devhost as devhost_commands
 from ats.config import Config, ConfigError
 from ats.failures import UsageError, fail, known_failure
 
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     bridge.add_commands(commands)
     provision.add_commands(commands)
     host.add_commands(commands)
+    devhost_commands.add_commands(commands)
     money.add_commands(commands)
     members.add_purge_command(commands)
     operations.add_commands(commands)

@@ -6,10 +6,14 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ats.config import Config
 from ats.failures import UsageError
+
+if TYPE_CHECKING:
+    from provisioning.loginhost import HostSettings
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,10 +34,33 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--output", required=True, type=Path, metavar="DIR", help="folder to write into"
     )
     render.set_defaults(run=_render, needs_config=True)
+    check = host_commands.add_parser(
+        "check",
+        help="say, line by line, whether this login host serves the directory",
+        description="Run on a login host (as root; or inside `ats devhost`'s namespace): "
+        "say, one line each, whether it resolves the member (NSS through SSSD), gets "
+        "their SSH keys (sss_ssh_authorizedkeys), sees the sudo rules that let them "
+        "become their tools, and makes homes (pam_mkhomedir). Exits 1 when a line fails.",
+    )
+    check.add_argument(
+        "--member", required=True, metavar="NAME", help="a member's shell name to look up"
+    )
+    check.set_defaults(run=_check, needs_config=False)
 
 
-def _render(args: argparse.Namespace, config: Config) -> int:
-    from provisioning.loginhost import HostSettings, RenderError, render
+def _check(args: argparse.Namespace, config: None) -> int:
+    from provisioning.hostcheck import check_host
+
+    findings = check_host(args.member.strip())
+    for finding in findings:
+        print(finding.line())
+    return 0 if all(finding.ok for finding in findings) else 1
+
+
+def host_settings(config: Config, ldap_uri: str = "") -> HostSettings:
+    """The login host's settings from the configuration; `ldap_uri`: the directory the
+    host reads when not the configured replica (the dev login host's own)."""
+    from provisioning.loginhost import HostSettings
 
     section = config.provisioning
     if not section.ldap_url:
@@ -44,8 +71,8 @@ def _render(args: argparse.Namespace, config: Config) -> int:
     wiki = config.wiki
     page = section.rules_page or wiki.request_page
     index = wiki.api.rsplit("/", 1)[0] + "/index.php"
-    settings = HostSettings(
-        ldap_uri=section.replica_url or section.ldap_url,
+    return HostSettings(
+        ldap_uri=ldap_uri or section.replica_url or section.ldap_url,
         provider_url=section.ldap_url,
         base_dn=section.base_dn,
         replicator_dn=section.bind_dn,
@@ -54,6 +81,12 @@ def _render(args: argparse.Namespace, config: Config) -> int:
         rules_url=f"{index}?title={quote(page.replace(' ', '_'), safe='/:')}",
         bridge_url=config.bridge.url,
     )
+
+
+def _render(args: argparse.Namespace, config: Config) -> int:
+    from provisioning.loginhost import RenderError, render
+
+    settings = host_settings(config)
     try:
         files = render(settings)
     except RenderError as error:

@@ -1,0 +1,101 @@
+"""`ats devhost start|stop|status`: a throwaway login host serving the directory of the
+configuration (`devtools.devhost` runs it; this renders its files with
+`provisioning.loginhost`, as `ats host render` does, and names it)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from ats.commands.host import host_settings
+from ats.config import Config
+from ats.failures import UsageError
+
+DEFAULT_DIR = Path("var/devhost")
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dev = commands.add_parser(
+        "devhost", help="a throwaway login host (sshd, SSSD, sudo) for development"
+    )
+    dev_commands = dev.add_subparsers(
+        dest="devhost_command", metavar="DEVHOST_COMMAND", required=True
+    )
+    for name, helptext, config in (
+        (
+            "start",
+            "start a login host in a private mount namespace: a read-only replica of the "
+            "directory of [provisioning], SSSD reading it and sshd on a free port of "
+            "127.0.0.1, with the files `ats host render` writes; the machine's own /etc "
+            "is not changed. Runs as root; needs ATS_LDAP_PASSWORD (the replica binds "
+            "with it) and the directory's provider to have syncprov.",
+            True,
+        ),
+        ("stop", "stop the login host (every session in it ends)", False),
+        ("status", "say whether the login host runs, and how to reach it", False),
+    ):
+        sub = dev_commands.add_parser(name, help=helptext.split(":")[0], description=helptext)
+        sub.add_argument(
+            "--dir",
+            type=Path,
+            default=DEFAULT_DIR,
+            help=f"the login host's folder, replaced at start (default: {DEFAULT_DIR})",
+        )
+        if name == "start":
+            sub.add_argument("--user", default="USER", help="the member named in the ssh line")
+        sub.set_defaults(run=_devhost, needs_config=config)
+
+
+def _devhost(args: argparse.Namespace, config: Config | None) -> int:
+    from devtools.devhost import DevHost, DevHostError
+
+    host = DevHost(args.dir)
+    command = args.devhost_command
+    if command == "stop":
+        print(f"stopped the login host in {host.folder}" if host.stop() else "not running")
+        return 0
+    if command == "status":
+        state = host.running()
+        if state is None:
+            print(f"no login host runs from {host.folder}")
+            return 1
+        print(f"running: ssh -p {state.port} USER@127.0.0.1 (replica on {state.replica_port})")
+        print(f"inside it: {' '.join(host.enter(state))} ats host check --member USER")
+        return 0
+    assert config is not None
+    from devtools.ports import free_port
+    from provisioning.loginhost import RenderError, render
+
+    section = config.provisioning
+    if section.backend != "ldap":
+        raise UsageError('the login host serves a directory: set [provisioning] backend = "ldap"')
+    password = os.environ.get("ATS_LDAP_PASSWORD", "")
+    if not password:
+        raise UsageError("the replica binds to the directory: set ATS_LDAP_PASSWORD")
+    from provisioning.backend import ProvisioningError
+    from provisioning.ldap import LdapBackend
+
+    # The replica would retry a refused bind for ever, replicating nothing: ask first.
+    try:
+        LdapBackend(section.ldap_url, section.base_dn, section.bind_dn, password).describe("probe")
+    except ProvisioningError as error:
+        raise UsageError(f"the replica cannot follow the directory: {error}") from None
+    replica_port = free_port()
+    settings = host_settings(config, ldap_uri=f"ldap://127.0.0.1:{replica_port}")
+    try:
+        files = render(settings)
+    except RenderError as error:
+        raise UsageError(str(error)) from None
+    try:
+        state = host.start(
+            files,
+            replica_port=replica_port,
+            password=password,
+            tool_home_root=settings.tool_home_root,
+        )
+    except DevHostError as error:
+        raise UsageError(str(error)) from None
+    print(f"login host running from {host.folder} (stop: ats devhost stop --dir {args.dir})")
+    print(f"ssh -p {state.port} {args.user}@127.0.0.1")
+    return 0

@@ -1,0 +1,358 @@
+"""A throwaway login host for development, the tests and the demo (`ats devhost`).
+
+It is made of the files `ats host render` writes (handed in as `(path, text, mode)`
+items, already rendered for a replica on `replica_port`) and runs:
+
+- a read-only slapd consumer of the directory (the rendered `ldap/consumer.conf`,
+  with its password and folder filled in) on 127.0.0.1:`replica_port`;
+- in a private mount namespace (`unshare --mount`), SSSD reading that consumer and
+  sshd on a free loopback port: the host's files are bind-mounted over
+  /etc/nsswitch.conf, /etc/sssd, /etc/pam.d (a copy of the machine's, with the
+  rendered common-account and common-session), /etc/sudoers(.d), /etc/motd and
+  /usr/local/{bin,sbin}; private folders over /var/lib/sss, /var/log/sssd, /home and
+  the tools' root (made empty on the machine if missing and not under /home), and a
+  tmpfs over /run.
+
+Nothing of the machine's own /etc changes: the mounts exist only inside the
+namespace, which ends with its processes (`stop`). The state (pids, ports) is kept
+in `FOLDER/devhost.json`. Everything runs as root (mount namespaces, sshd, SSSD).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Protocol
+
+from devtools.ports import free_port
+
+
+class HostFileLike(Protocol):
+    """A rendered file (`provisioning.loginhost.HostFile`, which this may not import)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def mode(self) -> int: ...
+
+
+class DevHostError(RuntimeError):
+    """The login host cannot start; the message says why, in one line."""
+
+
+PROGRAMS = {
+    "unshare": "util-linux",
+    "nsenter": "util-linux",
+    "slapd": "slapd",
+    "sssd": "sssd-ldap",
+    "sshd": "openssh-server",
+    "sss_ssh_authorizedkeys": "sssd-common",
+    "sudo": "sudo",
+}
+SCHEMAS = ("core", "cosine", "nis", "inetorgperson")
+
+# Run by bash inside the new mount namespace; its pid is the namespace's.
+NAMESPACE_SCRIPT = r"""set -eu
+S="$1"
+TOOLS="$2"
+mount --bind "$S/etc/nsswitch.conf" /etc/nsswitch.conf
+mount --bind "$S/etc/sssd" /etc/sssd
+mount --bind "$S/etc/pam.d" /etc/pam.d
+mount --bind "$S/etc/sudoers" /etc/sudoers
+mount --bind "$S/etc/sudoers.d" /etc/sudoers.d
+mount --bind "$S/etc/motd" /etc/motd
+mount --bind "$S/usr/local/bin" /usr/local/bin
+mount --bind "$S/usr/local/sbin" /usr/local/sbin
+mount --bind "$S/var/lib/sss" /var/lib/sss
+mount --bind "$S/var/log/sssd" /var/log/sssd
+mount --bind "$S/home" /home
+if [ -n "$TOOLS" ]; then mount --bind "$S/tools" "$TOOLS"; fi
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -m 0755 /run/sshd /run/sudo
+/usr/sbin/sssd -i -d 0x0070 --logger=files &
+for _ in $(seq 100); do
+    if [ -S /var/lib/sss/pipes/nss ] && [ -S /var/lib/sss/pipes/ssh ]; then break; fi
+    sleep 0.1
+done
+[ -S /var/lib/sss/pipes/ssh ] || { echo "devhost: sssd did not start" >&2; exit 1; }
+/usr/sbin/sshd -t -f "$S/sshd_config"
+/usr/sbin/sshd -D -e -f "$S/sshd_config" &
+echo ready > "$S/ready"
+wait
+"""
+
+
+@dataclass
+class State:
+    namespace_pid: int
+    replica_pid: int
+    port: int
+    replica_port: int
+
+
+class DevHost:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder.resolve()
+        self.state_file = self.folder / "devhost.json"
+
+    # -- state -----------------------------------------------------------------
+
+    def state(self) -> State | None:
+        try:
+            return State(**json.loads(self.state_file.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def running(self) -> State | None:
+        """The state when both the namespace and the replica still run."""
+        state = self.state()
+        if state and _alive(state.namespace_pid) and _alive(state.replica_pid):
+            return state
+        return None
+
+    # -- start -----------------------------------------------------------------
+
+    def start(
+        self,
+        files: Iterable[HostFileLike],
+        *,
+        replica_port: int,
+        password: str,
+        tool_home_root: str,
+    ) -> State:
+        """Lay the host out under the folder and start the replica, SSSD and sshd."""
+        if os.geteuid() != 0:
+            raise DevHostError("ats devhost runs as root: it makes a mount namespace")
+        for program, package in PROGRAMS.items():
+            if not _which(program):
+                raise DevHostError(f"{program} is missing: install {package} (scripts/setup)")
+        if self.running():
+            raise DevHostError(f"a login host already runs from {self.folder} (ats devhost stop)")
+        self.stop()
+        if self.folder.exists():
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True)
+        # slapd runs as openldap: it must reach its folder under this one.
+        self.folder.chmod(0o711)
+        rendered = {item.path: item for item in files}
+        self._lay_out(rendered, tool_home_root)
+        replica_pid = self._start_replica(rendered, replica_port, password)
+        try:
+            port = free_port()
+            self._write_sshd_config(rendered, port)
+            namespace_pid = self._start_namespace(tool_home_root)
+            state = State(namespace_pid, replica_pid, port, replica_port)
+            self.state_file.write_text(json.dumps(asdict(state)))
+            self._wait_ready(state)
+        except BaseException:
+            self.stop()
+            raise
+        return state
+
+    def _lay_out(self, rendered: dict[str, HostFileLike], tool_home_root: str) -> None:
+        root = self.folder
+        for path, item in rendered.items():
+            if not path.startswith(("etc/", "usr/")):
+                continue
+            target = root / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(item.text)
+            target.chmod(item.mode)
+        # The machine's own PAM, with the rendered files put over the ones they replace.
+        pam = root / "etc/pam.d"
+        shutil.copytree("/etc/pam.d", pam, symlinks=True, dirs_exist_ok=True)
+        for name in ("common-account", "common-session", "common-session-noninteractive"):
+            (pam / name).write_text(rendered[f"etc/pam.d/{name}"].text)
+        sssd = root / "etc/sssd"
+        (sssd / "conf.d").mkdir(exist_ok=True)
+        sssd.chmod(0o700)
+        (sssd / "conf.d").chmod(0o700)
+        sudoers = root / "etc/sudoers"
+        sudoers.write_text(
+            "Defaults\tenv_reset\n"
+            'Defaults\tsecure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"\n'
+            "root\tALL=(ALL:ALL) ALL\n"
+            "@includedir /etc/sudoers.d\n"
+        )
+        sudoers.chmod(0o440)
+        (root / "etc/sudoers.d").chmod(0o755)
+        folders = ("usr/local/bin", "usr/local/sbin", "home", "tools", "var/lib", "var/log/sssd")
+        for folder in folders:
+            (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / "var/log/sssd").chmod(0o750)
+        # SSSD's own tree, empty, with the owners and modes the package gave it.
+        subprocess.run(["cp", "-a", "/var/lib/sss", str(root / "var/lib/sss")], check=True)
+        for leftover in (root / "var/lib/sss").rglob("*"):
+            if leftover.is_file() or leftover.is_socket():
+                leftover.unlink()
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / "ssh_host_key")],
+            check=True,
+            capture_output=True,
+        )
+
+    def _start_replica(self, rendered: dict[str, HostFileLike], port: int, password: str) -> int:
+        folder = self.folder / "replica"
+        data = folder / "data"
+        data.mkdir(parents=True)
+        for name in ("openssh-lpk.schema", "sudo.schema"):
+            (folder / name).write_text(rendered[f"ldap/{name}"].text)
+        if '"' in password or "\n" in password:
+            raise DevHostError("the directory's password holds a quote or a line break")
+        consumer = rendered["ldap/consumer.conf"].text
+        consumer = consumer.replace("directory /var/lib/ldap/ats-replica", f"directory {data}")
+        consumer = consumer.replace("credentials=REPLICATOR-PASSWORD", f'credentials="{password}"')
+        includes = [f"include /etc/ldap/schema/{name}.schema" for name in SCHEMAS]
+        includes += [f"include {folder}/openssh-lpk.schema", f"include {folder}/sudo.schema"]
+        conf = folder / "slapd.conf"
+        conf.write_text(
+            "\n".join(includes)
+            + f"\npidfile {folder}/slapd.pid\nmodulepath /usr/lib/ldap\n"
+            + consumer
+        )
+        conf.chmod(0o600)
+        subprocess.run(["chown", "-R", "openldap:openldap", str(folder)], check=True)
+        log = (self.folder / "replica.log").open("wb")
+        process = subprocess.Popen(
+            [_which("slapd") or "slapd", "-d", "0", "-h", f"ldap://127.0.0.1:{port}/"]
+            + ["-f", str(conf), "-u", "openldap", "-g", "openldap"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while not _listens(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = _tail(self.folder / "replica.log")
+                raise DevHostError(f"the directory's replica did not start: {tail}")
+            time.sleep(0.05)
+        return process.pid
+
+    def _write_sshd_config(self, rendered: dict[str, HostFileLike], port: int) -> None:
+        drop_in = rendered["etc/ssh/sshd_config.d/ats.conf"].text
+        (self.folder / "sshd_config").write_text(
+            f"Port {port}\nListenAddress 127.0.0.1\n"
+            f"HostKey {self.folder}/ssh_host_key\nPidFile {self.folder}/sshd.pid\n"
+            "PrintMotd no\nSubsystem sftp internal-sftp\n" + drop_in
+        )
+
+    def _start_namespace(self, tool_home_root: str) -> int:
+        # Tool homes stay inside the namespace: under /home they are in its private
+        # /home; elsewhere an empty folder is made on the machine to mount a private one
+        # over (a mount needs a place), and the homes go into that.
+        root = Path(tool_home_root)
+        tools = ""
+        if root != Path("/home") and Path("/home") not in root.parents:
+            root.mkdir(parents=True, exist_ok=True)
+            tools = str(root)
+        script = self.folder / "namespace.sh"
+        script.write_text(NAMESPACE_SCRIPT)
+        log = (self.folder / "host.log").open("wb")
+        process = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "--"]
+            + ["bash", str(script), str(self.folder), tools],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        return process.pid
+
+    def _wait_ready(self, state: State) -> None:
+        deadline = time.monotonic() + 30
+        while not ((self.folder / "ready").exists() and _listens(state.port)):
+            if not _alive(state.namespace_pid) or time.monotonic() > deadline:
+                tail = _tail(self.folder / "host.log")
+                raise DevHostError(f"the login host did not start: {tail}")
+            time.sleep(0.1)
+
+    # -- stop ------------------------------------------------------------------
+
+    def stop(self) -> bool:
+        """End the namespace (sshd, SSSD and every session) and the replica; whether
+        anything was running."""
+        state = self.state()
+        if state is None:
+            return False
+        # SSSD makes its own process group: every process in the namespace is found by
+        # its mount namespace, which no process outside the login host shares.
+        inside = _in_namespace(state.namespace_pid) if _alive(state.namespace_pid) else []
+        pids = [pid for pid in (*inside, state.replica_pid) if _alive(pid)]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for pid in pids:
+            if _alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        self.state_file.unlink(missing_ok=True)
+        return bool(pids)
+
+    def enter(self, state: State) -> list[str]:
+        """The command prefix that runs a program inside the login host's namespace."""
+        return ["nsenter", "-t", str(state.namespace_pid), "-m", "--"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie left by a parent that is gone counts as ended.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def _in_namespace(pid: int) -> list[int]:
+    """The processes in the mount namespace of `pid` (itself first)."""
+    try:
+        namespace = os.readlink(f"/proc/{pid}/ns/mnt")
+    except OSError:
+        return []
+    if namespace == os.readlink("/proc/self/ns/mnt"):
+        return [pid]  # not (or no longer) a namespace of its own: never the machine's
+    found = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != pid:
+            try:
+                if os.readlink(entry / "ns" / "mnt") == namespace:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _listens(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _which(program: str) -> str | None:
+    return shutil.which(program) or shutil.which(program, path="/usr/sbin:/sbin")
+
+
+def _tail(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return " | ".join(lines[-3:]) or "(empty log)"

@@ -1,0 +1,264 @@
+"""The journey's end, with real services only: a member with a key and a tool they
+maintain are provisioned into a real slapd (a provider with syncprov); `ats devhost
+start` runs a login host (a syncrepl replica, SSSD, sshd, sudo) in a private mount
+namespace; `ssh` with the member's key logs in, `become TOOL` acts as the tool, a
+non-maintainer is refused with the message, `ats host check` inside the namespace passes
+line by line, a removed key and a suspension stop logins within a minute (timed; the
+figures go to docs/benchmarks.md), and the machine's own NSS and PAM are byte-for-byte
+what they were."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from membership import accounts
+from membership.store import Store
+from provisioning.ldap import LdapBackend
+from provisioning.loginhost import HostSettings, render
+from provisioning.worker import provision_person, provision_tool, run_once
+from tests.integration.slapd import Slapd, ats_config
+
+LIMIT = 60  # seconds: a removed key or a suspension stops logins within a minute
+
+
+def _etc_snapshot() -> dict[str, bytes]:
+    files = [Path("/etc/nsswitch.conf"), *sorted(Path("/etc/pam.d").iterdir())]
+    return {str(path): path.read_bytes() for path in files if path.is_file()}
+
+
+@pytest.fixture
+def folder() -> Iterator[Path]:
+    # slapd (as openldap) must reach the replica's folder: not under pytest's 0700 tmp.
+    path = Path(tempfile.mkdtemp(prefix="ats-devhost-"))
+    path.chmod(0o711)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def provider(folder: Path) -> Iterator[Slapd]:
+    settings = HostSettings("ldap://127.0.0.1/", "ldap://127.0.0.1/", "dc=x", "cn=x,dc=x")
+    shipped = next(f.text for f in render(settings) if f.path == "ldap/provider.conf")
+    server = Slapd.start(folder / "provider", database_extra=shipped)
+    yield server
+    server.stop()
+
+
+def _ats(config: Path, *args: str, password: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ats.cli", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ATS_LDAP_PASSWORD": password},
+        timeout=120,
+        check=False,
+    )
+
+
+def _namespace_of(host: Path) -> str:
+    pid = json.loads((host / "devhost.json").read_text())["namespace_pid"]
+    return os.readlink(f"/proc/{pid}/ns/mnt")
+
+
+def _processes_in(namespace: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.readlink(entry / "ns" / "mnt") == namespace:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+class Ssh:
+    def __init__(self, port: int, folder: Path) -> None:
+        self.port, self.folder = port, folder
+
+    def key(self, name: str) -> str:
+        path = self.folder / f"{name}.key"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+        return (path.parent / f"{name}.key.pub").read_text().strip()
+
+    def run(self, user: str, *command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["ssh", "-p", str(self.port), "-i", str(self.folder / f"{user}.key")]
+            + ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"]
+            + ["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
+            + ["-o", "IdentitiesOnly=yes", f"{user}@127.0.0.1", *command],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    def refused_after(self, user: str) -> float:
+        """Seconds until `user` can no longer log in (at most LIMIT)."""
+        start = time.monotonic()
+        while time.monotonic() - start < LIMIT:
+            if self.run(user, "true").returncode != 0:
+                return time.monotonic() - start
+            time.sleep(0.25)
+        return LIMIT + 1
+
+    def until(self, user: str, *command: str) -> subprocess.CompletedProcess[str]:
+        """Run until it succeeds (SSSD fetches the sudo rules shortly after starting)."""
+        deadline = time.monotonic() + LIMIT
+        while True:
+            result = self.run(user, *command)
+            if result.returncode == 0 or time.monotonic() > deadline:
+                return result
+            time.sleep(0.5)
+
+
+def test_ssh_in_become_the_tool_and_lose_the_key(provider: Slapd, folder: Path) -> None:
+    before = _etc_snapshot()
+    config = ats_config(folder, provider, tool_home_root='"/home/tools"')
+    store = Store(folder / "ats.sqlite")
+    ldap = LdapBackend(
+        provider.url,
+        provider.base_dn,
+        provider.root_dn,
+        provider.password,
+        tool_home="/home/tools/{name}",
+    )
+    host = folder / "host"
+    ssh = Ssh(0, folder)
+    provision_person(store, ldap, "Alice", [ssh.key("alice")])
+    provision_person(store, ldap, "Bob", [ssh.key("bob")])
+    provision_tool(store, ldap, "mytool", ["Alice"], by="test")
+
+    # Without the directory's password the replica cannot bind: one clear line.
+    started = _ats(config, "devhost", "start", "--dir", str(host), password="")
+    assert started.returncode != 0 and "ATS_LDAP_PASSWORD" in started.stderr
+    assert "Traceback" not in started.stderr and started.stderr.count("\n") == 1, started.stderr
+    # A directory that refuses the bind: one clear line, nothing left running.
+    started = _ats(config, "devhost", "start", "--dir", str(host), password="wrong")
+    assert started.returncode != 0 and "cannot follow the directory" in started.stderr
+    assert "Traceback" not in started.stderr and started.stderr.count("\n") == 1, started.stderr
+    assert not (host / "devhost.json").exists()
+
+    inside = ""
+    started = _ats(
+        config,
+        "devhost",
+        "start",
+        "--dir",
+        str(host),
+        "--user",
+        "alice",
+        password=provider.password,
+    )
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        inside = _namespace_of(host)
+        line = started.stdout.strip().splitlines()[-1]
+        assert line.startswith("ssh -p ") and line.endswith(" alice@127.0.0.1"), line
+        ssh.port = int(line.split()[2])
+        status = _ats(config, "devhost", "status", "--dir", str(host), password="")
+        assert status.returncode == 0 and f"-p {ssh.port} " in status.stdout
+        again = _ats(config, "devhost", "start", "--dir", str(host), password=provider.password)
+        assert again.returncode != 0 and "already runs" in again.stderr, again.stderr
+
+        # The member logs in with their key: their uid and the tool's group.
+        shown = ssh.run("alice", "id -un; id -nG; test -d ~ && echo home-made")
+        assert shown.returncode == 0, shown.stderr
+        name, groups, home = shown.stdout.split("\n")[:3]
+        assert name == "alice" and "tools.mytool" in groups.split() and home == "home-made"
+        # `become` is theirs; the tool's home is made the first time (group-writable, setgid).
+        became = ssh.until("alice", "become mytool id -un; become mytool stat -c %a:%U .")
+        assert became.returncode == 0, became.stderr
+        assert became.stdout.split() == ["tools.mytool", "2770:tools.mytool"]
+        # Bob logs in too, but may not become a tool he does not maintain.
+        refused = ssh.run("bob", "become mytool id -un")
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert "you (bob) are not a maintainer of the tool 'mytool'" in refused.stderr
+        assert ssh.run("bob", "sudo -n -u tools.mytool id").returncode != 0
+        assert ssh.run("alice", "sudo -n id -un").returncode != 0  # never root
+
+        # `ats host check`, inside the login host, line by line.
+        nsenter = status.stdout.split("inside it: ", 1)[1].split(" ats host check")[0].split()
+        check = subprocess.run(
+            [*nsenter, sys.executable, "-m", "ats.cli", "host", "check", "--member", "alice"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+        lines = check.stdout.splitlines()
+        assert [line.split(":")[0] for line in lines] == [
+            "ok   resolves members",
+            "ok   gets their keys",
+            "ok   sees the sudo rules",
+            "ok   makes homes",
+        ]
+        assert "alice may become tools.mytool" in check.stdout
+        outside = subprocess.run(
+            [sys.executable, "-m", "ats.cli", "host", "check", "--member", "alice"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert outside.returncode == 1 and outside.stdout.startswith("FAIL resolves members")
+
+        # A co-maintainer added: how long until they can become the tool.
+        provision_tool(store, ldap, "mytool", ["Alice", "Bob"], by="test")
+        added = time.monotonic()
+        joined = ssh.until("bob", "become mytool id -un")
+        joined_after = time.monotonic() - added
+        assert joined.returncode == 0 and joined.stdout.strip() == "tools.mytool", joined.stderr
+        assert joined_after <= LIMIT
+
+        # A key removed: how long it keeps opening a shell.
+        ldap.set_keys("bob", [])
+        removed = ssh.refused_after("bob")
+        # A suspension: refused before any session opens.
+        accounts.enqueue_suspend(store, "Alice", "membership lapsed")
+        outcome = run_once(store, ldap)
+        assert outcome is not None and outcome.ok, outcome
+        suspended = ssh.refused_after("alice")
+        print(
+            f"\nco-maintainer can become after {joined_after:.1f} s; removed key refused "
+            f"after {removed:.1f} s; suspended member refused after {suspended:.1f} s"
+        )
+        assert removed <= LIMIT and suspended <= LIMIT
+    finally:
+        stopped = _ats(config, "devhost", "stop", "--dir", str(host), password="")
+        store.close()
+    assert inside and _processes_in(inside) == []  # sshd, SSSD, every session: gone
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    assert _ats(config, "devhost", "status", "--dir", str(host), password="").returncode == 1
+    assert ssh.run("bob", "true").returncode == 255  # nothing listens any more
+    assert _etc_snapshot() == before
+
+
+def test_devhost_refuses_what_it_cannot_serve_in_one_line(folder: Path) -> None:
+    host = folder / "host"
+    config = ats_config(folder, None)  # the dry-run backend: no directory to serve
+    started = _ats(config, "devhost", "start", "--dir", str(host), password="secret")
+    assert started.returncode != 0 and 'backend = "ldap"' in started.stderr
+    assert started.stderr.count("\n") == 1 and "Traceback" not in started.stderr
+    status = _ats(config, "devhost", "status", "--dir", str(host), password="")
+    assert status.returncode == 1 and status.stdout.startswith("no login host runs from")
+    stopped = _ats(config, "devhost", "stop", "--dir", str(host), password="")
+    assert stopped.returncode == 0 and stopped.stdout.strip() == "not running"
+    check = subprocess.run(
+        [sys.executable, "-m", "ats.cli", "host", "check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 2 and "--member" in check.stderr
