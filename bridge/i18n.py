@@ -82,6 +82,24 @@ VARIABLES: dict[str, Sequence[str]] = {
     "ats-bridge-waiver-in-line": ["position"],
 }
 
+# The symbols the wiki's {{ATS status}} template puts before each state's name.
+STATE_ICONS = {
+    "received": "✉",
+    "invalid": "⚠",
+    "not-eligible": "✘",
+    "awaiting-identity": "⏳",
+    "awaiting-requester": "⏳",
+    "awaiting-approval": "⏳",
+    "approved": "✔",
+    "provisioning": "⚙",
+    "done": "✔",
+    "on-hold": "✋",
+    "declined": "✘",
+    "withdrawn": "↩",
+    "expired": "⌛",
+    "failed": "✘",
+}
+
 # Harmless inline elements a translation may carry (the library allows abbr, kbd, q).
 ALLOWED_HTML = {"abbr": {"title"}, "kbd": set(), "q": set(), "code": set(), "strong": set()}
 
@@ -177,6 +195,7 @@ class BridgeI18n(toolforge_i18n.ToolforgeI18n):
         self.init_app(app)
         app.register_blueprint(blueprint)
         app.add_template_filter(next_gate)
+        app.add_template_global(STATE_ICONS, name="state_icons")
 
         @app.context_processor
         def _language() -> dict[str, Any]:
