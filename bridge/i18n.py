@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import flask
 import toolforge_i18n
+from markupsafe import Markup
 from toolforge_i18n import _language_info
 from toolforge_i18n._translations import mw2py  # the library's own MediaWiki -> format step
 from toolforge_i18n._translations_checks import check_all_translations
@@ -219,6 +220,11 @@ def next_gate(report: Any) -> Any:
 
 def install(app: flask.Flask) -> BridgeI18n:
     return BridgeI18n(app)
+
+
+def text(key: str, **params: object) -> Markup:
+    """A message in the reader's language, for Python code (an error's description)."""
+    return toolforge_i18n.message(key, **params)
 
 
 def flash_message(key: str, category: str, **params: str | int) -> None:

@@ -29,7 +29,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from bridge import auth
+from bridge import auth, i18n
 from bridge.auth import current_member, login_required, settings
 from bridge.i18n import flash_message
 from bridge.oauth import OAuthClient, OAuthError
@@ -248,7 +248,7 @@ def remove_key(key_id: int) -> Response:
             auth.advance(member.username, member.username)
             accounts.keys_changed(store, member.username)
     if removed is None:
-        abort(404, description="You have no such key.")
+        abort(404, description=i18n.text("ats-bridge-error-no-such-key"))
     flash_message("ats-bridge-flash-key-removed", "success", fingerprint=removed.fingerprint)
     return redirect(url_for("requester.me") + "#keys")
 

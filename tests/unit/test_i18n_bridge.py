@@ -256,3 +256,14 @@ def test_every_state_has_a_name_and_the_wikis_symbol() -> None:
     for state in State:
         assert f"ats-bridge-state-{state.value}" in english
         assert state.value in i18n.STATE_ICONS
+
+
+def test_refusals_are_worded_in_the_readers_language(client, client_as) -> None:
+    refused = client_as("Example").get("/admin?uselang=he")
+    assert refused.status_code == 403
+    assert "הדף הזה מיועד למנהלי הארגון." in _Page(refused.get_data(as_text=True)).texts
+    forged = client.post("/logout?uselang=fr", data={})
+    assert forged.status_code == 400
+    assert any(
+        t.startswith("Ce formulaire a expiré") for t in _Page(forged.get_data(as_text=True)).texts
+    )
