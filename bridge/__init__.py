@@ -85,6 +85,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     def _error(error: HTTPException) -> tuple[str, int]:
         # Werkzeug's own English description is replaced by the bridge's message.
         stock = error.description == type(error).description
+        g.html_language_codes = []  # a page that failed half-way left its language open
         return render_template("error.html", error=error, stock=stock), error.code or 500
 
     views.install(app)
