@@ -141,7 +141,7 @@ def load_messages(
         ours = {k: v for k, v in data.items() if k.startswith(PREFIX)}
         if path.stem == "qqq":
             documentation = ours
-        else:
+        elif ours:  # a language with only the bot's replies is not offered on the bridge
             raw[path.stem] = ours
     translations = {
         language: {

@@ -267,3 +267,12 @@ def test_refusals_are_worded_in_the_readers_language(client, client_as) -> None:
     assert any(
         t.startswith("Ce formulaire a expiré") for t in _Page(forged.get_data(as_text=True)).texts
     )
+
+
+def test_a_language_with_only_the_bots_replies_is_not_offered(tmp_path) -> None:
+    for path in i18n.I18N_DIR.glob("*.json"):
+        shutil.copy(path, tmp_path / path.name)
+    (tmp_path / "it.json").write_text(json.dumps({"ats-bot-reply": "Risposta"}), "utf-8")
+    translations, documentation, _raw = i18n.load_messages(tmp_path)
+    assert "it" not in translations
+    i18n.check_messages(translations, documentation)
