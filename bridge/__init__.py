@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, g, render_template, request, session
 from werkzeug.exceptions import HTTPException
 
-from bridge import admin, funds, metrics, proxy, public, requester, security, views
+from bridge import admin, funds, i18n, metrics, proxy, public, requester, security, views
 from bridge.oauth import OAuthClient, OAuthSettings
 from bridge.sessions import StoreSessionInterface, current_store
 from bridge.settings import BridgeConfigError, BridgeSettings
@@ -62,6 +62,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         current_store, timedelta(hours=settings.session_hours)
     )
 
+    # Before the security checks: a page refusing a request speaks the reader's language.
+    i18n.install(app)  # messages and the reader's language (bridge/i18n.py)
     security.install(app)
     proxy.install(app, settings.trusted_proxies)  # [bridge] trusted_proxies
 
@@ -81,7 +83,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _error(error: HTTPException) -> tuple[str, int]:
-        return render_template("error.html", error=error), error.code or 500
+        # Werkzeug's own English description is replaced by the bridge's message.
+        stock = error.description == type(error).description
+        g.html_language_codes = []  # a page that failed half-way left its language open
+        return render_template("error.html", error=error, stock=stock), error.code or 500
 
     views.install(app)
     app.register_blueprint(public.blueprint)

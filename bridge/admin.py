@@ -37,7 +37,7 @@ from flask import (
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from bridge import auth
+from bridge import auth, i18n
 from bridge.auth import admin_required, current_member, settings
 from bridge.charts import Series, line_chart
 from bridge.sessions import current_store
@@ -219,7 +219,7 @@ def waiver(waiver_id: int) -> Response:
     assert member is not None
     record = current_store().waiver(waiver_id)
     if record is None:
-        abort(404, description="There is no such waiver request.")
+        abort(404, description=i18n.text("ats-bridge-error-no-such-waiver"))
     try:
         step = waivers.decide(
             record,
@@ -309,7 +309,7 @@ def _subject(username: str) -> tuple[str, str]:
     assert member is not None
     username = canonical_username(username)
     if username == member.username:
-        abort(403, description="No admin records facts about themselves; ask another admin.")
+        abort(403, description=i18n.text("ats-bridge-error-not-yourself"))
     return username, member.username
 
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 
+from bridge import i18n
 from bridge.sessions import ServerSession, current_store
 from bridge.settings import BridgeSettings
 from membership import progress
@@ -116,7 +117,7 @@ def admin_required(view: View) -> View:
         if member is None:
             return redirect(url_for("requester.login", next=request.full_path.rstrip("?")))
         if not is_admin(member):
-            abort(403, description="This page is for the chapter's admins.")
+            abort(403, description=i18n.text("ats-bridge-error-admins-only"))
         return view(*args, **kwargs)
 
     return guarded  # type: ignore[return-value]

@@ -29,8 +29,9 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from bridge import auth
+from bridge import auth, i18n
 from bridge.auth import current_member, login_required, settings
+from bridge.i18n import flash_message
 from bridge.oauth import OAuthClient, OAuthError
 from bridge.security import client_key, rate_limited, safe_next, sign_in_finished
 from bridge.sessions import current_store
@@ -48,6 +49,9 @@ def _oauth() -> OAuthClient:
     return current_app.extensions["ats_oauth"]
 
 
+LOGIN_FAILED = "ats-bridge-login-failed"
+
+
 @blueprint.get("/login")
 def login() -> Response | tuple[str, int]:
     config = settings()
@@ -58,15 +62,16 @@ def login() -> Response | tuple[str, int]:
         minutes = max(1, config.login_window_seconds // 60)
         body = render_template(
             "error.html",
-            title="Too many attempts",
-            message=f"Too many sign-in attempts from your network. Try again in {minutes} minutes.",
+            title_key="ats-bridge-error-429",
+            text_key="ats-bridge-login-rate-limited",
+            text_params={"num_minutes": minutes},
         )
         return body, 429
     store.purge_expired_sessions()
     try:
         url, kept = _oauth().start()
     except OAuthError as error:
-        return render_template("error.html", title="Signing in failed", message=str(error)), 502
+        return render_template("error.html", title_key=LOGIN_FAILED, text=str(error)), 502
     session["oauth_kept"] = dict(kept)
     session["next"] = safe_next(request.args.get("next"))
     return redirect(url)
@@ -77,12 +82,14 @@ def callback() -> Response | tuple[str, int]:
     kept = session.pop("oauth_kept", None)
     target = safe_next(session.pop("next", None))
     if not kept:
-        message = "This sign-in was not started here, or took too long. Please log in again."
-        return render_template("error.html", title="Signing in failed", message=message), 400
+        body = render_template(
+            "error.html", title_key=LOGIN_FAILED, text_key="ats-bridge-login-not-started"
+        )
+        return body, 400
     try:
         identity = _oauth().finish(kept, request.args)
     except OAuthError as error:
-        return render_template("error.html", title="Signing in failed", message=str(error)), 400
+        return render_template("error.html", title_key=LOGIN_FAILED, text=str(error)), 400
     auth.sign_in(identity.username, identity.central_id, identity.groups, identity.version)
     sign_in_finished(current_store(), client_key(settings().session_key))
     return redirect(target)
@@ -126,10 +133,27 @@ def me() -> str:
         terms_accepted=store.terms_accepted(member.username, config.terms.version),
         terms_version=config.terms.version,
         waivers=store.waivers(member.username),
-        waiver_message=fund.requester_message(store, member.username, config.fees),
+        waiver_words=_waiver_words(store, member.username, config.fees),
         payments=store.payments(member.username),
         membership=_membership(store, member.username, config.fees),
     )
+
+
+def _waiver_words(store: Any, username: str, fees: Any) -> tuple[str, dict[str, Any]] | None:
+    """The message (key, parameters) saying where the member's latest waiver stands; the
+    same cases as `fund.requester_message`, which words it in English for the CLI."""
+    asked = store.waivers(username)
+    if not asked:
+        return None
+    waiver = asked[-1]
+    position = fund.queue_position(store, waiver.id)
+    if position is not None:
+        return "ats-bridge-waiver-in-line", {"position": position}
+    if waiver.status in ("granted", "withdrawn", "refused"):
+        return f"ats-bridge-waiver-{waiver.status}", {}
+    if fees.waiver_needs_second_admin or waiver.awaiting_confirmation:
+        return "ats-bridge-waiver-two-admins", {}
+    return "ats-bridge-waiver-with-admins", {}
 
 
 def _membership(store: Any, username: str, fees: Any) -> dict[str, Any] | None:
@@ -167,14 +191,14 @@ def accept_terms() -> Response:
     assert member is not None
     version = settings().terms.version
     if request.form.get("version") != version:
-        flash("The terms changed while you were reading them: please read them again.", "error")
+        flash_message("ats-bridge-flash-terms-changed", "error")
         return redirect(url_for("requester.terms"))
     store = current_store()
     with store.transaction():
         if store.accept_terms(member.username, version):
             store.audit(member.username, "terms-accepted", version=version)
             auth.advance(member.username, member.username)
-    flash(f"You accepted the terms of use (version {version}).", "success")
+    flash_message("ats-bridge-flash-terms-accepted", "success", version=version)
     return redirect(url_for("requester.me"))
 
 
@@ -205,9 +229,9 @@ def add_key() -> Response:
             auth.advance(member.username, member.username)
             accounts.keys_changed(store, member.username)
     except DuplicateKeyError as error:
-        flash(f"Not added: {error}.", "error")
+        flash_message("ats-bridge-flash-key-not-added", "error", reason=str(error))
         return redirect(url_for("requester.me") + "#keys")
-    flash(f"Key {record.fingerprint} added.", "success")
+    flash_message("ats-bridge-flash-key-added", "success", fingerprint=record.fingerprint)
     return redirect(url_for("requester.me") + "#keys")
 
 
@@ -224,8 +248,8 @@ def remove_key(key_id: int) -> Response:
             auth.advance(member.username, member.username)
             accounts.keys_changed(store, member.username)
     if removed is None:
-        abort(404, description="You have no such key.")
-    flash(f"Key {removed.fingerprint} removed.", "success")
+        abort(404, description=i18n.text("ats-bridge-error-no-such-key"))
+    flash_message("ats-bridge-flash-key-removed", "success", fingerprint=removed.fingerprint)
     return redirect(url_for("requester.me") + "#keys")
 
 
@@ -236,10 +260,10 @@ def ask_waiver() -> Response:
     assert member is not None
     reason = request.form.get("reason", "").strip()
     if not reason:
-        flash("Say briefly why you ask for a waiver; only the chapter's admins read it.", "error")
+        flash_message("ats-bridge-flash-reason-missing", "error")
         return redirect(url_for("requester.me") + "#fee")
     if len(reason) > MAX_REASON:
-        flash(f"Please keep the reason under {MAX_REASON} characters.", "error")
+        flash_message("ats-bridge-flash-reason-too-long", "error", num_max=MAX_REASON)
         return redirect(url_for("requester.me") + "#fee")
     try:
         obligations.request_waiver(
@@ -248,5 +272,5 @@ def ask_waiver() -> Response:
     except obligations.ObligationError as error:
         flash(str(error), "error")
         return redirect(url_for("requester.me") + "#fee")
-    flash("Your waiver request was sent to the chapter's admins.", "success")
+    flash_message("ats-bridge-flash-waiver-sent", "success")
     return redirect(url_for("requester.me") + "#fee")

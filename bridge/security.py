@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, abort, current_app, request, session
 from markupsafe import Markup, escape
 
+from bridge import i18n
 from membership.store import Store
 
 CSP = (
@@ -57,11 +58,7 @@ def check_csrf() -> None:
     expected = session.get("csrf", "")
     given = request.form.get("csrf_token", "")
     if not expected or not given or not hmac.compare_digest(expected, given):
-        abort(
-            400,
-            description="This form has expired or did not come from this site. "
-            "Go back, reload the page and try again.",
-        )
+        abort(400, description=i18n.text("ats-bridge-error-csrf"))
 
 
 def add_headers(response: Response) -> Response:

@@ -121,14 +121,14 @@ def test_requester_and_admin_bring_a_request_to_awaiting_approval(
     assert page.locator("section.ats-card h2").inner_text() == HEADING
     assert requester.gates() == {
         "Established Wikimedian (or approved by override)": True,
-        "Identity proven by logging in with your wiki account": True,
+        "Logged in here with your wiki account": True,
         "Terms of use accepted": False,
         "An SSH public key": False,
         "Membership fee settled": False,
         "Identified privately to a chapter admin": False,
         "Approved on-wiki by a chapter admin": False,
     }
-    assert page.locator(".ats-state").inner_text() == "awaiting-requester"
+    assert page.locator(".ats-state").inner_text() == "⏳ Awaiting requester"
     requester.shot("02-me-signed-in")
     assert store.request_by_id(filed).state == "awaiting-requester"
 
@@ -157,7 +157,7 @@ def test_requester_and_admin_bring_a_request_to_awaiting_approval(
     admin.goto("/admin")
     admin.page.wait_for_url(bridge.url + "/admin")
     row = admin.page.locator("tr", has_text=HEADING)
-    assert "awaiting-requester" in row.inner_text()
+    assert "Awaiting requester" in row.inner_text()
     assert "fee, identification, approval" in row.inner_text()
     admin.shot("05-admin-queue")
 
@@ -175,7 +175,7 @@ def test_requester_and_admin_bring_a_request_to_awaiting_approval(
     admin.page.get_by_role("button", name="Record payment").click()
     admin.page.wait_for_url(bridge.url + "/admin/member/Veteran")
     assert re.search(r"Payment by Veteran recorded as #\d+\.", admin.flash())
-    assert "awaiting-approval" in admin.page.locator("section.ats-card h2").inner_text()
+    assert "Awaiting approval" in admin.page.locator("section.ats-card h2").inner_text()
     admin.shot("06-admin-member")
 
     record = store.request_by_id(filed)
@@ -184,7 +184,7 @@ def test_requester_and_admin_bring_a_request_to_awaiting_approval(
     assert audit.count("gates-state") == 2  # awaiting-requester, then awaiting-approval
 
     page.reload()
-    assert page.locator(".ats-state").inner_text() == "awaiting-approval"
+    assert page.locator(".ats-state").inner_text() == "⏳ Awaiting approval"
     assert [label for label, done in requester.gates().items() if not done] == [
         "Approved on-wiki by a chapter admin"
     ]

@@ -1,0 +1,251 @@
+"""The bridge's languages: its messages, the reader's language and `<html lang dir>`.
+
+Messages live in MediaWiki's format in `i18n/*.json` (one file per language, `qqq.json`
+documenting each), shared with the bot's replies; the bridge takes the keys starting
+with `ats-bridge-` and formats them with `toolforge-i18n` (`{{PLURAL:}}`, `[$1 text]`,
+language fallback with `lang`/`dir` on any message shown in another language than the
+page, `?uselang=qqx` showing keys). Every language file is checked when the app starts:
+known keys only, the English parameters, no HTML beyond a few harmless elements.
+
+The library asks meta.wikimedia.org for language data the first time it needs it; the
+bridge never does: it fills the library's table from `bridge/languageinfo.json`, a
+snapshot of MediaWiki's `meta=languageinfo` for the languages it ships and their kin.
+The reader's language is `?uselang=`, then the one chosen on the bridge (kept in the
+session), then the browser's `Accept-Language`, then English.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import flask
+import toolforge_i18n
+from markupsafe import Markup
+from toolforge_i18n import _language_info
+from toolforge_i18n._translations import mw2py  # the library's own MediaWiki -> format step
+from toolforge_i18n._translations_checks import check_all_translations
+
+I18N_DIR = Path(__file__).resolve().parent.parent / "i18n"
+LANGUAGE_INFO = Path(__file__).parent / "languageinfo.json"
+PREFIX = "ats-bridge-"
+SESSION_KEY = "uselang"
+# MediaWiki language codes: letters, digits and hyphens (`de`, `de-formal`, `es-419`).
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
+
+# The names of each message's parameters ($1, $2, ...), as the library wants them:
+# `num_*` feeds {{PLURAL:}}, `url_*` a [$N link], anything else is plain text.
+VARIABLES: dict[str, Sequence[str]] = {
+    "ats-bridge-admin-fund-waiting": ["num_waiting"],
+    "ats-bridge-admin-waiver-asked": ["date"],
+    "ats-bridge-admin-waiver-granted-by": ["admin"],
+    "ats-bridge-amount-in": ["currency"],
+    "ats-bridge-flash-key-added": ["fingerprint"],
+    "ats-bridge-flash-key-not-added": ["reason"],
+    "ats-bridge-flash-key-removed": ["fingerprint"],
+    "ats-bridge-flash-reason-too-long": ["num_max"],
+    "ats-bridge-flash-terms-accepted": ["version"],
+    "ats-bridge-fund-proposed": ["date"],
+    "ats-bridge-fund-refund-amount": ["currency"],
+    "ats-bridge-fund-refundable": ["id", "member", "amount", "date", "left"],
+    "ats-bridge-fund-reserve": ["num_months", "amount"],
+    "ats-bridge-fund-rules": ["currency", "amount"],
+    "ats-bridge-login-rate-limited": ["num_minutes"],
+    "ats-bridge-me-fee": ["amount"],
+    "ats-bridge-me-key-bits": ["type", "num_bits"],
+    "ats-bridge-me-logged-in-as": ["username"],
+    "ats-bridge-me-no-request": ["username"],
+    "ats-bridge-me-paid": ["amount", "date", "admin"],
+    "ats-bridge-me-renews-on": ["date"],
+    "ats-bridge-me-renews-on-remind": ["date"],
+    "ats-bridge-me-terms-accepted": ["version", "date", "url"],
+    "ats-bridge-me-terms-read": ["url", "version"],
+    "ats-bridge-me-waiver-asked": ["date", "status"],
+    "ats-bridge-member-attested": ["admin", "date", "method"],
+    "ats-bridge-member-first-seen": ["date"],
+    "ats-bridge-member-identity": ["date"],
+    "ats-bridge-member-payment": ["id", "amount", "date", "method", "admin"],
+    "ats-bridge-member-retrying-at": ["date"],
+    "ats-bridge-member-shell-account": ["name"],
+    "ats-bridge-member-standing-clear": ["checked"],
+    "ats-bridge-member-standing-cleared": ["date"],
+    "ats-bridge-member-standing-found": ["since", "checked"],
+    "ats-bridge-member-suspended": ["date", "reason"],
+    "ats-bridge-member-waiver-asked": ["date"],
+    "ats-bridge-nav-my-requests": ["username"],
+    "ats-bridge-status-generated": ["url", "date"],
+    "ats-bridge-status-median-days": ["num_days"],
+    "ats-bridge-terms-accepted-on": ["date"],
+    "ats-bridge-terms-version": ["version"],
+    "ats-bridge-waiver-in-line": ["position"],
+}
+
+# The symbols the wiki's {{ATS status}} template puts before each state's name.
+STATE_ICONS = {
+    "received": "✉",
+    "invalid": "⚠",
+    "not-eligible": "✘",
+    "awaiting-identity": "⏳",
+    "awaiting-requester": "⏳",
+    "awaiting-approval": "⏳",
+    "approved": "✔",
+    "provisioning": "⚙",
+    "done": "✔",
+    "on-hold": "✋",
+    "declined": "✘",
+    "withdrawn": "↩",
+    "expired": "⌛",
+    "failed": "✘",
+}
+
+# Harmless inline elements a translation may carry (the library allows abbr, kbd, q).
+ALLOWED_HTML = {"abbr": {"title"}, "kbd": set(), "q": set(), "code": set(), "strong": set()}
+
+
+def _unknown_gender(_user: Any) -> Literal["n"]:
+    # No bridge message uses {{GENDER:}} yet; the library's default asks Meta-Wiki.
+    return "n"
+
+
+CONFIG = toolforge_i18n.TranslationsConfig(
+    directory=str(I18N_DIR),
+    variables=VARIABLES,
+    allowed_html_elements=ALLOWED_HTML,
+    get_gender=_unknown_gender,
+)
+
+
+def load_language_info() -> None:
+    """Fill the library's language table from the shipped snapshot (never the network)."""
+    info = json.loads(LANGUAGE_INFO.read_text("utf-8"))
+    _language_info._language_info = info
+    _language_info._by_bcp47 = {entry["bcp47"]: code for code, entry in info.items()}
+
+
+def load_messages(
+    directory: Path = I18N_DIR,
+) -> tuple[dict[str, dict[str, str]], dict[str, str], dict[str, dict[str, str]]]:
+    """The bridge's messages: (formatted per language, documentation, raw per language).
+
+    Only `ats-bridge-` keys: the bot's replies in the same files are wikitext, not HTML.
+    """
+    import babel
+
+    raw: dict[str, dict[str, str]] = {}
+    documentation: dict[str, str] = {}
+    for path in sorted(directory.glob("*.json")):
+        data = json.loads(path.read_text("utf-8"))
+        ours = {k: v for k, v in data.items() if k.startswith(PREFIX)}
+        if path.stem == "qqq":
+            documentation = ours
+        elif ours:  # a language with only the bot's replies is not offered on the bridge
+            raw[path.stem] = ours
+    translations = {
+        language: {
+            key: mw2py(text, babel.Locale.parse(language), VARIABLES.get(key, []))
+            for key, text in messages.items()
+        }
+        for language, messages in raw.items()
+    }
+    return translations, documentation, raw
+
+
+def check_messages(translations: dict[str, dict[str, str]], documentation: dict[str, str]) -> None:
+    """Raise AssertionError when a language file has an unknown key or parameter or
+    unsafe markup, or a message is undocumented (the library's own checks)."""
+    check_all_translations(CONFIG, translations, documentation)
+
+
+def interface_language(translations: Mapping[str, Mapping[str, str]]) -> str:
+    """The reader's language: ?uselang=, the session's choice, Accept-Language, English."""
+    for candidate in (flask.request.args.get("uselang"), flask.session.get(SESSION_KEY)):
+        if candidate and (candidate == "qqx" or _has_messages(candidate, translations)):
+            return candidate
+    offered = [toolforge_i18n.lang_mw_to_bcp47(code) for code in translations]
+    best = flask.request.accept_languages.best_match(offered, "en")
+    return toolforge_i18n.lang_bcp47_to_mw(best)
+
+
+def _has_messages(code: str, translations: Mapping[str, Mapping[str, str]]) -> bool:
+    if not LANGUAGE_CODE.match(code):
+        return False
+    return any(c in translations for c in (code, *toolforge_i18n.lang_fallbacks(code)))
+
+
+def languages(translations: Mapping[str, Mapping[str, str]]) -> list[tuple[str, str]]:
+    """(code, autonym) of every language the bridge speaks, for the selector."""
+    return sorted(
+        ((code, toolforge_i18n.lang_autonym(code) or code) for code in translations),
+        key=lambda pair: pair[0],
+    )
+
+
+class BridgeI18n(toolforge_i18n.ToolforgeI18n):
+    """The library's Flask extension, fed the bridge's messages rather than importing a
+    top-level `tool_translations_config` module."""
+
+    def __init__(self, app: flask.Flask) -> None:
+        load_language_info()
+        self.config = CONFIG
+        self.translations, self.documentation, _raw = load_messages()
+        check_messages(self.translations, self.documentation)
+        self.interface_language_code = interface_language
+        self.init_app(app)
+        app.register_blueprint(blueprint)
+        app.add_template_filter(next_gate)
+        app.add_template_global(STATE_ICONS, name="state_icons")
+
+        @app.context_processor
+        def _language() -> dict[str, Any]:
+            code = flask.g.interface_language_code
+            return {
+                "html_lang": toolforge_i18n.lang_mw_to_bcp47(code),
+                "html_dir": toolforge_i18n.lang_dir(code),
+                "interface_language": "qqx" if flask.g.qqx else code,
+                "bridge_languages": languages(self.translations),
+            }
+
+
+def next_gate(report: Any) -> Any:
+    """The gate whose next step the requester is told: their own first, else the first
+    pending one (as `GateReport.next_step` chooses); None when every gate is passed."""
+    for gate in report.pending:
+        if gate.by == "requester":
+            return gate
+    return report.pending[0] if report.pending else None
+
+
+def install(app: flask.Flask) -> BridgeI18n:
+    return BridgeI18n(app)
+
+
+def text(key: str, **params: object) -> Markup:
+    """A message in the reader's language, for Python code (an error's description)."""
+    return toolforge_i18n.message(key, **params)
+
+
+def flash_message(key: str, category: str, **params: str | int) -> None:
+    """Flash a message by key: it is put into words when shown, in the reader's language
+    of that moment (base.html formats `[key, params]`)."""
+    flask.flash([key, params], category)
+
+
+blueprint = flask.Blueprint("language", __name__)
+
+
+@blueprint.get("/language")
+def choose() -> flask.Response:
+    """Keep the reader's choice of language in the session, then go back. A GET, like
+    MediaWiki's `?uselang=` links, so that showing the selector on every page opens no
+    session for anonymous readers; choosing a language changes nothing but words."""
+    extension = flask.current_app.extensions["toolforge_i18n"]
+    code = flask.request.args.get("language", "")
+    if code in extension.translations:
+        flask.session[SESSION_KEY] = code
+    back = flask.request.args.get("next", "/")
+    if not back.startswith("/") or back.startswith("//"):
+        back = "/"  # only a page of the bridge, never another site
+    return flask.redirect(back, 303)
