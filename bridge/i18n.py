@@ -28,6 +28,7 @@ from markupsafe import Markup
 from toolforge_i18n import _language_info
 from toolforge_i18n._translations import mw2py  # the library's own MediaWiki -> format step
 from toolforge_i18n._translations_checks import check_all_translations
+from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 I18N_DIR = Path(__file__).resolve().parent.parent / "i18n"
 LANGUAGE_INFO = Path(__file__).parent / "languageinfo.json"
@@ -196,7 +197,7 @@ class BridgeI18n(toolforge_i18n.ToolforgeI18n):
         self.init_app(app)
         app.register_blueprint(blueprint)
         app.add_template_filter(next_gate)
-        app.add_template_global(STATE_ICONS, name="state_icons")
+        app.jinja_env.globals["state_icons"] = STATE_ICONS
 
         @app.context_processor
         def _language() -> dict[str, Any]:
@@ -230,14 +231,14 @@ def text(key: str, **params: object) -> Markup:
 def flash_message(key: str, category: str, **params: str | int) -> None:
     """Flash a message by key: it is put into words when shown, in the reader's language
     of that moment (base.html formats `[key, params]`)."""
-    flask.flash([key, params], category)
+    flask.flash([key, params], category)  # type: ignore[arg-type]  # any JSON value is kept
 
 
 blueprint = flask.Blueprint("language", __name__)
 
 
 @blueprint.get("/language")
-def choose() -> flask.Response:
+def choose() -> WerkzeugResponse:
     """Keep the reader's choice of language in the session, then go back. A GET, like
     MediaWiki's `?uselang=` links, so that showing the selector on every page opens no
     session for anonymous readers; choosing a language changes nothing but words."""
