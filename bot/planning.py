@@ -373,7 +373,6 @@ def summary(posted: list[tuple[str, str]], archived: list[str]) -> str:
         "summary",
         "replies",
         count=count,
-        count_word=catalog.text("summary", "reply_word" if count == 1 else "replies_word"),
         states=", ".join(f"{n} {s}" for s, n in sorted(states.items())),
     )
     if archived:
