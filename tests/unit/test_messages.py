@@ -4,6 +4,7 @@ request is answered in."""
 from __future__ import annotations
 
 from bot.messages import Catalog, render
+from bot.replies import language_note
 
 
 def test_parameters_are_substituted_in_order() -> None:
@@ -95,3 +96,34 @@ def test_unknown_language_falls_back_to_the_content_language_then_english() -> N
     assert unknown.lang == "en" and unknown.fell_back
     assert Catalog("", "en").fell_back is False
     assert Catalog("zz", "also-unknown").lang == "en"
+
+
+def test_a_known_language_is_answered_in_it_without_a_note() -> None:
+    for lang in ("de", "fr", "es", "he", "DE ", "de-at"):
+        catalog = Catalog(lang, "en")
+        assert catalog.lang == lang.strip().lower()[:2] and not catalog.fell_back
+
+
+def test_no_language_asked_takes_the_content_language_without_a_note() -> None:
+    catalog = Catalog("", "he")
+    assert catalog.lang == "he" and not catalog.fell_back
+
+
+def test_an_unknown_language_takes_the_content_language_and_says_so() -> None:
+    catalog = Catalog("xx", "de")
+    assert catalog.lang == "de" and catalog.fell_back
+    note = language_note(catalog)
+    assert note.startswith("(Dieser Antrag wünscht Antworten auf <nowiki>xx</nowiki>,")
+    assert note.endswith("er antwortet daher auf Deutsch.)")
+
+
+def test_a_language_babel_knows_is_named_in_the_note() -> None:
+    assert "in Japanese, which the bot cannot write yet, so it answers in English" in (
+        language_note(Catalog("ja"))
+    )
+    assert language_note(Catalog("de")) == ""
+
+
+def test_a_user_typed_language_code_cannot_inject_markup() -> None:
+    note = language_note(Catalog("[[x]]{{y}}"))
+    assert "<nowiki>[[x]]{{y}}</nowiki>" in note
