@@ -165,7 +165,7 @@ def judge(
             _verdict(
                 item,
                 State.RECEIVED,
-                replies.received(catalog, "the page history does not show who added it"),
+                replies.received(catalog, catalog.text("why", "unknown-author")),
                 {"reason": "unattributed"},
                 settings.bot_user,
                 last_replies,
