@@ -181,6 +181,9 @@ def render(
     "female" or "unknown" for a GENDER's parameter; without it every user is unknown.
     """
     shaped = _expand(template, params, lang, gender or (lambda _: "unknown"))
+    # A space at either end is written `&#32;`, as in MediaWiki's own messages, since
+    # translation tools trim plain spaces there.
+    shaped = shaped.replace("&#32;", " ")
     texts = [_text(p, lang) for p in params]
 
     def param(match: re.Match[str]) -> str:

@@ -137,3 +137,10 @@ def test_every_message_renders_in_every_language(lang: str) -> None:
 def test_the_markup_check_catches_added_html() -> None:
     assert markup("a <b>bold</b> {{ATS recheck}}") != markup("a bold {{ATS recheck}}")
     assert markup("{{PLURAL:$1|x|y}}") == []
+
+
+@pytest.mark.parametrize("lang", ("en", *LANGUAGES))
+def test_no_message_starts_or_ends_with_a_plain_space(lang: str) -> None:
+    # Translation tools trim them: a space that matters is written &#32;.
+    for key, text in load(lang).items():
+        assert text == text.strip(), key

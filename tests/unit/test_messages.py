@@ -127,3 +127,8 @@ def test_a_language_babel_knows_is_named_in_the_note() -> None:
 def test_a_user_typed_language_code_cannot_inject_markup() -> None:
     note = language_note(Catalog("[[x]]{{y}}"))
     assert "<nowiki>[[x]]{{y}}</nowiki>" in note
+
+
+def test_an_encoded_space_at_either_end_is_kept() -> None:
+    assert render("&#32;on $1", ["dewiki"]) == " on dewiki"
+    assert Catalog("en").text("criterion", "last_joiner") == " and "
