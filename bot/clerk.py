@@ -25,7 +25,7 @@ from __future__ import annotations
 import difflib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -242,10 +242,18 @@ class Clerk:
             return None
         return reading
 
+    def _speaking(self) -> ClerkSettings:
+        """The settings with the wiki's content language, the language of replies to a
+        request that names none (or one the bot cannot write); read once."""
+        if not self.settings.content_lang:
+            language = wiki.content_language(self.site)
+            self.settings = replace(self.settings, content_lang=language)
+        return self.settings
+
     def _judge_and_decide(self, reading: Reading, now: datetime) -> list[Planned]:
         """The plan: each request looked at, judged on users looked up first, then the
         new decisions on it, what moved off-wiki, forged status lines, expiries."""
-        s, store, history = self.settings, self.store, reading.history
+        s, store, history = self._speaking(), self.store, reading.history
         parsed, records = reading.parsed, reading.records
         planned = planning.select(parsed, records, now, s)
         judging.attribute([p for p in planned if p.record is None], history, s.bot_user)

@@ -104,7 +104,7 @@ def _one(
     s: ClerkSettings,
 ) -> None:
     actor = rev.user if rev else None
-    catalog = Catalog(item.lang)
+    catalog = Catalog(item.lang, s.content_lang)
     auth = _authorize(s, item, decision, rev, groups)
     evidence = {
         "template": decision.wikitext,

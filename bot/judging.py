@@ -147,9 +147,9 @@ def judge(
         item.values.update(
             subject=subject,
             type=fields.get("type", "").strip().lower(),
-            lang=(fields.get("lang") or "en").strip() or "en",
+            lang=(fields.get("lang") or "").strip().lower() or settings.content_lang or "en",
         )
-        catalog = Catalog(item.lang)
+        catalog = Catalog(item.lang, settings.content_lang)
         problems = validate(item.section.fields, item.section.template_count)
         if problems:
             _verdict(
@@ -165,7 +165,7 @@ def judge(
             _verdict(
                 item,
                 State.RECEIVED,
-                replies.received(catalog, "the page history does not show who added it"),
+                replies.received(catalog, catalog.text("why", "unknown-author")),
                 {"reason": "unattributed"},
                 settings.bot_user,
                 last_replies,
@@ -186,7 +186,7 @@ def _evaluate(
     s: ClerkSettings,
     prefix: Mapping[int, str] | None,
 ) -> None:
-    catalog = Catalog(item.lang)
+    catalog = Catalog(item.lang, s.content_lang)
     subject = item.values["subject"]
     if user is None or isinstance(user, str):  # the look-up failed: next cycle
         reason = user or "no answer"

@@ -1,42 +1,310 @@
-"""Message catalogs for the bot's on-wiki replies.
+"""The bot's reply messages: MediaWiki's message format, read from `i18n/*.json`.
 
-English is bundled in `messages/en.toml`; a translation is another file with the
-same keys, and any key it lacks falls back to English, so languages can be added
-without touching code. `Catalog.text(section, key, **args)` formats one message.
+The messages (keys `ats-bot-*`) live in the project's `i18n/` folder beside the
+bridge's, one JSON file per language in the banana format that translatewiki.net
+reads, documented in `i18n/qqq.json`. This module owns loading them, choosing the
+language a request is answered in, and rendering a message: `$1`… parameters,
+`{{PLURAL:$1|…}}` by the language's CLDR plural rules (Babel), and
+`{{GENDER:$1|…}}`, which takes the neutral form because the bot does not look up a
+user's gender. A key a translation lacks falls back to English, as MediaWiki does.
+
+Callers name parameters (`Catalog.text("reply", "invalid", mention=…, problems=…)`);
+`PARAMETERS` gives each message's `$n` order, so the message files stay in
+MediaWiki's positional form.
 """
 
 from __future__ import annotations
 
-import tomllib
+import json
+import re
+from collections.abc import Callable, Sequence
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_decimal
+
 DEFAULT_LANGUAGE = "en"
+PREFIX = "ats-bot-"
+I18N_DIR = Path(__file__).resolve().parent.parent / "i18n"
+
+# Each message's parameters, in `$1`, `$2`… order; a message missing here has none.
+PARAMETERS: dict[str, tuple[str, ...]] = {
+    "age-days": ("n",),
+    "age-months": ("n",),
+    "age-years": ("n",),
+    "criterion-account-hidden": ("name",),
+    "criterion-account-invalid": ("name",),
+    "criterion-account-missing": ("name",),
+    "criterion-age": ("age", "registered"),
+    "criterion-age-short": ("age", "registered", "required", "shortfall"),
+    "criterion-blocked": ("where", "by", "reason", "expiry"),
+    "criterion-blocked-on": ("wiki",),
+    "criterion-blocked-unsigned": ("where", "reason", "expiry"),
+    "criterion-edits": ("found",),
+    "criterion-edits-central": ("found", "wikis"),
+    "criterion-edits-short": ("found", "required", "shortfall"),
+    "criterion-recent": ("found", "window"),
+    "criterion-recent-on": ("found", "window", "wikis"),
+    "criterion-recent-short": ("found", "window", "required", "shortfall"),
+    "criterion-recent-short-on": ("found", "window", "wikis", "required", "shortfall"),
+    "criterion-silent": ("wikis",),
+    "criterion-unreachable": ("wikis",),
+    "decision-approved": ("admin",),
+    "decision-approved-override": ("admin", "reason", "gates"),
+    "decision-approved-waiting": ("admin", "gates"),
+    "decision-declined": ("mention", "admin", "reason"),
+    "decision-gates": ("bridge_url",),
+    "decision-ignored": ("template", "actor", "why"),
+    "decision-on-hold": ("mention", "admin", "reason"),
+    "decision-withdrawn": ("actor",),
+    "problem-bad-license": ("license",),
+    "problem-bad-tool-name": ("tool",),
+    "problem-license-not-osi": ("license",),
+    "problem-missing-field": ("field",),
+    "problem-reserved-tool-name": ("tool",),
+    "problem-several-templates": ("count",),
+    "problem-unknown-type": ("type",),
+    "progress-approved": ("admin",),
+    "progress-awaiting-approval": ("done",),
+    "progress-awaiting-identity": ("mention", "bridge_url", "rest"),
+    "progress-awaiting-requester": ("mention", "bridge_url", "todo", "rest"),
+    "progress-done": ("mention", "account", "host", "bridge_url"),
+    "progress-done-host": ("host",),
+    "progress-other": ("state",),
+    "renewal-heading": ("date",),
+    "renewal-reminder": ("name", "date", "bridge_url"),
+    "renewal-summary": ("date",),
+    "reply-awaiting-identity": ("mention", "checked", "bridge_url"),
+    "reply-expired": ("days",),
+    "reply-forged-by": ("author",),
+    "reply-forged-status": ("bot", "added", "state"),
+    "reply-invalid": ("mention", "problems"),
+    "reply-language-fallback": ("asked", "answered"),
+    "reply-met": ("passed",),
+    "reply-not-eligible": ("failed", "met"),
+    "reply-on-behalf": ("requester", "subject"),
+    "reply-received": ("reason",),
+    "reply-rechecked": ("actor",),
+    "summary-replies": ("count", "states"),
+    "why-closed": ("state",),
+    "why-not-recheckable": ("state",),
+}
+
+
+def message_key(section: str, key: str) -> str:
+    return f"{PREFIX}{section}-{key}".replace("_", "-")
 
 
 class Catalog:
-    def __init__(self, lang: str = DEFAULT_LANGUAGE) -> None:
-        self.lang = lang if lang in available_languages() else DEFAULT_LANGUAGE
+    """The messages of one language, for one request.
+
+    `Catalog(requested, content)` answers in `requested` when the bot has its
+    messages (or those of its base language: `de-at` → `de`), otherwise in the wiki's
+    content language, otherwise in English; `fell_back` tells whether the request's
+    own language could not be used.
+    """
+
+    def __init__(self, lang: str = DEFAULT_LANGUAGE, content_lang: str = DEFAULT_LANGUAGE) -> None:
+        self.requested = (lang or "").strip().lower()
+        chosen = resolve(self.requested) or resolve(content_lang) or DEFAULT_LANGUAGE
+        self.lang = chosen
+        self.fell_back = bool(self.requested) and resolve(self.requested) is None
         self._messages = _load(self.lang)
         self._fallback = _load(DEFAULT_LANGUAGE)
 
     def text(self, section: str, key: str, **args: Any) -> str:
-        template = self._messages.get(section, {}).get(key)
+        name = f"{section}-{key}".replace("_", "-")
+        full = PREFIX + name
+        template = self._messages.get(full)
         if template is None:
-            template = self._fallback[section][key]
-        return template.format(**args)
+            template = self._fallback[full]
+        params = [args[p] for p in PARAMETERS.get(name, ())]
+        return render(template, params, self.lang)
+
+    def language_name(self, code: str) -> str | None:
+        """`code`'s name in this catalog's language, or None for no language Babel knows."""
+        if not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{2,8})*", code):
+            return None
+        try:
+            return Locale.parse(code, sep="-").get_display_name(self.lang)
+        except (UnknownLocaleError, ValueError):
+            return None
+
+
+def resolve(lang: str) -> str | None:
+    """The language the bot can answer `lang` in: itself, or its base language."""
+    lang = (lang or "").strip().lower()
+    available = available_languages()
+    if lang in available:
+        return lang
+    base = lang.split("-")[0]
+    return base if base in available else None
 
 
 @cache
 def available_languages() -> frozenset[str]:
-    folder = resources.files(__package__).joinpath("messages")
-    return frozenset(
-        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
-    )
+    """The languages whose file holds the bot's messages (`qqq` documents, never speaks)."""
+    found = set()
+    for path in I18N_DIR.glob("*.json"):
+        if path.stem != "qqq" and any(k.startswith(PREFIX) for k in _load(path.stem)):
+            found.add(path.stem)
+    return frozenset(found)
 
 
 @cache
-def _load(lang: str) -> dict[str, dict[str, str]]:
-    path = resources.files(__package__).joinpath("messages", f"{lang}.toml")
-    return tomllib.loads(path.read_text("utf-8"))
+def _load(lang: str) -> dict[str, str]:
+    data = json.loads((I18N_DIR / f"{lang}.json").read_text("utf-8"))
+    return {k: v for k, v in data.items() if k.startswith(PREFIX)}
+
+
+# -- rendering -------------------------------------------------------------------------
+
+_MAGIC = re.compile(r"\{\{(PLURAL|GENDER):", re.IGNORECASE)
+_PARAM = re.compile(r"\$(\d+)")
+_PLURAL_ORDER = ("zero", "one", "two", "few", "many", "other")
+
+
+def render(
+    template: str,
+    params: Sequence[object],
+    lang: str = DEFAULT_LANGUAGE,
+    gender: Callable[[str], str] | None = None,
+) -> str:
+    """One message with its parameters, PLURAL and GENDER resolved.
+
+    The template's own markup is resolved first and the parameters substituted last,
+    in one pass, so a parameter's text (a username, a block reason) is never read as
+    PLURAL, GENDER or another `$n`. An integer parameter is written as a number of
+    `lang` (1,234 in English, 1.234 in German). `gender(value)` answers "male",
+    "female" or "unknown" for a GENDER's parameter; without it every user is unknown.
+    """
+    shaped = _expand(template, params, lang, gender or (lambda _: "unknown"))
+    # A space at either end is written `&#32;`, as in MediaWiki's own messages, since
+    # translation tools trim plain spaces there.
+    shaped = shaped.replace("&#32;", " ")
+    texts = [_text(p, lang) for p in params]
+
+    def param(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        return texts[n - 1] if 1 <= n <= len(texts) else match.group(0)
+
+    return _PARAM.sub(param, shaped)
+
+
+def _text(value: object, lang: str) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return format_decimal(value, locale=lang)
+    return str(value)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _expand(text: str, params: Sequence[object], lang: str, gender: Callable[[str], str]) -> str:
+    out: list[str] = []
+    pos = 0
+    while (match := _MAGIC.search(text, pos)) is not None:
+        end = _closing(text, match.end())
+        if end is None:  # unbalanced: left as written
+            break
+        out.append(text[pos : match.start()])
+        subject, *forms = _split(text[match.end() : end])
+        value = _value(subject.strip(), params)
+        if match.group(1).upper() == "PLURAL":
+            chosen = _plural(value, forms, lang)
+        else:
+            chosen = _gender(gender(str(value)), forms)
+        out.append(_expand(chosen, params, lang, gender))
+        pos = end + 2
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _closing(text: str, start: int) -> int | None:
+    """Where the `}}` closing a magic word opened before `start` is, nesting counted."""
+    depth, i = 0, start
+    while i < len(text) - 1:
+        pair = text[i : i + 2]
+        if pair in ("{{", "[["):
+            depth += 1
+            i += 2
+        elif pair in ("}}", "]]"):
+            if depth == 0 and pair == "}}":
+                return i
+            depth -= 1
+            i += 2
+        else:
+            i += 1
+    return None
+
+
+def _split(inner: str) -> list[str]:
+    """The `|`-separated arguments, a `|` inside a link or template not splitting."""
+    parts, depth, current, i = [], 0, [], 0
+    while i < len(inner):
+        pair = inner[i : i + 2]
+        if pair in ("{{", "[["):
+            depth += 1
+            current.append(pair)
+            i += 2
+        elif pair in ("}}", "]]"):
+            depth -= 1
+            current.append(pair)
+            i += 2
+        elif inner[i] == "|" and depth == 0:
+            parts.append("".join(current))
+            current = []
+            i += 1
+        else:
+            current.append(inner[i])
+            i += 1
+    parts.append("".join(current))
+    return parts
+
+
+def _value(subject: str, params: Sequence[object]) -> object:
+    match = _PARAM.fullmatch(subject)
+    if match and 1 <= int(match.group(1)) <= len(params):
+        return params[int(match.group(1)) - 1]
+    return subject
+
+
+def _number(value: object) -> float:
+    if _is_int(value) or isinstance(value, float):
+        return float(value)  # type: ignore[arg-type]
+    digits = re.sub(r"[^\d.-]", "", str(value).replace(",", ""))
+    try:
+        return float(digits)
+    except ValueError:
+        return 0.0
+
+
+def _plural(value: object, forms: list[str], lang: str) -> str:
+    if not forms:
+        return ""
+    number = _number(value)
+    plain = []
+    for form in forms:  # explicit forms first: {{PLURAL:$1|0=none|one|many}}
+        head, sep, rest = form.partition("=")
+        if sep and re.fullmatch(r"\d+", head.strip()):
+            if float(head) == number:
+                return rest
+        else:
+            plain.append(form)
+    if not plain:
+        return ""
+    rule = Locale.parse(lang, sep="-").plural_form
+    categories = [c for c in _PLURAL_ORDER if c in rule.tags or c == "other"]
+    count = int(number) if number == int(number) else number
+    index = categories.index(rule(count))
+    return plain[min(index, len(plain) - 1)]
+
+
+def _gender(which: str, forms: list[str]) -> str:
+    if not forms:
+        return ""
+    index = {"male": 0, "female": 1}.get(which, 2)
+    return forms[index] if index < len(forms) else forms[0]

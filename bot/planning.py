@@ -150,7 +150,7 @@ def progress(
             values["closed_at"] = now.isoformat(timespec="seconds")
         item = Planned(section, record, values)
         text = replies.progress(
-            Catalog(record.lang),
+            Catalog(record.lang, s.content_lang),
             record.state,
             json.loads(record.gates or "{}"),
             requester=record.subject or record.requester,
@@ -198,7 +198,8 @@ def expire(planned: Iterable[Planned], now: datetime, settings: ClerkSettings) -
     for item in planned:
         if item.record and expired(item.record, now, settings) and not item.changed_state():
             days = settings.expire_after_days
-            item.set_state(State.EXPIRED, replies.expired(Catalog(item.record.lang), days))
+            catalog = Catalog(item.record.lang, settings.content_lang)
+            item.set_state(State.EXPIRED, replies.expired(catalog, days))
             item.audit.append((settings.bot_user, "expired", {"days": days}))
 
 
@@ -373,7 +374,6 @@ def summary(posted: list[tuple[str, str]], archived: list[str]) -> str:
         "summary",
         "replies",
         count=count,
-        count_word=catalog.text("summary", "reply_word" if count == 1 else "replies_word"),
         states=", ".join(f"{n} {s}" for s, n in sorted(states.items())),
     )
     if archived:

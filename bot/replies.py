@@ -51,7 +51,8 @@ def mention(catalog: Catalog, name: str) -> str:
 def invalid(catalog: Catalog, problems: Sequence[Problem], requester: str) -> str:
     parts = [_problem(catalog, p) for p in problems]
     joined = catalog.text("criterion", "problem_joiner").join(parts)
-    return catalog.text("reply", "invalid", mention=mention(catalog, requester), problems=joined)
+    text = catalog.text("reply", "invalid", mention=mention(catalog, requester), problems=joined)
+    return _noted(catalog, text)
 
 
 def _problem(catalog: Catalog, problem: Problem) -> str:
@@ -71,7 +72,8 @@ def not_eligible(catalog: Catalog, verdict: Verdict, now: datetime) -> str:
         if c.passed and c.name != "account"
     ]
     met = catalog.text("reply", "met", passed=_join(catalog, passed)) if passed else ""
-    return catalog.text("reply", "not_eligible", failed=_join(catalog, failed), met=met)
+    text = catalog.text("reply", "not_eligible", failed=_join(catalog, failed), met=met)
+    return _noted(catalog, text)
 
 
 def awaiting_identity(
@@ -80,13 +82,14 @@ def awaiting_identity(
     checked = [
         describe(catalog, c, verdict.username, now) for c in verdict.criteria if c.name != "account"
     ]
-    return catalog.text(
+    text = catalog.text(
         "reply",
         "awaiting_identity",
         mention=mention(catalog, subject),
         checked=_join(catalog, checked),
         bridge_url=bridge_url,
     )
+    return _noted(catalog, text)
 
 
 def unreachable(catalog: Catalog, wikis: Sequence[str]) -> str:
@@ -95,7 +98,22 @@ def unreachable(catalog: Catalog, wikis: Sequence[str]) -> str:
 
 
 def received(catalog: Catalog, reason: str) -> str:
-    return catalog.text("reply", "received", reason=nowiki(reason))
+    return _noted(catalog, catalog.text("reply", "received", reason=nowiki(reason)))
+
+
+def language_note(catalog: Catalog) -> str:
+    """Why a reply is not in the language the request asked for, or "" when it is."""
+    if not catalog.fell_back:
+        return ""
+    asked = catalog.language_name(catalog.requested) or nowiki(catalog.requested)
+    answered = catalog.language_name(catalog.lang) or catalog.lang
+    return catalog.text("reply", "language_fallback", asked=asked, answered=answered)
+
+
+def _noted(catalog: Catalog, text: str) -> str:
+    # Said with the bot's first answers to a request (the verdict), not on every reply.
+    note = language_note(catalog)
+    return f"{text} {note}" if note else text
 
 
 def on_behalf(catalog: Catalog, requester: str, subject: str) -> str:
@@ -173,31 +191,32 @@ def _block(catalog: Catalog, block: dict) -> str:
     )
     args = {
         "where": where,
-        "reason": nowiki(block.get("reason") or "no reason given"),
-        "expiry": _expiry(block.get("expiry", "")),
+        "reason": nowiki(block.get("reason") or catalog.text("decision", "no_reason")),
+        "expiry": _expiry(catalog, block.get("expiry", "")),
     }
     if not block.get("by"):  # CentralAuth names the wiki, not who blocked
         return catalog.text("criterion", "blocked_unsigned", **args)
     return catalog.text("criterion", "blocked", by=user_link(block["by"]), **args)
 
 
-def _expiry(value: str) -> str:
+def _expiry(catalog: Catalog, value: str) -> str:
     if not value or value in ("infinite", "infinity"):
-        return "never"
+        return catalog.text("criterion", "never")
     return value.replace("T", " ").replace("Z", " UTC")
 
 
 def age(catalog: Catalog, days: int) -> str:
     if days >= 365:
-        years = days // 365
-        return catalog.text("age", "year") if years == 1 else catalog.text("age", "years", n=years)
+        return catalog.text("age", "years", n=days // 365)
     if days >= 60:
         return catalog.text("age", "months", n=days // 30)
-    return catalog.text("age", "day") if days == 1 else catalog.text("age", "days", n=days)
+    return catalog.text("age", "days", n=days)
 
 
-def _n(value: object) -> str:
-    return f"{value:,}" if isinstance(value, int) else str(value)
+def _n(value: object) -> object:
+    # A number stays a number: the catalog writes it in the reply's language and
+    # chooses PLURAL forms by it.
+    return value if isinstance(value, int) else str(value)
 
 
 def _join(catalog: Catalog, parts: Sequence[str]) -> str:
@@ -292,7 +311,7 @@ def progress(
             state,
             mention=mention(catalog, requester),
             bridge_url=bridge_url,
-            todo=", ".join(todo) or "nothing",
+            todo=", ".join(todo) or catalog.text("progress", "nothing"),
             rest=rest,
         )
     if state == "awaiting-approval":

@@ -53,6 +53,7 @@ from bot.wiki.site import (
     transient_errors,
 )
 from bot.wiki.users import (
+    content_language,
     global_user,
     has_central_auth,
     local_users,
@@ -87,6 +88,7 @@ __all__ = [
     "WikiUnreachable",
     "append_section",
     "bot_edit",
+    "content_language",
     "create_or_replace",
     "debug_logging",
     "global_user",

@@ -263,6 +263,12 @@ def _with_recent(record: UserRecord, count: int) -> UserRecord:
     return replace(record, recent_edits=count)
 
 
+def content_language(site: Any) -> str:
+    """The wiki's content language (siteinfo `lang`, e.g. `de`), English when unset."""
+    with faults("reading the wiki's site information"):
+        return str(site.siteinfo.get("lang", "") or "en")
+
+
 def wiki_id(site: Any) -> str:
     """The wiki's id (siteinfo `wikiid`, e.g. `enwiki`): how CentralAuth names a wiki."""
     with faults("reading the wiki's site information"):

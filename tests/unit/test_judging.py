@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot import judging
 from membership.states import State
 from tests.unit.clerk_data import NOW, SETTINGS, Wiki, planned_new, record, request, veteran
@@ -97,3 +99,21 @@ def test_a_prefix_opens_the_reply_even_when_it_repeats_the_last_one() -> None:
     judging.judge([item], {"Veteran": veteran()}, {7: said}, NOW, SETTINGS, prefix=prefix)
     [(_, text)] = item.replies
     assert text == "Rechecked. " + said[1]
+
+
+def test_the_reply_is_in_the_request_language_even_its_reason() -> None:
+    fields = "{{ATS request\n | type = account\n | purpose = x\n | lang = de\n}}\n"
+    section = "== Account request ==\n" + fields
+    [item], _ = planned_new(Wiki().append("", section))
+    judging.judge([item], {}, {}, NOW, SETTINGS)
+    [(_, text)] = item.replies
+    assert text.startswith("Eingegangen. ")
+    assert "<nowiki>die Versionsgeschichte zeigt nicht, wer sie hinzugefügt hat</nowiki>" in text
+
+
+def test_a_request_naming_no_language_is_answered_in_the_content_language() -> None:
+    [item], _ = planned_new(Wiki().append("", request("Account request")))
+    judging.judge([item], {}, {}, NOW, replace(SETTINGS, content_lang="he"))
+    [(_, text)] = item.replies
+    assert item.values["lang"] == "he" and text.startswith("התקבלה. ")
+    assert "בקשה זו מבקשת" not in text  # no fallback note: none was asked for
