@@ -115,7 +115,7 @@ class StoreConnection:
             sql += f" ORDER BY {order_by}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return list(self.db.query(sql, args))
+        return _dicts(self.db.conn.execute(sql, args))
 
     def _first(
         self, table: str, where: str, args: Sequence[Any], *, order_by: str | None = None
@@ -134,7 +134,7 @@ class StoreConnection:
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """The rows of a query joining tables, as dicts."""
-        return list(self.db.query(sql, list(args)))
+        return _dicts(self.db.conn.execute(sql, list(args)))
 
     # The bot writes thousands of rows in a cycle on a large page: these skip the
     # schema introspection that sqlite-utils' insert() and update() do on every call.
@@ -198,3 +198,10 @@ def _identifier(name: str) -> str:
     if not name.isidentifier():
         raise ValueError(f"not a column name: {name!r}")
     return f'"{name}"'
+
+
+def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    """A SELECT's rows as dicts. Not through sqlite-utils' `query`, which wraps every
+    statement in a savepoint: three statements for one read, 5-9% of a bot cycle."""
+    keys = [column[0] for column in cursor.description or ()]
+    return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
