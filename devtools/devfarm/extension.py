@@ -4,8 +4,16 @@ was looked for when it is not there.  The extension is loaded where it lies, nev
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from devtools.shared import SharedExtension
+
+CENTRALAUTH = SharedExtension(
+    "ATS_CENTRALAUTH_DIR",
+    "mediawiki-centralauth",
+    ("CentralAuth/extension.json",),
+    "the CentralAuth extension",
+)
 
 
 def centralauth_dir() -> Path | None:
@@ -14,26 +22,15 @@ def centralauth_dir() -> Path | None:
 
     The folder holds ``CentralAuth/extension.json``.
     """
-    configured = os.environ.get("ATS_CENTRALAUTH_DIR")
-    folder = Path(configured) if configured else default_centralauth_dir()
-    if (folder / "CentralAuth" / "extension.json").is_file():
-        return folder.resolve()
-    return None
+    return CENTRALAUTH.find()
 
 
 def missing_centralauth_reason() -> str:
     """One line saying where the extension was looked for (when ``centralauth_dir()`` is
     None)."""
-    configured = os.environ.get("ATS_CENTRALAUTH_DIR")
-    where = (
-        f"{configured} (ATS_CENTRALAUTH_DIR)"
-        if configured
-        else f"{default_centralauth_dir()} (or set ATS_CENTRALAUTH_DIR)"
-    )
-    return f"the CentralAuth extension (CentralAuth/extension.json) is not in {where}"
+    return CENTRALAUTH.missing()
 
 
 def default_centralauth_dir() -> Path:
     """Where the extension is looked for without ``$ATS_CENTRALAUTH_DIR``."""
-    checkout = Path(__file__).resolve().parents[2]
-    return checkout.parent / "shared" / "mediawiki-centralauth"
+    return CENTRALAUTH.default()

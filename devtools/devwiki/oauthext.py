@@ -19,36 +19,31 @@ from pathlib import Path
 from devtools.devwiki.local import LocalWiki
 from devtools.devwiki.php import MEDIAWIKI_DIR, DevWikiError, php_string, run_script
 from devtools.devwiki.state import read_state, update_state
+from devtools.shared import SharedExtension
 
 MKCONSUMER = "mkconsumer.php"
+
+
+OAUTH = SharedExtension(
+    "ATS_OAUTH_DIR", "mediawiki-oauth", ("OAuth/extension.json", MKCONSUMER), "the OAuth extension"
+)
 
 
 def oauth_dir() -> Path | None:
     """The folder holding ``OAuth/extension.json`` and ``mkconsumer.php``:
     ``$ATS_OAUTH_DIR`` if set, else ``../shared/mediawiki-oauth`` beside the checkout; None
     if the extension is not there."""
-    configured = os.environ.get("ATS_OAUTH_DIR")
-    folder = Path(configured) if configured else default_oauth_dir()
-    if (folder / "OAuth" / "extension.json").is_file() and (folder / MKCONSUMER).is_file():
-        return folder.resolve()
-    return None
+    return OAUTH.find()
 
 
 def missing_oauth_reason() -> str:
     """One line saying where the extension was looked for (when ``oauth_dir()`` is None)."""
-    configured = os.environ.get("ATS_OAUTH_DIR")
-    where = (
-        f"{configured} (ATS_OAUTH_DIR)"
-        if configured
-        else f"{default_oauth_dir()} (or set ATS_OAUTH_DIR)"
-    )
-    return f"the OAuth extension (OAuth/extension.json and {MKCONSUMER}) is not in {where}"
+    return OAUTH.missing()
 
 
 def default_oauth_dir() -> Path:
     """Where the extension is looked for without ``$ATS_OAUTH_DIR``."""
-    checkout = Path(__file__).resolve().parents[2]
-    return checkout.parent / "shared" / "mediawiki-oauth"
+    return OAUTH.default()
 
 
 def oauth_settings(folder: Path, key_dir: Path) -> str:
