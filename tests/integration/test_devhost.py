@@ -26,7 +26,7 @@ from membership.store import Store
 from provisioning.ldap import LdapBackend
 from provisioning.loginhost import HostSettings, render
 from provisioning.worker import provision_person, provision_tool, run_once
-from tests.integration.slapd import Slapd, ats_config
+from tests.integration.slapd import Slapd, ats, ats_config
 
 LIMIT = 60  # seconds: a removed key or a suspension stops logins within a minute
 
@@ -52,17 +52,6 @@ def provider(folder: Path) -> Iterator[Slapd]:
     server = Slapd.start(folder / "provider", database_extra=shipped)
     yield server
     server.stop()
-
-
-def _ats(config: Path, *args: str, password: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ats.cli", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "ATS_LDAP_PASSWORD": password},
-        timeout=120,
-        check=False,
-    )
 
 
 def _namespace_of(host: Path) -> str:
@@ -140,17 +129,17 @@ def test_ssh_in_become_the_tool_and_lose_the_key(provider: Slapd, folder: Path) 
     provision_tool(store, ldap, "mytool", ["Alice"], by="test")
 
     # Without the directory's password the replica cannot bind: one clear line.
-    started = _ats(config, "devhost", "start", "--dir", str(host), password="")
+    started = ats(config, "devhost", "start", "--dir", str(host), password="")
     assert started.returncode != 0 and "ATS_LDAP_PASSWORD" in started.stderr
     assert "Traceback" not in started.stderr and started.stderr.count("\n") == 1, started.stderr
     # A directory that refuses the bind: one clear line, nothing left running.
-    started = _ats(config, "devhost", "start", "--dir", str(host), password="wrong")
+    started = ats(config, "devhost", "start", "--dir", str(host), password="wrong")
     assert started.returncode != 0 and "cannot follow the directory" in started.stderr
     assert "Traceback" not in started.stderr and started.stderr.count("\n") == 1, started.stderr
     assert not (host / "devhost.json").exists()
 
     inside = ""
-    started = _ats(
+    started = ats(
         config,
         "devhost",
         "start",
@@ -166,9 +155,9 @@ def test_ssh_in_become_the_tool_and_lose_the_key(provider: Slapd, folder: Path) 
         line = started.stdout.strip().splitlines()[-1]
         assert line.startswith("ssh -p ") and line.endswith(" alice@127.0.0.1"), line
         ssh.port = int(line.split()[2])
-        status = _ats(config, "devhost", "status", "--dir", str(host), password="")
+        status = ats(config, "devhost", "status", "--dir", str(host), password="")
         assert status.returncode == 0 and f"-p {ssh.port} " in status.stdout
-        again = _ats(config, "devhost", "start", "--dir", str(host), password=provider.password)
+        again = ats(config, "devhost", "start", "--dir", str(host), password=provider.password)
         assert again.returncode != 0 and "already runs" in again.stderr, again.stderr
 
         # The member logs in with their key: their uid and the tool's group.
@@ -236,11 +225,11 @@ def test_ssh_in_become_the_tool_and_lose_the_key(provider: Slapd, folder: Path) 
         )
         assert removed <= LIMIT and suspended <= LIMIT
     finally:
-        stopped = _ats(config, "devhost", "stop", "--dir", str(host), password="")
+        stopped = ats(config, "devhost", "stop", "--dir", str(host), password="")
         store.close()
     assert inside and _processes_in(inside) == []  # sshd, SSSD, every session: gone
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
-    assert _ats(config, "devhost", "status", "--dir", str(host), password="").returncode == 1
+    assert ats(config, "devhost", "status", "--dir", str(host), password="").returncode == 1
     assert ssh.run("bob", "true").returncode == 255  # nothing listens any more
     assert _etc_snapshot() == before
 
@@ -248,12 +237,12 @@ def test_ssh_in_become_the_tool_and_lose_the_key(provider: Slapd, folder: Path) 
 def test_devhost_refuses_what_it_cannot_serve_in_one_line(folder: Path) -> None:
     host = folder / "host"
     config = ats_config(folder, None)  # the dry-run backend: no directory to serve
-    started = _ats(config, "devhost", "start", "--dir", str(host), password="secret")
+    started = ats(config, "devhost", "start", "--dir", str(host), password="secret")
     assert started.returncode != 0 and 'backend = "ldap"' in started.stderr
     assert started.stderr.count("\n") == 1 and "Traceback" not in started.stderr
-    status = _ats(config, "devhost", "status", "--dir", str(host), password="")
+    status = ats(config, "devhost", "status", "--dir", str(host), password="")
     assert status.returncode == 1 and status.stdout.startswith("no login host runs from")
-    stopped = _ats(config, "devhost", "stop", "--dir", str(host), password="")
+    stopped = ats(config, "devhost", "stop", "--dir", str(host), password="")
     assert stopped.returncode == 0 and stopped.stdout.strip() == "not running"
     check = subprocess.run(
         [sys.executable, "-m", "ats.cli", "host", "check"],
