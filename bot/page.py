@@ -40,6 +40,7 @@ from bot.readings import (
     Decision,
     ParseError,
     clean,
+    forget,
     known_readings,
     new_readings,
     read_own,
@@ -324,6 +325,12 @@ def _request(
 # reads the current revision once more. Offsets are stored relative to the section.
 _CACHE: dict[tuple[int, str, int | None], RequestSection] = {}
 _CACHE_LIMIT = 20_000
+
+
+def forget_readings() -> None:
+    """Forget every section read in this process (benchmarks time a first reading)."""
+    _CACHE.clear()
+    forget()
 
 
 def _cached_request(

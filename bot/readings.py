@@ -133,6 +133,12 @@ def _reading_digest(own: str, vocab: Vocabulary) -> str:
     return hashlib.sha256(f"{vocab._tag}\x1f{own}".encode()).hexdigest()
 
 
+def forget() -> None:
+    """Forget every reading kept in this process (benchmarks time a first reading)."""
+    _BY_DIGEST.clear()
+    _NEW.clear()
+
+
 def known_readings(readings: Mapping[str, str]) -> None:
     """Take section readings saved by an earlier process (digest -> JSON from
     `new_readings`); a section whose text matches one is not parsed again."""
