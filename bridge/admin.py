@@ -19,7 +19,7 @@ about themselves. Every action is audited without the private fact itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -111,6 +111,7 @@ def member(username: str) -> str:
     store = current_store()
     config = settings()
     own = progress.requests_of(store, username)
+    _require_known(store, username, own)
     return render_template(
         "admin_member.html",
         username=username,
@@ -310,7 +311,16 @@ def _subject(username: str) -> tuple[str, str]:
     username = canonical_username(username)
     if username == member.username:
         abort(403, description=i18n.text("ats-bridge-error-not-yourself"))
+    store = current_store()
+    _require_known(store, username, progress.requests_of(store, username))
     return username, member.username
+
+
+def _require_known(store: Store, username: str, own: Sequence[object]) -> None:
+    """A 404 for a name the bridge has never heard of (no sign-in, no request, no
+    account): no page, and no form that would record a fact about nobody."""
+    if not own and store.identity(username) is None and store.account_of(username) is None:
+        abort(404, description=i18n.text("ats-bridge-error-no-such-member"))
 
 
 def _back(username: str, message: str = "", category: str = "error") -> Response:

@@ -545,3 +545,20 @@ def test_a_key_its_audit_entry_and_its_job_are_recorded_together_or_not_at_all(
         "keys-queued",
     ]
     assert [j.kind for j in store.member_jobs("Example")] == ["keys"]
+
+
+def test_a_member_nobody_has_heard_of_is_a_404_with_no_forms(client_as, store) -> None:
+    admin = client_as("Admin One")
+    token = _csrf(admin, "/admin")
+    page = admin.get("/admin/member/Nobody")
+    assert page.status_code == 404
+    assert "nobody called that has signed in or filed a request" in page.get_data(as_text=True)
+    assert "/admin/member/Nobody/" not in page.get_data(as_text=True)  # no attest or payment form
+    posted = admin.post(
+        "/admin/member/Nobody/identification", data={"csrf_token": token, "method": "video call"}
+    )
+    assert posted.status_code == 404
+    assert store.identifications("Nobody") == []
+    assert [e.action for e in store.audit_log() if "Nobody" in str(e.evidence)] == []
+    add_request(store, "Nobody")  # once they file a request, the page is there
+    assert admin.get("/admin/member/Nobody").status_code == 200
