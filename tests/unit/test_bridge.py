@@ -251,6 +251,10 @@ def test_requester_walks_gates_to_awaiting_approval(
     admin_one.post(f"/admin/waiver/{waiver.id}", data={"csrf_token": one, "action": "grant"})
     assert store.waiver(waiver.id).status == "requested"
     assert store.request_by_id(record.id).state == "awaiting-requester"
+    # The proposer is told to wait; only another admin is offered the confirm button.
+    assert "Confirm grant" not in _page(admin_one)
+    assert "You granted it; another admin must confirm." in _page(admin_one)
+    assert "Confirm grant" in _page(admin_two)
     admin_one.post(f"/admin/waiver/{waiver.id}", data={"csrf_token": one, "action": "grant"})
     assert store.waiver(waiver.id).status == "requested"
     admin_two.post(f"/admin/waiver/{waiver.id}", data={"csrf_token": two, "action": "grant"})
