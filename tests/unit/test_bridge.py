@@ -237,8 +237,13 @@ def test_requester_walks_gates_to_awaiting_approval(
     client.post("/keys", data={"csrf_token": token, "key": line})
     assert len(store.ssh_keys("Example")) == 1
     assert "already on your account" in client.get("/me").get_data(as_text=True)
+    me = client.get("/me").get_data(as_text=True)
+    assert "Your waiver request is with the chapter's admins" not in me
     client.post("/waiver", data={"csrf_token": token, "reason": "PRIVATE-REASON"})
     assert store.request_by_id(record.id).state == "awaiting-requester"
+    # Next no longer asks for what was just done: it says who acts now.
+    me = client.get("/me").get_data(as_text=True)
+    assert "Your waiver request is with the chapter's admins" in me
 
     admin_one, admin_two = client_as("Admin One"), client_as("Admin Two")
     one = _csrf(admin_one, "/admin/member/Example")
