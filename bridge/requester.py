@@ -37,6 +37,7 @@ from bridge.security import client_key, rate_limited, safe_next, sign_in_finishe
 from bridge.sessions import current_store
 from bridge.views import render_markdown
 from membership import accounts, fund, obligations, progress, renewal
+from membership.states import State
 from membership.store import DuplicateKeyError
 from policies.sshkeys import SSHKeyError, parse_public_key
 
@@ -124,8 +125,17 @@ def me() -> str:
         for job in store.member_jobs(member.username)
         if job.state in ("queued", "running", "failed") and job.last_error
     ]
+    # The terms, keys and fee are for a request that may go ahead: not for one still
+    # being judged, malformed or not eligible (nor shown to someone with only those).
+    not_yet = {State.RECEIVED, State.INVALID, State.NOT_ELIGIBLE}
+    steps_open = (
+        not requests
+        or store.account_of(member.username) is not None
+        or any(record.state not in not_yet for record, _ in requests)
+    )
     return render_template(
         "me.html",
+        steps_open=steps_open,
         requests=requests,
         failing=failing,
         account_failing=account_failing,

@@ -571,3 +571,17 @@ def test_a_member_nobody_has_heard_of_is_a_404_with_no_forms(client_as, store) -
     assert [e.action for e in store.audit_log() if "Nobody" in str(e.evidence)] == []
     add_request(store, "Nobody")  # once they file a request, the page is there
     assert admin.get("/admin/member/Nobody").status_code == 200
+
+
+def test_a_requester_not_eligible_is_told_what_next_and_shown_no_later_steps(
+    app, client, store
+) -> None:
+    add_request(store, state="not-eligible")
+    log_in(app, client, "Example")
+    me = client.get("/me").get_data(as_text=True)
+    assert "add {{ATS recheck}} under the request on the wiki" in me
+    assert "come once a request of yours is eligible" in me
+    assert 'id="terms"' not in me and 'id="keys"' not in me and 'id="fee"' not in me
+    add_request(store, state="awaiting-requester", key="another")
+    me = client.get("/me").get_data(as_text=True)
+    assert 'id="terms"' in me and 'id="keys"' in me and 'id="fee"' in me
