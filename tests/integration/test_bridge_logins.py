@@ -47,11 +47,17 @@ def side(request: pytest.FixtureRequest, bridge_server: Callable[..., BridgeServ
     return Side(kind, version, real, bridge_server)
 
 
+PAGE_TIMEOUT_MS = 90_000
+
+
 class Person:
     """One person's Chromium context, signing in to ``bridge`` as ``name``."""
 
     def __init__(self, browser: Any, side: Side, bridge: BridgeServer, name: str) -> None:
         self.context = browser.new_context()
+        # The real extension's pages are PHP on one `php -S` process: on a busy machine a
+        # login and its consent take longer than Playwright's default 30 s per step.
+        self.context.set_default_timeout(PAGE_TIMEOUT_MS)
         self.page = self.context.new_page()
         self.side, self.bridge, self.name = side, bridge, name
         self.consent_dialogs = 0
