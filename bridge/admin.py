@@ -317,9 +317,16 @@ def _subject(username: str) -> tuple[str, str]:
 
 
 def _require_known(store: Store, username: str, own: Sequence[object]) -> None:
-    """A 404 for a name the bridge has never heard of (no sign-in, no request, no
-    account): no page, and no form that would record a fact about nobody."""
-    if not own and store.identity(username) is None and store.account_of(username) is None:
+    """A 404 for a name the bridge has never heard of (no sign-in, request, account,
+    payment or waiver request): no page, and no form that would record a fact about
+    nobody."""
+    if (
+        not own
+        and store.identity(username) is None
+        and store.account_of(username) is None
+        and not store.payments(username)
+        and not store.waivers(username)
+    ):
         abort(404, description=i18n.text("ats-bridge-error-no-such-member"))
 
 
