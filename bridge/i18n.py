@@ -211,12 +211,8 @@ class BridgeI18n(toolforge_i18n.ToolforgeI18n):
 
 
 def next_gate(report: Any) -> Any:
-    """The gate whose next step the requester is told: their own first, else the first
-    pending one (as `GateReport.next_step` chooses); None when every gate is passed."""
-    for gate in report.pending:
-        if gate.by == "requester":
-            return gate
-    return report.pending[0] if report.pending else None
+    """The gate whose next step the requester is told (`GateReport.next_gate`)."""
+    return report.next_gate
 
 
 def install(app: flask.Flask) -> BridgeI18n:

@@ -88,12 +88,19 @@ class GateReport:
         return tuple(g for g in self.gates if not g.done)
 
     @property
-    def next_step(self) -> str:
-        """What happens next, said to the requester."""
+    def next_gate(self) -> Gate | None:
+        """The gate the requester is told about: their own first, else the first pending
+        one; None when every gate is passed."""
         for gate in self.pending:
             if gate.by == "requester":
-                return gate.next_step
-        return self.pending[0].next_step if self.pending else "Nothing: every gate is passed."
+                return gate
+        return self.pending[0] if self.pending else None
+
+    @property
+    def next_step(self) -> str:
+        """What happens next, said to the requester."""
+        gate = self.next_gate
+        return gate.next_step if gate is not None else "Nothing: every gate is passed."
 
     def summary(self) -> dict[str, bool]:
         """Gate name → done; public-safe (says settled/pending, never paid/waived)."""
