@@ -11,9 +11,10 @@ bot records with `record_cycle` at the end of each successful cycle.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from membership.store import Store
+from policies.times import iso
 
 CYCLE_CURSOR = "health:bot-cycle"  # a cursor row: when the bot last finished a cycle
 
@@ -50,31 +51,18 @@ class Health:
 
 def record_cycle(store: Store, now: datetime | None = None) -> None:
     """The bot finished a cycle (call it after the cycle's writes are done)."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    store.set_cursor(CYCLE_CURSOR, moment.isoformat(timespec="seconds"))
+    store.set_cursor(CYCLE_CURSOR, iso(now))
 
 
 def health(store: Store) -> Health:
-    db = store.db
-
-    def counts(sql: str) -> dict[str, int]:
-        return {str(key): int(n) for key, n in db.execute(sql).fetchall()}
-
-    decisions = {
-        (str(kind), bool(honoured)): int(n)
-        for kind, honoured, n in db.execute(
-            "SELECT kind, coalesce(honoured, 0), count(*) FROM decisions GROUP BY 1, 2"
-        ).fetchall()
-    }
-    replies = counts("SELECT status, count(*) FROM replies GROUP BY status")
-    logins = db.execute("SELECT count(*) FROM audit WHERE action = 'bridge-login'").fetchone()[0]
+    replies = store.reply_counts()
     stamp = store.cursor(CYCLE_CURSOR)
     return Health(
-        requests=counts("SELECT state, count(*) FROM requests GROUP BY state"),
-        decisions=decisions,
+        requests=store.request_counts(),
+        decisions=store.decision_counts(),
         replies_posted=replies.get("posted", 0),
         replies_pending=replies.get("pending", 0),
-        jobs=counts("SELECT state, count(*) FROM jobs GROUP BY state"),
-        logins=int(logins),
+        jobs=store.job_counts(),
+        logins=store.audit_count("bridge-login"),
         last_cycle=datetime.fromisoformat(stamp) if stamp else None,
     )

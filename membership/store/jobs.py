@@ -242,3 +242,8 @@ class JobsRoom(StoreConnection):
             "(SELECT 1 FROM jobs WHERE jobs.request_id = requests.id)",
         )
         return [RequestRecord.from_row(row) for row in rows]
+
+    def job_counts(self) -> dict[str, int]:
+        """Jobs by state (for /metrics)."""
+        rows = self.db.execute("SELECT state, count(*) FROM jobs GROUP BY state")
+        return {str(key): int(n) for key, n in rows.fetchall()}

@@ -148,3 +148,19 @@ class RepliesRoom(StoreConnection):
     def decisions(self, request_id: int) -> list[DecisionRecord]:
         rows = self._matching("decisions", request_id=request_id)
         return [DecisionRecord.from_row(row) for row in rows]
+
+    def reply_counts(self) -> dict[str, int]:
+        """Replies by status (for /metrics)."""
+        rows = self.db.execute("SELECT status, count(*) FROM replies GROUP BY status")
+        return {str(key): int(n) for key, n in rows.fetchall()}
+
+    def decision_counts(self) -> dict[tuple[str, bool], int]:
+        """Decisions by kind and whether they were honoured (for /metrics)."""
+        rows = self.db.execute(
+            "SELECT kind, coalesce(honoured, 0), count(*) FROM decisions GROUP BY 1, 2"
+        )
+        return {(str(kind), bool(honoured)): int(n) for kind, honoured, n in rows.fetchall()}
+
+    def audit_count(self, action: str) -> int:
+        """How many audit entries record `action`."""
+        return int(self.db.table("audit").count_where("action = ?", [action]))

@@ -114,3 +114,8 @@ class RequestsRoom(StoreConnection):
         self.db.table("cursors").upsert(
             {"name": name, "value": value, "updated_at": iso()}, pk="name"
         )
+
+    def request_counts(self) -> dict[str, int]:
+        """Requests by state (for /metrics)."""
+        rows = self.db.execute("SELECT state, count(*) FROM requests GROUP BY state")
+        return {str(key): int(n) for key, n in rows.fetchall()}
