@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, g, render_template, request, session
 from werkzeug.exceptions import HTTPException
 
-from bridge import admin, funds, i18n, metrics, proxy, public, requester, security, views
+from bridge import admin, funds, i18n, metrics, proxy, public, requester, security, tools, views
 from bridge.oauth import OAuthClient, OAuthSettings
 from bridge.sessions import StoreSessionInterface, current_store
 from bridge.settings import BridgeConfigError, BridgeSettings
@@ -93,6 +93,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(requester.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(funds.blueprint)
+    app.register_blueprint(tools.blueprint)  # /tool/NAME: a tool's maintainers
     app.register_blueprint(metrics.blueprint)  # /metrics (bridge/metrics.py)
     return app
 

@@ -5,7 +5,8 @@ A person's account has the member's active keys (`Store.ssh_keys`) and is suspen
 exactly when the store records the decision to suspend it (`suspended_at` on the
 account, set by `membership.accounts` when the renewal suspends a lapsed member and
 cleared when it restores them). A tool's group has its maintainers — those set directly
-(`ats provision tool`, kept in the store) or else the wiki users of its latest done
+(`ats provision tool` or a maintainer on the bridge, kept in the store;
+`membership.maintainers`) or else the wiki users of its latest done
 tool request — by the shell names of those who have an account that is **not
 suspended**: a suspended member leaves every tool's group, which is what ends their
 `become` (`provisioning.become`), and is back in it when restored.
@@ -17,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from membership.gates import tool_maintainers
-from membership.states import State
+from membership.maintainers import maintainers_of
+from membership.maintainers import tool_requests as _tool_requests
 from membership.store import AccountRecord, RequestRecord, Store
 from provisioning.backend import Desired
 
@@ -43,21 +44,6 @@ def tool(
         if held is not None and not held.suspended:
             members.append(held.shell_name)
     return Desired(members=tuple(sorted(set(members))))
-
-
-def maintainers_of(
-    store: Store, tool_name: str, requests: list[RequestRecord] | None = None
-) -> tuple[str, ...]:
-    """The wiki users who maintain the tool, suspended or not (see the module docstring)."""
-    direct = store.tool_maintainers_set(tool_name)
-    if direct is not None:
-        return direct
-    if requests is None:
-        requests = _tool_requests(store)
-    made = [r for r in requests if r.fields.get("tool", "").strip() == tool_name]
-    if not made:
-        return ()
-    return tool_maintainers(max(made, key=lambda r: r.id))
 
 
 def tools_of(store: Store, wiki_user: str) -> list[Wanted]:
@@ -89,7 +75,3 @@ def everything(store: Store) -> list[Wanted]:
         else:
             out.append(Wanted(record, person(store, record)))
     return sorted(out, key=lambda w: (w.record.kind != "person", w.record.shell_name))
-
-
-def _tool_requests(store: Store) -> list[RequestRecord]:
-    return [r for r in store.requests(state=str(State.DONE)) if r.type == "tool"]

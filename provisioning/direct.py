@@ -71,6 +71,12 @@ def provision_tool(
         store.set_tool_maintainers(name, people, by)
         store.record_account(name, "tool", name, account.uid)
         store.audit(
-            ACTOR, "tool-converged", None, shell_name=account.login, maintainers=people, by=by
+            ACTOR,
+            "tool-converged",
+            None,
+            tool=name,
+            shell_name=account.login,
+            maintainers=people,
+            by=by,
         )
     return account

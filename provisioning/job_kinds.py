@@ -10,7 +10,9 @@ A job about a member's existing account (`membership.accounts`: request_id NULL,
 `member` set) reads what the store says now (`provisioning.desired`: the active keys,
 suspended or not) and converges the account to it (`converge_member`), so a job never
 applies a change overtaken by a later one; the kind ("keys", "suspend", "restore") only
-names why it was queued, and `finish_member` audits it under `MEMBER_ACTIONS`. The
+names why it was queued, and `finish_member` audits it under `MEMBER_ACTIONS`. A
+tool's "maintainers" job (its `member` is the tool's service user) converges the
+tool's group to its maintainers (`converge_tool`). The
 member's tools are converged too, so a suspended maintainer leaves their groups (and
 their `become` ends with their login) and a restored one is back in them.
 
@@ -27,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from membership.gates import tool_maintainers
+from membership.maintainers import JOB_KIND, tool_of_job
 from membership.states import State
 from membership.store import JobRecord, RequestRecord, Store
 from policies.eligibility import canonical_username
@@ -36,7 +39,12 @@ from provisioning.desired import for_owner, tools_of
 from provisioning.names import shell_name
 
 ACTOR = "provisioning"  # who the audit log says did the work
-MEMBER_ACTIONS = {"keys": "keys-set", "suspend": "account-suspended", "restore": "account-restored"}
+MEMBER_ACTIONS = {
+    "keys": "keys-set",
+    "suspend": "account-suspended",
+    "restore": "account-restored",
+    JOB_KIND: "tool-maintainers-set",
+}
 
 
 class UnknownJobError(ProvisioningError):
@@ -127,6 +135,8 @@ def converge_member(
     member = job.member or ""
     if job.kind not in MEMBER_ACTIONS:
         raise UnknownJobError(f"no such job kind {job.kind!r}")
+    if job.kind == JOB_KIND:
+        return converge_tool(store, backend, tool_of_job(member) or member, hook)
     wanted = for_owner(store, member)
     if wanted is None:
         raise NoSuchAccountError(f"{member!r} has no shell account")
@@ -146,6 +156,19 @@ def converge_member(
     if job.kind == "suspend":
         evidence["reason"] = job.payload.get("reason", "")
     return MemberConverged(name, evidence)
+
+
+def converge_tool(
+    store: Store, backend: Backend, tool: str, hook: Callable[[str], None]
+) -> MemberConverged:
+    """A tool's maintainers changed (`membership.maintainers`): its group (and so its
+    `become`) is brought to the maintainers the store holds now."""
+    wanted = for_owner(store, tool, "tool")
+    if wanted is None:
+        raise NoSuchAccountError(f"the tool {tool!r} has no account")
+    hook("read")
+    backend.converge(tool, wanted.desired)
+    return MemberConverged(tool, {"tool": tool, "members": list(wanted.desired.members)})
 
 
 def finish_member(

@@ -11,7 +11,7 @@ introduced it and whether it was honoured. The audit log refuses updates and del
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from membership.store.connection import StoreConnection
@@ -160,6 +160,16 @@ class RepliesRoom(StoreConnection):
             "SELECT kind, coalesce(honoured, 0), count(*) FROM decisions GROUP BY 1, 2"
         )
         return {(str(kind), bool(honoured)): int(n) for kind, honoured, n in rows.fetchall()}
+
+    def audit_about(self, key: str, value: str, actions: Sequence[str]) -> list[AuditEntry]:
+        """The entries of these `actions` whose evidence says `key` is `value`, oldest first."""
+        marks = ", ".join("?" for _ in actions)
+        rows = self._rows(
+            "audit",
+            f"action IN ({marks}) AND json_extract(evidence, ?) = ?",
+            [*actions, f"$.{key}", value],
+        )
+        return [AuditEntry.from_row(row) for row in rows]
 
     def audit_count(self, action: str) -> int:
         """How many audit entries record `action`."""

@@ -1,0 +1,122 @@
+"""A tool's page on the bridge: its maintainers, and the forms that change them.
+
+`/tool/NAME` shows the tool's maintainers and the history of changes to them to its
+maintainers and to the admins (anyone else gets 403). A maintainer adds a co-maintainer
+by wiki username (`POST /tool/NAME/add`, field `username`) or removes one, themself
+included while another remains (`POST /tool/NAME/remove`, field `username`); both carry
+the CSRF token like every form. `membership.maintainers` checks and records each change
+in one transaction with its audit entry and the job that brings the tool's group (its
+`become`) to the new set; a refusal is one line in the reader's language. The member's
+page lists their tools (`my_tools`, for `_tools.html`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from bridge import i18n
+from bridge.auth import current_member, is_admin, login_required
+from bridge.i18n import flash_message
+from bridge.sessions import current_store
+from membership import maintainers
+from membership.maintainers import MaintainerError
+
+blueprint = Blueprint("tools", __name__)
+
+
+@blueprint.app_context_processor
+def _my_tools() -> dict[str, Any]:
+    def my_tools() -> list[tuple[str, tuple[str, ...]]]:
+        member = current_member()
+        if member is None:
+            return []
+        found = maintainers.tools_maintained(current_store(), member.username)
+        return [(record.shell_name, people) for record, people in found]
+
+    return {"my_tools": my_tools}
+
+
+@blueprint.get("/tool/<name>")
+@login_required
+def tool(name: str) -> str:
+    member = current_member()
+    assert member is not None
+    store = current_store()
+    try:
+        record = maintainers.tool_account(store, name)
+    except MaintainerError as error:
+        _abort(error)
+    people = maintainers.maintainers_of(store, record.shell_name)
+    mine = member.username in people
+    if not mine and not is_admin(member):
+        _abort(MaintainerError("ats-bridge-tool-not-maintainer", {"tool": name}, 403))
+    return render_template(
+        "tool.html",
+        tool=record.shell_name,
+        maintainers=people,
+        mine=mine,
+        history=[_history_line(entry) for entry in maintainers.history(store, record.shell_name)],
+    )
+
+
+@blueprint.post("/tool/<name>/add")
+@login_required
+def add(name: str) -> Response:
+    return _change(name, maintainers.add, "ats-bridge-tool-flash-added")
+
+
+@blueprint.post("/tool/<name>/remove")
+@login_required
+def remove(name: str) -> Response:
+    return _change(name, maintainers.remove, "ats-bridge-tool-flash-removed")
+
+
+def _change(name: str, change: Any, done_key: str) -> Response:
+    member = current_member()
+    assert member is not None
+    whom = request.form.get("username", "").strip()
+    if not whom:
+        flash_message("ats-bridge-tool-name-missing", "error")
+        return redirect(url_for("tools.tool", name=name))
+    try:
+        made = change(current_store(), name, member.username, whom)
+    except MaintainerError as error:
+        if error.status != 400:
+            _abort(error)
+        flash_message(error.key, "error", **error.params)
+        return redirect(url_for("tools.tool", name=name))
+    flash_message(done_key, "success", name=made.whom, tool=made.tool)
+    if made.action == maintainers.REMOVED and made.whom == member.username:
+        return redirect(url_for("requester.me"))  # no longer theirs to see
+    return redirect(url_for("tools.tool", name=name))
+
+
+def _abort(error: MaintainerError) -> Any:
+    abort(error.status, description=i18n.text(error.key, **error.params))
+
+
+def _history_line(entry: Any) -> tuple[str, dict[str, Any]]:
+    """The message (key, parameters) telling one change to the tool's maintainers."""
+    said = entry.evidence
+    when = entry.at[:16].replace("T", " ")
+    if entry.action == maintainers.ADDED:
+        return "ats-bridge-tool-history-added", {"date": when, "actor": entry.actor, **_whom(said)}
+    if entry.action == maintainers.REMOVED:
+        return "ats-bridge-tool-history-removed", {
+            "date": when,
+            "actor": entry.actor,
+            **_whom(said),
+        }
+    if entry.action == "tool-converged":
+        names = ", ".join(said.get("maintainers", []))
+        who = str(said.get("by") or entry.actor)
+        return "ats-bridge-tool-history-set", {"date": when, "actor": who, "names": names}
+    names = ", ".join(said.get("members", [])) or "—"
+    return "ats-bridge-tool-history-applied", {"date": when, "names": names}
+
+
+def _whom(said: Any) -> dict[str, str]:
+    return {"name": str(said.get("whom", ""))}

@@ -1,0 +1,158 @@
+"""A tool's maintainers, and the changes its maintainers make to them.
+
+A tool's maintainers are those set directly (`ats provision tool`, or a change made
+here; the store's `tool_maintainers`) or else the wiki users of its latest done tool
+request. A maintainer adds a co-maintainer — a member in good standing: one who holds
+a shell account that is not suspended and whose standing the daily re-check has not
+flagged — or removes one (never the last). Each change is one write transaction: the
+check against the set read inside it, the new set, one audit entry (`tool-maintainer-
+added` / `tool-maintainer-removed`: who, the tool, whom) and one provisioning job
+about the tool (kind `maintainers`, `member` the tool's service user `tools.NAME`, a
+name no wiki user can have), which brings the tool's group — and so its `become` —
+to the store's set. A change already made (the same person added twice, from two
+tabs) is refused before anything is written, so repeating it queues nothing and
+changes nothing. A refusal is a `MaintainerError` naming its message (`i18n`), so the
+bridge says it in the reader's language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from membership.gates import tool_maintainers
+from membership.standing import FLAGGED, standing_of
+from membership.states import State
+from membership.store import AccountRecord, AuditEntry, JobRecord, RequestRecord, Store
+from policies.eligibility import canonical_username
+from policies.usernames import UsernameError, valid_username
+
+TOOL_PREFIX = "tools."  # the tool's service user, and the member its jobs are about
+JOB_KIND = "maintainers"
+ADDED, REMOVED = "tool-maintainer-added", "tool-maintainer-removed"
+HISTORY = (ADDED, REMOVED, "tool-converged", "tool-maintainers-set")
+
+
+@dataclass
+class MaintainerError(Exception):
+    """A change refused: the message key (`ats-bridge-tool-*`), its parameters, and the
+    HTTP status a page answers with."""
+
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+    status: int = 400
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.params}"
+
+
+@dataclass(frozen=True)
+class Change:
+    tool: str
+    action: str  # ADDED | REMOVED
+    whom: str
+    maintainers: tuple[str, ...]  # the set after the change
+    job: JobRecord
+
+
+def job_member(tool: str) -> str:
+    """Whom the tool's maintainers job is about: its service user."""
+    return TOOL_PREFIX + tool
+
+
+def tool_of_job(member: str) -> str | None:
+    """The tool a maintainers job is about, from its `member`; None for a person."""
+    return member[len(TOOL_PREFIX) :] if member.startswith(TOOL_PREFIX) else None
+
+
+def maintainers_of(
+    store: Store, tool: str, requests: Sequence[RequestRecord] | None = None
+) -> tuple[str, ...]:
+    """The wiki users who maintain the tool, suspended or not (see the module docstring)."""
+    direct = store.tool_maintainers_set(tool)
+    if direct is not None:
+        return direct
+    if requests is None:
+        requests = tool_requests(store)
+    made = [r for r in requests if r.fields.get("tool", "").strip() == tool]
+    if not made:
+        return ()
+    return tool_maintainers(max(made, key=lambda r: r.id))
+
+
+def tool_requests(store: Store) -> list[RequestRecord]:
+    return [r for r in store.requests(state=str(State.DONE)) if r.type == "tool"]
+
+
+def tools_maintained(store: Store, wiki_user: str) -> list[tuple[AccountRecord, tuple[str, ...]]]:
+    """The tools `wiki_user` maintains, each with its maintainers."""
+    wiki_user = canonical_username(wiki_user)
+    requests = tool_requests(store)
+    out = []
+    for record in store.accounts("tool"):
+        people = maintainers_of(store, record.shell_name, requests)
+        if wiki_user in people:
+            out.append((record, people))
+    return out
+
+
+def tool_account(store: Store, tool: str) -> AccountRecord:
+    record = store.account_of(tool, "tool")
+    if record is None:
+        raise MaintainerError("ats-bridge-tool-unknown", {"tool": tool}, 404)
+    return record
+
+
+def history(store: Store, tool: str) -> list[AuditEntry]:
+    """The audit entries about the tool's maintainers, oldest first."""
+    return store.audit_about("tool", tool, HISTORY)
+
+
+def add(store: Store, tool: str, actor: str, whom: str) -> Change:
+    """`actor` (a maintainer) makes `whom` a co-maintainer of `tool`."""
+    return _change(store, tool, actor, whom, ADDED)
+
+
+def remove(store: Store, tool: str, actor: str, whom: str) -> Change:
+    """`actor` (a maintainer) removes `whom` (who may be themself) from `tool`."""
+    return _change(store, tool, actor, whom, REMOVED)
+
+
+def _change(store: Store, tool: str, actor: str, whom: str, action: str) -> Change:
+    actor = canonical_username(actor)
+    try:
+        whom = valid_username(whom.strip())
+    except UsernameError:
+        raise MaintainerError("ats-bridge-tool-not-a-member", {"name": whom.strip()}) from None
+    with store.transaction():  # read and written under one write lock: two tabs, one change
+        tool_account(store, tool)
+        now = maintainers_of(store, tool)
+        if actor not in now:
+            raise MaintainerError("ats-bridge-tool-not-maintainer", {"tool": tool}, 403)
+        if action == ADDED:
+            _check_joiner(store, tool, whom, now)
+            after = tuple(sorted({*now, whom}))
+        else:
+            if whom not in now:
+                raise MaintainerError("ats-bridge-tool-not-listed", {"name": whom, "tool": tool})
+            if len(now) == 1:
+                raise MaintainerError("ats-bridge-tool-last-maintainer", {"tool": tool})
+            after = tuple(p for p in now if p != whom)
+        store.set_tool_maintainers(tool, after, actor)
+        job, _ = store.enqueue_member_job(job_member(tool), JOB_KIND, {"tool": tool})
+        store.audit(actor, action, tool=tool, whom=whom, maintainers=list(after), job=job.id)
+    return Change(tool, action, whom, after, job)
+
+
+def _check_joiner(store: Store, tool: str, whom: str, now: Sequence[str]) -> None:
+    if whom in now:
+        raise MaintainerError("ats-bridge-tool-already", {"name": whom, "tool": tool})
+    account = store.account_of(whom)
+    if account is None:
+        raise MaintainerError("ats-bridge-tool-not-a-member", {"name": whom})
+    if account.suspended:
+        raise MaintainerError("ats-bridge-tool-suspended", {"name": whom})
+    standing = standing_of(store, whom)
+    if standing is not None and standing.state == FLAGGED:
+        raise MaintainerError("ats-bridge-tool-not-in-good-standing", {"name": whom})
