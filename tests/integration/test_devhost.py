@@ -2,30 +2,37 @@
 maintain are provisioned into a real slapd (a provider with syncprov); `ats devhost
 start` runs a login host (a syncrepl replica, SSSD, sshd, sudo) in a private mount
 namespace; `ssh` with the member's key logs in, `become TOOL` acts as the tool, a
-non-maintainer is refused with the message, `ats host check` inside the namespace passes
-line by line, a removed key and a suspension stop logins within a minute (timed; the
-figures go to docs/benchmarks.md), and the machine's own NSS and PAM are byte-for-byte
-what they were."""
+non-maintainer is refused with the message, a co-maintainer added on the bridge (the
+worker running) can `become` it within a minute and one removed cannot, `ats host
+check` inside the namespace passes line by line, a removed key and a suspension stop
+logins within a minute (timed; the figures go to docs/benchmarks.md), and the
+machine's own NSS and PAM are byte-for-byte what they were."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from html import unescape
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bridge import create_app
+from bridge.testing import log_in
 from membership import accounts
 from membership.store import Store
 from provisioning.ldap import LdapBackend
 from provisioning.loginhost import HostSettings, render
-from provisioning.worker import provision_person, provision_tool, run_once
+from provisioning.worker import provision_person, provision_tool, run_forever, run_once
 from tests.integration.slapd import Slapd, ats, ats_config
 
 LIMIT = 60  # seconds: a removed key or a suspension stops logins within a minute
@@ -101,6 +108,18 @@ class Ssh:
             time.sleep(0.25)
         return LIMIT + 1
 
+    def until_refused(
+        self, user: str, *command: str, said: str = ""
+    ) -> subprocess.CompletedProcess[str]:
+        """Run until it fails, saying `said` (at most LIMIT): the last run."""
+        deadline = time.monotonic() + LIMIT
+        while True:
+            result = self.run(user, *command)
+            refused = result.returncode != 0 and said in result.stderr
+            if refused or time.monotonic() > deadline:
+                return result
+            time.sleep(0.25)
+
     def until(self, user: str, *command: str) -> subprocess.CompletedProcess[str]:
         """Run until it succeeds (SSSD fetches the sudo rules shortly after starting)."""
         deadline = time.monotonic() + LIMIT
@@ -111,7 +130,53 @@ class Ssh:
             time.sleep(0.5)
 
 
-def test_ssh_in_become_the_tool_and_lose_the_key(provider: Slapd, folder: Path) -> None:
+class Bridge:
+    """The bridge on the test's store, a maintainer logged in (as after the OAuth login)."""
+
+    def __init__(self, settings: dict[str, Any], store: Path, username: str) -> None:
+        self.app = create_app({**settings, "store_path": str(store)})
+        self.client = self.app.test_client()
+        log_in(self.app, self.client, username)
+
+    def post(self, action: str, username: str) -> str:
+        page = self.client.get("/tool/mytool").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token, page
+        response = self.client.post(
+            f"/tool/mytool/{action}",
+            data={"csrf_token": token.group(1), "username": username},
+            follow_redirects=True,
+        )
+        assert response.status_code == 200
+        return unescape(response.get_data(as_text=True))
+
+
+class Worker:
+    """`run_forever` on its own thread and store connection, as `ats provision worker` runs."""
+
+    def __init__(self, store: Path, backend: LdapBackend) -> None:
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(store, backend), daemon=True)
+
+    def _run(self, path: Path, backend: LdapBackend) -> None:
+        store = Store(path)
+        try:
+            run_forever(store, backend, poll=0.5, stop=self.stop, log=lambda line: None)
+        finally:
+            store.close()
+
+    def __enter__(self) -> Worker:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+
+
+def test_ssh_in_become_the_tool_and_lose_the_key(
+    provider: Slapd, folder: Path, app_settings: dict[str, Any]
+) -> None:
     before = _etc_snapshot()
     config = ats_config(folder, provider, tool_home_root='"/home/tools"')
     store = Store(folder / "ats.sqlite")
@@ -203,13 +268,26 @@ def test_ssh_in_become_the_tool_and_lose_the_key(provider: Slapd, folder: Path) 
         )
         assert outside.returncode == 1 and outside.stdout.startswith("FAIL resolves members")
 
-        # A co-maintainer added: how long until they can become the tool.
-        provision_tool(store, ldap, "mytool", ["Alice", "Bob"], by="test")
-        added = time.monotonic()
-        joined = ssh.until("bob", "become mytool id -un")
-        joined_after = time.monotonic() - added
-        assert joined.returncode == 0 and joined.stdout.strip() == "tools.mytool", joined.stderr
-        assert joined_after <= LIMIT
+        # A co-maintainer added on the bridge, the worker running: how long until they
+        # can become the tool, and, removed again, until they no longer can.
+        bridge = Bridge(app_settings, folder / "ats.sqlite", "Alice")
+        with Worker(folder / "ats.sqlite", ldap):
+            added = time.monotonic()
+            assert "Bob is now a maintainer of mytool" in bridge.post("add", "Bob")
+            joined = ssh.until("bob", "become mytool id -un")
+            joined_after = time.monotonic() - added
+            assert joined.returncode == 0, joined.stderr
+            assert joined.stdout.strip() == "tools.mytool" and joined_after <= LIMIT
+            left_at = time.monotonic()
+            assert "Bob is no longer a maintainer of mytool" in bridge.post("remove", "Bob")
+            left = ssh.until_refused("bob", "become mytool id -un")
+            left_after = time.monotonic() - left_at
+            assert left.returncode != 0 and left.stdout == "" and left_after <= LIMIT
+            # sudo may refuse first ("a password is required"), until the host's cache
+            # of Bob's groups expires and `become` itself says why.
+            said = "you (bob) are not a maintainer of the tool 'mytool'"
+            told = ssh.until_refused("bob", "become mytool id -un", said=said)
+            assert said in told.stderr and time.monotonic() - left_at <= LIMIT
 
         # A key removed: how long it keeps opening a shell.
         ldap.set_keys("bob", [])
@@ -220,8 +298,9 @@ def test_ssh_in_become_the_tool_and_lose_the_key(provider: Slapd, folder: Path) 
         assert outcome is not None and outcome.ok, outcome
         suspended = ssh.refused_after("alice")
         print(
-            f"\nco-maintainer can become after {joined_after:.1f} s; removed key refused "
-            f"after {removed:.1f} s; suspended member refused after {suspended:.1f} s"
+            f"\nco-maintainer added on the bridge can become after {joined_after:.1f} s, "
+            f"removed cannot after {left_after:.1f} s; removed key refused after "
+            f"{removed:.1f} s; suspended member refused after {suspended:.1f} s"
         )
         assert removed <= LIMIT and suspended <= LIMIT
     finally:
