@@ -58,6 +58,7 @@ def tool(name: str) -> str:
         tool=record.shell_name,
         maintainers=people,
         mine=mine,
+        job=_job_state(store, record.shell_name),
         history=[_history_line(entry) for entry in maintainers.history(store, record.shell_name)],
     )
 
@@ -92,6 +93,17 @@ def _change(name: str, change: Any, done_key: str) -> Response:
     if made.action == maintainers.REMOVED and made.whom == member.username:
         return redirect(url_for("requester.me"))  # no longer theirs to see
     return redirect(url_for("tools.tool", name=name))
+
+
+def _job_state(store: Any, tool: str) -> str | None:
+    """Where the tool's latest change stands on its way to the login hosts (said plainly:
+    the technical error is for the admins); None once it is there."""
+    for job in store.member_jobs(maintainers.job_member(tool)):
+        if job.state == "failed":
+            return "failed"
+        if job.state in ("queued", "running"):
+            return "retrying" if job.last_error else "pending"
+    return None
 
 
 def _abort(error: MaintainerError) -> Any:

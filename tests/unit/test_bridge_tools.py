@@ -5,6 +5,7 @@ is one transaction with its audit entry and one job; the admins see the history.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
@@ -70,6 +71,7 @@ def test_a_maintainer_adds_and_removes_a_co_maintainer(client_as, store, tool) -
 
     page = _post(alice, "add", "bob")  # the wiki's form of the name is kept
     assert "Bob is now a maintainer of mytool and can become it within a minute." in page
+    assert "The latest change is on its way to the login hosts." in page
     assert store.tool_maintainers_set(TOOL) == ("Alice", "Bob")
     [change] = _changes(store)
     assert change.actor == "Alice" and change.action == "tool-maintainer-added"
@@ -209,3 +211,19 @@ def test_a_tool_made_by_a_request_takes_its_maintainers_from_it(client_as, store
     assert maintainers.maintainers_of(store, TOOL) == ("Alice",)
     _post(client_as("Alice"), "add", "Bob")
     assert store.tool_maintainers_set(TOOL) == ("Alice", "Bob")
+
+
+def test_a_change_that_cannot_reach_the_login_hosts_is_said_plainly(client_as, store, tool):
+    alice = client_as("Alice")
+    _post(alice, "add", "Bob")
+    job = store.lease_job("worker")
+    assert job is not None and job.member == "tools." + TOOL
+    store.fail_job(job.id, "worker", "ldap: no such object", retry=True)
+    page = unescape(alice.get(f"/tool/{TOOL}").get_data(as_text=True))
+    assert "has not reached the login hosts yet; it is being tried again" in page
+    assert "no such object" not in page  # the technical error is the admins'
+    job = store.lease_job("worker", datetime.now(UTC) + timedelta(hours=1))
+    assert job is not None
+    store.fail_job(job.id, "worker", "ldap: no such object", retry=False)
+    page = unescape(alice.get(f"/tool/{TOOL}").get_data(as_text=True))
+    assert "The latest change could not reach the login hosts" in page
