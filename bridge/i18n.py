@@ -82,6 +82,7 @@ VARIABLES: dict[str, Sequence[str]] = {
     "ats-bridge-status-median-days": ["num_days"],
     "ats-bridge-terms-accepted-on": ["date"],
     "ats-bridge-terms-version": ["version"],
+    "ats-bridge-tool-actor-suspended": ["tool"],
     "ats-bridge-tool-already": ["name", "tool"],
     "ats-bridge-tool-flash-added": ["name", "tool"],
     "ats-bridge-tool-flash-removed": ["name", "tool"],

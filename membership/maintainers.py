@@ -4,7 +4,8 @@ A tool's maintainers are those set directly (`ats provision tool`, or a change m
 here; the store's `tool_maintainers`) or else the wiki users of its latest done tool
 request. A maintainer adds a co-maintainer — a member in good standing: one who holds
 a shell account that is not suspended and whose standing the daily re-check has not
-flagged — or removes one (never the last). Each change is one write transaction: the
+flagged — or removes one (never the last); a maintainer whose own account is
+suspended changes nothing. Each change is one write transaction: the
 check against the set read inside it, the new set, one audit entry (`tool-maintainer-
 added` / `tool-maintainer-removed`: who, the tool, whom) and one provisioning job
 about the tool (kind `maintainers`, `member` the tool's service user `tools.NAME`, a
@@ -130,6 +131,9 @@ def _change(store: Store, tool: str, actor: str, whom: str, action: str) -> Chan
         now = maintainers_of(store, tool)
         if actor not in now:
             raise MaintainerError("ats-bridge-tool-not-maintainer", {"tool": tool}, 403)
+        held = store.account_of(actor)
+        if held is None or held.suspended:  # a suspended maintainer keeps no say either
+            raise MaintainerError("ats-bridge-tool-actor-suspended", {"tool": tool}, 403)
         if action == ADDED:
             _check_joiner(store, tool, whom, now)
             after = tuple(sorted({*now, whom}))

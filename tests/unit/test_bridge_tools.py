@@ -5,6 +5,7 @@ is one transaction with its audit entry and one job; the admins see the history.
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from html import unescape
 
@@ -227,3 +228,41 @@ def test_a_change_that_cannot_reach_the_login_hosts_is_said_plainly(client_as, s
     store.fail_job(job.id, "worker", "ldap: no such object", retry=False)
     page = unescape(alice.get(f"/tool/{TOOL}").get_data(as_text=True))
     assert "The latest change could not reach the login hosts" in page
+
+
+def test_a_suspended_maintainer_changes_nothing(client_as, store, tool) -> None:
+    store.set_tool_maintainers(TOOL, ["Alice", "Carol"], "test")
+    carol = client_as("Carol")
+    token = _csrf(carol)
+    response = carol.post(f"/tool/{TOOL}/add", data={"csrf_token": token, "username": "Bob"})
+    assert response.status_code == 403
+    said = "Your account is suspended: you cannot change the maintainers of mytool"
+    assert said in unescape(response.get_data(as_text=True))
+    assert store.tool_maintainers_set(TOOL) == ("Alice", "Carol") and _jobs(store) == []
+
+
+def test_two_tabs_adding_the_same_person_at_once_make_one_change(store, store_path, tool):
+    """Two requests at the same moment, each on its own connection, as two bridge
+    workers would serve them: one change, one audit entry, one job; the other refused."""
+    start = threading.Barrier(2)
+    results: list[object] = []
+
+    def tab() -> None:
+        own = Store(store_path)
+        start.wait()
+        try:
+            results.append(maintainers.add(own, TOOL, "Alice", "Bob"))
+        except maintainers.MaintainerError as error:
+            results.append(error.key)
+        finally:
+            own.close()
+
+    tabs = [threading.Thread(target=tab) for _ in range(2)]
+    for thread in tabs:
+        thread.start()
+    for thread in tabs:
+        thread.join()
+    assert sorted(type(r).__name__ for r in results) == ["Change", "str"]
+    assert "ats-bridge-tool-already" in results
+    assert store.tool_maintainers_set(TOOL) == ("Alice", "Bob")
+    assert len(_changes(store)) == 1 and len(_jobs(store)) == 1
