@@ -113,7 +113,7 @@ def _abort(error: MaintainerError) -> Any:
 def _history_line(entry: Any) -> tuple[str, dict[str, Any]]:
     """The message (key, parameters) telling one change to the tool's maintainers."""
     said = entry.evidence
-    when = entry.at[:16].replace("T", " ")
+    when = entry.at[:16].replace("T", " ") + " UTC"
     if entry.action == maintainers.ADDED:
         return "ats-bridge-tool-history-added", {"date": when, "actor": entry.actor, **_whom(said)}
     if entry.action == maintainers.REMOVED:
