@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from membership.maintainers import JOB_KIND as MAINTAINERS
 from membership.states import State
 from membership.store import JobRecord, Store
 from provisioning.backend import Account, Backend
@@ -269,7 +270,9 @@ def _reconcile(store: Store, backend: Backend, log: Callable[[str], None]) -> No
 def outcome_line(outcome: Outcome) -> str:
     """One line about a finished run of a job: what, for whom, the result, how long."""
     job = outcome.job
-    if job.request_id is None:
+    if job.kind == MAINTAINERS:
+        whom = f"tool {job.payload.get('tool', job.member)}"
+    elif job.request_id is None:
         whom = f"member {job.member}"
     else:
         subject = job.payload.get("wiki_user") or job.payload.get("tool") or "?"

@@ -13,6 +13,7 @@ import pytest
 
 from membership import maintainers
 from membership.store import Store
+from provisioning.worker import Outcome, outcome_line
 from tests.builders import add_request
 
 TOOL = "mytool"
@@ -266,3 +267,17 @@ def test_two_tabs_adding_the_same_person_at_once_make_one_change(store, store_pa
     assert "ats-bridge-tool-already" in results
     assert store.tool_maintainers_set(TOOL) == ("Alice", "Bob")
     assert len(_changes(store)) == 1 and len(_jobs(store)) == 1
+
+
+def test_a_failing_maintainers_job_on_the_admins_desk_leads_to_the_tool(
+    client_as, store, tool
+) -> None:
+    _post(client_as("Alice"), "add", "Bob")
+    job = store.lease_job("worker")
+    assert job is not None
+    failed = store.fail_job(job.id, "worker", "ldap: no such object", retry=False)
+    assert failed is not None
+    desk = client_as("Admin One").get("/admin").get_data(as_text=True)
+    assert f'<a href="/tool/{TOOL}">tools.{TOOL}</a>' in desk and "no such object" in desk
+    line = outcome_line(Outcome(failed, False, error="ldap: no such object"))
+    assert line.startswith(f"job {job.id} maintainers for tool {TOOL}: failed: ldap: no such")
