@@ -173,6 +173,8 @@ def test_an_unknown_tool_is_404(client_as, store, tool) -> None:
     response = alice.post("/tool/nosuchtool/add", data={"csrf_token": token, "username": "Bob"})
     assert response.status_code == 404
     assert "There is no tool named nosuchtool." in response.get_data(as_text=True)
+    page = alice.get("/tool/%3Cimg%20src=x%20onerror=alert(1)%3E").get_data(as_text=True)
+    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
 
 
 def test_a_forged_or_stale_form_is_refused(client_as, store, tool) -> None:
@@ -281,3 +283,14 @@ def test_a_failing_maintainers_job_on_the_admins_desk_leads_to_the_tool(
     assert f'<a href="/tool/{TOOL}">tools.{TOOL}</a>' in desk and "no such object" in desk
     line = outcome_line(Outcome(failed, False, error="ldap: no such object"))
     assert line.startswith(f"job {job.id} maintainers for tool {TOOL}: failed: ldap: no such")
+
+
+def test_a_typed_name_is_shown_as_text(client_as, store, tool) -> None:
+    alice = client_as("Alice")
+    response = alice.post(
+        f"/tool/{TOOL}/add",
+        data={"csrf_token": _csrf(alice), "username": "<img src=x onerror=alert(1)>"},
+        follow_redirects=True,
+    )
+    page = response.get_data(as_text=True)
+    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt; is not a member" in page
