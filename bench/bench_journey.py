@@ -21,11 +21,13 @@ answers; they sign in on the bridge, accept the terms and add a key made by
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -56,10 +58,11 @@ def one_round(wiki: DevWiki, root: Path, number: int) -> tuple[float, float]:
         # The bot's reply to the gates, so the admin's edit meets no edit of its own.
         wait_until(lambda: "awaiting-approval}}" in wikibot.text(), LIMIT, interval=0.2)
 
-        approved = time.monotonic()
+        approved, approved_at = time.monotonic(), datetime.now(UTC)
         wikibot.append("ChapterAdmin", HEADING, ":{{ATS approve}} ~~~~")
         wait_until(lambda: ssh.logs_in("veteran"), LIMIT, interval=0.25, what="a login")
         to_login = time.monotonic() - approved
+        _breakdown(journey, approved_at, to_login)
 
         [key_id] = requester.key_ids()
         removed = time.monotonic()
@@ -69,6 +72,22 @@ def one_round(wiki: DevWiki, root: Path, number: int) -> tuple[float, float]:
         return to_login, to_refusal
     finally:
         journey.stop()
+
+
+def _breakdown(journey: Journey, approved_at: datetime, to_login: float) -> None:
+    """Where the wait went, from the store: the cycle that approved, the account's job."""
+    with contextlib.closing(journey.wikibot.store()) as store:
+        [record] = [r for r in store.requests(journey.wikibot.page) if r.heading == HEADING]
+        [job] = store.jobs(request_id=record.id)
+        states = [e for e in store.audit_log(record.id) if "approv" in e.action]
+    marks = [("approved by the bot", states[0].at if states else None)]
+    marks += [("job queued", job.created_at), ("account in the directory", job.updated_at)]
+    said = [
+        f"{label} +{(datetime.fromisoformat(at) - approved_at).total_seconds():.1f} s"
+        for label, at in marks
+        if at
+    ]
+    print("  " + ", ".join([*said, f"first login +{to_login:.1f} s"]), flush=True)
 
 
 def _state(journey: Journey) -> str:
