@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ats.config import load_config
+from ats.demo_shell import open_shell
 from devtools.devoauth import DevOAuth
 from devtools.devwiki import DevWiki
 from devtools.ports import free_port
@@ -111,6 +112,7 @@ def run(root: Path, *, port: int | None = None, wait: bool = True) -> int:
         )
         if not wait:
             return 0
+        children.extend(open_shell(wiki, config_path, bridge_url, provider, root))
         children.append(start_watch(config_path, root / "bot-watch.log"))
         print(f"bot:          ats bot watch answers on the page (log: {root / 'bot-watch.log'})")
         print("\nThe wiki, the bridge and the bot stay up until you press Ctrl-C.", flush=True)

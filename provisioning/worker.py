@@ -234,13 +234,14 @@ def run_forever(
     stop: Stop | None = None,
     log: Callable[[str], None] | None = None,
     reconcile_seconds: float = 0,
+    after: Callable[[Outcome], None] | None = None,
     **options: Any,
 ) -> None:
     """Queue and run jobs until `stop` is set, waiting `poll` seconds when idle; one
     line per job to `log` (standard output by default). A job in hand when `stop` is
     set runs to its end first. Every `reconcile_seconds`
     (0: never), from the start, the whole directory is reconciled with the store and
-    repaired, one line per drift."""
+    repaired, one line per drift. `after` is told each job's outcome."""
     stop = stop or threading.Event()
     log = log or (lambda line: print(line, flush=True))
     next_reconcile = time.monotonic()
@@ -254,6 +255,8 @@ def run_forever(
             stop.wait(poll)
         else:
             log(outcome_line(outcome))
+            if after is not None:
+                after(outcome)
 
 
 def _reconcile(store: Store, backend: Backend, log: Callable[[str], None]) -> None:

@@ -112,21 +112,53 @@ def _provision_run(args: argparse.Namespace, config: Config) -> int:
     with contextlib.closing(Store(config.store_path)) as store:
         backend = _provisioning_backend(config)
         stop = _Stop().install()
+        after = _tools_waiting(store)
         if args.once:
-            enqueue_approved(store)
             while not stop.is_set():
+                enqueue_approved(store)
                 outcome = run_once(store, backend, **options)
                 if outcome is None:
                     break
                 print(outcome_line(outcome), flush=True)
+                after(outcome)
         else:
             every = section.reconcile_seconds
             run_forever(
-                store, backend, poll=args.poll, stop=stop, reconcile_seconds=every, **options
+                store,
+                backend,
+                poll=args.poll,
+                stop=stop,
+                reconcile_seconds=every,
+                after=after,
+                **options,
             )
     if stop.is_set():
         print(f"provision: stopped on {stop.by}, no job left running", file=sys.stderr)
     return 0
+
+
+def _tools_waiting(store: Any) -> Any:
+    """What runs after each job: a new account may be the last maintainer an approved
+    tool request waited for, so its requester's open requests are looked at again (the
+    tool's job is then queued at once, not at the requester's next step)."""
+    from membership import progress
+    from policies.fees import load_fees
+    from policies.terms import load_terms
+    from provisioning.worker import Outcome
+
+    fees, version = load_fees(), load_terms().version
+
+    def after(outcome: Outcome) -> None:
+        job = outcome.job
+        if not outcome.ok or outcome.account is None or job.request_id is None:
+            return
+        record = store.request_by_id(job.request_id)
+        if record is not None and record.type != "tool" and record.subject:
+            progress.advance(
+                store, record.subject, "provisioning", terms_version=version, fees=fees
+            )
+
+    return after
 
 
 class _Stop:

@@ -1,0 +1,273 @@
+"""The demo's last part: a shell on a login host for the approved sample member.
+
+When run as root where mount namespaces can be made, `open_shell` starts a slapd
+provider with syncprov (`devtools.devdirectory`, its data kept in the demo's folder),
+points the configuration's `[provisioning]` at it, and carries the sample Veteran to a
+shell as a chapter would: Veteran files a tool request naming themself as maintainer
+(a real edit); signs in on the running bridge through the stand-in OAuth provider,
+accepts the terms and adds a key the demo generated; the demo's admin attests them and
+records the fee on the bridge, then approves both requests on-wiki; a clerk cycle, the
+provisioning job (`ats provision run --once`) and another cycle (the "done" replies)
+follow; `ats devhost start` runs the login host. It prints the command that logs in
+as Veteran and `become`s the tool. Each step is skipped when an earlier run did it.
+
+Without root or namespaces it prints one line saying why and the demo goes on. What it
+started is returned as one child that stops like a process (`terminate`, `wait`), so
+the demo stops it on Ctrl-C with its other children.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import cast
+
+from ats.config import load_config
+from devtools.bridgewalk import Visitor, WalkError
+from devtools.devdirectory import DevDirectory, DevDirectoryError
+from devtools.devoauth import DevOAuth
+from devtools.devwiki import DevWiki
+from devtools.sample import ADMIN, REQUEST_PAGE
+from membership.store import Store
+from policies.fees import load_fees
+from provisioning.loginhost import HostSettings, render
+
+MEMBER, LOGIN = "Veteran", "veteran"
+ACCOUNT = "Account request: Veteran"
+TOOL = "citation-bot"
+TOOL_REQUEST = f"Tool request: {TOOL}"
+TOOL_BODY = f"""{{{{ATS request
+ | type        = tool
+ | purpose     = Runs my citation-cleanup scripts on a schedule.
+ | tool        = {TOOL}
+ | license     = MIT
+ | source      = https://example.org/{TOOL}.git
+ | maintainers = {MEMBER}
+}}}}
+~~~~"""
+STAND_IN_IDS = {ADMIN: 1, MEMBER: 2}  # the local wiki's user ids
+TOOL_HOMES = "/home/tools"  # inside the login host's private /home
+
+
+class ShellError(RuntimeError):
+    """The shell part cannot go on (one line)."""
+
+
+class DemoShell:
+    """The directory and the login host, stopped together like one child process."""
+
+    def __init__(self, folder: Path, directory: DevDirectory) -> None:
+        self.folder, self.directory = folder, directory
+        self.config: Path | None = None
+
+    def poll(self) -> int | None:
+        return self.directory.process.poll()
+
+    def terminate(self) -> None:
+        if self.config is not None:
+            _ats(self.config, "devhost", "stop", "--dir", str(self.folder / "host"), password="")
+        self.directory.stop()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.directory.process.wait(timeout)
+
+    def kill(self) -> None:
+        self.directory.process.kill()
+
+
+def why_no_shell() -> str:
+    """Why the shell part cannot run here ("" when it can)."""
+    if os.geteuid() != 0:
+        return "it needs root (the login host runs in a mount namespace)"
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return "unshare is missing (util-linux)"
+    made = subprocess.run(
+        [unshare, "--mount", "--propagation", "private", "--", "true"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        return f"a mount namespace cannot be made here ({made.stderr.strip() or 'refused'})"
+    return ""
+
+
+def open_shell(
+    wiki: DevWiki, config_path: Path, bridge_url: str, provider: DevOAuth, root: Path
+) -> list[subprocess.Popen]:
+    """The shell part (see the module's docstring): what to stop at the end, or nothing
+    when it was skipped. The demo stops its children with poll, terminate, wait and
+    kill, which is all a `DemoShell` has to answer; it is handed over as one."""
+    reason = why_no_shell()
+    if reason:
+        print(f"shell:        skipped: {reason}", flush=True)
+        return []
+    folder = shell_folder(root)
+    folder.chmod(0o711)  # slapd (as openldap) reaches the directory's folder through it
+    shell: DemoShell | None = None
+    try:
+        directory = _start_directory(folder)
+        shell = DemoShell(folder, directory)
+        shell.config = _configure(config_path, directory)
+        key = _key(root / "shell")
+        _journey(wiki, shell.config, bridge_url, provider, key, directory.password)
+        port = _start_host(shell.config, folder / "host", directory.password)
+    except (ShellError, DevDirectoryError, WalkError, OSError) as error:
+        print(f"shell:        skipped: {error}", flush=True)
+        if shell is not None:
+            shell.terminate()
+        return []
+    except BaseException:  # Ctrl-C on the way: nothing of it is left running
+        if shell is not None:
+            shell.terminate()
+        raise
+    print(f"shell:        ssh -i {key} -p {port} {LOGIN}@127.0.0.1 -t become {TOOL}")
+    print(f"              ({MEMBER}'s key; `become {TOOL}` acts as the tool they maintain)")
+    return [cast(subprocess.Popen, shell)]
+
+
+def shell_folder(root: Path) -> Path:
+    """Where the directory and the login host of the demo in `root` live: slapd runs as
+    openldap, which may not pass through a private folder (a home, say), so they are
+    kept in a folder made under /var/tmp by the first run (named in `root`'s
+    shell/folder) and reused by the next."""
+    named = root / "shell" / "folder"
+    if named.exists():
+        folder = Path(named.read_text().strip())
+        if folder.is_dir() and not folder.is_symlink() and folder.stat().st_uid == os.geteuid():
+            return folder
+    named.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="ats-demo-", dir="/var/tmp"))  # noqa: S108
+    named.write_text(f"{folder}\n")
+    return folder
+
+
+def _start_directory(folder: Path) -> DevDirectory:
+    secret = folder / "directory-password"
+    if not secret.exists():
+        secret.write_text(secrets.token_urlsafe(16))
+        secret.chmod(0o600)
+    settings = HostSettings("ldap://127.0.0.1/", "ldap://127.0.0.1/", "dc=x", "cn=x,dc=x")
+    files = {item.path: item.text for item in render(settings)}
+    schemas = {name: files[f"ldap/{name}"] for name in ("openssh-lpk.schema", "sudo.schema")}
+    return DevDirectory.start(
+        folder / "directory",
+        secret.read_text().strip(),
+        schemas,
+        database_extra=files["ldap/provider.conf"],
+    )
+
+
+def _configure(config_path: Path, directory: DevDirectory) -> Path:
+    """Provisioning to the directory, appended to the demo's configuration."""
+    with config_path.open("a", encoding="utf-8") as config:
+        config.write(f"""
+[provisioning]
+backend = "ldap"
+ldap_url = "{directory.url}"
+base_dn = "{directory.base_dn}"
+bind_dn = "{directory.root_dn}"
+login_host = "127.0.0.1"
+tool_home_root = "{TOOL_HOMES}"
+""")
+    return config_path
+
+
+def _key(folder: Path) -> Path:
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = folder / f"{LOGIN}.key"
+    if not key.exists():
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{LOGIN}@demo", "-f", str(key)],
+            check=True,
+        )
+    return key
+
+
+def _journey(
+    wiki: DevWiki, config_path: Path, bridge_url: str, provider: DevOAuth, key: Path, password: str
+) -> None:
+    """Carry Veteran's requests to `done` (each step only if still to do)."""
+    if f"== {TOOL_REQUEST} ==" not in wiki.page_text(REQUEST_PAGE):
+        text = (
+            wiki.page_text(REQUEST_PAGE).rstrip("\n") + f"\n\n== {TOOL_REQUEST} ==\n{TOOL_BODY}\n"
+        )
+        wiki.edit_as(MEMBER, REQUEST_PAGE, text, f"/* {TOOL_REQUEST} */ new section")
+    _cycle(config_path)
+    if _state(config_path, ACCOUNT) in ("awaiting-identity", "awaiting-requester"):
+        provider.login_as(MEMBER, STAND_IN_IDS[MEMBER], editcount=650)
+        member = Visitor(bridge_url)
+        member.sign_in(MEMBER)
+        member.accept_terms()
+        member.add_key(key.with_suffix(".key.pub").read_text().strip())
+        provider.login_as(ADMIN, STAND_IN_IDS[ADMIN], groups=("*", "user", "sysop"))
+        admin = Visitor(bridge_url)
+        admin.sign_in(ADMIN)
+        admin.attest(MEMBER)
+        fees = load_fees()
+        amount = f"{fees.annual_fee // 100}.{fees.annual_fee % 100:02d}"
+        admin.record_payment(MEMBER, amount, fees.currency, f"DEMO-{time.time_ns()}")
+    for heading in (ACCOUNT, TOOL_REQUEST):
+        if _state(config_path, heading) not in ("approved", "provisioning", "done"):
+            _approve(wiki, heading)
+    _cycle(config_path)
+    _ats(config_path, "provision", "run", "--once", password=password)
+    _cycle(config_path)
+    if _state(config_path, TOOL_REQUEST) != "done":
+        raise ShellError(f"{MEMBER}'s tool request is {_state(config_path, TOOL_REQUEST)}")
+
+
+def _approve(wiki: DevWiki, heading: str) -> None:
+    """The admin's `{{ATS approve}}` at the end of the section `heading`."""
+    text = wiki.page_text(REQUEST_PAGE)
+    start = text.index(f"== {heading} ==")
+    end = text.find("\n== ", start + 1)
+    end = len(text.rstrip("\n")) if end == -1 else end
+    text = text[:end].rstrip("\n") + "\n:{{ATS approve}} ~~~~" + text[end:]
+    wiki.edit_as(ADMIN, REQUEST_PAGE, text, f"/* {heading} */ approve")
+
+
+def _cycle(config_path: Path) -> None:
+    from ats import wiring
+
+    wiring.clerk(load_config(config_path)).run_once()
+
+
+def _state(config_path: Path, heading: str) -> str:
+    store = Store(load_config(config_path).store_path)
+    try:
+        found = [r.state for r in store.requests(REQUEST_PAGE) if r.heading == heading]
+    finally:
+        store.close()
+    return found[0] if found else "missing"
+
+
+def _start_host(config_path: Path, folder: Path, password: str) -> int:
+    started = _ats(
+        config_path, "devhost", "start", "--dir", str(folder), "--user", LOGIN, password=password
+    )
+    if started.returncode != 0:
+        raise ShellError(started.stderr.strip() or "the login host did not start")
+    return int(started.stdout.strip().splitlines()[-1].split()[2])
+
+
+def _ats(config_path: Path, *args: str, password: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "ats.cli", "--config", str(config_path), *args]
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ATS_LDAP_PASSWORD": password},
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0 and args[:2] == ("provision", "run"):
+        raise ShellError(f"provisioning failed: {done.stderr.strip()[-200:]}")
+    return done

@@ -1,0 +1,85 @@
+"""`ats demo` ends in a shell: run as root, it prints the command that logs in as the
+approved sample member with the key it generated and `become`s their tool; that
+command works (run here with `id`), and SIGTERM (as Ctrl-C) stops the login host and
+the directory with everything else."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from ats.demo_shell import TOOL, shell_folder
+from tests.waiting import wait_until
+
+NO_PROMPTS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"]
+NO_PROMPTS += ["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
+
+
+def _ssh(printed: list[str], *command: str) -> subprocess.CompletedProcess[str]:
+    """The printed `ssh … -t become TOOL` with `command` in place of `-t become TOOL`
+    (no terminal here), and no host-key prompt."""
+    login = printed[: printed.index("-t")]
+    return subprocess.run(
+        [login[0], *NO_PROMPTS, *login[1:], *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_demo_prints_a_command_that_logs_in_and_becomes_the_tool(tmp_path: Path) -> None:
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "ats.cli", "demo", "--dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(demo.stdout or []), daemon=True)
+    reader.start()
+    folder = shell_folder(tmp_path)
+    try:
+        wait_until(
+            lambda: any(line.startswith("shell:") for line in lines) or demo.poll() is not None,
+            600,
+            interval=0.5,
+            what=lambda: "the shell line; the demo said:\n" + "".join(lines),
+        )
+        [shell] = [line for line in lines if line.startswith("shell:")]
+        printed = shlex.split(shell.split(":", 1)[1])
+        assert printed[0] == "ssh" and printed[-3:] == ["-t", "become", TOOL], shell
+        key = Path(printed[printed.index("-i") + 1])
+        assert key.is_file() and key.parent == tmp_path / "shell"
+
+        member = _ssh(printed, "id")
+        assert member.returncode == 0, member.stderr
+        assert member.stdout.startswith("uid=") and "(veteran)" in member.stdout
+        assert f"(tools.{TOOL})" in member.stdout  # the tool's group
+        became = _ssh(printed, "become", TOOL, "id")
+        assert became.returncode == 0, became.stderr
+        assert became.stdout.startswith("uid=") and f"(tools.{TOOL})" in became.stdout
+        assert "(veteran)" not in became.stdout.split()[0]
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        demo.wait(120)
+        reader.join(10)
+    assert demo.returncode == 0, "".join(lines)
+    # Stopped with the demo: the login host (its state file goes) and the directory.
+    assert not (folder / "host" / "devhost.json").exists()
+    assert not _alive_pid(folder / "directory" / "slapd.pid")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive_pid(pid_file: Path) -> bool:
+    try:
+        os.kill(int(pid_file.read_text().split()[0]), 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
