@@ -30,6 +30,8 @@ from toolforge_i18n._translations import mw2py  # the library's own MediaWiki ->
 from toolforge_i18n._translations_checks import check_all_translations
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
+from bridge import dates
+
 I18N_DIR = Path(__file__).resolve().parent.parent / "i18n"
 LANGUAGE_INFO = Path(__file__).parent / "languageinfo.json"
 PREFIX = "ats-bridge-"
@@ -82,6 +84,20 @@ VARIABLES: dict[str, Sequence[str]] = {
     "ats-bridge-terms-accepted-on": ["date"],
     "ats-bridge-terms-version": ["version"],
     "ats-bridge-waiver-in-line": ["position"],
+    # The admins' desk (bridge/desk.py) and its actions.
+    "ats-bridge-chart-fund-title": ["currency"],
+    "ats-bridge-desk-closed": ["date"],
+    "ats-bridge-desk-earlier-count": ["num_earlier"],
+    "ats-bridge-desk-reason": ["reason"],
+    "ats-bridge-flash-attest-method": ["max"],
+    "ats-bridge-flash-attested": ["username"],
+    "ats-bridge-flash-duplicate-reference": ["reference", "payment"],
+    "ats-bridge-flash-not-recorded": ["reason"],
+    "ats-bridge-flash-payment-recorded": ["username", "id"],
+    "ats-bridge-flash-payment-waiver-withdrawn": ["id"],
+    "ats-bridge-history-checked": ["state"],
+    "ats-bridge-history-moved": ["state"],
+    "ats-bridge-history-other": ["action"],
 }
 
 # The symbols the wiki's {{ATS status}} template puts before each state's name.
@@ -197,6 +213,7 @@ class BridgeI18n(toolforge_i18n.ToolforgeI18n):
         self.init_app(app)
         app.register_blueprint(blueprint)
         app.add_template_filter(next_gate)
+        dates.install(app)
         app.jinja_env.globals["state_icons"] = STATE_ICONS
 
         @app.context_processor
