@@ -98,6 +98,7 @@ VARIABLES: dict[str, Sequence[str]] = {
     "ats-bridge-history-checked": ["state"],
     "ats-bridge-history-moved": ["state"],
     "ats-bridge-history-other": ["action"],
+    "ats-bridge-me-how-to-pay-link": ["url"],
 }
 
 # The symbols the wiki's {{ATS status}} template puts before each state's name.
