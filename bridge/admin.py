@@ -245,7 +245,8 @@ def waiver(waiver_id: int) -> Response:
         except waivers.WaiverRuleError as error:  # another admin got there first
             raise _Refused(str(error)) from error
         # The fund's rules audit what they did (granted, queued, asked a second admin).
-        return _Recorded([outcome.admin_message], ok=outcome.ok)
+        words = desk.settled_words(outcome, settings().fees.currency, record.id)
+        return _Recorded([words], ok=outcome.ok)
 
     return _act(record.username, member.username, settled)
 

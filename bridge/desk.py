@@ -23,7 +23,9 @@ from urllib.parse import quote
 from markupsafe import Markup
 
 from bridge import i18n
+from membership.fund import Settled
 from membership.store import AuditEntry, DecisionRecord, RequestRecord, Store
+from policies.money import format_minor
 
 EARLIER = ("declined", "withdrawn", "expired")
 # Entries that say nothing an admin acts on: repeated checks, the bot's bookkeeping.
@@ -219,3 +221,30 @@ def earlier_counts(records: Iterable[RequestRecord]) -> dict[str, int]:
         if record.state in EARLIER:
             counts[record.subject] = counts.get(record.subject, 0) + 1
     return counts
+
+
+SETTLED = (
+    "refused",
+    "proposed",
+    "second-admin",
+    "already-queued",
+    "queued",
+    "granted",
+    "withdrawn",
+)
+
+
+def settled_words(
+    outcome: Settled, currency: str, waiver_id: int
+) -> tuple[str, dict[str, Any]] | str:
+    """What a waiver decision did, as a message (key, parameters) in the reader's
+    language; the rules' own English line when the outcome is not one of those known."""
+    if outcome.code not in SETTLED:
+        return outcome.admin_message
+    params: dict[str, Any] = {
+        name: f"{format_minor(amount, currency)} {currency}"
+        for name, amount in outcome.amounts.items()
+    }
+    if outcome.code == "withdrawn":
+        params["id"] = waiver_id
+    return f"ats-bridge-waiver-outcome-{outcome.code}", params

@@ -99,6 +99,10 @@ VARIABLES: dict[str, Sequence[str]] = {
     "ats-bridge-history-moved": ["state"],
     "ats-bridge-history-other": ["action"],
     "ats-bridge-me-how-to-pay-link": ["url"],
+    "ats-bridge-waiver-outcome-granted": ["fee", "fund"],
+    "ats-bridge-waiver-outcome-queued": ["fund", "fee"],
+    "ats-bridge-waiver-outcome-second-admin": ["fund", "fee"],
+    "ats-bridge-waiver-outcome-withdrawn": ["id"],
 }
 
 # The symbols the wiki's {{ATS status}} template puts before each state's name.

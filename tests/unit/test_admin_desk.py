@@ -188,3 +188,28 @@ def test_the_charts_speak_the_readers_language(client_as, store) -> None:
     html = client_as("Admin One").get("/admin?uselang=es").get_data(as_text=True)
     assert "Saldo del fondo de exenciones (USD) al final de cada mes" in html
     assert "Waiver fund balance" not in html
+
+
+def test_a_waiver_decision_is_answered_in_the_admins_language(client_as, store) -> None:
+    add_request(store, state="awaiting-requester")
+    waiver = store.request_waiver("Example", "between jobs")
+    first, second = client_as("Admin One"), client_as("Admin Two")
+    first.get("/language?language=de")
+    second.get("/language?language=es")
+
+    def decide(admin) -> str:
+        html = admin.get("/admin/member/Example").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+        return admin.post(
+            f"/admin/waiver/{waiver.id}",
+            data={"csrf_token": token, "action": "grant"},
+            follow_redirects=True,
+        ).get_data(as_text=True)
+
+    assert "Gewährung festgehalten; ein zweiter Admin muss sie bestätigen." in decide(first)
+    # The fund is empty: the confirmed waiver waits in line, said in Spanish with amounts.
+    assert re.search(
+        r"El fondo tiene 0\.00 USD, menos que la cuota \(\d+\.\d\d USD\); la exención está "
+        r"concedida y espera en la cola",
+        decide(second),
+    )
