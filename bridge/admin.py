@@ -91,6 +91,7 @@ def queue() -> str:
         fund_waiting=len(store.fund_actions(status="proposed")),
         wiki_links=_wiki(),
         earlier=desk.earlier_counts(store.requests()),
+        finding_words=desk.finding_words,
     )
 
 
@@ -136,6 +137,7 @@ def member(username: str) -> str:
         standing=standing.standing_of(store, username),
         desk=desk.member_desk(store, _wiki(), username, own),
         wiki_links=_wiki(),
+        finding_words=desk.finding_words,
     )
 
 

@@ -22,8 +22,9 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
-from bridge import i18n
+from bridge import dates, i18n
 from membership.fund import Settled
+from membership.standing import NEVER, Finding
 from membership.store import AuditEntry, DecisionRecord, RequestRecord, Store
 from policies.money import format_minor
 
@@ -248,3 +249,21 @@ def settled_words(
     if outcome.code == "withdrawn":
         params["id"] = waiver_id
     return f"ats-bridge-waiver-outcome-{outcome.code}", params
+
+
+def finding_words(finding: Finding) -> Markup:
+    """What the daily re-check found about a member, in the reader's language: locked,
+    blocked (where, until when, why), missing or hidden; an unknown kind as its code."""
+    if finding.kind in ("locked", "missing", "hidden"):
+        return i18n.text(f"ats-bridge-finding-{finding.kind}")
+    if finding.kind != "blocked":
+        return Markup.escape(finding.kind)
+    wiki = finding.wiki or i18n.text("ats-bridge-finding-the-wiki")
+    reason = finding.reason or i18n.text("ats-bridge-finding-no-reason")
+    if finding.expiry.lower() in NEVER:
+        return i18n.text("ats-bridge-finding-blocked-indefinitely", wiki=wiki, reason=reason)
+    try:
+        until = dates.when(finding.expiry)
+    except ValueError:  # the wiki's own words for a moment the bridge cannot read
+        until = Markup.escape(finding.expiry)
+    return i18n.text("ats-bridge-finding-blocked-until", wiki=wiki, date=until, reason=reason)

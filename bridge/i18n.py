@@ -89,6 +89,8 @@ VARIABLES: dict[str, Sequence[str]] = {
     "ats-bridge-desk-closed": ["date"],
     "ats-bridge-desk-earlier-count": ["num_earlier"],
     "ats-bridge-desk-reason": ["reason"],
+    "ats-bridge-finding-blocked-indefinitely": ["wiki", "reason"],
+    "ats-bridge-finding-blocked-until": ["wiki", "date", "reason"],
     "ats-bridge-flash-attest-method": ["max"],
     "ats-bridge-flash-attested": ["username"],
     "ats-bridge-flash-duplicate-reference": ["reference", "payment"],

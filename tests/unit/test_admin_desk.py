@@ -9,6 +9,8 @@ from html.parser import HTMLParser
 
 import pytest
 
+from membership import standing
+from membership.standing import Finding
 from membership.store import Store
 from tests.builders import PAGE, add_request
 from tests.conftest import UNREACHABLE_WIKI_API
@@ -213,3 +215,27 @@ def test_a_waiver_decision_is_answered_in_the_admins_language(client_as, store) 
         r"concedida y espera en la cola",
         decide(second),
     )
+
+
+def test_what_the_recheck_found_is_said_in_the_readers_language(client_as, store) -> None:
+    add_request(store, state="awaiting-requester")
+    standing.record(
+        store,
+        "Example",
+        [
+            Finding("locked"),
+            Finding("blocked", wiki="dewiki", expiry="2027-01-15T08:00:00Z", reason="Vandalismus"),
+            Finding("blocked", expiry="infinity"),
+        ],
+    )
+    admin = client_as("Admin One")
+    member = admin.get("/admin/member/Example?uselang=fr").get_data(as_text=True)
+    assert "verrouillé (globalement)" in member
+    assert (
+        'bloqué sur dewiki jusqu\'au <time datetime="2027-01-15T08:00:00Z">15 janvier 2027, '
+        "08:00 UTC</time> : Vandalismus"
+    ) in member.replace("&#39;", "'")
+    assert "bloqué sur le wiki indéfiniment : aucun motif donné" in member
+    queue = admin.get("/admin?uselang=de").get_data(as_text=True)
+    said = "(global) gesperrt; auf dem Wiki unbefristet gesperrt: kein Grund angegeben; auf dewiki"
+    assert said in queue
