@@ -314,7 +314,7 @@ class Clerk:
             text,
             base=current,
             started=reading.started,
-            summary=planning.summary(report.replies, report.archived),
+            summary=planning.summary(report.replies, report.archived, s.content_lang),
         )
         revid = saved.revid
         self.checkpoint("saved")
@@ -434,7 +434,7 @@ class Clerk:
                 text,
                 base=base,
                 started="",
-                summary=f"Archiving closed requests from [[{self.settings.page}]]",
+                summary=planning.archive_summary(self.settings.page, self.settings.content_lang),
             )
             lease.record_saved(self.store, self.settings.page, self.now())
 

@@ -87,6 +87,8 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "reply-on-behalf": ("requester", "subject"),
     "reply-received": ("reason",),
     "reply-rechecked": ("actor",),
+    "summary-archived": ("count",),
+    "summary-archiving": ("page",),
     "summary-replies": ("count", "states"),
     "why-closed": ("state",),
     "why-not-recheckable": ("state",),

@@ -365,10 +365,11 @@ def with_queue(
     return queue.apply_queue(text, region)
 
 
-def summary(posted: list[tuple[str, str]], archived: list[str]) -> str:
-    """The edit summary: how many replies of which states, how many archived."""
+def summary(posted: list[tuple[str, str]], archived: list[str], content_lang: str = "") -> str:
+    """The edit summary, in the wiki's content language (its readers see it in the
+    history): how many replies of which states, how many archived."""
     states = Counter(state for _, state in posted)
-    catalog = Catalog()
+    catalog = Catalog(content_lang, content_lang)
     count = len(posted)
     text = catalog.text(
         "summary",
@@ -377,5 +378,10 @@ def summary(posted: list[tuple[str, str]], archived: list[str]) -> str:
         states=", ".join(f"{n} {s}" for s, n in sorted(states.items())),
     )
     if archived:
-        text += f"; archived {len(archived)} closed"
+        text += catalog.text("summary", "archived", count=len(archived))
     return text
+
+
+def archive_summary(page: str, content_lang: str = "") -> str:
+    """The edit summary of an archive page's save, in the wiki's content language."""
+    return Catalog(content_lang, content_lang).text("summary", "archiving", page=page)

@@ -37,7 +37,7 @@ from flask import (
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from bridge import auth, i18n
+from bridge import auth, dates, desk, i18n
 from bridge.auth import admin_required, current_member, settings
 from bridge.charts import Series, line_chart
 from bridge.sessions import current_store
@@ -49,6 +49,8 @@ from policies.eligibility import canonical_username
 from policies.money import MoneyError, format_minor, to_minor
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+# What the desk tells an admin: a message's key and parameters, or text from the rules.
+Said = tuple[str, dict[str, Any]] | str
 MAX_METHOD = 200
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -87,6 +89,9 @@ def queue() -> str:
         charts=_charts(),
         to_review=standing.flagged(store),
         fund_waiting=len(store.fund_actions(status="proposed")),
+        wiki_links=_wiki(),
+        earlier=desk.earlier_counts(store.requests()),
+        finding_words=desk.finding_words,
     )
 
 
@@ -130,6 +135,9 @@ def member(username: str) -> str:
             *store.member_jobs(username),
         ],
         standing=standing.standing_of(store, username),
+        desk=desk.member_desk(store, _wiki(), username, own),
+        wiki_links=_wiki(),
+        finding_words=desk.finding_words,
     )
 
 
@@ -139,16 +147,12 @@ def attest(username: str) -> Response:
     username, admin = _subject(username)
     method = " ".join(request.form.get("method", "").split())
     if not method or len(method) > MAX_METHOD:
-        return _back(
-            username,
-            f"Say how you identified them (e.g. video call), under {MAX_METHOD} characters; "
-            "never a document or an ID number.",
-        )
+        return _back(username, ("ats-bridge-flash-attest-method", {"max": MAX_METHOD}))
 
     def attested(store: Store) -> _Recorded:
         record = store.attest_identification(username, attested_by=admin, method=method)
         return _Recorded(
-            f"Identification of {username} recorded.",
+            [("ats-bridge-flash-attested", {"username": username})],
             "identification-attested",
             {"attestation_id": record.id},
         )
@@ -168,15 +172,11 @@ def payment(username: str) -> Response:
     except ValueError:
         paid_on = None
     if not CURRENCY.match(currency) or paid_on is None or paid_on > date.today():
-        return _back(
-            username,
-            "Give a positive amount (e.g. 20.00), a three-letter currency and the date "
-            "it was paid (not in the future).",
-        )
+        return _back(username, ("ats-bridge-flash-payment-form", {}))
     try:
         minor = to_minor(form.get("amount", ""), currency)
     except MoneyError as error:
-        return _back(username, f"Not recorded: {error}.")
+        return _back(username, ("ats-bridge-flash-not-recorded", {"reason": str(error)}))
 
     def paid(store: Store) -> _Recorded:
         asked = {w.id for w in store.waivers(username, status="requested")}
@@ -194,18 +194,26 @@ def payment(username: str) -> Response:
                 today=date.today(),
             )
         except obligations.ObligationError as error:
-            raise _Refused(f"Not recorded: {error}.") from error
+            raise _Refused(("ats-bridge-flash-not-recorded", {"reason": str(error)})) from error
         except DuplicatePaymentError as error:
+            existing = error.existing
             raise _Refused(
-                f"Not recorded: reference {error.existing.reference} is already recorded as "
-                f"{obligations.describe_payment(error.existing)}."
+                (
+                    "ats-bridge-flash-duplicate-reference",
+                    {
+                        "reference": existing.reference,
+                        "payment": obligations.describe_payment(existing),
+                    },
+                )
             ) from error
         moot = asked - {w.id for w in store.waivers(username, status="requested")}
-        withdrawn = (
-            f" The year is settled, so waiver request #{min(moot)} is withdrawn." if moot else ""
-        )
+        said: list[Said] = [
+            ("ats-bridge-flash-payment-recorded", {"username": username, "id": record.id})
+        ]
+        if moot:
+            said.append(("ats-bridge-flash-payment-waiver-withdrawn", {"id": min(moot)}))
         return _Recorded(
-            f"Payment by {username} recorded as #{record.id}.{withdrawn}",
+            said,
             "payment-recorded",
             {"payment_id": record.id},
         )
@@ -239,7 +247,8 @@ def waiver(waiver_id: int) -> Response:
         except waivers.WaiverRuleError as error:  # another admin got there first
             raise _Refused(str(error)) from error
         # The fund's rules audit what they did (granted, queued, asked a second admin).
-        return _Recorded(outcome.admin_message, ok=outcome.ok)
+        words = desk.settled_words(outcome, settings().fees.currency, record.id)
+        return _Recorded([words], ok=outcome.ok)
 
     return _act(record.username, member.username, settled)
 
@@ -249,7 +258,7 @@ class _Recorded:
     """What an admin action recorded: the line the admin sees, and its audit entry
     (none when the rules that recorded the fact audit it themselves)."""
 
-    message: str
+    message: list[Said]
     audit_action: str = ""
     audit_details: dict[str, Any] = field(default_factory=dict)
     ok: bool = True
@@ -257,6 +266,10 @@ class _Recorded:
 
 class _Refused(Exception):
     """The rules refused the action; the message says why, and nothing was recorded."""
+
+    def __init__(self, said: Said) -> None:
+        super().__init__(said)
+        self.said = said
 
 
 def _act(username: str, admin: str, record: Callable[[Store], _Recorded]) -> Response:
@@ -272,8 +285,8 @@ def _act(username: str, admin: str, record: Callable[[Store], _Recorded]) -> Res
                 store.audit(admin, done.audit_action, subject=username, **done.audit_details)
             auth.advance(username, admin)
     except _Refused as refusal:
-        return _back(username, str(refusal))
-    return _back(username, done.message, "success" if done.ok else "error")
+        return _back(username, refusal.said)
+    return _back(username, *done.message, category="success" if done.ok else "error")
 
 
 def _charts() -> dict[str, Markup]:
@@ -281,23 +294,41 @@ def _charts() -> dict[str, Markup]:
     fees = settings().fees
     store = current_store()
     days = history.month_ends(date.today())
-    labels = [d.strftime("%Y-%m") for d in days]
+    labels = [dates.month(d) for d in days]
     entries = [e for e in store.ledger_entries() if e.currency == fees.currency]
     standings = history.standing_series(store, fees, entries, days)
     colours = {"paid": "#14866d", "waived": "#36c", "grace": "#ac6600", "lapsed": "#d33"}
     return {
         "fund": line_chart(
-            f"Waiver fund balance ({fees.currency}) at each month's end",
+            _words("ats-bridge-chart-fund-title", currency=fees.currency),
             labels,
-            [Series("Fund", "#36c", history.fund_series(entries, days))],
+            [
+                Series(
+                    _words("ats-bridge-chart-series-fund"),
+                    "#36c",
+                    history.fund_series(entries, days),
+                )
+            ],
             lambda amount: format_minor(amount, fees.currency),
         ),
         "members": line_chart(
-            "Members by standing at each month's end",
+            _words("ats-bridge-chart-members-title"),
             labels,
-            [Series(s, colours[s], counts) for s, counts in standings.items()],
+            [
+                Series(_words(f"ats-bridge-chart-series-{s}"), colours[s], counts)
+                for s, counts in standings.items()
+            ],
         ),
     }
+
+
+def _words(key: str, **params: object) -> str:
+    """A message as plain text, for a chart (which escapes every text itself)."""
+    return i18n.text(key, **params).striptags()
+
+
+def _wiki() -> desk.WikiLinks:
+    return desk.WikiLinks.from_api(settings().wiki_api)
 
 
 def _failing(jobs: list[JobRecord]) -> list[JobRecord]:
@@ -330,8 +361,14 @@ def _require_known(store: Store, username: str, own: Sequence[object]) -> None:
         abort(404, description=i18n.text("ats-bridge-error-no-such-member"))
 
 
-def _back(username: str, message: str = "", category: str = "error") -> Response:
-    """Back to the member's page, showing `message` (an error unless told otherwise)."""
-    if message:
-        flash(message, category)
+def _back(username: str, *said: Said, category: str = "error") -> Response:
+    """Back to the member's page, showing what was said (an error unless told otherwise):
+    a message by key and parameters, put into words in the reader's language, or text
+    the rules wrote."""
+    for message in said:
+        if isinstance(message, tuple):
+            key, params = message
+            i18n.flash_message(key, category, **params)
+        elif message:
+            flash(message, category)
     return redirect(url_for("admin.member", username=username))

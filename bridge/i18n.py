@@ -30,6 +30,8 @@ from toolforge_i18n._translations import mw2py  # the library's own MediaWiki ->
 from toolforge_i18n._translations_checks import check_all_translations
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
+from bridge import dates
+
 I18N_DIR = Path(__file__).resolve().parent.parent / "i18n"
 LANGUAGE_INFO = Path(__file__).parent / "languageinfo.json"
 PREFIX = "ats-bridge-"
@@ -100,6 +102,27 @@ VARIABLES: dict[str, Sequence[str]] = {
     "ats-bridge-tool-title": ["tool"],
     "ats-bridge-tool-unknown": ["tool"],
     "ats-bridge-waiver-in-line": ["position"],
+    # The admins' desk (bridge/desk.py) and its actions.
+    "ats-bridge-chart-fund-title": ["currency"],
+    "ats-bridge-desk-closed": ["date"],
+    "ats-bridge-desk-earlier-count": ["num_earlier"],
+    "ats-bridge-desk-reason": ["reason"],
+    "ats-bridge-finding-blocked-indefinitely": ["wiki", "reason"],
+    "ats-bridge-finding-blocked-until": ["wiki", "date", "reason"],
+    "ats-bridge-flash-attest-method": ["max"],
+    "ats-bridge-flash-attested": ["username"],
+    "ats-bridge-flash-duplicate-reference": ["reference", "payment"],
+    "ats-bridge-flash-not-recorded": ["reason"],
+    "ats-bridge-flash-payment-recorded": ["username", "id"],
+    "ats-bridge-flash-payment-waiver-withdrawn": ["id"],
+    "ats-bridge-history-checked": ["state"],
+    "ats-bridge-history-moved": ["state"],
+    "ats-bridge-history-other": ["action"],
+    "ats-bridge-me-how-to-pay-link": ["url"],
+    "ats-bridge-waiver-outcome-granted": ["fee", "fund"],
+    "ats-bridge-waiver-outcome-queued": ["fund", "fee"],
+    "ats-bridge-waiver-outcome-second-admin": ["fund", "fee"],
+    "ats-bridge-waiver-outcome-withdrawn": ["id"],
 }
 
 # The symbols the wiki's {{ATS status}} template puts before each state's name.
@@ -215,6 +238,7 @@ class BridgeI18n(toolforge_i18n.ToolforgeI18n):
         self.init_app(app)
         app.register_blueprint(blueprint)
         app.add_template_filter(next_gate)
+        dates.install(app)
         app.jinja_env.globals["state_icons"] = STATE_ICONS
 
         @app.context_processor

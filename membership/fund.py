@@ -14,7 +14,8 @@ amounts, never the waiver's reason.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 
 from membership import cover, obligations
@@ -47,6 +48,11 @@ class Settled:
     status: str  # the waiver's status now: requested | granted | refused | queued | withdrawn
     admin_message: str
     ok: bool = True  # False: nothing was granted (the year was already settled)
+    # What happened, for a reader in another language than the message's: refused,
+    # proposed, second-admin, already-queued, queued, granted or withdrawn; and the
+    # amounts it names (minor units: `fund`, `fee`).
+    code: str = ""
+    amounts: Mapping[str, int] = field(default_factory=dict)
 
 
 def settle_waiver(
@@ -69,17 +75,17 @@ def settle_waiver(
         if step.status != "refused":
             moot = obligations.refuse_settled_waiver(store, policy, waiver, admin, today)
             if moot is not None:
-                return Settled("withdrawn", moot, ok=False)
+                return Settled("withdrawn", moot, ok=False, code="withdrawn")
         if step.status != "granted":
             store.decide_waiver(waiver.id, admin, status=step.status)
             if step.status == "refused":  # a refused waiver leaves the fund's queue
                 store.release_queued_waiver(waiver.id)
             store.audit(admin, step.audit_action, subject=waiver.username, waiver_id=waiver.id)
+            refused = step.status == "refused"
             return Settled(
                 step.status,
-                "Waiver refused."
-                if step.status == "refused"
-                else "Grant recorded; a second admin must confirm it.",
+                "Waiver refused." if refused else "Grant recorded; a second admin must confirm it.",
+                code="refused" if refused else "proposed",
             )
         fund = fund_balance(store.ledger_entries())
         second = step.operation == "confirm"
@@ -97,6 +103,8 @@ def settle_waiver(
                 f"The fund holds {format_minor(fund, policy.currency)} {policy.currency}, less "
                 f"than the fee ({money}); a second admin must confirm this grant, which takes "
                 "the fund below zero.",
+                code="second-admin",
+                amounts={"fund": fund, "fee": policy.annual_fee},
             )
         if payout.outcome == "queue":
             if not second:
@@ -109,13 +117,17 @@ def settle_waiver(
                 queued_by=admin,
             )
             if not queued:
-                return Settled("queued", "This waiver is already waiting for the fund.")
+                return Settled(
+                    "queued", "This waiver is already waiting for the fund.", code="already-queued"
+                )
             store.audit(admin, "waiver-queued", subject=waiver.username, waiver_id=waiver.id)
             return Settled(
                 "queued",
                 f"The fund holds {format_minor(fund, policy.currency)} {policy.currency}, less "
                 f"than the fee ({money}); the waiver is granted and waits in the queue until "
                 "surplus moved into the fund pays it.",
+                code="queued",
+                amounts={"fund": fund, "fee": policy.annual_fee},
             )
         store.release_queued_waiver(waiver.id)
         store.audit(admin, step.audit_action, subject=waiver.username, waiver_id=waiver.id)
@@ -124,6 +136,8 @@ def settle_waiver(
             "granted",
             f"Waiver granted; the fund paid {money} {policy.currency} and now holds "
             f"{format_minor(payout.fund_after, policy.currency)}.",
+            code="granted",
+            amounts={"fund": payout.fund_after, "fee": policy.annual_fee},
         )
 
 

@@ -48,6 +48,7 @@ class FeePolicy:
     # import refuse the amount with a clear message.
     max_payment: int = setting(100_000, minimum=0)
     how_to_pay: str = ""
+    donation_url: str = ""
     # Days before the year runs out when a renewal reminder is posted (each once a year).
     remind_days_before: tuple[int, ...] = setting(
         (30, 7), minimum=1, wanted="a list of whole days (e.g. [30, 7])", convert=_latest_first

@@ -102,6 +102,18 @@ class RepliesRoom(StoreConnection):
     def audit_log(self, request_id: int | None = None) -> list[AuditEntry]:
         return [AuditEntry.from_row(row) for row in self._matching("audit", request_id=request_id)]
 
+    def member_audit(self, username: str) -> list[AuditEntry]:
+        """The entries about `username` that belong to no request, oldest first: what
+        admins recorded about them (`subject`) and what they did themselves (an entry
+        of theirs about nobody else: terms, keys, a waiver asked)."""
+        rows = self._query(
+            "SELECT * FROM audit WHERE request_id IS NULL AND ("
+            "  json_extract(evidence, '$.subject') = ?"
+            "  OR (actor = ? AND json_extract(evidence, '$.subject') IS NULL)) ORDER BY id",
+            [username, username],
+        )
+        return [AuditEntry.from_row(row) for row in rows]
+
     # -- decisions -----------------------------------------------------------------
 
     def decision(self, request_id: int, wikitext: str, ordinal: int) -> DecisionRecord | None:

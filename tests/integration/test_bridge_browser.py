@@ -158,10 +158,11 @@ def test_requester_and_admin_bring_a_request_to_awaiting_approval(
     admin.page.wait_for_url(bridge.url + "/admin")
     row = admin.page.locator("tr", has_text=HEADING)
     assert "Awaiting requester" in row.inner_text()
-    assert "fee, identification, approval" in row.inner_text()
+    pending = "Membership fee settled, Identified privately to a chapter admin, Approved on-wiki"
+    assert pending in row.inner_text()
     admin.shot("05-admin-queue")
 
-    row.get_by_role("link", name="Veteran").click()
+    row.get_by_role("link", name="Veteran", exact=True).click()
     admin.page.wait_for_url(bridge.url + "/admin/member/Veteran")
     admin.page.fill("#method", "video call")
     admin.page.get_by_role("button", name="Attest identification").click()

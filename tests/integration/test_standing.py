@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from markupsafe import escape
 
 from bridge.testing import log_in
 from membership import standing
@@ -98,9 +99,15 @@ def test_a_blocked_member_is_flagged_once_shown_to_admins_and_cleared(
     desk = admin.get("/admin").get_data(as_text=True)
     review = desk[desk.index('id="members-to-review"') : desk.index('id="failed-jobs"')]
     assert f'href="/admin/member/{member}"' in review
-    assert shown in review and entry.evidence["checked_at"] in review
+    # The same finding, its end and the check's moment as dates in the reader's language.
+    on_desk = re.compile(
+        rf'blocked on {wikiid} until <time datetime="[^"]+">[^<]+ UTC</time>: '
+        + re.escape(str(escape(reason)))
+    )
+    checked = entry.evidence["checked_at"].replace("+00:00", "Z")
+    assert on_desk.search(review) and f'<time datetime="{checked}"' in review
     page = admin.get(f"/admin/member/{member}").get_data(as_text=True)
-    assert shown in page and "Nothing has been suspended" in page
+    assert on_desk.search(page) and "Nothing has been suspended" in page
     # ...the public does not, the wiki is not edited, and the account is not suspended.
     for path in ("/status", "/status.json"):
         public = bridge_app.test_client().get(path).get_data(as_text=True)

@@ -276,3 +276,69 @@ def test_a_language_with_only_the_bots_replies_is_not_offered(tmp_path) -> None:
     translations, documentation, _raw = i18n.load_messages(tmp_path)
     assert "it" not in translations
     i18n.check_messages(translations, documentation)
+
+
+# -- no English outside the message files ---------------------------------------------
+
+# What the `lived_in` store puts on the pages: user data, never a message.
+USER_DATA = ("Account request: Example", "SHA256:example", "a reason", "laptop", "Example")
+MONEY = re.compile(r"\d[\d.,]* [A-Z]{3}")
+# The policy documents are the chapter's own texts, in its own language.
+DOCUMENTS = ("/policies/privacy", "/terms")
+# Where text is not words of the interface: dates (Babel's), the charts (their words are
+# messages, checked in their own test), code, the reader's data, language names.
+NOT_WORDS = {"time", "svg", "code", "textarea", "blockquote"}
+
+
+class _Words(HTMLParser):
+    """The page's text outside the elements in NOT_WORDS and outside `lang`-marked
+    language names in the selector."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+        self._skipping: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in NOT_WORDS or (tag == "option" and any(n == "lang" for n, _ in attrs)):
+            self._skipping.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._skipping and self._skipping[-1] == tag:
+            self._skipping.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping and data.strip():
+            self.texts.append(data.strip())
+
+
+def _without_keys(text: str) -> str:
+    """`text` without its `(ats-…)` groups (balanced: a parameter may hold parentheses)."""
+    out, depth, i = [], 0, 0
+    while i < len(text):
+        if depth == 0 and text.startswith("(ats-", i):
+            depth, i = 1, i + 1
+            continue
+        if depth:
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+        else:
+            out.append(text[i])
+        i += 1
+    return "".join(out)
+
+
+@pytest.mark.parametrize(("who", "path"), [p for p in PAGES if p[1] not in DOCUMENTS])
+def test_qqx_leaves_no_words_outside_the_message_keys(
+    client, client_as, lived_in, who, path
+) -> None:
+    """A literal added to a template, a view or a flash shows here as words in qqx."""
+    html = _get(client_as, client, who, path, "?uselang=qqx").get_data(as_text=True)
+    left = []
+    for text in _Words(html).texts:
+        rest = MONEY.sub("", _without_keys(text))
+        for data in USER_DATA:
+            rest = rest.replace(data, "")
+        if re.search(r"[A-Za-z]{2,}", rest):
+            left.append(text)
+    assert left == [], f"words outside the message files on {path}"
