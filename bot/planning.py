@@ -146,6 +146,21 @@ class Owed:
 FOLDED = {State.PROVISIONING: frozenset({State.APPROVED, State.FAILED})}
 
 
+# The states a requester's own steps on the bridge move a request between: a reply about
+# them waits until the steps have rested `progress_settle` seconds, so someone who logs
+# in and then accepts the terms, adds a key and pays gets one reply, not one per step.
+SETTLING = frozenset({State.AWAITING_REQUESTER, State.AWAITING_APPROVAL})
+
+
+def settled(due: Owed, now: datetime, settings: ClerkSettings) -> bool:
+    """Whether the reply `due` may be said now (see `SETTLING`)."""
+    record = due.record
+    if record.state not in SETTLING or not record.progress_at:
+        return True
+    quiet = now - datetime.fromisoformat(record.progress_at)
+    return quiet.total_seconds() >= settings.progress_settle
+
+
 def progress(
     parsed: page.RequestPage,
     planned: list[Planned],
@@ -155,14 +170,15 @@ def progress(
 ) -> None:
     """Say on-wiki what moved off-wiki: `owed`, the states the bridge (or provisioning)
     set that the page does not show yet. One reply per state the requester is told,
-    however many gate steps were done between two cycles; a state folded into the last
-    reply (`FOLDED`) is recorded as said without a line."""
+    however many gate steps were done between two cycles or while they had not rested
+    (`settled`); a state folded into the last reply (`FOLDED`) is recorded as said
+    without a line."""
     s = settings
     busy = {p.section.key for p in planned}
     for due in owed:
         record = due.record
         section = parsed.get(record.key)
-        if section is None or record.key in busy:
+        if section is None or record.key in busy or not settled(due, now, s):
             continue
         values = {}
         if record.state in CLOSED and not record.closed_at:

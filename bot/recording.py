@@ -13,7 +13,8 @@ from typing import Any
 
 from bot import echoes
 from bot.judging import Planned
-from bot.planning import Owed
+from bot.planning import Owed, settled
+from bot.settings import ClerkSettings
 from membership.states import CLOSED, State
 from membership.store import RequestRecord, Store
 
@@ -163,6 +164,11 @@ def _add_args(values: dict[str, Any]) -> dict[str, Any]:
 
 def _update_args(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k in _UPDATE_KEYS}
+
+
+def progress_due(store: Store, settings: ClerkSettings, now: datetime) -> bool:
+    """Whether a progress reply may be said now (one owed, and its steps have rested)."""
+    return any(settled(due, now, settings) for due in owed(store, settings.page))
 
 
 def owed(store: Store, request_page: str) -> list[Owed]:

@@ -116,6 +116,7 @@ run_page = "{RUN_PAGE}"
 [bot]
 username = "{wiki.bot_login_name}"
 edit_interval = 0
+progress_settle = 0
 
 [store]
 path = "ats.sqlite"

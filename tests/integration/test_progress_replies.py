@@ -7,6 +7,7 @@ commands. The replies are counted from the page's history."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import date
 from typing import Any
 
@@ -14,6 +15,7 @@ from bridge.testing import log_in
 from tests.builders import ssh_public_key
 from tests.integration.conftest import WikiBot
 from tests.integration.test_clerk import bot_replies, section
+from tests.waiting import wait_until
 
 HEADING = "Account request: Veteran"
 HOST = "login.toolserver.example"
@@ -111,3 +113,38 @@ def test_one_reply_per_change_of_state(wikibot: WikiBot, bridge_app: Any) -> Non
     done = bot_replies(section(wikibot.text(), HEADING))[-1]
     assert f"<code>ssh veteran@{HOST}</code>" in done, done
     assert "become" not in done
+
+
+def test_steps_in_a_burst_make_one_reply_once_they_rest(wikibot: WikiBot, bridge_app: Any) -> None:
+    """With `progress_settle`, logging in and then taking two steps at once is one reply,
+    said once the steps have rested, naming only what is left."""
+    wikibot.file("Veteran", HEADING)
+    wikibot.cycle()
+    settle = 20
+    text = wikibot.config.read_text("utf-8")
+    wikibot.config.write_text(text.replace("progress_settle = 0", f"progress_settle = {settle}"))
+    edits = len(bot_edits(wikibot))
+
+    requester = bridge_app.test_client()
+    log_in(bridge_app, requester, "Veteran")
+    token = csrf(requester, "/terms")
+    version = bridge_app.extensions["ats_bridge"].terms.version
+    requester.post("/terms", data={"csrf_token": token, "version": version})
+    requester.post("/keys", data={"csrf_token": token, "key": ssh_public_key() + " laptop"})
+    started = time.monotonic()
+    wikibot.cycle()
+    if time.monotonic() - started < settle:  # the steps had not rested: nothing said yet
+        assert len(bot_edits(wikibot)) == edits
+
+    def said() -> bool:
+        wikibot.cycle()
+        return len(bot_edits(wikibot)) > edits
+
+    wait_until(said, settle + 90, interval=2, what="the reply once the steps rested")
+    assert len(bot_edits(wikibot)) == edits + 1
+    assert states_said(wikibot) == ["awaiting-identity", "awaiting-requester"]
+    line = bot_replies(section(wikibot.text(), HEADING))[-1]
+    assert "settle the yearly fee" in line and "identify privately" in line, line
+    assert "accept the terms" not in line and "add an SSH" not in line, line
+    wikibot.cycle()
+    assert len(bot_edits(wikibot)) == edits + 1
