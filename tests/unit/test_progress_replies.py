@@ -1,16 +1,21 @@
 """The bot's progress replies (states the bridge or provisioning set): each fact said once,
-in every state, for every combination of gates, in every language; and the done reply's
-first commands."""
+in every state, for every combination of gates, in every language; the done reply's first
+commands; and which replies a cycle says (a requester's steps once they rest, provisioning
+folded into "approved")."""
 
 from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from bot import replies
+from bot import planning, replies
 from bot.messages import Catalog, available_languages
+from tests.unit.clerk_data import NOW, SETTINGS, Wiki, record, request
 
 STATES = (
     "awaiting-identity",
@@ -160,3 +165,38 @@ def test_a_host_that_is_not_a_plain_name_is_never_put_in_a_command(host: str) ->
     )
     assert "ssh ex@" not in text
     assert host not in text
+
+
+# -- which progress replies a cycle says (planning.progress, pure) -----------------------
+
+
+def _plan(state: str, said: str, *, quiet: float, settle: float = 60.0) -> list[Any]:
+    parsed, _ = Wiki().edit("Veteran", "Requests.\n\n" + request("Account request: Veteran")).read()
+    [section] = parsed.requests
+    stamp = (NOW - timedelta(seconds=quiet)).isoformat()
+    owed = planning.Owed(record(section, state=state, progress_at=stamp), said)
+    planned: list[Any] = []
+    planning.progress(parsed, planned, [owed], NOW, replace(SETTINGS, progress_settle=settle))
+    return planned
+
+
+def test_a_requesters_steps_are_said_once_they_rest() -> None:
+    assert _plan("awaiting-requester", "awaiting-identity", quiet=10) == []
+    assert _plan("awaiting-approval", "awaiting-requester", quiet=59) == []
+    [item] = _plan("awaiting-approval", "awaiting-requester", quiet=61)
+    assert [state for state, _ in item.replies] == ["awaiting-approval"]
+
+
+def test_states_others_set_are_said_at_once() -> None:
+    for state, said in (("approved", "awaiting-approval"), ("done", "approved")):
+        [item] = _plan(state, said, quiet=0)
+        assert [s for s, _ in item.replies] == [state]
+
+
+def test_provisioning_after_approved_or_failed_is_folded_not_posted() -> None:
+    for said in ("approved", "failed"):
+        [item] = _plan("provisioning", said, quiet=0)
+        assert item.replies == []
+        assert [a for _, a, _ in item.audit] == ["progress-folded"]
+    [item] = _plan("provisioning", "awaiting-approval", quiet=0)
+    assert [s for s, _ in item.replies] == ["provisioning"]
