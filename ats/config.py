@@ -54,6 +54,11 @@ class BotSettings:
     username: str = setting(help="bot login, e.g. ClerkBot@clerk (password in env)")
     workdir: str = setting("", help="pywikibot's private folder (default: beside the store)")
     edit_interval: int | float = setting(10.0, help="minimum seconds between two saves")
+    progress_settle: int | float = setting(
+        60.0,
+        help="seconds a requester's steps on the bridge must rest before the bot says on-wiki "
+        "where the request stands (several steps, one reply)",
+    )
     maxlag: int = setting(5, help="maxlag sent with every request")
     user_cache_hours: int | float = setting(24, help="how long a user look-up is reused")
 

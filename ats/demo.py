@@ -29,7 +29,8 @@ from devtools.devoauth import DevOAuth
 from devtools.devwiki import DevWiki
 from devtools.ports import free_port
 from devtools.sample import (
-    ADMIN,
+    ADMINS,
+    PEOPLE,
     REQUEST_PAGE,
     SAMPLES,
     bridge_section,
@@ -94,11 +95,16 @@ def run(root: Path, *, port: int | None = None, wait: bool = True) -> int:
     wiki.start()
     bridge_port = free_port()
     bridge_url = f"http://127.0.0.1:{bridge_port}"
-    provider = DevOAuth(callback_url=bridge_url + "/oauth/callback").start()
+    # The stand-in asks who you are at every login: anyone can be anyone, any time.
+    provider = DevOAuth(
+        callback_url=bridge_url + "/oauth/callback", ask_every_time=True, people=PEOPLE
+    ).start()
     children: list[subprocess.Popen] = []
     try:
         wiki.seed()
-        config_path = write_config(wiki, root, extra=bridge_section(bridge_url, provider))
+        config_path = write_config(
+            wiki, root, extra=bridge_section(bridge_url, provider), admins=ADMINS
+        )
         _clerk_and_report(wiki, config_path)
         children.append(
             start_bridge(config_path, bridge_port, provider.consumer_secret, root / "bridge.log")
@@ -106,10 +112,11 @@ def run(root: Path, *, port: int | None = None, wait: bool = True) -> int:
         print(f"bridge:       {bridge_url}/")
         print(f"status page:  {bridge_url}/status")
         print(
-            f"log in:       open {bridge_url}/login and type a requester's name on the "
-            f"stand-in wiki's consent form (Veteran sees their checklist; {ADMIN} also "
-            "gets the admin desk)"
+            f"log in:       open {bridge_url}/login; the stand-in wiki asks who you are "
+            "every time (log out, then log in as someone else):"
         )
+        for name, who in PEOPLE:
+            print(f"                {name:16} {who}")
         if not wait:
             return 0
         children.extend(open_shell(wiki, config_path, bridge_url, provider, root))

@@ -77,6 +77,7 @@ def settings(config: Config) -> ClerkSettings:
         backlog_days=config.wiki.backlog_days,
         login_host=config.provisioning.login_host,
         edit_interval=float(config.bot.edit_interval),
+        progress_settle=float(config.bot.progress_settle),
     )
 
 

@@ -33,7 +33,7 @@ from bot import archive, authorship, deciding, echoes, judging, lookups, page, p
 from bot.exclusion import bot_may_edit
 from bot.judging import Planned
 from bot.planning import CycleReport
-from bot.recording import mark_archived, mark_echoes, record
+from bot.recording import mark_archived, mark_echoes, owed, progress_due, record
 from bot.settings import ClerkSettings
 from membership import health, lease
 from membership.store import ReplyRecord, RequestRecord, Store
@@ -279,7 +279,7 @@ class Clerk:
         fresh = lookups.users(self.site, store, s, rechecks, now, fresh=True) if rechecks else {}
         deciding.decide(found, groups, fresh, now, s)
 
-        planning.progress(parsed, planned, store.unsaid(s.page), now, s)
+        planning.progress(parsed, planned, owed(store, s.page), now, s)
         foreign = {r.key: history.foreign_lines(r) for r in parsed.requests}
         answered = {
             (key, token)
@@ -353,7 +353,7 @@ class Clerk:
         """Work waiting even though nobody edited the page: time-based, or a state
         another process (the bridge) changed that the page does not show yet."""
         timed = planning.timed_work(records, now, self.settings)
-        return timed or bool(self.store.unsaid(self.settings.page))
+        return timed or progress_due(self.store, self.settings, now)
 
     def _rebind(
         self,

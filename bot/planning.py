@@ -130,25 +130,67 @@ def void_approvals(edited_after: Iterable[Planned], bot_user: str) -> None:
 # -- what else to say ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Owed:
+    """A request whose state moved off-wiki: its record, the state the bot said last,
+    and (a done tool request) the login its requester types."""
+
+    record: RequestRecord
+    said: str
+    login: str = ""
+
+
+# A state that tells the requester nothing the last reply did not: after "approved, the
+# account will be created shortly" (or "failed, it is tried again"), "creating the
+# account now" is not worth a line; the next one they read is "done".
+FOLDED = {State.PROVISIONING: frozenset({State.APPROVED, State.FAILED})}
+
+
+# The states a requester's own steps on the bridge move a request between: a reply about
+# them waits until the steps have rested `progress_settle` seconds, so someone who logs
+# in and then accepts the terms, adds a key and pays gets one reply, not one per step.
+SETTLING = frozenset({State.AWAITING_REQUESTER, State.AWAITING_APPROVAL})
+
+
+def settled(due: Owed, now: datetime, settings: ClerkSettings) -> bool:
+    """Whether the reply `due` may be said now (see `SETTLING`)."""
+    record = due.record
+    if record.state not in SETTLING or not record.progress_at:
+        return True
+    quiet = now - datetime.fromisoformat(record.progress_at)
+    return quiet.total_seconds() >= settings.progress_settle
+
+
 def progress(
     parsed: page.RequestPage,
     planned: list[Planned],
-    unsaid: Iterable[RequestRecord],
+    owed: Iterable[Owed],
     now: datetime,
     settings: ClerkSettings,
 ) -> None:
-    """Say on-wiki what moved off-wiki: `unsaid`, the states the bridge (or
-    provisioning) set that the page does not show yet."""
+    """Say on-wiki what moved off-wiki: `owed`, the states the bridge (or provisioning)
+    set that the page does not show yet. One reply per state the requester is told,
+    however many gate steps were done between two cycles or while they had not rested
+    (`settled`); a state folded into the last reply (`FOLDED`) is recorded as said
+    without a line."""
     s = settings
     busy = {p.section.key for p in planned}
-    for record in unsaid:
+    for due in owed:
+        record = due.record
         section = parsed.get(record.key)
-        if section is None or record.key in busy:
+        if section is None or record.key in busy or not settled(due, now, s):
             continue
         values = {}
         if record.state in CLOSED and not record.closed_at:
             values["closed_at"] = now.isoformat(timespec="seconds")
         item = Planned(section, record, values)
+        planned.append(item)
+        if due.said in FOLDED.get(State(record.state), ()):
+            item.audit.append(
+                (s.bot_user, "progress-folded", {"state": record.state, "said": due.said})
+            )
+            continue
+        account = str(record.detail.get("account", ""))
         text = replies.progress(
             Catalog(record.lang, s.content_lang),
             record.state,
@@ -156,12 +198,13 @@ def progress(
             requester=record.subject or record.requester,
             admin=record.approved_by or "",
             bridge_url=s.bridge_url,
-            account=str(record.detail.get("account", "")),
+            account=account,
             login_host=s.login_host,
+            login=due.login,
+            tool=account.removeprefix("tools.") if record.type == "tool" else "",
         )
         item.replies.append((record.state, text))
         item.audit.append((s.bot_user, "said-progress", {"state": record.state}))
-        planned.append(item)
 
 
 def answer_forged(

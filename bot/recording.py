@@ -13,6 +13,8 @@ from typing import Any
 
 from bot import echoes
 from bot.judging import Planned
+from bot.planning import Owed, settled
+from bot.settings import ClerkSettings
 from membership.states import CLOSED, State
 from membership.store import RequestRecord, Store
 
@@ -49,6 +51,8 @@ def record(store: Store, request_page: str, item: Planned, now: datetime) -> Req
         record = store.update_request(item.record.id, **_update_args(values))
     for actor, action, evidence in item.audit:
         store.audit(actor, action, record.id, **evidence)
+        if action == "progress-folded":
+            store.fold_reply(record.id, evidence["state"])
     for decision in item.decisions:
         store.add_decision(record.id, **decision)
     for state, text in item.replies:
@@ -160,3 +164,23 @@ def _add_args(values: dict[str, Any]) -> dict[str, Any]:
 
 def _update_args(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k in _UPDATE_KEYS}
+
+
+def progress_due(store: Store, settings: ClerkSettings, now: datetime) -> bool:
+    """Whether a progress reply may be said now (one owed, and its steps have rested)."""
+    return any(settled(due, now, settings) for due in owed(store, settings.page))
+
+
+def owed(store: Store, request_page: str) -> list[Owed]:
+    """The progress replies the bot owes on `request_page` (states the bridge or
+    provisioning set that the page does not show yet), with what was said last and
+    the login a done tool request's requester types (their own account's)."""
+    found = []
+    for rec in store.unsaid(request_page):
+        last = store.last_reply(rec.id)
+        login = ""
+        if rec.type == "tool" and rec.state == State.DONE:
+            held = store.account_of(rec.subject or rec.requester)
+            login = held.shell_name if held else ""
+        found.append(Owed(rec, last.state if last else "", login))
+    return found

@@ -8,6 +8,7 @@ bot write a template, a link or a decision it did not mean to.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -272,6 +273,11 @@ def prefixed(catalog: Catalog, key: str, text: str, **args: object) -> str:
     return catalog.text("reply", key, **args) + " " + text
 
 
+# The requester's gates, in the order a reply lists them: each is said once, either
+# as a step left to do or (the fee and identification) as a public fact once done.
+_TODO = ("terms", "ssh-key", "fee", "identification", "licence", "maintainers")
+
+
 def progress(
     catalog: Catalog,
     state: str,
@@ -282,43 +288,46 @@ def progress(
     bridge_url: str,
     account: str = "",
     login_host: str = "",
+    login: str = "",
+    tool: str = "",
 ) -> str:
     """A state reached off-wiki (the bridge), said on-wiki without a private fact.
 
     The fee shows only as settled or pending (never how), identification only as
-    received or pending (never by whom or how).
+    received or pending (never by whom or how). Each gate is named once: a step
+    still to do is not repeated among the facts.
     """
-    public = [
-        catalog.text("progress", "fee-settled" if gates.get("fee") else "fee-pending"),
-        catalog.text(
-            "progress",
-            "identification-received" if gates.get("identification") else "identification-pending",
-        ),
-    ]
-    rest = " (" + "; ".join(public) + ")"
     if state == "awaiting-identity":
+        facts = [_fact(catalog, gates, "fee"), _fact(catalog, gates, "identification")]
         return catalog.text(
-            "progress", state, mention=mention(catalog, requester), bridge_url=bridge_url, rest=rest
+            "progress",
+            state,
+            mention=mention(catalog, requester),
+            bridge_url=bridge_url,
+            rest=_bracketed(facts),
         )
     if state == "awaiting-requester":
+        # A tool's own gates count only on a tool request (they are absent otherwise).
         todo = [
-            catalog.text("progress", f"gate-{g}") for g in ("terms", "ssh-key") if not gates.get(g)
+            catalog.text("progress", f"gate-{g}")
+            for g in _TODO
+            if not gates.get(g, g in ("licence", "maintainers"))
         ]
-        if not gates.get("fee"):
-            todo.append(catalog.text("progress", "fee-pending"))
+        done = [_fact(catalog, gates, g) for g in ("fee", "identification") if gates.get(g)]
         return catalog.text(
             "progress",
             state,
             mention=mention(catalog, requester),
             bridge_url=bridge_url,
             todo=", ".join(todo) or catalog.text("progress", "nothing"),
-            rest=rest,
+            rest=_bracketed(done),
         )
     if state == "awaiting-approval":
         done = [
             catalog.text("progress", "terms-done"),
             catalog.text("progress", "ssh-key-done"),
-            *public,
+            _fact(catalog, gates, "fee"),
+            _fact(catalog, gates, "identification"),
         ]
         return catalog.text("progress", state, done=", ".join(done))
     if state == "approved":
@@ -326,13 +335,39 @@ def progress(
     if state in ("provisioning", "failed"):
         return catalog.text("progress", state)
     if state == "done":
-        host = catalog.text("progress", "done_host", host=nowiki(login_host)) if login_host else ""
         return catalog.text(
             "progress",
             state,
             mention=mention(catalog, requester),
             account=nowiki(account or "?"),
-            host=host,
+            commands=_first_commands(catalog, login or account, login_host, tool),
             bridge_url=bridge_url,
         )
     return catalog.text("progress", "other", state=state)
+
+
+def _fact(catalog: Catalog, gates: Mapping[str, bool], gate: str) -> str:
+    if gate == "fee":
+        return catalog.text("progress", "fee-settled" if gates.get("fee") else "fee-pending")
+    received = "received" if gates.get("identification") else "pending"
+    return catalog.text("progress", f"identification-{received}")
+
+
+def _bracketed(facts: Sequence[str]) -> str:
+    return " (" + "; ".join(facts) + ")" if facts else ""
+
+
+# What can be typed on a login host as it is: a login, host or tool name holding
+# anything else is not put in a command the reply tells people to run.
+_COMMAND_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _first_commands(catalog: Catalog, login: str, host: str, tool: str) -> str:
+    """`ssh LOGIN@HOST` (and `become TOOL` for a tool): what the new member types first;
+    "" when the host is not configured."""
+    words = (login, host) + ((tool,) if tool else ())
+    if not all(_COMMAND_WORD.fullmatch(w) for w in words):
+        return ""
+    if tool:
+        return catalog.text("progress", "done_tool", login=login, host=host, tool=tool)
+    return catalog.text("progress", "done_host", login=login, host=host)

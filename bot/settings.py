@@ -29,4 +29,5 @@ class ClerkSettings:
     backlog_days: int = 7
     login_host: str = ""
     edit_interval: float = 0.0  # seconds between two saves, counted from the store's last
+    progress_settle: float = 0.0  # seconds the requester's bridge steps rest before a reply
     content_lang: str = ""  # the wiki's content language (siteinfo), read on first use

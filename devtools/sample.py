@@ -14,6 +14,20 @@ from devtools.devwiki import DevWiki
 REQUEST_PAGE = "Toolserver/Requests"
 RUN_PAGE = "Toolserver/Run"
 ADMIN = "ChapterAdmin"
+# A second chapter admin, on the bridge only (waivers take two admins): the stand-in
+# OAuth provider vouches for any name, so no wiki account is needed.
+SECOND_ADMIN = "SecondAdmin"
+ADMINS = (ADMIN, SECOND_ADMIN)
+
+# Who is who in the demo: the names offered at each login, and what each one shows.
+PEOPLE: tuple[tuple[str, str], ...] = (
+    ("Veteran", "an established editor; their account request waits for their steps"),
+    ("Newcomer", "too new to be eligible: the bridge says what would change that"),
+    ("Blocked Veteran", "blocked on the wiki: not eligible"),
+    ("משתמש ותיק", "asked for a tool (hebrew-links), in Hebrew"),
+    (ADMIN, "a chapter admin: the admins' desk, and approvals on the wiki"),
+    (SECOND_ADMIN, f"a second chapter admin: confirms the waivers {ADMIN} grants"),
+)
 
 PAGE_HEADER = """This page is where established Wikimedians ask for an account on the \
 chapter's shared server. File one request per section; the clerk bot answers within \
@@ -102,6 +116,7 @@ run_page = "{RUN_PAGE}"
 [bot]
 username = "{wiki.bot_login_name}"
 edit_interval = 0
+progress_settle = 0
 
 [store]
 path = "ats.sqlite"

@@ -18,11 +18,13 @@ background thread.
 
 Who consents is chosen in advance with ``login_as()`` (or ``decline_next()``), or on the
 approve page's small form (``devoauth_user=NAME`` / ``devoauth_decline=1``) when nobody is
-logged in.  ``issue_jwt_with()`` makes the next identify JWT misbehave so tests can prove
-the client refuses it.  On a real wiki these endpoints live beside ``api.php``; pointing a
-client's ``index_url``/``rest_url`` here, with ``server`` (the JWT ``iss``) equal to
-``url``, is what ``oauth_settings()`` does.  It speaks plain http, so the process whose
-client talks to it must set ``OAUTHLIB_INSECURE_TRANSPORT=1`` (tests and the demo only).
+logged in; with ``ask_every_time`` (the demo) the form is shown at every login, with a
+"log in as …" link for each of ``people``.  ``issue_jwt_with()`` makes the next identify
+JWT misbehave so tests can prove the client refuses it.  On a real wiki these endpoints
+live beside ``api.php``; pointing a client's ``index_url``/``rest_url`` here, with
+``server`` (the JWT ``iss``) equal to ``url``, is what ``oauth_settings()`` does.  It
+speaks plain http, so the process whose client talks to it must set
+``OAUTHLIB_INSECURE_TRANSPORT=1`` (tests and the demo only).
 """
 
 from devtools.devoauth.consumer import DevUser

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
@@ -100,7 +101,12 @@ def profile(p: Provider, i: Incoming) -> Answer:
     return 200, {"Content-Type": "text/html; charset=UTF-8"}, json.dumps(answer)
 
 
-def login_form(query: dict[str, str]) -> str:
+def login_form(query: dict[str, str], people: Sequence[tuple[str, str]] = ()) -> str:
+    links = "".join(
+        f'<li><a href="/index.php?{html.escape(urlencode({**query, "devoauth_user": name}))}">'
+        f"Log in as {html.escape(name)}</a> — {html.escape(who)}</li>"
+        for name, who in people
+    )
     hidden = "".join(
         f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
         for k, v in query.items()
@@ -112,7 +118,7 @@ def login_form(query: dict[str, str]) -> str:
         '<label>Your username <input name="devoauth_user" required></label> '
         '<button type="submit">Allow</button> '
         '<button type="submit" name="devoauth_decline" value="1" formnovalidate>Cancel</button>'
-        "</form>"
+        "</form>" + (f"<p>Or pick someone:</p><ul>{links}</ul>" if links else "")
     )
 
 
@@ -156,7 +162,7 @@ def approve(p: Provider, i: Incoming) -> Answer:
         return redirect(302, error.in_uri(error.redirect_uri))  # type: ignore[arg-type]  # set for every redirecting error
     user = p.consenting(i.query)
     if user is None:
-        return 200, {"Content-Type": "text/html"}, login_form(i.query)
+        return 200, {"Content-Type": "text/html"}, login_form(i.query, p.people)
     if user is False:  # as the extension words it: unauthorized_client, and no state
         refusal = {
             "error": "unauthorized_client",
@@ -219,7 +225,7 @@ def oauth1_step(p: Provider, step: str, i: Incoming) -> Answer:
             return 400, {"Content-Type": "text/html"}, "The request token is not valid."
         user = p.consenting(i.query)
         if user is None:
-            return 200, {"Content-Type": "text/html"}, login_form(i.query)
+            return 200, {"Content-Type": "text/html"}, login_form(i.query, p.people)
         if user is False:  # as on the wiki: no redirect, the consumer is never told
             p.consumer.request_tokens.pop(token, None)
             return (

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -37,8 +38,14 @@ class Provider:
         consumer_secret: str | None = None,
         callback_url: str,
         callback_is_prefix: bool = False,
+        ask_every_time: bool = False,
+        people: Sequence[tuple[str, str]] = (),
     ) -> None:
         self._server = server
+        # The demo's way: every consent page asks who you are (the last user is never
+        # reused), offering `people` (name, who they are) as "log in as" links.
+        self.ask_every_time = ask_every_time
+        self.people = tuple(people)
         self._url: str | None = None
         self.consumer = Consumer(
             key=consumer_key or secrets.token_hex(16),
@@ -143,7 +150,8 @@ class Provider:
             known = self._users.get(name)
             user = known or DevUser(name, len(self._users) + 1)
             self._users[name] = self._user = user
-        return self._user
+            return user
+        return None if self.ask_every_time else self._user
 
     # tokens
 

@@ -4,7 +4,9 @@ append-only audit log.
 A reply is queued as pending before the page is saved and marked posted with the
 revision id after, so a crash in between neither loses nor duplicates one. A decision
 template is recorded once (request, wikitext and the n-th identical one), with who
-introduced it and whether it was honoured. The audit log refuses updates and deletes
+introduced it and whether it was honoured. A state another process set that tells
+the requester nothing new is recorded as `folded` (said, never posted), so it is owed
+once. The audit log refuses updates and deletes
 (triggers of 0001).
 """
 
@@ -37,6 +39,20 @@ class RepliesRoom(StoreConnection):
         row = self._first("replies", "id = ?", [reply_id])
         assert row is not None
         return ReplyRecord(**row)
+
+    def fold_reply(self, request_id: int, state: str) -> None:
+        """Record `state` as said without posting a line: the last reply already told the
+        requester all it would (status `folded`, never posted)."""
+        self._insert(
+            "replies",
+            {
+                "request_id": request_id,
+                "state": state,
+                "text": "",
+                "status": "folded",
+                "created_at": iso(),
+            },
+        )
 
     def pending_replies(self, page: str) -> list[ReplyRecord]:
         rows = self._query(

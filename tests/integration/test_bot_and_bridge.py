@@ -37,8 +37,8 @@ def test_bridge_steps_are_posted_on_wiki_by_the_bot(wikibot: WikiBot, bridge_app
     wikibot.cycle()
     line = bot_replies(section(wikibot.text(), HEADING))[-1]
     assert line.startswith(":{{ATS status|awaiting-requester}}")
-    assert "identity confirmed" in line and "fee: pending" in line
-    assert "identification: pending" in line
+    assert "identity confirmed" in line and "settle the yearly fee" in line
+    assert "identify privately to a chapter admin" in line
 
     token = csrf(requester, "/terms")
     version = bridge_app.extensions["ats_bridge"].terms.version
