@@ -14,10 +14,11 @@ archive, and which status lines the bot did not write (answered once with the re
 state). Everything it will say goes into the store's outbox in one transaction
 (`bot.recording`) before the page is saved, in a single edit based on the revision it
 read: a human edit in between makes the save fail (edit conflict), and the cycle reads
-again and retries, so no human text is ever overwritten. Archive pages are saved before
-the sections leave the request page. Replies already visible on the page (a crash after
-the save) are recognised and marked posted, never repeated. The time comes from the
-caller's clock, read once per cycle (and again only to pace saves).
+again and retries, so no human text is ever overwritten. Archive pages are saved
+(`bot.archive_pages`) before the sections leave the request page. Replies already
+visible on the page (a crash after the save) are recognised and marked posted, never
+repeated. The time comes from the caller's clock, read once per cycle (and again only
+to pace saves).
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from __future__ import annotations
 import difflib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from bot import archive, authorship, deciding, echoes, judging, lookups, page, planning, wiki
+from bot import archive_pages, authorship, deciding, echoes, judging, lookups, page, planning, wiki
 from bot.exclusion import bot_may_edit
 from bot.judging import Planned
 from bot.planning import CycleReport
@@ -64,16 +65,6 @@ class Reading:
     @property
     def keys(self) -> dict[int, str]:
         return {r.id: r.key for r in self.records.values()}
-
-
-@dataclass
-class Archiving:
-    """The archive moves a cycle makes, the archive pages as read, and requests an
-    earlier, interrupted cycle archived without writing it down."""
-
-    plan: archive.ArchivePlan | None
-    bases: dict[str, wiki.PageRevision] = field(default_factory=dict)
-    settled: list[tuple[RequestRecord, str]] = field(default_factory=list)
 
 
 class Clerk:
@@ -148,7 +139,7 @@ class Clerk:
         text = page.render(parsed, lines) if lines else current.text
         pending_keys = [keys[r.request_id] for r in reading.pending if r.request_id in keys]
         due = planning.archive_due(records, planned, pending_keys, now, s)
-        archiving = self._archiving(text, due, reading)
+        archiving = archive_pages.read(self.site, s, text, due, reading.records, reading.identities)
         if archiving.plan is not None:
             text = archiving.plan.page_text
             report.archived = [m.key for m in archiving.plan.moves]
@@ -297,14 +288,20 @@ class Clerk:
         reading: Reading,
         text: str,
         keys_in_lines: set[str],
-        archiving: Archiving,
+        archiving: archive_pages.Archiving,
         now: datetime,
     ) -> CycleReport:
         """Save the archives, then the page on the revision read; mark what it posted."""
         s, current = self.settings, reading.current
         queued = self.store.pending_replies(s.page)
         if archiving.plan is not None:
-            self._save_archives(archiving)
+            archive_pages.save(
+                self.site,
+                s,
+                archiving,
+                self._pace,
+                lambda: lease.record_saved(self.store, s.page, self.now()),
+            )
             self.checkpoint("archived")
         if self._pace() and wiki.latest_revid(self.site, s.page) != current.revid:
             raise wiki.EditConflict(f"{s.page} was edited while the bot waited to save")
@@ -398,45 +395,7 @@ class Clerk:
         found = self.store.request_by_id(request_id)
         return found.key if found else None
 
-    # -- archives and pacing -----------------------------------------------------------
-
-    def _archiving(self, text: str, due: dict[str, datetime], reading: Reading) -> Archiving:
-        """Read the archive pages the due requests go to, and plan the moves."""
-        s, records = self.settings, reading.records
-        if not due:
-            return Archiving(None)
-        parsed = planning.rekeyed(page.parse(text, s.vocab), reading.identities)
-        titles = sorted({archive.archive_title(s.page, at) for at in due.values()})
-        bases = wiki.read_pages(self.site, titles).pages
-        plan = archive.plan_archive(
-            parsed, due, {t: bases[t].text for t in titles}, request_page=s.page
-        )
-        # A section already gone from the page but present in its archive: an earlier
-        # cycle saved both and died before writing that down. Record it now.
-        settled = []
-        for key, closed_at in due.items():
-            title = archive.archive_title(s.page, closed_at)
-            heading = f"== {records[key].heading} =="
-            if parsed.get(key) is None and heading in bases[title].text:
-                settled.append((records[key], title))
-        return Archiving(plan if plan.moves else None, dict(bases), settled)
-
-    def _save_archives(self, archiving: Archiving) -> None:
-        assert archiving.plan is not None
-        for title, text in archiving.plan.archive_texts.items():
-            base = archiving.bases[title]
-            if base.exists and base.text == text:
-                continue  # saved by an earlier, interrupted cycle
-            self._pace()
-            wiki.save(
-                self.site,
-                title,
-                text,
-                base=base,
-                started="",
-                summary=planning.archive_summary(self.settings.page, self.settings.content_lang),
-            )
-            lease.record_saved(self.store, self.settings.page, self.now())
+    # -- pacing ------------------------------------------------------------------------
 
     def _pace(self) -> bool:
         """Wait out what remains of `edit_interval` since the bot's last save (as the
