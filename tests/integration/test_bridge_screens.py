@@ -110,11 +110,10 @@ def test_screen_fits_the_narrowest_phone(
     assert not problems, "\n".join(problems)
 
 
-def test_the_checks_find_a_page_that_is_too_wide_and_inaccessible(
-    contexts: dict[tuple[int, str], Any], axe: Axe
-) -> None:
+def test_the_checks_find_a_page_that_is_too_wide_and_inaccessible(browser: Any, axe: Axe) -> None:
     """The two checks, on a page made to fail both: they see what they are for."""
-    page = contexts[(390, "en")]
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    page = context.new_page()
     page.set_content(
         '<!doctype html><html lang="en"><head><title>Bad</title></head>'
         '<body style="margin: 0"><main>'
@@ -127,4 +126,5 @@ def test_the_checks_find_a_page_that_is_too_wide_and_inaccessible(
     assert problems[0] == "the page is 900 px wide in 390 px"
     assert [p for p in problems if p.startswith("too wide:")] == ["too wide: div.wide 0..900"]
     rules = {line.split(" ")[0] for line in serious_violations(axe, page)}
+    context.close()
     assert {"image-alt", "label"} <= rules
