@@ -65,6 +65,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     # Before the security checks: a page refusing a request speaks the reader's language.
     i18n.install(app)  # messages and the reader's language (bridge/i18n.py)
+
+    @app.before_request
+    def _store_busy() -> None:
+        # The session could not be read (the store is locked past its busy timeout):
+        # answer with the busy page before any check reads the empty session.
+        if getattr(session, "busy", False):
+            raise StoreBusy("the store was locked when the session was read")
+
     security.install(app)
     proxy.install(app, settings.trusted_proxies)  # [bridge] trusted_proxies
 
@@ -91,6 +99,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         stock = error.description == type(error).description
         busy = isinstance(getattr(error, "original_exception", None), StoreBusy)
         g.html_language_codes = []  # a page that failed half-way left its language open
+        if "interface_language_code" not in g:  # failed before the language was chosen
+            g.interface_language_code, g.qqx = "en", False
         page = render_template(
             "error.html",
             error=error,

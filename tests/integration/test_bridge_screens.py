@@ -11,6 +11,7 @@ the width)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,32 @@ def test_the_checks_find_a_page_that_is_too_wide_and_inaccessible(browser: Any, 
     rules = {line.split(" ")[0] for line in serious_violations(axe, page)}
     context.close()
     assert {"image-alt", "label"} <= rules
+
+
+def test_a_busy_store_is_the_bridges_own_page_on_a_phone(
+    site: ScreenSite, contexts: dict[tuple[int, str], Any], axe: Axe
+) -> None:
+    """Another process holds the store's write lock past the bridge's busy timeout: the
+    member's page answers 503 with the bridge's header, one sentence and no traceback."""
+    page = contexts[(390, "he")]
+    page.context.clear_cookies()
+    page.context.add_cookies(site.cookies["fresh"])
+    holder = sqlite3.connect(site.bridge.store_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        response = page.goto(f"{site.bridge.url}/me?uselang=he", timeout=60_000)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response is not None and response.status == 503
+    assert page.locator("h1").inner_text() == "הגשר עסוק"
+    # In the bridge's look: its stylesheet loaded though the store was locked.
+    assert page.locator(".ats-header").evaluate("e => getComputedStyle(e).display") == "flex"
+    assert "Traceback" not in page.content() and "sqlite" not in page.content()
+    page.screenshot(path=str(ARTIFACTS / "store-busy-390-he.png"), full_page=True)
+    assert not layout_problems(page)
+    assert not serious_violations(axe, page)
+    # The lock gone, the member is still signed in: the busy page kept their session.
+    response = page.goto(f"{site.bridge.url}/me")
+    assert response is not None and response.status == 200
+    assert page.url == f"{site.bridge.url}/me"
