@@ -28,6 +28,7 @@ from bridge import admin, funds, i18n, metrics, proxy, public, requester, securi
 from bridge.oauth import OAuthClient, OAuthSettings
 from bridge.sessions import StoreSessionInterface, current_store
 from bridge.settings import BridgeConfigError, BridgeSettings
+from membership.store import StoreBusy
 
 __all__ = ["BridgeConfigError", "create_app"]
 
@@ -64,6 +65,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     # Before the security checks: a page refusing a request speaks the reader's language.
     i18n.install(app)  # messages and the reader's language (bridge/i18n.py)
+
+    @app.before_request
+    def _store_busy() -> None:
+        # The session could not be read (the store is locked past its busy timeout):
+        # answer with the busy page before any check reads the empty session.
+        if getattr(session, "busy", False):
+            raise StoreBusy("the store was locked when the session was read")
+
     security.install(app)
     proxy.install(app, settings.trusted_proxies)  # [bridge] trusted_proxies
 
@@ -82,11 +91,26 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         return response
 
     @app.errorhandler(HTTPException)
-    def _error(error: HTTPException) -> tuple[str, int]:
-        # Werkzeug's own English description is replaced by the bridge's message.
+    def _error(error: HTTPException) -> Response:
+        # Werkzeug's own English description is replaced by the bridge's message. Any
+        # other exception reaches here as a 500 (Flask logged its traceback already);
+        # the page says one sentence, and a store kept locked past its busy timeout is
+        # a 503 that says to try again.
         stock = error.description == type(error).description
+        busy = isinstance(getattr(error, "original_exception", None), StoreBusy)
         g.html_language_codes = []  # a page that failed half-way left its language open
-        return render_template("error.html", error=error, stock=stock), error.code or 500
+        if "interface_language_code" not in g:  # failed before the language was chosen
+            g.interface_language_code, g.qqx = "en", False
+        page = render_template(
+            "error.html",
+            error=error,
+            stock=stock,
+            title_key="ats-bridge-error-busy" if busy else None,
+        )
+        response = app.make_response((page, 503 if busy else error.code or 500))
+        if busy:
+            response.headers["Retry-After"] = "30"
+        return response
 
     views.install(app)
     app.register_blueprint(public.blueprint)

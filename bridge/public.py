@@ -16,7 +16,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template
 
 from bridge.auth import settings
 from bridge.sessions import current_store
-from bridge.views import render_markdown
+from bridge.views import render_markdown, split_title
 from membership.health import health
 from membership.status import public_fund, public_status
 
@@ -50,8 +50,13 @@ def policy(name: str) -> str:
     text = resources.files("policies").joinpath(filename).read_text("utf-8")
     if name == "terms":
         text = "\n".join(line for line in text.splitlines() if not line.startswith("version:"))
+    title, body = split_title(text)  # the page is titled as the document is
     return render_template(
-        "policies.html", names=list(POLICIES), document=render_markdown(text), name=name
+        "policies.html",
+        names=list(POLICIES),
+        document=render_markdown(body),
+        document_title=title,
+        name=name,
     )
 
 

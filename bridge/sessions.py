@@ -4,7 +4,10 @@ The browser gets a 256-bit random token; the store keeps the session's data unde
 the token's SHA-256, so a copy of the database does not hand out live sessions.
 Sessions expire after `session_hours` without use and are never extended past a
 day from their creation. `regenerate()` gives the session a new token (on login and
-logout), so a token planted before login is worth nothing after it.
+logout), so a token planted before login is worth nothing after it. When the store
+cannot be opened because another process holds it locked past its busy timeout, the
+request gets an empty session marked `busy` (the bridge answers it with its busy page)
+and the member's cookie and stored session are left as they were.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from flask import Flask, Request, Response, current_app, g
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
-from membership.store import Store
+from membership.store import Store, StoreBusy
 
 ABSOLUTE_LIFETIME = timedelta(hours=24)
 
@@ -32,6 +35,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.token = token
         self.old_token: str | None = None
         self.modified = False
+        self.busy = False
 
     def regenerate(self) -> None:
         """Drop the current token; the next response carries a new one."""
@@ -52,23 +56,33 @@ class StoreSessionInterface(SessionInterface):
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         token = request.cookies.get(self.get_cookie_name(app), "")
+        if request.path.startswith(f"{app.static_url_path}/"):
+            token = ""  # a stylesheet needs no session: the store is not opened for it
         if token and len(token) < 100:
-            data = self.open_store().session_data(session_id(token))
+            try:
+                data = self.open_store().session_data(session_id(token))
+            except StoreBusy:
+                busy = ServerSession()
+                busy.busy = True
+                return busy
             if data is not None:
                 return ServerSession(data, token)
         return ServerSession()
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, ServerSession)
-        store: Store = self.open_store()
+        if session.busy:
+            return  # the member's session was never read: nothing to save or forget
+        # The store is opened only to change something (not for a stylesheet's request).
+        store = self.open_store
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
         if session.old_token:
-            store.delete_session(session_id(session.old_token))
+            store().delete_session(session_id(session.old_token))
         if not session:
             if session.token:
-                store.delete_session(session_id(session.token))
+                store().delete_session(session_id(session.token))
             if session.token or session.old_token:
                 response.delete_cookie(name, domain=domain, path=path)
             return
@@ -78,12 +92,12 @@ class StoreSessionInterface(SessionInterface):
         created = datetime.fromisoformat(session.setdefault("_created", now.isoformat()))
         expires = min(now + self.lifetime, created + ABSOLUTE_LIFETIME)
         if expires <= now:
-            store.delete_session(session_id(session.token or ""))
+            store().delete_session(session_id(session.token or ""))
             response.delete_cookie(name, domain=domain, path=path)
             return
         if not session.token:
             session.token = secrets.token_urlsafe(32)
-        store.save_session(session_id(session.token), dict(session), expires)
+        store().save_session(session_id(session.token), dict(session), expires)
         response.set_cookie(
             name,
             session.token,

@@ -1,0 +1,256 @@
+"""Every screen of the bridge, for the browser tests of its layout and accessibility.
+
+`ScreenSite` starts the real bridge (`ats bridge serve`, see bridge_server.py) on a store
+seeded with one requester per step of the gates — nothing done, terms accepted, a key
+added, a waiver asked, the fee paid, awaiting approval, done, not eligible, no request
+at all — and signs each of them, and a chapter admin, in through the stand-in OAuth
+provider once. `SCREENS` names every page in every state those people see. The bridge
+never talks to the wiki itself (only to the OAuth provider), so no wiki is started: the
+bot's part is the rows it would have written, added with `tests.builders.add_request`.
+
+`layout_problems` and `serious_violations` are the two checks made of every screen:
+nothing wider than the window outside a scrolling wrapper, and no critical or serious
+axe-core violation (axe-core as bundled by the `axe-playwright-python` package).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devtools.sample import ADMIN
+from membership.store import Store
+from policies.fees import load_fees
+from policies.sshkeys import parse_public_key
+from policies.terms import load_terms
+from tests.builders import add_request, ssh_public_key
+from tests.integration.bridge_server import BridgeServer
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "bridge" / "screens"
+# A long unbroken name and key comment: they must wrap, not widen the page.
+LONG_NAME = "Wikimedianwithaverylongusernamethatneverbreaks"
+UNREACHABLE_WIKI = "http://127.0.0.1:9/w/api.php"  # nothing listens: the bridge never asks
+
+
+@dataclass(frozen=True)
+class Person:
+    """A member in one state of the gates: who they are and what is recorded of them."""
+
+    username: str
+    central_id: int
+    request_state: str | None = "awaiting-identity"
+    terms: bool = False
+    key: bool = False
+    waiver: bool = False
+    paid: bool = False
+    identified: bool = False
+    groups: tuple[str, ...] = ("*", "user")
+
+
+PEOPLE = {
+    "fresh": Person("Fresh Start", 11),
+    "terms": Person("Terms Reader", 12, terms=True),
+    "key": Person(LONG_NAME, 13, terms=True, key=True),
+    "waiver": Person("Waiver Asker", 14, terms=True, key=True, waiver=True),
+    "paid": Person("Fee Payer", 15, terms=True, key=True, paid=True),
+    "approval": Person("Almost There", 16, terms=True, key=True, paid=True, identified=True),
+    "done": Person("Long Member", 17, request_state="done", terms=True, key=True, paid=True),
+    "not-eligible": Person("Too New", 18, request_state="not-eligible"),
+    "no-request": Person("Just Looking", 19, request_state=None),
+    "admin": Person(ADMIN, 1, request_state=None, groups=("*", "user", "sysop")),
+}
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One page as one person sees it (`who` None: anonymous), and its HTTP status."""
+
+    name: str
+    path: str
+    who: str | None = None
+    status: int = 200
+
+
+SCREENS = [
+    Screen("landing", "/"),
+    Screen("status", "/status"),
+    Screen("policies", "/policies"),
+    *(Screen(f"policy-{n}", f"/policies/{n}") for n in ("privacy", "identification", "fees")),
+    Screen("policy-terms", "/policies/terms"),
+    Screen("not-found", "/no/such/page", status=404),
+    *(Screen(f"me-{state}", "/me", who=state) for state in PEOPLE if state != "admin"),
+    Screen("terms-to-accept", "/terms", who="fresh"),
+    Screen("terms-accepted", "/terms", who="terms"),
+    Screen("admin-refused", "/admin", who="fresh", status=403),
+    Screen("admin-queue", "/admin", who="admin"),
+    Screen("admin-queue-all", "/admin?state=all", who="admin"),
+    *(
+        Screen(f"admin-member-{state}", f"/admin/member/{PEOPLE[state].username}", who="admin")
+        for state in ("fresh", "key", "waiver", "approval", "done", "not-eligible")
+    ),
+    Screen("admin-member-unknown", "/admin/member/Nobody", who="admin", status=404),
+    Screen("admin-fund", "/admin/fund", who="admin"),
+]
+
+
+class SeededSite:
+    """What `BridgeServer` reads of a test's wiki and bot: the folder for its config and
+    store, and an API address (never called: the bridge asks only the OAuth provider)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.page = "Toolserver/Requests"
+        self.config: Path | None = None
+        self.wiki = _Wiki()
+
+    def store(self) -> Store:
+        return Store(self.root / "ats.sqlite")
+
+
+@dataclass
+class _Wiki:
+    server: str = "http://127.0.0.1:9"
+    api_url: str = UNREACHABLE_WIKI
+    bot_login_name: str = "ClerkBot@ats"
+
+
+@dataclass
+class ScreenSite:
+    """The running bridge, its seeded store and each person's session cookies."""
+
+    bridge: BridgeServer
+    cookies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, root: Path, browser: Any) -> ScreenSite:
+        site = SeededSite(root)
+        bridge = BridgeServer(site, admins=(ADMIN,))  # type: ignore[arg-type]  # a wiki-less stand-in
+        store = site.store()
+        try:
+            seed(store)
+        finally:
+            store.close()
+        bridge.start()
+        started = cls(bridge)
+        try:
+            for state, person in PEOPLE.items():
+                started.cookies[state] = log_in(browser, bridge, person)
+        except Exception:
+            bridge.stop()
+            raise
+        return started
+
+    def stop(self) -> None:
+        self.bridge.stop()
+
+
+def seed(store: Store) -> None:
+    """Each person's request and the facts of their gates, as the bot and the bridge
+    record them; signing in (`log_in`) then moves each request to its state."""
+    terms = load_terms()
+    fees = load_fees()
+    for person in PEOPLE.values():
+        name = person.username
+        if person.request_state is not None:
+            add_request(
+                store,
+                name,
+                key=f"key-{person.central_id}",
+                state=person.request_state,
+                fields={"type": "account", "purpose": "Maintenance scripts for the wikis."},
+            )
+        if person.terms:
+            store.accept_terms(name, terms.version)
+        if person.key:
+            key = parse_public_key(ssh_public_key(f"{name.lower()}@a-laptop-with-a-long-name"))
+            store.add_ssh_key(
+                name,
+                type=key.type,
+                bits=key.bits,
+                key=key.line,
+                fingerprint=key.fingerprint,
+                comment=key.comment,
+            )
+        if person.waiver:
+            store.request_waiver(name, "I am a student and cannot pay the fee this year.")
+        if person.paid:
+            store.record_payment(
+                name,
+                amount=fees.annual_fee,
+                currency=fees.currency,
+                paid_on="2026-11-02",
+                method="bank transfer",
+                reference=f"TX-2026-{person.central_id:04d}",
+                recorded_by=ADMIN,
+            )
+        if person.identified:
+            store.attest_identification(name, attested_by=ADMIN, method="video call")
+    store.record_account("longmember", "person", PEOPLE["done"].username, 5017)
+
+
+def log_in(browser: Any, bridge: BridgeServer, person: Person) -> list[dict[str, Any]]:
+    """Sign `person` in through the OAuth handshake; the session's cookies."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        bridge.oauth.login_as(
+            person.username, person.central_id, editcount=800, groups=person.groups
+        )
+        page.goto(bridge.url + "/login")
+        page.wait_for_url(lambda url: "/oauth/" not in url and url.startswith(bridge.url))
+        cookies: list[dict[str, Any]] = context.cookies(bridge.url)
+        assert any(c["name"] == "ats_session" for c in cookies), page.url
+        return cookies
+    finally:
+        context.close()
+
+
+# Elements whose box reaches past the window's sides, unless an ancestor scrolls (or
+# clips) sideways: a wide table inside its wrapper is fine, a wide page is not.
+LAYOUT_SCRIPT = """() => {
+  const width = window.innerWidth;
+  const contained = (element) => {
+    for (let parent = element.parentElement; parent && parent !== document.body;
+         parent = parent.parentElement) {
+      const overflow = getComputedStyle(parent).overflowX;
+      if (overflow === 'auto' || overflow === 'scroll' || overflow === 'hidden') return true;
+    }
+    return false;
+  };
+  const name = (element) => element.tagName.toLowerCase()
+    + (element.id ? '#' + element.id : '')
+    + (element.className && typeof element.className === 'string'
+       ? '.' + element.className.trim().split(/\\s+/).join('.') : '');
+  const wide = [];
+  for (const element of document.body.querySelectorAll('*')) {
+    const box = element.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    if ((box.right > width + 1 || box.left < -1) && !contained(element)) {
+      wide.push(`${name(element)} ${Math.round(box.left)}..${Math.round(box.right)}`);
+    }
+  }
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: width, wide};
+}"""
+
+
+def layout_problems(page: Any) -> list[str]:
+    """What makes `page` scroll sideways: the document wider than the window, and each
+    element past the window's edges that no scrolling wrapper holds."""
+    found = page.evaluate(LAYOUT_SCRIPT)
+    problems = []
+    if found["scrollWidth"] > found["innerWidth"]:
+        problems.append(f"the page is {found['scrollWidth']} px wide in {found['innerWidth']} px")
+    problems.extend(f"too wide: {item}" for item in found["wide"][:10])
+    return problems
+
+
+def serious_violations(axe: Any, page: Any) -> list[str]:
+    """axe-core's critical and serious violations on `page`, one line each."""
+    results = axe.run(page)
+    lines = []
+    for violation in results.response["violations"]:
+        if violation.get("impact") in ("critical", "serious"):
+            targets = [" ".join(map(str, node["target"])) for node in violation["nodes"][:5]]
+            lines.append(f"{violation['id']} ({violation['impact']}): {', '.join(targets)}")
+    return lines
