@@ -56,6 +56,7 @@ class Provider:
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request served
         self.lock = threading.RLock()
         self._user: DevUser | None = None
+        self._once: DevUser | None = None  # logged in by `login_as` for one page
         self._users: dict[str, DevUser] = {}
         self._decline = False
         self._jwt_overrides: dict[str, Any] | None = None
@@ -111,12 +112,14 @@ class Provider:
         confirmed_email: bool = False,
         registered: str | None = None,
     ) -> None:
-        """Make ``username`` the logged-in user who consents on the next approve page."""
+        """Make ``username`` the logged-in user who consents on the next approve page
+        (where every page asks, on that page only)."""
         user = DevUser(username, central_id, editcount, tuple(groups), blocked, confirmed_email)
         if registered:
             user = replace(user, registered=registered)
         with self.lock:
             self._user = self._users[username] = user
+            self._once = user
             self._decline = False
 
     def decline_next(self) -> None:
@@ -151,7 +154,10 @@ class Provider:
             user = known or DevUser(name, len(self._users) + 1)
             self._users[name] = self._user = user
             return user
-        return None if self.ask_every_time else self._user
+        if self.ask_every_time:
+            once, self._once = self._once, None
+            return once
+        return self._user
 
     # tokens
 
