@@ -2,14 +2,15 @@
 
 When run as root where mount namespaces can be made, `open_shell` starts a slapd
 provider with syncprov (`devtools.devdirectory`, its data kept in the demo's folder),
-points the configuration's `[provisioning]` at it, and carries the sample Veteran to a
-shell as a chapter would: Veteran files a tool request naming themself as maintainer
-(a real edit); signs in on the running bridge through the stand-in OAuth provider,
-accepts the terms and adds a key the demo generated; the demo's admin attests them and
-records the fee on the bridge, then approves both requests on-wiki; a clerk cycle, the
-provisioning job (`ats provision run --once`) and another cycle (the "done" replies)
-follow; `ats devhost start` runs the login host. It prints the command that logs in
-as Veteran and `become`s the tool. Each step is skipped when an earlier run did it.
+points the configuration's `[provisioning]` at it, and carries the seeded Toolsmith to a
+shell as a chapter would: Toolsmith files an account request and a tool request naming
+themself as maintainer (real edits); signs in on the running bridge through the
+stand-in OAuth provider, accepts the terms and adds a key the demo generated; the
+demo's admin attests them and records the fee on the bridge, then approves both
+requests on-wiki; a clerk cycle, the provisioning job (`ats provision run --once`) and
+another cycle (the "done" replies) follow; `ats devhost start` runs the login host.
+It prints the command that logs in as Toolsmith and `become`s the tool. Each step is
+skipped when an earlier run did it.
 
 Without root or namespaces it prints one line saying why and the demo goes on. What it
 started is returned as one child that stops like a process (`terminate`, `wait`), so
@@ -28,6 +29,8 @@ import time
 from pathlib import Path
 from typing import cast
 
+import requests
+
 from ats.config import load_config
 from devtools.bridgewalk import Visitor, WalkError
 from devtools.devdirectory import DevDirectory, DevDirectoryError
@@ -38,8 +41,13 @@ from membership.store import Store
 from policies.fees import load_fees
 from provisioning.loginhost import HostSettings, render
 
-MEMBER, LOGIN = "Veteran", "veteran"
-ACCOUNT = "Account request: Veteran"
+MEMBER, LOGIN = "Toolsmith", "toolsmith"
+ACCOUNT = f"Account request: {MEMBER}"
+ACCOUNT_BODY = """{{ATS request
+ | type     = account
+ | purpose  = Running my citation-cleanup scripts.
+}}
+~~~~"""
 TOOL = "citation-bot"
 TOOL_REQUEST = f"Tool request: {TOOL}"
 TOOL_BODY = f"""{{{{ATS request
@@ -51,7 +59,6 @@ TOOL_BODY = f"""{{{{ATS request
  | maintainers = {MEMBER}
 }}}}
 ~~~~"""
-STAND_IN_IDS = {ADMIN: 1, MEMBER: 2}  # the local wiki's user ids
 TOOL_HOMES = "/home/tools"  # inside the login host's private /home
 
 
@@ -194,20 +201,19 @@ def _key(folder: Path) -> Path:
 def _journey(
     wiki: DevWiki, config_path: Path, bridge_url: str, provider: DevOAuth, key: Path, password: str
 ) -> None:
-    """Carry Veteran's requests to `done` (each step only if still to do)."""
-    if f"== {TOOL_REQUEST} ==" not in wiki.page_text(REQUEST_PAGE):
-        text = (
-            wiki.page_text(REQUEST_PAGE).rstrip("\n") + f"\n\n== {TOOL_REQUEST} ==\n{TOOL_BODY}\n"
-        )
-        wiki.edit_as(MEMBER, REQUEST_PAGE, text, f"/* {TOOL_REQUEST} */ new section")
+    """Carry Toolsmith's requests to `done` (each step only if still to do)."""
+    for heading, body in ((ACCOUNT, ACCOUNT_BODY), (TOOL_REQUEST, TOOL_BODY)):
+        if f"== {heading} ==" not in wiki.page_text(REQUEST_PAGE):
+            text = wiki.page_text(REQUEST_PAGE).rstrip("\n") + f"\n\n== {heading} ==\n{body}\n"
+            wiki.edit_as(MEMBER, REQUEST_PAGE, text, f"/* {heading} */ new section")
     _cycle(config_path)
     if _state(config_path, ACCOUNT) in ("awaiting-identity", "awaiting-requester"):
-        provider.login_as(MEMBER, STAND_IN_IDS[MEMBER], editcount=650)
+        provider.login_as(MEMBER, _user_id(wiki, MEMBER), editcount=580)
         member = Visitor(bridge_url)
         member.sign_in(MEMBER)
         member.accept_terms()
         member.add_key(key.with_suffix(".key.pub").read_text().strip())
-        provider.login_as(ADMIN, STAND_IN_IDS[ADMIN], groups=("*", "user", "sysop"))
+        provider.login_as(ADMIN, _user_id(wiki, ADMIN), groups=("*", "user", "sysop"))
         admin = Visitor(bridge_url)
         admin.sign_in(ADMIN)
         admin.attest(MEMBER)
@@ -222,6 +228,20 @@ def _journey(
     _cycle(config_path)
     if _state(config_path, TOOL_REQUEST) != "done":
         raise ShellError(f"{MEMBER}'s tool request is {_state(config_path, TOOL_REQUEST)}")
+
+
+def _user_id(wiki: DevWiki, name: str) -> int:
+    """The local wiki's id of `name` (the stand-in vouches for the same account)."""
+    answer = requests.get(
+        wiki.api_url,
+        params={"action": "query", "list": "users", "ususers": name, "format": "json"},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    [user] = answer.json()["query"]["users"]
+    if "userid" not in user:
+        raise ShellError(f"the local wiki has no user {name!r} (seed it again)")
+    return int(user["userid"])
 
 
 def _approve(wiki: DevWiki, heading: str) -> None:

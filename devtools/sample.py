@@ -25,6 +25,7 @@ PEOPLE: tuple[tuple[str, str], ...] = (
     ("Newcomer", "too new to be eligible: the bridge says what would change that"),
     ("Blocked Veteran", "blocked on the wiki: not eligible"),
     ("משתמש ותיק", "asked for a tool (hebrew-links), in Hebrew"),
+    ("Toolsmith", "carried by the demo to a shell account and a tool (where it can run one)"),
     (ADMIN, "a chapter admin: the admins' desk, and approvals on the wiki"),
     (SECOND_ADMIN, f"a second chapter admin: confirms the waivers {ADMIN} grants"),
 )

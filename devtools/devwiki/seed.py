@@ -37,6 +37,7 @@ PERSONAS: tuple[Persona, ...] = (
     Persona("Dormant", 9 * _YEAR, 900, 0, quiet_days=2 * _YEAR + 30),
     Persona("Ярослава", 5 * _YEAR, 560, 30),
     Persona("משתמש ותיק", 5 * _YEAR, 560, 30),
+    Persona("Toolsmith", 4 * _YEAR, 580, 30),
 )
 
 

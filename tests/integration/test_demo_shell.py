@@ -60,12 +60,12 @@ def test_the_demo_prints_a_command_that_logs_in_and_becomes_the_tool(tmp_path: P
 
         member = _ssh(printed, "id")
         assert member.returncode == 0, member.stderr
-        assert member.stdout.startswith("uid=") and "(veteran)" in member.stdout
+        assert member.stdout.startswith("uid=") and "(toolsmith)" in member.stdout
         assert f"(tools.{TOOL})" in member.stdout  # the tool's group
         became = _ssh(printed, "become", TOOL, "id")
         assert became.returncode == 0, became.stderr
         assert became.stdout.startswith("uid=") and f"(tools.{TOOL})" in became.stdout
-        assert "(veteran)" not in became.stdout.split()[0]
+        assert "(toolsmith)" not in became.stdout.split()[0]
     finally:
         demo.send_signal(signal.SIGTERM)
         demo.wait(120)

@@ -25,6 +25,7 @@ SEEDED = (
     "Dormant",
     "Ярослава",
     "משתמש ותיק",
+    "Toolsmith",
 )
 
 
@@ -115,6 +116,7 @@ def test_edit_counts_and_registrations_over_http(
         "Dormant": 9 * 365,
         "Ярослава": 5 * 365,
         "משתמש ותיק": 5 * 365,
+        "Toolsmith": 4 * 365,
     }
     expected_edits = {
         "ChapterAdmin": 600,
@@ -124,6 +126,7 @@ def test_edit_counts_and_registrations_over_http(
         "Dormant": 900,
         "Ярослава": 560,
         "משתמש ותיק": 560,
+        "Toolsmith": 580,
     }
     for name in SEEDED:
         user = info[name]
