@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from bridge import i18n
+from bridge import dates, i18n
 from bridge.auth import current_member, is_admin, login_required
 from bridge.i18n import flash_message
 from bridge.sessions import current_store
@@ -113,7 +113,7 @@ def _abort(error: MaintainerError) -> Any:
 def _history_line(entry: Any) -> tuple[str, dict[str, Any]]:
     """The message (key, parameters) telling one change to the tool's maintainers."""
     said = entry.evidence
-    when = entry.at[:16].replace("T", " ") + " UTC"
+    when = dates.words(entry.at)  # in the reader's language, as every date the bridge shows
     if entry.action == maintainers.ADDED:
         return "ats-bridge-tool-history-added", {"date": when, "actor": entry.actor, **_whom(said)}
     if entry.action == maintainers.REMOVED:

@@ -203,6 +203,11 @@ def test_admins_see_the_changes_in_the_tools_history(client_as, store, tool) -> 
     assert ": Alice removed Bob from the maintainers." in history
     assert history.index("added Bob") < history.index("removed Bob")
     assert 'action="/tool/mytool/add"' not in page  # the admin reads; maintainers change
+    # Dated in the reader's words, as every date on the bridge ("30 November 2026, 11:44 UTC").
+    assert re.search(r"<li>\d{1,2} [A-Z][a-z]+ \d{4}, \d{2}:\d{2} UTC: Alice added Bob", history)
+    german = client_as("Admin One").get(f"/tool/{TOOL}?uselang=de").get_data(as_text=True)
+    months = "Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember"
+    assert re.search(rf"\d{{1,2}}\. ({months}) \d{{4}}", unescape(german).split('id="history"')[1])
 
 
 def test_a_tool_made_by_a_request_takes_its_maintainers_from_it(client_as, store) -> None:
