@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -209,3 +209,40 @@ def test_suspend_and_restore_from_the_command_line(
     with pytest.raises(SystemExit) as exit_info:
         cli.main([*args, "members", "suspend", "Jane Doe", "--by", "Admin One"])
     assert exit_info.value.code == 2 and "--reason" in capsys.readouterr().err
+
+
+def test_renewal_leaves_an_admin_suspension_alone(store: Store) -> None:
+    """A lapsed member an admin suspended is not suspended again by renewal, and paying
+    does not lift the admin's suspension: only an admin's restore does; then a member
+    still lapsed is renewal's to suspend."""
+    from membership import renewal, suspensions
+    from policies.fees import load_fees
+
+    policy, today = load_fees(), date(2025, 6, 1)
+    store.record_account("jane", "person", "Jane", 10001)
+    store.record_payment(
+        "Jane",
+        amount=policy.annual_fee,
+        currency=policy.currency,
+        paid_on=date(2024, 1, 1).isoformat(),
+        method="bank",
+        reference="r1",
+        recorded_by="Treasurer",
+    )
+    suspensions.suspend(store, "Jane", REASON, "Admin One")
+    the_plan = renewal.plan(store, policy, today)
+    assert the_plan.suspend == [] and the_plan.restore == []
+    store.record_payment(
+        "Jane",
+        amount=policy.annual_fee,
+        currency=policy.currency,
+        paid_on=today.isoformat(),
+        method="bank",
+        reference="r2",
+        recorded_by="Treasurer",
+    )
+    assert renewal.plan(store, policy, today).restore == []
+    assert store.account_of("Jane").suspended  # type: ignore[union-attr]
+    suspensions.restore(store, "Jane", "Admin One")
+    lapsed = today + timedelta(days=365 + policy.grace_days + 30)
+    assert [m.name for m in renewal.plan(store, policy, lapsed).suspend] == ["Jane"]
