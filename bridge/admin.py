@@ -13,7 +13,9 @@ message is what the admin sees). "Members to review" lists members the daily re-
 said and since when; it is for the admins alone and suspends nobody. The desk also
 charts the fund's balance and the members' standing over the past year (inline SVG,
 drawn here) and offers the report as CSV (`/admin/report.csv`). No admin records facts
-about themselves. Every action is audited without the private fact itself.
+about themselves. Every action is audited without the private fact itself. An admin
+suspends a member's account with a private reason, or restores it
+(membership.suspensions).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from bridge import auth, dates, desk, i18n
 from bridge.auth import admin_required, current_member, settings
 from bridge.charts import Series, line_chart
 from bridge.sessions import current_store
-from membership import fund, history, obligations, progress, standing, waivers
+from membership import fund, history, obligations, progress, standing, suspensions, waivers
 from membership.report import build_report, to_csv
 from membership.states import CLOSED, State
 from membership.store import DuplicatePaymentError, JobRecord, Store
@@ -130,6 +132,7 @@ def member(username: str) -> str:
         ],
         today=date.today().isoformat(),
         account=store.account_of(username),
+        admin_suspended=suspensions.suspended_by_admin(store, username),
         jobs=[
             *(j for r in own for j in store.jobs(request_id=r.id)),
             *store.member_jobs(username),
@@ -251,6 +254,30 @@ def waiver(waiver_id: int) -> Response:
         return _Recorded([words], ok=outcome.ok)
 
     return _act(record.username, member.username, settled)
+
+
+@blueprint.post("/member/<username>/suspension")
+@admin_required
+def suspension(username: str) -> Response:
+    """Suspend (with a private reason) or restore the member's account."""
+    username, admin = _subject(username)
+    restoring = request.form.get("action") == "restore"
+
+    def decided(store: Store) -> _Recorded:
+        try:
+            if restoring:
+                job = suspensions.restore(store, username, admin)
+            else:
+                job = suspensions.suspend(store, username, request.form.get("reason", ""), admin)
+        except suspensions.SuspensionRefused as refused:
+            key = f"ats-bridge-flash-suspension-{refused.code}"
+            about = {} if refused.code.startswith("reason-") else {"username": username}
+            raise _Refused((key, about)) from refused
+        done = "restored" if restoring else "suspended"
+        # membership.suspensions audits the decision (with the reason) itself.
+        return _Recorded([(f"ats-bridge-flash-{done}", {"username": username, "job": job.id})])
+
+    return _act(username, admin, decided)
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,8 @@ SIMPLE = {
     "provisioning-deferred": "provisioning-deferred",
     "account-suspended": "account-suspended",
     "account-restored": "account-restored",
+    "admin-suspended": "admin-suspended",
+    "admin-restored": "admin-restored",
 }
 DECISIONS = ("approve", "decline", "hold", "withdraw", "recheck")
 DUPLICATE = re.compile(r" #(\d+)$")

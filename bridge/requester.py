@@ -36,7 +36,7 @@ from bridge.oauth import OAuthClient, OAuthError
 from bridge.security import client_key, rate_limited, safe_next, sign_in_finished
 from bridge.sessions import current_store
 from bridge.views import render_markdown
-from membership import accounts, fund, obligations, progress, renewal
+from membership import accounts, fund, obligations, progress, renewal, suspensions
 from membership.states import State
 from membership.store import DuplicateKeyError
 from policies.sshkeys import SSHKeyError, parse_public_key
@@ -146,6 +146,9 @@ def me() -> str:
         waiver_words=_waiver_words(store, member.username, config.fees),
         payments=store.payments(member.username),
         membership=_membership(store, member.username, config.fees),
+        # Only that an admin suspended it, and whom to ask: the reason is the admins'.
+        admin_suspended=suspensions.suspended_by_admin(store, member.username),
+        admins=", ".join(config.policy.admins),
     )
 
 

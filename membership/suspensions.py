@@ -1,0 +1,106 @@
+"""An admin's suspension of a member's shell account, and its restore.
+
+Renewal suspends a lapsed member on its own (membership.renewal); this is the other
+way: a chapter admin suspends a member (abuse, or at the member's own request) with a
+reason, and restores them later. Each is one store transaction: the decision on the
+account (what the login hosts follow once the worker has run the job), the member job
+queued (membership.accounts) and an audit entry about the member that keeps the
+reason. The reason is for the admins: it is never written on the wiki nor shown to
+the member. Asking twice changes nothing and queues nothing: the second ask is refused
+with the reason why (already suspended, not suspended). A suspension renewal made is
+renewal's to lift (a payment or a waiver, then `ats renewal run`), so an admin's
+restore refuses it rather than leave renewal believing the member still suspended.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from membership.accounts import enqueue_restore, enqueue_suspend
+from membership.progress import requests_of
+from membership.store import AccountRecord, JobRecord, Store
+from policies.eligibility import canonical_username
+
+MAX_REASON = 500
+SUSPENDED = "admin-suspended"  # audit actions, with `subject` (the member's page lists them)
+RESTORED = "admin-restored"
+
+
+class SuspensionRefused(ValueError):
+    """The suspension or restore cannot be done as asked; the message says why, and
+    `code` names the case (for a page that words it in its reader's language)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def suspend(
+    store: Store, username: str, reason: str, by: str, now: datetime | None = None
+) -> JobRecord:
+    """Suspend `username`'s account for `reason` (private) on `by`'s decision."""
+    username = canonical_username(username)
+    reason = " ".join(reason.split())
+    if not reason:
+        raise SuspensionRefused(
+            "reason-missing", "a reason is required (it stays private to the admins)"
+        )
+    if len(reason) > MAX_REASON:
+        raise SuspensionRefused(
+            "reason-too-long", f"the reason is too long (at most {MAX_REASON} characters)"
+        )
+    with store.transaction():
+        account = _account(store, username)
+        if account.suspended:
+            raise SuspensionRefused(
+                "already-suspended",
+                f"{username} is already suspended (since {account.suspended_at[:10]})"
+                if account.suspended_at
+                else f"{username} is already suspended",
+            )
+        job = enqueue_suspend(store, username, reason, now=now)
+        assert job is not None  # the account was read in this transaction
+        store.audit(
+            by,
+            SUSPENDED,
+            subject=username,
+            shell_name=account.shell_name,
+            job=job.id,
+            reason=reason,
+        )
+    return job
+
+
+def restore(store: Store, username: str, by: str, now: datetime | None = None) -> JobRecord:
+    """Restore `username`'s account, suspended by an admin, on `by`'s decision."""
+    username = canonical_username(username)
+    with store.transaction():
+        account = _account(store, username)
+        if not account.suspended:
+            raise SuspensionRefused("not-suspended", f"{username} is not suspended")
+        if store.open_suspension(username) is not None:
+            raise SuspensionRefused(
+                "lapsed",
+                f"{username} is suspended because their membership lapsed: record a payment "
+                "or grant a waiver, and the renewal run restores them",
+            )
+        job = enqueue_restore(store, username, now=now)
+        assert job is not None
+        store.audit(by, RESTORED, subject=username, shell_name=account.shell_name, job=job.id)
+    return job
+
+
+def suspended_by_admin(store: Store, username: str) -> bool:
+    """Whether `username`'s account is suspended on an admin's decision (not renewal's)."""
+    username = canonical_username(username)
+    account = store.account_of(username)
+    return bool(account and account.suspended and store.open_suspension(username) is None)
+
+
+def _account(store: Store, username: str) -> AccountRecord:
+    account = store.account_of(username)
+    if account is None:
+        if store.identity(username) is None and not requests_of(store, username):
+            raise SuspensionRefused("unknown", f"{username} is not a member known here")
+        raise SuspensionRefused("no-account", f"{username} has no shell account yet")
+    return account
