@@ -4,12 +4,14 @@ Renewal suspends a lapsed member on its own (membership.renewal); this is the ot
 way: a chapter admin suspends a member (abuse, or at the member's own request) with a
 reason, and restores them later. Each is one store transaction: the decision on the
 account (what the login hosts follow once the worker has run the job), the member job
-queued (membership.accounts) and an audit entry about the member that keeps the
-reason. The reason is for the admins: it is never written on the wiki nor shown to
-the member. Asking twice changes nothing and queues nothing: the second ask is refused
-with the reason why (already suspended, not suspended). A suspension renewal made is
-renewal's to lift (a payment or a waiver, then `ats renewal run`), so an admin's
-restore refuses it rather than leave renewal believing the member still suspended.
+queued (membership.accounts) and an audit entry about the member (who, when; not
+why). The reason is for the admins and stays on the account only while it is
+suspended: it is never written on the wiki, shown to the member or kept in the
+append-only audit log, which outlives every retention period. Asking twice changes
+nothing and queues nothing: the second ask is refused with the reason why (already
+suspended, not suspended). A suspension renewal made is renewal's to lift (a payment
+or a waiver, then `ats renewal run`), so an admin's restore refuses it rather than
+leave renewal believing the member still suspended.
 """
 
 from __future__ import annotations
@@ -66,7 +68,6 @@ def suspend(
             subject=username,
             shell_name=account.shell_name,
             job=job.id,
-            reason=reason,
         )
     return job
 

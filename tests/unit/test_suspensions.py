@@ -72,7 +72,8 @@ def test_an_admin_suspends_then_restores_on_the_desk(
     assert (job.kind, job.state, job.payload["shell_name"]) == ("suspend", "queued", "jane-doe")
     [entry] = [e for e in store.audit_log() if e.action == "admin-suspended"]
     assert entry.actor == "Admin One"
-    assert entry.evidence["subject"] == member and entry.evidence["reason"] == REASON
+    assert entry.evidence["subject"] == member
+    assert REASON not in str(entry.evidence)  # the audit log outlives the reason
     # The admins see the reason on the account, and the decision in the member's history.
     assert REASON in done and 'id="restore"' in done and 'id="suspend"' not in done
     assert "Admin One: suspended the account" in _text(done)
@@ -192,7 +193,7 @@ def test_suspend_and_restore_from_the_command_line(
     [job] = store.member_jobs("Jane Doe")
     assert job.kind == "suspend" and store.account_of("Jane Doe").suspended  # type: ignore[union-attr]
     [entry] = [e for e in store.audit_log() if e.action == "admin-suspended"]
-    assert entry.actor == "Admin One" and entry.evidence["reason"] == REASON
+    assert entry.actor == "Admin One" and REASON not in str(entry.evidence)
     status, _, err = run(*suspend, "again", "Jane Doe")
     assert status == 1 and err.startswith("ats: Jane Doe is already suspended (since ")
     assert store.member_jobs("Jane Doe") == [job] and len(_suspensions(store)) == 1
