@@ -12,6 +12,7 @@ from __future__ import annotations
 from membership.store import Store
 from policies.eligibility import canonical_username
 from policies.requests import RESERVED_NAMES, TOOL_NAME
+from policies.sshkeys import parse_public_key
 from policies.usernames import valid_username
 from provisioning.backend import Account, Backend, NameTakenError, NoSuchAccountError
 from provisioning.job_kinds import ACTOR
@@ -24,9 +25,31 @@ def provision_person(
     """Create (or converge) one person's account directly — `ats provision account`.
 
     `wiki_user` is typed by hand: a name MediaWiki could not have raises UsernameError.
+    The keys (valid public key lines) are added to the member's keys in the store; the
+    account gets every active key the member has there.
     """
     wiki_user = valid_username(wiki_user)
-    account = backend.create_person(wiki_user, name or shell_name(wiki_user), keys)
+    # The store is the source of truth for keys (every later keys, suspend or restore
+    # job converges the account to it): the keys given join the member's active keys,
+    # and the account gets all of them.
+    with store.transaction():
+        active = {record.key for record in store.ssh_keys(wiki_user)}
+        for line in keys:
+            key = parse_public_key(line)
+            if key.line in active:
+                continue
+            store.add_ssh_key(
+                wiki_user,
+                type=key.type,
+                bits=key.bits,
+                key=key.line,
+                fingerprint=key.fingerprint,
+                comment=key.comment[:200],
+            )
+            store.audit(ACTOR, "ssh-key-added", subject=wiki_user, fingerprint=key.fingerprint)
+            active.add(key.line)
+    wanted = [record.key for record in store.ssh_keys(wiki_user)]
+    account = backend.create_person(wiki_user, name or shell_name(wiki_user), wanted)
     store.record_account(account.name, "person", wiki_user, account.uid)
     store.audit(ACTOR, "account-converged", None, shell_name=account.name, wiki_user=wiki_user)
     return account

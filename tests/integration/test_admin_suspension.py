@@ -11,7 +11,6 @@ from pathlib import Path
 
 from membership import accounts
 from membership.store import Store
-from policies.sshkeys import parse_public_key
 from provisioning.backend import NOLOGIN
 from tests.builders import ssh_public_key
 from tests.integration.slapd import Slapd, ats, ats_config
@@ -44,12 +43,7 @@ def test_an_admin_suspension_locks_the_directory_entry_as_renewal_does(
     keys = {}
     for member in ("Jane Doe", "Old Member"):
         keys[member] = ssh_public_key()
-        # The member's key as the bridge keeps it: what a restore puts back.
-        key = parse_public_key(keys[member])
-        with contextlib.closing(Store(tmp_path / "ats.sqlite")) as store:
-            store.add_ssh_key(
-                member, type=key.type, bits=key.bits, key=key.line, fingerprint=key.fingerprint
-            )
+        # `ats provision account` keeps the key in the store too: what a restore puts back.
         (tmp_path / "id.pub").write_text(keys[member] + "\n")
         run("provision", "account", member, "--key", str(tmp_path / "id.pub"))
     run("provision", "tool", "bots", "--maintainer", "Jane Doe")

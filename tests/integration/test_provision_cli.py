@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
+from membership import accounts
+from membership.store import Store
 from tests.builders import ssh_public_key
 from tests.integration.slapd import Slapd, ats, ats_config
 
@@ -37,6 +40,15 @@ def test_provision_account_converges(slapd: Slapd, tmp_path: Path) -> None:
     people = slapd.search(slapd.base_dn, "(uid=old-member)")
     assert len(people) == 1
     assert people[0]["sshPublicKey"] == [key]  # the comment is not published
+
+    # The key is the member's in the store too, so a later keys job (a key added on the
+    # bridge, say) keeps it instead of converging the account to the store's keys alone.
+    with contextlib.closing(Store(tmp_path / "ats.sqlite")) as store:
+        assert [record.key for record in store.ssh_keys("Old Member")] == [key]
+        accounts.keys_changed(store, "Old Member")
+    ran = ats(config, "provision", "run", "--once", password=slapd.password)
+    assert ran.returncode == 0, ran.stderr
+    assert slapd.search(slapd.base_dn, "(uid=old-member)")[0]["sshPublicKey"] == [key]
 
     refused = ats(
         config,
