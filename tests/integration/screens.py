@@ -63,7 +63,9 @@ PEOPLE = {
     "waiver": Person("Waiver Asker", 14, terms=True, key=True, waiver=True),
     "paid": Person("Fee Payer", 15, terms=True, key=True, paid=True),
     "approval": Person("Almost There", 16, terms=True, key=True, paid=True, identified=True),
-    "done": Person("Long Member", 17, request_state="done", terms=True, key=True, paid=True),
+    "done": Person(
+        "Long Member", 17, request_state="done", terms=True, key=True, paid=True, identified=True
+    ),
     "not-eligible": Person("Too New", 18, request_state="not-eligible"),
     "no-request": Person("Just Looking", 19, request_state=None),
     "admin": Person(ADMIN, 1, request_state=None, groups=("*", "user", "sysop")),
@@ -112,7 +114,7 @@ SCREENS = [
         "admin-member-history",
         f"/admin/member/{PEOPLE['done'].username}",
         who="admin",
-        shows=("#earlier .ats-decision-diff", ".ats-history li", "#member-history li"),
+        shows=("#earlier .ats-decision-diff", ".ats-history[open] li", "#member-history li"),
     ),
     Screen("admin-member-unknown", "/admin/member/Nobody", who="admin", status=404),
     Screen("admin-fund", "/admin/fund", who="admin"),

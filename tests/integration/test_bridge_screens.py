@@ -63,9 +63,9 @@ def axe() -> Axe:
 
 
 def visit(site: ScreenSite, page: Any, screen: Screen, language: str) -> Any:
-    """Open `screen` as its person (cookies swapped in), in `language`; for a refused
-    form, the language is chosen on the bridge (kept in the session, as the redirect
-    after the form carries no `?uselang=`) and the form sent."""
+    """Open `screen` as its person (cookies swapped in), in `language`, with every
+    `<details>` open; for a refused form, the language is chosen on the bridge (kept in
+    the session, as the redirect after the form carries no `?uselang=`) and the form sent."""
     context = page.context
     context.clear_cookies()
     if screen.who is not None:
@@ -81,6 +81,8 @@ def visit(site: ScreenSite, page: Any, screen: Screen, language: str) -> Any:
         response = page.goto(f"{site.bridge.url}{screen.path}{joiner}uselang={language}")
     assert response is not None
     assert response.status == screen.status, (screen.path, response.status)
+    # What a disclosure holds (a request's history on the desk) must fit once opened too.
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
     missing = [shown for shown in screen.shows if page.locator(shown).count() == 0]
     assert not missing, f"{screen.name} lacks {missing}"
     return response
