@@ -4,7 +4,11 @@
 seeded with one requester per step of the gates — nothing done, terms accepted, a key
 added, a waiver asked, the fee paid, awaiting approval, done, not eligible, no request
 at all — and signs each of them, and a chapter admin, in through the stand-in OAuth
-provider once. `SCREENS` names every page in every state those people see. The bridge
+provider once. The member who is done also maintains two tools (one with a
+co-maintainer added and its job on the way, one whose job failed) and has a long
+history: an earlier request declined on the wiki, decisions with their revisions, and
+the steps the bot and the admins recorded. `SCREENS` names every page in every state
+those people see. The bridge
 never talks to the wiki itself (only to the OAuth provider), so no wiki is started: the
 bot's part is the rows it would have written, added with `tests.builders.add_request`.
 
@@ -20,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from devtools.sample import ADMIN
-from membership.store import Store
+from membership import maintainers
+from membership.store import RequestRecord, Store
 from policies.fees import load_fees
 from policies.sshkeys import parse_public_key
 from policies.terms import load_terms
@@ -30,6 +35,9 @@ from tests.integration.bridge_server import BridgeServer
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "bridge" / "screens"
 # A long unbroken name and key comment: they must wrap, not widen the page.
 LONG_NAME = "Wikimedianwithaverylongusernamethatneverbreaks"
+CO_MAINTAINER = "Cocreatorwithaverylongusernamethatneverbreaks"
+TOOL = "wikidata-reference-checker"  # a co-maintainer added: its job is queued
+FAILED_TOOL = "refcheck-archive"  # its maintainers job failed
 UNREACHABLE_WIKI = "http://127.0.0.1:9/w/api.php"  # nothing listens: the bridge never asks
 
 
@@ -55,7 +63,9 @@ PEOPLE = {
     "waiver": Person("Waiver Asker", 14, terms=True, key=True, waiver=True),
     "paid": Person("Fee Payer", 15, terms=True, key=True, paid=True),
     "approval": Person("Almost There", 16, terms=True, key=True, paid=True, identified=True),
-    "done": Person("Long Member", 17, request_state="done", terms=True, key=True, paid=True),
+    "done": Person(
+        "Long Member", 17, request_state="done", terms=True, key=True, paid=True, identified=True
+    ),
     "not-eligible": Person("Too New", 18, request_state="not-eligible"),
     "no-request": Person("Just Looking", 19, request_state=None),
     "admin": Person(ADMIN, 1, request_state=None, groups=("*", "user", "sysop")),
@@ -64,12 +74,18 @@ PEOPLE = {
 
 @dataclass(frozen=True)
 class Screen:
-    """One page as one person sees it (`who` None: anonymous), and its HTTP status."""
+    """One page as one person sees it (`who` None: anonymous), and its HTTP status.
+
+    `shows` are CSS selectors the page must each match, so the state a screen is named after
+    is really the one looked at; `refuse` is a name typed into the tool page's
+    co-maintainer form and sent, the screen being the page the refusal lands on."""
 
     name: str
     path: str
     who: str | None = None
     status: int = 200
+    shows: tuple[str, ...] = ()
+    refuse: str = ""
 
 
 SCREENS = [
@@ -79,7 +95,12 @@ SCREENS = [
     *(Screen(f"policy-{n}", f"/policies/{n}") for n in ("privacy", "identification", "fees")),
     Screen("policy-terms", "/policies/terms"),
     Screen("not-found", "/no/such/page", status=404),
-    *(Screen(f"me-{state}", "/me", who=state) for state in PEOPLE if state != "admin"),
+    *(
+        Screen(f"me-{state}", "/me", who=state)
+        for state in PEOPLE
+        if state not in ("admin", "done")
+    ),
+    Screen("me-done", "/me", who="done", shows=(f'#tools a[href="/tool/{TOOL}"]',)),
     Screen("terms-to-accept", "/terms", who="fresh"),
     Screen("terms-accepted", "/terms", who="terms"),
     Screen("admin-refused", "/admin", who="fresh", status=403),
@@ -87,10 +108,30 @@ SCREENS = [
     Screen("admin-queue-all", "/admin?state=all", who="admin"),
     *(
         Screen(f"admin-member-{state}", f"/admin/member/{PEOPLE[state].username}", who="admin")
-        for state in ("fresh", "key", "waiver", "approval", "done", "not-eligible")
+        for state in ("fresh", "key", "waiver", "approval", "not-eligible")
+    ),
+    Screen(
+        "admin-member-history",
+        f"/admin/member/{PEOPLE['done'].username}",
+        who="admin",
+        shows=("#earlier .ats-decision-diff", ".ats-history[open] li", "#member-history li"),
     ),
     Screen("admin-member-unknown", "/admin/member/Nobody", who="admin", status=404),
     Screen("admin-fund", "/admin/fund", who="admin"),
+    Screen(
+        "tool-maintainer", f"/tool/{TOOL}", who="done", shows=("#maintainers form .cdx-button",)
+    ),
+    Screen("tool-maintainer-failed", f"/tool/{FAILED_TOOL}", who="done", shows=(".ats-problem",)),
+    Screen("tool-admin", f"/tool/{FAILED_TOOL}", who="admin", shows=("#history li",)),
+    Screen(
+        "tool-refused",
+        f"/tool/{TOOL}",
+        who="done",
+        refuse=LONG_NAME,  # no shell account: not someone who can co-maintain
+        shows=(".cdx-message--error",),
+    ),
+    Screen("tool-not-maintainer", f"/tool/{TOOL}", who="fresh", status=403),
+    Screen("tool-unknown", "/tool/no-such-tool", who="done", status=404),
 ]
 
 
@@ -187,6 +228,76 @@ def seed(store: Store) -> None:
         if person.identified:
             store.attest_identification(name, attested_by=ADMIN, method="video call")
     store.record_account("longmember", "person", PEOPLE["done"].username, 5017)
+    seed_tools(store, PEOPLE["done"].username)
+    seed_history(store, PEOPLE["done"].username)
+
+
+def seed_tools(store: Store, owner: str) -> None:
+    """`owner` maintains two tools and made a long-named member co-maintainer of each:
+    one change is on its way to the login hosts, the other's job failed for good."""
+    store.record_account("cocreator", "person", CO_MAINTAINER, 5018)
+    for uid, tool in enumerate((FAILED_TOOL, TOOL), start=6001):
+        store.record_account(tool, "tool", tool, uid)
+        store.set_tool_maintainers(tool, [owner], "ats provision tool")
+        change = maintainers.add(store, tool, owner, CO_MAINTAINER)
+        if tool == FAILED_TOOL:
+            leased = store.lease_job("screens")
+            assert leased is not None and leased.id == change.job.id, leased
+            store.fail_job(leased.id, "screens", "login host unreachable", retry=False)
+
+
+def seed_history(store: Store, name: str) -> None:
+    """`name`'s earlier request, declined on the wiki and archived, and the steps of the
+    request that made them a member, as the bot, the bridge and the admins record them."""
+    [current] = [r for r in store.requests() if r.subject == name]
+    earlier = add_request(
+        store,
+        name,
+        key=f"Account request: {name}",
+        state="declined",
+        intro_revid=101,
+        fields={"type": "account", "purpose": "Bots."},
+    )
+    store.update_request(
+        earlier.id,
+        archive_page="Toolserver/Requests/Archive 2025",
+        closed_at="2025-03-01T10:00:00+00:00",
+    )
+    _decide(
+        store, earlier, "decline", 104, "Not enough edits yet: ask again after a year of editing."
+    )
+    store.audit(name, "filed", earlier.id, revid=101, key=earlier.key)
+    store.audit("ClerkBot", "evaluated:awaiting-requester", earlier.id)
+    store.audit(ADMIN, "decision:decline", earlier.id, revid=104)
+    store.audit("ClerkBot", "archived", earlier.id, revid=105)
+    store.audit(name, "filed", current.id, revid=201, key=current.key)
+    for state in ("awaiting-requester", "awaiting-identity", "awaiting-approval"):
+        store.audit("ClerkBot", f"evaluated:{state}", current.id)
+    store.audit(name, "terms-accepted", version="1")
+    store.audit(name, "ssh-key-added", fingerprint="SHA256:" + "x" * 43)
+    store.audit(ADMIN, "payment-recorded", subject=name, payment_id=1)
+    store.audit(ADMIN, "identification-attested", subject=name, attestation_id=1)
+    store.audit(ADMIN, "decision:approve", current.id, revid=230)
+    _decide(store, current, "approve", 230, "")
+    for step in ("queued", "started", "done"):
+        store.audit("ClerkBot", f"provisioning-{step}", current.id)
+    # An action the desk has no words for shows as itself: a long unbroken one.
+    store.audit("ClerkBot", "a-step-recorded-by-a-newer-version-of-the-clerk", current.id)
+
+
+def _decide(store: Store, record: RequestRecord, kind: str, revid: int, reason: str) -> None:
+    params = {"1": reason} if reason else {}
+    store.add_decision(
+        record.id,
+        kind=kind,
+        params=params,
+        wikitext=f"{{{{ATS decision|{kind}|{reason}}}}}",
+        ordinal=1,
+        revid=revid,
+        actor=ADMIN,
+        honoured=True,
+        reason="declined" if kind == "decline" else "",
+    )
 
 
 def log_in(browser: Any, bridge: BridgeServer, person: Person) -> list[dict[str, Any]]:

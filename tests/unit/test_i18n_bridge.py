@@ -16,14 +16,15 @@ from pathlib import Path
 import pytest
 
 from bridge import i18n
+from membership import maintainers
 from membership.states import State
 from membership.store import Store
 from tests.builders import add_request, ssh_public_key
 
 LANGUAGES = {"de": "ltr", "fr": "ltr", "es": "ltr", "he": "rtl"}
 ANONYMOUS = ["/", "/status", "/policies", "/policies/privacy", "/no-such-page"]
-REQUESTER = ["/me", "/terms"]
-ADMIN = ["/admin", "/admin/member/Example", "/admin/fund"]
+REQUESTER = ["/me", "/terms", "/tool/exampletool"]
+ADMIN = ["/admin", "/admin/member/Example", "/admin/fund", "/tool/exampletool"]
 PAGES = (
     [(None, p) for p in ANONYMOUS]
     + [("Example", p) for p in REQUESTER]
@@ -95,6 +96,26 @@ def lived_in(store: Store) -> Store:
         recorded_by="Admin Two",
     )
     store.request_waiver("Example", "a reason")
+    # Example maintains a tool and made Bob its co-maintainer (its job on the way), and
+    # had an earlier request declined on the wiki (the desk's links and history).
+    store.record_account("example", "person", "Example", 2000)
+    store.record_account("bob", "person", "Bob", 2001)
+    store.record_account("exampletool", "tool", "exampletool", 3000)
+    store.set_tool_maintainers("exampletool", ["Example"], "test")
+    maintainers.add(store, "exampletool", "Example", "Bob")
+    earlier = add_request(store, key="Account request: Example (earlier)", state="declined")
+    store.add_decision(
+        earlier.id,
+        kind="decline",
+        params={"1": "too soon"},
+        wikitext="{{ATS decision|decline|too soon}}",
+        ordinal=1,
+        revid=7,
+        actor="Admin Two",
+        honoured=True,
+        reason="declined",
+    )
+    store.audit("Admin Two", "decision:decline", earlier.id, revid=7)
     return store
 
 
@@ -281,7 +302,17 @@ def test_a_language_with_only_the_bots_replies_is_not_offered(tmp_path) -> None:
 # -- no English outside the message files ---------------------------------------------
 
 # What the `lived_in` store puts on the pages: user data, never a message.
-USER_DATA = ("Account request: Example", "SHA256:example", "a reason", "laptop", "Example")
+USER_DATA = (
+    "Account request: Example",
+    "SHA256:example",
+    "a reason",
+    "too soon",
+    "laptop",
+    "exampletool",
+    "Example",
+    "Admin Two",
+    "Bob",
+)
 MONEY = re.compile(r"\d[\d.,]* [A-Z]{3}")
 # The policy documents are the chapter's own texts, in its own language.
 DOCUMENTS = ("/policies/privacy", "/terms")
