@@ -149,6 +149,12 @@ def describe(entry: AuditEntry) -> Event | None:
         words = i18n.text(f"ats-bridge-history-decision-{action.split(':', 1)[1]}")
     elif action in SIMPLE:
         words = i18n.text(f"ats-bridge-history-{SIMPLE[action]}")
+    elif action in ("tool-maintainer-added", "tool-maintainer-removed"):
+        words = i18n.text(
+            f"ats-bridge-history-{action}",
+            name=str(evidence.get("whom", "")),
+            tool=str(evidence.get("tool", "")),
+        )
     else:
         words = i18n.text("ats-bridge-history-other", action=action)
     return Event(entry.at, entry.actor, words, revid)

@@ -125,6 +125,8 @@ VARIABLES: dict[str, Sequence[str]] = {
     "ats-bridge-flash-payment-recorded": ["username", "id"],
     "ats-bridge-flash-payment-waiver-withdrawn": ["id"],
     "ats-bridge-history-checked": ["state"],
+    "ats-bridge-history-tool-maintainer-added": ["name", "tool"],
+    "ats-bridge-history-tool-maintainer-removed": ["name", "tool"],
     "ats-bridge-history-moved": ["state"],
     "ats-bridge-history-other": ["action"],
     "ats-bridge-me-how-to-pay-link": ["url"],

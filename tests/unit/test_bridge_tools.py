@@ -299,3 +299,16 @@ def test_a_typed_name_is_shown_as_text(client_as, store, tool) -> None:
     )
     page = response.get_data(as_text=True)
     assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt; is not a member" in page
+
+
+def test_the_members_history_on_the_desk_tells_their_maintainer_changes(client_as, tool) -> None:
+    alice = client_as("Alice")
+    _post(alice, "add", "Bob")
+    _post(alice, "remove", "Bob")
+    admin = client_as("Admin One")
+    page = unescape(admin.get("/admin/member/Alice").get_data(as_text=True))
+    assert f"added Bob as a maintainer of the tool {TOOL}" in page
+    assert f"removed Bob from the maintainers of the tool {TOOL}" in page
+    assert "recorded: tool-maintainer" not in page
+    german = unescape(admin.get("/admin/member/Alice?uselang=de").get_data(as_text=True))
+    assert f"hat Bob als Betreuer des Werkzeugs {TOOL} hinzugefügt" in german
