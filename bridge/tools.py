@@ -59,6 +59,8 @@ def tool(name: str) -> str:
         maintainers=people,
         mine=mine,
         job=_job_state(store, record.shell_name),
+        # The worker's own words, for the admins only: they are the ones who can act.
+        job_error=_job_error(store, record.shell_name) if is_admin(member) else "",
         history=[_history_line(entry) for entry in maintainers.history(store, record.shell_name)],
     )
 
@@ -104,6 +106,14 @@ def _job_state(store: Any, tool: str) -> str | None:
         if job.state in ("queued", "running"):
             return "retrying" if job.last_error else "pending"
     return None
+
+
+def _job_error(store: Any, tool: str) -> str:
+    """The error of the tool's latest unfinished or failed maintainers job, if any."""
+    for job in store.member_jobs(maintainers.job_member(tool)):
+        if job.state in ("failed", "queued", "running"):
+            return str(job.last_error or "")
+    return ""
 
 
 def _abort(error: MaintainerError) -> Any:

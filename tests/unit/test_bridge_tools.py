@@ -286,6 +286,11 @@ def test_a_failing_maintainers_job_on_the_admins_desk_leads_to_the_tool(
     assert failed is not None
     desk = client_as("Admin One").get("/admin").get_data(as_text=True)
     assert f'<a href="/tool/{TOOL}">tools.{TOOL}</a>' in desk and "no such object" in desk
+    # On the tool's page the admins read the worker's words; its maintainers do not.
+    tool_page = client_as("Admin One").get(f"/tool/{TOOL}").get_data(as_text=True)
+    assert 'id="job-error"' in tool_page and "ldap: no such object" in tool_page
+    mine = client_as("Alice").get(f"/tool/{TOOL}").get_data(as_text=True)
+    assert "no such object" not in mine and "could not reach the login hosts" in mine
     line = outcome_line(Outcome(failed, False, error="ldap: no such object"))
     assert line.startswith(f"job {job.id} maintainers for tool {TOOL}: failed: ldap: no such")
 
