@@ -20,7 +20,6 @@ from flask import (
     Blueprint,
     abort,
     current_app,
-    flash,
     redirect,
     render_template,
     request,
@@ -33,6 +32,7 @@ from bridge import auth, i18n
 from bridge.auth import current_member, login_required, settings
 from bridge.i18n import flash_message
 from bridge.oauth import OAuthClient, OAuthError
+from bridge.said import flash_said
 from bridge.security import client_key, rate_limited, safe_next, sign_in_finished
 from bridge.sessions import current_store
 from bridge.views import render_markdown
@@ -220,7 +220,7 @@ def add_key() -> Response:
     try:
         key = parse_public_key(request.form.get("key", ""))
     except SSHKeyError as error:
-        flash(str(error), "error")
+        flash_said(error.args[0], "error")
         return redirect(url_for("requester.me") + "#keys")
     store = current_store()
     try:
@@ -280,7 +280,7 @@ def ask_waiver() -> Response:
             current_store(), settings().fees, member.username, reason, date.today()
         )
     except obligations.ObligationError as error:
-        flash(str(error), "error")
+        flash_said(error.args[0], "error")
         return redirect(url_for("requester.me") + "#fee")
     flash_message("ats-bridge-flash-waiver-sent", "success")
     return redirect(url_for("requester.me") + "#fee")
