@@ -75,7 +75,8 @@ class _Page(HTMLParser):
 
 @pytest.fixture
 def lived_in(store: Store) -> Store:
-    """A store with something on every page: a request, a key, a payment, a waiver."""
+    """A store with something on every page: a request, a key, a payment, a waiver, a
+    job and a transfer waiting for a second admin."""
     add_request(store, state="awaiting-requester")
     store.add_ssh_key(
         "Example",
@@ -95,6 +96,17 @@ def lived_in(store: Store) -> Store:
         recorded_by="Admin Two",
     )
     store.request_waiver("Example", "a reason")
+    # A job (its kind and state on the member's page) and a transfer waiting for a
+    # second admin (described on the fund page), so the scans below read them too.
+    store.enqueue_member_job("Example", "keys", {"shell_name": "example"})
+    store.add_fund_action(
+        "lived-in-transfer-0001",
+        kind="transfer",
+        amount=15000,
+        currency="USD",
+        on_date=date.today().isoformat(),
+        proposed_by="Admin Two",
+    )
     return store
 
 
@@ -281,7 +293,14 @@ def test_a_language_with_only_the_bots_replies_is_not_offered(tmp_path) -> None:
 # -- no English outside the message files ---------------------------------------------
 
 # What the `lived_in` store puts on the pages: user data, never a message.
-USER_DATA = ("Account request: Example", "SHA256:example", "a reason", "laptop", "Example")
+USER_DATA = (
+    "Account request: Example",
+    "SHA256:example",
+    "a reason",
+    "laptop",
+    "Admin Two",
+    "Example",
+)
 MONEY = re.compile(r"\d[\d.,]* [A-Z]{3}")
 # The policy documents are the chapter's own texts, in its own language.
 DOCUMENTS = ("/policies/privacy", "/terms")
