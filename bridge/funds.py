@@ -19,11 +19,10 @@ import secrets
 from datetime import date
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from bridge.auth import admin_required, current_member, settings
-from bridge.said import flash_said, markup
+from bridge.said import Later, flash_said, markup
 from bridge.sessions import current_store
 from membership import outflows
 from policies.money import MoneyError, format_minor, to_minor
@@ -148,10 +147,10 @@ def _propose(kind: str) -> Response | tuple[str, int]:
 
 
 def _refused(refused: outflows.Refused) -> tuple[str, int]:
-    return _render(error=markup(refused.args[0])), 409 if refused.conflict else 400
+    return _render(error=Later(refused.args[0])), 409 if refused.conflict else 400
 
 
-def _render(error: Markup | None = None) -> str:
+def _render(error: Later | None = None) -> str:
     fees, me = settings().fees, _admin()
     store = current_store()
     entries = store.ledger_entries()

@@ -77,3 +77,17 @@ def job_state(state: str) -> Markup:
     if state in JOB_STATES:
         return i18n.text(f"ats-bridge-job-state-{state}")
     return Markup.escape(state)
+
+
+class Later:
+    """`said`, put into words only when a template shows it: inside the page's `<html
+    lang>`, so a message in the page's own language carries no extra `lang` mark."""
+
+    def __init__(self, said: str) -> None:
+        self.said = said
+
+    def __bool__(self) -> bool:
+        return bool(self.said)
+
+    def __html__(self) -> str:
+        return str(markup(self.said))

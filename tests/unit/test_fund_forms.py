@@ -41,7 +41,7 @@ def pay(store: Store, member: str, amount: int) -> int:
 
 def alert(response) -> str:
     found = re.search(
-        r'role="alert">\s*<div class="cdx-message__content">(?:<span[^>]*>)?([^<]+)<',
+        r'role="alert">\s*<div class="cdx-message__content">([^<]+)</div>',
         response.get_data(as_text=True),
     )
     assert found, response.get_data(as_text=True)
