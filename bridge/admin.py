@@ -178,7 +178,7 @@ def payment(username: str) -> Response:
     try:
         minor = to_minor(form.get("amount", ""), currency)
     except MoneyError as error:
-        return _back(username, ("ats-bridge-flash-not-recorded", {"reason": str(error)}))
+        return _back(username, ("ats-bridge-flash-not-recorded", {"reason": error.args[0]}))
 
     def paid(store: Store) -> _Recorded:
         asked = {w.id for w in store.waivers(username, status="requested")}

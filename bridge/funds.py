@@ -89,7 +89,9 @@ def _propose(kind: str) -> Response | tuple[str, int]:
     except MoneyError as error:
         return _refused(
             outflows.Refused(
-                Words(f"Not recorded: {error}.", "ats-bridge-flash-not-recorded", reason=str(error))
+                Words(
+                    f"Not recorded: {error}.", "ats-bridge-flash-not-recorded", reason=error.args[0]
+                )
             )
         )
     note = " ".join(form.get("note", "").split())

@@ -180,6 +180,11 @@ VARIABLES: dict[str, Sequence[str]] = {
     "ats-bridge-outflow-done": ["action"],
     "ats-bridge-outflow-done-paid": ["action", "num_waivers"],
     "ats-bridge-outflow-note-too-long": ["max"],
+    "ats-bridge-money-unknown-currency": ["currency", "known"],
+    "ats-bridge-money-not-amount": ["text"],
+    "ats-bridge-money-decimals": ["text", "currency", "places"],
+    "ats-bridge-money-no-decimals": ["text", "currency"],
+    "ats-bridge-money-too-large": ["text", "currency"],
 }
 
 # The symbols the wiki's {{ATS status}} template puts before each state's name.

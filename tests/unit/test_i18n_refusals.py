@@ -250,3 +250,26 @@ def test_job_kinds_and_states_are_named_in_the_readers_language(
     else:
         assert cells[0].endswith(" (ats-bridge-job-kind-keys)")
         assert cells[1] == "(ats-bridge-job-state-queued)"
+
+
+@pytest.mark.parametrize("language", ["de", "qqx"])
+def test_an_amount_that_is_no_amount_is_refused_in_the_readers_language(
+    client_as, requester_store, language
+) -> None:
+    visitor, query = _speaking(client_as("Admin One"), language)
+    page = "/admin/member/Example"
+    visitor.post(
+        f"{page}/payment{query}",
+        data={
+            "csrf_token": _token(visitor, page),
+            "amount": "20,5.0",
+            "currency": "USD",
+            "paid_on": date.today().isoformat(),
+        },
+    )
+    [said] = _alerts(visitor.get(f"{page}{query}").get_data(as_text=True))
+    if language == "de":
+        assert said == "Nicht erfasst: '20,5.0' ist kein Betrag wie 20.00."
+    else:
+        assert said.startswith("(ats-bridge-flash-not-recorded: reason=")
+        assert "(ats-bridge-money-not-amount: text=" in said
