@@ -185,6 +185,7 @@ VARIABLES: dict[str, Sequence[str]] = {
     "ats-bridge-money-decimals": ["text", "currency", "places"],
     "ats-bridge-money-no-decimals": ["text", "currency"],
     "ats-bridge-money-too-large": ["text", "currency"],
+    "ats-bridge-sshkey-duplicate": ["fingerprint"],
 }
 
 # The symbols the wiki's {{ATS status}} template puts before each state's name.

@@ -239,7 +239,7 @@ def add_key() -> Response:
             auth.advance(member.username, member.username)
             accounts.keys_changed(store, member.username)
     except DuplicateKeyError as error:
-        flash_message("ats-bridge-flash-key-not-added", "error", reason=str(error))
+        flash_said(("ats-bridge-flash-key-not-added", {"reason": error.args[0]}), "error")
         return redirect(url_for("requester.me") + "#keys")
     flash_message("ats-bridge-flash-key-added", "success", fingerprint=record.fingerprint)
     return redirect(url_for("requester.me") + "#keys")

@@ -16,7 +16,7 @@ from datetime import date
 import pytest
 
 from membership.store import Store
-from tests.builders import add_request
+from tests.builders import add_request, ssh_public_key
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 FORM_ID = re.compile(r'name="form_id" value="([^"]+)"')
@@ -273,3 +273,23 @@ def test_an_amount_that_is_no_amount_is_refused_in_the_readers_language(
     else:
         assert said.startswith("(ats-bridge-flash-not-recorded: reason=")
         assert "(ats-bridge-money-not-amount: text=" in said
+
+
+@pytest.mark.parametrize("language", ["de", "qqx"])
+def test_a_key_already_on_the_account_is_refused_in_the_readers_language(
+    client_as, requester_store, language
+) -> None:
+    key = ssh_public_key("laptop")
+    visitor, query = _speaking(client_as("Example"), language)
+    for _ in range(2):
+        visitor.post(f"/keys{query}", data={"csrf_token": _token(visitor, "/me"), "key": key})
+    [said] = _alerts(visitor.get(f"/me{query}").get_data(as_text=True))
+    [stored] = requester_store.ssh_keys("Example")
+    if language == "de":
+        assert said == (
+            f"Nicht hinzugefügt: der Schlüssel {stored.fingerprint} ist bereits in deinem "
+            "Benutzerkonto."
+        )
+    else:
+        assert said.startswith("(ats-bridge-flash-key-not-added: reason=")
+        assert f"(ats-bridge-sshkey-duplicate: fingerprint='{stored.fingerprint}')" in said
