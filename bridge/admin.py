@@ -29,7 +29,6 @@ from typing import Any
 from flask import (
     Blueprint,
     abort,
-    flash,
     make_response,
     redirect,
     render_template,
@@ -42,6 +41,7 @@ from werkzeug.wrappers import Response
 from bridge import auth, dates, desk, i18n
 from bridge.auth import admin_required, current_member, settings
 from bridge.charts import Series, line_chart
+from bridge.said import Said, flash_said, job_kind, job_state
 from bridge.sessions import current_store
 from membership import fund, history, obligations, progress, standing, suspensions, waivers
 from membership.report import build_report, to_csv
@@ -51,8 +51,6 @@ from policies.eligibility import canonical_username
 from policies.money import MoneyError, format_minor, to_minor
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
-# What the desk tells an admin: a message's key and parameters, or text from the rules.
-Said = tuple[str, dict[str, Any]] | str
 MAX_METHOD = 200
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -94,6 +92,8 @@ def queue() -> str:
         wiki_links=_wiki(),
         earlier=desk.earlier_counts(store.requests()),
         finding_words=desk.finding_words,
+        job_kind=job_kind,
+        job_state=job_state,
     )
 
 
@@ -141,6 +141,8 @@ def member(username: str) -> str:
         desk=desk.member_desk(store, _wiki(), username, own),
         wiki_links=_wiki(),
         finding_words=desk.finding_words,
+        job_kind=job_kind,
+        job_state=job_state,
     )
 
 
@@ -179,7 +181,7 @@ def payment(username: str) -> Response:
     try:
         minor = to_minor(form.get("amount", ""), currency)
     except MoneyError as error:
-        return _back(username, ("ats-bridge-flash-not-recorded", {"reason": str(error)}))
+        return _back(username, ("ats-bridge-flash-not-recorded", {"reason": error.args[0]}))
 
     def paid(store: Store) -> _Recorded:
         asked = {w.id for w in store.waivers(username, status="requested")}
@@ -197,7 +199,7 @@ def payment(username: str) -> Response:
                 today=date.today(),
             )
         except obligations.ObligationError as error:
-            raise _Refused(("ats-bridge-flash-not-recorded", {"reason": str(error)})) from error
+            raise _Refused(("ats-bridge-flash-not-recorded", {"reason": error.args[0]})) from error
         except DuplicatePaymentError as error:
             existing = error.existing
             raise _Refused(
@@ -240,7 +242,7 @@ def waiver(waiver_id: int) -> Response:
             needs_second=settings().fees.waiver_needs_second_admin,
         )
     except waivers.WaiverRuleError as error:
-        return _back(record.username, str(error))
+        return _back(record.username, error.args[0])
 
     def settled(store: Store) -> _Recorded:
         try:
@@ -248,7 +250,7 @@ def waiver(waiver_id: int) -> Response:
                 store, record, step, member.username, settings().fees, date.today()
             )
         except waivers.WaiverRuleError as error:  # another admin got there first
-            raise _Refused(str(error)) from error
+            raise _Refused(error.args[0]) from error
         # The fund's rules audit what they did (granted, queued, asked a second admin).
         words = desk.settled_words(outcome, settings().fees.currency, record.id)
         return _Recorded([words], ok=outcome.ok)
@@ -393,9 +395,5 @@ def _back(username: str, *said: Said, category: str = "error") -> Response:
     a message by key and parameters, put into words in the reader's language, or text
     the rules wrote."""
     for message in said:
-        if isinstance(message, tuple):
-            key, params = message
-            i18n.flash_message(key, category, **params)
-        elif message:
-            flash(message, category)
+        flash_said(message, category)
     return redirect(url_for("admin.member", username=username))

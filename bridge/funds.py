@@ -18,13 +18,15 @@ import re
 import secrets
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from bridge.auth import admin_required, current_member, settings
+from bridge.said import Later, flash_said, markup
 from bridge.sessions import current_store
 from membership import outflows
 from policies.money import MoneyError, format_minor, to_minor
+from policies.words import Words
 
 blueprint = Blueprint("funds", __name__, url_prefix="/admin/fund")
 FORM_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -64,7 +66,7 @@ def confirm(action_id: int) -> Response | tuple[str, int]:
         )
     except outflows.Refused as refused:
         return _refused(refused)
-    flash(outcome.message, "success")
+    flash_said(outcome.message, "success")
     return redirect(url_for("funds.page"), code=303)
 
 
@@ -75,7 +77,7 @@ def withdraw(action_id: int) -> Response | tuple[str, int]:
         outcome = outflows.withdraw(current_store(), action_id, _admin(), settings().fees)
     except outflows.Refused as refused:
         return _refused(refused)
-    flash(outcome.message, "success")
+    flash_said(outcome.message, "success")
     return redirect(url_for("funds.page"), code=303)
 
 
@@ -85,10 +87,24 @@ def _propose(kind: str) -> Response | tuple[str, int]:
     try:
         amount = to_minor(form.get("amount", ""), fees.currency)
     except MoneyError as error:
-        return _refused(outflows.Refused(f"Not recorded: {error}."))
+        return _refused(
+            outflows.Refused(
+                Words(
+                    f"Not recorded: {error}.", "ats-bridge-flash-not-recorded", reason=error.args[0]
+                )
+            )
+        )
     note = " ".join(form.get("note", "").split())
     if len(note) > MAX_NOTE:
-        return _refused(outflows.Refused(f"Keep the note under {MAX_NOTE} characters."))
+        return _refused(
+            outflows.Refused(
+                Words(
+                    f"Keep the note under {MAX_NOTE} characters.",
+                    "ats-bridge-outflow-note-too-long",
+                    max=MAX_NOTE,
+                )
+            )
+        )
     on = None
     if kind == "expense":
         try:
@@ -97,14 +113,19 @@ def _propose(kind: str) -> Response | tuple[str, int]:
             on = None
         if on is None or on > date.today():
             return _refused(
-                outflows.Refused("Give the day the expense was paid (not in the future).")
+                outflows.Refused(
+                    Words(
+                        "Give the day the expense was paid (not in the future).",
+                        "ats-bridge-outflow-expense-day",
+                    )
+                )
             )
     payment_id = None
     if kind == "refund":
         try:
             payment_id = int(form.get("payment", ""))
         except ValueError:
-            return _refused(outflows.Refused("Choose a payment to refund."))
+            return _refused(outflows.Refused(outflows.choose_payment()))
     form_id = form.get("form_id", "")
     if not FORM_ID.match(form_id):
         form_id = secrets.token_urlsafe(16)  # an old or hand-made form: still recorded once
@@ -123,15 +144,15 @@ def _propose(kind: str) -> Response | tuple[str, int]:
         )
     except outflows.Refused as refused:
         return _refused(refused)
-    flash(outcome.message, "success")
+    flash_said(outcome.message, "success")
     return redirect(url_for("funds.page"), code=303)
 
 
 def _refused(refused: outflows.Refused) -> tuple[str, int]:
-    return _render(error=str(refused)), 409 if refused.conflict else 400
+    return _render(error=Later(refused.args[0])), 409 if refused.conflict else 400
 
 
-def _render(error: str | None = None) -> str:
+def _render(error: Later | None = None) -> str:
     fees, me = settings().fees, _admin()
     store = current_store()
     entries = store.ledger_entries()
@@ -144,7 +165,7 @@ def _render(error: str | None = None) -> str:
         payments=payments[:200],
         waiting=store.fund_actions(status="proposed"),
         recent=[a for a in store.fund_actions(limit=30) if a.status != "proposed"],
-        describe=lambda action: outflows.describe(action, fees),
+        describe=lambda action: markup(outflows.describe(action, fees)),
         amount=lambda minor: f"{format_minor(minor, fees.currency)} {fees.currency}",
         me=me,
         today=date.today().isoformat(),

@@ -20,7 +20,6 @@ from flask import (
     Blueprint,
     abort,
     current_app,
-    flash,
     redirect,
     render_template,
     request,
@@ -33,6 +32,7 @@ from bridge import auth, i18n
 from bridge.auth import current_member, login_required, settings
 from bridge.i18n import flash_message
 from bridge.oauth import OAuthClient, OAuthError
+from bridge.said import flash_said
 from bridge.security import client_key, rate_limited, safe_next, sign_in_finished
 from bridge.sessions import current_store
 from bridge.views import render_markdown
@@ -223,7 +223,7 @@ def add_key() -> Response:
     try:
         key = parse_public_key(request.form.get("key", ""))
     except SSHKeyError as error:
-        flash(str(error), "error")
+        flash_said(error.args[0], "error")
         return redirect(url_for("requester.me") + "#keys")
     store = current_store()
     try:
@@ -242,7 +242,7 @@ def add_key() -> Response:
             auth.advance(member.username, member.username)
             accounts.keys_changed(store, member.username)
     except DuplicateKeyError as error:
-        flash_message("ats-bridge-flash-key-not-added", "error", reason=str(error))
+        flash_said(("ats-bridge-flash-key-not-added", {"reason": error.args[0]}), "error")
         return redirect(url_for("requester.me") + "#keys")
     flash_message("ats-bridge-flash-key-added", "success", fingerprint=record.fingerprint)
     return redirect(url_for("requester.me") + "#keys")
@@ -283,7 +283,7 @@ def ask_waiver() -> Response:
             current_store(), settings().fees, member.username, reason, date.today()
         )
     except obligations.ObligationError as error:
-        flash(str(error), "error")
+        flash_said(error.args[0], "error")
         return redirect(url_for("requester.me") + "#fee")
     flash_message("ats-bridge-flash-waiver-sent", "success")
     return redirect(url_for("requester.me") + "#fee")

@@ -23,24 +23,47 @@ from membership import ledger
 from membership.ledger import LedgerEntry, LedgerError
 from policies.fees import FeePolicy
 from policies.money import MAX_MINOR, format_minor
+from policies.words import Words
 
 
 def _money(amount: int, policy: FeePolicy) -> str:
     return f"{format_minor(amount, policy.currency)} {policy.currency}"
 
 
-def amount_refusal(amount: object, currency: str, policy: FeePolicy, what: str) -> str | None:
+def kind_words(what: str) -> Words:
+    """The name of an outflow (refund, expense, transfer) inside another sentence."""
+    return Words(what, f"ats-bridge-outflow-kind-{what}")
+
+
+def amount_refusal(amount: object, currency: str, policy: FeePolicy, what: str) -> Words | None:
     """Why `amount` of `currency` is no amount for a `what` (refund, …), or None."""
     if isinstance(amount, bool) or not isinstance(amount, int):
-        return f"The amount of a {what} is whole minor units, not {amount!r}."
+        return Words(
+            f"The amount of a {what} is whole minor units, not {amount!r}.",
+            "ats-bridge-outflow-not-whole",
+            kind=kind_words(what),
+            amount=repr(amount),
+        )
     if amount <= 0:
-        return f"A {what} must be more than zero (e.g. 20.00)."
+        return Words(
+            f"A {what} must be more than zero (e.g. 20.00).",
+            "ats-bridge-outflow-not-positive",
+            kind=kind_words(what),
+        )
     if amount > MAX_MINOR:  # the store's integers are 64-bit
-        return f"{_money(amount, policy)} is more than the ledger can hold; check the amount."
+        return Words(
+            f"{_money(amount, policy)} is more than the ledger can hold; check the amount.",
+            "ats-bridge-outflow-too-large",
+            amount=_money(amount, policy),
+        )
     if currency != policy.currency:
-        return (
+        return Words(
             f"The ledger keeps {policy.currency} only; convert the {currency} {what} to "
-            f"{policy.currency} first."
+            f"{policy.currency} first.",
+            "ats-bridge-outflow-currency",
+            ledger=policy.currency,
+            currency=currency,
+            kind=kind_words(what),
         )
     return None
 
@@ -57,7 +80,7 @@ def transfer_refusal(
     currency: str,
     policy: FeePolicy,
     today: date,
-) -> str | None:
+) -> Words | None:
     """Why `amount` may not move from operating money into the waiver fund, or None."""
     refusal = amount_refusal(amount, currency, policy, "transfer")
     if refusal:
@@ -65,30 +88,42 @@ def transfer_refusal(
     entries = _ours(entries, policy)
     operating = ledger.operating_balance(entries)
     if operating < 0:
-        return (
+        return Words(
             f"Operating money is already below zero ({_money(operating, policy)}); nothing "
-            "can move into the fund until income covers it."
+            "can move into the fund until income covers it.",
+            "ats-bridge-outflow-operating-negative",
+            operating=_money(operating, policy),
         )
     cost = ledger.monthly_cost(entries, today)
     available = ledger.surplus(entries, cost, policy.reserve_months)
     if amount > available:
         reserve = cost * policy.reserve_months
-        kept = (
-            f" and the reserve keeps {_money(reserve, policy)} ({policy.reserve_months} "
-            f"months of {_money(cost, policy)})"
-            if reserve
-            else ""
+        said = {
+            "available": _money(available, policy),
+            "amount": _money(amount, policy),
+            "operating": _money(operating, policy),
+        }
+        english = (
+            f"Only {said['available']} of surplus may move into the fund, not "
+            f"{said['amount']}: operating money is {said['operating']}"
         )
-        return (
-            f"Only {_money(available, policy)} of surplus may move into the fund, not "
-            f"{_money(amount, policy)}: operating money is {_money(operating, policy)}{kept}."
+        if not reserve:
+            return Words(f"{english}.", "ats-bridge-outflow-surplus", **said)
+        return Words(
+            f"{english} and the reserve keeps {_money(reserve, policy)} "
+            f"({policy.reserve_months} months of {_money(cost, policy)}).",
+            "ats-bridge-outflow-surplus-reserve",
+            **said,
+            reserve=_money(reserve, policy),
+            num_months=policy.reserve_months,
+            cost=_money(cost, policy),
         )
     return None
 
 
 def expense_refusal(
     entries: Sequence[LedgerEntry], amount: int, currency: str, policy: FeePolicy
-) -> str | None:
+) -> Words | None:
     """Why an operating expense of `amount` may not be recorded, or None."""
     refusal = amount_refusal(amount, currency, policy, "expense")
     if refusal:
@@ -102,7 +137,7 @@ def refund_refusal(
     amount: int,
     currency: str,
     policy: FeePolicy,
-) -> str | None:
+) -> Words | None:
     """Why `amount` of payment `payment_id` may not be given back, or None."""
     refusal = amount_refusal(amount, currency, policy, "refund")
     if refusal:
@@ -110,30 +145,57 @@ def refund_refusal(
     try:
         left = ledger.refundable(entries, payment_id)
     except LedgerError:
-        return f"There is no payment {payment_id} in the ledger to refund."
+        return no_payment(payment_id)
     payment = next(e for e in entries if e.id == payment_id)
     if payment.currency != policy.currency:
-        return f"Payment {payment_id} is in {payment.currency}; refund it by hand."
+        return Words(
+            f"Payment {payment_id} is in {payment.currency}; refund it by hand.",
+            "ats-bridge-outflow-refund-by-hand",
+            id=payment_id,
+            currency=payment.currency,
+        )
     if left <= 0:
-        return f"Payment {payment_id} ({payment.member}) is already refunded in full."
+        return Words(
+            f"Payment {payment_id} ({payment.member}) is already refunded in full.",
+            "ats-bridge-outflow-refunded",
+            id=payment_id,
+            member=payment.member,
+        )
     if amount > left:
-        return (
+        return Words(
             f"Only {_money(left, policy)} of payment {payment_id} ({payment.member}) is left "
-            f"to refund, not {_money(amount, policy)}."
+            f"to refund, not {_money(amount, policy)}.",
+            "ats-bridge-outflow-refund-left",
+            left=_money(left, policy),
+            id=payment_id,
+            member=payment.member,
+            amount=_money(amount, policy),
         )
     return _overdraw_refusal(entries, amount, policy, "refund")
 
 
 def _overdraw_refusal(
     entries: Sequence[LedgerEntry], amount: int, policy: FeePolicy, what: str
-) -> str | None:
+) -> Words | None:
     operating = ledger.operating_balance(_ours(entries, policy))
     if policy.operating_may_go_negative or amount <= operating:
         return None
-    return (
+    return Words(
         f"Operating money is {_money(operating, policy)}; a {what} of "
         f"{_money(amount, policy)} would take it below zero, which the fee policy does not "
-        "allow (operating_may_go_negative)."
+        "allow (operating_may_go_negative).",
+        "ats-bridge-outflow-overdraw",
+        operating=_money(operating, policy),
+        kind=kind_words(what),
+        amount=_money(amount, policy),
+    )
+
+
+def no_payment(payment_id: int) -> Words:
+    return Words(
+        f"There is no payment {payment_id} in the ledger to refund.",
+        "ats-bridge-outflow-no-payment",
+        id=payment_id,
     )
 
 

@@ -45,11 +45,12 @@ from membership.store import (
 )
 from policies.fees import FeePolicy, standing
 from policies.money import MAX_MINOR, format_minor
+from policies.words import WordedError, Words
 
 YEAR = timedelta(days=365)
 
 
-class ObligationError(ValueError):
+class ObligationError(WordedError):
     """An action the rules above refuse; the message says why, in one line."""
 
 
@@ -87,19 +88,34 @@ def check_may_request_waiver(store: Store, policy: FeePolicy, member: str, today
     """Raise `ObligationError` (worded for the member) if a new request is not taken."""
     open_ = store.waivers(member, status="requested")
     if open_:
-        raise ObligationError(
-            f"You already asked for a waiver (request #{open_[0].id}); the admins will answer it."
-        )
+        raise ObligationError(_asked(open_[0].id))
     how = settled_by(store, policy, member, today)
     if how == "paid":
-        raise ObligationError("Your fee for this year is paid; there is nothing to waive.")
+        raise ObligationError(
+            Words(
+                "Your fee for this year is paid; there is nothing to waive.",
+                "ats-bridge-obligation-paid",
+            )
+        )
     if how == "waived":
         granted = store.waivers(member, status="granted")[-1]
         until = waived_on(granted) + YEAR - timedelta(days=1)
         raise ObligationError(
-            f"Your fee waiver was granted; it covers you until {until.isoformat()}. "
-            "You can ask again when that year ends."
+            Words(
+                f"Your fee waiver was granted; it covers you until {until.isoformat()}. "
+                "You can ask again when that year ends.",
+                "ats-bridge-obligation-waived",
+                date=until.isoformat(),
+            )
         )
+
+
+def _asked(waiver_id: int) -> Words:
+    return Words(
+        f"You already asked for a waiver (request #{waiver_id}); the admins will answer it.",
+        "ats-bridge-obligation-asked",
+        id=waiver_id,
+    )
 
 
 def request_waiver(
@@ -111,10 +127,7 @@ def request_waiver(
         try:
             waiver = store.request_waiver(member, reason)
         except OpenWaiverError as error:  # a writer that skipped the check above
-            raise ObligationError(
-                f"You already asked for a waiver (request #{error.existing.id}); "
-                "the admins will answer it."
-            ) from None
+            raise ObligationError(_asked(error.existing.id)) from None
         store.audit(member, "waiver-requested", waiver_id=waiver.id)
         return waiver
 
@@ -159,24 +172,45 @@ def check_amount(amount: int, currency: str, policy: FeePolicy) -> None:
     """Raise `ObligationError` unless `amount` (minor units) of `currency` may be recorded."""
     if currency != policy.currency:
         raise ObligationError(
-            f"the ledger is kept in {policy.currency}; convert the {currency} amount to "
-            f"{policy.currency} first"
+            Words(
+                f"the ledger is kept in {policy.currency}; convert the {currency} amount to "
+                f"{policy.currency} first",
+                "ats-bridge-obligation-currency",
+                ledger=policy.currency,
+                currency=currency,
+            )
         )
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise ObligationError("the amount must be more than zero (e.g. 20.00)")
+        raise ObligationError(
+            Words(
+                "the amount must be more than zero (e.g. 20.00)",
+                "ats-bridge-obligation-not-positive",
+            )
+        )
     if amount > min(policy.max_payment, MAX_MINOR):
         raise ObligationError(
-            f"{format_minor(amount, currency)} {currency} is more than the largest payment "
-            f"recorded here ({format_minor(policy.max_payment, currency)}, max_payment in "
-            "policies/fees.toml); check the amount"
+            Words(
+                f"{format_minor(amount, currency)} {currency} is more than the largest payment "
+                f"recorded here ({format_minor(policy.max_payment, currency)}, max_payment in "
+                "policies/fees.toml); check the amount",
+                "ats-bridge-obligation-too-large",
+                amount=f"{format_minor(amount, currency)} {currency}",
+                max=format_minor(policy.max_payment, currency),
+            )
         )
 
 
-def describe_payment(payment: PaymentRecord) -> str:
-    return (
-        f"payment #{payment.id} ({payment.username}, "
-        f"{format_minor(payment.amount, payment.currency)} {payment.currency} paid on "
-        f"{payment.paid_on}, recorded by {payment.recorded_by})"
+def describe_payment(payment: PaymentRecord) -> Words:
+    amount = f"{format_minor(payment.amount, payment.currency)} {payment.currency}"
+    return Words(
+        f"payment #{payment.id} ({payment.username}, {amount} paid on "
+        f"{payment.paid_on}, recorded by {payment.recorded_by})",
+        "ats-bridge-payment-described",
+        id=payment.id,
+        username=payment.username,
+        amount=amount,
+        date=payment.paid_on,
+        admin=payment.recorded_by,
     )
 
 

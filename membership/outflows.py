@@ -23,11 +23,12 @@ from membership.ledger import LedgerEntry, LedgerError
 from membership.store import FundAction, Store
 from policies.fees import FeePolicy
 from policies.money import format_minor
+from policies.words import WordedError, Words
 
 KINDS = ("refund", "expense", "transfer")
 
 
-class Refused(ValueError):
+class Refused(WordedError):
     """An outflow that may not happen; `conflict` when another admin or form came first."""
 
     def __init__(self, message: str, *, conflict: bool = False) -> None:
@@ -39,7 +40,7 @@ class Refused(ValueError):
 class Outcome:
     action: FundAction
     done: bool  # False: waiting for a second admin
-    message: str
+    message: Words
 
 
 @dataclass(frozen=True)
@@ -95,20 +96,37 @@ def propose(
 ) -> Outcome:
     """An admin's refund, expense or transfer: carried out, or waiting for a second admin."""
     if kind not in KINDS:
-        raise Refused(f"Unknown action {kind!r}; one of {', '.join(KINDS)}.")
+        raise Refused(
+            Words(
+                f"Unknown action {kind!r}; one of {', '.join(KINDS)}.",
+                "ats-bridge-outflow-unknown-kind",
+                kind=kind,
+                kinds=", ".join(KINDS),
+            )
+        )
     refusal = cover.amount_refusal(amount, policy.currency, policy, kind)
     if refusal:
         raise Refused(refusal)
     note = " ".join(note.split())
     if kind == "expense" and not note:
-        raise Refused("Say what the expense paid for (it is shown in the report).")
+        raise Refused(
+            Words(
+                "Say what the expense paid for (it is shown in the report).",
+                "ats-bridge-outflow-expense-note",
+            )
+        )
     with store.transaction():
         member = ""
         if kind == "refund":
             payment = _payment(store, payment_id)
             member = payment.member
             if member == admin:
-                raise Refused("No admin refunds their own payment; ask another admin.")
+                raise Refused(
+                    Words(
+                        "No admin refunds their own payment; ask another admin.",
+                        "ats-bridge-outflow-own-refund",
+                    )
+                )
         action, created = store.add_fund_action(
             form_id,
             kind=kind,
@@ -121,7 +139,9 @@ def propose(
             refund_of=payment_id if kind == "refund" else None,
         )
         if not created:
-            raise Refused(f"This form was already sent: {describe(action, policy)}", conflict=True)
+            raise Refused(
+                _about("This form was already sent", "sent", action, policy), conflict=True
+            )
         refusal = _refusal(store, action, policy, today)
         if refusal:
             raise Refused(refusal)
@@ -130,9 +150,15 @@ def propose(
             return Outcome(
                 action,
                 False,
-                f"The {kind} of {_money(amount, policy)} is more than "
-                f"{_money(policy.second_admin_above, policy)}: it waits for a second admin's "
-                "confirmation.",
+                Words(
+                    f"The {kind} of {_money(amount, policy)} is more than "
+                    f"{_money(policy.second_admin_above, policy)}: it waits for a second "
+                    "admin's confirmation.",
+                    "ats-bridge-outflow-waits",
+                    kind=cover.kind_words(kind),
+                    amount=_money(amount, policy),
+                    limit=_money(policy.second_admin_above, policy),
+                ),
             )
         return _carry_out(store, action, admin, policy, today)
 
@@ -142,12 +168,27 @@ def confirm(store: Store, action_id: int, admin: str, policy: FeePolicy, today: 
     with store.transaction():
         action = _open_action(store, action_id, policy)
         if admin == action.proposed_by:
-            raise Refused(f"You proposed this {action.kind}; a second admin must confirm it.")
+            raise Refused(
+                Words(
+                    f"You proposed this {action.kind}; a second admin must confirm it.",
+                    "ats-bridge-outflow-proposer",
+                    kind=cover.kind_words(action.kind),
+                )
+            )
         if action.kind == "refund" and admin == action.member:
-            raise Refused("No admin confirms a refund to themselves; ask another admin.")
+            raise Refused(
+                Words(
+                    "No admin confirms a refund to themselves; ask another admin.",
+                    "ats-bridge-outflow-refund-to-self",
+                )
+            )
         refusal = _refusal(store, action, policy, today)
         if refusal:
-            raise Refused(f"Not confirmed: {refusal}")
+            raise Refused(
+                Words(
+                    f"Not confirmed: {refusal}", "ats-bridge-outflow-not-confirmed", reason=refusal
+                )
+            )
         return _carry_out(store, action, admin, policy, today)
 
 
@@ -159,48 +200,94 @@ def withdraw(store: Store, action_id: int, admin: str, policy: FeePolicy) -> Out
         _audit(store, admin, "withdrawn", action)
         closed = store.fund_action(action.id)
         assert closed is not None
-        return Outcome(closed, False, f"Withdrawn: {describe(action, policy)}")
+        return Outcome(closed, False, _about("Withdrawn", "withdrawn", action, policy))
 
 
-def describe(action: FundAction, policy: FeePolicy) -> str:
+def describe(action: FundAction, policy: FeePolicy) -> Words:
     """One line about an action and where it stands, for admins."""
+    amount = _money(action.amount, policy)
     what = {
-        "refund": f"refund of {_money(action.amount, policy)} to {action.member} "
-        f"(payment {action.refund_of})",
-        "expense": f"expense of {_money(action.amount, policy)} ({action.note})",
-        "transfer": f"transfer of {_money(action.amount, policy)} into the waiver fund",
+        "refund": Words(
+            f"refund of {amount} to {action.member} (payment {action.refund_of})",
+            "ats-bridge-outflow-what-refund",
+            amount=amount,
+            member=action.member,
+            id=action.refund_of,
+        ),
+        "expense": Words(
+            f"expense of {amount} ({action.note})",
+            "ats-bridge-outflow-what-expense",
+            amount=amount,
+            note=action.note,
+        ),
+        "transfer": Words(
+            f"transfer of {amount} into the waiver fund",
+            "ats-bridge-outflow-what-transfer",
+            amount=amount,
+        ),
     }[action.kind]
-    if action.status == "done":
-        by = (
-            f"recorded by {action.decided_by}"
-            if action.decided_by == action.proposed_by
-            else f"proposed by {action.proposed_by}, confirmed by {action.decided_by}"
+    key = "ats-bridge-outflow-described"
+    proposer, decider = action.proposed_by, action.decided_by or ""
+    if action.status == "done" and decider == proposer:
+        return Words(
+            f"the {what}, recorded by {decider} at {action.decided_at}.",
+            f"{key}-recorded",
+            what=what,
+            admin=decider,
+            date=action.decided_at or "",
         )
-        return f"the {what}, {by} at {action.decided_at}."
+    if action.status == "done":
+        return Words(
+            f"the {what}, proposed by {proposer}, confirmed by {decider} at {action.decided_at}.",
+            f"{key}-confirmed",
+            what=what,
+            proposer=proposer,
+            admin=decider,
+            date=action.decided_at or "",
+        )
     if action.status == "withdrawn":
-        return f"the {what}, proposed by {action.proposed_by}, withdrawn by {action.decided_by}."
-    return f"the {what}, proposed by {action.proposed_by}, waiting for a second admin."
+        return Words(
+            f"the {what}, proposed by {proposer}, withdrawn by {decider}.",
+            f"{key}-withdrawn",
+            what=what,
+            proposer=proposer,
+            admin=decider,
+        )
+    return Words(
+        f"the {what}, proposed by {proposer}, waiting for a second admin.",
+        f"{key}-waiting",
+        what=what,
+        proposer=proposer,
+    )
+
+
+def _about(english: str, step: str, action: FundAction, policy: FeePolicy) -> Words:
+    """`english: <the action described>`, as the message `ats-bridge-outflow-<step>`."""
+    described = describe(action, policy)
+    return Words(f"{english}: {described}", f"ats-bridge-outflow-{step}", action=described)
 
 
 def _payment(store: Store, payment_id: int | None) -> LedgerEntry:
     found = store.ledger_entries(entry_id=payment_id) if payment_id is not None else []
     if not found or found[0].kind != "payment":
-        raise Refused("Choose a payment to refund.")
+        raise Refused(choose_payment())
     return found[0]
 
 
 def _open_action(store: Store, action_id: int, policy: FeePolicy) -> FundAction:
     action = store.fund_action(action_id)
     if action is None:
-        raise Refused(f"There is no action {action_id}.")
+        raise Refused(
+            Words(f"There is no action {action_id}.", "ats-bridge-outflow-no-action", id=action_id)
+        )
     if action.status == "done":
-        raise Refused(f"Already done: {describe(action, policy)}", conflict=True)
+        raise Refused(_about("Already done", "already-done", action, policy), conflict=True)
     if action.status == "withdrawn":
-        raise Refused(f"Nothing to do: {describe(action, policy)}", conflict=True)
+        raise Refused(_about("Nothing to do", "nothing-to-do", action, policy), conflict=True)
     return action
 
 
-def _refusal(store: Store, action: FundAction, policy: FeePolicy, today: date) -> str | None:
+def _refusal(store: Store, action: FundAction, policy: FeePolicy, today: date) -> Words | None:
     entries = store.ledger_entries()
     if action.kind == "transfer":
         return cover.transfer_refusal(entries, action.amount, action.currency, policy, today)
@@ -214,15 +301,14 @@ def _carry_out(
     store: Store, action: FundAction, admin: str, policy: FeePolicy, today: date
 ) -> Outcome:
     """Write the ledger entry for `action` (inside the caller's transaction)."""
-    extra = ""
+    paid_count = 0
     try:
         if action.kind == "transfer":
             paid = fund.transfer_surplus(
                 store, action.amount, policy, admin, today, note=action.note
             )
             entry = store.ledger_entries(kind="transfer")[-1]
-            if paid:
-                extra = f" It paid {len(paid)} queued waiver(s)."
+            paid_count = len(paid)
         else:
             entry = store.add_ledger_entry(
                 LedgerEntry(
@@ -240,11 +326,30 @@ def _carry_out(
     except LedgerError as error:
         raise Refused(str(error)) from None
     if not store.close_fund_action(action.id, admin, status="done", ledger_id=entry.id):
-        raise Refused("Another admin decided this action first.", conflict=True)
+        raise Refused(
+            Words("Another admin decided this action first.", "ats-bridge-outflow-decided-first"),
+            conflict=True,
+        )
     _audit(store, admin, "done", action, ledger_id=entry.id)
     done = store.fund_action(action.id)
     assert done is not None
-    return Outcome(done, True, f"Done: {describe(done, policy)}{extra}")
+    described = describe(done, policy)
+    if not paid_count:
+        return Outcome(done, True, _about("Done", "done", done, policy))
+    return Outcome(
+        done,
+        True,
+        Words(
+            f"Done: {described} It paid {paid_count} queued waiver(s).",
+            "ats-bridge-outflow-done-paid",
+            action=described,
+            num_waivers=paid_count,
+        ),
+    )
+
+
+def choose_payment() -> Words:
+    return Words("Choose a payment to refund.", "ats-bridge-outflow-choose-payment")
 
 
 def _audit(store: Store, admin: str, step: str, action: FundAction, **more: Any) -> None:

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from membership.store import WaiverRecord
 from policies.eligibility import canonical_username
+from policies.words import WordedError, Words
 
 
-class WaiverRuleError(ValueError):
-    """The action is not allowed; the message says why."""
+class WaiverRuleError(WordedError):
+    """The action is not allowed; the message (`Words`) says why."""
 
 
 @dataclass(frozen=True)
@@ -27,36 +28,70 @@ class WaiverStep:
 
 def decide(waiver: WaiverRecord, admin: str, action: str, *, needs_second: bool) -> WaiverStep:
     if canonical_username(admin) == canonical_username(waiver.username):
-        raise WaiverRuleError("No one may decide their own waiver; ask another admin.")
+        raise WaiverRuleError(
+            Words(
+                "No one may decide their own waiver; ask another admin.",
+                "ats-bridge-waiver-rule-own",
+            )
+        )
     if waiver.status != "requested":
         raise WaiverRuleError(already(waiver))
     if action == "refuse":
         return WaiverStep("decide", "refused", "waiver-refused")
     if action != "grant":
-        raise WaiverRuleError(f"Unknown action {action!r}.")
+        raise WaiverRuleError(
+            Words(f"Unknown action {action!r}.", "ats-bridge-waiver-rule-unknown", action=action)
+        )
     if waiver.awaiting_confirmation:
         if canonical_username(admin) == canonical_username(waiver.decided_by or ""):
-            raise WaiverRuleError("You proposed this waiver; a second admin must confirm it.")
+            raise WaiverRuleError(
+                Words(
+                    "You proposed this waiver; a second admin must confirm it.",
+                    "ats-bridge-waiver-rule-proposer",
+                )
+            )
         return WaiverStep("confirm", "granted", "waiver-confirmed")
     if needs_second:
         return WaiverStep("decide", "requested", "waiver-grant-proposed")
     return WaiverStep("decide", "granted", "waiver-granted")
 
 
-def already(waiver: WaiverRecord) -> str:
+def already(waiver: WaiverRecord) -> Words:
     """What happened to a waiver that is no longer as the admin saw it, in one line."""
+    key = "ats-bridge-waiver-rule-already"
     if waiver.status == "granted":
         if waiver.confirmed_by:
-            return f"This waiver was already granted: confirmed by {waiver.confirmed_by}."
-        by = f" by {waiver.decided_by}" if waiver.decided_by else ""
-        return f"This waiver was already granted{by}."
+            return Words(
+                f"This waiver was already granted: confirmed by {waiver.confirmed_by}.",
+                f"{key}-confirmed",
+                admin=waiver.confirmed_by,
+            )
+        if waiver.decided_by:
+            return Words(
+                f"This waiver was already granted by {waiver.decided_by}.",
+                f"{key}-granted-by",
+                admin=waiver.decided_by,
+            )
+        return Words("This waiver was already granted.", f"{key}-granted")
     if waiver.status == "refused":
-        return f"This waiver was already refused by {waiver.decided_by}."
-    if waiver.status == "withdrawn":
-        return "This waiver was withdrawn: the member's fee for the year is settled."
-    if waiver.awaiting_confirmation:
-        return (
-            f"This waiver was already granted by {waiver.decided_by} and waits for a second "
-            "admin's confirmation; reload the page to see it."
+        return Words(
+            f"This waiver was already refused by {waiver.decided_by}.",
+            f"{key}-refused",
+            admin=waiver.decided_by or "",
         )
-    return "This waiver changed since the page was loaded; reload the page to see it."
+    if waiver.status == "withdrawn":
+        return Words(
+            "This waiver was withdrawn: the member's fee for the year is settled.",
+            f"{key}-withdrawn",
+        )
+    if waiver.awaiting_confirmation:
+        return Words(
+            f"This waiver was already granted by {waiver.decided_by} and waits for a second "
+            "admin's confirmation; reload the page to see it.",
+            f"{key}-awaiting",
+            admin=waiver.decided_by or "",
+        )
+    return Words(
+        "This waiver changed since the page was loaded; reload the page to see it.",
+        "ats-bridge-waiver-rule-changed",
+    )

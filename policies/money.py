@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from policies.words import WordedError, Words
+
 # ISO 4217 minor units of the currencies a chapter is likely to see; others are refused
 # until added here, because guessing the decimals would misread an amount.
 DECIMALS = {
@@ -34,8 +36,8 @@ DECIMALS = {
 MAX_MINOR = 2**63 - 1
 
 
-class MoneyError(ValueError):
-    """An amount or currency that cannot be read exactly; the message says why."""
+class MoneyError(WordedError):
+    """An amount or currency that cannot be read exactly; the message (`Words`) says why."""
 
 
 def decimals(currency: str) -> int:
@@ -43,7 +45,14 @@ def decimals(currency: str) -> int:
         return DECIMALS[currency]
     except KeyError:
         known = ", ".join(sorted(DECIMALS))
-        raise MoneyError(f"unknown currency {currency!r}; known: {known}") from None
+        raise MoneyError(
+            Words(
+                f"unknown currency {currency!r}; known: {known}",
+                "ats-bridge-money-unknown-currency",
+                currency=repr(currency),
+                known=known,
+            )
+        ) from None
 
 
 def to_minor(text: str, currency: str) -> int:
@@ -51,23 +60,44 @@ def to_minor(text: str, currency: str) -> int:
     thousands separators and more decimals than `currency` has."""
     places = decimals(currency)
     raw = text.strip()
+    not_amount = Words(
+        f"{text!r} is not an amount like 20.00", "ats-bridge-money-not-amount", text=repr(text)
+    )
     if not raw or any(c not in "0123456789.-" for c in raw) or raw.count(".") > 1:
-        raise MoneyError(f"{text!r} is not an amount like 20.00")
+        raise MoneyError(not_amount)
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise MoneyError(f"{text!r} is not an amount like 20.00") from None
+        raise MoneyError(not_amount) from None
     exponent = value.as_tuple().exponent
     assert isinstance(exponent, int)  # finite: the characters above allow no NaN
     if -exponent > places:
         raise MoneyError(
-            f"{text!r} has more decimals than {currency} has ({places})"
+            Words(
+                f"{text!r} has more decimals than {currency} has ({places})",
+                "ats-bridge-money-decimals",
+                text=repr(text),
+                currency=currency,
+                places=places,
+            )
             if places
-            else f"{text!r}: {currency} has no decimals"
+            else Words(
+                f"{text!r}: {currency} has no decimals",
+                "ats-bridge-money-no-decimals",
+                text=repr(text),
+                currency=currency,
+            )
         )
     minor = int(value.scaleb(places))
     if abs(minor) > MAX_MINOR:
-        raise MoneyError(f"{text!r} is too large to be an amount in {currency}")
+        raise MoneyError(
+            Words(
+                f"{text!r} is too large to be an amount in {currency}",
+                "ats-bridge-money-too-large",
+                text=repr(text),
+                currency=currency,
+            )
+        )
     return minor
 
 

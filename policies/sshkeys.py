@@ -24,6 +24,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 
+from policies.words import WordedError, Words
+
 MIN_RSA_BITS = 3072
 MAX_LINE = 16_384
 
@@ -38,11 +40,14 @@ ACCEPTED_TYPES = (
     *_ECDSA,
     "ssh-rsa",
 )
-_HOW_TO = "Create a new key with `ssh-keygen -t ed25519` and paste the .pub file."
+_HOW_TO = Words(
+    "Create a new key with `ssh-keygen -t ed25519` and paste the .pub file.",
+    "ats-bridge-sshkey-how-to",
+)
 
 
-class SSHKeyError(ValueError):
-    """The pasted text is not an acceptable SSH public key; the message says why."""
+class SSHKeyError(WordedError):
+    """The pasted text is not an acceptable SSH public key; the message (`Words`) says why."""
 
 
 @dataclass(frozen=True)
@@ -69,42 +74,87 @@ def parse_public_key(text: str) -> PublicKey:
     text = text.strip()
     if "PRIVATE KEY" in text or "-----BEGIN" in text:
         raise SSHKeyError(
-            "This looks like a private key. Never paste a private key anywhere: it must "
-            "stay on your computer. Paste the public key instead (the file ending in .pub), "
-            "and if you have shared this private key, create a new one."
+            Words(
+                "This looks like a private key. Never paste a private key anywhere: it must "
+                "stay on your computer. Paste the public key instead (the file ending in .pub), "
+                "and if you have shared this private key, create a new one.",
+                "ats-bridge-sshkey-private",
+            )
         )
     if not text:
-        raise SSHKeyError(f"No key was given. {_HOW_TO}")
+        raise SSHKeyError(
+            Words(f"No key was given. {_HOW_TO}", "ats-bridge-sshkey-empty", how=_HOW_TO)
+        )
     if len(text) > MAX_LINE:
-        raise SSHKeyError("That is far too long for an SSH public key. Paste one .pub line.")
+        raise SSHKeyError(
+            Words(
+                "That is far too long for an SSH public key. Paste one .pub line.",
+                "ats-bridge-sshkey-too-long",
+            )
+        )
     if "\n" in text or "\r" in text:
-        raise SSHKeyError("Paste one key at a time, on one line.")
+        raise SSHKeyError(
+            Words("Paste one key at a time, on one line.", "ats-bridge-sshkey-one-line")
+        )
     parts = text.split(None, 2)
     if len(parts) < 2:
-        raise SSHKeyError(f"An SSH public key reads `TYPE BASE64 [comment]`. {_HOW_TO}")
+        raise SSHKeyError(
+            Words(
+                f"An SSH public key reads `TYPE BASE64 [comment]`. {_HOW_TO}",
+                "ats-bridge-sshkey-format",
+                how=_HOW_TO,
+            )
+        )
     key_type, encoded = parts[0], parts[1]
     comment = parts[2].strip() if len(parts) > 2 else ""
     if key_type == "ssh-dss":
-        raise SSHKeyError(f"DSA keys are obsolete and refused. {_HOW_TO}")
+        raise SSHKeyError(
+            Words(
+                f"DSA keys are obsolete and refused. {_HOW_TO}",
+                "ats-bridge-sshkey-dsa",
+                how=_HOW_TO,
+            )
+        )
     if key_type not in ACCEPTED_TYPES:
         raise SSHKeyError(
-            f"Key type {key_type[:40]!r} is not accepted (accepted: "
-            f"{', '.join(ACCEPTED_TYPES)}). Paste the key alone, without options. {_HOW_TO}"
+            Words(
+                f"Key type {key_type[:40]!r} is not accepted (accepted: "
+                f"{', '.join(ACCEPTED_TYPES)}). Paste the key alone, without options. {_HOW_TO}",
+                "ats-bridge-sshkey-type",
+                type=key_type[:40],
+                accepted=", ".join(ACCEPTED_TYPES),
+                how=_HOW_TO,
+            )
         )
     try:
         blob = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise SSHKeyError("The key's base64 part is damaged (copy the whole line again).") from None
+        raise SSHKeyError(
+            Words(
+                "The key's base64 part is damaged (copy the whole line again).",
+                "ats-bridge-sshkey-base64",
+            )
+        ) from None
     reader = _Reader(blob)
     inner = reader.string().decode("ascii", "replace")
     if inner != key_type:
         raise SSHKeyError(
-            f"The line says {key_type!r} but the key inside is {inner[:40]!r}: "
-            "the line was edited or pieced together. Copy the .pub file again."
+            Words(
+                f"The line says {key_type!r} but the key inside is {inner[:40]!r}: "
+                "the line was edited or pieced together. Copy the .pub file again.",
+                "ats-bridge-sshkey-mismatch",
+                type=key_type,
+                inner=inner[:40],
+            )
         )
     _check_framing(key_type, reader)
     if not reader.done():
-        raise SSHKeyError("The key has extra bytes at its end; copy the .pub file again.")
+        raise SSHKeyError(
+            Words(
+                "The key has extra bytes at its end; copy the .pub file again.",
+                "ats-bridge-sshkey-extra-bytes",
+            )
+        )
     bits = _check_material(key_type, blob)
     return PublicKey(key_type, bits, blob, fingerprint(blob), comment)
 
@@ -113,16 +163,32 @@ def _check_framing(key_type: str, reader: _Reader) -> None:
     """The fields after the type, with the messages a requester can act on."""
     if key_type in ("ssh-ed25519", "sk-ssh-ed25519@openssh.com"):
         if len(reader.string()) != 32:
-            raise SSHKeyError("The Ed25519 key is not 32 bytes long; copy the .pub file again.")
+            raise SSHKeyError(
+                Words(
+                    "The Ed25519 key is not 32 bytes long; copy the .pub file again.",
+                    "ats-bridge-sshkey-ed25519-length",
+                )
+            )
         if key_type.startswith("sk-"):
             application = reader.string()
             if not application:
-                raise SSHKeyError("The security-key key names no application.")
+                raise SSHKeyError(
+                    Words(
+                        "The security-key key names no application.",
+                        "ats-bridge-sshkey-sk-application",
+                    )
+                )
         return
     if key_type in _ECDSA:
         curve = _ECDSA[key_type]
         if reader.string() != curve.encode():
-            raise SSHKeyError(f"The ECDSA key is not on the {curve} curve its type names.")
+            raise SSHKeyError(
+                Words(
+                    f"The ECDSA key is not on the {curve} curve its type names.",
+                    "ats-bridge-sshkey-ecdsa-curve",
+                    curve=curve,
+                )
+            )
         reader.string()  # the point, checked by cryptography
         return
     reader.string()  # RSA exponent and modulus, checked by cryptography
@@ -137,8 +203,12 @@ def _check_material(key_type: str, blob: bytes) -> int:
     except (ValueError, UnsupportedAlgorithm):
         kind = "ECDSA" if key_type in _ECDSA else "RSA" if key_type == "ssh-rsa" else "Ed25519"
         raise SSHKeyError(
-            f"The {kind} key is not a valid key (its numbers do not fit together); "
-            "copy the .pub file again."
+            Words(
+                f"The {kind} key is not a valid key (its numbers do not fit together); "
+                "copy the .pub file again.",
+                "ats-bridge-sshkey-invalid",
+                kind=kind,
+            )
         ) from None
     if isinstance(key, ec.EllipticCurvePublicKey):
         return key.curve.key_size
@@ -146,7 +216,13 @@ def _check_material(key_type: str, blob: bytes) -> int:
         bits = key.key_size
         if bits < MIN_RSA_BITS:
             raise SSHKeyError(
-                f"This RSA key has {bits} bits; at least {MIN_RSA_BITS} are needed. {_HOW_TO}"
+                Words(
+                    f"This RSA key has {bits} bits; at least {MIN_RSA_BITS} are needed. {_HOW_TO}",
+                    "ats-bridge-sshkey-rsa-bits",
+                    bits=bits,
+                    min=MIN_RSA_BITS,
+                    how=_HOW_TO,
+                )
             )
         return bits
     return 256
@@ -161,11 +237,21 @@ class _Reader:
 
     def string(self) -> bytes:
         if self.at + 4 > len(self.data):
-            raise SSHKeyError("The key is truncated; copy the whole line again.")
+            raise SSHKeyError(
+                Words(
+                    "The key is truncated; copy the whole line again.",
+                    "ats-bridge-sshkey-truncated",
+                )
+            )
         (length,) = struct.unpack(">I", self.data[self.at : self.at + 4])
         start, self.at = self.at + 4, self.at + 4 + length
         if self.at > len(self.data):
-            raise SSHKeyError("The key is truncated; copy the whole line again.")
+            raise SSHKeyError(
+                Words(
+                    "The key is truncated; copy the whole line again.",
+                    "ats-bridge-sshkey-truncated",
+                )
+            )
         return self.data[start : self.at]
 
     def done(self) -> bool:

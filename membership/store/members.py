@@ -19,6 +19,7 @@ from membership.store.records import (
     SSHKeyRecord,
 )
 from policies.times import iso
+from policies.words import Words
 
 
 class MembersRoom(StoreConnection):
@@ -83,7 +84,13 @@ class MembersRoom(StoreConnection):
         try:
             key_id = self._insert("ssh_keys", row)
         except sqlite3.IntegrityError:
-            raise DuplicateKeyError(f"the key {fingerprint} is already on your account") from None
+            raise DuplicateKeyError(
+                Words(
+                    f"the key {fingerprint} is already on your account",
+                    "ats-bridge-sshkey-duplicate",
+                    fingerprint=fingerprint,
+                )
+            ) from None
         added = self._first("ssh_keys", "id = ?", [key_id])
         assert added is not None
         return SSHKeyRecord(**added)

@@ -37,7 +37,7 @@ def test_bridge_steps_are_posted_on_wiki_by_the_bot(wikibot: WikiBot, bridge_app
     wikibot.cycle()
     line = bot_replies(section(wikibot.text(), HEADING))[-1]
     assert line.startswith(":{{ATS status|awaiting-requester}}")
-    assert "identity confirmed" in line and "settle the yearly fee" in line
+    assert "logged in with the wiki account" in line and "settle the yearly fee" in line
     assert "identify privately to a chapter admin" in line
 
     token = csrf(requester, "/terms")

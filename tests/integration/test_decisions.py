@@ -36,7 +36,7 @@ def test_admin_approval_is_honoured_and_names_the_open_gates(wikibot: WikiBot) -
     assert last.startswith(
         ":{{ATS status|awaiting-identity}} Approved by [[User:ChapterAdmin|ChapterAdmin]]"
     )
-    assert "proof of identity" in last and "SSH key" in last
+    assert "logging in with the wiki account" in last and "SSH key" in last
     rec = record(wikibot)
     assert rec.approved_by == "ChapterAdmin" and rec.approval_revid
     [decision] = wikibot.store().decisions(rec.id)

@@ -76,7 +76,8 @@ class _Page(HTMLParser):
 
 @pytest.fixture
 def lived_in(store: Store) -> Store:
-    """A store with something on every page: a request, a key, a payment, a waiver."""
+    """A store with something on every page: a request, a key, a payment, a waiver, a
+    job and a transfer waiting for a second admin."""
     add_request(store, state="awaiting-requester")
     store.add_ssh_key(
         "Example",
@@ -116,6 +117,17 @@ def lived_in(store: Store) -> Store:
         reason="declined",
     )
     store.audit("Admin Two", "decision:decline", earlier.id, revid=7)
+    # A job (its kind and state on the member's page) and a transfer waiting for a
+    # second admin (described on the fund page), so the scans below read them too.
+    store.enqueue_member_job("Example", "keys", {"shell_name": "example"})
+    store.add_fund_action(
+        "lived-in-transfer-0001",
+        kind="transfer",
+        amount=15000,
+        currency="USD",
+        on_date=date.today().isoformat(),
+        proposed_by="Admin Two",
+    )
     return store
 
 

@@ -1,0 +1,35 @@
+"""A sentence in English that also knows its message: key and parameters.
+
+The rules write their refusals in English, which the command line prints as they are.
+The bridge shows the same refusals to readers of other languages, so each one carries
+the key of its message in `i18n/*.json` and the values of that message's parameters;
+the bridge puts it into the reader's words. A parameter may itself be `Words` (a
+sentence naming a payment or an action inside another). Being a `str`, `Words` goes
+anywhere the English text went before.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+
+class Words(str):
+    """English text, with the message key and parameters that say it in any language."""
+
+    key: str
+    params: dict[str, object]
+
+    def __new__(cls, english: str, key: str, **params: object) -> Self:
+        words = super().__new__(cls, english)
+        words.key = key
+        words.params = params
+        return words
+
+
+class WordedError(ValueError):
+    """A refusal whose message may be `Words`; `words` is None for plain English."""
+
+    @property
+    def words(self) -> Words | None:
+        said = self.args[0] if self.args else None
+        return said if isinstance(said, Words) else None
