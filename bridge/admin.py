@@ -276,7 +276,7 @@ def suspension(username: str) -> Response:
             about = {} if refused.code.startswith("reason-") else {"username": username}
             raise _Refused((key, about)) from refused
         done = "restored" if restoring else "suspended"
-        # membership.suspensions audits the decision (with the reason) itself.
+        # membership.suspensions audits who decided and when (the reason stays on the account).
         return _Recorded([(f"ats-bridge-flash-{done}", {"username": username, "job": job.id})])
 
     return _act(username, admin, decided)
