@@ -1,38 +1,46 @@
-"""The demo's shell part, where it cannot run: as an unprivileged user (a real process
-with another uid, through `setpriv`) it prints one line saying why, starts nothing and
-hands the demo nothing to stop, so the rest of the demo goes on."""
+"""The demo's shell part, where it cannot run: without root, or without `unshare`, it
+prints one line saying why, starts nothing and hands the demo nothing to stop, so the
+rest of the demo goes on. (The tests run as root; the uid and the missing command are
+what this process is told, nothing else is changed. The shell part itself, as root, is
+tests/integration/test_demo_shell.py.)"""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-SCRIPT = """
-from pathlib import Path
-from ats.demo_shell import open_shell
-print(open_shell(None, Path("/nonexistent"), "http://127.0.0.1:9", None, Path("/nonexistent")))
-"""
+import pytest
+
+from ats import demo_shell
 
 
-def test_without_root_the_shell_part_is_skipped_in_one_line(tmp_path: Path) -> None:
-    assert os.geteuid() == 0, "the tests run as root (scripts/test)"
-    setpriv = shutil.which("setpriv")
-    assert setpriv, "setpriv (util-linux) is missing"
-    result = subprocess.run(
-        [setpriv, "--reuid", "65534", "--regid", "65534", "--clear-groups"]
-        + [sys.executable, "-c", SCRIPT],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
+def _open(capsys: pytest.CaptureFixture[str]) -> tuple[list[object], list[str]]:
+    started = demo_shell.open_shell(
+        None,  # type: ignore[arg-type]  # never reached: nothing is started
+        Path("/nonexistent"),
+        "http://127.0.0.1:9",
+        None,  # type: ignore[arg-type]
+        Path("/nonexistent"),
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
-        "shell:        skipped: it needs root (the login host runs in a mount namespace)",
-        "[]",
+    return list(started), capsys.readouterr().out.splitlines()
+
+
+def test_without_root_the_shell_part_is_skipped_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(demo_shell.os, "geteuid", lambda: 65534)
+    started, printed = _open(capsys)
+    assert started == []
+    assert printed == [
+        "shell:        skipped: it needs root (the login host runs in a mount namespace)"
     ]
-    assert result.stderr == ""
+    assert not Path("/nonexistent").exists()
+
+
+def test_without_unshare_the_shell_part_is_skipped_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(demo_shell.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(demo_shell.shutil, "which", lambda name: None)
+    started, printed = _open(capsys)
+    assert started == []
+    assert printed == ["shell:        skipped: unshare is missing (util-linux)"]
