@@ -26,6 +26,27 @@ ROOT_DN = "cn=admin,dc=toolserver,dc=example"
 SYSTEM_SCHEMAS = ("core", "cosine", "nis", "inetorgperson")
 
 
+def slapd_conf(folder: Path, includes: list[str], hashed: str, database_extra: str = "") -> str:
+    """The slapd.conf of a server kept in `folder` (its pid file there, its mdb database
+    in `folder/data`) with the schema files `includes` and the rootdn's `hashed`
+    password; the tests' servers are written by it too."""
+    lines = "\n".join(f"include {path}" for path in includes)
+    return f"""{lines}
+pidfile {folder}/slapd.pid
+modulepath /usr/lib/ldap
+moduleload back_mdb
+database mdb
+maxsize 1073741824
+suffix "{BASE_DN}"
+rootdn "{ROOT_DN}"
+rootpw {hashed}
+directory {folder / "data"}
+index objectClass eq
+index uid,uidNumber,gidNumber,cn,employeeNumber eq
+{database_extra}
+"""
+
+
 class DevDirectoryError(RuntimeError):
     """The directory cannot start; the message says why, in one line."""
 
@@ -59,23 +80,7 @@ class DevDirectory:
             (folder / name).write_text(text)
             includes.append(str(folder / name))
         conf = folder / "slapd.conf"
-        conf.write_text(
-            "\n".join(f"include {path}" for path in includes)
-            + f"""
-pidfile {folder}/slapd.pid
-modulepath /usr/lib/ldap
-moduleload back_mdb
-database mdb
-maxsize 1073741824
-suffix "{BASE_DN}"
-rootdn "{ROOT_DN}"
-rootpw {hashed}
-directory {data}
-index objectClass eq
-index uid,uidNumber,gidNumber,cn,employeeNumber eq
-{database_extra}
-"""
-        )
+        conf.write_text(slapd_conf(folder, includes, hashed, database_extra))
         conf.chmod(0o600)
         if not (data / "data.mdb").exists():
             (folder / "base.ldif").write_text(

@@ -25,14 +25,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from membership.store import RequestRecord, Store
 
+from devtools.devdirectory import BASE_DN, ROOT_DN, slapd_conf
 from devtools.ports import free_port
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "provisioning" / "schema"
 SCHEMA = SCHEMAS / "openssh-lpk.schema"
 SUDO_SCHEMA = SCHEMAS / "sudo.schema"
 INSTALL = "apt-get install -y --no-install-recommends slapd ldap-utils"
-BASE_DN = "dc=toolserver,dc=example"
-ROOT_DN = "cn=admin,dc=toolserver,dc=example"
 
 
 def _find(program: str) -> str:
@@ -88,23 +87,7 @@ class Slapd:
             schemas.append(str(directory / shipped.name))
             shutil.copyfile(shipped, directory / shipped.name)
         conf = directory / "slapd.conf"
-        conf.write_text(
-            "\n".join(f"include {s}" for s in schemas)
-            + f"""
-pidfile {directory}/slapd.pid
-modulepath /usr/lib/ldap
-moduleload back_mdb
-database mdb
-maxsize 1073741824
-suffix "{BASE_DN}"
-rootdn "{ROOT_DN}"
-rootpw {hashed}
-directory {data}
-index objectClass eq
-index uid,uidNumber,gidNumber,cn,employeeNumber eq
-{database_extra}
-"""
-        )
+        conf.write_text(slapd_conf(directory, schemas, hashed, database_extra))
         # The base entry, loaded offline so the server starts with its suffix.
         (directory / "base.ldif").write_text(
             f"dn: {BASE_DN}\nobjectClass: dcObject\nobjectClass: organization\n"
