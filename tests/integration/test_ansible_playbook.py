@@ -1,0 +1,191 @@
+"""deploy/ansible/loginhost.yml as an admin runs it, aimed at a folder instead of `/`:
+the files `ats host render` wrote land under it with their modes and bytes, the sss
+lines of nsswitch.conf and the PAM lines are added to copies of this machine's files,
+a second run changes nothing, a broken sshd drop-in is refused before it is installed,
+and the machine's own /etc is untouched. ansible-playbook runs with `local`
+connection inside a private mount namespace whose /run is its own (sshd's check
+needs /run/sshd), skipping the `packages` and `services` tags; only ansible.builtin
+modules are used, so nothing is fetched from Ansible Galaxy."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.integration.test_host_render import _render
+
+PLAYBOOK = Path(__file__).resolve().parents[2] / "deploy" / "ansible" / "loginhost.yml"
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
+PAM_FILES = ("common-account", "common-session", "common-session-noninteractive")
+# What the playbook copies, and the mode each must have.
+COPIED = {
+    "etc/sssd/sssd.conf": 0o600,
+    "etc/ssh/sshd_config.d/ats.conf": 0o644,
+    "etc/sudoers.d/ats": 0o440,
+    "usr/local/bin/become": 0o755,
+    "usr/local/sbin/ats-tool-home": 0o755,
+    "usr/share/pam-configs/ats-login-host": 0o644,
+    "etc/motd": 0o644,
+}
+BIND_PASSWORD = "s3cret-from-the-vault"
+
+
+def _machine_etc() -> dict[str, bytes | None]:
+    """The machine's NSS and PAM files and every place the playbook would write."""
+    paths = [Path("/etc/nsswitch.conf"), *sorted(Path("/etc/pam.d").iterdir())]
+    paths += [Path("/", p) for p in COPIED] + [Path("/etc/sssd/conf.d/ats-bind.conf")]
+    return {str(p): p.read_bytes() if p.is_file() else None for p in paths}
+
+
+def _target(tmp_path: Path) -> Path:
+    """A folder standing for a fresh host's root: copies of this machine's nsswitch.conf
+    and PAM files (Debian's, before any login-host edit)."""
+    root = tmp_path / "root"
+    (root / "etc" / "pam.d").mkdir(parents=True)
+    shutil.copy2("/etc/nsswitch.conf", root / "etc" / "nsswitch.conf")
+    for name in PAM_FILES:
+        shutil.copy2(Path("/etc/pam.d", name), root / "etc" / "pam.d" / name)
+    return root
+
+
+def _playbook(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+    }
+    command = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(PLAYBOOK)]
+    command += ["-e", "ats_hosts=localhost", "-e", f"ansible_python_interpreter={sys.executable}"]
+    private_run = 'mount -t tmpfs tmpfs /run && mkdir /run/sshd && exec "$@"'
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "--"]
+        + ["sh", "-c", private_run, "sh", *command, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+        env=env,
+    )
+
+
+def _apply(
+    tmp_path: Path, root: Path, files: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    return _playbook(
+        tmp_path,
+        *("-e", f"ats_root={root}", "-e", f"ats_files={files}"),
+        *("--skip-tags", "packages,services", *extra),
+    )
+
+
+def _changed(done: subprocess.CompletedProcess[str]) -> int:
+    recap = re.search(
+        r"localhost\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", done.stdout
+    )
+    assert recap, done.stdout + done.stderr
+    return int(recap.group(1))
+
+
+def test_the_playbook_uses_only_builtin_modules_and_passes_the_syntax_check(tmp_path: Path) -> None:
+    (play,) = yaml.safe_load(PLAYBOOK.read_text())
+    assert play["roles"] == ["ats_login_host"]
+    role = PLAYBOOK.parent / "roles" / "ats_login_host"
+    tasks = yaml.safe_load((role / "tasks" / "main.yml").read_text())
+    tasks += yaml.safe_load((role / "handlers" / "main.yml").read_text())
+    keywords = {"name", "when", "loop", "loop_control", "notify", "tags", "register"}
+    keywords |= {"no_log", "delegate_to", "run_once"}
+    for task in tasks:
+        (module,) = set(task) - keywords
+        assert module.startswith("ansible.builtin."), task["name"]
+    checked = _playbook(tmp_path, "--syntax-check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_playbook_applies_the_rendered_files_to_a_folder(tmp_path: Path) -> None:
+    files = _render(tmp_path)
+    root = _target(tmp_path)
+    before = _machine_etc()
+    bind = ("-e", "ats_ldap_bind_dn=cn=reader,dc=toolserver,dc=example")
+    bind += ("-e", f"ats_ldap_bind_password={BIND_PASSWORD}")
+
+    first = _apply(tmp_path, root, files, *bind)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert _changed(first) > 0
+    assert BIND_PASSWORD not in first.stdout + first.stderr
+
+    for path, mode in COPIED.items():
+        placed = root / path
+        assert placed.read_bytes() == (files / path).read_bytes(), path
+        assert stat.S_IMODE(placed.stat().st_mode) == mode, path
+        assert placed.stat().st_uid == 0 and placed.stat().st_gid == 0, path
+    assert stat.S_IMODE((root / "etc/sssd").stat().st_mode) == 0o700
+    snippet = root / "etc/sssd/conf.d/ats-bind.conf"
+    assert stat.S_IMODE(snippet.stat().st_mode) == 0o600
+    assert snippet.read_text().splitlines() == [
+        "[domain/toolserver]",
+        "ldap_default_bind_dn = cn=reader,dc=toolserver,dc=example",
+        "ldap_default_authtok_type = password",
+        f"ldap_default_authtok = {BIND_PASSWORD}",
+    ]
+
+    # NSS: sss after the sources the host already had; sudoers, absent, as rendered.
+    machine_nss = Path("/etc/nsswitch.conf").read_text().splitlines()
+    nss = (root / "etc/nsswitch.conf").read_text().splitlines()
+    for database in ("passwd", "group", "shadow"):
+        (was,) = [line for line in machine_nss if line.startswith(database + ":")]
+        (now,) = [line for line in nss if line.startswith(database + ":")]
+        assert now.split() == [*was.split(), "sss"] or ("sss" in was.split() and now == was)
+    assert [line.split() for line in nss if line.startswith("sudoers:")] == [
+        ["sudoers:", "files", "sss"]
+    ]
+    assert len(nss) - len(machine_nss) == 1
+
+    # PAM: every line the render shows is in the host's file, in the render's order,
+    # and every line the host had is still there.
+    for name in PAM_FILES:
+        ours = (root / "etc/pam.d" / name).read_text().splitlines()
+        machine = Path("/etc/pam.d", name).read_text().splitlines()
+        assert [line for line in machine if line not in ours] == [], name
+        rendered = [
+            line
+            for line in (files / "etc/pam.d" / name).read_text().splitlines()
+            if line and not line.startswith("#") and "pam_systemd" not in line
+        ]
+        assert all(line.strip() in map(str.strip, ours) for line in rendered), name
+        stripped = [line.strip() for line in ours]
+        positions = [stripped.index(line.strip()) for line in rendered]
+        assert positions == sorted(positions), name
+    session = (root / "etc/pam.d/common-session").read_text()
+    assert "pam_mkhomedir.so skel=/etc/skel umask=0077" in session
+    assert "pam_exec.so quiet seteuid /usr/local/sbin/ats-tool-home" in session
+    account = (root / "etc/pam.d/common-account").read_text()
+    assert "[default=bad success=ok user_unknown=ignore]\tpam_sss.so" in account
+
+    again = _apply(tmp_path, root, files, *bind)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _changed(again) == 0, again.stdout
+    assert _machine_etc() == before
+
+
+def test_a_broken_sshd_drop_in_is_refused_before_it_is_installed(tmp_path: Path) -> None:
+    files = _render(tmp_path)
+    root = _target(tmp_path)
+    before = _machine_etc()
+    dropin = files / "etc/ssh/sshd_config.d/ats.conf"
+    dropin.write_text(dropin.read_text() + "AuthorizedKeysComand /usr/bin/true\n")
+
+    done = _apply(tmp_path, root, files)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Bad configuration option: AuthorizedKeysComand" in done.stdout
+    assert not (root / "etc/ssh/sshd_config.d/ats.conf").exists()
+    assert _machine_etc() == before
