@@ -33,7 +33,8 @@ def provision_person(
     # job converges the account to it): the keys given join the member's active keys,
     # and the account gets all of them.
     with store.transaction():
-        active = {record.key for record in store.ssh_keys(wiki_user)}
+        # Compared by type and blob: a key stored with its comment is the same key.
+        active = {" ".join(record.key.split()[:2]) for record in store.ssh_keys(wiki_user)}
         for line in keys:
             key = parse_public_key(line)
             if key.line in active:
