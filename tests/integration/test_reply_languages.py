@@ -18,7 +18,9 @@ def test_a_german_request_is_answered_in_german(wikibot: WikiBot) -> None:
     line = only_reply(wikibot)
     assert line.startswith(":{{ATS status|awaiting-identity}} [[User:Veteran|Veteran]]: ")
     assert "zugelassen:" in line and "Bearbeitungen" in line and "keine Sperren" in line
-    assert "Nächster Schritt: melde dich unter http://127.0.0.1:5000 an" in line
+    # Logging in with the wiki account, in words apart from identifying to an admin.
+    login = "melde dich unter http://127.0.0.1:5000 mit deinem Wiki-Benutzerkonto an"
+    assert f"Nächster Schritt: {login}" in line
     assert "edits" not in line and "Englisch" not in line  # no fallback note
     assert wikibot.store().requests(wikibot.page)[0].lang == "de"
 
