@@ -53,14 +53,15 @@ def tool(name: str) -> str:
     mine = member.username in people
     if not mine and not is_admin(member):
         _abort(MaintainerError("ats-bridge-tool-not-maintainer", {"tool": name}, 403))
+    job, job_error = _job_state(store, record.shell_name)
     return render_template(
         "tool.html",
         tool=record.shell_name,
         maintainers=people,
         mine=mine,
-        job=_job_state(store, record.shell_name),
+        job=job,
         # The worker's own words, for the admins only: they are the ones who can act.
-        job_error=_job_error(store, record.shell_name) if is_admin(member) else "",
+        job_error=job_error if is_admin(member) else "",
         history=[_history_line(entry) for entry in maintainers.history(store, record.shell_name)],
     )
 
@@ -97,23 +98,15 @@ def _change(name: str, change: Any, done_key: str) -> Response:
     return redirect(url_for("tools.tool", name=name))
 
 
-def _job_state(store: Any, tool: str) -> str | None:
-    """Where the tool's latest change stands on its way to the login hosts (said plainly:
-    the technical error is for the admins); None once it is there."""
+def _job_state(store: Any, tool: str) -> tuple[str | None, str]:
+    """Where the tool's latest change stands on its way to the login hosts, said plainly
+    (None once it is there), and the worker's error on the way (for the admins)."""
     for job in store.member_jobs(maintainers.job_member(tool)):
         if job.state == "failed":
-            return "failed"
+            return "failed", str(job.last_error or "")
         if job.state in ("queued", "running"):
-            return "retrying" if job.last_error else "pending"
-    return None
-
-
-def _job_error(store: Any, tool: str) -> str:
-    """The error of the tool's latest unfinished or failed maintainers job, if any."""
-    for job in store.member_jobs(maintainers.job_member(tool)):
-        if job.state in ("failed", "queued", "running"):
-            return str(job.last_error or "")
-    return ""
+            return ("retrying" if job.last_error else "pending"), str(job.last_error or "")
+    return None, ""
 
 
 def _abort(error: MaintainerError) -> Any:
