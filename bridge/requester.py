@@ -228,17 +228,7 @@ def add_key() -> Response:
     store = current_store()
     try:
         with store.transaction():  # the key, its audit entry, what it unlocks and its job
-            record = store.add_ssh_key(
-                member.username,
-                type=key.type,
-                bits=key.bits,
-                key=key.line,
-                fingerprint=key.fingerprint,
-                comment=key.comment[:200],
-            )
-            store.audit(
-                member.username, "ssh-key-added", fingerprint=record.fingerprint, type=record.type
-            )
+            record = accounts.add_key(store, member.username, key, member.username)
             auth.advance(member.username, member.username)
             accounts.keys_changed(store, member.username)
     except DuplicateKeyError as error:

@@ -16,10 +16,30 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from membership.store import JobRecord, Store
+from membership.store import JobRecord, SSHKeyRecord, Store
 from policies.eligibility import canonical_username
+from policies.sshkeys import PublicKey
 
 ACTOR = "provisioning"
+
+
+def add_key(store: Store, username: str, key: PublicKey, actor: str) -> SSHKeyRecord:
+    """Add `key` to `username`'s active keys, with its audit entry (about them when
+    someone else adds it); DuplicateKeyError when they already have it. The caller
+    queues the keys job (`keys_changed`) once its own changes are made."""
+    record = store.add_ssh_key(
+        username,
+        type=key.type,
+        bits=key.bits,
+        key=key.line,
+        fingerprint=key.fingerprint,
+        comment=key.comment[:200],
+    )
+    evidence: dict[str, Any] = {"fingerprint": record.fingerprint, "type": record.type}
+    if actor != username:
+        evidence["subject"] = username
+    store.audit(actor, "ssh-key-added", None, **evidence)
+    return record
 
 
 def keys_changed(

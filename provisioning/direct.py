@@ -9,6 +9,7 @@ in the store. Both record the account and audit it, as the worker's jobs do.
 
 from __future__ import annotations
 
+from membership import accounts
 from membership.store import Store
 from policies.eligibility import canonical_username
 from policies.requests import RESERVED_NAMES, TOOL_NAME
@@ -39,15 +40,7 @@ def provision_person(
             key = parse_public_key(line)
             if key.line in active:
                 continue
-            store.add_ssh_key(
-                wiki_user,
-                type=key.type,
-                bits=key.bits,
-                key=key.line,
-                fingerprint=key.fingerprint,
-                comment=key.comment[:200],
-            )
-            store.audit(ACTOR, "ssh-key-added", subject=wiki_user, fingerprint=key.fingerprint)
+            accounts.add_key(store, wiki_user, key, ACTOR)
             active.add(key.line)
     wanted = [record.key for record in store.ssh_keys(wiki_user)]
     account = backend.create_person(wiki_user, name or shell_name(wiki_user), wanted)
