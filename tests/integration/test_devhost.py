@@ -33,14 +33,8 @@ from membership.store import Store
 from provisioning.ldap import LdapBackend
 from provisioning.loginhost import HostSettings, render
 from provisioning.worker import provision_person, provision_tool, run_forever, run_once
+from tests.integration.journey import LIMIT, etc_snapshot
 from tests.integration.slapd import Slapd, ats, ats_config
-
-LIMIT = 60  # seconds: a removed key or a suspension stops logins within a minute
-
-
-def _etc_snapshot() -> dict[str, bytes]:
-    files = [Path("/etc/nsswitch.conf"), *sorted(Path("/etc/pam.d").iterdir())]
-    return {str(path): path.read_bytes() for path in files if path.is_file()}
 
 
 @pytest.fixture
@@ -177,7 +171,7 @@ class Worker:
 def test_ssh_in_become_the_tool_and_lose_the_key(
     provider: Slapd, folder: Path, app_settings: dict[str, Any]
 ) -> None:
-    before = _etc_snapshot()
+    before = etc_snapshot()
     config = ats_config(folder, provider, tool_home_root='"/home/tools"')
     store = Store(folder / "ats.sqlite")
     ldap = LdapBackend(
@@ -310,7 +304,7 @@ def test_ssh_in_become_the_tool_and_lose_the_key(
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert ats(config, "devhost", "status", "--dir", str(host), password="").returncode == 1
     assert ssh.run("bob", "true").returncode == 255  # nothing listens any more
-    assert _etc_snapshot() == before
+    assert etc_snapshot() == before
 
 
 def test_devhost_refuses_what_it_cannot_serve_in_one_line(folder: Path) -> None:
