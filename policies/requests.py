@@ -68,7 +68,7 @@ def _tool_problems(fields: Mapping[str, str]) -> list[Problem]:
     name = fields.get("tool", "").strip()
     if not name:
         problems.append(Problem("missing-field", {"field": "tool"}))
-    elif not TOOL_NAME.match(name):
+    elif not TOOL_NAME.fullmatch(name):  # match would let '$' accept a final newline
         problems.append(Problem("bad-tool-name", {"tool": name}))
     elif name in RESERVED_NAMES:
         problems.append(Problem("reserved-tool-name", {"tool": name}))

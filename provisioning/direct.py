@@ -56,7 +56,7 @@ def provision_tool(
     rules as a tool request; every maintainer must hold a shell account. The
     maintainers are kept in the store (they replace those of the tool's request)."""
     name = tool.strip()
-    if not TOOL_NAME.match(name):
+    if not TOOL_NAME.fullmatch(name):  # match would let '$' accept a final newline
         raise NamingError(
             f"{name!r} is not a tool name: lower-case letters, digits and '-', starting "
             "with a letter and not ending with '-', at most 32 characters"

@@ -66,7 +66,8 @@ def check_name(name: str, *, wiki_user: str | None = None) -> str:
             f"the shell name {name[:40]!r}…{origin} is longer than {MAX_LENGTH} characters"
             f"{explicit or '; choose a shorter one'}"
         )
-    if not SHELL_NAME.match(name):
+    # fullmatch: with match, '$' would also accept the name followed by a newline.
+    if not SHELL_NAME.fullmatch(name):
         raise NamingError(
             f"{name!r}{origin} is not a valid shell name: it must be 2 to {MAX_LENGTH} "
             "characters, lower-case ASCII letters, digits and '-', start with a letter "

@@ -27,7 +27,7 @@ from provisioning.names import SHELL_NAME, NamingError, check_name, shell_name
 )
 def test_names_from_wiki_usernames(wiki_user: str, expected: str) -> None:
     assert shell_name(wiki_user) == expected
-    assert SHELL_NAME.match(expected)
+    assert SHELL_NAME.fullmatch(expected)
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_hostile_usernames_give_safe_names_or_a_clear_error(hostile: str) -> Non
     except NamingError as error:
         assert "shell name" in str(error)
         return
-    assert SHELL_NAME.match(name), name
+    assert SHELL_NAME.fullmatch(name), name
     assert not set(name) - set("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
@@ -108,3 +108,10 @@ def test_explicit_names_are_checked_not_changed() -> None:
             check_name(bad)
     with pytest.raises(NamingError, match="reserved"):
         check_name("root")
+
+
+@pytest.mark.parametrize("bad", ["abc\n", "abc\r", "ab c", "\nabc", "abc\n\n"])
+def test_an_explicit_name_is_the_whole_string_not_a_prefix(bad: str) -> None:
+    assert check_name("abc") == "abc"
+    with pytest.raises(NamingError, match="not a valid shell name"):
+        check_name(bad)
