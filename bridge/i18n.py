@@ -101,6 +101,7 @@ VARIABLES: dict[str, Sequence[str]] = {
     "ats-bridge-tool-history-applied": ["date", "names"],
     "ats-bridge-tool-history-removed": ["date", "actor", "name"],
     "ats-bridge-tool-history-set": ["date", "actor", "names"],
+    "ats-bridge-tool-last-active-maintainer": ["tool"],
     "ats-bridge-tool-last-maintainer": ["tool"],
     "ats-bridge-tool-maintainers-help": ["tool"],
     "ats-bridge-tool-not-a-member": ["name"],

@@ -4,16 +4,17 @@ A tool's maintainers are those set directly (`ats provision tool`, or a change m
 here; the store's `tool_maintainers`) or else the wiki users of its latest done tool
 request. A maintainer adds a co-maintainer — a member in good standing: one who holds
 a shell account that is not suspended and whose standing the daily re-check has not
-flagged — or removes one (never the last); a maintainer whose own account is
-suspended changes nothing. Each change is one write transaction: the
-check against the set read inside it, the new set, one audit entry (`tool-maintainer-
-added` / `tool-maintainer-removed`: who, the tool, whom) and one provisioning job
-about the tool (kind `maintainers`, `member` the tool's service user `tools.NAME`, a
-name no wiki user can have), which brings the tool's group — and so its `become` —
-to the store's set. A change already made (the same person added twice, from two
-tabs) is refused before anything is written, so repeating it queues nothing and
-changes nothing. A refusal is a `MaintainerError` naming its message (`i18n`), so the
-bridge says it in the reader's language.
+flagged — or removes one, never leaving the tool without a maintainer who holds an
+account that is not suspended (someone who can still `become` it; a flagged one
+can); a maintainer whose own account is suspended changes nothing. Each change is one
+write transaction: the check against the set read inside it, the new set, one audit
+entry (`tool-maintainer-added` / `tool-maintainer-removed`: who, the tool, whom) and
+one provisioning job about the tool (kind `maintainers`, `member` the tool's service
+user `tools.NAME`, a name no wiki user can have), which brings the tool's group — and
+so its `become` — to the store's set. A change already made (the same person added
+twice, from two tabs) is refused before anything is written, so repeating it queues
+nothing and changes nothing. A refusal is a `MaintainerError` naming its message
+(`i18n`), so the bridge says it in the reader's language.
 """
 
 from __future__ import annotations
@@ -143,6 +144,8 @@ def _change(store: Store, tool: str, actor: str, whom: str, action: str) -> Chan
             if len(now) == 1:
                 raise MaintainerError("ats-bridge-tool-last-maintainer", {"tool": tool})
             after = tuple(p for p in now if p != whom)
+            if not any(_can_become(store, p) for p in after):
+                raise MaintainerError("ats-bridge-tool-last-active-maintainer", {"tool": tool})
         store.set_tool_maintainers(tool, after, actor)
         job, _ = store.enqueue_member_job(job_member(tool), JOB_KIND, {"tool": tool})
         store.audit(actor, action, tool=tool, whom=whom, maintainers=list(after), job=job.id)
@@ -160,3 +163,8 @@ def _check_joiner(store: Store, tool: str, whom: str, now: Sequence[str]) -> Non
     standing = standing_of(store, whom)
     if standing is not None and standing.state == FLAGGED:
         raise MaintainerError("ats-bridge-tool-not-in-good-standing", {"name": whom})
+
+
+def _can_become(store: Store, wiki_user: str) -> bool:
+    account = store.account_of(wiki_user)
+    return account is not None and not account.suspended

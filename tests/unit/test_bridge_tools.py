@@ -104,6 +104,32 @@ def test_removing_oneself_while_another_remains(client_as, store, tool) -> None:
     assert alice.get(f"/tool/{TOOL}").status_code == 403
 
 
+def test_the_last_maintainer_who_can_become_the_tool_cannot_leave(client_as, store, tool):
+    store.set_tool_maintainers(TOOL, ["Alice", "Carol"], "test")  # Carol is suspended
+    alice = client_as("Alice")
+    page = _post(alice, "remove", "Alice")
+    said = "mytool needs at least one maintainer with an active account: add a member in good"
+    assert said in page
+    assert store.tool_maintainers_set(TOOL) == ("Alice", "Carol")
+    assert _changes(store) == [] and _jobs(store) == []
+    # A maintainer named on a request who never got a shell account cannot become it either.
+    store.set_tool_maintainers(TOOL, ["Alice", "Nobody"], "test")
+    assert said in _post(alice, "remove", "Alice")
+    # Removing the suspended one leaves Alice, who can.
+    store.set_tool_maintainers(TOOL, ["Alice", "Carol"], "test")
+    _post(alice, "remove", "Carol")
+    assert store.tool_maintainers_set(TOOL) == ("Alice",)
+
+
+def test_a_flagged_maintainer_can_still_become_the_tool_so_another_may_leave(
+    client_as, store, tool
+) -> None:
+    store.set_tool_maintainers(TOOL, ["Alice", "Dave"], "test")  # Dave is flagged
+    page = _post(client_as("Alice"), "remove", "Alice")
+    assert "Alice is no longer a maintainer of mytool." in page
+    assert store.tool_maintainers_set(TOOL) == ("Dave",)
+
+
 def test_repeating_a_change_queues_nothing_and_changes_nothing(client_as, store, tool) -> None:
     alice = client_as("Alice")
     token = _csrf(alice)  # two tabs opened before either was sent
