@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from membership.store import MIGRATIONS, Store, migrations
+from membership.store.connection import make_private
 from membership.storefaults import StoreError, describe
 
 ALL_PAGES = -1  # one step, one snapshot (see the module's docstring)
@@ -60,6 +61,7 @@ def backup(store_path: Path, target: Path) -> Copied:
     staged = target.with_name(target.name + ".partial")
     staged.unlink(missing_ok=True)
     try:
+        make_private(staged)  # a copy of the store is as private as the store
         with (
             contextlib.closing(_connect(store_path)) as source,
             contextlib.closing(sqlite3.connect(staged)) as copy,
@@ -93,12 +95,13 @@ def restore(source: Path, store_path: Path, *, force: bool = False) -> Copied:
         )
     store_path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        make_private(store_path)
         with (
             contextlib.closing(_connect(source, read_only=True)) as backup_db,
             contextlib.closing(_connect(store_path)) as store_db,
         ):
             backup_db.backup(store_db, pages=ALL_PAGES)
-    except sqlite3.Error as error:
+    except (sqlite3.Error, OSError) as error:
         raise describe(error, store_path) from error
     Store(store_path).close()  # to WAL mode and the current schema
     return Copied(store_path, store_path.stat().st_size, len(applied))

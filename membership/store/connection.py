@@ -9,14 +9,17 @@ cycle step a single commit. A room of the store (`membership/store/`) is a subcl
 error raised by a room's method or inside a transaction leaves the store as a
 `StoreError` (`StoreBusy` when another process held the lock too long), never as a
 raw sqlite3 error; an `IntegrityError` stays itself, since the rooms turn the ones
-they expect into their own errors (a duplicate payment, an open waiver).
+they expect into their own errors (a duplicate payment, an open waiver). The store holds
+waiver and suspension reasons, so its file is its owner's alone (`make_private`).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import os
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -30,6 +33,10 @@ from membership.storefaults import StoreError, describe
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+PRIVATE = 0o600
+# SQLite's files beside the store; it creates each with the store file's permission bits.
+COMPANIONS = ("-wal", "-shm", "-journal")
 
 
 class StoreConnection:
@@ -54,6 +61,7 @@ class StoreConnection:
 
     def _open(self, busy_timeout_ms: int) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private(self.path)
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout_ms / 1000)
         self.db = Database(conn)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
@@ -154,6 +162,35 @@ class StoreConnection:
     def _changed(self, sql: str, args: Sequence[Any]) -> int:
         """Run one write statement; how many rows it changed."""
         return int(self.db.execute(sql, list(args)).rowcount)
+
+
+def make_private(path: Path) -> None:
+    """Create the database file `path` empty and 0600 before SQLite opens it, or take
+    the group's and others' bits off the one there and off its companions.
+
+    SQLite would create the file 0644 less the umask, readable by everyone; the
+    `-wal`, `-shm` and `-journal` files it makes later get the main file's bits, so a
+    private main file keeps them private too. Only bits are taken away from a file
+    that exists: a read-only store stays read-only."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE)
+    except FileExistsError:
+        for name in (path.name, *(path.name + suffix for suffix in COMPANIONS)):
+            _tighten(path.with_name(name))
+        return
+    try:
+        os.fchmod(fd, PRIVATE)  # a umask such as 0277 takes the owner's bits too
+    finally:
+        os.close(fd)
+
+
+def _tighten(path: Path) -> None:
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISREG(mode) and mode & 0o077:
+            path.chmod(stat.S_IMODE(mode) & ~0o077)
+    except OSError:
+        pass  # missing, or another user's: opening it says what is wrong, if anything
 
 
 def _in_store_terms(method: Callable[P, R]) -> Callable[P, R]:
