@@ -125,6 +125,36 @@ class ProvisioningSettings:
         minimum=0,
         help="how often `ats provision run` reconciles the directory (0: never)",
     )
+    uid_min: int = setting(
+        10000,
+        minimum=1000,
+        help="the lowest uid/gid the directory gives; login hosts refuse keys for any "
+        "account outside uid_min..uid_max (a local account of the host)",
+    )
+    uid_max: int = setting(59999, minimum=1001, help="the highest uid/gid the directory gives")
+    reserved_names: tuple[str, ...] = setting(
+        (),
+        help="more shell names never given to members or tools: the login hosts' own "
+        "local accounts (`ats host check` names any that clash)",
+    )
+    host_bind_dn: str = setting(
+        "",
+        help="the DN login hosts bind as to read the directory (empty: "
+        "cn=login-hosts,ou=services,BASE_DN); password in ATS_HOST_LDAP_PASSWORD",
+    )
+    replicator_dn: str = setting(
+        "", help="the DN the directory's replicas bind as (empty: bind_dn)"
+    )
+
+    @property
+    def host_dn(self) -> str:
+        """The DN login hosts bind as."""
+        return self.host_bind_dn or f"cn=login-hosts,ou=services,{self.base_dn}"
+
+    @property
+    def replication_dn(self) -> str:
+        """The DN replicas bind as."""
+        return self.replicator_dn or self.bind_dn
 
 
 Settings = WikiSettings | BotSettings | StoreSettings | BridgeSettings | ProvisioningSettings
@@ -146,6 +176,7 @@ SECRETS = {
     "ATS_OAUTH_SECRET": "the OAuth consumer secret",
     "ATS_SESSION_KEY": "the bridge's session signing key",
     "ATS_LDAP_PASSWORD": "the LDAP bind password",
+    "ATS_HOST_LDAP_PASSWORD": "the password login hosts bind to the directory with",
 }
 # Keys holding a path: relative to the file's folder, not to the current directory.
 PATH_KEYS = ("path", "workdir", "root")
@@ -276,6 +307,12 @@ def _check_values(where: str, config: Config) -> None:
         raise ConfigError(
             f'{where}: [provisioning] home_mode must be an octal mode such as "0750" '
             f"(got {home_mode!r})"
+        )
+    low, high = config.provisioning.uid_min, config.provisioning.uid_max
+    if not low < high < 2**31 - 1:
+        raise ConfigError(
+            f"{where}: [provisioning] uid_min ({low}) must be below uid_max ({high}), "
+            "which must be below 2147483647"
         )
     root = config.provisioning.tool_home_root
     if not root.startswith("/") or any(p in (".", "..") for p in root.split("/")):

@@ -33,7 +33,7 @@ import requests
 
 from ats.config import load_config
 from devtools.bridgewalk import Visitor, WalkError
-from devtools.devdirectory import DevDirectory, DevDirectoryError
+from devtools.devdirectory import BASE_DN, ROOT_DN, DevDirectory, DevDirectoryError
 from devtools.devoauth import DevOAuth
 from devtools.devwiki import DevWiki
 from devtools.sample import ADMIN, REQUEST_PAGE
@@ -161,7 +161,7 @@ def _start_directory(folder: Path) -> DevDirectory:
     if not secret.exists():
         secret.write_text(secrets.token_urlsafe(16))
         secret.chmod(0o600)
-    settings = HostSettings("ldap://127.0.0.1/", "ldap://127.0.0.1/", "dc=x", "cn=x,dc=x")
+    settings = HostSettings("ldap://127.0.0.1/", "ldap://127.0.0.1/", BASE_DN, ROOT_DN)
     files = {item.path: item.text for item in render(settings)}
     schemas = {name: files[f"ldap/{name}"] for name in ("openssh-lpk.schema", "sudo.schema")}
     return DevDirectory.start(

@@ -9,9 +9,12 @@ items, already rendered for a replica on `replica_port`) and runs:
   sshd on a free loopback port: the host's files are bind-mounted over
   /etc/nsswitch.conf, /etc/sssd, /etc/pam.d (a copy of the machine's, with the
   rendered common-account and common-session), /etc/sudoers(.d), /etc/motd and
-  /usr/local/{bin,sbin}; private folders over /var/lib/sss, /var/log/sssd, /home and
-  the tools' root (made empty on the machine if missing and not under /home), and a
-  tmpfs over /run.
+  /usr/local/{bin,sbin} and /etc/ssh/sshd_config; private folders over /var/lib/sss,
+  /var/log/sssd, /home and the tools' root (which must exist on the machine unless it
+  is under /home), and a tmpfs over /run; then, as a real host does at boot,
+  `ats-host-mounts` (homes, tool homes and temporary folders nosuid,nodev) and
+  `ats-session-guard` (ends what revoked members still run). SSSD binds to the replica
+  as the login hosts' DN with the password handed in.
 
 Nothing of the machine's own /etc changes: the mounts exist only inside the
 namespace, which ends with its processes (`stop`). The state (pids, ports) is kept
@@ -78,8 +81,11 @@ mount --bind "$S/var/lib/sss" /var/lib/sss
 mount --bind "$S/var/log/sssd" /var/log/sssd
 mount --bind "$S/home" /home
 if [ -n "$TOOLS" ]; then mount --bind "$S/tools" "$TOOLS"; fi
-mount -t tmpfs -o mode=0755 tmpfs /run
+mount --bind "$S/sshd_config" /etc/ssh/sshd_config
+mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
 mkdir -m 0755 /run/sshd /run/sudo
+# As at a real host's boot: homes, tool homes and temporary folders nosuid,nodev.
+/usr/local/sbin/ats-host-mounts
 /usr/sbin/sssd -i -d 0x0070 --logger=files &
 for _ in $(seq 100); do
     if [ -S /var/lib/sss/pipes/nss ] && [ -S /var/lib/sss/pipes/ssh ]; then break; fi
@@ -88,6 +94,7 @@ done
 [ -S /var/lib/sss/pipes/ssh ] || { echo "devhost: sssd did not start" >&2; exit 1; }
 /usr/sbin/sshd -t -f "$S/sshd_config"
 /usr/sbin/sshd -D -e -f "$S/sshd_config" &
+/usr/local/sbin/ats-session-guard &
 echo ready > "$S/ready"
 wait
 """
@@ -130,10 +137,18 @@ class DevHost:
         replica_port: int,
         password: str,
         tool_home_root: str,
+        host_password: str,
     ) -> State:
-        """Lay the host out under the folder and start the replica, SSSD and sshd."""
+        """Lay the host out under the folder and start the replica, SSSD (binding with
+        `host_password`), sshd and the session guard."""
         if os.geteuid() != 0:
             raise DevHostError("ats devhost runs as root: it makes a mount namespace")
+        if not _private(tool_home_root) and not Path(tool_home_root).is_dir():
+            raise DevHostError(
+                f"the tools' root {tool_home_root} is not on this machine: a dev login host "
+                "mounts its own over it and makes nothing outside its folder (create it, or "
+                "set [provisioning] tool_home_root under /home)"
+            )
         for program, package in PROGRAMS.items():
             if not _which(program):
                 raise DevHostError(f"{program} is missing: install {package} (scripts/setup)")
@@ -146,7 +161,7 @@ class DevHost:
         # slapd runs as openldap: it must reach its folder under this one.
         self.folder.chmod(0o711)
         rendered = {item.path: item for item in files}
-        self._lay_out(rendered, tool_home_root)
+        self._lay_out(rendered, host_password)
         replica_pid = self._start_replica(rendered, replica_port, password)
         try:
             port = free_port()
@@ -160,7 +175,7 @@ class DevHost:
             raise
         return state
 
-    def _lay_out(self, rendered: dict[str, HostFileLike], tool_home_root: str) -> None:
+    def _lay_out(self, rendered: dict[str, HostFileLike], host_password: str) -> None:
         root = self.folder
         for path, item in rendered.items():
             if not path.startswith(("etc/", "usr/")):
@@ -178,6 +193,14 @@ class DevHost:
         (sssd / "conf.d").mkdir(exist_ok=True)
         sssd.chmod(0o700)
         (sssd / "conf.d").chmod(0o700)
+        if any(c in host_password for c in "\n\r"):
+            raise DevHostError("the login hosts' password holds a line break")
+        bind = sssd / "conf.d" / "ats-bind.conf"
+        bind.touch(mode=0o600)
+        bind.write_text(
+            "[domain/toolserver]\nldap_default_authtok_type = password\n"
+            f"ldap_default_authtok = {host_password}\n"
+        )
         sudoers = root / "etc/sudoers"
         sudoers.write_text(
             "Defaults\tenv_reset\n"
@@ -249,13 +272,9 @@ class DevHost:
 
     def _start_namespace(self, tool_home_root: str) -> int:
         # Tool homes stay inside the namespace: under /home they are in its private
-        # /home; elsewhere an empty folder is made on the machine to mount a private one
-        # over (a mount needs a place), and the homes go into that.
-        root = Path(tool_home_root)
-        tools = ""
-        if root != Path("/home") and Path("/home") not in root.parents:
-            root.mkdir(parents=True, exist_ok=True)
-            tools = str(root)
+        # /home; elsewhere a private folder is mounted over the machine's (checked to
+        # exist at start: nothing is made outside this host's folder).
+        tools = "" if _private(tool_home_root) else tool_home_root
         script = self.folder / "namespace.sh"
         script.write_text(NAMESPACE_SCRIPT)
         log = (self.folder / "host.log").open("wb")
@@ -305,6 +324,12 @@ class DevHost:
     def enter(self, state: State) -> list[str]:
         """The command prefix that runs a program inside the login host's namespace."""
         return ["nsenter", "-t", str(state.namespace_pid), "-m", "--"]
+
+
+def _private(tool_home_root: str) -> bool:
+    """Whether the tools' root lies in the login host's private /home."""
+    root = Path(tool_home_root)
+    return root == Path("/home") or Path("/home") in root.parents
 
 
 def _alive(pid: int) -> bool:

@@ -1,17 +1,29 @@
 """`ats host check`: whether the machine it runs on serves the directory as a login host,
-line by line: it resolves a member (NSS through SSSD), gets their SSH keys (what sshd's
-AuthorizedKeysCommand gets), sees the sudo rules that are `become`, and makes homes
-(pam_mkhomedir in the session stack).
+and holds against the members it admits, line by line.
 
-An adapter: it asks the host's own NSS, `sss_ssh_authorizedkeys` and `sudo -l`, and reads
-/etc; `check_host` returns the findings (`Finding`), the command prints them.
+For the host: no member can borrow a local account (sshd takes keys through
+ats-authorized-keys, which checks the uid; no local account is also a directory
+name, and no local uid is inside the directory's range); keys come only from the
+directory (sshd reads no ~/.ssh); suspended members are refused (pam_sss in the
+account stack, SSSD's access filter); ats-session-guard runs, ending what revoked
+members still run; homes, tool homes and temporary folders are nosuid and nodev; and
+the directory tells an anonymous reader nothing and the host's own bind DN no
+password. With `--member`: it resolves the member (NSS through SSSD), gets their SSH
+keys (what sshd's AuthorizedKeysCommand gets), sees the sudo rules that are `become`,
+and makes homes (pam_mkhomedir in the session stack).
+
+An adapter: it asks the host's own NSS, sshd (`sshd -T`), `sss_ssh_authorizedkeys`,
+`sudo -l` and the directory, and reads /etc and /proc; `check_host` returns the
+findings (`Finding`), the command prints them.
 """
 
 from __future__ import annotations
 
+import configparser
 import grp
 import os
 import pwd
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -23,6 +35,11 @@ PAM_MODULE_DIRS = (
     "/lib/security",
     "/usr/lib/security",
 )
+KEYS_COMMAND = "/usr/local/sbin/ats-authorized-keys"
+GUARD = "/usr/local/sbin/ats-session-guard"
+MOUNTS = "/usr/local/sbin/ats-host-mounts"
+NOLOGIN = "/usr/sbin/nologin"
+SHARED_TEMPORARY = ("/tmp", "/var/tmp", "/dev/shm")  # noqa: S108 - checked, not used
 
 
 @dataclass(frozen=True)
@@ -35,14 +52,222 @@ class Finding:
         return f"{'ok  ' if self.ok else 'FAIL'} {self.what}: {self.detail}"
 
 
-def check_host(member: str, etc: Path = Path("/etc")) -> list[Finding]:
-    """The four findings for `member` (a shell name), in order."""
-    return [
-        _resolves(member, etc),
-        _keys(member),
-        _sudo(member, etc),
-        _homes(member, etc),
+def check_host(member: str | None = None, etc: Path = Path("/etc")) -> list[Finding]:
+    """The host's findings, then the four for `member` (a shell name) when given."""
+    domain = _sssd_domain(etc)
+    findings = [
+        _borrowed_names(etc, domain),
+        _keys_only_from_the_directory(),
+        _refuses_suspended(etc, domain),
+        _guard_runs(),
+        _nosuid(etc),
+        _directory_tells(domain),
     ]
+    if member is not None:
+        findings += [
+            _resolves(member, etc, domain),
+            _keys(member),
+            _sudo(member, etc),
+            _homes(member, etc),
+        ]
+    return findings
+
+
+def _sssd_domain(etc: Path) -> dict[str, str]:
+    """The first domain's settings as SSSD reads them (sssd.conf, then conf.d/*.conf)."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    folder = etc / "sssd"
+    try:
+        parser.read([folder / "sssd.conf", *sorted(folder.glob("conf.d/*.conf"))])
+    except (OSError, configparser.Error):
+        return {}
+    domains = parser.get("sssd", "domains", fallback="").split(",")
+    section = f"domain/{domains[0].strip()}"
+    return dict(parser[section]) if parser.has_section(section) else {}
+
+
+def _uid_range(domain: dict[str, str]) -> tuple[int, int] | None:
+    try:
+        return int(domain["min_id"]), int(domain["max_id"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _sshd_settings() -> dict[str, list[str]] | None:
+    """`sshd -T`: sshd's effective settings (lower-case keys), or None."""
+    program = shutil.which("sshd") or shutil.which("sshd", path="/usr/sbin:/sbin")
+    if program is None:
+        return None
+    done = subprocess.run([program, "-T"], capture_output=True, text=True, timeout=30)
+    if done.returncode != 0:
+        return None
+    settings: dict[str, list[str]] = {}
+    for line in done.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        settings.setdefault(key, []).append(value)
+    return settings
+
+
+def _borrowed_names(etc: Path, domain: dict[str, str]) -> Finding:
+    what = "lends no local account"
+    span = _uid_range(domain)
+    if span is None:
+        return Finding(what, False, f"{etc}/sssd/sssd.conf sets no min_id and max_id")
+    sshd = _sshd_settings()
+    if sshd is None:
+        return Finding(what, False, "sshd -T cannot be read (run as root, with sshd installed)")
+    command = " ".join(sshd.get("authorizedkeyscommand", ["none"]))
+    if command.split()[:3] != [KEYS_COMMAND, "%u", "%U"]:
+        return Finding(
+            what, False, f"sshd's AuthorizedKeysCommand is {command!r}, not {KEYS_COMMAND} %u %U"
+        )
+    low, high = span
+    local = _local_accounts(etc)
+    inside = sorted(name for name, uid in local.items() if low <= uid <= high)
+    if inside:
+        return Finding(
+            what,
+            False,
+            f"local account(s) {', '.join(inside)} have uids inside the directory's "
+            f"{low}-{high}: renumber them or narrow [provisioning] uid_min/uid_max",
+        )
+    clashes = sorted(name for name in local if _directory_has(name))
+    if clashes:
+        return Finding(
+            what,
+            False,
+            f"the directory also has {', '.join(clashes)}, local account(s) of this host: "
+            "add them to [provisioning] reserved_names and give those members other names",
+        )
+    return Finding(
+        what, True, f"keys only for uids {low}-{high} as the directory gives them; no clash"
+    )
+
+
+def _local_accounts(etc: Path) -> dict[str, int]:
+    accounts: dict[str, int] = {}
+    try:
+        lines = (etc / "passwd").read_text().splitlines()
+    except OSError:
+        return accounts
+    for line in lines:
+        fields = line.split(":")
+        if len(fields) >= 3 and fields[2].isdigit():
+            accounts[fields[0]] = int(fields[2])
+    return accounts
+
+
+def _directory_has(name: str) -> bool:
+    done = subprocess.run(
+        ["getent", "-s", "sss", "passwd", "--", name], capture_output=True, timeout=30
+    )
+    return done.returncode == 0
+
+
+def _keys_only_from_the_directory() -> Finding:
+    what = "takes keys only from the directory"
+    sshd = _sshd_settings()
+    if sshd is None:
+        return Finding(what, False, "sshd -T cannot be read (run as root, with sshd installed)")
+    files = " ".join(sshd.get("authorizedkeysfile", [])).split()
+    personal = [f for f in files if not f.startswith("/etc/") and f != "none"]
+    if personal:
+        return Finding(
+            what,
+            False,
+            f"sshd reads {' '.join(personal)}: a key a member drops there opens a login "
+            "(AuthorizedKeysFile /etc/ssh/authorized_keys/%u)",
+        )
+    if sshd.get("passwordauthentication", ["yes"])[0] != "no":
+        return Finding(what, False, "sshd takes passwords (PasswordAuthentication no)")
+    return Finding(what, True, f"sshd reads no member's files ({' '.join(files) or 'none'})")
+
+
+def _refuses_suspended(etc: Path, domain: dict[str, str]) -> Finding:
+    what = "refuses suspended members"
+    try:
+        account = (etc / "pam.d" / "common-account").read_text()
+    except OSError:
+        return Finding(what, False, f"{etc}/pam.d/common-account cannot be read")
+    active = [line for line in account.splitlines() if not line.lstrip().startswith("#")]
+    if not any(re.match(r"^account\s.*\bpam_sss\.so", line) for line in active):
+        return Finding(what, False, f"pam_sss is not in {etc}/pam.d/common-account")
+    if domain.get("access_provider") != "ldap":
+        return Finding(what, False, "SSSD's access_provider is not ldap: nobody is refused")
+    order = [part.strip() for part in domain.get("ldap_access_order", "filter").split(",")]
+    if "filter" not in order or NOLOGIN not in domain.get("ldap_access_filter", ""):
+        return Finding(
+            what, False, f"SSSD's ldap_access_filter does not refuse loginShell={NOLOGIN}"
+        )
+    return Finding(what, True, "pam_sss and SSSD's access filter refuse them before a session")
+
+
+def _guard_runs() -> Finding:
+    what = "ends revoked sessions"
+    if not Path(GUARD).is_file():
+        return Finding(what, False, f"{GUARD} is missing (ats host render writes it)")
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if any(part.decode(errors="replace") == GUARD for part in command[:2]):
+                return Finding(what, True, f"ats-session-guard runs (pid {entry.name})")
+    return Finding(
+        what, False, "ats-session-guard is not running (systemctl enable --now ats-session-guard)"
+    )
+
+
+def _nosuid(etc: Path) -> Finding:
+    what = "grants nothing setuid"
+    # Where members and tools write (the shared temporary folders too).
+    places = ["/home", _tool_home_root(), *SHARED_TEMPORARY]
+    loose = []
+    for place in places:
+        if not place or not os.path.isdir(place):
+            continue
+        flags = os.statvfs(place).f_flag
+        if not (flags & os.ST_NOSUID and flags & os.ST_NODEV):
+            loose.append(place)
+    if loose:
+        return Finding(what, False, f"{', '.join(loose)} not mounted nosuid,nodev (run {MOUNTS})")
+    return Finding(what, True, f"{', '.join(p for p in places if p)} are nosuid,nodev")
+
+
+def _tool_home_root() -> str:
+    try:
+        text = Path(MOUNTS).read_text()
+    except OSError:
+        return ""
+    found = re.search(r"^TOOL_HOME_ROOT=(\S+)$", text, re.MULTILINE)
+    return found.group(1) if found else ""
+
+
+def _directory_tells(domain: dict[str, str]) -> Finding:
+    from provisioning.backend import ProvisioningError
+    from provisioning.directory_access import exposure
+
+    what = "tells nobody more than they need"
+    uri = domain.get("ldap_uri", "").split(",")[0].strip()
+    base = domain.get("ldap_search_base", "").split("?")[0]
+    if not uri or not base:
+        return Finding(what, False, "SSSD's domain names no ldap_uri or ldap_search_base")
+    dn, password = domain.get("ldap_default_bind_dn", ""), domain.get("ldap_default_authtok", "")
+    if not dn or not password:
+        return Finding(
+            what,
+            False,
+            "SSSD binds anonymously: give it the login hosts' DN and password "
+            "(ldap_default_bind_dn, and ldap_default_authtok in conf.d/ats-bind.conf)",
+        )
+    try:
+        told = exposure(uri, base, [(dn, password)])
+    except ProvisioningError as error:
+        return Finding(what, False, str(error))
+    if told:
+        return Finding(what, False, "; ".join(told))
+    return Finding(what, True, f"{uri} answers nobody anonymously and shows {dn} no password")
 
 
 def _nss_sources(etc: Path, database: str) -> list[str]:
@@ -57,7 +282,7 @@ def _nss_sources(etc: Path, database: str) -> list[str]:
     return []
 
 
-def _resolves(member: str, etc: Path) -> Finding:
+def _resolves(member: str, etc: Path, domain: dict[str, str]) -> Finding:
     what = "resolves members"
     if "sss" not in _nss_sources(etc, "passwd") or "sss" not in _nss_sources(etc, "group"):
         return Finding(what, False, f"{etc}/nsswitch.conf lacks sss on its passwd and group lines")
@@ -65,6 +290,17 @@ def _resolves(member: str, etc: Path) -> Finding:
         entry = pwd.getpwnam(member)
     except KeyError:
         return Finding(what, False, f"{member} is unknown (is SSSD running and the directory up?)")
+    if member in _local_accounts(etc):
+        return Finding(
+            what, False, f"{member} is a local account of this host (uid {entry.pw_uid})"
+        )
+    span = _uid_range(domain)
+    if span is not None and not span[0] <= entry.pw_uid <= span[1]:
+        return Finding(
+            what,
+            False,
+            f"{member} is uid {entry.pw_uid}, outside the directory's {span[0]}-{span[1]}",
+        )
     groups = sorted(grp.getgrgid(g).gr_name for g in os.getgrouplist(member, entry.pw_gid))
     return Finding(what, True, f"{member} is uid {entry.pw_uid}, groups {' '.join(groups)}")
 

@@ -75,6 +75,7 @@ from provisioning.ldap_entries import (
     texts,
     tool_account,
 )
+from provisioning.names import NamingError
 
 __all__ = ["DirectoryUnavailableError", "LdapBackend"]
 OUS = ("people", "groups", "tools", SUDOERS_OU)
@@ -96,8 +97,11 @@ class LdapBackend(LdapConnection):
         person_home: str = "/home/{name}",
         tool_home: str = "/data/project/{name}",
         timeout: float = 10,
+        local_names: frozenset[str] = frozenset(),
     ) -> None:
         self.base_dn = base_dn
+        # Names the login hosts have as local accounts: never given to a member.
+        self.local_names = local_names
         self.id_range = id_range
         self.shell = shell
         self.person_home = person_home
@@ -131,6 +135,11 @@ class LdapBackend(LdapConnection):
         self._ensure_layout()
         entry = self._read(self.person_dn(name))
         if entry is None:
+            if name in self.local_names:
+                raise NamingError(
+                    f"the shell name {name!r} is a local account of the login hosts; "
+                    "give this member another shell name explicitly"
+                )
             self._refuse_second_account(wiki_user, name)
             number = self._allocate()
             attributes: dict[str, Any] = {

@@ -29,6 +29,9 @@ CACHE_SECONDS = 30
 NEGATIVE_SECONDS = 15  # a name not found, asked for again after this
 SUDO_SMART_REFRESH = 30  # the sudo rules changed since the last look, fetched this often
 SUDO_FULL_REFRESH = 600
+# How often ats-session-guard looks at what runs: a suspension or a removed
+# co-maintainer ends their running sessions within this (plus replication).
+GUARD_SECONDS = 10
 PLACEHOLDER = re.compile(r"@[A-Z_]+@")
 
 
@@ -42,6 +45,10 @@ class HostSettings:
     login_host: str = "the login host"
     rules_url: str = ""
     bridge_url: str = ""
+    host_dn: str = ""  # what the hosts' SSSD binds as (default: cn=login-hosts,ou=services,BASE)
+    writer_dn: str = ""  # the worker's bind DN, which writes (default: replicator_dn)
+    uid_min: int = 10000  # the directory's uids and gids: nothing outside logs in
+    uid_max: int = 59999
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,11 @@ LAYOUT: tuple[tuple[str, str, int], ...] = (
     ("sudoers-defaults.tmpl", "etc/sudoers.d/ats", 0o440),
     ("become.tmpl", "usr/local/bin/become", 0o755),
     ("ats-tool-home.tmpl", "usr/local/sbin/ats-tool-home", 0o755),
+    ("ats-authorized-keys.tmpl", "usr/local/sbin/ats-authorized-keys", 0o755),
+    ("ats-session-guard.tmpl", "usr/local/sbin/ats-session-guard", 0o755),
+    ("ats-host-mounts.tmpl", "usr/local/sbin/ats-host-mounts", 0o755),
+    ("ats-session-guard.service.tmpl", "etc/systemd/system/ats-session-guard.service", 0o644),
+    ("ats-host-mounts.service.tmpl", "etc/systemd/system/ats-host-mounts.service", 0o644),
     ("motd.tmpl", "etc/motd", 0o644),
     ("slapd-provider.conf.tmpl", "ldap/provider.conf", 0o644),
     ("slapd-consumer.conf.tmpl", "ldap/consumer.conf", 0o640),
@@ -78,6 +90,7 @@ class RenderError(ValueError):
 def render(settings: HostSettings) -> list[HostFile]:
     """Every file of the login host and the directory's side, in `LAYOUT` order."""
     values = _values(settings)
+    values["ACCESS_RULES"] = _filled(_template("slapd-access.conf.tmpl"), values)
     out = []
     for template, path, mode in LAYOUT:
         text = _template(template)
@@ -85,16 +98,21 @@ def render(settings: HostSettings) -> list[HostFile]:
             text = text.replace("@SYSTEMD@", "session\toptional\tpam_systemd.so")
         elif path.endswith("common-session-noninteractive"):
             text = text.replace("@SYSTEMD@\n", "")
-        for name, value in values.items():
-            text = text.replace(f"@{name}@", value)
-        left = PLACEHOLDER.findall(text)
-        if left:
-            raise AssertionError(f"{template}: no value for {', '.join(sorted(set(left)))}")
-        out.append(HostFile(path, text, mode))
+        out.append(HostFile(path, _filled(text, values, template), mode))
     schemas = resources.files("provisioning") / "schema"
     for name in SCHEMAS:
         out.append(HostFile(f"ldap/{name}", (schemas / name).read_text("utf-8")))
     return out
+
+
+def _filled(text: str, values: dict[str, str], template: str = "") -> str:
+    # ACCESS_RULES last: the rules it holds are filled in already.
+    for name, value in sorted(values.items(), key=lambda item: item[0] == "ACCESS_RULES"):
+        text = text.replace(f"@{name}@", value)
+    left = PLACEHOLDER.findall(text)
+    if left:
+        raise AssertionError(f"{template}: no value for {', '.join(sorted(set(left)))}")
+    return text
 
 
 def _values(settings: HostSettings) -> dict[str, str]:
@@ -109,13 +127,28 @@ def _values(settings: HostSettings) -> dict[str, str]:
     root = settings.tool_home_root.rstrip("/")
     if not root.startswith("/") or not re.match(r"^[-/A-Za-z0-9_.]+$", root):
         raise RenderError(f"the tool home root {root!r} must be a plain absolute path")
-    if any(c in settings.replicator_dn for c in '"\n\r'):
-        raise RenderError("[provisioning] bind_dn must not hold quotes or line breaks")
+    host_dn = settings.host_dn or f"cn=login-hosts,ou=services,{settings.base_dn}"
+    writer_dn = settings.writer_dn or settings.replicator_dn
+    for key, dn in (("bind_dn", writer_dn), ("replicator_dn", settings.replicator_dn)):
+        if not dn or any(c in dn for c in '"\n\r'):
+            raise RenderError(f"[provisioning] {key} is needed, without quotes or line breaks")
+    if any(c in host_dn for c in '"\n\r'):
+        raise RenderError("[provisioning] host_bind_dn must not hold quotes or line breaks")
+    if not 1000 <= settings.uid_min < settings.uid_max < 2**31 - 1:
+        raise RenderError(
+            f"the directory's uids {settings.uid_min}-{settings.uid_max} must be a range "
+            "above 999 ([provisioning] uid_min and uid_max)"
+        )
     return {
         "LDAP_URI": settings.ldap_uri,
         "PROVIDER_URL": settings.provider_url,
         "BASE_DN": settings.base_dn,
         "REPLICATOR_DN": settings.replicator_dn,
+        "WRITER_DN": writer_dn,
+        "HOST_DN": host_dn,
+        "UID_MIN": str(settings.uid_min),
+        "UID_MAX": str(settings.uid_max),
+        "GUARD_SECONDS": str(GUARD_SECONDS),
         "TOOL_HOME_ROOT": root,  # plain characters only (checked above): safe in a script
         "LOGIN_HOST": _line(settings.login_host) or "this host",
         "RULES_URL": _line(settings.rules_url) or "(ask the chapter's administrators)",

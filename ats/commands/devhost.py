@@ -29,7 +29,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "directory of [provisioning], SSSD reading it and sshd on a free port of "
             "127.0.0.1, with the files `ats host render` writes; the machine's own /etc "
             "is not changed. Runs as root; needs ATS_LDAP_PASSWORD (the replica binds "
-            "with it) and the directory's provider to have syncprov.",
+            "with it, and it gives the login hosts' bind account a new password) and the "
+            "directory's provider to have syncprov.",
             True,
         ),
         ("stop", "stop the login host (every session in it ends)", False),
@@ -81,6 +82,21 @@ def _devhost(args: argparse.Namespace, config: Config | None) -> int:
         LdapBackend(section.ldap_url, section.base_dn, section.bind_dn, password).describe("probe")
     except ProvisioningError as error:
         raise UsageError(f"the replica cannot follow the directory: {error}") from None
+    # The login host binds as the hosts' DN (the directory answers nobody anonymously):
+    # this host's own password, new at each start, set on that account.
+    import secrets
+
+    from provisioning.directory_access import set_host_account
+
+    if host.running():  # before the account's password changes under the running host
+        raise UsageError(f"a login host already runs from {host.folder} (ats devhost stop)")
+    host_password = secrets.token_urlsafe(24)
+    try:
+        set_host_account(
+            section.ldap_url, section.bind_dn, password, section.host_dn, host_password
+        )
+    except ProvisioningError as error:
+        raise UsageError(f"the login host cannot get its directory account: {error}") from None
     replica_port = free_port()
     settings = host_settings(config, ldap_uri=f"ldap://127.0.0.1:{replica_port}")
     try:
@@ -93,6 +109,7 @@ def _devhost(args: argparse.Namespace, config: Config | None) -> int:
             replica_port=replica_port,
             password=password,
             tool_home_root=settings.tool_home_root,
+            host_password=host_password,
         )
     except DevHostError as error:
         raise UsageError(str(error)) from None

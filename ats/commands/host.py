@@ -38,20 +38,35 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "check",
         help="say, line by line, whether this login host serves the directory",
         description="Run on a login host (as root; or inside `ats devhost`'s namespace): "
-        "say, one line each, whether it resolves the member (NSS through SSSD), gets "
-        "their SSH keys (sss_ssh_authorizedkeys), sees the sudo rules that let them "
-        "become their tools, and makes homes (pam_mkhomedir). Exits 1 when a line fails.",
+        "say, one line each, whether it lends no local account to a member (sshd's key "
+        "command checks the uid; no local name or uid clashes with the directory), takes "
+        "keys only from the directory, refuses suspended members, runs ats-session-guard, "
+        "mounts homes and temporary folders nosuid,nodev, and reads a directory that tells "
+        "anonymous readers nothing and its own bind DN no password; with --member, also "
+        "whether it resolves that member (NSS through SSSD), gets their SSH keys, sees the "
+        "sudo rules that let them become their tools, and makes homes. Exits 1 when a "
+        "line fails.",
     )
-    check.add_argument(
-        "--member", required=True, metavar="NAME", help="a member's shell name to look up"
-    )
+    check.add_argument("--member", metavar="NAME", help="a member's shell name to look up too")
     check.set_defaults(run=_check, needs_config=False)
+    account = host_commands.add_parser(
+        "account",
+        help="make the login hosts' bind account in the directory, or set its password",
+        description="Make (or give a new password to) the DN the login hosts' SSSD binds as "
+        "([provisioning] host_bind_dn; default cn=login-hosts,ou=services,BASE_DN), as the "
+        "directory's admin (bind_dn, ATS_LDAP_PASSWORD). Its password comes from "
+        "ATS_HOST_LDAP_PASSWORD; put the same in each host's /etc/sssd/conf.d/ats-bind.conf "
+        "(the Ansible playbook's ats_ldap_bind_password). The directory's access rules "
+        "(ats host render) let this DN read what SSSD and sudo need and never a password.",
+    )
+    account.set_defaults(run=_account, needs_config=True)
 
 
 def _check(args: argparse.Namespace, config: None) -> int:
     from provisioning.hostcheck import check_host
 
-    findings = check_host(args.member.strip())
+    member = args.member.strip() if args.member is not None else None
+    findings = check_host(member)
     for finding in findings:
         print(finding.line())
     return 0 if all(finding.ok for finding in findings) else 1
@@ -75,7 +90,11 @@ def host_settings(config: Config, ldap_uri: str = "") -> HostSettings:
         ldap_uri=ldap_uri or section.replica_url or section.ldap_url,
         provider_url=section.ldap_url,
         base_dn=section.base_dn,
-        replicator_dn=section.bind_dn,
+        replicator_dn=section.replication_dn,
+        writer_dn=section.bind_dn,
+        host_dn=section.host_dn,
+        uid_min=section.uid_min,
+        uid_max=section.uid_max,
         tool_home_root=section.tool_home_root,
         login_host=section.login_host,
         rules_url=f"{index}?title={quote(page.replace(' ', '_'), safe='/:')}",
@@ -107,4 +126,24 @@ def _render(args: argparse.Namespace, config: Config) -> int:
         except OSError as error:
             raise UsageError(f"cannot write {target}: {error.strerror}") from None
         print(f"{item.mode:04o} {target}")
+    return 0
+
+
+def _account(args: argparse.Namespace, config: Config) -> int:
+    from ats.config import secret
+    from provisioning.backend import ProvisioningError
+    from provisioning.directory_access import set_host_account
+
+    section = config.provisioning
+    if section.backend != "ldap" or not section.ldap_url:
+        raise UsageError('the login hosts read a directory: set [provisioning] backend = "ldap"')
+    admin_password = secret("ATS_LDAP_PASSWORD")
+    password = secret("ATS_HOST_LDAP_PASSWORD")
+    try:
+        made = set_host_account(
+            section.ldap_url, section.bind_dn, admin_password, section.host_dn, password
+        )
+    except ProvisioningError as error:
+        raise UsageError(str(error)) from None
+    print(f"{'made' if made else 'new password for'} {section.host_dn}")
     return 0

@@ -87,7 +87,13 @@ def _provisioning_backend(config: Config) -> Any:
 
         password = config_module.secret("ATS_LDAP_PASSWORD")
         return LdapBackend(
-            section.ldap_url, section.base_dn, section.bind_dn, password, tool_home=tool_home
+            section.ldap_url,
+            section.base_dn,
+            section.bind_dn,
+            password,
+            tool_home=tool_home,
+            id_range=(section.uid_min, section.uid_max),
+            local_names=frozenset(section.reserved_names) | local_accounts(),
         )
     if section.backend == "unix":
         from provisioning.unix import UnixBackend
@@ -98,6 +104,19 @@ def _provisioning_backend(config: Config) -> Any:
     from provisioning.dryrun import DryRunBackend
 
     return DryRunBackend(config.store_path.parent / "provisioning-dry-run.jsonl")
+
+
+def local_accounts(etc: Path = Path("/etc")) -> frozenset[str]:
+    """The users and groups this machine has in its own files (not through SSSD): a
+    login host built like it has them too, and a member must never get one."""
+    names: set[str] = set()
+    for database in ("passwd", "group"):
+        try:
+            lines = (etc / database).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        names.update(line.split(":", 1)[0] for line in lines if ":" in line)
+    return frozenset(names)
 
 
 def _provision_run(args: argparse.Namespace, config: Config) -> int:

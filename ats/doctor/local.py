@@ -171,8 +171,35 @@ def check_directory(config: Config, env: Mapping[str, str]) -> Check:
         )
     finally:
         conn.unbind()
-    return passed(
-        name, f"bound to {settings.ldap_url} as {settings.bind_dn}; {settings.base_dn} found"
+    return _directory_access(config, env) or passed(
+        name,
+        f"bound to {settings.ldap_url} as {settings.bind_dn}; {settings.base_dn} found; "
+        "nothing shown to anonymous readers or the login hosts' DN",
+    )
+
+
+def _directory_access(config: Config, env: Mapping[str, str]) -> Check | None:
+    """A failed check when the directory (or the hosts' replica) tells an anonymous
+    reader anything, or the login hosts' DN a password; None when it holds."""
+    from provisioning.backend import ProvisioningError
+    from provisioning.directory_access import exposure
+
+    settings = config.provisioning
+    host_password = env.get("ATS_HOST_LDAP_PASSWORD", "")
+    readers = [(settings.host_dn, host_password)] if host_password else []
+    told: list[str] = []
+    for url in dict.fromkeys(u for u in (settings.ldap_url, settings.replica_url) if u):
+        try:
+            told += exposure(url, settings.base_dn, readers)
+        except ProvisioningError as error:
+            told.append(str(error))
+    if not told:
+        return None
+    return failed(
+        "directory",
+        "; ".join(told),
+        "give the directory the access rules `ats host render` writes (ldap/provider.conf, "
+        "ldap/consumer.conf): anonymous readers only bind, the login hosts read no password",
     )
 
 

@@ -20,10 +20,9 @@ import time
 from pathlib import Path
 
 from devtools.bridgewalk import Visitor
-from provisioning.loginhost import HostSettings, render
 from tests.integration.bridge_server import BridgeServer
 from tests.integration.conftest import WikiBot
-from tests.integration.slapd import Slapd, ats
+from tests.integration.slapd import Slapd, ats, provider_settings
 from tests.waiting import wait_until
 
 LIMIT = 60  # seconds: what a member waits for at most, after any change
@@ -103,9 +102,7 @@ class Journey:
     # -- services ----------------------------------------------------------------
 
     def start(self) -> Journey:
-        settings = HostSettings("ldap://127.0.0.1/", "ldap://127.0.0.1/", "dc=x", "cn=x,dc=x")
-        shipped = next(f.text for f in render(settings) if f.path == "ldap/provider.conf")
-        self.provider = Slapd.start(self.folder / "provider", database_extra=shipped)
+        self.provider = Slapd.start(self.folder / "provider", database_extra=provider_settings())
         self.bridge = BridgeServer(self.wikibot)
         with self.bridge.config.open("a") as config:
             config.write(f"""

@@ -179,6 +179,15 @@ class Slapd:
             conn.unbind()
 
 
+def provider_settings() -> str:
+    """The shipped provider settings (`ldap/provider.conf`: syncprov and the access
+    rules) for a server of this module's suffix and admin."""
+    from provisioning.loginhost import HostSettings, render
+
+    settings = HostSettings("ldap://127.0.0.1/", "ldap://127.0.0.1/", BASE_DN, ROOT_DN)
+    return next(f.text for f in render(settings) if f.path == "ldap/provider.conf")
+
+
 def ats_config(folder: Path, slapd: Slapd | None, **extra: Any) -> Path:
     """`folder/ats.toml` with the store beside it and `slapd` as the LDAP backend (the
     dry-run backend when None); `extra` are more `[provisioning]` keys (numbers)."""

@@ -31,10 +31,9 @@ from bridge.testing import log_in
 from membership import accounts
 from membership.store import Store
 from provisioning.ldap import LdapBackend
-from provisioning.loginhost import HostSettings, render
 from provisioning.worker import provision_person, provision_tool, run_forever, run_once
 from tests.integration.journey import LIMIT, etc_snapshot
-from tests.integration.slapd import Slapd, ats, ats_config
+from tests.integration.slapd import Slapd, ats, ats_config, provider_settings
 
 
 @pytest.fixture
@@ -48,9 +47,7 @@ def folder() -> Iterator[Path]:
 
 @pytest.fixture
 def provider(folder: Path) -> Iterator[Slapd]:
-    settings = HostSettings("ldap://127.0.0.1/", "ldap://127.0.0.1/", "dc=x", "cn=x,dc=x")
-    shipped = next(f.text for f in render(settings) if f.path == "ldap/provider.conf")
-    server = Slapd.start(folder / "provider", database_extra=shipped)
+    server = Slapd.start(folder / "provider", database_extra=provider_settings())
     yield server
     server.stop()
 
@@ -247,6 +244,12 @@ def test_ssh_in_become_the_tool_and_lose_the_key(
         assert check.returncode == 0, check.stdout + check.stderr
         lines = check.stdout.splitlines()
         assert [line.split(":")[0] for line in lines] == [
+            "ok   lends no local account",
+            "ok   takes keys only from the directory",
+            "ok   refuses suspended members",
+            "ok   ends revoked sessions",
+            "ok   grants nothing setuid",
+            "ok   tells nobody more than they need",
             "ok   resolves members",
             "ok   gets their keys",
             "ok   sees the sudo rules",
@@ -260,7 +263,7 @@ def test_ssh_in_become_the_tool_and_lose_the_key(
             timeout=60,
             check=False,
         )
-        assert outside.returncode == 1 and outside.stdout.startswith("FAIL resolves members")
+        assert outside.returncode == 1 and "FAIL resolves members" in outside.stdout
 
         # A co-maintainer added on the bridge, the worker running: how long until they
         # can become the tool, and, removed again, until they no longer can.
@@ -323,4 +326,7 @@ def test_devhost_refuses_what_it_cannot_serve_in_one_line(folder: Path) -> None:
         text=True,
         check=False,
     )
-    assert check.returncode == 2 and "--member" in check.stderr
+    # Not a login host: every host line says what is missing, in one line each.
+    assert check.returncode == 1 and "Traceback" not in check.stderr, check.stderr
+    assert check.stdout.startswith("FAIL lends no local account: ")
+    assert all(line.startswith(("ok  ", "FAIL")) for line in check.stdout.splitlines())

@@ -16,7 +16,8 @@ from devtools.devoauth import DevOAuth
 from devtools.devwiki import DevWiki
 from devtools.ports import free_port
 from membership.store import Store
-from tests.integration.slapd import Slapd
+from provisioning.directory_access import set_host_account
+from tests.integration.slapd import Slapd, provider_settings
 
 RUN_PAGE = "Toolserver/Doctor/Run"
 REQUEST_PAGE = "Toolserver/Doctor/Requests"
@@ -103,8 +104,18 @@ bind_dn = "{values["bind_dn"]}"
 
 
 @pytest.fixture
-def deployment(healthy_wiki: DevWiki, tmp_path: Path, slapd: Slapd, oauth: DevOAuth) -> Deployment:
-    setup = Deployment(healthy_wiki, tmp_path, slapd, oauth)
+def guarded() -> Iterator[Slapd]:
+    """A directory with the shipped access rules, as a healthy deployment has."""
+    server = Slapd.start(database_extra=provider_settings())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def deployment(
+    healthy_wiki: DevWiki, tmp_path: Path, guarded: Slapd, oauth: DevOAuth
+) -> Deployment:
+    setup = Deployment(healthy_wiki, tmp_path, guarded, oauth)
     setup.install_templates()
     Store(tmp_path / "ats.sqlite").close()
     return setup
@@ -205,6 +216,25 @@ def test_ldap_bind_refused(deployment: Deployment) -> None:
     assert "ATS_LDAP_PASSWORD" in fix
     missing = deployment.doctor(bind_dn="cn=nobody," + deployment.slapd.base_dn)
     failing(missing, "directory", "refused the bind")
+
+
+def test_a_directory_that_tells_anyone_everything(
+    deployment: Deployment, slapd: Slapd, guarded: Slapd
+) -> None:
+    """slapd without access rules (its default: anyone reads everything) fails the
+    check: anonymous readers see entries, the login hosts' DN sees password hashes."""
+    host_dn = f"cn=login-hosts,ou=services,{slapd.base_dn}"
+    secret = "the-login-hosts-secret"
+    for server in (slapd, guarded):
+        set_host_account(server.url, server.root_dn, server.password, host_dn, secret)
+    deployment.slapd = slapd
+    result = deployment.doctor(ATS_HOST_LDAP_PASSWORD=secret)
+    fix = failing(result, "directory", "answers an anonymous search", "password hash of")
+    assert "access rules" in fix and "ldap/provider.conf" in fix
+    # The same, with the shipped rules: nothing shown, the login hosts' DN included.
+    deployment.slapd = guarded
+    healthy = deployment.doctor(ATS_HOST_LDAP_PASSWORD=secret)
+    assert line_of(healthy, "directory")[0].startswith("ok"), healthy.stdout
 
 
 def test_old_schema(deployment: Deployment) -> None:

@@ -19,9 +19,11 @@ from pathlib import Path
 import ldap3
 
 from devtools.ports import free_port
+from provisioning.directory_access import exposure, set_host_account
 from provisioning.ldap import LdapBackend
 from tests.integration.slapd import SCHEMAS, Slapd, _find
 
+HOST_SECRET = "the-login-hosts-secret"  # noqa: S105 - a throwaway directory's
 SCHEMA_FILES = [f"/etc/ldap/schema/{n}.schema" for n in ("core", "cosine", "nis", "inetorgperson")]
 
 
@@ -214,6 +216,9 @@ def test_a_consumer_from_the_rendered_settings_replicates_a_tool(tmp_path: Path)
         )
         backend = LdapBackend(provider.url, provider.base_dn, provider.root_dn, provider.password)
         started = time.monotonic()
+        host_dn = f"cn=login-hosts,ou=services,{provider.base_dn}"
+        set_host_account(provider.url, provider.root_dn, provider.password, host_dn, HOST_SECRET)
+        backend.create_person("Alice", "alice", [])
         backend.create_tool("mytool", ["alice"])
         role = f"cn=tools.mytool,ou=sudoers,{provider.base_dn}"
         found = None
@@ -221,7 +226,10 @@ def test_a_consumer_from_the_rendered_settings_replicates_a_tool(tmp_path: Path)
             if consumer_process.poll() is not None:
                 raise AssertionError((folder / "slapd.log").read_text(errors="replace"))
             try:
-                conn = ldap3.Connection(f"ldap://127.0.0.1:{port}", auto_bind=True)
+                # The login hosts read the replica with their own DN (replicated too).
+                conn = ldap3.Connection(
+                    f"ldap://127.0.0.1:{port}", host_dn, HOST_SECRET, auto_bind=True
+                )
             except ldap3.core.exceptions.LDAPException:
                 time.sleep(0.1)
                 continue
@@ -232,10 +240,25 @@ def test_a_consumer_from_the_rendered_settings_replicates_a_tool(tmp_path: Path)
                 time.sleep(0.1)
         assert found == ["%tools.mytool"], (folder / "slapd.log").read_text(errors="replace")
         # Nobody writes to the consumer: a delete there is refused and changes nothing.
-        conn = ldap3.Connection(f"ldap://127.0.0.1:{port}", auto_bind=True)
+        conn = ldap3.Connection(f"ldap://127.0.0.1:{port}", host_dn, HOST_SECRET, auto_bind=True)
         assert not conn.delete(role) and conn.result["result"] != 0
         assert conn.search(role, "(objectClass=sudoRole)", ldap3.BASE)
+        # The host reads what SSSD needs of a member, never who is behind the name.
+        person = f"uid=alice,ou=people,{provider.base_dn}"
+        conn.search(person, "(objectClass=*)", ldap3.BASE, attributes=["*"])
+        shown = set(conn.response[0]["raw_attributes"])
+        assert {"uid", "uidNumber", "homeDirectory", "loginShell"} <= shown, shown
+        assert not shown & {"cn", "sn", "employeeNumber", "userPassword"}, shown
         conn.unbind()
+        # Anonymous readers get nothing, the host's DN no password: on both servers.
+        for url in (provider.url, f"ldap://127.0.0.1:{port}"):
+            assert exposure(url, provider.base_dn, [(host_dn, HOST_SECRET)]) == []
+            anonymous = ldap3.Connection(url, auto_bind=True)
+            anonymous.search(provider.base_dn, "(cn=*)", attributes=["*"])
+            assert anonymous.response == [] or all(
+                r["type"] != "searchResEntry" for r in anonymous.response
+            )
+            anonymous.unbind()
     finally:
         if consumer_process is not None:
             consumer_process.terminate()
