@@ -31,6 +31,11 @@ COPIED = {
     "etc/sudoers.d/ats": 0o440,
     "usr/local/bin/become": 0o755,
     "usr/local/sbin/ats-tool-home": 0o755,
+    "usr/local/sbin/ats-authorized-keys": 0o755,
+    "usr/local/sbin/ats-session-guard": 0o755,
+    "usr/local/sbin/ats-host-mounts": 0o755,
+    "etc/systemd/system/ats-session-guard.service": 0o644,
+    "etc/systemd/system/ats-host-mounts.service": 0o644,
     "usr/share/pam-configs/ats-login-host": 0o644,
     "etc/motd": 0o644,
 }
@@ -115,8 +120,7 @@ def test_the_playbook_applies_the_rendered_files_to_a_folder(tmp_path: Path) -> 
     files = _render(tmp_path)
     root = _target(tmp_path)
     before = _machine_etc()
-    bind = ("-e", "ats_ldap_bind_dn=cn=reader,dc=toolserver,dc=example")
-    bind += ("-e", f"ats_ldap_bind_password={BIND_PASSWORD}")
+    bind = ("-e", f"ats_ldap_bind_password={BIND_PASSWORD}")
 
     first = _apply(tmp_path, root, files, *bind)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -133,7 +137,6 @@ def test_the_playbook_applies_the_rendered_files_to_a_folder(tmp_path: Path) -> 
     assert stat.S_IMODE(snippet.stat().st_mode) == 0o600
     assert snippet.read_text().splitlines() == [
         "[domain/toolserver]",
-        "ldap_default_bind_dn = cn=reader,dc=toolserver,dc=example",
         "ldap_default_authtok_type = password",
         f"ldap_default_authtok = {BIND_PASSWORD}",
     ]
@@ -177,6 +180,15 @@ def test_the_playbook_applies_the_rendered_files_to_a_folder(tmp_path: Path) -> 
     assert _machine_etc() == before
 
 
+def test_without_the_hosts_password_nothing_is_applied(tmp_path: Path) -> None:
+    files = _render(tmp_path)
+    root = _target(tmp_path)
+    done = _apply(tmp_path, root, files)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "set ats_ldap_bind_password" in done.stdout
+    assert not (root / "etc/sssd/sssd.conf").exists()
+
+
 def test_a_broken_sshd_drop_in_is_refused_before_it_is_installed(tmp_path: Path) -> None:
     files = _render(tmp_path)
     root = _target(tmp_path)
@@ -184,7 +196,7 @@ def test_a_broken_sshd_drop_in_is_refused_before_it_is_installed(tmp_path: Path)
     dropin = files / "etc/ssh/sshd_config.d/ats.conf"
     dropin.write_text(dropin.read_text() + "AuthorizedKeysComand /usr/bin/true\n")
 
-    done = _apply(tmp_path, root, files)
+    done = _apply(tmp_path, root, files, "-e", f"ats_ldap_bind_password={BIND_PASSWORD}")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Bad configuration option: AuthorizedKeysComand" in done.stdout
     assert not (root / "etc/ssh/sshd_config.d/ats.conf").exists()
