@@ -19,13 +19,10 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import ldap3
@@ -33,15 +30,21 @@ import pytest
 
 from ats import cli
 from membership import accounts
-from membership.store import Store
-from provisioning.ldap import LdapBackend
 from provisioning.names import NamingError, check_name
-from provisioning.worker import provision_person, provision_tool, run_once
-from tests.integration.journey import LIMIT, Ssh, etc_snapshot
-from tests.integration.slapd import Slapd, ats, ats_config, provider_settings
+from provisioning.worker import provision_tool, run_once
+from tests.integration.journey import etc_snapshot
+from tests.integration.loginhost_site import (
+    TOOL_HOME,
+    Session,
+    Site,
+    close_site,
+    ended_within,
+    open_site,
+    processes,
+    start_as_tool,
+)
+from tests.integration.slapd import ats_config
 from tests.waiting import wait_until
-
-TOOL_HOME = "/home/tools/mytool"
 
 
 def _local_account() -> str:
@@ -61,59 +64,16 @@ def _local_account() -> str:
 LOCAL = _local_account()
 
 
-@dataclass
-class Site:
-    folder: Path
-    provider: Slapd
-    store: Store
-    ldap: LdapBackend
-    config: Path
-    ssh: Ssh
-    nsenter: list[str]
-    replica_port: int
-
-
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
     before = etc_snapshot()
-    folder = Path(tempfile.mkdtemp(prefix="ats-holds-"))
-    folder.chmod(0o711)
-    provider = Slapd.start(folder / "provider", database_extra=provider_settings())
-    store = Store(folder / "ats.sqlite")
-    ldap = LdapBackend(
-        provider.url,
-        provider.base_dn,
-        provider.root_dn,
-        provider.password,
-        tool_home=TOOL_HOME.replace("mytool", "{name}"),
-    )
-    ssh = Ssh(0, folder)
-    for name in ("alice", "bob", LOCAL):
-        ssh.key(name)
-    provision_person(store, ldap, "Alice", [ssh.public("alice")])
-    provision_person(store, ldap, "Bob", [ssh.public("bob")])
-    # Made straight in the directory, as a directory shared by hosts with other local
-    # accounts would hold it: provisioning itself refuses this name (tested below).
-    ldap.create_person(LOCAL.capitalize(), LOCAL, [ssh.public(LOCAL)])
-    provision_tool(store, ldap, "mytool", ["Alice", "Bob"], by="test")
-    config = ats_config(folder, provider, tool_home_root='"/home/tools"')
-    host = folder / "host"
-    started = ats(config, "devhost", "start", "--dir", str(host), password=provider.password)
+    # LOCAL is made straight in the directory, as a directory shared by hosts with
+    # other local accounts would hold it: provisioning itself refuses it (tested below).
+    opened = open_site(extra=(LOCAL,))
     try:
-        assert started.returncode == 0, started.stdout + started.stderr
-        ssh.port = int(started.stdout.strip().splitlines()[-1].split()[2])
-        status = ats(config, "devhost", "status", "--dir", str(host), password="")
-        nsenter = status.stdout.split("inside it: ", 1)[1].split(" ats host check")[0].split()
-        replica_port = int(status.stdout.split("replica on ")[1].split(")")[0])
-        # SSSD fetches the sudo rules shortly after it starts.
-        became = ssh.until("alice", "become mytool true")
-        assert became.returncode == 0, became.stderr
-        yield Site(folder, provider, store, ldap, config, ssh, nsenter, replica_port)
+        yield opened
     finally:
-        ats(config, "devhost", "stop", "--dir", str(host), password="")
-        store.close()
-        provider.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+        close_site(opened)
     assert etc_snapshot() == before
 
 
@@ -221,77 +181,21 @@ def test_a_setuid_or_setgid_file_grants_nothing(site: Site) -> None:
     assert own.stdout.splitlines() == ["-rwxr-sr-x", "bob"]
 
 
-class Session:
-    """An open `ssh` session running `command` until it is ended."""
-
-    def __init__(self, site: Site, user: str, command: str) -> None:
-        self.process = subprocess.Popen(
-            site.ssh.command(user, user, command),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        self.first = self.process.stdout.readline().strip()
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def end(self) -> None:
-        if self.alive():
-            self.process.kill()
-        self.process.wait(10)
-
-
-def _processes(uid: int, marker: str) -> list[int]:
-    """Pids of the processes of `uid` whose command line holds `marker`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if entry.stat().st_uid != uid:
-                    continue
-                if marker in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
-def _tool_uid(site: Site) -> int:
-    account = site.ldap.describe("mytool")
-    assert account is not None and account.kind == "tool"
-    return account.uid
-
-
-def _start_as_tool(site: Site, user: str, marker: str) -> None:
-    started = site.ssh.run(
-        user, f"become mytool sh -c 'nohup sleep {marker} >/dev/null 2>&1 &' && echo started"
-    )
-    assert started.returncode == 0 and started.stdout.strip() == "started", started.stderr
-
-
-def _ended_within(check: Callable[[], bool]) -> float:
-    started = time.monotonic()
-    wait_until(check, timeout=LIMIT, interval=0.2)
-    return time.monotonic() - started
-
-
 def test_a_removed_co_maintainer_keeps_nothing_of_the_tool(site: Site) -> None:
-    tool = _tool_uid(site)
+    tool = site.tool_uid()
     bob = Session(site, "bob", "id -nG; exec sleep 600")
     alice = Session(site, "alice", "id -nG; exec sleep 600")
     try:
         assert "tools.mytool" in bob.first.split() and "tools.mytool" in alice.first.split()
-        _start_as_tool(site, "bob", "601")
-        _start_as_tool(site, "alice", "602")
-        assert _processes(tool, "sleep 601") and _processes(tool, "sleep 602")
+        start_as_tool(site, "bob", "601")
+        start_as_tool(site, "alice", "602")
+        assert processes(tool, "sleep 601") and processes(tool, "sleep 602")
 
         provision_tool(site.store, site.ldap, "mytool", ["Alice"], by="test")
-        seconds = _ended_within(lambda: not bob.alive() and not _processes(tool, "sleep 601"))
+        seconds = ended_within(lambda: not bob.alive() and not processes(tool, "sleep 601"))
         # What the remaining maintainer runs goes on.
         time.sleep(2)
-        assert alice.alive() and _processes(tool, "sleep 602")
+        assert alice.alive() and processes(tool, "sleep 602")
         print(f"\nremoved co-maintainer's session and tool process ended after {seconds:.1f} s")
     finally:
         bob.end()
@@ -304,13 +208,13 @@ def test_a_suspended_members_sessions_and_processes_end(site: Site) -> None:
     )
     try:
         assert writer.first == "open"
-        tool = _tool_uid(site)
-        assert _processes(tool, "sleep 602")  # started from her login before
+        tool = site.tool_uid()
+        assert processes(tool, "sleep 602")  # started from her login before
         job = accounts.enqueue_suspend(site.store, "Alice", "membership lapsed")
         assert job is not None
         outcome = run_once(site.store, site.ldap)
         assert outcome is not None and outcome.ok, outcome
-        seconds = _ended_within(lambda: not writer.alive() and not _processes(tool, "sleep 602"))
+        seconds = ended_within(lambda: not writer.alive() and not processes(tool, "sleep 602"))
         print(f"\nsuspended member's session and tool process ended after {seconds:.1f} s")
         assert site.ssh.run("alice", "true").returncode != 0
     finally:
