@@ -143,12 +143,7 @@ class DevHost:
         `host_password`), sshd and the session guard."""
         if os.geteuid() != 0:
             raise DevHostError("ats devhost runs as root: it makes a mount namespace")
-        if not _private(tool_home_root) and not Path(tool_home_root).is_dir():
-            raise DevHostError(
-                f"the tools' root {tool_home_root} is not on this machine: a dev login host "
-                "mounts its own over it and makes nothing outside its folder (create it, or "
-                "set [provisioning] tool_home_root under /home)"
-            )
+        check_tool_home_root(tool_home_root)
         for program, package in PROGRAMS.items():
             if not _which(program):
                 raise DevHostError(f"{program} is missing: install {package} (scripts/setup)")
@@ -324,6 +319,17 @@ class DevHost:
     def enter(self, state: State) -> list[str]:
         """The command prefix that runs a program inside the login host's namespace."""
         return ["nsenter", "-t", str(state.namespace_pid), "-m", "--"]
+
+
+def check_tool_home_root(tool_home_root: str) -> None:
+    """DevHostError unless the login host can serve tool homes under `tool_home_root`
+    without making anything outside its folder."""
+    if not _private(tool_home_root) and not Path(tool_home_root).is_dir():
+        raise DevHostError(
+            f"the tools' root {tool_home_root} is not on this machine: a dev login host "
+            "mounts its own over it and makes nothing outside its folder (create it, or "
+            "set [provisioning] tool_home_root under /home)"
+        )
 
 
 def _private(tool_home_root: str) -> bool:

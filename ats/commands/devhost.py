@@ -49,7 +49,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _devhost(args: argparse.Namespace, config: Config | None) -> int:
-    from devtools.devhost import DevHost, DevHostError
+    from devtools.devhost import DevHost, DevHostError, check_tool_home_root
 
     host = DevHost(args.dir)
     command = args.devhost_command
@@ -71,6 +71,10 @@ def _devhost(args: argparse.Namespace, config: Config | None) -> int:
     section = config.provisioning
     if section.backend != "ldap":
         raise UsageError('the login host serves a directory: set [provisioning] backend = "ldap"')
+    try:
+        check_tool_home_root(section.tool_home_root)
+    except DevHostError as error:
+        raise UsageError(str(error)) from None
     password = os.environ.get("ATS_LDAP_PASSWORD", "")
     if not password:
         raise UsageError("the replica binds to the directory: set ATS_LDAP_PASSWORD")

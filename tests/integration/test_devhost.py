@@ -316,6 +316,15 @@ def test_devhost_refuses_what_it_cannot_serve_in_one_line(folder: Path) -> None:
     started = ats(config, "devhost", "start", "--dir", str(host), password="secret")
     assert started.returncode != 0 and 'backend = "ldap"' in started.stderr
     assert started.stderr.count("\n") == 1 and "Traceback" not in started.stderr
+    # A tools' root the machine lacks: refused, and nothing is made outside the folder.
+    missing = folder / "no-such-root" / "project"
+    config = ats_config(folder, None, tool_home_root=f'"{missing}"')
+    config.write_text(config.read_text().replace('backend = "dry-run"', 'backend = "ldap"'))
+    started = ats(config, "devhost", "start", "--dir", str(host), password="secret")
+    assert started.returncode == 2 and f"the tools' root {missing} is not on this machine" in (
+        started.stderr
+    )
+    assert started.stderr.count("\n") == 1 and not missing.parent.exists()
     status = ats(config, "devhost", "status", "--dir", str(host), password="")
     assert status.returncode == 1 and status.stdout.startswith("no login host runs from")
     stopped = ats(config, "devhost", "stop", "--dir", str(host), password="")

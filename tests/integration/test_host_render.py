@@ -150,12 +150,15 @@ def test_become_refuses_with_a_message(tmp_path: Path) -> None:
     done = _in_namespace(
         tmp_path,
         f"mount --bind {srv} /srv && "
-        f"PAM_TYPE=open_session PAM_USER=tools.mytool {hook} && "
-        "stat -c '%a %u %g' /srv/tools/mytool && "
+        # As pam_exec runs it under sudo: root's uid, the tool's group.
+        "PAM_TYPE=open_session PAM_USER=tools.mytool "
+        f"setpriv --regid 52001 --keep-groups -- {hook} && "
+        "stat -c '%a %u %g' /srv/tools/mytool /srv/tools && "
         f"PAM_TYPE=open_session PAM_USER=alice {hook} && ls /srv/tools",
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:2] == ["2770 52001 52001", "mytool"]
+    # The tools' root is root's whoever becomes a tool first.
+    assert done.stdout.split("\n")[:3] == ["2770 52001 52001", "755 0 0", "mytool"]
     assert (Path("/etc/passwd").read_bytes(), Path("/etc/group").read_bytes()) == before
 
 
