@@ -4,9 +4,8 @@ A tool's maintainers are those set directly (`ats provision tool`, or a change m
 here; the store's `tool_maintainers`) or else the wiki users of its latest done tool
 request. A maintainer adds a co-maintainer — a member in good standing: one who holds
 a shell account that is not suspended and whose standing the daily re-check has not
-flagged — or removes one, never leaving the tool without a maintainer who holds an
-account that is not suspended (someone who can still `become` it; a flagged one
-can); a maintainer whose own account is suspended changes nothing. Each change is one
+flagged — or removes one, never leaving the tool without a maintainer in good
+standing; a maintainer whose own account is suspended changes nothing. Each change is one
 write transaction: the check against the set read inside it, the new set, one audit
 entry (`tool-maintainer-added` / `tool-maintainer-removed`: who, the tool, whom) and
 one provisioning job about the tool (kind `maintainers`, `member` the tool's service
@@ -144,7 +143,7 @@ def _change(store: Store, tool: str, actor: str, whom: str, action: str) -> Chan
             if len(now) == 1:
                 raise MaintainerError("ats-bridge-tool-last-maintainer", {"tool": tool})
             after = tuple(p for p in now if p != whom)
-            if not any(_can_become(store, p) for p in after):
+            if not any(_in_good_standing(store, p) for p in after):
                 raise MaintainerError("ats-bridge-tool-last-active-maintainer", {"tool": tool})
         store.set_tool_maintainers(tool, after, actor)
         job, _ = store.enqueue_member_job(job_member(tool), JOB_KIND, {"tool": tool})
@@ -165,6 +164,10 @@ def _check_joiner(store: Store, tool: str, whom: str, now: Sequence[str]) -> Non
         raise MaintainerError("ats-bridge-tool-not-in-good-standing", {"name": whom})
 
 
-def _can_become(store: Store, wiki_user: str) -> bool:
+def _in_good_standing(store: Store, wiki_user: str) -> bool:
+    """Holds a shell account that is not suspended, and is not flagged by the re-check."""
     account = store.account_of(wiki_user)
-    return account is not None and not account.suspended
+    if account is None or account.suspended:
+        return False
+    standing = standing_of(store, wiki_user)
+    return standing is None or standing.state != FLAGGED
