@@ -5,7 +5,7 @@ each naming its own account so user look-ups are really batched), it runs
 `ats bot run --once` as a user would and counts the API requests the wiki served
 (from the `php -S` request log), the edits saved, and the CPU time of the bot
 process. Then it runs the cycle again with nothing changed. Last, a page of 1,000
-open requests with one new request measures a cycle at SPEC §9's scale.
+open requests with one new request measures a cycle at contract §9's scale.
 
 Run from the project root: ``.venv/bin/python bench/bench_cycle.py [--keep DIR]``
 (about two minutes; it starts and stops its own wiki).

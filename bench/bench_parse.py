@@ -2,7 +2,7 @@
 request_keys alone, and the peak memory of one parse + render.
 
 Run from the project root: ``.venv/bin/python bench/bench_parse.py [--requests N] [--runs R]``.
-SPEC §9 asks for parse, process and re-render of such a page in under 2 s of CPU.
+contract §9 asks for parse, process and re-render of such a page in under 2 s of CPU.
 """
 
 from __future__ import annotations

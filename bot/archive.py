@@ -1,6 +1,6 @@
 """Moving closed requests to monthly archive pages: the plan of both edits, pure.
 
-This module owns the text side of SPEC §2 "Archive": given a parsed request page, the
+This module owns the text side of contract §2 "Archive": given a parsed request page, the
 requests to archive now and when each was closed, and the current text of the archive
 pages, ``plan_archive`` returns the new text of each archive page (the sections
 appended, byte for byte) and of the request page (the same sections cut out, every

@@ -1,6 +1,6 @@
 """Request-page wikitext <-> request sections: parsing and rendering, pure.
 
-This module owns the on-wiki contract of SPEC §2 as far as text goes: it splits a
+This module owns the on-wiki contract of contract §2 as far as text goes: it splits a
 request page into level-2 sections, decides which are requests (a live
 ``{{ATS request}}`` or a request-prefixed heading) and which are discussion, and
 reads from each request its fields, its bot status replies and its decision

@@ -1,6 +1,6 @@
 """Who wrote what on a request page: request identities and token origins, from history.
 
-Pure. The rule (SPEC §2): a decision template counts only if the revision that
+Pure. The rule (contract §2): a decision template counts only if the revision that
 introduced it was made by a user allowed to add it, where "introduced" is its first
 appearance in the page's whole history, followed through removals and restores; a
 request keeps the identity it got when first seen, whatever happens to its heading or

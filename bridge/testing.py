@@ -4,7 +4,8 @@
 store, creates a server-side session holding it, moves the member's requests
 forward — and gives the test client that session's cookie. It exists so that
 logged-in pages can be tested with Flask's test client; the OAuth exchange itself is
-tested in `tests/unit/test_oauth.py`. Nothing in the app imports this module.
+tested in `tests/integration/test_oauth.py` and `tests/integration/test_realoauth.py`
+(against the real extension). Nothing in the app imports this module.
 """
 
 from __future__ import annotations

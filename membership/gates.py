@@ -1,4 +1,4 @@
-"""The gates a request passes before provisioning, and the state they put it in (SPEC §3).
+"""The gates a request passes before provisioning, and the state they put it in (contract §3).
 
 Pure. `Facts` is what the store knows about the request's subject (identity proven,
 terms accepted at the current version, an active SSH key, identification attested,

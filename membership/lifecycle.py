@@ -1,4 +1,4 @@
-"""What a decision does to a request: the transitions of the lifecycle (SPEC §3).
+"""What a decision does to a request: the transitions of the lifecycle (contract §3).
 
 Pure. `after_decision` takes the request's state and an authorised decision and
 returns the state it moves to, or says why the decision changes nothing (the

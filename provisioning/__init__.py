@@ -1,4 +1,4 @@
-"""Provisioning: creating the accounts of approved requests (SPEC §6).
+"""Provisioning: creating the accounts of approved requests (contract §6).
 
 `names` turns a wiki username into a Unix shell name (pure); `backend` is the
 interface every backend implements (`ldap`, `unix`, `dryrun`); `worker` runs the

@@ -1,4 +1,4 @@
-"""Requests as tests write them: the wikitext a requester saves (SPEC §2), the row the
+"""Requests as tests write them: the wikitext a requester saves (contract §2), the row the
 clerk records in the store, and the SSH key a member adds.
 
 One place for each shape, so a test says only what matters to it (`username=` for a
@@ -29,7 +29,7 @@ def request_wikitext(
     """The body of a request section: `{{ATS request}}` with one field a line, aligned
     as the preload writes them, then the signature (`signature=""`: unsigned).
 
-    Fields are written in SPEC §2's order; `username=` files on someone's behalf; a
+    Fields are written in contract §2's order; `username=` files on someone's behalf; a
     field given as "" is left out.
     """
     order = ("type", "username", "purpose", "tool", "license", "source", "maintainers")

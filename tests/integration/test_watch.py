@@ -16,7 +16,7 @@ from tests.integration.conftest import WikiBot
 from tests.integration.sse_server import EventStreamsStandIn
 from tests.waiting import wait_until
 
-REACTION = 10.0  # SPEC §9: a new request answered within 10 s of its save
+REACTION = 10.0  # contract §9: a new request answered within 10 s of its save
 
 
 class Watch:

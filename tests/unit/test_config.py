@@ -1,4 +1,4 @@
-"""Loading the TOML configuration (SPEC §8): the minimal file, and a clear error for each
+"""Loading the TOML configuration (contract §8): the minimal file, and a clear error for each
 mistake."""
 
 # ruff: noqa: E501 - the minimal file of the spec is quoted verbatim, long comments included
@@ -12,7 +12,7 @@ import pytest
 from ats.config import SCHEMA, SECRETS, ConfigError, describe, load_config, secret
 from policies.eligibility import policy_keys
 
-# The minimal file of SPEC §8, verbatim.
+# The minimal file of contract §8 (docs/contract.md), verbatim.
 MINIMAL = """\
 [wiki]
 api = "http://127.0.0.1:8080/api.php"
@@ -37,6 +37,12 @@ ldap_url = "ldap://127.0.0.1:3389"
 base_dn = "dc=toolserver,dc=example"
 bind_dn = "cn=admin,dc=toolserver,dc=example"   # password in ATS_LDAP_PASSWORD
 """
+
+
+def test_the_contract_quotes_the_minimal_file_as_it_is() -> None:
+    contract = (Path(__file__).parents[2] / "docs" / "contract.md").read_text()
+    assert f"```toml\n{MINIMAL}```" in contract
+
 
 REQUIRED_ONLY = """\
 [wiki]

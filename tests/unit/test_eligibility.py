@@ -1,4 +1,4 @@
-"""The eligibility policy (SPEC §4): defaults, overrides, and each rule at its boundary."""
+"""The eligibility policy (contract §4): defaults, overrides, and each rule at its boundary."""
 
 from __future__ import annotations
 

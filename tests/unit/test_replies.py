@@ -1,4 +1,4 @@
-"""The bot's reply lines (SPEC §2 "Bot replies"): format, wording, and that nothing a user
+"""The bot's reply lines (contract §2 "Bot replies"): format, wording, and that nothing a user
 typed can make the bot write a live template, link or signature."""
 
 from __future__ import annotations

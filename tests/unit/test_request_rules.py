@@ -1,4 +1,4 @@
-"""Field rules of `{{ATS request}}` (SPEC §2): every Problem code, tool names and licences."""
+"""Field rules of `{{ATS request}}` (contract §2): every Problem code, tool names and licences."""
 
 from __future__ import annotations
 
