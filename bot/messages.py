@@ -9,8 +9,8 @@ language a request is answered in, and rendering a message: `$1`… parameters,
 user's gender. A key a translation lacks falls back to English, as MediaWiki does.
 
 Callers name parameters (`Catalog.text("reply", "invalid", mention=…, problems=…)`);
-`PARAMETERS` gives each message's `$n` order, so the message files stay in
-MediaWiki's positional form.
+`policies.message_parameters` gives each message's `$n` order (one table for the bot
+and the bridge), so the message files stay in MediaWiki's positional form.
 """
 
 from __future__ import annotations
@@ -25,75 +25,11 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_decimal
 
+from policies.message_parameters import PARAMETERS
+
 DEFAULT_LANGUAGE = "en"
 PREFIX = "ats-bot-"
 I18N_DIR = Path(__file__).resolve().parent.parent / "i18n"
-
-# Each message's parameters, in `$1`, `$2`… order; a message missing here has none.
-PARAMETERS: dict[str, tuple[str, ...]] = {
-    "age-days": ("n",),
-    "age-months": ("n",),
-    "age-years": ("n",),
-    "criterion-account-hidden": ("name",),
-    "criterion-account-invalid": ("name",),
-    "criterion-account-missing": ("name",),
-    "criterion-age": ("age", "registered"),
-    "criterion-age-short": ("age", "registered", "required", "shortfall"),
-    "criterion-blocked": ("where", "by", "reason", "expiry"),
-    "criterion-blocked-on": ("wiki",),
-    "criterion-blocked-unsigned": ("where", "reason", "expiry"),
-    "criterion-edits": ("found",),
-    "criterion-edits-central": ("found", "wikis"),
-    "criterion-edits-short": ("found", "required", "shortfall"),
-    "criterion-recent": ("found", "window"),
-    "criterion-recent-on": ("found", "window", "wikis"),
-    "criterion-recent-short": ("found", "window", "required", "shortfall"),
-    "criterion-recent-short-on": ("found", "window", "wikis", "required", "shortfall"),
-    "criterion-silent": ("wikis",),
-    "criterion-unreachable": ("wikis",),
-    "decision-approved": ("admin",),
-    "decision-approved-override": ("admin", "reason", "gates"),
-    "decision-approved-waiting": ("admin", "gates"),
-    "decision-declined": ("mention", "admin", "reason"),
-    "decision-gates": ("bridge_url",),
-    "decision-ignored": ("template", "actor", "why"),
-    "decision-on-hold": ("mention", "admin", "reason"),
-    "decision-withdrawn": ("actor",),
-    "problem-bad-license": ("license",),
-    "problem-bad-tool-name": ("tool",),
-    "problem-license-not-osi": ("license",),
-    "problem-missing-field": ("field",),
-    "problem-reserved-tool-name": ("tool",),
-    "problem-several-templates": ("count",),
-    "problem-unknown-type": ("type",),
-    "progress-approved": ("admin",),
-    "progress-awaiting-approval": ("done",),
-    "progress-awaiting-identity": ("mention", "bridge_url", "rest"),
-    "progress-awaiting-requester": ("mention", "bridge_url", "todo", "rest"),
-    "progress-done": ("mention", "account", "commands", "bridge_url"),
-    "progress-done-host": ("login", "host"),
-    "progress-done-tool": ("login", "host", "tool"),
-    "progress-other": ("state",),
-    "renewal-heading": ("date",),
-    "renewal-reminder": ("name", "date", "bridge_url"),
-    "renewal-summary": ("date",),
-    "reply-awaiting-identity": ("mention", "checked", "bridge_url"),
-    "reply-expired": ("days",),
-    "reply-forged-by": ("author",),
-    "reply-forged-status": ("bot", "added", "state"),
-    "reply-invalid": ("mention", "problems"),
-    "reply-language-fallback": ("asked", "answered"),
-    "reply-met": ("passed",),
-    "reply-not-eligible": ("failed", "met"),
-    "reply-on-behalf": ("requester", "subject"),
-    "reply-received": ("reason",),
-    "reply-rechecked": ("actor",),
-    "summary-archived": ("count",),
-    "summary-archiving": ("page",),
-    "summary-replies": ("count", "states"),
-    "why-closed": ("state",),
-    "why-not-recheckable": ("state",),
-}
 
 
 def message_key(section: str, key: str) -> str:
@@ -123,7 +59,7 @@ class Catalog:
         template = self._messages.get(full)
         if template is None:
             template = self._fallback[full]
-        params = [args[p] for p in PARAMETERS.get(name, ())]
+        params = [args[p] for p in PARAMETERS.get(full, ())]
         return render(template, params, self.lang)
 
     def language_name(self, code: str) -> str | None:
