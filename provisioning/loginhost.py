@@ -5,7 +5,7 @@ Pure: `render(HostSettings)` returns the files (`HostFile`: a path relative to t
 output folder, laid out as on the host, the text, the mode), made from the templates
 in `provisioning/hostfiles/` (read with importlib.resources) with `@NAME@`
 placeholders filled in from the settings; `ats host render` writes them and the
-admin applies them with their own tools (README, "Login hosts").
+admin applies them with their own tools (docs/login-hosts.md).
 
 What they make a host do: SSSD reads members, groups, SSH keys and the tools' sudo
 rules from `ldap_uri` (a read-only `syncrepl` consumer, normally); sshd takes keys
