@@ -19,17 +19,17 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_decimal
 
+from policies import message_files
 from policies.message_parameters import PARAMETERS
 
 DEFAULT_LANGUAGE = "en"
 PREFIX = "ats-bot-"
-I18N_DIR = Path(__file__).resolve().parent.parent / "i18n"
+I18N_DIR = message_files.I18N_DIR
 
 
 def message_key(section: str, key: str) -> str:

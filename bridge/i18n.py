@@ -31,9 +31,10 @@ from toolforge_i18n._translations_checks import check_all_translations
 from werkzeug.wrappers.response import Response as WerkzeugResponse
 
 from bridge import dates
+from policies import message_files
 from policies.message_parameters import PARAMETERS
 
-I18N_DIR = Path(__file__).resolve().parent.parent / "i18n"
+I18N_DIR = message_files.I18N_DIR
 LANGUAGE_INFO = Path(__file__).parent / "languageinfo.json"
 PREFIX = "ats-bridge-"
 SESSION_KEY = "uselang"

@@ -21,6 +21,9 @@ from bridge.testing import log_in
 from membership.store import Store
 from policies.eligibility import EligibilityPolicy
 
+# Every process a run starts dies with the run, even one killed outright.
+from tests.run_cgroup import pytest_sessionstart, pytest_unconfigure  # noqa: F401
+
 ADMINS = ("Admin One", "Admin Two")
 # An address where nothing listens: the bridge's OAuth 2.0 start only builds a URL from it.
 UNREACHABLE_WIKI_API = "http://127.0.0.1:9/w/api.php"
