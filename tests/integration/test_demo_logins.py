@@ -21,6 +21,8 @@ import requests
 
 from membership.store import Store
 
+pytestmark = pytest.mark.loginhost
+
 READY = "stay up until you press Ctrl-C"
 
 

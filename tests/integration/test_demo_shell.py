@@ -14,8 +14,12 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from ats.demo_shell import TOOL, shell_folder
 from tests.waiting import wait_until
+
+pytestmark = pytest.mark.loginhost
 
 NO_PROMPTS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"]
 NO_PROMPTS += ["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]

@@ -35,6 +35,8 @@ from provisioning.worker import provision_person, provision_tool, run_forever, r
 from tests.integration.journey import LIMIT, etc_snapshot
 from tests.integration.slapd import Slapd, ats, ats_config, provider_settings
 
+pytestmark = pytest.mark.loginhost
+
 
 @pytest.fixture
 def folder() -> Iterator[Path]:

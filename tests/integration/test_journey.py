@@ -18,12 +18,16 @@ from __future__ import annotations
 import contextlib
 import time
 
+import pytest
+
 from membership import accounts
 from tests.builders import request_wikitext
 from tests.integration.conftest import WikiBot
 from tests.integration.journey import LIMIT, Journey, etc_snapshot, member_ids
 from tests.integration.test_clerk import bot_replies, section
 from tests.waiting import wait_until
+
+pytestmark = pytest.mark.loginhost
 
 ACCOUNT = "Account request: Veteran"
 TOOL = "vettool"

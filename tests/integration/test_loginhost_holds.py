@@ -46,6 +46,8 @@ from tests.integration.loginhost_site import (
 from tests.integration.slapd import ats_config
 from tests.waiting import wait_until
 
+pytestmark = pytest.mark.loginhost
+
 
 def _local_account() -> str:
     """A local account of this machine that would pass as a member's shell name: one
