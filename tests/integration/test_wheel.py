@@ -11,6 +11,7 @@ path entry (not the editable install, whose finder would lead back to the checko
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -66,11 +67,20 @@ def _run(command: list[str], cwd: Path, **env: str) -> subprocess.CompletedProce
 def test_a_wheel_installed_outside_the_checkout_has_what_the_program_reads(
     tmp_path: Path,
 ) -> None:
+    # Built from a copy: setuptools leaves its build/ folder in the tree it builds.
+    source = tmp_path / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "var", "build", "*.egg-info", "test-artifacts", "__pycache__"
+        ),
+    )
     wheels = tmp_path / "wheels"
     built = _run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
-        + ["-w", str(wheels), str(ROOT)],
-        ROOT,
+        + ["-w", str(wheels), str(source)],
+        source,
     )
     assert built.returncode == 0, built.stdout + built.stderr
     (wheel,) = wheels.glob("american_toolserver-*.whl")
