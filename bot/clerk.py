@@ -4,12 +4,12 @@ The clerk is the only part of the bot's cycle that talks to the wiki and the sto
 and does so in a visible order: read, judge, decide, record, post. It reads the request
 page and the kill-switch page in one query; if the page has not changed since the last
 cycle and nothing is waiting or due, it stops there. Else it parses the page, follows
-the page history since the last cycle (`bot.authorship`) to key each request by its
+the page history since the last cycle (`bot.page_history`) to key each request by its
 identity, refuses to act on a page that looks blanked or vandalised, and plans with
 pure functions over what it read: which requests to look at (`bot.planning`), what each
 new or edited request is worth (`bot.judging`, on user records looked up beforehand by
 `bot.lookups`), which new decision templates were added by someone allowed to add them
-(`bot.deciding`), which requests expired and which closed ones are old enough to
+(`bot.decisions`), which requests expired and which closed ones are old enough to
 archive, and which status lines the bot did not write (answered once with the real
 state). Everything it will say goes into the store's outbox in one transaction
 (`bot.recording`) before the page is saved, in a single edit based on the revision it
@@ -30,7 +30,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from bot import archive_pages, authorship, deciding, echoes, judging, lookups, page, planning, wiki
+from bot import (
+    archive_pages,
+    decisions,
+    echoes,
+    judging,
+    lookups,
+    page,
+    page_history,
+    planning,
+    wiki,
+)
 from bot.exclusion import bot_may_edit
 from bot.judging import Planned
 from bot.planning import CycleReport
@@ -58,7 +68,7 @@ class Reading:
     parsed: page.RequestPage  # keyed by identity
     records: dict[str, RequestRecord]  # open records by key
     pending: list[ReplyRecord]
-    history: authorship.History
+    history: page_history.History
     identities: list[str]  # identity of each request section, page order
     heading_keys: dict[str, str]  # identity -> key by heading (queue anchors)
 
@@ -206,7 +216,7 @@ class Clerk:
             page.known_readings(self.store.section_readings(s.page))
             self._readings_known = True
         parsed = page.parse(current.text, s.vocab)
-        history = authorship.follow(self.site, self.store, s, current)
+        history = page_history.follow(self.site, self.store, s, current)
         identities = history.state.current()
         if history.state.cursor != current.revid or len(identities) != len(parsed.requests):
             raise ClerkError(
@@ -263,12 +273,12 @@ class Clerk:
             for i in planned
             if i.record
         }
-        found = deciding.new_decisions(planned, known, history)
-        authors = deciding.authors(found)
+        found = decisions.new_decisions(planned, known, history)
+        authors = decisions.authors(found)
         groups = wiki.user_groups(self.site, authors) if s.policy.admin_group and authors else {}
-        rechecks = deciding.recheck_subjects(found, groups, s)
+        rechecks = decisions.recheck_subjects(found, groups, s)
         fresh = lookups.users(self.site, store, s, rechecks, now, fresh=True) if rechecks else {}
-        deciding.decide(found, groups, fresh, now, s)
+        decisions.decide(found, groups, fresh, now, s)
 
         planning.progress(parsed, planned, owed(store, s.page), now, s)
         foreign = {r.key: history.foreign_lines(r) for r in parsed.requests}
@@ -364,7 +374,7 @@ class Clerk:
         with self.store.transaction():  # every record rebound, or none
             for rec in records.values():
                 identity = by_heading.get(rec.key)
-                if authorship.is_identity(rec.key) or identity is None or identity in records:
+                if page_history.is_identity(rec.key) or identity is None or identity in records:
                     continue
                 self.store.update_request(rec.id, key=identity)
                 self.store.audit(

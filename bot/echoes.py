@@ -10,7 +10,7 @@ A reply with the same text that this store itself posted earlier stands in a rev
 the store has seen, so a legitimately repeated identical reply is still posted.
 
 Authorship comes from the history, never from the signature: the page's provenance
-(`bot.authorship`) knows, for each status line under a request, the revision that
+(`bot.page_history`) knows, for each status line under a request, the revision that
 first showed it in that request and who saved it. Sections without a line that looks
 like a planned reply cost nothing.
 """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import mwparserfromhell
 
-from policies.eligibility import canonical_username
+from policies.usernames import canonical_username
 
 
 def bot_may_edit(text: str, username: str) -> bool:

@@ -3,7 +3,7 @@
 `Planned` is what a cycle decided about one request section before anything is
 written: the values to record, the replies to say, the audit entries and decisions to
 keep. The functions here fill it in from plain data and do no I/O: `attribute` takes
-the requester of a new request from the page history (`bot.authorship.History`: whoever
+the requester of a new request from the page history (`bot.page_history.History`: whoever
 saved the revision that first held it, followed through reverts); `judge` validates the
 template's fields and applies the eligibility policy to the user records the clerk
 looked up beforehand (`lookups_needed` says whose). Writing the outcome is
@@ -20,13 +20,14 @@ from datetime import datetime
 from typing import Any
 
 from bot import page, replies
-from bot.authorship import History
 from bot.messages import Catalog
+from bot.page_history import History
 from bot.settings import ClerkSettings
 from membership.states import State
 from membership.store import RequestRecord
-from policies.eligibility import UserRecord, canonical_username, evaluate, only_uncertain
+from policies.eligibility import UserRecord, evaluate, only_uncertain
 from policies.requests import validate
+from policies.usernames import canonical_username
 
 
 @dataclass(frozen=True)

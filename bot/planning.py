@@ -2,7 +2,7 @@
 else to say, what is due, and the text the page should become.
 
 The clerk reads the page, the store and the history, then calls these functions in
-order around judging (`bot.judging`) and deciding (`bot.deciding`): `select` picks the
+order around judging (`bot.judging`) and deciding (`bot.decisions`): `select` picks the
 sections that are new, edited or expiring; `triage` says which of them are judged
 again; `progress`, `answer_forged` and `expire` add what the page must say about states
 set elsewhere, status lines the bot did not write, and requests left too long. The rest

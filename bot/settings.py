@@ -1,7 +1,7 @@
 """The clerk's settings: which page it keeps, as whom, and by which rules.
 
 One frozen dataclass read by every part of a cycle (the clerk, judging, deciding,
-planning, authorship); it imports none of them, so they can all import it. The
+planning, page_history); it imports none of them, so they can all import it. The
 composition root (`ats.wiring`) builds it from the configuration.
 """
 

@@ -47,8 +47,8 @@ from membership import fund, history, obligations, progress, standing, suspensio
 from membership.report import build_report, to_csv
 from membership.states import CLOSED, State
 from membership.store import DuplicatePaymentError, JobRecord, Store
-from policies.eligibility import canonical_username
 from policies.money import MoneyError, format_minor, to_minor
+from policies.usernames import canonical_username
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 MAX_METHOD = 200

@@ -21,7 +21,7 @@ from bridge import i18n
 from bridge.sessions import ServerSession, current_store
 from bridge.settings import BridgeSettings
 from membership import progress
-from policies.eligibility import canonical_username
+from policies.usernames import canonical_username
 
 View = TypeVar("View", bound=Callable[..., Any])
 

@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from membership.store import JobRecord, SSHKeyRecord, Store
-from policies.eligibility import canonical_username
 from policies.sshkeys import PublicKey
+from policies.usernames import canonical_username
 
 ACTOR = "provisioning"
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 from membership.states import State
 from membership.store import RequestRecord
-from policies.eligibility import canonical_username
 from policies.requests import licence_problem
 from policies.requests import maintainers as named_maintainers
+from policies.usernames import canonical_username
 
 # The states the bridge's facts decide between; the bot's decisions decide the rest.
 GATED = frozenset(

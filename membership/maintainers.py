@@ -26,8 +26,7 @@ from membership.gates import tool_maintainers
 from membership.standing import FLAGGED, standing_of
 from membership.states import State
 from membership.store import AccountRecord, AuditEntry, JobRecord, RequestRecord, Store
-from policies.eligibility import canonical_username
-from policies.usernames import UsernameError, valid_username
+from policies.usernames import UsernameError, canonical_username, valid_username
 
 TOOL_PREFIX = "tools."  # the tool's service user, and the member its jobs are about
 JOB_KIND = "maintainers"

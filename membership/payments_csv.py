@@ -36,9 +36,9 @@ from pathlib import Path
 
 from membership import obligations
 from membership.store import DuplicatePaymentError, Store, payment_key
-from policies.eligibility import canonical_username
 from policies.fees import FeePolicy, load_fees
 from policies.money import MoneyError, format_minor, to_minor
+from policies.usernames import canonical_username
 
 COLUMNS = ("date", "reference", "payer_wiki_username", "amount", "currency", "method")
 

@@ -19,9 +19,9 @@ from membership import gates
 from membership.ledger import net_payments
 from membership.states import CLOSED
 from membership.store import RequestRecord, Store
-from policies.eligibility import canonical_username
 from policies.fees import FeePolicy, fee_settled
 from policies.times import iso
+from policies.usernames import canonical_username
 
 
 def facts_for(

@@ -26,8 +26,8 @@ from membership import ledger
 from membership.reminder_claims import CLAIMED
 from membership.states import State
 from membership.store import Store
-from policies.eligibility import canonical_username
 from policies.fees import FeePolicy, fee_settled, standing
+from policies.usernames import canonical_username
 
 ACTOR = "renewal"
 YEAR = timedelta(days=365)

@@ -22,9 +22,9 @@ from membership import ledger
 from membership.states import State
 from membership.status import public_status
 from membership.store import Store
-from policies.eligibility import canonical_username
 from policies.fees import STANDINGS, FeePolicy, standing
 from policies.money import format_minor
+from policies.usernames import canonical_username
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 from membership.states import State
 from membership.store import RequestRecord, Store
-from policies.eligibility import canonical_username
 from policies.retention import RetentionPolicy, load_retention
+from policies.usernames import canonical_username
 
 # A request ended without an account: after `closed_request_days` its subject's
 # private facts go, unless another request of theirs is still alive.

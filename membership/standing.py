@@ -20,8 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from membership.store import Store
-from policies.eligibility import UserRecord, canonical_username
+from policies.eligibility import UserRecord
 from policies.times import iso
+from policies.usernames import canonical_username
 
 ACTOR = "standing-check"
 GOOD, FLAGGED = "good", "flagged"

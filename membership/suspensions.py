@@ -21,7 +21,7 @@ from datetime import datetime
 from membership.accounts import enqueue_restore, enqueue_suspend
 from membership.progress import requests_of
 from membership.store import AccountRecord, JobRecord, Store
-from policies.eligibility import canonical_username
+from policies.usernames import canonical_username
 
 MAX_REASON = 500
 SUSPENDED = "admin-suspended"  # audit actions, with `subject` (the member's page lists them)

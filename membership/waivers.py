@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from membership.store import WaiverRecord
-from policies.eligibility import canonical_username
+from policies.usernames import canonical_username
 from policies.words import WordedError, Words
 
 

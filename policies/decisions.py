@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from policies.eligibility import EligibilityPolicy, canonical_username
+from policies.eligibility import EligibilityPolicy
+from policies.usernames import canonical_username
 
 ADMIN_ONLY = frozenset({"approve", "decline", "hold"})
 KINDS = ("approve", "decline", "hold", "withdraw", "recheck")

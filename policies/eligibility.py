@@ -16,16 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from policies.tomlcheck import TableError, load_bundled, setting
+from policies.usernames import canonical_username
 
 
 class PolicyError(TableError):
     """A policy value is missing, unknown or of the wrong type."""
-
-
-def canonical_username(name: str) -> str:
-    """MediaWiki's form of a username: underscores as spaces, first letter upper-case."""
-    name = " ".join(name.replace("_", " ").split())
-    return name[:1].upper() + name[1:]
 
 
 def _usernames(names: tuple[str, ...]) -> tuple[str, ...]:

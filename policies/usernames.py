@@ -51,6 +51,12 @@ class UsernameError(ValueError):
     """Not a name MediaWiki can give an account; the message says why."""
 
 
+def canonical_username(name: str) -> str:
+    """MediaWiki's form of a username: underscores as spaces, first letter upper-case."""
+    name = " ".join(name.replace("_", " ").split())
+    return name[:1].upper() + name[1:]
+
+
 def valid_username(name: str) -> str:
     """The canonical form of `name` (as MediaWiki stores it), or UsernameError."""
     problem = username_problem(name)

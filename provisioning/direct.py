@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from membership import accounts
 from membership.store import Store
-from policies.eligibility import canonical_username
 from policies.requests import RESERVED_NAMES, TOOL_NAME
 from policies.sshkeys import parse_public_key
-from policies.usernames import valid_username
+from policies.usernames import canonical_username, valid_username
 from provisioning.backend import Account, Backend, NameTakenError, NoSuchAccountError
 from provisioning.job_kinds import ACTOR
 from provisioning.names import NamingError, shell_name

@@ -32,8 +32,8 @@ from membership.gates import tool_maintainers
 from membership.maintainers import JOB_KIND, tool_of_job
 from membership.states import State
 from membership.store import JobRecord, RequestRecord, Store
-from policies.eligibility import canonical_username
 from policies.times import iso
+from policies.usernames import canonical_username
 from provisioning.backend import Account, Backend, NoSuchAccountError, ProvisioningError
 from provisioning.desired import for_owner, tools_of
 from provisioning.names import shell_name

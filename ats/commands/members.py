@@ -87,7 +87,7 @@ def _restore(args: argparse.Namespace, config: Config) -> int:
 def _suspension(args: argparse.Namespace, config: Config, kind: str) -> int:
     from membership import suspensions
     from membership.store import Store
-    from policies.eligibility import canonical_username
+    from policies.usernames import canonical_username
 
     member, admin = canonical_username(args.wiki_user), canonical_username(args.by)
     with contextlib.closing(Store(config.store_path)) as store:

@@ -85,9 +85,9 @@ def _payments_import(args: argparse.Namespace, config: Config) -> int:
     from membership import progress
     from membership.payments_csv import import_payments
     from membership.store import Store
-    from policies.eligibility import canonical_username
     from policies.fees import load_fees
     from policies.terms import load_terms
+    from policies.usernames import canonical_username
 
     fees = load_fees()
     with contextlib.closing(Store(config.store_path)) as store:

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import judging, page, planning
-from bot.authorship import History
 from bot.judging import Planned
+from bot.page_history import History
 from bot.provenance import PageHistory, Revision, sha1_of, walk
 from bot.settings import ClerkSettings
 from membership.store import RequestRecord

@@ -31,8 +31,8 @@ def test_only_the_wiki_site_module_imports_pywikibot() -> None:
     assert importers == ["bot/wiki/site.py"]
 
 
-def test_judging_deciding_and_planning_touch_neither_the_wiki_nor_the_store() -> None:
-    for name in ("judging", "deciding", "planning"):
+def test_judging_decisions_and_planning_touch_neither_the_wiki_nor_the_store() -> None:
+    for name in ("judging", "decisions", "planning"):
         names = imported(ROOT / "bot" / f"{name}.py")
         assert not {n for n in names if n == "bot.wiki" or n.startswith("bot.wiki.")}, name
         assert "bot.lookups" not in names and "bot.recording" not in names, name

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import deciding, judging, planning
+from bot import decisions, judging, planning
 from bot.judging import Planned
 from membership.states import State
 from tests.unit.clerk_data import NOW, SETTINGS, Wiki, record, request, veteran
@@ -20,13 +20,13 @@ def plan(wiki: Wiki, state: str = "awaiting-approval", **changes: object) -> tup
     parsed, history = wiki.read()
     [section] = parsed.requests
     item = Planned(section, record(section, state=state, **changes), {})
-    return item, deciding.new_decisions([item], {}, history)
+    return item, decisions.new_decisions([item], {}, history)
 
 
 def test_an_admins_approval_is_honoured_and_remembered() -> None:
     item, found = plan(filed().append("ChapterAdmin", f":{{{{ATS approve}}}} {ADMIN_SIG}\n"))
-    assert deciding.authors(found) == ["ChapterAdmin"]
-    deciding.decide(found, {}, {}, NOW, SETTINGS)
+    assert decisions.authors(found) == ["ChapterAdmin"]
+    decisions.decide(found, {}, {}, NOW, SETTINGS)
     assert item.state == State.APPROVED and item.values["approved_by"] == "ChapterAdmin"
     assert item.values["approval_revid"] == 2
     [remembered] = item.decisions
@@ -37,7 +37,7 @@ def test_an_admins_approval_is_honoured_and_remembered() -> None:
 def test_a_forged_approval_counts_for_its_real_author() -> None:
     """The line is signed as the admin, but the history shows who saved it."""
     item, found = plan(filed().append("Mallory", f":{{{{ATS approve}}}} {ADMIN_SIG}\n"))
-    deciding.decide(found, {}, {}, NOW, SETTINGS)
+    decisions.decide(found, {}, {}, NOW, SETTINGS)
     assert item.state == "awaiting-approval" and "approved_by" not in item.values
     [remembered] = item.decisions
     assert (remembered["honoured"], remembered["reason"]) == (False, "not-admin")
@@ -50,10 +50,10 @@ def test_a_forged_approval_counts_for_its_real_author() -> None:
 def test_a_group_member_may_decide_only_with_the_group() -> None:
     wiki = filed().append("Grouped", ":{{ATS decline}} spam [[User:Grouped|Grouped]]\n")
     item, found = plan(wiki)
-    deciding.decide(found, {"Grouped": ("toolserver-admin",)}, {}, NOW, SETTINGS)
+    decisions.decide(found, {"Grouped": ("toolserver-admin",)}, {}, NOW, SETTINGS)
     assert item.state == State.DECLINED
     other, found = plan(wiki)
-    deciding.decide(found, {"Grouped": ("autoconfirmed",)}, {}, NOW, SETTINGS)
+    decisions.decide(found, {"Grouped": ("autoconfirmed",)}, {}, NOW, SETTINGS)
     assert other.state == "awaiting-approval"
     assert other.decisions[0]["reason"] == "not-admin"
 
@@ -61,10 +61,10 @@ def test_a_group_member_may_decide_only_with_the_group() -> None:
 def test_the_requester_may_withdraw_but_not_approve() -> None:
     wiki = filed().append("Veteran", f":{{{{ATS withdraw}}}} {SIGNED}\n")
     item, found = plan(wiki)
-    deciding.decide(found, {}, {}, NOW, SETTINGS)
+    decisions.decide(found, {}, {}, NOW, SETTINGS)
     assert item.state == State.WITHDRAWN
     item, found = plan(filed().append("Veteran", f":{{{{ATS approve}}}} {SIGNED}\n"))
-    deciding.decide(found, {}, {}, NOW, SETTINGS)
+    decisions.decide(found, {}, {}, NOW, SETTINGS)
     assert item.state == "awaiting-approval" and item.decisions[0]["honoured"] is False
 
 
@@ -72,7 +72,7 @@ def test_a_decision_on_a_closed_request_is_ignored_with_the_reason() -> None:
     item, found = plan(
         filed().append("ChapterAdmin", f":{{{{ATS approve}}}} {ADMIN_SIG}\n"), state="withdrawn"
     )
-    deciding.decide(found, {}, {}, NOW, SETTINGS)
+    decisions.decide(found, {}, {}, NOW, SETTINGS)
     assert item.state == "withdrawn"
     assert item.decisions[0]["reason"] == "closed"
 
@@ -82,8 +82,8 @@ def test_a_template_the_store_has_seen_is_not_acted_on_again() -> None:
     parsed, history = wiki.read()
     [section] = parsed.requests
     item = Planned(section, record(section, id=3, state="awaiting-approval"), {})
-    assert deciding.new_decisions([item], {3: {("{{ATS approve}}", 1)}}, history) == []
-    assert len(deciding.new_decisions([item], {3: {("{{ATS hold}}", 1)}}, history)) == 1
+    assert decisions.new_decisions([item], {3: {("{{ATS approve}}", 1)}}, history) == []
+    assert len(decisions.new_decisions([item], {3: {("{{ATS hold}}", 1)}}, history)) == 1
 
 
 def test_a_template_first_seen_in_a_revert_belongs_to_nobody() -> None:
@@ -100,8 +100,8 @@ def test_a_template_first_seen_in_a_revert_belongs_to_nobody() -> None:
 def test_a_recheck_judges_again_on_fresh_records_with_the_asker_named() -> None:
     wiki = filed().append("Newcomer", ":{{ATS recheck}} [[User:Newcomer|Newcomer]]\n")
     item, found = plan(wiki, state="not-eligible")
-    assert deciding.recheck_subjects(found, {}, SETTINGS) == ["Veteran"]
-    deciding.decide(found, {}, {"Veteran": veteran()}, NOW, SETTINGS)
+    assert decisions.recheck_subjects(found, {}, SETTINGS) == ["Veteran"]
+    decisions.decide(found, {}, {"Veteran": veteran()}, NOW, SETTINGS)
     assert item.state == State.AWAITING_IDENTITY
     [(_, text)] = item.replies
     assert text.startswith("Checked again at [[User:Newcomer|Newcomer]]'s request: ")
@@ -112,7 +112,7 @@ def test_a_recheck_judges_again_on_fresh_records_with_the_asker_named() -> None:
 def test_a_recheck_of_a_request_past_judging_is_ignored() -> None:
     wiki = filed().append("Newcomer", ":{{ATS recheck}} [[User:Newcomer|Newcomer]]\n")
     item, found = plan(wiki, state="approved")
-    deciding.decide(found, {}, {}, NOW, SETTINGS)
+    decisions.decide(found, {}, {}, NOW, SETTINGS)
     assert item.state == "approved"
     assert item.decisions[0]["reason"] == "not-recheckable"
 
