@@ -1,6 +1,7 @@
-"""How a command fails: the faults a user can cause, each told in one line on stderr with an
-exit status (2 for a usage or configuration error, 1 when the work failed), the traceback
-only with ``--debug``; anything else is a bug and keeps its traceback.
+"""How a command fails: the faults a person can cause (`policies.errors.Refusal`, and the
+usage and configuration errors), each told in one line on stderr with an exit status (2
+for a usage or configuration error, 1 when the work failed), the traceback only with
+``--debug``; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -26,23 +27,13 @@ def fail(args: argparse.Namespace, error: BaseException, status: int) -> int:
 
 
 def known_failure(error: Exception, config: Config | None) -> BaseException | None:
-    """`error` if a user can cause it (or its one-line form); None for a bug."""
+    """`error` if a person can cause it (a `Refusal`, or its one-line form); None for a bug."""
     import sqlite3
 
-    from bot.clerk import ClerkError
-    from bot.page import ParseError
-    from bot.wiki import WikiError
-    from devtools.devwiki import DevWikiError
-    from membership.lease import LeaseHeld, LeaseLost
-    from membership.storefaults import StoreError, describe
-    from provisioning.backend import ProvisioningError
-    from provisioning.names import NamingError
+    from membership.storefaults import describe
+    from policies.errors import Refusal
 
-    known = (
-        WikiError | ClerkError | DevWikiError | ProvisioningError | NamingError | StoreError,
-        LeaseHeld | LeaseLost | ParseError,
-    )
-    if isinstance(error, known):
+    if isinstance(error, Refusal):
         return error
     if isinstance(error, sqlite3.Error) and config is not None:
         # Raised while the store was in use (Store itself raises StoreError on opening).

@@ -48,6 +48,7 @@ from bot.recording import mark_archived, mark_echoes, owed, progress_due, record
 from bot.settings import ClerkSettings
 from membership import health, lease
 from membership.store import ReplyRecord, RequestRecord, Store
+from policies.errors import Refusal
 
 __all__ = ["STEPS", "Clerk", "ClerkError", "ClerkSettings", "CycleReport"]
 
@@ -55,7 +56,7 @@ Checkpoint = Callable[[str], None]
 STEPS = ("read", "planned", "recorded", "archived", "saved", "done")
 
 
-class ClerkError(RuntimeError):
+class ClerkError(Refusal, RuntimeError):
     """The cycle cannot run (missing page, no permission); the message says why."""
 
 

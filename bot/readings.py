@@ -26,9 +26,10 @@ from mwparserfromhell.parser import ParserError
 from mwparserfromhell.wikicode import Wikicode
 
 from bot.vocabulary import Vocabulary
+from policies.errors import Refusal
 
 
-class ParseError(ValueError):
+class ParseError(Refusal, ValueError):
     """The page text could not be read at all (malformed requests are not errors)."""
 
 

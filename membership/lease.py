@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from membership.store import LeaseRecord
+from policies.errors import Refusal
 from policies.times import iso
 
 DEFAULT_TTL = 60.0  # seconds a lease lasts without renewal
@@ -51,7 +52,7 @@ class Holder:
         return f"pid {self.pid} on {self.host}, since {_clock_time(self.acquired_at)}"
 
 
-class LeaseHeld(RuntimeError):
+class LeaseHeld(Refusal, RuntimeError):
     """Another live clerk holds the lease; the message names it."""
 
     def __init__(self, page: str, holder: Holder, waited: float) -> None:
@@ -63,7 +64,7 @@ class LeaseHeld(RuntimeError):
         )
 
 
-class LeaseLost(RuntimeError):
+class LeaseLost(Refusal, RuntimeError):
     """The lease was taken over while this clerk believed it held it."""
 
 

@@ -17,8 +17,10 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+from policies.errors import Refusal
 
-class StoreError(RuntimeError):
+
+class StoreError(Refusal, RuntimeError):
     """The store cannot be used; the message says why and what to do."""
 
 

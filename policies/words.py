@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Self
 
+from policies.errors import Refusal
+
 
 class Words(str):
     """English text, with the message key and parameters that say it in any language."""
@@ -26,7 +28,7 @@ class Words(str):
         return words
 
 
-class WordedError(ValueError):
+class WordedError(Refusal, ValueError):
     """A refusal whose message may be `Words`; `words` is None for plain English."""
 
     @property

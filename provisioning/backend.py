@@ -17,13 +17,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from policies.errors import Refusal
 from provisioning.names import NamingError, check_name
 
 TOOL_PREFIX = "tools."
 NOLOGIN = "/usr/sbin/nologin"
 
 
-class ProvisioningError(RuntimeError):
+class ProvisioningError(Refusal, RuntimeError):
     """An operation failed; `permanent` errors are not retried (the admin must act)."""
 
     permanent = False

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from policies.errors import Refusal
 from policies.requests import RESERVED_NAMES
 
 SHELL_NAME = re.compile(r"^[a-z][-a-z0-9]{0,30}[a-z0-9]$")
@@ -38,7 +39,7 @@ _LATIN_EXTRA = {
 }
 
 
-class NamingError(ValueError):
+class NamingError(Refusal, ValueError):
     """No valid shell name can be used; the message says what the admin should do."""
 
 

@@ -20,11 +20,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from policies.errors import Refusal
+
 BATCH = 50  # MediaWiki's limit for titles/users/revids per query without apihighlimits
 USER_AGENT = "AmericanToolserver-clerk/0.1 (account requests clerk)"
 
 
-class WikiError(RuntimeError):
+class WikiError(Refusal, RuntimeError):
     """The wiki refused or could not be reached; the message says what happened."""
 
 

@@ -8,10 +8,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from policies.errors import Refusal
+
 MEDIAWIKI_DIR = Path("/usr/share/mediawiki")
 
 
-class DevWikiError(RuntimeError):
+class DevWikiError(Refusal, RuntimeError):
     """The local wiki could not be installed, started, stopped or driven."""
 
 
