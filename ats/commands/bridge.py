@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ats.config import Config, ConfigError
+from ats.failures import UsageError
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,7 +51,7 @@ def bridge_settings(config: Config) -> dict[str, Any]:
 
 
 def _bridge_serve(args: argparse.Namespace, config: Config) -> int:
-    import waitress
+    from waitress.server import create_server
 
     from bridge import create_app
     from bridge.settings import BridgeConfigError
@@ -65,17 +66,24 @@ def _bridge_serve(args: argparse.Namespace, config: Config) -> int:
     address = urlsplit(config.bridge.url)
     host = args.host or address.hostname or "127.0.0.1"
     port = args.port or address.port or (443 if address.scheme == "https" else 80)
+    try:
+        server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=args.threads,
+            ident="ats-bridge",
+            # Behind [bridge] trusted_proxies the app's ProxyFix reads X-Forwarded-*:
+            # waitress must pass them on instead of dropping them as untrusted.
+            clear_untrusted_proxy_headers=config.bridge.trusted_proxies == 0,
+        )
+    except OSError as error:
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {error.strerror or error} (is another bridge "
+            "running there? choose another --port or [bridge] url)"
+        ) from None
     print(f"bridge serving on http://{host}:{port} (public URL {config.bridge.url})", flush=True)
     # One line per request and per refused sign-in, on stderr (journald under systemd).
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    waitress.serve(
-        app,
-        host=host,
-        port=port,
-        threads=args.threads,
-        ident="ats-bridge",
-        # Behind [bridge] trusted_proxies the app's ProxyFix reads X-Forwarded-*: waitress
-        # must pass them on instead of dropping them as untrusted.
-        clear_untrusted_proxy_headers=config.bridge.trusted_proxies == 0,
-    )
+    server.run()
     return 0

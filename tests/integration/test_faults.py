@@ -246,6 +246,27 @@ def test_a_corrupt_store(wikibot: WikiBot) -> None:
         assert one_line(wikibot.run(*command, env=bridge_env, check=False)) == line, command
 
 
+def test_a_bridge_whose_port_is_taken_says_so_in_one_line(wikibot: WikiBot) -> None:
+    import socket
+
+    wikibot.configure(extra='[provisioning]\nbackend = "dry-run"\n[bridge]\nconsumer_key = "k"\n')
+    bridge_env = {
+        "ATS_SESSION_KEY": "s" * 32,
+        "ATS_OAUTH_SECRET": "secret",
+        "OAUTHLIB_INSECURE_TRANSPORT": "1",
+    }
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = wikibot.run("bridge", "serve", "--port", str(port), env=bridge_env, check=False)
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr
+    assert done.stderr == (
+        f"ats: cannot listen on 127.0.0.1:{port}: Address already in use (is another bridge "
+        "running there? choose another --port or [bridge] url)\n"
+    )
+
+
 def test_a_store_that_is_a_folder(wikibot: WikiBot) -> None:
     store_path(wikibot).mkdir()
     line = one_line(wikibot.cycle(check=False))
