@@ -16,6 +16,7 @@ session), then the browser's `Accept-Language`, then English.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -117,6 +118,23 @@ def load_messages(
     return translations, documentation, raw
 
 
+def _files_state(directory: Path) -> tuple[str, tuple[tuple[str, int], ...]]:
+    """The message files as they are now (names and modification times)."""
+    files = sorted(directory.glob("*.json"))
+    return str(directory), tuple((path.name, path.stat().st_mtime_ns) for path in files)
+
+
+@functools.lru_cache(maxsize=4)
+def _checked_messages(
+    state: tuple[str, tuple[tuple[str, int], ...]],
+) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """The bridge's messages, loaded and checked once per state of the files: every app
+    the process makes (the tests make hundreds) shares them; an edited file is read anew."""
+    translations, documentation, _raw = load_messages(Path(state[0]))
+    check_messages(translations, documentation)
+    return translations, documentation
+
+
 def check_messages(translations: dict[str, dict[str, str]], documentation: dict[str, str]) -> None:
     """Raise AssertionError when a language file has an unknown key or parameter or
     unsafe markup, or a message is undocumented (the library's own checks)."""
@@ -154,8 +172,7 @@ class BridgeI18n(toolforge_i18n.ToolforgeI18n):
     def __init__(self, app: flask.Flask) -> None:
         load_language_info()
         self.config = CONFIG
-        self.translations, self.documentation, _raw = load_messages()
-        check_messages(self.translations, self.documentation)
+        self.translations, self.documentation = _checked_messages(_files_state(I18N_DIR))
         self.interface_language_code = interface_language
         self.init_app(app)
         app.register_blueprint(blueprint)

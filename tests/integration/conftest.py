@@ -45,6 +45,7 @@ from tests.integration.slapd import Slapd
 _HERE = Path(__file__).parent.resolve()
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test under tests/integration as ``integration``; with pytest-xdist, the
     tests that run a login host (marked ``loginhost``) go to one worker, one after the
