@@ -45,17 +45,11 @@ from tests.integration.slapd import Slapd
 _HERE = Path(__file__).parent.resolve()
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test under tests/integration as ``integration``; with pytest-xdist, the
-    tests that run a login host (marked ``loginhost``) go to one worker, one after the
-    other: a host's session guard ends processes of uids it does not know, and two dev
-    directories give the same numbers to different people."""
+    """Mark every test under tests/integration as ``integration``."""
     for item in items:
         if _HERE in Path(item.path).resolve().parents:
             item.add_marker(pytest.mark.integration)
-        if item.get_closest_marker("loginhost") is not None:
-            item.add_marker(pytest.mark.xdist_group("loginhost"))
 
 
 def require_mediawiki() -> None:
