@@ -104,11 +104,14 @@ class Ssh:
     def until_refused(
         self, user: str, *command: str, said: str = ""
     ) -> subprocess.CompletedProcess[str]:
-        """Run until it fails, saying `said` (at most LIMIT): the last run."""
+        """Run until it fails without doing anything, saying `said` (at most LIMIT): the
+        last run. A removed co-maintainer's login that the host still lets become the tool
+        (SSSD's cached groups) is ended by the session guard: it fails, but after the
+        command ran, which is not yet a refusal."""
         deadline = time.monotonic() + LIMIT
         while True:
             result = self.run(user, *command)
-            refused = result.returncode != 0 and said in result.stderr
+            refused = result.returncode != 0 and said in result.stderr and result.stdout == ""
             if refused or time.monotonic() > deadline:
                 return result
             time.sleep(0.25)
