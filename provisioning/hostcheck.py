@@ -55,9 +55,10 @@ class Finding:
 def check_host(member: str | None = None, etc: Path = Path("/etc")) -> list[Finding]:
     """The host's findings, then the four for `member` (a shell name) when given."""
     domain = _sssd_domain(etc)
+    sshd = _sshd_settings()
     findings = [
-        _borrowed_names(etc, domain),
-        _keys_only_from_the_directory(),
+        _borrowed_names(etc, domain, sshd),
+        _keys_only_from_the_directory(sshd),
         _refuses_suspended(etc, domain),
         _guard_runs(),
         _nosuid(etc),
@@ -108,12 +109,13 @@ def _sshd_settings() -> dict[str, list[str]] | None:
     return settings
 
 
-def _borrowed_names(etc: Path, domain: dict[str, str]) -> Finding:
+def _borrowed_names(
+    etc: Path, domain: dict[str, str], sshd: dict[str, list[str]] | None
+) -> Finding:
     what = "lends no local account"
     span = _uid_range(domain)
     if span is None:
         return Finding(what, False, f"{etc}/sssd/sssd.conf sets no min_id and max_id")
-    sshd = _sshd_settings()
     if sshd is None:
         return Finding(what, False, "sshd -T cannot be read (run as root, with sshd installed)")
     command = " ".join(sshd.get("authorizedkeyscommand", ["none"]))
@@ -164,9 +166,8 @@ def _directory_has(name: str) -> bool:
     return done.returncode == 0
 
 
-def _keys_only_from_the_directory() -> Finding:
+def _keys_only_from_the_directory(sshd: dict[str, list[str]] | None) -> Finding:
     what = "takes keys only from the directory"
-    sshd = _sshd_settings()
     if sshd is None:
         return Finding(what, False, "sshd -T cannot be read (run as root, with sshd installed)")
     files = " ".join(sshd.get("authorizedkeysfile", [])).split()
