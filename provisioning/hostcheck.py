@@ -186,11 +186,9 @@ def _keys_only_from_the_directory(sshd: dict[str, list[str]] | None) -> Finding:
 
 def _refuses_suspended(etc: Path, domain: dict[str, str]) -> Finding:
     what = "refuses suspended members"
-    try:
-        account = (etc / "pam.d" / "common-account").read_text()
-    except OSError:
+    active = _pam_lines(etc, "common-account")
+    if active is None:
         return Finding(what, False, f"{etc}/pam.d/common-account cannot be read")
-    active = [line for line in account.splitlines() if not line.lstrip().startswith("#")]
     if not any(re.match(r"^account\s.*\bpam_sss\.so", line) for line in active):
         return Finding(what, False, f"pam_sss is not in {etc}/pam.d/common-account")
     if domain.get("access_provider") != "ldap":
@@ -271,6 +269,15 @@ def _directory_tells(domain: dict[str, str]) -> Finding:
     return Finding(what, True, f"{uri} answers nobody anonymously and shows {dn} no password")
 
 
+def _pam_lines(etc: Path, name: str) -> list[str] | None:
+    """The lines of /etc/pam.d/NAME that are not comments, or None when unreadable."""
+    try:
+        text = (etc / "pam.d" / name).read_text()
+    except OSError:
+        return None
+    return [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+
+
 def _nss_sources(etc: Path, database: str) -> list[str]:
     try:
         text = (etc / "nsswitch.conf").read_text()
@@ -349,11 +356,9 @@ def _sudo(member: str, etc: Path) -> Finding:
 
 def _homes(member: str, etc: Path) -> Finding:
     what = "makes homes"
-    try:
-        session = (etc / "pam.d" / "common-session").read_text()
-    except OSError:
+    active = _pam_lines(etc, "common-session")
+    if active is None:
         return Finding(what, False, f"{etc}/pam.d/common-session cannot be read")
-    active = [line for line in session.splitlines() if not line.lstrip().startswith("#")]
     if not any("pam_mkhomedir.so" in line for line in active):
         return Finding(what, False, f"pam_mkhomedir is not in {etc}/pam.d/common-session")
     if not any(Path(d, "pam_mkhomedir.so").exists() for d in PAM_MODULE_DIRS):
