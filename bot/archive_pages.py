@@ -15,7 +15,7 @@ from typing import Any
 
 from bot import archive, page, planning, wiki
 from bot.settings import ClerkSettings
-from membership.store import RequestRecord
+from membership.records import RequestRecord
 
 __all__ = ["Archiving", "read", "save"]
 

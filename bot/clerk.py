@@ -47,7 +47,8 @@ from bot.planning import CycleReport
 from bot.recording import mark_archived, mark_echoes, owed, progress_due, record
 from bot.settings import ClerkSettings
 from membership import health, lease
-from membership.store import ReplyRecord, RequestRecord, Store
+from membership.records import ReplyRecord, RequestRecord
+from membership.store import Store
 from policies.errors import Refusal
 
 __all__ = ["STEPS", "Clerk", "ClerkError", "ClerkSettings", "CycleReport"]

@@ -23,8 +23,8 @@ from bot import page, replies
 from bot.messages import Catalog
 from bot.page_history import History
 from bot.settings import ClerkSettings
+from membership.records import RequestRecord
 from membership.states import State
-from membership.store import RequestRecord
 from policies.eligibility import UserRecord, evaluate, only_uncertain
 from policies.requests import validate
 from policies.usernames import canonical_username

@@ -27,8 +27,8 @@ from bot.messages import Catalog
 from bot.provenance import Origin
 from bot.settings import ClerkSettings
 from membership.lifecycle import EXPIRES, is_open
+from membership.records import RequestRecord
 from membership.states import CLOSED, REEVALUATED_ON_EDIT, State
-from membership.store import RequestRecord
 
 ForeignLines = Mapping[str, Sequence[tuple[str, str, Origin | None]]]
 

@@ -15,8 +15,9 @@ from bot import echoes
 from bot.judging import Planned
 from bot.planning import Owed, settled
 from bot.settings import ClerkSettings
+from membership.records import RequestRecord
 from membership.states import CLOSED, State
-from membership.store import RequestRecord, Store
+from membership.store import Store
 
 
 def record(store: Store, request_page: str, item: Planned, now: datetime) -> RequestRecord:

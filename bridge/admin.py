@@ -44,9 +44,10 @@ from bridge.charts import Series, line_chart
 from bridge.said import Said, flash_said, job_kind, job_state
 from bridge.sessions import current_store
 from membership import fund, history, obligations, progress, standing, suspensions, waivers
+from membership.records import DuplicatePaymentError, JobRecord
 from membership.report import build_report, to_csv
 from membership.states import CLOSED, State
-from membership.store import DuplicatePaymentError, JobRecord, Store
+from membership.store import Store
 from policies.money import MoneyError, format_minor, to_minor
 from policies.usernames import canonical_username
 

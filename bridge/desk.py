@@ -24,8 +24,9 @@ from markupsafe import Markup
 
 from bridge import dates, i18n
 from membership.fund import Settled
+from membership.records import AuditEntry, DecisionRecord, RequestRecord
 from membership.standing import NEVER, Finding
-from membership.store import AuditEntry, DecisionRecord, RequestRecord, Store
+from membership.store import Store
 from policies.money import format_minor
 
 EARLIER = ("declined", "withdrawn", "expired")

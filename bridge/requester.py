@@ -37,8 +37,8 @@ from bridge.security import client_key, rate_limited, safe_next, sign_in_finishe
 from bridge.sessions import current_store
 from bridge.views import render_markdown
 from membership import accounts, fund, obligations, progress, renewal, suspensions
+from membership.records import DuplicateKeyError
 from membership.states import State
-from membership.store import DuplicateKeyError
 from policies.sshkeys import SSHKeyError, parse_public_key
 
 blueprint = Blueprint("requester", __name__)

@@ -16,7 +16,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from membership.store import JobRecord, SSHKeyRecord, Store
+from membership.records import JobRecord, SSHKeyRecord
+from membership.store import Store
 from policies.sshkeys import PublicKey
 from policies.usernames import canonical_username
 

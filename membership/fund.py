@@ -20,7 +20,8 @@ from datetime import date
 
 from membership import cover, obligations
 from membership.ledger import LedgerEntry, LedgerError, fund_balance
-from membership.store import Store, WaiverRecord
+from membership.records import WaiverRecord
+from membership.store import Store
 from membership.waivers import WaiverRuleError, WaiverStep, already
 from policies.fees import FeePolicy
 from policies.money import format_minor

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from membership.records import RequestRecord
 from membership.states import State
-from membership.store import RequestRecord
 from policies.requests import licence_problem
 from policies.requests import maintainers as named_maintainers
 from policies.usernames import canonical_username

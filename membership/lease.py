@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from membership.store import LeaseRecord
+from membership.records import LeaseRecord
 from policies.errors import Refusal
 from policies.times import iso
 

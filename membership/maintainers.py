@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from membership.gates import tool_maintainers
+from membership.records import AccountRecord, AuditEntry, JobRecord, RequestRecord
 from membership.standing import FLAGGED, standing_of
 from membership.states import State
-from membership.store import AccountRecord, AuditEntry, JobRecord, RequestRecord, Store
+from membership.store import Store
 from policies.usernames import UsernameError, canonical_username, valid_username
 
 TOOL_PREFIX = "tools."  # the tool's service user, and the member its jobs are about

@@ -17,8 +17,9 @@ fund's queue):
    requester told on /me) as soon as the year is settled another way; the fund's queue
    re-checks before it pays, so a withdrawn waiver is never paid out later.
 4. A payment's reference is unique per payment method after normalising (case and
-   surrounding or repeated spaces do not count; `store.payment_key`): the store's unique
-   index `payments_reference` refuses a second, and the form shows the existing one.
+   surrounding or repeated spaces do not count; `membership.records.payment_key`): the
+   store's unique index `payments_reference` refuses a second, and the form shows the
+   existing one.
 5. Money within bounds: the policy's currency only (so the ledger's first entry is in
    it), more than zero, at most `max_payment` of `policies/fees.toml`, and never more
    than the store can hold (`policies.money.MAX_MINOR`).
@@ -35,14 +36,14 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from membership import ledger
-from membership.store import (
+from membership.records import (
     DuplicatePaymentError,
     OpenWaiverError,
     PaymentRecord,
-    Store,
     WaiverRecord,
     payment_key,
 )
+from membership.store import Store
 from policies.fees import FeePolicy, standing
 from policies.money import MAX_MINOR, format_minor
 from policies.words import WordedError, Words

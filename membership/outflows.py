@@ -20,7 +20,8 @@ from typing import Any
 
 from membership import cover, fund, ledger
 from membership.ledger import LedgerEntry, LedgerError
-from membership.store import FundAction, Store
+from membership.records import FundAction
+from membership.store import Store
 from policies.fees import FeePolicy
 from policies.money import format_minor
 from policies.words import WordedError, Words

@@ -35,7 +35,8 @@ from datetime import date
 from pathlib import Path
 
 from membership import obligations
-from membership.store import DuplicatePaymentError, Store, payment_key
+from membership.records import DuplicatePaymentError, payment_key
+from membership.store import Store
 from policies.fees import FeePolicy, load_fees
 from policies.money import MoneyError, format_minor, to_minor
 from policies.usernames import canonical_username

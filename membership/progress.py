@@ -17,8 +17,9 @@ from datetime import UTC, date, datetime
 
 from membership import gates
 from membership.ledger import net_payments
+from membership.records import RequestRecord
 from membership.states import CLOSED
-from membership.store import RequestRecord, Store
+from membership.store import Store
 from policies.fees import FeePolicy, fee_settled
 from policies.times import iso
 from policies.usernames import canonical_username

@@ -26,7 +26,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from membership.lease import pid_alive
-from membership.store import ReminderRecord, Store
+from membership.records import ReminderRecord
+from membership.store import Store
 from policies.times import iso
 
 CLAIMED = "claimed"  # the outcome of a claimed reminder (the store's renewal room writes it)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from membership.records import RequestRecord
 from membership.states import State
-from membership.store import RequestRecord, Store
+from membership.store import Store
 from policies.retention import RetentionPolicy, load_retention
 from policies.usernames import canonical_username
 

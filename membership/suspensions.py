@@ -20,7 +20,8 @@ from datetime import datetime
 
 from membership.accounts import enqueue_restore, enqueue_suspend
 from membership.progress import requests_of
-from membership.store import AccountRecord, JobRecord, Store
+from membership.records import AccountRecord, JobRecord
+from membership.store import Store
 from policies.usernames import canonical_username
 
 MAX_REASON = 500

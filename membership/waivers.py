@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from membership.store import WaiverRecord
+from membership.records import WaiverRecord
 from policies.usernames import canonical_username
 from policies.words import WordedError, Words
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from membership.maintainers import maintainers_of
 from membership.maintainers import tool_requests as _tool_requests
-from membership.store import AccountRecord, RequestRecord, Store
+from membership.records import AccountRecord, RequestRecord
+from membership.store import Store
 from provisioning.backend import Desired
 
 

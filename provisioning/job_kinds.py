@@ -30,8 +30,9 @@ from typing import Any
 
 from membership.gates import tool_maintainers
 from membership.maintainers import JOB_KIND, tool_of_job
+from membership.records import JobRecord, RequestRecord
 from membership.states import State
-from membership.store import JobRecord, RequestRecord, Store
+from membership.store import Store
 from policies.times import iso
 from policies.usernames import canonical_username
 from provisioning.backend import Account, Backend, NoSuchAccountError, ProvisioningError

@@ -35,8 +35,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from membership.maintainers import JOB_KIND as MAINTAINERS
+from membership.records import JobRecord
 from membership.states import State
-from membership.store import JobRecord, Store
+from membership.store import Store
 from provisioning.backend import Account, Backend
 from provisioning.direct import provision_person, provision_tool
 from provisioning.job_kinds import (

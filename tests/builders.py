@@ -13,7 +13,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from membership.store import RequestRecord, Store
+from membership.records import RequestRecord
+from membership.store import Store
 
 PAGE = "Toolserver/Requests"
 SIGNATURE = "~~~~"

@@ -14,7 +14,7 @@ fund actions (`money.py`), waivers (`waivers.py`), provisioning jobs (`jobs.py`)
 accounts, reminders and their claims, and suspensions (`renewal.py`), the clerk's
 lease on a page (`leases.py`), members' standing (`standing.py`), and retention
 (`retention.py`). import-linter keeps the rooms independent of one another.
-Rows come back as the dataclasses of `records.py`. `Store` gathers the rooms behind
+Rows come back as the dataclasses of `membership/records.py`. `Store` gathers the rooms behind
 one connection, so a caller opens one `Store` and uses any of them; a transaction
 (`with store.transaction():`) spans rooms.
 """
@@ -27,28 +27,6 @@ from membership.store.leases import LeasesRoom
 from membership.store.members import MembersRoom
 from membership.store.money import MoneyRoom
 from membership.store.provenance import ProvenanceRoom
-from membership.store.records import (
-    AccountRecord,
-    AuditEntry,
-    DecisionRecord,
-    DuplicateKeyError,
-    DuplicatePaymentError,
-    FundAction,
-    IdentificationRecord,
-    IdentityRecord,
-    JobRecord,
-    LeaseRecord,
-    OpenWaiverError,
-    PaymentRecord,
-    QueuedWaiver,
-    ReminderRecord,
-    ReplyRecord,
-    RequestRecord,
-    SSHKeyRecord,
-    SuspensionRecord,
-    WaiverRecord,
-    payment_key,
-)
 from membership.store.renewal import RenewalRoom
 from membership.store.replies import RepliesRoom
 from membership.store.requests import RequestsRoom
@@ -86,30 +64,10 @@ def now_iso() -> str:
 
 __all__ = [
     "MIGRATIONS",
-    "AccountRecord",
-    "AuditEntry",
-    "DecisionRecord",
-    "DuplicateKeyError",
-    "DuplicatePaymentError",
-    "FundAction",
-    "IdentificationRecord",
-    "IdentityRecord",
-    "JobRecord",
-    "LeaseRecord",
     "NewerStoreError",
-    "OpenWaiverError",
-    "PaymentRecord",
-    "QueuedWaiver",
-    "ReminderRecord",
-    "ReplyRecord",
-    "RequestRecord",
-    "SSHKeyRecord",
     "Store",
     "StoreBusy",
     "StoreError",
-    "SuspensionRecord",
-    "WaiverRecord",
     "migrations",
     "now_iso",
-    "payment_key",
 ]

@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from membership.records import JobRecord, RequestRecord
 from membership.store.connection import StoreConnection
-from membership.store.records import JobRecord, RequestRecord
 from policies.times import iso
 
 

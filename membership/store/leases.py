@@ -8,8 +8,8 @@ lease happen in one of the caller's transactions.
 
 from __future__ import annotations
 
+from membership.records import LeaseRecord
 from membership.store.connection import StoreConnection
-from membership.store.records import LeaseRecord
 
 
 class LeasesRoom(StoreConnection):

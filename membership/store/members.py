@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import sqlite3
 
-from membership.store.connection import StoreConnection
-from membership.store.records import (
+from membership.records import (
     DuplicateKeyError,
     IdentificationRecord,
     IdentityRecord,
     SSHKeyRecord,
 )
+from membership.store.connection import StoreConnection
 from policies.times import iso
 from policies.words import Words
 

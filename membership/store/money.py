@@ -14,8 +14,8 @@ from datetime import date
 from typing import Any
 
 from membership.ledger import LedgerEntry, LedgerError, check_entry
+from membership.records import DuplicatePaymentError, FundAction, PaymentRecord, payment_key
 from membership.store.connection import StoreConnection
-from membership.store.records import DuplicatePaymentError, FundAction, PaymentRecord, payment_key
 from policies.times import iso
 
 # Ledger columns that are text in `LedgerEntry` (NULL in old rows reads as "").

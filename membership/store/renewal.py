@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from membership.records import AccountRecord, ReminderRecord, SuspensionRecord
 from membership.store.connection import StoreConnection
-from membership.store.records import AccountRecord, ReminderRecord, SuspensionRecord
 from policies.times import iso
 
 

@@ -16,8 +16,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from membership.records import AuditEntry, DecisionRecord, ReplyRecord, RequestRecord
 from membership.store.connection import StoreConnection
-from membership.store.records import AuditEntry, DecisionRecord, ReplyRecord, RequestRecord
 from policies.times import iso
 
 

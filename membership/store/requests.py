@@ -13,8 +13,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from membership.records import RequestRecord
 from membership.store.connection import StoreConnection
-from membership.store.records import RequestRecord
 from policies.times import iso
 
 

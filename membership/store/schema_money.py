@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from membership.store.records import payment_key
+from membership.records import payment_key
 from policies.times import iso
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from membership.records import OpenWaiverError, QueuedWaiver, WaiverRecord
 from membership.store.connection import StoreConnection
-from membership.store.records import OpenWaiverError, QueuedWaiver, WaiverRecord
 from policies.times import iso
 
 

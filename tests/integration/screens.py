@@ -25,7 +25,8 @@ from typing import Any
 
 from devtools.sample import ADMIN
 from membership import maintainers
-from membership.store import RequestRecord, Store
+from membership.records import RequestRecord
+from membership.store import Store
 from policies.fees import load_fees
 from policies.sshkeys import parse_public_key
 from policies.terms import load_terms

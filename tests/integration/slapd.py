@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from membership.store import RequestRecord, Store
+    from membership.records import RequestRecord
+    from membership.store import Store
 
 from devtools.devdirectory import BASE_DN, ROOT_DN, slapd_conf
 from devtools.ports import free_port

@@ -14,7 +14,7 @@ from bot.judging import Planned
 from bot.page_history import History
 from bot.provenance import PageHistory, Revision, sha1_of, walk
 from bot.settings import ClerkSettings
-from membership.store import RequestRecord
+from membership.records import RequestRecord
 from policies.eligibility import EligibilityPolicy, UserRecord
 
 NOW = datetime(2026, 5, 2, 12, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ import pytest
 
 from membership import gates, waivers
 from membership.gates import Facts
+from membership.records import RequestRecord, WaiverRecord
 from membership.states import State
-from membership.store import RequestRecord, WaiverRecord
 from policies.fees import FeePolicy, fee_settled
 
 ALL = Facts(identity=True, terms=True, ssh_key=True, identified=True, fee=True)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from membership.store import RequestRecord, Store
+from membership.records import RequestRecord
+from membership.store import Store
 from provisioning.backend import Backend, ProvisioningError
 from provisioning.dryrun import DryRunBackend
 from provisioning.worker import enqueue_approved, provision_person, run_once

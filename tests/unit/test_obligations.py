@@ -26,7 +26,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from membership import fund, ledger, obligations, renewal, waivers
 from membership.ledger import LedgerEntry, LedgerError
 from membership.payments_csv import import_payments
-from membership.store import DuplicatePaymentError, OpenWaiverError, Store
+from membership.records import DuplicatePaymentError, OpenWaiverError
+from membership.store import Store
 from policies.fees import load_fees
 from tests.builders import add_request
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from membership import store as store_module
-from membership.store import RequestRecord, Store
+from membership.records import OpenWaiverError, RequestRecord
+from membership.store import Store
 from tests.builders import add_request
 
 PAGE = "Toolserver/Requests"
@@ -224,6 +225,6 @@ def test_a_transaction_spans_rooms_and_nests(store: Store) -> None:
 
 def test_a_constraint_a_room_expects_stays_its_own_error(store: Store) -> None:
     store.request_waiver("Example", "reason")
-    with pytest.raises(store_module.OpenWaiverError), store.transaction():
+    with pytest.raises(OpenWaiverError), store.transaction():
         store.request_waiver("Example", "again")
     assert len(store.waivers("Example")) == 1

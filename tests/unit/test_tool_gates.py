@@ -9,8 +9,9 @@ import pytest
 
 from membership import accounts, gates, progress
 from membership.gates import Facts, Maintainer
+from membership.records import RequestRecord
 from membership.states import State
-from membership.store import RequestRecord, Store
+from membership.store import Store
 from policies.fees import FeePolicy
 from tests.builders import add_request
 

@@ -3,6 +3,8 @@
 Every room of the store returns these records rather than raw rows: JSON columns come
 back as mappings and 0/1 columns as booleans (`from_row`). `payment_key` is how a
 payment's method and reference are compared (the unique index of 0014 holds it).
+Plain data, outside the `membership.store` package, so code that must not touch the
+database (the bot's rules, the gates) can take records without importing the store.
 """
 
 from __future__ import annotations
