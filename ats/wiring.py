@@ -14,9 +14,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ats.config import Config, secret
-from bot import page, wiki
+from bot import wiki
 from bot.clerk import STEPS, Clerk, ClerkSettings
-from bot.templates import bundled_templates
+from bot.rules import page
+from bot.rules.templates import bundled_templates
 from bot.watch import StopSignal, Watcher, WatchSettings
 from membership.lease import ClerkLease
 from membership.store import Store

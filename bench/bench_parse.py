@@ -1,4 +1,4 @@
-"""Time bot.page on a 1,000-request page: parse + render (a reply for every request),
+"""Time bot.rules.page on a 1,000-request page: parse + render (a reply for every request),
 request_keys alone, and the peak memory of one parse + render.
 
 Run from the project root: ``.venv/bin/python bench/bench_parse.py [--requests N] [--runs R]``.
@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.pages import generate_request_page  # noqa: E402
-from bot.page import forget_readings, parse, render, request_keys  # noqa: E402
+from bot.rules.page import forget_readings, parse, render, request_keys  # noqa: E402
 
 REPLY = (
     ":{{ATS status|awaiting-identity}} Eligible: 2,431 edits on 7 wikis, account 6 years old,"

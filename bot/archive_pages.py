@@ -1,5 +1,5 @@
 """The clerk's archive edits: read the archive pages the due requests go to, plan the
-moves (`bot.archive`, pure), and save the archive pages before the request page.
+moves (`bot.rules.archive`, pure), and save the archive pages before the request page.
 
 The clerk calls `read` while it plans a cycle and `save` just before it saves the
 request page; a section already in its archive but gone from the page (a cycle that
@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot import archive, page, planning, wiki
-from bot.settings import ClerkSettings
+from bot import wiki
+from bot.rules import archive, page, planning
+from bot.rules.settings import ClerkSettings
 from membership.records import RequestRecord
 
 __all__ = ["Archiving", "read", "save"]

@@ -6,10 +6,10 @@ page and the kill-switch page in one query; if the page has not changed since th
 cycle and nothing is waiting or due, it stops there. Else it parses the page, follows
 the page history since the last cycle (`bot.page_history`) to key each request by its
 identity, refuses to act on a page that looks blanked or vandalised, and plans with
-pure functions over what it read: which requests to look at (`bot.planning`), what each
-new or edited request is worth (`bot.judging`, on user records looked up beforehand by
+pure functions over what it read: which requests to look at (`bot.rules.planning`), what each
+new or edited request is worth (`bot.rules.judging`, on user records looked up beforehand by
 `bot.lookups`), which new decision templates were added by someone allowed to add them
-(`bot.decisions`), which requests expired and which closed ones are old enough to
+(`bot.rules.decisions`), which requests expired and which closed ones are old enough to
 archive, and which status lines the bot did not write (answered once with the real
 state). Everything it will say goes into the store's outbox in one transaction
 (`bot.recording`) before the page is saved, in a single edit based on the revision it
@@ -30,22 +30,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from bot import (
-    archive_pages,
-    decisions,
-    echoes,
-    judging,
-    lookups,
-    page,
-    page_history,
-    planning,
-    wiki,
-)
-from bot.exclusion import bot_may_edit
-from bot.judging import Planned
-from bot.planning import CycleReport
+from bot import archive_pages, lookups, page_history, wiki
 from bot.recording import mark_archived, mark_echoes, owed, progress_due, record
-from bot.settings import ClerkSettings
+from bot.rules import decisions, echoes, judging, page, planning
+from bot.rules.exclusion import bot_may_edit
+from bot.rules.history import History, is_identity
+from bot.rules.planned import Planned
+from bot.rules.planning import CycleReport
+from bot.rules.settings import ClerkSettings
 from membership import health, lease
 from membership.records import ReplyRecord, RequestRecord
 from membership.store import Store
@@ -70,7 +62,7 @@ class Reading:
     parsed: page.RequestPage  # keyed by identity
     records: dict[str, RequestRecord]  # open records by key
     pending: list[ReplyRecord]
-    history: page_history.History
+    history: History
     identities: list[str]  # identity of each request section, page order
     heading_keys: dict[str, str]  # identity -> key by heading (queue anchors)
 
@@ -376,7 +368,7 @@ class Clerk:
         with self.store.transaction():  # every record rebound, or none
             for rec in records.values():
                 identity = by_heading.get(rec.key)
-                if page_history.is_identity(rec.key) or identity is None or identity in records:
+                if is_identity(rec.key) or identity is None or identity in records:
                     continue
                 self.store.update_request(rec.id, key=identity)
                 self.store.audit(

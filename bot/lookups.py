@@ -1,6 +1,6 @@
 """Looking users up for the clerk: the store's cache first, then the wiki.
 
-The records judging needs (`bot.judging.lookups_needed`) come from the store's user
+The records judging needs (`bot.rules.judging.lookups_needed`) come from the store's user
 cache while it is fresh, else from the wiki in batches: the local wiki's users, or
 CentralAuth's global accounts with their edits counted on every attached wiki
 (`bot.globalusers`). A failed look-up is a string saying why, so the request waits for
@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bot import globalusers, wiki
-from bot.settings import ClerkSettings
+from bot.rules.settings import ClerkSettings
 from membership.store import Store
 from policies.eligibility import AttachedWiki, Block, EligibilityPolicy, UserRecord
 

@@ -3,74 +3,27 @@
 `follow` loads the page's provenance walk from the store, reads only the revisions
 after its cursor (metadata in one query; texts 50 per request, skipping the current
 revision, which the cycle has read, and every revision whose content the walk already
-knows by its sha1), advances the walk (`bot.provenance`, pure), saves it and returns a
-`History`: plain data that judging and deciding ask, with no I/O, who filed a request
-(the origin of its identity), who added a decision template, and which status lines
-the bot did not write. Every revision is examined: nothing is sampled, so no edit can
-hide between two probes.
+knows by its sha1), advances the walk (`bot.rules.provenance`, pure), saves it and
+returns a `History` (`bot.rules.history`): plain data that judging and deciding ask, with
+no I/O, who filed a request (the origin of its identity), who added a decision template,
+and which status lines the bot did not write. Every revision is examined: nothing is
+sampled, so no edit can hide between two probes.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bot import page, wiki
-from bot.provenance import LAYOUTS_KEPT, Origin, PageHistory, Revision, facts
-from bot.settings import ClerkSettings
+from bot import wiki
+from bot.rules.history import History
+from bot.rules.provenance import LAYOUTS_KEPT, PageHistory, Revision
+from bot.rules.settings import ClerkSettings
 
 if TYPE_CHECKING:
     from membership.store import Store
-
-_IDENTITY = re.compile(r"[0-9]+\.[0-9]+")
-
-
-def is_identity(key: str) -> bool:
-    """Whether a request key is a provenance identity (older stores keyed by heading)."""
-    return _IDENTITY.fullmatch(key) is not None
-
-
-@dataclass
-class History:
-    """The page's provenance up to the revision read, with that revision's text.
-
-    Plain data with pure answers: who first showed a request, a decision template or a
-    status line. Judging and deciding ask it; only `follow` reads the wiki and the store.
-    """
-
-    state: PageHistory
-    text: str
-    vocab: page.Vocabulary
-    bot_user: str
-
-    def origin(self, identity: str) -> Origin | None:
-        return self.state.origin(identity)
-
-    def decision_origin(
-        self, section: page.RequestSection, decision: page.Decision
-    ) -> Origin | None:
-        found = facts(self.text, section, self.vocab)
-        token = found.decisions.get((decision.wikitext, decision.ordinal))
-        return self.state.token_origin(section.key, token) if token else None
-
-    def status_lines(self, section: page.RequestSection) -> list[tuple[str, Origin | None]]:
-        """Each status line in `section` with the revision and user that first showed it."""
-        found = facts(self.text, section, self.vocab)
-        return [(line, self.state.token_origin(section.key, token)) for token, line in found.lines]
-
-    def foreign_lines(self, section: page.RequestSection) -> list[tuple[str, str, Origin | None]]:
-        """(token, line, origin) of each status line in `section` the bot did not write."""
-        found = facts(self.text, section, self.vocab)
-        lines = []
-        for token, line in found.lines:
-            origin = self.state.token_origin(section.key, token)
-            if origin is None or origin.user != self.bot_user:
-                lines.append((token, line, origin))
-        return lines
 
 
 def follow(site: Any, store: Store, settings: ClerkSettings, current: wiki.PageRevision) -> History:

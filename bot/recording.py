@@ -1,7 +1,7 @@
 """Writing what a cycle planned to the store: requests, replies, archives, echoes.
 
 The clerk calls these, inside its transactions, after judging and deciding have
-planned everything (`bot.judging.Planned`) and before the page is saved; nothing here
+planned everything (`bot.rules.planned.Planned`) and before the page is saved; nothing here
 decides anything, and nothing here reads the wiki.
 """
 
@@ -11,10 +11,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from bot import echoes
-from bot.judging import Planned
-from bot.planning import Owed, settled
-from bot.settings import ClerkSettings
+from bot.rules import echoes
+from bot.rules.planned import Planned
+from bot.rules.planning import Owed, settled
+from bot.rules.settings import ClerkSettings
 from membership.records import RequestRecord
 from membership.states import CLOSED, State
 from membership.store import Store

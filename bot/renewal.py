@@ -25,8 +25,8 @@ from typing import Any
 import mwparserfromhell
 
 from bot import wiki
-from bot.exclusion import bot_may_edit
-from bot.messages import Catalog
+from bot.rules.exclusion import bot_may_edit
+from bot.rules.messages import Catalog
 from membership import reminder_claims, renewal
 from membership.store import Store
 from policies.fees import FeePolicy

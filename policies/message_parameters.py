@@ -1,5 +1,5 @@
 """Every message's parameters: the names of `$1`, `$2`… in order, for the bot's
-replies (`ats-bot-*`, wikitext through `bot.messages`) and the bridge's pages
+replies (`ats-bot-*`, wikitext through `bot.rules.messages`) and the bridge's pages
 (`ats-bridge-*`, HTML through toolforge-i18n in `bridge.i18n`). One table for both
 engines, so a message's parameters are named once; a message missing here has none.
 The message files (`i18n/*.json`) stay in MediaWiki's positional form.

@@ -16,7 +16,7 @@ import requests
 
 from ats.config import Config
 from ats.doctor.check import TIMEOUT, Check, failed, passed, reason, skipped
-from bot.templates import bundled_templates
+from bot.rules.templates import bundled_templates
 
 MAX_SKEW_SECONDS = 60
 BOTPASSWORDS = "Special:BotPasswords"

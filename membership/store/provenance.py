@@ -1,6 +1,6 @@
 """The provenance room: what the bot remembers of the wiki between cycles.
 
-Who wrote what on a request page (bot/provenance.py's walk, advanced from its cursor),
+Who wrote what on a request page (bot/rules/provenance.py's walk, advanced from its cursor),
 the status lines found not written by the bot and answered once, what each request
 section's text says by its digest (a cache: a new process parses only the sections
 that changed), and the wiki's facts about users (a cache with a maximum age).
@@ -21,7 +21,7 @@ class ProvenanceRoom(StoreConnection):
     # -- page provenance (0008) ----------------------------------------------------
 
     def provenance(self, page: str) -> dict[str, Any] | None:
-        """The saved provenance walk of a page (bot/provenance.py), or None."""
+        """The saved provenance walk of a page (bot/rules/provenance.py), or None."""
         row = self._first("page_provenance", "page = ?", [page])
         return json.loads(row["state"]) if row else None
 
@@ -69,7 +69,7 @@ class ProvenanceRoom(StoreConnection):
     # -- section readings (0011) ---------------------------------------------------
 
     def section_readings(self, page: str) -> dict[str, str]:
-        """The saved readings of `page`'s sections (bot/page.py), JSON by digest."""
+        """The saved readings of `page`'s sections (bot/rules/page.py), JSON by digest."""
         rows = self._rows("section_readings", "page = ?", [page], order_by=None)
         return {row["digest"]: row["reading"] for row in rows}
 

@@ -112,7 +112,7 @@ def decisions_cursors_lifecycle(db: Database) -> None:
 
 
 def page_provenance(db: Database) -> None:
-    # Who wrote what on a request page (bot/provenance.py): the walk's state, read once
+    # Who wrote what on a request page (bot/rules/provenance.py): the walk's state, read once
     # and then advanced from `cursor` (the last revision taken in); and each status line
     # found not written by the bot, answered once on the page.
     db.table("page_provenance").create(
@@ -154,7 +154,7 @@ def clerk_lease(db: Database) -> None:
 
 
 def section_readings(db: Database) -> None:
-    # What each request section's own text says (bot/page.py `new_readings`), by the
+    # What each request section's own text says (bot/rules/page.py `new_readings`), by the
     # digest of that text: a cycle in a new process parses only the sections that
     # changed. A cache: any row may go, and is read again from the page.
     db.table("section_readings").create(

@@ -235,7 +235,7 @@ def test_many_requests_one_edit(wikibot: WikiBot) -> None:
 
 
 def test_templates_are_installed_exactly(wikibot: WikiBot) -> None:
-    from bot.templates import bundled_templates
+    from bot.rules.templates import bundled_templates
 
     result = wikibot.run("wiki", "install-templates")
     assert "Template:ATS status" in result.stdout

@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot import judging, page, planning
-from bot.judging import Planned
-from bot.page_history import History
-from bot.provenance import PageHistory, Revision, sha1_of, walk
-from bot.settings import ClerkSettings
+from bot.rules import judging, page, planning
+from bot.rules.history import History
+from bot.rules.planned import Planned
+from bot.rules.provenance import PageHistory, Revision, sha1_of, walk
+from bot.rules.settings import ClerkSettings
 from membership.records import RequestRecord
 from policies.eligibility import EligibilityPolicy, UserRecord
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bench.pages import generate_request_page
-from bot.archive import archive_title, is_archived, plan_archive
-from bot.page import RequestPage, parse
+from bot.rules.archive import archive_title, is_archived, plan_archive
+from bot.rules.page import RequestPage, parse
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "pages"
 PAGES = sorted(FIXTURES.glob("*.wikitext"))

@@ -3,7 +3,7 @@ parses, with the real parser, into the request asked for, and a row is stored as
 
 from __future__ import annotations
 
-from bot.page import parse
+from bot.rules.page import parse
 from membership.store import Store
 from policies.sshkeys import parse_public_key
 from tests.builders import PAGE, add_request, request_section, request_wikitext, ssh_public_key

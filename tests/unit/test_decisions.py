@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot import decisions, judging, planning
-from bot.judging import Planned
+from bot.rules import decisions, judging, planning
+from bot.rules.planned import Planned
 from membership.states import State
 from tests.unit.clerk_data import NOW, SETTINGS, Wiki, record, request, veteran
 

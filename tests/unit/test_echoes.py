@@ -1,11 +1,11 @@
-"""Recognising the bot's own replies that another store saved (bot/echoes.py), on page
+"""Recognising the bot's own replies that another store saved (bot/rules/echoes.py), on page
 texts and a page history given as plain data, walked by the real provenance."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from bot import echoes, page, provenance
+from bot.rules import echoes, page, provenance
 from tests.builders import request_section, request_wikitext
 
 REQUEST = request_wikitext(purpose="Tools.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import planning
+from bot.rules import planning
 
 
 @pytest.mark.parametrize(

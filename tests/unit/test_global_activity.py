@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bot import globalusers, wiki
-from bot.messages import Catalog
-from bot.replies import describe
+from bot.rules.messages import Catalog
+from bot.rules.replies import describe
 from policies.eligibility import AttachedWiki, EligibilityPolicy, evaluate, only_uncertain
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

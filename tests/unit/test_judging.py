@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot import judging
+from bot.rules import judging
 from membership.states import State
 from tests.unit.clerk_data import NOW, SETTINGS, Wiki, planned_new, record, request, veteran
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import messages
+from bot.rules import messages
 from policies.message_parameters import PARAMETERS
 
 ROOT = Path(__file__).resolve().parents[2]

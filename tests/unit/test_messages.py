@@ -3,8 +3,8 @@ request is answered in."""
 
 from __future__ import annotations
 
-from bot.messages import Catalog, render
-from bot.replies import language_note
+from bot.rules.messages import Catalog, render
+from bot.rules.replies import language_note
 
 
 def test_parameters_are_substituted_in_order() -> None:

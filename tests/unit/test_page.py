@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.page import (
+from bot.rules.page import (
     DEFAULT_VOCABULARY,
     ParseError,
     RequestPage,

@@ -17,7 +17,7 @@ from mwparserfromhell.parser import ParserError
 from ats import cli
 from ats.commands import bot as bot_commands
 from ats.config import Config
-from bot import page
+from bot.rules import page
 
 
 @pytest.fixture

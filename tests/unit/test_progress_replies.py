@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bot import planning, replies
-from bot.messages import Catalog, available_languages
+from bot.rules import planning, replies
+from bot.rules.messages import Catalog, available_languages
 from tests.unit.clerk_data import NOW, SETTINGS, Wiki, record, request
 
 STATES = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from bot import page
-from bot.provenance import PageHistory, Revision, facts, sha1_of, walk
+from bot.rules import page
+from bot.rules.provenance import PageHistory, Revision, facts, sha1_of, walk
 from tests.builders import request_section, request_wikitext
 
 

@@ -10,8 +10,8 @@ import mwparserfromhell
 import pytest
 
 from bench.pages import generate_request_page
-from bot.page import RequestPage, parse
-from bot.queue import END, START, QueueEntry, apply_queue, queue_region, render_queue
+from bot.rules.page import RequestPage, parse
+from bot.rules.queue import END, START, QueueEntry, apply_queue, queue_region, render_queue
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "pages"
 PAGES = sorted(FIXTURES.glob("*.wikitext"))

@@ -10,7 +10,7 @@ import pytest
 
 from ats.failures import fail, known_failure
 from bot.clerk import ClerkError
-from bot.readings import ParseError
+from bot.rules.readings import ParseError
 from bot.wiki import WikiError
 from devtools.devwiki import DevWikiError
 from membership.lease import LeaseHeld, LeaseLost

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from bot.messages import Catalog
 from bot.renewal import marker, opted_out, reminder_text
+from bot.rules.messages import Catalog
 from membership import renewal
 from membership.renewal import Member, Reminder, decide, paid_until, reminder_stage
 from membership.store import Store

@@ -9,8 +9,8 @@ from typing import Any
 import mwparserfromhell
 import pytest
 
-from bot import messages, replies
-from bot.messages import Catalog
+from bot.rules import messages, replies
+from bot.rules.messages import Catalog
 from policies.eligibility import Block, EligibilityPolicy, UserRecord, Verdict, evaluate
 from policies.requests import Problem, validate
 

@@ -10,7 +10,7 @@ import pytest
 from mwparserfromhell.nodes import Comment, Tag, Template, Text
 from mwparserfromhell.wikicode import Wikicode
 
-from bot.templates import (
+from bot.rules.templates import (
     WikiTemplate,
     bundled_templates,
     filename_from_title,

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from bot.page import hidden_spans
+from bot.rules.page import hidden_spans
 
 __all__ = ["END", "START", "QueueEntry", "apply_queue", "queue_region", "render_queue"]
 
@@ -110,7 +110,7 @@ def _preamble_markers(text: str) -> Iterator[tuple[int, int, str]]:
     """(start, end, marker) of each live marker comment before the first heading line.
 
     Any line starting with ``=`` outside comments and unparsed tags ends the preamble: a
-    superset of the level-1/2 headings bot.page splits on, so the region never reaches
+    superset of the level-1/2 headings bot.rules.page splits on, so the region never reaches
     into a section. Only the preamble is scanned, however long the page.
     """
     if text.startswith("="):

@@ -52,7 +52,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot import page
+from bot.rules import page
 
 __all__ = ["REVERT_TAGS", "Origin", "PageHistory", "Revision", "facts"]
 

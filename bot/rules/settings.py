@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.page import DEFAULT_VOCABULARY, Vocabulary
+from bot.rules.page import DEFAULT_VOCABULARY, Vocabulary
 from policies.eligibility import EligibilityPolicy
 
 

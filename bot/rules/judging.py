@@ -1,10 +1,9 @@
 """Judging requests: who filed them, whether they are well-formed, whether eligible. Pure.
 
-`Planned` is what a cycle decided about one request section before anything is
-written: the values to record, the replies to say, the audit entries and decisions to
-keep. The functions here fill it in from plain data and do no I/O: `attribute` takes
-the requester of a new request from the page history (`bot.page_history.History`: whoever
-saved the revision that first held it, followed through reverts); `judge` validates the
+The functions here fill in what a cycle plans for each request section
+(`bot.rules.planned.Planned`) from plain data and do no I/O: `attribute` takes the
+requester of a new request from the page history (`bot.rules.history.History`:
+whoever saved the revision that first held it, followed through reverts); `judge` validates the
 template's fields and applies the eligibility policy to the user records the clerk
 looked up beforehand (`lookups_needed` says whose). Writing the outcome is
 `bot.recording`'s; looking users up is `bot.lookups`'.
@@ -15,68 +14,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot import page, replies
-from bot.messages import Catalog
-from bot.page_history import History
-from bot.settings import ClerkSettings
-from membership.records import RequestRecord
+from bot.rules import page, replies
+from bot.rules.history import History
+from bot.rules.messages import Catalog
+from bot.rules.planned import Planned
+from bot.rules.settings import ClerkSettings
 from membership.states import State
 from policies.eligibility import UserRecord, evaluate, only_uncertain
 from policies.requests import validate
 from policies.usernames import canonical_username
-
-
-@dataclass(frozen=True)
-class ForgedLine:
-    """A status line the bot did not write, answered in this cycle (remembered once)."""
-
-    key: str
-    token: str
-    author: str
-    revid: int | None
-    line: str
-
-
-@dataclass
-class Planned:
-    """What the cycle decided about one request section, before anything is written."""
-
-    section: page.RequestSection
-    record: RequestRecord | None
-    values: dict[str, Any]
-    replies: list[tuple[str, str]] = field(default_factory=list)  # (state, text)
-    audit: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-    decisions: list[dict[str, Any]] = field(default_factory=list)  # for Store.add_decision
-    forged: list[ForgedLine] = field(default_factory=list)
-
-    @property
-    def state(self) -> str:
-        return self.values.get("state") or (self.record.state if self.record else "")
-
-    @property
-    def requester(self) -> str:
-        return self.values.get("requester") or (self.record.requester if self.record else "")
-
-    @property
-    def subject(self) -> str:
-        return self.values.get("subject") or (self.record.subject if self.record else "")
-
-    @property
-    def lang(self) -> str:
-        return self.values.get("lang") or (self.record.lang if self.record else "en")
-
-    def changed_state(self) -> bool:
-        return "state" in self.values and (
-            self.record is None or self.values["state"] != self.record.state
-        )
-
-    def set_state(self, state: State, text: str) -> None:
-        self.values["state"] = str(state)
-        self.replies.append((str(state), text))
 
 
 def fields_hash(section: page.RequestSection) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
 
-from bot.page import RequestPage, mask
+from bot.rules.page import RequestPage, mask
 
 __all__ = ["ArchiveMove", "ArchivePlan", "archive_title", "is_archived", "plan_archive"]
 

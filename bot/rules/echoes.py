@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bot import replies
-from bot.page import RequestPage, RequestSection
-from bot.provenance import Origin
+from bot.rules import replies
+from bot.rules.page import RequestPage, RequestSection
+from bot.rules.provenance import Origin
 
 Origins = Callable[[RequestSection], Sequence[tuple[str, Origin | None]]]
 

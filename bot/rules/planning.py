@@ -2,7 +2,7 @@
 else to say, what is due, and the text the page should become.
 
 The clerk reads the page, the store and the history, then calls these functions in
-order around judging (`bot.judging`) and deciding (`bot.decisions`): `select` picks the
+order around judging (`bot.rules.judging`) and deciding (`bot.rules.decisions`): `select` picks the
 sections that are new, edited or expiring; `triage` says which of them are judged
 again; `progress`, `answer_forged` and `expire` add what the page must say about states
 set elsewhere, status lines the bot did not write, and requests left too long. The rest
@@ -21,11 +21,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import echoes, page, queue, replies
-from bot.judging import ForgedLine, Planned, fields_hash
-from bot.messages import Catalog
-from bot.provenance import Origin
-from bot.settings import ClerkSettings
+from bot.rules import echoes, page, queue, replies
+from bot.rules.judging import fields_hash
+from bot.rules.messages import Catalog
+from bot.rules.planned import ForgedLine, Planned
+from bot.rules.provenance import Origin
+from bot.rules.settings import ClerkSettings
 from membership.lifecycle import EXPIRES, is_open
 from membership.records import RequestRecord
 from membership.states import CLOSED, REEVALUATED_ON_EDIT, State

@@ -25,7 +25,7 @@ from mwparserfromhell.nodes import (
 from mwparserfromhell.parser import ParserError
 from mwparserfromhell.wikicode import Wikicode
 
-from bot.vocabulary import Vocabulary
+from bot.rules.vocabulary import Vocabulary
 from policies.errors import Refusal
 
 

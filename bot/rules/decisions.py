@@ -2,7 +2,7 @@
 
 For every decision template on the page that the store has not seen (`new_decisions`,
 given the ones it has), the author is the user who introduced it in that request
-(`bot.page_history.History`: its first appearance in the page's whole history, followed
+(`bot.rules.history.History`: its first appearance in the page's whole history, followed
 through removals and restores; a line brought back by a revert is never the reverting
 user's), and `decide` asks `policies.decisions` whether that user may add it, given the
 authors' wiki groups the clerk looked up. Allowed decisions move the request
@@ -18,12 +18,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from bot import judging, page, replies
-from bot.judging import Planned
-from bot.messages import Catalog
-from bot.page_history import History
-from bot.provenance import Origin
-from bot.settings import ClerkSettings
+from bot.rules import judging, page, replies
+from bot.rules.history import History
+from bot.rules.messages import Catalog
+from bot.rules.planned import Planned
+from bot.rules.provenance import Origin
+from bot.rules.settings import ClerkSettings
 from membership.lifecycle import after_decision
 from membership.states import REEVALUATED_ON_EDIT, State
 from policies.decisions import authorize

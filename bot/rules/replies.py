@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from bot.messages import Catalog
+from bot.rules.messages import Catalog
 from policies.eligibility import Criterion, Verdict
 from policies.requests import Problem
 

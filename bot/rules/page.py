@@ -11,8 +11,8 @@ Section boundaries are found with a fast scan that masks comments and ``<nowiki>
 -like tags the way MediaWiki does (``hidden_spans`` and ``mask``, the one such scan,
 also used by the queue, the archive and provenance); each section is then read with
 mwparserfromhell, so a 1,000-request page costs 1,000 small parses rather than one huge
-one. The names the contract uses live in ``bot.vocabulary``; reading what people wrote
-in a section (fields, decisions, signature, remembered by digest) is ``bot.readings``'.
+one. The names the contract uses live in ``bot.rules.vocabulary``; reading what people wrote
+in a section (fields, decisions, signature, remembered by digest) is ``bot.rules.readings``'.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from mwparserfromhell.nodes import (
 from mwparserfromhell.parser import ParserError
 from mwparserfromhell.wikicode import Wikicode
 
-from bot.readings import (
+from bot.rules.readings import (
     Decision,
     ParseError,
     clean,
@@ -46,7 +46,7 @@ from bot.readings import (
     read_own,
     templates,
 )
-from bot.vocabulary import DEFAULT_VOCABULARY, Vocabulary
+from bot.rules.vocabulary import DEFAULT_VOCABULARY, Vocabulary
 
 __all__ = [
     "DEFAULT_VOCABULARY",
@@ -321,7 +321,7 @@ def _request(
 
 
 # Sections already read in this process, by their exact text: walking a page's history
-# (bot.provenance) reads the same sections revision after revision, and the clerk then
+# (bot.rules.provenance) reads the same sections revision after revision, and the clerk then
 # reads the current revision once more. Offsets are stored relative to the section.
 _CACHE: dict[tuple[int, str, int | None], RequestSection] = {}
 _CACHE_LIMIT = 20_000

@@ -2,7 +2,7 @@
 
 `Vocabulary` holds the localisable names (the request, status and decision templates,
 the request headings' prefixes, the template namespace) and answers which role a
-template plays; `bot.page` and `bot.readings` read the page with it. Pure.
+template plays; `bot.rules.page` and `bot.rules.readings` read the page with it. Pure.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _name_pattern(name: str, namespaces: Sequence[str]) -> str:
     return rf"\{{\{{[\s_]*(?:(?:{ns})[\s_]*:[\s_]*)?{body}[\s_]*(?:\||\}}\}})"
 
 
-READING_VERSION = 1  # bump when bot.readings reads anything differently
+READING_VERSION = 1  # bump when bot.rules.readings reads anything differently
 
 
 @dataclass(frozen=True)
