@@ -11,7 +11,7 @@ requests and pages (`requests.py`), the replies outbox, decisions and the audit 
 (`replies.py`), what the bot remembers of the wiki (`provenance.py`), members
 (`members.py`), sessions and login attempts (`sessions.py`), payments, the ledger and
 fund actions (`money.py`), waivers (`waivers.py`), provisioning jobs (`jobs.py`),
-accounts, reminders and their claims, and suspensions (`renewal.py`), the clerk's
+accounts, reminders and their claims, and suspensions (`reminders.py`), the clerk's
 lease on a page (`leases.py`), members' standing (`standing.py`), and retention
 (`retention.py`). import-linter keeps the rooms independent of one another.
 Rows come back as the dataclasses of `membership/records.py`. `Store` gathers the rooms behind
@@ -27,7 +27,7 @@ from membership.store.leases import LeasesRoom
 from membership.store.members import MembersRoom
 from membership.store.money import MoneyRoom
 from membership.store.provenance import ProvenanceRoom
-from membership.store.renewal import RenewalRoom
+from membership.store.reminders import RenewalRoom
 from membership.store.replies import RepliesRoom
 from membership.store.requests import RequestsRoom
 from membership.store.retention import RetentionRoom
