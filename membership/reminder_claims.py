@@ -30,7 +30,7 @@ from membership.records import ReminderRecord
 from membership.store import Store
 from policies.times import iso
 
-CLAIMED = "claimed"  # the outcome of a claimed reminder (the store's renewal room writes it)
+CLAIMED = "claimed"  # the outcome of a claimed reminder (the store's reminders room writes it)
 # A claim of a run on another host cannot be checked by pid: it is abandoned after this.
 CLAIM_TTL = timedelta(hours=6)
 

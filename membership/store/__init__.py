@@ -7,12 +7,13 @@ are append-only, enforced by triggers, and every payment is mirrored into the le
 by a trigger. Unique indexes keep money counted once (membership/obligations.py).
 
 Each area of the store is a room of its own, a module that imports no other room:
-requests and pages (`requests.py`), the replies outbox, decisions and the audit log
-(`replies.py`), what the bot remembers of the wiki (`provenance.py`), members
-(`members.py`), sessions and login attempts (`sessions.py`), payments, the ledger and
-fund actions (`money.py`), waivers (`waivers.py`), provisioning jobs (`jobs.py`),
-accounts, reminders and their claims, and suspensions (`reminders.py`), the clerk's
-lease on a page (`leases.py`), members' standing (`standing.py`), and retention
+requests and pages (`requests.py`), the replies outbox and decisions (`replies.py`),
+the audit log (`audit.py`), what the bot remembers of the wiki (`provenance.py`),
+members (`members.py`), sessions and login attempts (`sessions.py`), payments, the
+ledger and fund actions (`money.py`), waivers (`waivers.py`), provisioning jobs
+(`jobs.py`), shell accounts and tools' maintainers (`accounts.py`), renewal reminders
+and their claims (`reminders.py`), suspensions (`suspensions.py`), the clerk's lease on
+a page (`leases.py`), members' standing (`standing.py`), and retention
 (`retention.py`). import-linter keeps the rooms independent of one another.
 Rows come back as the dataclasses of `membership/records.py`. `Store` gathers the rooms behind
 one connection, so a caller opens one `Store` and uses any of them; a transaction
@@ -21,19 +22,22 @@ one connection, so a caller opens one `Store` and uses any of them; a transactio
 
 from __future__ import annotations
 
+from membership.store.accounts import AccountsRoom
+from membership.store.audit import AuditRoom
 from membership.store.connection import StoreConnection
 from membership.store.jobs import JobsRoom
 from membership.store.leases import LeasesRoom
 from membership.store.members import MembersRoom
 from membership.store.money import MoneyRoom
 from membership.store.provenance import ProvenanceRoom
-from membership.store.reminders import RenewalRoom
+from membership.store.reminders import RemindersRoom
 from membership.store.replies import RepliesRoom
 from membership.store.requests import RequestsRoom
 from membership.store.retention import RetentionRoom
 from membership.store.schema import MIGRATIONS, migrations
 from membership.store.sessions import SessionsRoom
 from membership.store.standing import StandingRoom
+from membership.store.suspensions import SuspensionsRoom
 from membership.store.waivers import WaiversRoom
 from membership.storefaults import NewerStoreError, StoreBusy, StoreError
 from policies.times import iso
@@ -42,6 +46,7 @@ from policies.times import iso
 class Store(
     RequestsRoom,
     RepliesRoom,
+    AuditRoom,
     ProvenanceRoom,
     MembersRoom,
     SessionsRoom,
@@ -49,7 +54,9 @@ class Store(
     WaiversRoom,
     JobsRoom,
     LeasesRoom,
-    RenewalRoom,
+    AccountsRoom,
+    RemindersRoom,
+    SuspensionsRoom,
     RetentionRoom,
     StandingRoom,
     StoreConnection,

@@ -1,22 +1,19 @@
-"""The replies room: the bot's outbox of replies, the decisions found on the page, and the
-append-only audit log.
+"""The replies room: the bot's outbox of replies, and the decisions found on the page.
 
 A reply is queued as pending before the page is saved and marked posted with the
 revision id after, so a crash in between neither loses nor duplicates one. A decision
 template is recorded once (request, wikitext and the n-th identical one), with who
 introduced it and whether it was honoured. A state another process set that tells
 the requester nothing new is recorded as `folded` (said, never posted), so it is owed
-once. The audit log refuses updates and deletes
-(triggers of 0001).
+once. The audit log is a room of its own (`audit.py`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
 
-from membership.records import AuditEntry, DecisionRecord, ReplyRecord, RequestRecord
+from membership.records import DecisionRecord, ReplyRecord, RequestRecord
 from membership.store.connection import StoreConnection
 from policies.times import iso
 
@@ -99,37 +96,6 @@ class RepliesRoom(StoreConnection):
         )
         return [RequestRecord.from_row(row) for row in rows]
 
-    # -- audit log -----------------------------------------------------------------
-
-    def audit(
-        self, actor: str, action: str, request_id: int | None = None, **evidence: Any
-    ) -> None:
-        self._insert(
-            "audit",
-            {
-                "at": iso(),
-                "actor": actor,
-                "request_id": request_id,
-                "action": action,
-                "evidence": json.dumps(evidence, ensure_ascii=False, default=str, sort_keys=True),
-            },
-        )
-
-    def audit_log(self, request_id: int | None = None) -> list[AuditEntry]:
-        return [AuditEntry.from_row(row) for row in self._matching("audit", request_id=request_id)]
-
-    def member_audit(self, username: str) -> list[AuditEntry]:
-        """The entries about `username` that belong to no request, oldest first: what
-        admins recorded about them (`subject`) and what they did themselves (an entry
-        of theirs about nobody else: terms, keys, a waiver asked)."""
-        rows = self._query(
-            "SELECT * FROM audit WHERE request_id IS NULL AND ("
-            "  json_extract(evidence, '$.subject') = ?"
-            "  OR (actor = ? AND json_extract(evidence, '$.subject') IS NULL)) ORDER BY id",
-            [username, username],
-        )
-        return [AuditEntry.from_row(row) for row in rows]
-
     # -- decisions -----------------------------------------------------------------
 
     def decision(self, request_id: int, wikitext: str, ordinal: int) -> DecisionRecord | None:
@@ -188,17 +154,3 @@ class RepliesRoom(StoreConnection):
             "SELECT kind, coalesce(honoured, 0), count(*) FROM decisions GROUP BY 1, 2"
         )
         return {(str(kind), bool(honoured)): int(n) for kind, honoured, n in rows.fetchall()}
-
-    def audit_about(self, key: str, value: str, actions: Sequence[str]) -> list[AuditEntry]:
-        """The entries of these `actions` whose evidence says `key` is `value`, oldest first."""
-        marks = ", ".join("?" for _ in actions)
-        rows = self._rows(
-            "audit",
-            f"action IN ({marks}) AND json_extract(evidence, ?) = ?",
-            [*actions, f"$.{key}", value],
-        )
-        return [AuditEntry.from_row(row) for row in rows]
-
-    def audit_count(self, action: str) -> int:
-        """How many audit entries record `action`."""
-        return int(self.db.table("audit").count_where("action = ?", [action]))
