@@ -23,7 +23,7 @@ from membership.lease import ClerkLease
 from membership.store import Store
 
 if TYPE_CHECKING:
-    from bot.renewal import RenewalReport
+    from bot.reminders import RenewalReport
     from membership.standing import CheckReport
     from policies.fees import FeePolicy
 
@@ -187,9 +187,9 @@ def run_renewal(
     """
     from datetime import UTC, datetime
 
-    from bot.renewal import STEPS as RENEWAL_STEPS
-    from bot.renewal import RenewalSettings
-    from bot.renewal import run as renewal_run
+    from bot.reminders import STEPS as RENEWAL_STEPS
+    from bot.reminders import RenewalSettings
+    from bot.reminders import run as renewal_run
     from policies.fees import load_fees
 
     today = today or datetime.now(UTC).date()

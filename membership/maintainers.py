@@ -2,9 +2,10 @@
 
 A tool's maintainers are those set directly (`ats provision tool`, or a change made
 here; the store's `tool_maintainers`) or else the wiki users of its latest done tool
-request. A maintainer adds a co-maintainer — a member in good standing: one who holds
-a shell account that is not suspended and whose standing the daily re-check has not
-flagged — or removes one, never leaving the tool without a maintainer in good
+request (`membership.gates.tool_maintainers`, which the tool gates check too). A
+maintainer adds a co-maintainer — a member in good standing: one who holds a shell
+account that is not suspended and whose standing the daily re-check has not flagged —
+or removes one, never leaving the tool without a maintainer in good
 standing; a maintainer whose own account is suspended changes nothing. Each change is one
 write transaction: the check against the set read inside it, the new set, one audit
 entry (`tool-maintainer-added` / `tool-maintainer-removed`: who, the tool, whom) and

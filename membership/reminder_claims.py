@@ -11,7 +11,7 @@ A run that died holding claims (killed between posting and settling, or before
 posting) leaves them `claimed`. Its claims are taken over at once when it ran on this
 host and its pid is gone (or it was an earlier run of this very process), else after
 `CLAIM_TTL`. The run that takes a claim over reads the talk page after claiming: the
-reminder's hidden marker there (bot/renewal.py) means it was posted, and it is settled
+reminder's hidden marker there (bot/reminders.py) means it was posted, and it is settled
 without posting again; no marker means the post never happened, and it is posted.
 """
 

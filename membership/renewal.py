@@ -12,7 +12,7 @@ the member's standing is read again in the transaction that queues it, so a paym
 or waiver recorded while a run works means no suspension) and,
 for a suspended member who paid or got a waiver since, a `restore` job. Nothing is
 deleted: suspension locks the account and keeps its keys (provisioning/ldap.py).
-The wiki side (posting the reminders) is bot/renewal.py.
+The wiki side (posting the reminders) is bot/reminders.py.
 """
 
 from __future__ import annotations

@@ -220,7 +220,7 @@ def create_or_replace(site: Any, title: str, text: str, summary: str) -> bool:
     return not result.get("nochange", False)
 
 
-# -- talk-page notices (used by bot.renewal) -------------------------------------
+# -- talk-page notices (used by bot.reminders) -------------------------------------
 # Added for the yearly renewal: a reminder is a new section at the end of a member's
 # user talk page (action=edit&section=new), so it never conflicts with their edits.
 

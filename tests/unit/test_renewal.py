@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from bot.renewal import marker, opted_out, reminder_text
+from bot.reminders import marker, opted_out, reminder_text
 from bot.rules.messages import Catalog
 from membership import renewal
 from membership.renewal import Member, Reminder, decide, paid_until, reminder_stage
