@@ -16,7 +16,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +26,7 @@ import requests
 from devtools.devoauth import DevOAuth
 from devtools.ports import free_port
 from devtools.sample import ADMIN, write_config
+from tests import forked_cli
 
 if TYPE_CHECKING:
     from tests.integration.conftest import WikiBot
@@ -83,7 +83,7 @@ oauth_rest_url = "{self.provider.url}/rest.php"
 """,
         )
         wikibot.config = self.config  # the bot's cycles read the same file
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: forked_cli.Child | None = None
 
     @property
     def oauth(self) -> DevOAuth:
@@ -102,14 +102,11 @@ oauth_rest_url = "{self.provider.url}/rest.php"
             "ATS_OAUTH_SECRET": self.oauth_secret,
             "OAUTHLIB_INSECURE_TRANSPORT": "1",
         }
-        command = [sys.executable, "-m", "ats.cli", "--config", str(self.config)]
-        with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(
-                [*command, "bridge", "serve", "--threads", "4"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
+        self._process = forked_cli.start(
+            ["--config", str(self.config), "bridge", "serve", "--threads", "4"],
+            env=env,
+            output=self.log_path,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from devtools.devwiki import (  # noqa: F401 - re-exported to the test modules
 )
 from devtools.devwiki.oauthext import missing_oauth_reason, oauth_dir
 from membership.store import Store
+from tests import forked_cli
 from tests.builders import request_section
 from tests.integration.slapd import Slapd
 
@@ -178,12 +178,8 @@ class WikiBot:
     def run(
         self, *args: str, env: dict[str, str] | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "ats.cli", "--config", str(self.config), *args],
-            capture_output=True,
-            text=True,
-            env={**self.env, **(env or {})},
-            timeout=180,
+        result = forked_cli.run(
+            ["--config", str(self.config), *args], env={**self.env, **(env or {})}, timeout=180
         )
         if check and result.returncode != 0:
             raise AssertionError(

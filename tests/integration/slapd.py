@@ -15,7 +15,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
 
 from devtools.devdirectory import BASE_DN, ROOT_DN, slapd_conf
 from devtools.ports import free_port
+from tests import forked_cli
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "provisioning" / "schema"
 SCHEMA = SCHEMAS / "openssh-lpk.schema"
@@ -215,13 +215,10 @@ path = "ats.sqlite"
 def ats(config: Path, *args: str, password: str) -> subprocess.CompletedProcess[str]:
     """`ats --config CONFIG ARGS...` run to its end as its own process, with `password`
     as the directory's bind password."""
-    return subprocess.run(
-        [sys.executable, "-m", "ats.cli", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
+    return forked_cli.run(
+        ["--config", str(config), *args],
         env={**os.environ, "ATS_LDAP_PASSWORD": password},
         timeout=120,
-        check=False,
     )
 
 

@@ -17,6 +17,7 @@ from devtools.devwiki import DevWiki
 from devtools.ports import free_port
 from membership.store import Store
 from provisioning.directory_access import set_host_account
+from tests import forked_cli
 from tests.integration.slapd import Slapd, provider_settings
 
 RUN_PAGE = "Toolserver/Doctor/Run"
@@ -83,12 +84,8 @@ bind_dn = "{values["bind_dn"]}"
 """,
             encoding="utf-8",
         )
-        return subprocess.run(
-            [sys.executable, "-m", "ats.cli", "--config", str(config), "doctor"],
-            capture_output=True,
-            text=True,
-            env={"PATH": "/usr/bin:/bin", **env},
-            timeout=120,
+        return forked_cli.run(
+            ["--config", str(config), "doctor"], env={"PATH": "/usr/bin:/bin", **env}, timeout=120
         )
 
     def install_templates(self) -> None:

@@ -12,7 +12,6 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import ldap3
 from devtools.ports import free_port
 from provisioning.directory_access import exposure, set_host_account
 from provisioning.ldap import LdapBackend
+from tests import forked_cli
 from tests.integration.slapd import SCHEMAS, Slapd, _find
 
 HOST_SECRET = "the-login-hosts-secret"  # noqa: S105 - a throwaway directory's
@@ -55,13 +55,7 @@ tool_home_root = "/srv/tools"
 
 
 def _ats(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ats.cli", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return forked_cli.run(["--config", str(config), *args], timeout=120)
 
 
 def test_render_writes_the_host_files_with_their_modes(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from membership.standing import Finding
 from membership.store import Store
 from provisioning.dryrun import DryRunBackend
 from provisioning.worker import provision_person
+from tests import forked_cli
 from tests.integration.conftest import WikiBot
 
 GONE = "cannot reach the wiki at http://127.0.0.1:9/api.php: connection refused"
@@ -164,13 +165,7 @@ def test_an_unreachable_wiki_is_one_line_and_members_keep_their_standing(
     store.record_account("alice", "person", "Alice", 2001)
     standing.record(store, "Alice", [Finding("locked")])
     env = {k: v for k, v in os.environ.items() if k != "PYWIKIBOT_DIR"}
-    result = subprocess.run(
-        [sys.executable, "-m", "ats.cli", "--config", str(config), "members", "check"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
-    )
+    result = forked_cli.run(["--config", str(config), "members", "check"], env=env, timeout=180)
     assert result.returncode == 1, result
     err = result.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("ats: ") and "127.0.0.1:9" in err[0], err

@@ -10,7 +10,6 @@ import contextlib
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import ldap3
@@ -24,6 +23,7 @@ from provisioning.ldap import LdapBackend
 from provisioning.reconcile import reconcile
 from provisioning.unix import UnixBackend
 from provisioning.worker import provision_person, provision_tool, run_once
+from tests import forked_cli
 from tests.integration.slapd import Slapd, ats_config
 from tests.integration.unixroot import unix_root
 
@@ -193,14 +193,7 @@ def test_on_the_unix_backend_home_and_sudoers_drop_in(tmp_path: Path) -> None:
 
 def _ats(config: Path, *args: str, password: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ATS_LDAP_PASSWORD": password}
-    return subprocess.run(
-        [sys.executable, "-m", "ats.cli", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    return forked_cli.run(["--config", str(config), *args], env=env, timeout=120)
 
 
 def test_ats_provision_tool_converges_and_refuses_bad_input(slapd: Slapd, tmp_path: Path) -> None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import subprocess
-import sys
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
@@ -29,6 +27,7 @@ from membership.payments_csv import import_payments
 from membership.records import DuplicatePaymentError, OpenWaiverError
 from membership.store import Store
 from policies.fees import load_fees
+from tests import forked_cli
 from tests.builders import add_request
 
 POLICY = load_fees()
@@ -386,10 +385,8 @@ def test_the_cli_import_reports_a_huge_amount_and_imports_the_rest(tmp_path: Pat
         HEADER + f"{TODAY},BIG,Alice,{2**63},USD,card\n{TODAY},OK-1,Bob,20.00,USD,card\n",
         encoding="utf-8",
     )
-    command = [sys.executable, "-m", "ats.cli", "--config", str(config), "payments", "import"]
-    done = subprocess.run(
-        [*command, str(csv), "--by", "Admin One"], capture_output=True, text=True, check=False
-    )
+    command = ["--config", str(config), "payments", "import"]
+    done = forked_cli.run([*command, str(csv), "--by", "Admin One"])
     assert "Traceback" not in done.stderr, done.stderr
     assert "1 imported" in done.stdout + done.stderr
     assert "line 2" in done.stdout + done.stderr
