@@ -47,7 +47,9 @@ from membership.store.records import (
     SSHKeyRecord,
     SuspensionRecord,
     WaiverRecord,
+    describe_payment,
     payment_key,
+    waiver_asked,
 )
 from membership.store.renewal import RenewalRoom
 from membership.store.replies import RepliesRoom
@@ -111,5 +113,7 @@ __all__ = [
     "WaiverRecord",
     "migrations",
     "now_iso",
+    "describe_payment",
     "payment_key",
+    "waiver_asked",
 ]
