@@ -10,7 +10,9 @@ without either. One blueprint per audience: `public` (landing, status), `request
 and its co-maintainers) and `metrics` (`/metrics`, for the operators). Sessions
 live in the store; every POST carries a CSRF token; every response carries a strict
 Content-Security-Policy. The bridge never writes wikitext: it records facts and
-moves requests between states in the store, and the bot says so on-wiki.
+moves requests between states in the store, and the bot says so on-wiki. A refusal
+of the rules (`policies.errors.Refusal`) raised in any view becomes the reader's page or
+notice in one place, `bridge/refusals.py`.
 """
 
 from __future__ import annotations
@@ -22,10 +24,21 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, render_template, request, session
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, g, request, session
 
-from bridge import admin, funds, i18n, metrics, proxy, public, requester, security, tools, views
+from bridge import (
+    admin,
+    funds,
+    i18n,
+    metrics,
+    proxy,
+    public,
+    refusals,
+    requester,
+    security,
+    tools,
+    views,
+)
 from bridge.oauth import OAuthClient, OAuthSettings
 from bridge.sessions import StoreSessionInterface, current_store
 from bridge.settings import BridgeConfigError, BridgeSettings
@@ -91,28 +104,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             access_log.info("%s %s %s %s", request.method, request.path, response.status_code, who)
         return response
 
-    @app.errorhandler(HTTPException)
-    def _error(error: HTTPException) -> Response:
-        # Werkzeug's own English description is replaced by the bridge's message. Any
-        # other exception reaches here as a 500 (Flask logged its traceback already);
-        # the page says one sentence, and a store kept locked past its busy timeout is
-        # a 503 that says to try again.
-        stock = error.description == type(error).description
-        busy = isinstance(getattr(error, "original_exception", None), StoreBusy)
-        g.html_language_codes = []  # a page that failed half-way left its language open
-        if "interface_language_code" not in g:  # failed before the language was chosen
-            g.interface_language_code, g.qqx = "en", False
-        page = render_template(
-            "error.html",
-            error=error,
-            stock=stock,
-            title_key="ats-bridge-error-busy" if busy else None,
-        )
-        response = app.make_response((page, 503 if busy else error.code or 500))
-        if busy:
-            response.headers["Retry-After"] = "30"
-        return response
-
+    refusals.install(app)  # any refusal, and the error pages (bridge/refusals.py)
     views.install(app)
     app.register_blueprint(public.blueprint)
     app.register_blueprint(requester.blueprint)

@@ -15,7 +15,8 @@ charts the fund's balance and the members' standing over the past year (inline S
 drawn here) and offers the report as CSV (`/admin/report.csv`). No admin records facts
 about themselves. Every action is audited without the private fact itself. An admin
 suspends a member's account with a private reason, or restores it
-(membership.suspensions).
+(membership.suspensions). What the rules refuse rolls the action back and is told on
+the member's page in the admin's language (bridge/refusals.py).
 """
 
 from __future__ import annotations
@@ -38,17 +39,17 @@ from flask import (
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from bridge import auth, dates, desk, i18n
+from bridge import auth, dates, desk, i18n, refusals
 from bridge.auth import admin_required, current_member, settings
 from bridge.charts import Series, line_chart
 from bridge.said import Said, flash_said, job_kind, job_state
 from bridge.sessions import current_store
 from membership import fund, history, obligations, progress, standing, suspensions, waivers
-from membership.records import DuplicatePaymentError, JobRecord
+from membership.records import JobRecord
 from membership.report import build_report, to_csv
 from membership.states import CLOSED, State
 from membership.store import Store
-from policies.money import MoneyError, format_minor, to_minor
+from policies.money import format_minor, to_minor
 from policies.usernames import canonical_username
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
@@ -179,39 +180,21 @@ def payment(username: str) -> Response:
         paid_on = None
     if not CURRENCY.match(currency) or paid_on is None or paid_on > date.today():
         return _back(username, ("ats-bridge-flash-payment-form", {}))
-    try:
-        minor = to_minor(form.get("amount", ""), currency)
-    except MoneyError as error:
-        return _back(username, ("ats-bridge-flash-not-recorded", {"reason": error.args[0]}))
 
     def paid(store: Store) -> _Recorded:
         asked = {w.id for w in store.waivers(username, status="requested")}
-        try:
-            record = obligations.record_payment(
-                store,
-                fees,
-                username,
-                amount=minor,
-                currency=currency,
-                paid_on=paid_on,
-                method=form.get("method", "").strip()[:100],
-                reference=form.get("reference", "").strip()[:200],
-                recorded_by=admin,
-                today=date.today(),
-            )
-        except obligations.ObligationError as error:
-            raise _Refused(("ats-bridge-flash-not-recorded", {"reason": error.args[0]})) from error
-        except DuplicatePaymentError as error:
-            existing = error.existing
-            raise _Refused(
-                (
-                    "ats-bridge-flash-duplicate-reference",
-                    {
-                        "reference": existing.reference,
-                        "payment": obligations.describe_payment(existing),
-                    },
-                )
-            ) from error
+        record = obligations.record_payment(
+            store,
+            fees,
+            username,
+            amount=minor,
+            currency=currency,
+            paid_on=paid_on,
+            method=form.get("method", "").strip()[:100],
+            reference=form.get("reference", "").strip()[:200],
+            recorded_by=admin,
+            today=date.today(),
+        )
         moot = asked - {w.id for w in store.waivers(username, status="requested")}
         said: list[Said] = [
             ("ats-bridge-flash-payment-recorded", {"username": username, "id": record.id})
@@ -224,7 +207,10 @@ def payment(username: str) -> Response:
             {"payment_id": record.id},
         )
 
-    return _act(username, admin, paid)
+    # The amount, the fee rules and a known reference refuse in one sentence.
+    with refusals.framed("ats-bridge-flash-not-recorded"):
+        minor = to_minor(form.get("amount", ""), currency)
+        return _act(username, admin, paid)
 
 
 @blueprint.post("/waiver/<int:waiver_id>")
@@ -235,23 +221,19 @@ def waiver(waiver_id: int) -> Response:
     record = current_store().waiver(waiver_id)
     if record is None:
         abort(404, description=i18n.text("ats-bridge-error-no-such-waiver"))
-    try:
-        step = waivers.decide(
-            record,
-            member.username,
-            request.form.get("action", ""),
-            needs_second=settings().fees.waiver_needs_second_admin,
-        )
-    except waivers.WaiverRuleError as error:
-        return _back(record.username, error.args[0])
+    refusals.back_to(url_for("admin.member", username=record.username))
+    step = waivers.decide(
+        record,
+        member.username,
+        request.form.get("action", ""),
+        needs_second=settings().fees.waiver_needs_second_admin,
+    )
 
     def settled(store: Store) -> _Recorded:
-        try:
-            outcome = fund.settle_waiver(
-                store, record, step, member.username, settings().fees, date.today()
-            )
-        except waivers.WaiverRuleError as error:  # another admin got there first
-            raise _Refused(error.args[0]) from error
+        # Refused when another admin got there first.
+        outcome = fund.settle_waiver(
+            store, record, step, member.username, settings().fees, date.today()
+        )
         # The fund's rules audit what they did (granted, queued, asked a second admin).
         words = desk.settled_words(outcome, settings().fees.currency, record.id)
         return _Recorded([words], ok=outcome.ok)
@@ -267,15 +249,10 @@ def suspension(username: str) -> Response:
     restoring = request.form.get("action") == "restore"
 
     def decided(store: Store) -> _Recorded:
-        try:
-            if restoring:
-                job = suspensions.restore(store, username, admin)
-            else:
-                job = suspensions.suspend(store, username, request.form.get("reason", ""), admin)
-        except suspensions.SuspensionRefused as refused:
-            key = f"ats-bridge-flash-suspension-{refused.code}"
-            about = {} if refused.code.startswith("reason-") else {"username": username}
-            raise _Refused((key, about)) from refused
+        if restoring:
+            job = suspensions.restore(store, username, admin)
+        else:
+            job = suspensions.suspend(store, username, request.form.get("reason", ""), admin)
         done = "restored" if restoring else "suspended"
         # membership.suspensions audits who decided and when (the reason stays on the account).
         return _Recorded([(f"ats-bridge-flash-{done}", {"username": username, "job": job.id})])
@@ -294,28 +271,19 @@ class _Recorded:
     ok: bool = True
 
 
-class _Refused(Exception):
-    """The rules refused the action; the message says why, and nothing was recorded."""
-
-    def __init__(self, said: Said) -> None:
-        super().__init__(said)
-        self.said = said
-
-
 def _act(username: str, admin: str, record: Callable[[Store], _Recorded]) -> Response:
     """One admin action about `username`, the same way every time: the fact recorded,
     its audit entry (without the private fact itself) and their requests re-evaluated
     (what the fact unlocks), all in one transaction, so all of it is kept or none;
-    then the outcome shown to the admin on the member's page."""
+    then the outcome shown to the admin on the member's page. A refusal of the rules
+    rolls the transaction back and reaches the admin as every refusal does
+    (bridge/refusals.py), on the member's page."""
     store = current_store()
-    try:
-        with store.transaction():
-            done = record(store)
-            if done.audit_action:
-                store.audit(admin, done.audit_action, subject=username, **done.audit_details)
-            auth.advance(username, admin)
-    except _Refused as refusal:
-        return _back(username, refusal.said)
+    with store.transaction():
+        done = record(store)
+        if done.audit_action:
+            store.audit(admin, done.audit_action, subject=username, **done.audit_details)
+        auth.advance(username, admin)
     return _back(username, *done.message, category="success" if done.ok else "error")
 
 
@@ -374,6 +342,7 @@ def _subject(username: str) -> tuple[str, str]:
         abort(403, description=i18n.text("ats-bridge-error-not-yourself"))
     store = current_store()
     _require_known(store, username, progress.requests_of(store, username))
+    refusals.back_to(url_for("admin.member", username=username))  # where a refused form goes
     return username, member.username
 
 

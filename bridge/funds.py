@@ -8,8 +8,9 @@ store write transaction (`membership.cover` holds the rules); an amount above th
 policy's `second_admin_above` waits in "Waiting for a second admin" until another
 admin confirms it (or someone withdraws it). Every form carries a one-time `form_id`,
 so a form sent twice (a double click, two tabs, a reload) is recorded once. A refusal
-or a lost race (already sent, already confirmed by another admin) is the page again
-with one clear sentence and status 400 or 409; a success redirects back with a notice.
+or a lost race (already sent, already confirmed by another admin: a `Conflict`) is the
+page again with one clear sentence and status 400 or 409 (`refusals.shown_on`, for
+every form here); a success redirects back with a notice.
 """
 
 from __future__ import annotations
@@ -21,16 +22,23 @@ from datetime import date
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from bridge import refusals
 from bridge.auth import admin_required, current_member, settings
 from bridge.said import Later, flash_said, markup
 from bridge.sessions import current_store
 from membership import outflows
-from policies.money import MoneyError, format_minor, to_minor
+from policies.errors import Refusal
+from policies.money import format_minor, to_minor
 from policies.words import Words
 
 blueprint = Blueprint("funds", __name__, url_prefix="/admin/fund")
 FORM_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_NOTE = 200
+
+
+@blueprint.before_request
+def _refused_here() -> None:
+    refusals.shown_on(_render)
 
 
 @blueprint.get("")
@@ -41,68 +49,50 @@ def page() -> str:
 
 @blueprint.post("/transfer")
 @admin_required
-def transfer() -> Response | tuple[str, int]:
+def transfer() -> Response:
     return _propose("transfer")
 
 
 @blueprint.post("/expense")
 @admin_required
-def expense() -> Response | tuple[str, int]:
+def expense() -> Response:
     return _propose("expense")
 
 
 @blueprint.post("/refund")
 @admin_required
-def refund() -> Response | tuple[str, int]:
+def refund() -> Response:
     return _propose("refund")
 
 
 @blueprint.post("/action/<int:action_id>/confirm")
 @admin_required
-def confirm(action_id: int) -> Response | tuple[str, int]:
-    try:
-        outcome = outflows.confirm(
-            current_store(), action_id, _admin(), settings().fees, date.today()
-        )
-    except outflows.Refused as refused:
-        return _refused(refused)
+def confirm(action_id: int) -> Response:
+    outcome = outflows.confirm(current_store(), action_id, _admin(), settings().fees, date.today())
     flash_said(outcome.message, "success")
     return redirect(url_for("funds.page"), code=303)
 
 
 @blueprint.post("/action/<int:action_id>/withdraw")
 @admin_required
-def withdraw(action_id: int) -> Response | tuple[str, int]:
-    try:
-        outcome = outflows.withdraw(current_store(), action_id, _admin(), settings().fees)
-    except outflows.Refused as refused:
-        return _refused(refused)
+def withdraw(action_id: int) -> Response:
+    outcome = outflows.withdraw(current_store(), action_id, _admin(), settings().fees)
     flash_said(outcome.message, "success")
     return redirect(url_for("funds.page"), code=303)
 
 
-def _propose(kind: str) -> Response | tuple[str, int]:
+def _propose(kind: str) -> Response:
     fees = settings().fees
     form = request.form
-    try:
+    with refusals.framed("ats-bridge-flash-not-recorded"):
         amount = to_minor(form.get("amount", ""), fees.currency)
-    except MoneyError as error:
-        return _refused(
-            outflows.Refused(
-                Words(
-                    f"Not recorded: {error}.", "ats-bridge-flash-not-recorded", reason=error.args[0]
-                )
-            )
-        )
     note = " ".join(form.get("note", "").split())
     if len(note) > MAX_NOTE:
-        return _refused(
-            outflows.Refused(
-                Words(
-                    f"Keep the note under {MAX_NOTE} characters.",
-                    "ats-bridge-outflow-note-too-long",
-                    max=MAX_NOTE,
-                )
+        raise Refusal(
+            Words(
+                f"Keep the note under {MAX_NOTE} characters.",
+                "ats-bridge-outflow-note-too-long",
+                max=MAX_NOTE,
             )
         )
     on = None
@@ -112,12 +102,10 @@ def _propose(kind: str) -> Response | tuple[str, int]:
         except ValueError:
             on = None
         if on is None or on > date.today():
-            return _refused(
-                outflows.Refused(
-                    Words(
-                        "Give the day the expense was paid (not in the future).",
-                        "ats-bridge-outflow-expense-day",
-                    )
+            raise Refusal(
+                Words(
+                    "Give the day the expense was paid (not in the future).",
+                    "ats-bridge-outflow-expense-day",
                 )
             )
     payment_id = None
@@ -125,31 +113,24 @@ def _propose(kind: str) -> Response | tuple[str, int]:
         try:
             payment_id = int(form.get("payment", ""))
         except ValueError:
-            return _refused(outflows.Refused(outflows.choose_payment()))
+            raise Refusal(outflows.choose_payment()) from None
     form_id = form.get("form_id", "")
     if not FORM_ID.match(form_id):
         form_id = secrets.token_urlsafe(16)  # an old or hand-made form: still recorded once
-    try:
-        outcome = outflows.propose(
-            current_store(),
-            form_id,
-            kind,
-            amount,
-            _admin(),
-            fees,
-            date.today(),
-            on=on,
-            note=note,
-            payment_id=payment_id,
-        )
-    except outflows.Refused as refused:
-        return _refused(refused)
+    outcome = outflows.propose(
+        current_store(),
+        form_id,
+        kind,
+        amount,
+        _admin(),
+        fees,
+        date.today(),
+        on=on,
+        note=note,
+        payment_id=payment_id,
+    )
     flash_said(outcome.message, "success")
     return redirect(url_for("funds.page"), code=303)
-
-
-def _refused(refused: outflows.Refused) -> tuple[str, int]:
-    return _render(error=Later(refused.args[0])), 409 if refused.conflict else 400
 
 
 def _render(error: Later | None = None) -> str:

@@ -1,11 +1,13 @@
 """The bridge's languages: its messages, the reader's language and `<html lang dir>`.
 
 Messages live in MediaWiki's format in `i18n/*.json` (one file per language, `qqq.json`
-documenting each), shared with the bot's replies; the bridge takes the keys starting
-with `ats-bridge-` and formats them with `toolforge-i18n` (`{{PLURAL:}}`, `[$1 text]`,
-language fallback with `lang`/`dir` on any message shown in another language than the
-page, `?uselang=qqx` showing keys). Every language file is checked when the app starts:
-known keys only, the English parameters, no HTML beyond a few harmless elements.
+documenting each), shared with the bot's replies; the bridge takes every key but the
+bot's (`ats-bot-*`, wikitext): its own pages' `ats-bridge-*` and the rules' words
+(`ats-tool-*`, `ats-outflow-*`, …, which membership's refusals carry). It formats them
+with `toolforge-i18n` (`{{PLURAL:}}`, `[$1 text]`, language fallback with `lang`/`dir`
+on any message shown in another language than the page, `?uselang=qqx` showing keys).
+Every language file is checked when the app starts: known keys only, the English
+parameters, no HTML beyond a few harmless elements.
 
 The library asks meta.wikimedia.org for language data the first time it needs it; the
 bridge never does: it fills the library's table from `bridge/languageinfo.json`, a
@@ -37,15 +39,21 @@ from policies.message_parameters import PARAMETERS
 
 I18N_DIR = message_files.I18N_DIR
 LANGUAGE_INFO = Path(__file__).parent / "languageinfo.json"
-PREFIX = "ats-bridge-"
+BOT_PREFIX = "ats-bot-"  # the bot's replies: wikitext, not for the bridge
 SESSION_KEY = "uselang"
 # MediaWiki language codes: letters, digits and hyphens (`de`, `de-formal`, `es-419`).
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
 
+
+def for_the_bridge(key: str) -> bool:
+    """Whether the bridge shows the message `key`: its own and the rules', not the bot's."""
+    return key.startswith("ats-") and not key.startswith(BOT_PREFIX)
+
+
 # The names of each message's parameters ($1, $2, ...), as the library wants them:
 # one table with the bot's (policies.message_parameters).
 VARIABLES: dict[str, Sequence[str]] = {
-    key: list(names) for key, names in PARAMETERS.items() if key.startswith(PREFIX)
+    key: list(names) for key, names in PARAMETERS.items() if for_the_bridge(key)
 }
 
 # The symbols the wiki's {{ATS status}} template puts before each state's name.
@@ -95,7 +103,7 @@ def load_messages(
 ) -> tuple[dict[str, dict[str, str]], dict[str, str], dict[str, dict[str, str]]]:
     """The bridge's messages: (formatted per language, documentation, raw per language).
 
-    Only `ats-bridge-` keys: the bot's replies in the same files are wikitext, not HTML.
+    Not the bot's `ats-bot-` keys: its replies in the same files are wikitext, not HTML.
     """
     import babel
 
@@ -103,7 +111,7 @@ def load_messages(
     documentation: dict[str, str] = {}
     for path in sorted(directory.glob("*.json")):
         data = json.loads(path.read_text("utf-8"))
-        ours = {k: v for k, v in data.items() if k.startswith(PREFIX)}
+        ours = {k: v for k, v in data.items() if for_the_bridge(k)}
         if path.stem == "qqq":
             documentation = ours
         elif ours:  # a language with only the bot's replies is not offered on the bridge

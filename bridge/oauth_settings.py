@@ -20,6 +20,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from bridge.oauth_answers import AGAIN
+from policies.errors import Refusal
 
 __all__ = [
     "TIMEOUT",
@@ -57,7 +58,7 @@ class Identity:
     version: int  # the OAuth version that produced it (1 or 2)
 
 
-class OAuthError(Exception):
+class OAuthError(Refusal):
     """A sign-in that failed; ``str(error)`` is a sentence for the user, free of secrets."""
 
 

@@ -7,7 +7,9 @@ verified username) with every gate and the next step, and the forms: accept the
 terms, add or remove SSH keys (a member who already has an account gets a "keys"
 job, so the change reaches the account), ask for a fee waiver (the reason is kept private), and
 how to pay. Each form records a fact, writes an audit entry without private data,
-and lets `membership.progress` move the member's requests forward.
+and lets `membership.progress` move the member's requests forward; what the rules refuse
+(a bad key, a second waiver request) is one line on /me in the member's language
+(bridge/refusals.py).
 """
 
 from __future__ import annotations
@@ -28,18 +30,16 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from bridge import auth, i18n
+from bridge import auth, i18n, refusals
 from bridge.auth import current_member, login_required, settings
 from bridge.i18n import flash_message
 from bridge.oauth import OAuthClient, OAuthError
-from bridge.said import flash_said
 from bridge.security import client_key, rate_limited, safe_next, sign_in_finished
 from bridge.sessions import current_store
 from bridge.views import render_markdown
 from membership import accounts, fund, obligations, progress, renewal, suspensions
-from membership.records import DuplicateKeyError
 from membership.states import State
-from policies.sshkeys import SSHKeyError, parse_public_key
+from policies.sshkeys import parse_public_key
 
 blueprint = Blueprint("requester", __name__)
 log = logging.getLogger(__name__)
@@ -220,20 +220,15 @@ def accept_terms() -> Response:
 def add_key() -> Response:
     member = current_member()
     assert member is not None
-    try:
-        key = parse_public_key(request.form.get("key", ""))
-    except SSHKeyError as error:
-        flash_said(error.args[0], "error")
-        return redirect(url_for("requester.me") + "#keys")
+    refusals.back_to(url_for("requester.me") + "#keys")
+    key = parse_public_key(request.form.get("key", ""))
     store = current_store()
-    try:
-        with store.transaction():  # the key, its audit entry, what it unlocks and its job
-            record = accounts.add_key(store, member.username, key, member.username)
-            auth.advance(member.username, member.username)
-            accounts.keys_changed(store, member.username)
-    except DuplicateKeyError as error:
-        flash_said(("ats-bridge-flash-key-not-added", {"reason": error.args[0]}), "error")
-        return redirect(url_for("requester.me") + "#keys")
+    # A key already on the account: "Not added: …".
+    with refusals.framed("ats-bridge-flash-key-not-added"), store.transaction():
+        # The key, its audit entry, what it unlocks and its job.
+        record = accounts.add_key(store, member.username, key, member.username)
+        auth.advance(member.username, member.username)
+        accounts.keys_changed(store, member.username)
     flash_message("ats-bridge-flash-key-added", "success", fingerprint=record.fingerprint)
     return redirect(url_for("requester.me") + "#keys")
 
@@ -268,12 +263,9 @@ def ask_waiver() -> Response:
     if len(reason) > MAX_REASON:
         flash_message("ats-bridge-flash-reason-too-long", "error", num_max=MAX_REASON)
         return redirect(url_for("requester.me") + "#fee")
-    try:
-        obligations.request_waiver(
-            current_store(), settings().fees, member.username, reason, date.today()
-        )
-    except obligations.ObligationError as error:
-        flash_said(error.args[0], "error")
-        return redirect(url_for("requester.me") + "#fee")
+    refusals.back_to(url_for("requester.me") + "#fee")
+    obligations.request_waiver(
+        current_store(), settings().fees, member.username, reason, date.today()
+    )
     flash_message("ats-bridge-flash-waiver-sent", "success")
     return redirect(url_for("requester.me") + "#fee")

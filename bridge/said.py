@@ -43,8 +43,12 @@ def params(values: dict[str, Any]) -> dict[str, str | int]:
     return out
 
 
-def markup(said: str) -> Markup:
-    """`said` on a page: a `Words` in the reader's language, other text escaped."""
+def markup(said: Said) -> Markup:
+    """`said` on a page: a message or `Words` in the reader's language, other text
+    escaped."""
+    if isinstance(said, tuple):
+        key, values = said
+        return i18n.text(key, **params(values))
     if isinstance(said, Words):
         return i18n.text(said.key, **params(said.params))
     return Markup.escape(said)
@@ -83,7 +87,7 @@ class Later:
     """`said`, put into words only when a template shows it: inside the page's `<html
     lang>`, so a message in the page's own language carries no extra `lang` mark."""
 
-    def __init__(self, said: str) -> None:
+    def __init__(self, said: Said) -> None:
         self.said = said
 
     def __bool__(self) -> bool:

@@ -6,23 +6,23 @@ by wiki username (`POST /tool/NAME/add`, field `username`) or removes one, thems
 included while another remains (`POST /tool/NAME/remove`, field `username`); both carry
 the CSRF token like every form. `membership.maintainers` checks and records each change
 in one transaction with its audit entry and the job that brings the tool's group (its
-`become`) to the new set; a refusal is one line in the reader's language. The member's
-page lists their tools (`my_tools`, for `_tools.html`).
+`become`) to the new set; a refusal is one line in the reader's language on the tool's
+page (bridge/refusals.py: an unknown tool is a 404, a change by someone with no say a
+403). The member's page lists their tools (`my_tools`, for `_tools.html`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from bridge import dates, i18n
+from bridge import dates, refusals
 from bridge.auth import current_member, is_admin, login_required
 from bridge.i18n import flash_message
 from bridge.sessions import current_store
 from membership import maintainers
-from membership.maintainers import MaintainerError
 
 blueprint = Blueprint("tools", __name__)
 
@@ -45,14 +45,11 @@ def tool(name: str) -> str:
     member = current_member()
     assert member is not None
     store = current_store()
-    try:
-        record = maintainers.tool_account(store, name)
-    except MaintainerError as error:
-        _abort(error)
+    record = maintainers.tool_account(store, name)
     people = maintainers.maintainers_of(store, record.shell_name)
     mine = member.username in people
     if not mine and not is_admin(member):
-        _abort(MaintainerError("ats-bridge-tool-not-maintainer", {"tool": name}, 403))
+        raise maintainers.not_a_maintainer(name)
     job, job_error = _job_state(store, record.shell_name)
     return render_template(
         "tool.html",
@@ -82,16 +79,11 @@ def _change(name: str, change: Any, done_key: str) -> Response:
     member = current_member()
     assert member is not None
     whom = request.form.get("username", "").strip()
+    refusals.back_to(url_for("tools.tool", name=name))
     if not whom:
         flash_message("ats-bridge-tool-name-missing", "error")
         return redirect(url_for("tools.tool", name=name))
-    try:
-        made = change(current_store(), name, member.username, whom)
-    except MaintainerError as error:
-        if error.status != 400:
-            _abort(error)
-        flash_message(error.key, "error", **error.params)
-        return redirect(url_for("tools.tool", name=name))
+    made = change(current_store(), name, member.username, whom)
     flash_message(done_key, "success", name=made.whom, tool=made.tool)
     if made.action == maintainers.REMOVED and made.whom == member.username:
         return redirect(url_for("requester.me"))  # no longer theirs to see
@@ -107,10 +99,6 @@ def _job_state(store: Any, tool: str) -> tuple[str | None, str]:
         if job.state in ("queued", "running"):
             return ("retrying" if job.last_error else "pending"), str(job.last_error or "")
     return None, ""
-
-
-def _abort(error: MaintainerError) -> Any:
-    abort(error.status, description=i18n.text(error.key, **error.params))
 
 
 def _history_line(entry: Any) -> tuple[str, dict[str, Any]]:

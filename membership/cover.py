@@ -32,7 +32,7 @@ def _money(amount: int, policy: FeePolicy) -> str:
 
 def kind_words(what: str) -> Words:
     """The name of an outflow (refund, expense, transfer) inside another sentence."""
-    return Words(what, f"ats-bridge-outflow-kind-{what}")
+    return Words(what, f"ats-outflow-kind-{what}")
 
 
 def amount_refusal(amount: object, currency: str, policy: FeePolicy, what: str) -> Words | None:
@@ -40,27 +40,27 @@ def amount_refusal(amount: object, currency: str, policy: FeePolicy, what: str) 
     if isinstance(amount, bool) or not isinstance(amount, int):
         return Words(
             f"The amount of a {what} is whole minor units, not {amount!r}.",
-            "ats-bridge-outflow-not-whole",
+            "ats-outflow-not-whole",
             kind=kind_words(what),
             amount=repr(amount),
         )
     if amount <= 0:
         return Words(
             f"A {what} must be more than zero (e.g. 20.00).",
-            "ats-bridge-outflow-not-positive",
+            "ats-outflow-not-positive",
             kind=kind_words(what),
         )
     if amount > MAX_MINOR:  # the store's integers are 64-bit
         return Words(
             f"{_money(amount, policy)} is more than the ledger can hold; check the amount.",
-            "ats-bridge-outflow-too-large",
+            "ats-outflow-too-large",
             amount=_money(amount, policy),
         )
     if currency != policy.currency:
         return Words(
             f"The ledger keeps {policy.currency} only; convert the {currency} {what} to "
             f"{policy.currency} first.",
-            "ats-bridge-outflow-currency",
+            "ats-outflow-currency",
             ledger=policy.currency,
             currency=currency,
             kind=kind_words(what),
@@ -91,7 +91,7 @@ def transfer_refusal(
         return Words(
             f"Operating money is already below zero ({_money(operating, policy)}); nothing "
             "can move into the fund until income covers it.",
-            "ats-bridge-outflow-operating-negative",
+            "ats-outflow-operating-negative",
             operating=_money(operating, policy),
         )
     cost = ledger.monthly_cost(entries, today)
@@ -108,11 +108,11 @@ def transfer_refusal(
             f"{said['amount']}: operating money is {said['operating']}"
         )
         if not reserve:
-            return Words(f"{english}.", "ats-bridge-outflow-surplus", **said)
+            return Words(f"{english}.", "ats-outflow-surplus", **said)
         return Words(
             f"{english} and the reserve keeps {_money(reserve, policy)} "
             f"({policy.reserve_months} months of {_money(cost, policy)}).",
-            "ats-bridge-outflow-surplus-reserve",
+            "ats-outflow-surplus-reserve",
             **said,
             reserve=_money(reserve, policy),
             num_months=policy.reserve_months,
@@ -150,14 +150,14 @@ def refund_refusal(
     if payment.currency != policy.currency:
         return Words(
             f"Payment {payment_id} is in {payment.currency}; refund it by hand.",
-            "ats-bridge-outflow-refund-by-hand",
+            "ats-outflow-refund-by-hand",
             id=payment_id,
             currency=payment.currency,
         )
     if left <= 0:
         return Words(
             f"Payment {payment_id} ({payment.member}) is already refunded in full.",
-            "ats-bridge-outflow-refunded",
+            "ats-outflow-refunded",
             id=payment_id,
             member=payment.member,
         )
@@ -165,7 +165,7 @@ def refund_refusal(
         return Words(
             f"Only {_money(left, policy)} of payment {payment_id} ({payment.member}) is left "
             f"to refund, not {_money(amount, policy)}.",
-            "ats-bridge-outflow-refund-left",
+            "ats-outflow-refund-left",
             left=_money(left, policy),
             id=payment_id,
             member=payment.member,
@@ -184,7 +184,7 @@ def _overdraw_refusal(
         f"Operating money is {_money(operating, policy)}; a {what} of "
         f"{_money(amount, policy)} would take it below zero, which the fee policy does not "
         "allow (operating_may_go_negative).",
-        "ats-bridge-outflow-overdraw",
+        "ats-outflow-overdraw",
         operating=_money(operating, policy),
         kind=kind_words(what),
         amount=_money(amount, policy),
@@ -194,7 +194,7 @@ def _overdraw_refusal(
 def no_payment(payment_id: int) -> Words:
     return Words(
         f"There is no payment {payment_id} in the ledger to refund.",
-        "ats-bridge-outflow-no-payment",
+        "ats-outflow-no-payment",
         id=payment_id,
     )
 

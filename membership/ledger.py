@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
+from policies.errors import Refusal
+
 KINDS = ("payment", "refund", "expense", "transfer", "waiver")
 ACCOUNTS = ("outside", "operating", "fund")
 
@@ -31,7 +33,7 @@ _FLOWS = {
 }
 
 
-class LedgerError(ValueError):
+class LedgerError(Refusal, ValueError):
     """An entry the ledger refuses; the message says why and what to do."""
 
 

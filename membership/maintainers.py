@@ -13,22 +13,25 @@ one provisioning job about the tool (kind `maintainers`, `member` the tool's ser
 user `tools.NAME`, a name no wiki user can have), which brings the tool's group — and
 so its `become` — to the store's set. A change already made (the same person added
 twice, from two tabs) is refused before anything is written, so repeating it queues
-nothing and changes nothing. A refusal is a `MaintainerError` naming its message
-(`i18n`), so the bridge says it in the reader's language.
+nothing and changes nothing. A refusal is a `MaintainerError` whose `Words` name its
+message (`ats-tool-*` in `i18n/`), so the bridge says it in the reader's language; an
+unknown tool is also a `NotFound`, and a change by someone with no say over the tool a
+`NotAllowed`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from membership.gates import tool_maintainers
 from membership.records import AccountRecord, AuditEntry, JobRecord, RequestRecord
 from membership.standing import FLAGGED, standing_of
 from membership.states import State
 from membership.store import Store
+from policies.errors import NotAllowed, NotFound, Refusal
 from policies.usernames import UsernameError, canonical_username, valid_username
+from policies.words import Words
 
 TOOL_PREFIX = "tools."  # the tool's service user, and the member its jobs are about
 JOB_KIND = "maintainers"
@@ -36,17 +39,16 @@ ADDED, REMOVED = "tool-maintainer-added", "tool-maintainer-removed"
 HISTORY = (ADDED, REMOVED, "tool-converged", "tool-maintainers-set")
 
 
-@dataclass
-class MaintainerError(Exception):
-    """A change refused: the message key (`ats-bridge-tool-*`), its parameters, and the
-    HTTP status a page answers with."""
+class MaintainerError(Refusal, ValueError):
+    """A change refused; its `Words` say why."""
 
-    key: str
-    params: dict[str, Any] = field(default_factory=dict)
-    status: int = 400
 
-    def __str__(self) -> str:
-        return f"{self.key} {self.params}"
+class UnknownTool(MaintainerError, NotFound):
+    """There is no tool by that name."""
+
+
+class NoSay(MaintainerError, NotAllowed):
+    """The person asking may not change the tool's maintainers."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ def tools_maintained(store: Store, wiki_user: str) -> list[tuple[AccountRecord, 
 def tool_account(store: Store, tool: str) -> AccountRecord:
     record = store.account_of(tool, "tool")
     if record is None:
-        raise MaintainerError("ats-bridge-tool-unknown", {"tool": tool}, 404)
+        raise UnknownTool(Words(f"There is no tool named {tool}.", "ats-tool-unknown", tool=tool))
     return record
 
 
@@ -126,26 +128,55 @@ def _change(store: Store, tool: str, actor: str, whom: str, action: str) -> Chan
     try:
         whom = valid_username(whom.strip())
     except UsernameError:
-        raise MaintainerError("ats-bridge-tool-not-a-member", {"name": whom.strip()}) from None
+        raise MaintainerError(_not_a_member(whom.strip())) from None
     with store.transaction():  # read and written under one write lock: two tabs, one change
         tool_account(store, tool)
         now = maintainers_of(store, tool)
         if actor not in now:
-            raise MaintainerError("ats-bridge-tool-not-maintainer", {"tool": tool}, 403)
+            raise not_a_maintainer(tool)
         held = store.account_of(actor)
         if held is None or held.suspended:  # a suspended maintainer keeps no say either
-            raise MaintainerError("ats-bridge-tool-actor-suspended", {"tool": tool}, 403)
+            raise NoSay(
+                Words(
+                    f"Your account is suspended: you cannot change the maintainers of {tool} "
+                    "until it is restored.",
+                    "ats-tool-actor-suspended",
+                    tool=tool,
+                )
+            )
         if action == ADDED:
             _check_joiner(store, tool, whom, now)
             after = tuple(sorted({*now, whom}))
         else:
             if whom not in now:
-                raise MaintainerError("ats-bridge-tool-not-listed", {"name": whom, "tool": tool})
+                raise MaintainerError(
+                    Words(
+                        f"{whom} is not a maintainer of {tool} (someone may have removed them "
+                        "already).",
+                        "ats-tool-not-listed",
+                        name=whom,
+                        tool=tool,
+                    )
+                )
             if len(now) == 1:
-                raise MaintainerError("ats-bridge-tool-last-maintainer", {"tool": tool})
+                raise MaintainerError(
+                    Words(
+                        f"{tool} needs at least one maintainer: add another before you remove "
+                        "this one.",
+                        "ats-tool-last-maintainer",
+                        tool=tool,
+                    )
+                )
             after = tuple(p for p in now if p != whom)
             if not any(_in_good_standing(store, p) for p in after):
-                raise MaintainerError("ats-bridge-tool-last-active-maintainer", {"tool": tool})
+                raise MaintainerError(
+                    Words(
+                        f"{tool} needs at least one maintainer in good standing: add a member "
+                        "in good standing before you remove this one.",
+                        "ats-tool-last-active-maintainer",
+                        tool=tool,
+                    )
+                )
         store.set_tool_maintainers(tool, after, actor)
         job, _ = store.enqueue_member_job(job_member(tool), JOB_KIND, {"tool": tool})
         store.audit(actor, action, tool=tool, whom=whom, maintainers=list(after), job=job.id)
@@ -154,15 +185,56 @@ def _change(store: Store, tool: str, actor: str, whom: str, action: str) -> Chan
 
 def _check_joiner(store: Store, tool: str, whom: str, now: Sequence[str]) -> None:
     if whom in now:
-        raise MaintainerError("ats-bridge-tool-already", {"name": whom, "tool": tool})
+        raise MaintainerError(
+            Words(
+                f"{whom} is already a maintainer of {tool}.",
+                "ats-tool-already",
+                name=whom,
+                tool=tool,
+            )
+        )
     account = store.account_of(whom)
     if account is None:
-        raise MaintainerError("ats-bridge-tool-not-a-member", {"name": whom})
+        raise MaintainerError(_not_a_member(whom))
     if account.suspended:
-        raise MaintainerError("ats-bridge-tool-suspended", {"name": whom})
+        raise MaintainerError(
+            Words(
+                f"The account of {whom} is suspended: only a member in good standing can be "
+                "a co-maintainer.",
+                "ats-tool-suspended",
+                name=whom,
+            )
+        )
     standing = standing_of(store, whom)
     if standing is not None and standing.state == FLAGGED:
-        raise MaintainerError("ats-bridge-tool-not-in-good-standing", {"name": whom})
+        raise MaintainerError(
+            Words(
+                f"{whom} is not in good standing (a lock or block is with the admins): they "
+                "cannot be a co-maintainer now.",
+                "ats-tool-not-in-good-standing",
+                name=whom,
+            )
+        )
+
+
+def not_a_maintainer(tool: str) -> NoSay:
+    """The refusal of anyone but the tool's maintainers (the admins may look, not change)."""
+    return NoSay(
+        Words(
+            f"Only the maintainers of {tool} can change its maintainers.",
+            "ats-tool-not-maintainer",
+            tool=tool,
+        )
+    )
+
+
+def _not_a_member(name: str) -> Words:
+    return Words(
+        f"{name} is not a member: only a wiki user who holds a shell account can be a "
+        "co-maintainer.",
+        "ats-tool-not-a-member",
+        name=name,
+    )
 
 
 def _in_good_standing(store: Store, wiki_user: str) -> bool:

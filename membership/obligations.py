@@ -42,16 +42,18 @@ from membership.records import (
     PaymentRecord,
     WaiverRecord,
     payment_key,
+    waiver_asked,
 )
 from membership.store import Store
+from policies.errors import Refusal
 from policies.fees import FeePolicy, standing
 from policies.money import MAX_MINOR, format_minor
-from policies.words import WordedError, Words
+from policies.words import Words
 
 YEAR = timedelta(days=365)
 
 
-class ObligationError(WordedError):
+class ObligationError(Refusal, ValueError):
     """An action the rules above refuse; the message says why, in one line."""
 
 
@@ -89,13 +91,13 @@ def check_may_request_waiver(store: Store, policy: FeePolicy, member: str, today
     """Raise `ObligationError` (worded for the member) if a new request is not taken."""
     open_ = store.waivers(member, status="requested")
     if open_:
-        raise ObligationError(_asked(open_[0].id))
+        raise ObligationError(waiver_asked(open_[0]))
     how = settled_by(store, policy, member, today)
     if how == "paid":
         raise ObligationError(
             Words(
                 "Your fee for this year is paid; there is nothing to waive.",
-                "ats-bridge-obligation-paid",
+                "ats-obligation-paid",
             )
         )
     if how == "waived":
@@ -105,18 +107,10 @@ def check_may_request_waiver(store: Store, policy: FeePolicy, member: str, today
             Words(
                 f"Your fee waiver was granted; it covers you until {until.isoformat()}. "
                 "You can ask again when that year ends.",
-                "ats-bridge-obligation-waived",
+                "ats-obligation-waived",
                 date=until.isoformat(),
             )
         )
-
-
-def _asked(waiver_id: int) -> Words:
-    return Words(
-        f"You already asked for a waiver (request #{waiver_id}); the admins will answer it.",
-        "ats-bridge-obligation-asked",
-        id=waiver_id,
-    )
 
 
 def request_waiver(
@@ -128,7 +122,7 @@ def request_waiver(
         try:
             waiver = store.request_waiver(member, reason)
         except OpenWaiverError as error:  # a writer that skipped the check above
-            raise ObligationError(_asked(error.existing.id)) from None
+            raise ObligationError(error.args[0]) from None
         store.audit(member, "waiver-requested", waiver_id=waiver.id)
         return waiver
 
@@ -176,7 +170,7 @@ def check_amount(amount: int, currency: str, policy: FeePolicy) -> None:
             Words(
                 f"the ledger is kept in {policy.currency}; convert the {currency} amount to "
                 f"{policy.currency} first",
-                "ats-bridge-obligation-currency",
+                "ats-obligation-currency",
                 ledger=policy.currency,
                 currency=currency,
             )
@@ -185,7 +179,7 @@ def check_amount(amount: int, currency: str, policy: FeePolicy) -> None:
         raise ObligationError(
             Words(
                 "the amount must be more than zero (e.g. 20.00)",
-                "ats-bridge-obligation-not-positive",
+                "ats-obligation-not-positive",
             )
         )
     if amount > min(policy.max_payment, MAX_MINOR):
@@ -194,25 +188,11 @@ def check_amount(amount: int, currency: str, policy: FeePolicy) -> None:
                 f"{format_minor(amount, currency)} {currency} is more than the largest payment "
                 f"recorded here ({format_minor(policy.max_payment, currency)}, max_payment in "
                 "policies/fees.toml); check the amount",
-                "ats-bridge-obligation-too-large",
+                "ats-obligation-too-large",
                 amount=f"{format_minor(amount, currency)} {currency}",
                 max=format_minor(policy.max_payment, currency),
             )
         )
-
-
-def describe_payment(payment: PaymentRecord) -> Words:
-    amount = f"{format_minor(payment.amount, payment.currency)} {payment.currency}"
-    return Words(
-        f"payment #{payment.id} ({payment.username}, {amount} paid on "
-        f"{payment.paid_on}, recorded by {payment.recorded_by})",
-        "ats-bridge-payment-described",
-        id=payment.id,
-        username=payment.username,
-        amount=amount,
-        date=payment.paid_on,
-        admin=payment.recorded_by,
-    )
 
 
 def record_payment(

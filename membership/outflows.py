@@ -5,10 +5,11 @@ sent twice is recorded once) and, in the same write transaction, checks it again
 ledger with `membership.cover`; an amount above the policy's `second_admin_above` waits
 for a second admin, anything else is carried out at once. `confirm` carries out a
 proposed action for a second admin (never the proposer, never the member refunded),
-checking the ledger again as it is then; `withdraw` drops one. Every refusal and every
-losing side of a race (the form already sent, the action already confirmed or
-withdrawn by another admin) is a `Refused` with one sentence for the admin. Each step
-is audited with ids and amounts. `position` is what the admins' page shows of the money.
+checking the ledger again as it is then; `withdraw` drops one. Every refusal is a
+`Refused` with one sentence for the admin; a losing side of a race (the form already
+sent, the action already confirmed or withdrawn by another admin) is `Overtaken`, a
+`policies.errors.Conflict`. Each step is audited with ids and amounts. `position` is
+what the admins' page shows of the money.
 """
 
 from __future__ import annotations
@@ -22,19 +23,20 @@ from membership import cover, fund, ledger
 from membership.ledger import LedgerEntry, LedgerError
 from membership.records import FundAction
 from membership.store import Store
+from policies.errors import Conflict, Refusal
 from policies.fees import FeePolicy
 from policies.money import format_minor
-from policies.words import WordedError, Words
+from policies.words import Words
 
 KINDS = ("refund", "expense", "transfer")
 
 
-class Refused(WordedError):
-    """An outflow that may not happen; `conflict` when another admin or form came first."""
+class Refused(Refusal, ValueError):
+    """An outflow that may not happen; the message says why."""
 
-    def __init__(self, message: str, *, conflict: bool = False) -> None:
-        super().__init__(message)
-        self.conflict = conflict
+
+class Overtaken(Refused, Conflict):
+    """Another admin, or the same form sent again, came first: nothing more to do."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ def propose(
         raise Refused(
             Words(
                 f"Unknown action {kind!r}; one of {', '.join(KINDS)}.",
-                "ats-bridge-outflow-unknown-kind",
+                "ats-outflow-unknown-kind",
                 kind=kind,
                 kinds=", ".join(KINDS),
             )
@@ -113,7 +115,7 @@ def propose(
         raise Refused(
             Words(
                 "Say what the expense paid for (it is shown in the report).",
-                "ats-bridge-outflow-expense-note",
+                "ats-outflow-expense-note",
             )
         )
     with store.transaction():
@@ -125,7 +127,7 @@ def propose(
                 raise Refused(
                     Words(
                         "No admin refunds their own payment; ask another admin.",
-                        "ats-bridge-outflow-own-refund",
+                        "ats-outflow-own-refund",
                     )
                 )
         action, created = store.add_fund_action(
@@ -140,9 +142,7 @@ def propose(
             refund_of=payment_id if kind == "refund" else None,
         )
         if not created:
-            raise Refused(
-                _about("This form was already sent", "sent", action, policy), conflict=True
-            )
+            raise Overtaken(_about("This form was already sent", "sent", action, policy))
         refusal = _refusal(store, action, policy, today)
         if refusal:
             raise Refused(refusal)
@@ -155,7 +155,7 @@ def propose(
                     f"The {kind} of {_money(amount, policy)} is more than "
                     f"{_money(policy.second_admin_above, policy)}: it waits for a second "
                     "admin's confirmation.",
-                    "ats-bridge-outflow-waits",
+                    "ats-outflow-waits",
                     kind=cover.kind_words(kind),
                     amount=_money(amount, policy),
                     limit=_money(policy.second_admin_above, policy),
@@ -172,7 +172,7 @@ def confirm(store: Store, action_id: int, admin: str, policy: FeePolicy, today: 
             raise Refused(
                 Words(
                     f"You proposed this {action.kind}; a second admin must confirm it.",
-                    "ats-bridge-outflow-proposer",
+                    "ats-outflow-proposer",
                     kind=cover.kind_words(action.kind),
                 )
             )
@@ -180,15 +180,13 @@ def confirm(store: Store, action_id: int, admin: str, policy: FeePolicy, today: 
             raise Refused(
                 Words(
                     "No admin confirms a refund to themselves; ask another admin.",
-                    "ats-bridge-outflow-refund-to-self",
+                    "ats-outflow-refund-to-self",
                 )
             )
         refusal = _refusal(store, action, policy, today)
         if refusal:
             raise Refused(
-                Words(
-                    f"Not confirmed: {refusal}", "ats-bridge-outflow-not-confirmed", reason=refusal
-                )
+                Words(f"Not confirmed: {refusal}", "ats-outflow-not-confirmed", reason=refusal)
             )
         return _carry_out(store, action, admin, policy, today)
 
@@ -210,24 +208,24 @@ def describe(action: FundAction, policy: FeePolicy) -> Words:
     what = {
         "refund": Words(
             f"refund of {amount} to {action.member} (payment {action.refund_of})",
-            "ats-bridge-outflow-what-refund",
+            "ats-outflow-what-refund",
             amount=amount,
             member=action.member,
             id=action.refund_of,
         ),
         "expense": Words(
             f"expense of {amount} ({action.note})",
-            "ats-bridge-outflow-what-expense",
+            "ats-outflow-what-expense",
             amount=amount,
             note=action.note,
         ),
         "transfer": Words(
             f"transfer of {amount} into the waiver fund",
-            "ats-bridge-outflow-what-transfer",
+            "ats-outflow-what-transfer",
             amount=amount,
         ),
     }[action.kind]
-    key = "ats-bridge-outflow-described"
+    key = "ats-outflow-described"
     proposer, decider = action.proposed_by, action.decided_by or ""
     if action.status == "done" and decider == proposer:
         return Words(
@@ -263,9 +261,9 @@ def describe(action: FundAction, policy: FeePolicy) -> Words:
 
 
 def _about(english: str, step: str, action: FundAction, policy: FeePolicy) -> Words:
-    """`english: <the action described>`, as the message `ats-bridge-outflow-<step>`."""
+    """`english: <the action described>`, as the message `ats-outflow-<step>`."""
     described = describe(action, policy)
-    return Words(f"{english}: {described}", f"ats-bridge-outflow-{step}", action=described)
+    return Words(f"{english}: {described}", f"ats-outflow-{step}", action=described)
 
 
 def _payment(store: Store, payment_id: int | None) -> LedgerEntry:
@@ -279,12 +277,12 @@ def _open_action(store: Store, action_id: int, policy: FeePolicy) -> FundAction:
     action = store.fund_action(action_id)
     if action is None:
         raise Refused(
-            Words(f"There is no action {action_id}.", "ats-bridge-outflow-no-action", id=action_id)
+            Words(f"There is no action {action_id}.", "ats-outflow-no-action", id=action_id)
         )
     if action.status == "done":
-        raise Refused(_about("Already done", "already-done", action, policy), conflict=True)
+        raise Overtaken(_about("Already done", "already-done", action, policy))
     if action.status == "withdrawn":
-        raise Refused(_about("Nothing to do", "nothing-to-do", action, policy), conflict=True)
+        raise Overtaken(_about("Nothing to do", "nothing-to-do", action, policy))
     return action
 
 
@@ -327,9 +325,8 @@ def _carry_out(
     except LedgerError as error:
         raise Refused(str(error)) from None
     if not store.close_fund_action(action.id, admin, status="done", ledger_id=entry.id):
-        raise Refused(
-            Words("Another admin decided this action first.", "ats-bridge-outflow-decided-first"),
-            conflict=True,
+        raise Overtaken(
+            Words("Another admin decided this action first.", "ats-outflow-decided-first")
         )
     _audit(store, admin, "done", action, ledger_id=entry.id)
     done = store.fund_action(action.id)
@@ -342,7 +339,7 @@ def _carry_out(
         True,
         Words(
             f"Done: {described} It paid {paid_count} queued waiver(s).",
-            "ats-bridge-outflow-done-paid",
+            "ats-outflow-done-paid",
             action=described,
             num_waivers=paid_count,
         ),
@@ -350,7 +347,7 @@ def _carry_out(
 
 
 def choose_payment() -> Words:
-    return Words("Choose a payment to refund.", "ats-bridge-outflow-choose-payment")
+    return Words("Choose a payment to refund.", "ats-outflow-choose-payment")
 
 
 def _audit(store: Store, admin: str, step: str, action: FundAction, **more: Any) -> None:

@@ -1,10 +1,12 @@
-"""The store's rows as frozen dataclasses, and the errors a write can be refused with.
+"""The store's rows as frozen dataclasses, and the refusals a write can meet.
 
 Every room of the store returns these records rather than raw rows: JSON columns come
 back as mappings and 0/1 columns as booleans (`from_row`). `payment_key` is how a
 payment's method and reference are compared (the unique index of 0014 holds it).
 Plain data, outside the `membership.store` package, so code that must not touch the
-database (the bot's rules, the gates) can take records without importing the store.
+database (the bot's rules, the gates) can take records without importing the store. A
+write the unique indexes refuse (a key, a payment reference or an open waiver request
+already there) is a `policies.errors.Refusal` whose words name what is already there.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from policies.errors import Refusal
+from policies.money import format_minor
+from policies.words import Words
 
 
 def payment_key(text: str | None) -> str:
@@ -287,23 +293,53 @@ class LeaseRecord:
     last_saved_at: str | None  # when the bot last saved the page
 
 
-class DuplicateKeyError(ValueError):
+class DuplicateKeyError(Refusal, ValueError):
     """This SSH key is already active for this member."""
 
 
-class DuplicatePaymentError(ValueError):
+def describe_payment(payment: PaymentRecord) -> Words:
+    """One payment named in a sentence: its id, who paid how much when, who recorded it."""
+    amount = f"{format_minor(payment.amount, payment.currency)} {payment.currency}"
+    return Words(
+        f"payment #{payment.id} ({payment.username}, {amount} paid on "
+        f"{payment.paid_on}, recorded by {payment.recorded_by})",
+        "ats-payment-described",
+        id=payment.id,
+        username=payment.username,
+        amount=amount,
+        date=payment.paid_on,
+        admin=payment.recorded_by,
+    )
+
+
+class DuplicatePaymentError(Refusal, ValueError):
     """This reference is already recorded for this payment method."""
 
     def __init__(self, existing: PaymentRecord) -> None:
         self.existing = existing
+        described = describe_payment(existing)
         super().__init__(
-            f"reference {existing.reference} is already recorded as payment #{existing.id}"
+            Words(
+                f"reference {existing.reference} is already recorded as {described}",
+                "ats-payment-duplicate-reference",
+                reference=existing.reference,
+                payment=described,
+            )
         )
 
 
-class OpenWaiverError(ValueError):
+def waiver_asked(waiver: WaiverRecord) -> Words:
+    """A second waiver request refused, told to the member who has `waiver` open."""
+    return Words(
+        f"You already asked for a waiver (request #{waiver.id}); the admins will answer it.",
+        "ats-obligation-asked",
+        id=waiver.id,
+    )
+
+
+class OpenWaiverError(Refusal, ValueError):
     """The member already has an open waiver request."""
 
     def __init__(self, existing: WaiverRecord) -> None:
         self.existing = existing
-        super().__init__(f"waiver request #{existing.id} is already open")
+        super().__init__(waiver_asked(existing))

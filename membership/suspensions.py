@@ -9,9 +9,10 @@ why). The reason is for the admins and stays on the account only while it is
 suspended: it is never written on the wiki, shown to the member or kept in the
 append-only audit log, which outlives every retention period. Asking twice changes
 nothing and queues nothing: the second ask is refused with the reason why (already
-suspended, not suspended). A suspension renewal made is renewal's to lift (a payment
-or a waiver, then `ats renewal run`), so an admin's restore refuses it rather than
-leave renewal believing the member still suspended.
+suspended, not suspended), a `SuspensionRefused` whose `Words` (`ats-suspension-*`)
+say it in the admin's language. A suspension renewal made is renewal's to lift (a
+payment or a waiver, then `ats renewal run`), so an admin's restore refuses it rather
+than leave renewal believing the member still suspended.
 """
 
 from __future__ import annotations
@@ -22,20 +23,17 @@ from membership.accounts import enqueue_restore, enqueue_suspend
 from membership.progress import requests_of
 from membership.records import AccountRecord, JobRecord
 from membership.store import Store
+from policies.errors import Refusal
 from policies.usernames import canonical_username
+from policies.words import Words
 
 MAX_REASON = 500
 SUSPENDED = "admin-suspended"  # audit actions, with `subject` (the member's page lists them)
 RESTORED = "admin-restored"
 
 
-class SuspensionRefused(ValueError):
-    """The suspension or restore cannot be done as asked; the message says why, and
-    `code` names the case (for a page that words it in its reader's language)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class SuspensionRefused(Refusal, ValueError):
+    """The suspension or restore cannot be done as asked; the message says why."""
 
 
 def suspend(
@@ -46,20 +44,28 @@ def suspend(
     reason = " ".join(reason.split())
     if not reason:
         raise SuspensionRefused(
-            "reason-missing", "a reason is required (it stays private to the admins)"
+            Words(
+                "a reason is required (it stays private to the admins)",
+                "ats-suspension-reason-missing",
+            )
         )
     if len(reason) > MAX_REASON:
         raise SuspensionRefused(
-            "reason-too-long", f"the reason is too long (at most {MAX_REASON} characters)"
+            Words(
+                f"the reason is too long (at most {MAX_REASON} characters)",
+                "ats-suspension-reason-too-long",
+            )
         )
     with store.transaction():
         account = _account(store, username)
         if account.suspended:
+            since = f" (since {account.suspended_at[:10]})" if account.suspended_at else ""
             raise SuspensionRefused(
-                "already-suspended",
-                f"{username} is already suspended (since {account.suspended_at[:10]})"
-                if account.suspended_at
-                else f"{username} is already suspended",
+                Words(
+                    f"{username} is already suspended{since}",
+                    "ats-suspension-already-suspended",
+                    username=username,
+                )
             )
         job = enqueue_suspend(store, username, reason, now=now)
         assert job is not None  # the account was read in this transaction
@@ -79,12 +85,21 @@ def restore(store: Store, username: str, by: str, now: datetime | None = None) -
     with store.transaction():
         account = _account(store, username)
         if not account.suspended:
-            raise SuspensionRefused("not-suspended", f"{username} is not suspended")
+            raise SuspensionRefused(
+                Words(
+                    f"{username} is not suspended",
+                    "ats-suspension-not-suspended",
+                    username=username,
+                )
+            )
         if store.open_suspension(username) is not None:
             raise SuspensionRefused(
-                "lapsed",
-                f"{username} is suspended because their membership lapsed: record a payment "
-                "or grant a waiver, and the renewal run restores them",
+                Words(
+                    f"{username} is suspended because their membership lapsed: record a "
+                    "payment or grant a waiver, and the renewal run restores them",
+                    "ats-suspension-lapsed",
+                    username=username,
+                )
             )
         job = enqueue_restore(store, username, now=now)
         assert job is not None
@@ -103,6 +118,18 @@ def _account(store: Store, username: str) -> AccountRecord:
     account = store.account_of(username)
     if account is None:
         if store.identity(username) is None and not requests_of(store, username):
-            raise SuspensionRefused("unknown", f"{username} is not a member known here")
-        raise SuspensionRefused("no-account", f"{username} has no shell account yet")
+            raise SuspensionRefused(
+                Words(
+                    f"{username} is not a member known here",
+                    "ats-suspension-unknown",
+                    username=username,
+                )
+            )
+        raise SuspensionRefused(
+            Words(
+                f"{username} has no shell account yet",
+                "ats-suspension-no-account",
+                username=username,
+            )
+        )
     return account

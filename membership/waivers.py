@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from membership.records import WaiverRecord
+from policies.errors import Refusal
 from policies.usernames import canonical_username
-from policies.words import WordedError, Words
+from policies.words import Words
 
 
-class WaiverRuleError(WordedError):
+class WaiverRuleError(Refusal, ValueError):
     """The action is not allowed; the message (`Words`) says why."""
 
 
@@ -31,7 +32,7 @@ def decide(waiver: WaiverRecord, admin: str, action: str, *, needs_second: bool)
         raise WaiverRuleError(
             Words(
                 "No one may decide their own waiver; ask another admin.",
-                "ats-bridge-waiver-rule-own",
+                "ats-waiver-rule-own",
             )
         )
     if waiver.status != "requested":
@@ -40,14 +41,14 @@ def decide(waiver: WaiverRecord, admin: str, action: str, *, needs_second: bool)
         return WaiverStep("decide", "refused", "waiver-refused")
     if action != "grant":
         raise WaiverRuleError(
-            Words(f"Unknown action {action!r}.", "ats-bridge-waiver-rule-unknown", action=action)
+            Words(f"Unknown action {action!r}.", "ats-waiver-rule-unknown", action=action)
         )
     if waiver.awaiting_confirmation:
         if canonical_username(admin) == canonical_username(waiver.decided_by or ""):
             raise WaiverRuleError(
                 Words(
                     "You proposed this waiver; a second admin must confirm it.",
-                    "ats-bridge-waiver-rule-proposer",
+                    "ats-waiver-rule-proposer",
                 )
             )
         return WaiverStep("confirm", "granted", "waiver-confirmed")
@@ -58,7 +59,7 @@ def decide(waiver: WaiverRecord, admin: str, action: str, *, needs_second: bool)
 
 def already(waiver: WaiverRecord) -> Words:
     """What happened to a waiver that is no longer as the admin saw it, in one line."""
-    key = "ats-bridge-waiver-rule-already"
+    key = "ats-waiver-rule-already"
     if waiver.status == "granted":
         if waiver.confirmed_by:
             return Words(
@@ -93,5 +94,5 @@ def already(waiver: WaiverRecord) -> Words:
         )
     return Words(
         "This waiver changed since the page was loaded; reload the page to see it.",
-        "ats-bridge-waiver-rule-changed",
+        "ats-waiver-rule-changed",
     )

@@ -1,5 +1,6 @@
 """Where the message files are: `i18n/*.json`, MediaWiki's format, one file per
-language (the bot's `ats-bot-*` replies and the bridge's `ats-bridge-*` pages).
+language (the bot's `ats-bot-*` replies, the bridge's `ats-bridge-*` pages and the
+rules' words the bridge shows, such as `ats-tool-*` and `ats-outflow-*`).
 
 In a checkout (and an editable install) they are the checkout's `i18n/` folder, where
 translatewiki.net finds them; a wheel carries a copy under its data prefix,

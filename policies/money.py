@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from policies.words import WordedError, Words
+from policies.errors import Refusal
+from policies.words import Words
 
 # ISO 4217 minor units of the currencies a chapter is likely to see; others are refused
 # until added here, because guessing the decimals would misread an amount.
@@ -36,7 +37,7 @@ DECIMALS = {
 MAX_MINOR = 2**63 - 1
 
 
-class MoneyError(WordedError):
+class MoneyError(Refusal, ValueError):
     """An amount or currency that cannot be read exactly; the message (`Words`) says why."""
 
 

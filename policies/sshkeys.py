@@ -24,7 +24,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 
-from policies.words import WordedError, Words
+from policies.errors import Refusal
+from policies.words import Words
 
 MIN_RSA_BITS = 3072
 MAX_LINE = 16_384
@@ -46,7 +47,7 @@ _HOW_TO = Words(
 )
 
 
-class SSHKeyError(WordedError):
+class SSHKeyError(Refusal, ValueError):
     """The pasted text is not an acceptable SSH public key; the message (`Words`) says why."""
 
 

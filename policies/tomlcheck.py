@@ -23,13 +23,15 @@ from dataclasses import MISSING, Field, field, fields
 from importlib import resources
 from typing import TYPE_CHECKING, Any, TypeVar, get_args, get_origin, get_type_hints
 
+from policies.errors import Refusal
+
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 T = TypeVar("T", bound="DataclassInstance")
 
 
-class TableError(ValueError):
+class TableError(Refusal, ValueError):
     """A key of a table is unknown, missing, of the wrong type or out of range."""
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from policies.errors import Refusal
+
 MAX_BYTES = 255  # $wgMaxNameChars: MediaWiki compares it with strlen(), so UTF-8 bytes
 
 # Characters a title never holds (outside $wgLegalTitleChars), named for the message.
@@ -47,7 +49,7 @@ _IPV4 = re.compile(rf"^{_BYTE}(?:\.{_BYTE}){{3}}$")
 _IPV4_XXX = re.compile(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.xxx$", re.IGNORECASE)  # isCreatable
 
 
-class UsernameError(ValueError):
+class UsernameError(Refusal, ValueError):
     """Not a name MediaWiki can give an account; the message says why."""
 
 

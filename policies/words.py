@@ -5,14 +5,13 @@ The bridge shows the same refusals to readers of other languages, so each one ca
 the key of its message in `i18n/*.json` and the values of that message's parameters;
 the bridge puts it into the reader's words. A parameter may itself be `Words` (a
 sentence naming a payment or an action inside another). Being a `str`, `Words` goes
-anywhere the English text went before.
+anywhere the English text went before; a refusal (`policies.errors.Refusal`) whose
+message is `Words` is told in the reader's language.
 """
 
 from __future__ import annotations
 
 from typing import Self
-
-from policies.errors import Refusal
 
 
 class Words(str):
@@ -26,12 +25,3 @@ class Words(str):
         words.key = key
         words.params = params
         return words
-
-
-class WordedError(Refusal, ValueError):
-    """A refusal whose message may be `Words`; `words` is None for plain English."""
-
-    @property
-    def words(self) -> Words | None:
-        said = self.args[0] if self.args else None
-        return said if isinstance(said, Words) else None

@@ -87,7 +87,7 @@ class MembersRoom(StoreConnection):
             raise DuplicateKeyError(
                 Words(
                     f"the key {fingerprint} is already on your account",
-                    "ats-bridge-sshkey-duplicate",
+                    "ats-sshkey-duplicate",
                     fingerprint=fingerprint,
                 )
             ) from None

@@ -19,6 +19,7 @@ from membership.ledger import LedgerEntry, LedgerError
 from membership.outflows import Refused
 from membership.store import Store
 from policies.eligibility import PolicyError
+from policies.errors import Conflict
 from policies.fees import load_fees
 
 DAY = date(2025, 3, 1)
@@ -180,7 +181,7 @@ def test_a_form_sent_twice_is_recorded_once(store: Store) -> None:
     outflows.propose(store, "same-form", "expense", 30_00, "Admin1", POLICY, DAY, note="host")
     with pytest.raises(Refused, match="already sent: the expense of 30.00 USD") as caught:
         outflows.propose(store, "same-form", "expense", 30_00, "Admin1", POLICY, DAY, note="host")
-    assert caught.value.conflict
+    assert isinstance(caught.value, Conflict)
     assert len(store.ledger_entries(kind="expense")) == 1
 
 
@@ -209,7 +210,7 @@ def test_large_amounts_wait_for_a_second_admin(store: Store) -> None:
     assert ledger.refunded(store.ledger_entries(), paid.id or 0) == 200_00
     with pytest.raises(Refused, match="Already done: .*confirmed by Admin2") as caught:
         outflows.confirm(store, out.action.id, "Admin3", POLICY, DAY)
-    assert caught.value.conflict
+    assert isinstance(caught.value, Conflict)
     with pytest.raises(Refused, match="Already done"):
         outflows.withdraw(store, out.action.id, "Admin3", POLICY)
 

@@ -43,7 +43,7 @@ def _english_texts(language: str) -> set[str]:
     return {
         text
         for key, text in files["en"].items()
-        if key.startswith(i18n.PREFIX)
+        if i18n.for_the_bridge(key)
         and not PARAMETER.search(text)
         and "<" not in text
         and files[language].get(key, text) != text
