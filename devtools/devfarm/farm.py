@@ -52,8 +52,10 @@ from devtools.devfarm.personas import (
 )
 from devtools.devfarm.settings import CENTRAL_DB, USERS_SCRIPT, run_users_script
 from devtools.devwiki import client
+from devtools.devwiki.copying import copy_tree
 from devtools.devwiki.history import Persona, iso, mw_timestamp, parse_iso
 from devtools.devwiki.install import create_bot, install_mediawiki
+from devtools.devwiki.local import STATE_FILE as WIKI_STATE_FILE
 from devtools.devwiki.local import random_password
 from devtools.devwiki.php import DevWikiError, check_prerequisites
 from devtools.devwiki.seed import KILL_SWITCH_PAGE, SeedUser
@@ -143,6 +145,39 @@ class DevFarm:
             wiki.farm = farm  # type: ignore[attr-defined]  # FarmWiki.load returns a FarmWiki
             setattr(farm, "meta" if name == META else "home", wiki)
         return farm
+
+    @classmethod
+    def copy(cls, source: Path, root: Path) -> DevFarm:
+        """A copy of the stopped farm in ``source`` in the new folder ``root``, each wiki on
+        a port of its own, with the same accounts and histories (``devwiki.copying``); the
+        cookie names carry the new ports, so the copy's sessions stay apart from the
+        original's."""
+        built = cls.load(source)
+        if any(wiki.running() for wiki in built.wikis.values()):
+            raise DevFarmError(f"the farm in {source} is running: stop it before copying it")
+        old = {name: wiki.port for name, wiki in built.wikis.items()}
+        new: dict[str, int] = {}
+        for name in WIKIS:
+            port = free_port()
+            while port in old.values() or port in new.values():
+                port = free_port()
+            new[name] = port
+        replacements = [
+            *((f"127.0.0.1:{old[name]}", f"127.0.0.1:{new[name]}") for name in WIKIS),
+            # Cookie prefixes: settings.farm_settings.
+            *((f"'{name}{old[name]}'", f"'{name}{new[name]}'") for name in WIKIS),
+            (f"'centralauth{old[META]}_'", f"'centralauth{new[META]}_'"),
+        ]
+        root = Path(root).resolve()
+        copy_tree(built.root, root, replacements)
+        state = _read_json(root / STATE_FILE)
+        state["ports"] = new
+        write_state(root / STATE_FILE, state)
+        for name in WIKIS:
+            wiki_state = read_state(root / name / WIKI_STATE_FILE)
+            wiki_state.update(port=new[name], pid=None)
+            write_state(root / name / WIKI_STATE_FILE, wiki_state)
+        return cls.load(root)
 
     @classmethod
     def _from_state(cls, root: Path, state: dict[str, Any], extension: Path) -> DevFarm:

@@ -21,12 +21,14 @@ from pathlib import Path
 import requests
 
 from devtools.devwiki import client, server
+from devtools.devwiki.copying import copy_tree
 from devtools.devwiki.install import create_bot, install_mediawiki
 from devtools.devwiki.local import STATE_FILE, LocalWiki
 from devtools.devwiki.oauthext import Consumer, enable_oauth, register_consumer
 from devtools.devwiki.php import DevWikiError, check_prerequisites
 from devtools.devwiki.seed import SeedUser
 from devtools.devwiki.seed import seed as seed_wiki
+from devtools.devwiki.state import update_state
 from devtools.ports import free_port
 
 
@@ -79,6 +81,20 @@ class DevWiki(LocalWiki):
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DevWikiError(f"{state_path} lacks {exc}: not a dev wiki state file") from exc
+
+    @classmethod
+    def copy(cls, source: Path, root: Path) -> DevWiki:
+        """A copy of the stopped wiki in ``source`` in the new folder ``root``, on a port
+        of its own, with the same accounts, passwords and seeded histories (``copying``)."""
+        built = cls.load(source)
+        if built.running():
+            raise DevWikiError(f"the wiki in {source} is running: stop it before copying it")
+        port = free_port()
+        while port == built.port:
+            port = free_port()
+        copy_tree(built.root, Path(root), [(built.server, f"http://127.0.0.1:{port}")])
+        update_state(Path(root) / STATE_FILE, port=port, pid=None)
+        return cls.load(root)
 
     def start(self, timeout: float = 30) -> None:
         """Serve the wiki with ``php -S``; return once api.php answers."""

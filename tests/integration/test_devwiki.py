@@ -366,3 +366,10 @@ def test_start_on_a_busy_port_raises(tmp_path: Path) -> None:
             assert not wiki.running()
         finally:
             wiki.stop()
+
+
+def test_a_running_wiki_is_not_copied(devwiki: DevWiki, tmp_path: Path) -> None:
+    # The session's wiki is itself a copy of the run's one build, serving on its own port.
+    with pytest.raises(DevWikiError, match="running"):
+        DevWiki.copy(devwiki.root, tmp_path / "copy")
+    assert not (tmp_path / "copy").exists()
