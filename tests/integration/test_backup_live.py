@@ -41,6 +41,7 @@ def bridge_writes(wikibot: WikiBot) -> Iterator[list[int]]:
     writer.join()
 
 
+@pytest.mark.process
 def test_a_backup_during_bot_watch_restores_and_the_bot_resumes(
     wikibot: WikiBot, bridge_writes: list[int]
 ) -> None:

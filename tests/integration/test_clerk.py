@@ -297,6 +297,7 @@ def test_bad_credentials_are_reported_and_nothing_is_saved(wikibot: WikiBot) -> 
     assert len(bot_replies(wikibot.text())) == 1
 
 
+@pytest.mark.process
 @pytest.mark.loginhost
 def test_demo_runs_end_to_end(tmp_path) -> None:
     import subprocess

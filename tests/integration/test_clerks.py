@@ -104,6 +104,7 @@ def every_reply_once(text: str, headings: list[str]) -> None:
 # -- one store, two clerks at once ------------------------------------------------------
 
 
+@pytest.mark.process
 def test_two_cycles_at_once_on_one_store_take_turns(wikibot: WikiBot) -> None:
     headings = [f"Account request: turn {n}" for n in range(3)]
     for n, heading in enumerate(headings):
@@ -121,6 +122,7 @@ def test_two_cycles_at_once_on_one_store_take_turns(wikibot: WikiBot) -> None:
     assert len(wikibot.store().requests(wikibot.page)) == 3
 
 
+@pytest.mark.process
 def test_a_second_clerk_names_the_holder_in_one_line(
     wikibot: WikiBot, watchers: list[Watch]
 ) -> None:
@@ -151,6 +153,7 @@ def test_a_second_clerk_names_the_holder_in_one_line(
     assert wikibot.cycle("--wait", "0").returncode == 0
 
 
+@pytest.mark.process
 def test_a_killed_holder_does_not_block_a_restart(wikibot: WikiBot, watchers: list[Watch]) -> None:
     watch = Watch(wikibot, "--poll", "0.5")
     watchers.append(watch)
@@ -173,6 +176,7 @@ def test_a_killed_holder_does_not_block_a_restart(wikibot: WikiBot, watchers: li
 # -- two stores, one page ---------------------------------------------------------------
 
 
+@pytest.mark.process
 def test_two_watchers_with_separate_stores_answer_each_request_once(
     wikibot: WikiBot, tmp_path: Path, watchers: list[Watch], seed_users: dict[str, SeedUser]
 ) -> None:
@@ -231,6 +235,7 @@ def test_two_watchers_with_separate_stores_answer_each_request_once(
 # -- restarts cost nothing --------------------------------------------------------------
 
 
+@pytest.mark.process
 def test_five_kills_then_a_new_request_is_answered_within_ten_seconds(
     wikibot: WikiBot, watchers: list[Watch]
 ) -> None:

@@ -91,6 +91,7 @@ def log_out(session: requests.Session, bridge: str, page: str) -> None:
     session.post(f"{bridge}/logout", data={"csrf_token": csrf(page)}, timeout=60)
 
 
+@pytest.mark.process
 def test_anyone_logs_in_as_anyone_and_two_admins_grant_a_waiver(
     demo: tuple[str, str, Path],
 ) -> None:

@@ -38,6 +38,7 @@ def _ssh(printed: list[str], *command: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.process
 def test_the_demo_prints_a_command_that_logs_in_and_becomes_the_tool(tmp_path: Path) -> None:
     demo = subprocess.Popen(
         [sys.executable, "-m", "ats.cli", "demo", "--dir", str(tmp_path)],

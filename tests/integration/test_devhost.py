@@ -170,6 +170,7 @@ class Worker:
         self.thread.join(timeout=30)
 
 
+@pytest.mark.process
 def test_ssh_in_become_the_tool_and_lose_the_key(
     provider: Slapd, folder: Path, app_settings: dict[str, Any]
 ) -> None:
@@ -315,6 +316,7 @@ def test_ssh_in_become_the_tool_and_lose_the_key(
     assert etc_snapshot() == before
 
 
+@pytest.mark.process
 def test_devhost_refuses_what_it_cannot_serve_in_one_line(folder: Path) -> None:
     host = folder / "host"
     config = ats_config(folder, None)  # the dry-run backend: no directory to serve

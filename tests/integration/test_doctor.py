@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,13 +90,12 @@ bind_dn = "{values["bind_dn"]}"
     def install_templates(self) -> None:
         config = self.root / "ats.toml"
         self.doctor()  # writes the configuration
-        subprocess.run(
-            [sys.executable, "-m", "ats.cli", "--config", str(config), "wiki", "install-templates"],
-            check=True,
-            capture_output=True,
+        done = forked_cli.run(
+            ["--config", str(config), "wiki", "install-templates"],
             env={"PATH": "/usr/bin:/bin", **self.env},
             timeout=180,
         )
+        assert done.returncode == 0, done.stderr
 
 
 @pytest.fixture

@@ -130,6 +130,7 @@ def restarts_wiki(devwiki: DevWiki) -> Iterator[DevWiki]:
     devwiki.start()
 
 
+@pytest.mark.process
 def test_the_wiki_stopped_mid_cycle(wikibot: WikiBot, restarts_wiki: DevWiki) -> None:
     wiki = restarts_wiki
     wikibot.file("Veteran", "Account request: Veteran")
@@ -340,6 +341,7 @@ def test_a_store_from_a_newer_version_is_refused_untouched(wikibot: WikiBot) -> 
     assert one_line(report) == line
 
 
+@pytest.mark.process
 def test_an_unreadable_store(wikibot: WikiBot) -> None:
     """Root reads any file whatever its mode: run the CLI as root without the
     capabilities that override file permissions, so a store of mode 000 is unreadable
@@ -373,6 +375,7 @@ def test_an_unreadable_store(wikibot: WikiBot) -> None:
     assert line.startswith(f"ats: the store {store} cannot be opened: permission denied"), line
 
 
+@pytest.mark.process
 def test_a_full_disk(wikibot: WikiBot) -> None:
     """A 1 MiB tmpfs, filled up, in a mount namespace of its own (gone when the run ends)."""
     unshare = shutil.which("unshare")
@@ -419,6 +422,7 @@ def test_a_full_disk(wikibot: WikiBot) -> None:
 # -- ats bot watch through an outage -------------------------------------------------
 
 
+@pytest.mark.process
 def test_watch_rides_out_an_outage(
     wikibot: WikiBot,
     restarts_wiki: DevWiki,
@@ -475,6 +479,7 @@ def test_provision_account_refuses_a_name_mediawiki_cannot_have(
     assert [a.owner for a in wikibot.store().accounts()] == ["Ярослава"]
 
 
+@pytest.mark.process
 def test_repeating_bot_run_carries_on_through_an_outage(
     wikibot: WikiBot, restarts_wiki: DevWiki
 ) -> None:

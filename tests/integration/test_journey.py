@@ -46,6 +46,7 @@ def _last_reply(journey: Journey, heading: str) -> str:
     return bot_replies(section(journey.wikibot.text(), heading))[-1]
 
 
+@pytest.mark.process
 def test_from_a_request_on_the_wiki_to_a_shell_and_a_tool(wikibot: WikiBot) -> None:
     before = etc_snapshot()
     journey = Journey(wikibot).start()

@@ -89,6 +89,7 @@ def _host_check(site: Site, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.process
 def test_a_member_named_after_a_local_account_never_logs_in_as_it(
     site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -133,6 +134,7 @@ def test_a_member_named_after_a_local_account_never_logs_in_as_it(
     assert said.err.count("\n") == 1 and "Traceback" not in said.err
 
 
+@pytest.mark.process
 def test_the_directory_answers_a_member_nothing(site: Site) -> None:
     base = site.provider.base_dn
     for url in (f"ldap://127.0.0.1:{site.replica_port}", site.provider.url):
@@ -223,6 +225,7 @@ def test_a_suspended_members_sessions_and_processes_end(site: Site) -> None:
         writer.end()
 
 
+@pytest.mark.process
 @pytest.mark.parametrize(
     ("path", "old", "new", "says"),
     [
@@ -268,6 +271,7 @@ def test_host_check_names_each_misconfiguration(
     assert "Traceback" not in check.stderr
 
 
+@pytest.mark.process
 def test_host_check_fails_without_the_session_guard(site: Site) -> None:
     """Last: the guard is ended for good here."""
     guards = [

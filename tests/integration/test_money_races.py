@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from datetime import date
 
+import pytest
 import requests
 
 from membership import fund, ledger, waivers
@@ -213,6 +214,7 @@ def test_one_reference_from_two_tabs_and_a_second_admin_is_one_payment(
     assert len(store.ledger_entries(kind="payment")) == ROUNDS
 
 
+@pytest.mark.process
 def test_two_imports_of_one_csv_at_once_record_each_row_once(wikibot: WikiBot) -> None:
     store = wikibot.store()
     names = [f"Member {n:02d}" for n in range(ROUNDS)]

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MEMBERS = [f"Outage Member {n}" for n in range(8)]
 
 
+@pytest.mark.process
 def test_a_running_worker_converges_after_the_directory_comes_back(
     slapd: Slapd, tmp_path: Path
 ) -> None:

@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 import requests
 
 from membership.reminder_claims import CLAIMED
@@ -80,6 +81,7 @@ def start(wikibot: WikiBot, *args: str) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.process
 def test_two_runs_at_once_remind_each_member_once(wikibot: WikiBot) -> None:
     store = wikibot.store()
     for _ in range(3):

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from markupsafe import escape
 
@@ -176,6 +177,7 @@ def test_an_unreachable_wiki_is_one_line_and_members_keep_their_standing(
     ]
 
 
+@pytest.mark.process
 def test_renewal_run_keeps_its_result_when_the_check_fails(wikibot: WikiBot) -> None:
     member = f"Lapsed{uuid.uuid4().hex[:6]}"
     provision_person(wikibot.store(), DryRunBackend(), member, [KEY])  # never paid

@@ -113,6 +113,7 @@ def bot_requests_since(wikibot: WikiBot, offset: int) -> int:
         return len(re.findall(rb"\[\d{3}\]: POST /api\.php", log.read()))
 
 
+@pytest.mark.process
 def test_a_new_request_is_answered_within_ten_seconds(
     wikibot: WikiBot, watches: list[Watch]
 ) -> None:
@@ -133,6 +134,7 @@ def test_a_new_request_is_answered_within_ten_seconds(
     assert "Traceback" not in watch.err()
 
 
+@pytest.mark.process
 def test_a_restart_misses_nothing_and_repeats_nothing(
     wikibot: WikiBot, watches: list[Watch]
 ) -> None:
@@ -162,6 +164,7 @@ def test_a_restart_misses_nothing_and_repeats_nothing(
     assert wikibot.store().cursor(f"watch:recentchanges:{wikibot.page}") >= cursor
 
 
+@pytest.mark.process
 def test_the_cursor_is_written_only_after_the_cycle(wikibot: WikiBot, watches: list[Watch]) -> None:
     """Killed (SIGKILL) after recording but before saving: the next run still answers."""
     first = Watch(wikibot, "--poll", "0.5")
@@ -230,6 +233,7 @@ def test_an_idle_poll_costs_one_api_request(wikibot: WikiBot) -> None:
         process.wait()
 
 
+@pytest.mark.process
 def test_an_idle_watcher_polls_and_does_nothing_else(
     wikibot: WikiBot, watches: list[Watch]
 ) -> None:
@@ -250,6 +254,7 @@ def test_an_idle_watcher_polls_and_does_nothing_else(
     assert watch.out().count("\n") == 1  # the one cycle at start
 
 
+@pytest.mark.process
 def test_follows_an_eventstream_and_resumes_after_the_last_event(
     wikibot: WikiBot, watches: list[Watch], stream: EventStreamsStandIn
 ) -> None:
@@ -286,6 +291,7 @@ def test_follows_an_eventstream_and_resumes_after_the_last_event(
     assert again.stop()[0] == 0
 
 
+@pytest.mark.process
 def test_a_failing_stream_falls_back_to_polling(
     wikibot: WikiBot, watches: list[Watch], stream: EventStreamsStandIn
 ) -> None:
@@ -302,6 +308,7 @@ def test_a_failing_stream_falls_back_to_polling(
     assert "Traceback" not in watch.err()
 
 
+@pytest.mark.process
 def test_wiki_errors_are_logged_and_retried(wikibot: WikiBot, watches: list[Watch]) -> None:
     """A wiki that cannot be reached: one line per failure, back-off, no death."""
     wikibot.config.write_text(

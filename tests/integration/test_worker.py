@@ -97,6 +97,7 @@ def test_a_killed_worker_is_taken_over_without_duplicates(
     store.close()
 
 
+@pytest.mark.process
 def test_sigterm_mid_job_stops_the_worker_after_the_job(tmp_path: Path) -> None:
     config = ats_config(tmp_path, None)
     # The dry-run backend appends each action to this file. As a named pipe nobody

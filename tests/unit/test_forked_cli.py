@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests import forked_cli
 
 
@@ -20,6 +22,7 @@ def test_a_command_gives_its_status_and_its_streams() -> None:
     assert "invalid choice" in wrong.stderr and wrong.stdout == ""
 
 
+@pytest.mark.process
 def test_it_answers_as_the_real_process_does(tmp_path: Path) -> None:
     config = tmp_path / "missing.toml"
     args = ["--config", str(config), "bot", "run", "--once"]
