@@ -19,6 +19,9 @@ axe-core violation (axe-core as bundled by the `axe-playwright-python` package).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,25 @@ from tests.builders import add_request, ssh_public_key
 from tests.integration.bridge_server import BridgeServer
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "bridge" / "screens"
+
+
+@contextmanager
+def screenshot_kept(page: Any, name: str) -> Iterator[None]:
+    """Keep the page as `ARTIFACTS/NAME.png` (full page) when a check inside fails — the
+    picture of what failed — and, with ATS_SCREENSHOTS=1 in the environment, always (to
+    look through every screen). Encoding a full-page PNG is most of a check's time."""
+    path = ARTIFACTS / f"{name}.png"
+    try:
+        yield
+    except BaseException:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path), full_page=True)
+        raise
+    if os.environ.get("ATS_SCREENSHOTS") == "1":
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path), full_page=True)
+
+
 # A long unbroken name and key comment: they must wrap, not widen the page.
 LONG_NAME = "Wikimedianwithaverylongusernamethatneverbreaks"
 CO_MAINTAINER = "Cocreatorwithaverylongusernamethatneverbreaks"

@@ -1,8 +1,9 @@
 """Every screen of the bridge in Debian's Chromium, on a phone and on a desktop, in English
 and in Hebrew (right to left): nothing scrolls sideways and axe-core finds no critical or
 serious violation. Each page, in each state the people of `tests.integration.screens`
-are in, is saved as a full-page screenshot under test-artifacts/bridge/screens/ named
-after its page, width and language — the name a failure is reported under too.
+are in, is kept as a full-page screenshot under test-artifacts/bridge/screens/ named
+after its page, width and language — the name a failure is reported under too — when a
+check of it fails (every page with ATS_SCREENSHOTS=1).
 
 One browser and one bridge for the module; one browser context per width and language,
 whose cookies are swapped for the person looking. At 320 px, the narrowest phone the
@@ -13,18 +14,17 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from tests.integration.screens import (
-    ARTIFACTS,
     SCREENS,
     Screen,
     ScreenSite,
     layout_problems,
+    screenshot_kept,
     serious_violations,
 )
 
@@ -104,13 +104,11 @@ def test_screen_fits_and_is_accessible(
     html = page.locator("html")
     assert html.get_attribute("lang") == language
     assert html.get_attribute("dir") == LANGUAGES[language]
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shot: Path = ARTIFACTS / f"{screen.name}-{width}-{language}.png"
-    page.screenshot(path=str(shot), full_page=True)
-    problems = layout_problems(page)
-    assert not problems, "\n".join(problems)
-    violations = serious_violations(axe, page)
-    assert not violations, "\n".join(violations)
+    with screenshot_kept(page, f"{screen.name}-{width}-{language}"):
+        problems = layout_problems(page)
+        assert not problems, "\n".join(problems)
+        violations = serious_violations(axe, page)
+        assert not violations, "\n".join(violations)
 
 
 @pytest.mark.parametrize("language", list(LANGUAGES))
@@ -164,9 +162,9 @@ def test_a_busy_store_is_the_bridges_own_page_on_a_phone(
     # In the bridge's look: its stylesheet loaded though the store was locked.
     assert page.locator(".ats-header").evaluate("e => getComputedStyle(e).display") == "flex"
     assert "Traceback" not in page.content() and "sqlite" not in page.content()
-    page.screenshot(path=str(ARTIFACTS / "store-busy-390-he.png"), full_page=True)
-    assert not layout_problems(page)
-    assert not serious_violations(axe, page)
+    with screenshot_kept(page, "store-busy-390-he"):
+        assert not layout_problems(page)
+        assert not serious_violations(axe, page)
     # The lock gone, the member is still signed in: the busy page kept their session.
     response = page.goto(f"{site.bridge.url}/me")
     assert response is not None and response.status == 200
