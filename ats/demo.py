@@ -89,7 +89,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run(root: Path, *, port: int | None = None, wait: bool = True) -> int:
+def run(root: Path, *, port: int | None = None, wait: bool = True, shell: bool = True) -> int:
     wiki = DevWiki.create(root / "wiki", port)
     print(f"starting the local wiki in {wiki.root} ...", flush=True)
     wiki.start()
@@ -119,7 +119,10 @@ def run(root: Path, *, port: int | None = None, wait: bool = True) -> int:
             print(f"                {name:16} {who}")
         if not wait:
             return 0
-        children.extend(open_shell(wiki, config_path, bridge_url, provider, root))
+        if shell:
+            children.extend(open_shell(wiki, config_path, bridge_url, provider, root))
+        else:
+            print("shell:        skipped: --no-shell", flush=True)
         children.append(start_watch(config_path, root / "bot-watch.log"))
         print(f"bot:          ats bot watch answers on the page (log: {root / 'bot-watch.log'})")
         print("\nThe wiki, the bridge and the bot stay up until you press Ctrl-C.", flush=True)

@@ -28,6 +28,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help="stop the wiki and exit after the cycle instead of waiting",
     )
+    demo.add_argument(
+        "--no-shell",
+        action="store_true",
+        help="start no dev login host (as root the demo otherwise ends in a shell on one)",
+    )
     demo.set_defaults(run=_demo, needs_config=False)
 
 
@@ -56,7 +61,9 @@ def add_devwiki_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
 def _demo(args: argparse.Namespace, config: None) -> int:
     from ats import demo
 
-    return demo.run(args.dir.resolve(), port=args.port, wait=not args.no_wait)
+    return demo.run(
+        args.dir.resolve(), port=args.port, wait=not args.no_wait, shell=not args.no_shell
+    )
 
 
 def _devwiki(args: argparse.Namespace, config: None) -> int:

@@ -298,7 +298,6 @@ def test_bad_credentials_are_reported_and_nothing_is_saved(wikibot: WikiBot) -> 
 
 
 @pytest.mark.process
-@pytest.mark.loginhost
 def test_demo_runs_end_to_end(tmp_path) -> None:
     import subprocess
     import sys

@@ -130,7 +130,7 @@ def test_a_wheel_installed_outside_the_checkout_has_what_the_program_reads(
         assert (elsewhere / "out" / path).is_file(), path
     # The message files came with it: the bot's replies render from the installed copy.
     replies = _run(
-        [str(python), "-c", "from bot import messages; print(messages.Catalog('de').lang)"],
+        [str(python), "-c", "from bot.rules import messages; print(messages.Catalog('de').lang)"],
         elsewhere,
     )
     assert replies.stdout.strip() == "de", replies.stdout + replies.stderr
