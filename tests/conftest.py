@@ -8,6 +8,7 @@ wikitext, a request row in the store) are built by `tests/builders.py`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,36 @@ from policies.eligibility import EligibilityPolicy
 
 # Every process a run starts dies with the run, even one killed outright.
 from tests.run_cgroup import pytest_sessionstart, pytest_unconfigure  # noqa: F401
+
+# The fixtures whose servers a run builds once (tests/integration/built.py).
+BUILT = {"devwiki", "realoauth_wiki", "farm"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that need no server the run builds once come first — integration tests with
+    servers of their own, then the unit tests — so the workers have work while the
+    builds run; the tests that wait for a build come last."""
+
+    def order(item: pytest.Item) -> int:
+        if BUILT & set(getattr(item, "fixturenames", ())):
+            return 2
+        return 1 if "tests/unit/" in item.nodeid else 0
+
+    items.sort(key=order)  # stable: each group keeps its files' order
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The first worker (or a run without workers) starts building what the collected
+    tests need, before they ask for it."""
+    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0" or session.config.option.collectonly:
+        return
+    needed = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    if not BUILT & needed:
+        return
+    from tests.integration.built import shared_folder, start_builds
+
+    start_builds(shared_folder(session.config._tmp_path_factory.getbasetemp()), needed)
+
 
 ADMINS = ("Admin One", "Admin Two")
 # An address where nothing listens: the bridge's OAuth 2.0 start only builds a URL from it.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shutil
@@ -41,6 +40,7 @@ from devtools.devwiki.oauthext import missing_oauth_reason, oauth_dir
 from membership.store import Store
 from tests import forked_cli
 from tests.builders import request_section
+from tests.integration.built import built_once, shared_folder
 from tests.integration.slapd import Slapd
 
 _HERE = Path(__file__).parent.resolve()
@@ -65,42 +65,12 @@ def require_mediawiki() -> None:
         pytest.fail(f"MediaWiki is not installed at {MEDIAWIKI_DIR}", pytrace=False)
 
 
-def built_once(
-    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
-) -> Path:
-    """The folder `name`, made by `build` once per test run, however many xdist workers
-    ask: the first builds it under a lock while the others wait, and each then copies it
-    (a wiki's build is a minute of PHP; its copy a second). A build cut short is made
-    again from scratch by the next worker that asks."""
-    basetemp = tmp_path_factory.getbasetemp()
-    shared = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
-    folder = shared / f"built-{name}"
-    with (shared / f"built-{name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / ".built").exists():
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir()
-            build(folder)
-            (folder / ".built").touch()
-    return folder
-
-
-def _built_wiki(folder: Path, *, oauth: bool = False) -> None:
-    """A seeded wiki in `folder`, stopped, for `DevWiki.copy`."""
-    wiki = DevWiki.create(folder / "wiki", oauth=oauth)
-    try:
-        wiki.start()
-        wiki.seed()
-    finally:
-        wiki.stop()
-
-
 @pytest.fixture(scope="session")
 def devwiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevWiki]:
     """A seeded local wiki, served for the whole session and stopped at its end: this
     worker's copy of the run's one build."""
     require_mediawiki()
-    built = built_once(tmp_path_factory, "wiki", _built_wiki)
+    built = built_once(shared_folder(tmp_path_factory.getbasetemp()), "wiki")
     wiki = DevWiki.copy(built / "wiki", tmp_path_factory.mktemp("wiki"))
     try:
         wiki.start()
@@ -120,22 +90,13 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevFarm]:
         if os.environ.get("ATS_REQUIRE_CENTRALAUTH") == "1":
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
-    template = built_once(tmp_path_factory, "farm", _built_farm)
+    template = built_once(shared_folder(tmp_path_factory.getbasetemp()), "farm")
     built = DevFarm.copy(template / "farm", tmp_path_factory.mktemp("farm"))
     try:
         built.start()
         yield built
     finally:
         built.stop()
-
-
-def _built_farm(folder: Path) -> None:
-    farm = DevFarm.create(folder / "farm")
-    try:
-        farm.start()
-        farm.seed()
-    finally:
-        farm.stop()
 
 
 @pytest.fixture(scope="session")
@@ -149,7 +110,7 @@ def realoauth_wiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevWiki
         if os.environ.get("ATS_REQUIRE_OAUTH") == "1":
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
-    built = built_once(tmp_path_factory, "oauthwiki", lambda f: _built_wiki(f, oauth=True))
+    built = built_once(shared_folder(tmp_path_factory.getbasetemp()), "oauthwiki")
     wiki = DevWiki.copy(built / "wiki", tmp_path_factory.mktemp("oauthwiki"))
     try:
         wiki.start()

@@ -58,7 +58,8 @@ def test_a_wiki_that_refuses_connections_fails_at_once(wikibot: WikiBot) -> None
     result = wikibot.cycle(check=False)
     took = time.monotonic() - started
     assert one_line(result) == f"ats: cannot reach the wiki at {api}: connection refused"
-    assert took < 5, f"took {took:.1f} s"  # pywikibot alone retried for 15 s
+    # pywikibot alone retried for 15 s: under 14 s, even on a loaded machine, is no retry.
+    assert took < 14, f"took {took:.1f} s"
     debug = wikibot.run("--debug", "bot", "run", "--once", check=False)
     assert debug.returncode == 1
     assert "Traceback" in debug.stderr and "requests.exceptions.ConnectionError" in debug.stderr
