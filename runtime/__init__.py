@@ -1,0 +1,5 @@
+"""What makes tools run on the hosts: jobs (continuous, one-off and scheduled, driven as
+Toolforge's `toolforge jobs` drives them), each a desired state in the store that a
+controller brings Slurm to. This package starts with the pure parts: `schedules` reads
+a job's cron schedule and tells which tick is due.
+"""
