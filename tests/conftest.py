@@ -26,7 +26,7 @@ from policies.eligibility import EligibilityPolicy
 from tests.run_cgroup import pytest_sessionstart, pytest_unconfigure  # noqa: F401
 
 # The fixtures whose servers a run builds once (tests/integration/built.py).
-BUILT = {"devwiki", "realoauth_wiki", "farm"}
+BUILT = {"devwiki", "demo_folder", "realoauth_wiki", "farm"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -50,7 +50,12 @@ KINDS: dict[str, tuple[Callable[[Path], None], Callable[[], bool]]] = {
     "farm": (_farm, lambda: centralauth_dir() is not None),
 }
 # The fixtures that need each kind (`tests/integration/conftest.py`).
-NEEDED_BY = {"devwiki": "wiki", "realoauth_wiki": "oauthwiki", "farm": "farm"}
+NEEDED_BY = {
+    "devwiki": "wiki",
+    "demo_folder": "wiki",
+    "realoauth_wiki": "oauthwiki",
+    "farm": "farm",
+}
 
 
 @contextlib.contextmanager

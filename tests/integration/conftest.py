@@ -79,6 +79,18 @@ def devwiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevWiki]:
         wiki.stop()
 
 
+@pytest.fixture
+def demo_folder(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder for `ats demo --dir` holding a stopped copy of the run's seeded wiki where
+    the demo keeps its own (`wiki/`), so the demo starts it instead of building one: what
+    the demo does with a wiki is the same. `test_demo_shell.py` lets the demo build its
+    own."""
+    require_mediawiki()
+    built = built_once(shared_folder(tmp_path_factory.getbasetemp()), "wiki")
+    DevWiki.copy(built / "wiki", tmp_path / "wiki")
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevFarm]:
     """metawiki and enwiki joined by the real CentralAuth (see devtools.devfarm), seeded, served

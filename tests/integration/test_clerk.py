@@ -4,6 +4,7 @@ never repeats itself and never overwrites a human."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import requests
@@ -298,9 +299,11 @@ def test_bad_credentials_are_reported_and_nothing_is_saved(wikibot: WikiBot) -> 
 
 
 @pytest.mark.process
-def test_demo_runs_end_to_end(tmp_path) -> None:
+def test_demo_runs_end_to_end(demo_folder: Path) -> None:
     import subprocess
     import sys
+
+    tmp_path = demo_folder
 
     result = subprocess.run(
         [sys.executable, "-m", "ats.cli", "demo", "--dir", str(tmp_path), "--no-wait"],

@@ -36,8 +36,9 @@ def _lines_until(out: IO[str], marker: str, seen: list[str], deadline: float) ->
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
+def demo(demo_folder: Path) -> Iterator[tuple[str, str, Path]]:
     """`ats demo` running (wiki, bridge, bot); its bridge URL, what it printed, its folder."""
+    tmp_path = demo_folder
     process = subprocess.Popen(
         [sys.executable, "-m", "ats.cli", "demo", "--dir", str(tmp_path), "--no-shell"],
         stdout=subprocess.PIPE,
