@@ -81,16 +81,23 @@ class Person:
                 password = self.side.real.wiki.seed()[self.name].password
                 self.page.fill("#wpName1", self.name)
                 self.page.fill("#wpPassword1", password)
-                with self.page.expect_navigation():
-                    self.page.click("#wpLoginAttempt")
+                self._submit("#wpLoginAttempt")
                 continue
             if self.page.locator("#mw-mwoauth-authorize-form").count():
                 self.consent_dialogs += 1
-                with self.page.expect_navigation():
-                    self.page.click("button[name=accept]" if allow else "button[name=cancel]")
+                self._submit("button[name=accept]" if allow else "button[name=cancel]")
                 continue
             return  # a page of the wiki that leads nowhere (a refusal)
         raise AssertionError(f"signing in did not end: {self.page.url}")
+
+    def _submit(self, button: str) -> None:
+        """Click a form's button and wait for the page it leads to. Waiting for the address
+        to change, then for the page to load, holds however fast the redirects are
+        (`expect_navigation` missed one, now and then, and waited out its timeout)."""
+        before = self.page.url
+        self.page.click(button)
+        self.page.wait_for_url(lambda url: url != before)
+        self.page.wait_for_load_state()
 
     def log_out(self) -> None:
         self.page.goto(self.bridge.url + "/me")
