@@ -81,29 +81,28 @@ class Schedule:
     def next_after(self, moment: datetime) -> datetime:
         """The first due minute strictly after `moment`."""
         start = _utc(moment).replace(second=0, microsecond=0) + timedelta(minutes=1)
-        for day in _days(start.date(), 1):
-            if not self.due_on(day):
-                continue
-            for hour in sorted(self.hours):
-                for minute in sorted(self.minutes):
-                    candidate = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
-                    if candidate >= start:
-                        return candidate
-        raise ScheduleError(f"schedule {self.expression!r} is never due")
+        found = next(self._due_from(start, 1), None)
+        if found is None:
+            raise ScheduleError(f"schedule {self.expression!r} is never due")
+        return found
 
     def latest(self, moment: datetime) -> datetime | None:
         """The last due minute at or before `moment`; None if there is none in the
         years before it."""
-        end = _utc(moment).replace(second=0, microsecond=0)
-        for day in _days(end.date(), -1):
+        return next(self._due_from(_utc(moment).replace(second=0, microsecond=0), -1), None)
+
+    def _due_from(self, start: datetime, direction: int) -> Iterator[datetime]:
+        """The due minutes from `start` (included), forward in time (`direction` 1) or
+        backward (-1), as far as the horizon."""
+        backward = direction < 0
+        for day in _days(start.date(), direction):
             if not self.due_on(day):
                 continue
-            for hour in sorted(self.hours, reverse=True):
-                for minute in sorted(self.minutes, reverse=True):
-                    candidate = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
-                    if candidate <= end:
-                        return candidate
-        return None
+            for hour in sorted(self.hours, reverse=backward):
+                for minute in sorted(self.minutes, reverse=backward):
+                    due = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+                    if (due <= start) if backward else (due >= start):
+                        yield due
 
 
 def parse(expression: str, job: str) -> Schedule:

@@ -23,10 +23,11 @@ from membership.store import Store
 from policies.eligibility import EligibilityPolicy
 
 # Every process a run starts dies with the run, even one killed outright.
+from tests.integration.built import NEEDED_BY, shared_folder, start_builds
 from tests.run_cgroup import pytest_sessionstart, pytest_unconfigure  # noqa: F401
 
-# The fixtures whose servers a run builds once (tests/integration/built.py).
-BUILT = {"devwiki", "demo_folder", "realoauth_wiki", "farm"}
+# The fixtures whose servers a run builds once.
+BUILT = set(NEEDED_BY)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -50,8 +51,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     needed = {name for item in session.items for name in getattr(item, "fixturenames", ())}
     if not BUILT & needed:
         return
-    from tests.integration.built import shared_folder, start_builds
-
     start_builds(shared_folder(session.config._tmp_path_factory.getbasetemp()), needed)
 
 

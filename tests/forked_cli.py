@@ -83,20 +83,7 @@ def start(
 ) -> Child:
     """`ats ARGS` forked to run on (a server, a watcher), its standard output and error
     both written to the file `output`; stopped as a `subprocess.Popen` would be."""
-    process = _context().Process(
-        target=_main,
-        args=(
-            list(args),
-            dict(os.environ if env is None else env),
-            str(cwd or os.getcwd()),
-            str(stdin) if stdin else os.devnull,
-            str(output),
-            str(output),
-        ),
-        daemon=False,
-    )
-    process.start()
-    return Child(args, process)
+    return Child(args, _spawn(args, env, cwd, stdin or os.devnull, output, output))
 
 
 def run(
@@ -113,18 +100,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="ats-cli-") as folder:
         out, err, given = (Path(folder) / name for name in ("out", "err", "in"))
         given.write_text(input or "", encoding="utf-8")
-        process = _context().Process(
-            target=_main,
-            args=(
-                list(args),
-                dict(os.environ if env is None else env),
-                str(cwd or os.getcwd()),
-                str(given),
-                str(out),
-                str(err),
-            ),
-        )
-        process.start()
+        process = _spawn(args, env, cwd, given, out, err)
         process.join(timeout)
         if process.exitcode is None:
             process.kill()
@@ -136,6 +112,31 @@ def run(
             out.read_text("utf-8", errors="replace"),
             err.read_text("utf-8", errors="replace"),
         )
+
+
+def _spawn(
+    args: Sequence[str],
+    env: Mapping[str, str] | None,
+    cwd: str | Path | None,
+    stdin: str | Path,
+    stdout: str | Path,
+    stderr: str | Path,
+) -> multiprocessing.process.BaseProcess:
+    """A child forked from the fork server, running `ats ARGS` with these streams (files),
+    environment (the test's own when None) and folder (the test's when None)."""
+    process = _context().Process(
+        target=_main,
+        args=(
+            list(args),
+            dict(os.environ if env is None else env),
+            str(cwd or os.getcwd()),
+            str(stdin),
+            str(stdout),
+            str(stderr),
+        ),
+    )
+    process.start()
+    return process
 
 
 def _main(

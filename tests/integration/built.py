@@ -43,11 +43,12 @@ def _farm(folder: Path) -> None:
         farm.stop()
 
 
-# Each kind: how it is built, and whether this machine can build it.
-KINDS: dict[str, tuple[Callable[[Path], None], Callable[[], bool]]] = {
-    "wiki": (_wiki, lambda: True),
-    "oauthwiki": (lambda folder: _wiki(folder, oauth=True), lambda: oauth_dir() is not None),
-    "farm": (_farm, lambda: centralauth_dir() is not None),
+# Each kind: how it is built into a folder, the folder inside it that holds the wiki or
+# farm, and whether this machine can build it.
+KINDS: dict[str, tuple[Callable[[Path], None], str, Callable[[], bool]]] = {
+    "wiki": (_wiki, "wiki", lambda: True),
+    "oauthwiki": (lambda f: _wiki(f, oauth=True), "wiki", lambda: oauth_dir() is not None),
+    "farm": (_farm, "farm", lambda: centralauth_dir() is not None),
 }
 # The fixtures that need each kind (`tests/integration/conftest.py`).
 NEEDED_BY = {
@@ -66,17 +67,18 @@ def _locked(shared: Path, name: str) -> Iterator[None]:
 
 
 def built_once(shared: Path, name: str) -> Path:
-    """The folder of kind `name` under `shared`, built once per test run however many
-    workers ask: the first builds it under a lock while the others wait. A build cut short
-    is made again from scratch by the next one that asks."""
+    """The stopped wiki (or farm) of kind `name` under `shared`, to copy: built once per
+    test run however many workers ask, the first building it under a lock while the others
+    wait. A build cut short is made again from scratch by the next one that asks."""
+    build, inside, _ = KINDS[name]
     folder = shared / f"built-{name}"
     with _locked(shared, name):
         if not (folder / ".built").exists():
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir()
-            KINDS[name][0](folder)
+            build(folder)
             (folder / ".built").touch()
-    return folder
+    return folder / inside
 
 
 def shared_folder(basetemp: Path) -> Path:
@@ -89,7 +91,7 @@ def start_builds(shared: Path, fixtures: set[str]) -> None:
     """Start building the kinds the `fixtures` need, each in a process of its own."""
     kinds = sorted({NEEDED_BY[f] for f in fixtures if f in NEEDED_BY})
     for kind in kinds:
-        if not KINDS[kind][1]():
+        if not KINDS[kind][2]():
             continue  # the fixture says why (a skip, or a failure in CI)
         with (shared / f"built-{kind}.log").open("a") as log:
             subprocess.Popen(  # noqa: S603 - this module, by its name

@@ -70,8 +70,17 @@ def devwiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevWiki]:
     """A seeded local wiki, served for the whole session and stopped at its end: this
     worker's copy of the run's one build."""
     require_mediawiki()
-    built = built_once(shared_folder(tmp_path_factory.getbasetemp()), "wiki")
-    wiki = DevWiki.copy(built / "wiki", tmp_path_factory.mktemp("wiki"))
+    yield from _served_copy(tmp_path_factory, "wiki")
+
+
+def _built(tmp_path_factory: pytest.TempPathFactory, kind: str) -> Path:
+    """The run's one build of `kind` (tests/integration/built.py), stopped, to copy."""
+    return built_once(shared_folder(tmp_path_factory.getbasetemp()), kind)
+
+
+def _served_copy(tmp_path_factory: pytest.TempPathFactory, kind: str) -> Iterator[DevWiki]:
+    """This worker's copy of the run's wiki of `kind`, served until the session ends."""
+    wiki = DevWiki.copy(_built(tmp_path_factory, kind), tmp_path_factory.mktemp(kind))
     try:
         wiki.start()
         yield wiki
@@ -86,8 +95,7 @@ def demo_folder(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     the demo does with a wiki is the same. `test_demo_shell.py` lets the demo build its
     own."""
     require_mediawiki()
-    built = built_once(shared_folder(tmp_path_factory.getbasetemp()), "wiki")
-    DevWiki.copy(built / "wiki", tmp_path / "wiki")
+    DevWiki.copy(_built(tmp_path_factory, "wiki"), tmp_path / "wiki")
     return tmp_path
 
 
@@ -102,8 +110,7 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevFarm]:
         if os.environ.get("ATS_REQUIRE_CENTRALAUTH") == "1":
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
-    template = built_once(shared_folder(tmp_path_factory.getbasetemp()), "farm")
-    built = DevFarm.copy(template / "farm", tmp_path_factory.mktemp("farm"))
+    built = DevFarm.copy(_built(tmp_path_factory, "farm"), tmp_path_factory.mktemp("farm"))
     try:
         built.start()
         yield built
@@ -122,13 +129,7 @@ def realoauth_wiki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevWiki
         if os.environ.get("ATS_REQUIRE_OAUTH") == "1":
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
-    built = built_once(shared_folder(tmp_path_factory.getbasetemp()), "oauthwiki")
-    wiki = DevWiki.copy(built / "wiki", tmp_path_factory.mktemp("oauthwiki"))
-    try:
-        wiki.start()
-        yield wiki
-    finally:
-        wiki.stop()
+    yield from _served_copy(tmp_path_factory, "oauthwiki")
 
 
 @pytest.fixture

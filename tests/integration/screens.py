@@ -44,16 +44,14 @@ def screenshot_kept(page: Any, name: str) -> Iterator[None]:
     """Keep the page as `ARTIFACTS/NAME.png` (full page) when a check inside fails — the
     picture of what failed — and, with ATS_SCREENSHOTS=1 in the environment, always (to
     look through every screen). Encoding a full-page PNG is most of a check's time."""
-    path = ARTIFACTS / f"{name}.png"
+    failed = True
     try:
         yield
-    except BaseException:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(path), full_page=True)
-        raise
-    if os.environ.get("ATS_SCREENSHOTS") == "1":
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(path), full_page=True)
+        failed = False
+    finally:
+        if failed or os.environ.get("ATS_SCREENSHOTS") == "1":
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 # A long unbroken name and key comment: they must wrap, not widen the page.

@@ -5,6 +5,7 @@ latest — the same as a minute-by-minute walk finds."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -88,10 +89,12 @@ def test_the_29th_of_february_is_found_years_ahead() -> None:
     assert schedule.latest(T) == datetime(2024, 2, 29, tzinfo=UTC)
 
 
-def _walk(schedule_due: object, start: datetime, step: int, limit: int) -> datetime | None:
+def _walk(
+    due: Callable[[datetime], bool], start: datetime, step: int, limit: int
+) -> datetime | None:
     moment = start
     for _ in range(limit):
-        if schedule_due(moment):  # type: ignore[operator]
+        if due(moment):
             return moment
         moment += timedelta(minutes=step)
     return None
