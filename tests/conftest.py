@@ -21,10 +21,11 @@ from bridge import create_app
 from bridge.testing import log_in
 from membership.store import Store
 from policies.eligibility import EligibilityPolicy
-
-# Every process a run starts dies with the run, even one killed outright.
 from tests.integration.built import NEEDED_BY, shared_folder, start_builds
-from tests.run_cgroup import pytest_sessionstart, pytest_unconfigure  # noqa: F401
+from tests.run_cgroup import (  # noqa: F401 - every process a run starts dies with the run
+    pytest_sessionstart,
+    pytest_unconfigure,
+)
 
 # The fixtures whose servers a run builds once.
 BUILT = set(NEEDED_BY)
