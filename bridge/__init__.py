@@ -7,7 +7,9 @@ the ats configuration (`ats.commands.bridge.bridge_settings`) or a test's, plus 
 without either. One blueprint per audience: `public` (landing, status), `requester`
 (login, the member's page and forms), `admin` (the chapter admins' desk), `funds`
 (their refunds, expenses and transfers into the waiver fund), `tools` (a tool's page
-and its co-maintainers) and `metrics` (`/metrics`, for the operators). Sessions
+and its co-maintainers) and `metrics` (`/metrics`, for the operators); `language`
+(`/language`, the reader's choice kept in the session) comes with the messages,
+`bridge/i18n.py`. Sessions
 live in the store; every POST carries a CSRF token; every response carries a strict
 Content-Security-Policy. The bridge never writes wikitext: it records facts and
 moves requests between states in the store, and the bot says so on-wiki. A refusal
