@@ -293,6 +293,32 @@ class LeaseRecord:
     last_saved_at: str | None  # when the bot last saved the page
 
 
+@dataclass(frozen=True)
+class ToolJobRecord:
+    """A tool's job (0018_tool_jobs; membership/store/tool_jobs.py): its definition as
+    JSON (runtime.jobspec.JobSpec) and what the runtime's controller knows of its runs."""
+
+    tool: str
+    name: str
+    spec: str
+    generation: int  # grows with every change or restart
+    run: int  # runs started so far
+    starting: int | None  # the run being submitted, until Slurm's id is recorded
+    slurm_id: int | None  # the Slurm job of the current run
+    state: str  # waiting | starting | running | backoff | done | failed | stopped
+    status: str | None  # what `toolforge jobs list` shows
+    hint: str | None
+    attempts: int
+    quick_exits: int
+    not_before: str | None
+    last_tick: str | None
+    started_at: str | None
+    ended_at: str | None
+    exit: str | None  # how the last run ended: STATE or STATE:code
+    created_at: str
+    updated_at: str
+
+
 class DuplicateKeyError(Refusal, ValueError):
     """This SSH key is already active for this member."""
 

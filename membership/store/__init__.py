@@ -13,8 +13,8 @@ members (`members.py`), sessions and login attempts (`sessions.py`), payments, t
 ledger and fund actions (`money.py`), waivers (`waivers.py`), provisioning jobs
 (`jobs.py`), shell accounts and tools' maintainers (`accounts.py`), renewal reminders
 and their claims (`reminders.py`), suspensions (`suspensions.py`), the clerk's lease on
-a page (`leases.py`), members' standing (`standing.py`), and retention
-(`retention.py`). import-linter keeps the rooms independent of one another.
+a page (`leases.py`), members' standing (`standing.py`), retention (`retention.py`),
+and tools' jobs (`tool_jobs.py`). import-linter keeps the rooms independent of one another.
 Rows come back as the dataclasses of `membership/records.py`. `Store` gathers the rooms behind
 one connection, so a caller opens one `Store` and uses any of them; a transaction
 (`with store.transaction():`) spans rooms.
@@ -38,6 +38,7 @@ from membership.store.schema import MIGRATIONS, migrations
 from membership.store.sessions import SessionsRoom
 from membership.store.standing import StandingRoom
 from membership.store.suspensions import SuspensionsRoom
+from membership.store.tool_jobs import ToolJobsRoom
 from membership.store.waivers import WaiversRoom
 from membership.storefaults import NewerStoreError, StoreBusy, StoreError
 from policies.times import iso
@@ -59,6 +60,7 @@ class Store(
     SuspensionsRoom,
     RetentionRoom,
     StandingRoom,
+    ToolJobsRoom,
     StoreConnection,
 ):
     """One connection to the shared database, with every room's methods."""

@@ -16,7 +16,13 @@ from pathlib import Path
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from membership.store import schema_jobs, schema_members, schema_money, schema_requests
+from membership.store import (
+    schema_jobs,
+    schema_members,
+    schema_money,
+    schema_requests,
+    schema_runtime,
+)
 from membership.storefaults import newer_store
 
 STEPS: tuple[tuple[str, Callable[[Database], None]], ...] = (
@@ -36,6 +42,7 @@ STEPS: tuple[tuple[str, Callable[[Database], None]], ...] = (
     ("0015_reminder_claims", schema_jobs.reminder_claims),
     ("0016_member_leases", schema_jobs.member_leases),
     ("0017_tool_maintainers", schema_jobs.tool_maintainers),
+    ("0018_tool_jobs", schema_runtime.tool_jobs),
 )
 
 MIGRATIONS: tuple[str, ...] = tuple(name for name, _ in STEPS)

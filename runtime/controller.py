@@ -1,0 +1,196 @@
+"""The runtime's controller: brings Slurm to what the store says each tool's jobs should
+be, one pass at a time, while it holds the controller's lease (`ats runtime serve`).
+
+A pass reads every job from the store and every job from Slurm (one `squeue`), then
+for each job does what `runtime.decisions.decide` says: cancel runs that should not
+run, start runs that should, and write down what it saw. A run is started in three
+steps — numbered in the store (`begin_tool_job_run`, committed), submitted to Slurm
+with that number in its mark, and its Slurm id written down — so a controller killed
+between any two finds the run again by its mark, or submits the numbered run it had
+not yet submitted: nothing is started twice, nothing is lost. A Slurm job counts as a
+tool's run only when the tool's own user submitted it (a mark is only a comment, which
+anyone can write). Runs marked for a job the store no longer has are cancelled.
+
+`drift()` is the same pass without acting: what it would do, in one line each
+(`ats runtime reconcile`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from membership.maintainers import maintainers_of, tool_requests
+from membership.records import ToolJobRecord
+from runtime.decisions import Step, decide
+from runtime.jobspec import JobSpec
+from runtime.slurm import Mark, Slurm, SlurmError, SlurmJob, Submission
+
+log = logging.getLogger(__name__)
+
+INTERVAL = 1.0  # seconds between two passes (a change through the API wakes it at once)
+
+# (tool, spec, mark) -> what to submit for the run; raises a Refusal when it cannot be.
+Placement = Callable[[str, JobSpec, Mark], Submission]
+
+
+@dataclass
+class Pass:
+    started: list[str] = field(default_factory=list)  # tool/name of each run submitted
+    cancelled: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class Controller:
+    def __init__(
+        self,
+        store: Any,
+        slurm: Slurm,
+        placement: Placement,
+        *,
+        tool_user: Callable[[str], str] = lambda tool: f"tools.{tool}",
+    ) -> None:
+        self.store = store
+        self.slurm = slurm
+        self.placement = placement
+        self.tool_user = tool_user
+        self.wake = threading.Event()
+
+    # -- one pass ------------------------------------------------------------------
+
+    def converge(self, now: datetime | None = None) -> Pass:
+        """One pass: act on every job; what was done."""
+        done = Pass()
+        records, runs, orphans = self._read()
+        if orphans:
+            self._cancel(orphans, done)
+        moment = now or datetime.now(UTC)
+        stopped = self._stopped_tools()
+        for record in records:
+            spec = _spec(record)
+            runs_of = runs[(record.tool, record.name)]
+            step = decide(record, spec, runs_of, moment, allowed=stopped.get(record.tool))
+            self._apply(record, spec, step, done)
+        return done
+
+    def drift(self, now: datetime | None = None) -> list[str]:
+        """What a pass would do now, one line each; nothing is changed."""
+        records, runs, orphans = self._read()
+        lines = [f"Slurm job {job_id}: a run of a job that no longer exists" for job_id in orphans]
+        stopped = self._stopped_tools()
+        for record in records:
+            spec = _spec(record)
+            step = decide(
+                record,
+                spec,
+                runs[(record.tool, record.name)],
+                now or datetime.now(UTC),
+                allowed=stopped.get(record.tool),
+            )
+            where = f"{record.tool}/{record.name}"
+            if step.cancel:
+                lines.append(f"{where}: Slurm jobs {', '.join(map(str, step.cancel))} to cancel")
+            if step.start or step.again:
+                lines.append(f"{where}: no run in Slurm; one is due")
+        return lines
+
+    def _read(self) -> tuple[list[ToolJobRecord], dict[tuple[str, str], list[SlurmJob]], list[int]]:
+        records = self.store.tool_jobs()
+        known = {(record.tool, record.name) for record in records}
+        runs: dict[tuple[str, str], list[SlurmJob]] = defaultdict(list)
+        orphans = []
+        for job in self.slurm.jobs():
+            mark = job.mark
+            if mark is None or job.user != self.tool_user(mark.tool):
+                continue  # not a run of ours, or a mark written by someone else
+            if (mark.tool, mark.name) in known:
+                runs[(mark.tool, mark.name)].append(job)
+            elif job.active:
+                orphans.append(job.id)
+        return records, runs, orphans
+
+    def _stopped_tools(self) -> dict[str, str]:
+        return stopped_tools(self.store)
+
+    def _apply(self, record: ToolJobRecord, spec: JobSpec, step: Step, done: Pass) -> None:
+        if step.cancel:
+            self._cancel(list(step.cancel), done)
+        generation = record.generation
+        if step.changes:
+            self.store.update_tool_job(record.tool, record.name, generation, step.changes)
+        run = step.again
+        if step.start:
+            run = self.store.begin_tool_job_run(record.tool, record.name, generation, step.tick)
+        if run is not None:
+            self._submit(record, spec, Mark(record.tool, record.name, generation, run), done)
+
+    def _submit(self, record: ToolJobRecord, spec: JobSpec, mark: Mark, done: Pass) -> None:
+        try:
+            slurm_id = self.slurm.submit(self.placement(record.tool, spec, mark))
+        except Exception as error:  # a Refusal (Slurm, a missing user) or a bug: said, kept
+            message = f"the run could not be started: {error}"
+            log.warning("%s/%s: %s", record.tool, record.name, message)
+            done.errors.append(f"{record.tool}/{record.name}: {message}")
+            self.store.update_tool_job(record.tool, record.name, mark.generation, {"hint": message})
+            return
+        changes = {"starting": None, "slurm_id": slurm_id, "state": "running", "status": "Pending"}
+        self.store.update_tool_job(record.tool, record.name, mark.generation, changes)
+        done.started.append(f"{record.tool}/{record.name}")
+        log.info(
+            "%s/%s: started run %d as Slurm job %d", record.tool, record.name, mark.run, slurm_id
+        )
+
+    def _cancel(self, job_ids: list[int], done: Pass) -> None:
+        try:
+            self.slurm.cancel(job_ids)
+        except SlurmError as error:
+            done.errors.append(str(error))
+            return
+        done.cancelled.extend(job_ids)
+
+    # -- the service -----------------------------------------------------------------
+
+    def serve(self, lease: Any, stop: threading.Event, *, interval: float = INTERVAL) -> None:
+        """Pass after pass while `lease` (a held ClerkLease-like lease) stays ours, until
+        `stop` is set; a change through the API (`wake`) starts the next pass at once."""
+        while not stop.is_set():
+            lease.renew()
+            try:
+                self.converge()
+            except SlurmError as error:
+                log.warning("Slurm: %s", error)
+            self.wake.wait(interval)
+            self.wake.clear()
+
+
+def stopped_tools(store: Any) -> dict[str, str]:
+    """The tools that have jobs and may not run them now, each with why (shown to its
+    maintainers: an admin's reason stays with the admins)."""
+    with_jobs = {record.tool for record in store.tool_jobs()}
+    if not with_jobs:
+        return {}
+    requests = tool_requests(store)
+    people = {account.owner: account for account in store.accounts("person")}
+    stopped = {}
+    for account in store.accounts("tool"):
+        tool = account.owner
+        if tool not in with_jobs:
+            continue
+        if account.suspended:
+            stopped[tool] = "the tool is disabled by the chapter's admins"
+            continue
+        maintainers = maintainers_of(store, tool, requests)
+        standing = [people.get(person) for person in maintainers]
+        if maintainers and not any(member and not member.suspended for member in standing):
+            stopped[tool] = "none of the tool's maintainers is a member in good standing"
+    return stopped
+
+
+def _spec(record: ToolJobRecord) -> JobSpec:
+    return JobSpec.from_json(json.loads(record.spec))
