@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from membership.maintainers import maintainers_of, tool_requests
 from membership.records import ToolJobRecord
@@ -38,6 +38,10 @@ INTERVAL = 1.0  # seconds between two passes (a change through the API wakes it 
 
 # (tool, spec, mark) -> what to submit for the run; raises a Refusal when it cannot be.
 Placement = Callable[[str, JobSpec, Mark], Submission]
+
+
+class Stopping(Protocol):
+    def is_set(self) -> bool: ...
 
 
 @dataclass
@@ -156,7 +160,7 @@ class Controller:
 
     # -- the service -----------------------------------------------------------------
 
-    def serve(self, lease: Any, stop: threading.Event, *, interval: float = INTERVAL) -> None:
+    def serve(self, lease: Any, stop: Stopping, *, interval: float = INTERVAL) -> None:
         """Pass after pass while `lease` (a held ClerkLease-like lease) stays ours, until
         `stop` is set; a change through the API (`wake`) starts the next pass at once."""
         while not stop.is_set():

@@ -16,16 +16,14 @@ import os
 import posixpath
 from pathlib import Path
 
-from runtime.jobspec import JobSpec
+from runtime.jobspec import JobSpec, filelog_paths
 
 
-def log_paths(spec: JobSpec, *, tool: str, home: str, log_root: str) -> tuple[str, str | None]:
+def output_paths(spec: JobSpec, *, tool: str, home: str, log_root: str) -> tuple[str, str | None]:
     """The files the job's output and errors go to; errors None when they share one."""
-    if not spec.filelog:
+    out, err = filelog_paths(spec, home)
+    if out is None or err is None:
         return posixpath.join(log_root, tool, f"{spec.name}.log"), None
-    out = posixpath.join(home, spec.filelog_stdout or f"{spec.name}.out")
-    err = posixpath.join(home, spec.filelog_stderr or f"{spec.name}.err")
-    out, err = posixpath.normpath(out), posixpath.normpath(err)
     return out, (None if err == out else err)
 
 

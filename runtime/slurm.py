@@ -18,7 +18,7 @@ import os
 import pwd
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from policies.errors import Refusal
 
@@ -109,6 +109,7 @@ class Submission:
     mem_mb: int
     cpus: int
     path: str  # PATH of the run (the image's)
+    environment: Mapping[str, str] = field(default_factory=dict)  # the image's variables
 
 
 class Slurm:
@@ -164,6 +165,7 @@ class Slurm:
 
     def _run_environment(self, job: Submission) -> dict[str, str]:
         environment = {
+            **job.environment,
             "HOME": job.home,
             "USER": job.user,
             "LOGNAME": job.user,
