@@ -137,7 +137,7 @@ class DevSlurm:
             state.slurmctld_pid = self._daemon(enter, "slurmctld", [])
             state.slurmd_pid = self._daemon(enter, "slurmd", ["-N", self.node])
             self.state_file.write_text(json.dumps(asdict(state)))
-            self._wait_idle(enter, state)
+            self._wait_idle(state)
         except BaseException:
             self.stop()
             raise
@@ -149,7 +149,7 @@ class DevSlurm:
         # slurm and munge reach their folders through this one (a mktemp folder is 0700).
         root.chmod(0o711)
         for parent in list(root.parents)[:-1]:
-            if parent.stat().st_mode & 0o011 != 0o011:
+            if not parent.stat().st_mode & 0o001:
                 raise DevSlurmError(f"{parent} must be traversable by slurm and munge (o+x)")
         for name, owner, mode in (
             ("etc", "root", 0o755),
@@ -246,10 +246,10 @@ class DevSlurm:
             return Path(path).is_socket()
         return subprocess.run([*enter, "test", "-S", path], check=False).returncode == 0
 
-    def _wait_idle(self, enter: list[str], state: SlurmState) -> None:
+    def _wait_idle(self, state: SlurmState) -> None:
         deadline = time.monotonic() + START_SECONDS
         while True:
-            shown = self.client(enter, "sinfo", "-h", "-n", self.node, "-o", "%t")
+            shown = self.client("sinfo", "-h", "-n", self.node, "-o", "%t")
             if shown.returncode == 0 and shown.stdout.strip() == "idle":
                 return
             pids = (state.munged_pid, state.slurmctld_pid, state.slurmd_pid)
@@ -261,8 +261,11 @@ class DevSlurm:
                 )
             time.sleep(0.05)
 
-    def client(self, enter: list[str], *command: str) -> subprocess.CompletedProcess[str]:
-        """A client command (`sinfo`, `squeue`, `scancel`, …) as root, behind `enter`."""
+    def client(self, *command: str) -> subprocess.CompletedProcess[str]:
+        """A client command (`sinfo`, `squeue`, `scancel`, …) run as root where the node
+        runs (behind the prefix it was started behind), its output as text."""
+        state = self.state()
+        enter = state.enter if state else []
         env = [f"{key}={value}" for key, value in self.env().items()]
         return subprocess.run(
             [*enter, "env", *env, *command],
@@ -281,9 +284,8 @@ class DevSlurm:
         if state is None:
             self._remove_cgroups(self.node)
             return False
-        enter = state.enter
         if _alive(state.slurmctld_pid) and _alive(state.munged_pid):
-            self._cancel_jobs(enter)
+            self._cancel_jobs()
         pids = [state.slurmd_pid, state.slurmctld_pid, state.munged_pid]
         ran = any(_alive(pid) for pid in pids)
         for pid in pids:  # slurmd first: it must not see its controller go
@@ -292,15 +294,15 @@ class DevSlurm:
         self.state_file.unlink(missing_ok=True)
         return ran
 
-    def _cancel_jobs(self, enter: list[str]) -> None:
-        listed = self.client(enter, "squeue", "-h", "-o", "%i")
+    def _cancel_jobs(self) -> None:
+        listed = self.client("squeue", "-h", "-o", "%i")
         jobs = listed.stdout.split() if listed.returncode == 0 else []
         if not jobs:
             return
-        self.client(enter, "scancel", *jobs)
+        self.client("scancel", *jobs)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            left = self.client(enter, "squeue", "-h", "-t", "PD,R,CG,S", "-o", "%i")
+            left = self.client("squeue", "-h", "-t", "PD,R,CG,S", "-o", "%i")
             if left.returncode != 0 or not left.stdout.strip():
                 return
             time.sleep(0.1)

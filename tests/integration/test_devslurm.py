@@ -86,7 +86,7 @@ class Node:
 
     def jobs(self) -> dict[str, dict[str, Any]]:
         """Every job slurmctld knows, finished ones included, by id (as root sees them)."""
-        shown = self.slurm.client(self.site.nsenter, "squeue", "--json")
+        shown = self.slurm.client("squeue", "--json")
         assert shown.returncode == 0, shown.stderr
         return {str(job["job_id"]): job for job in json.loads(shown.stdout)["jobs"]}
 
@@ -138,7 +138,7 @@ def test_a_tool_submits_and_its_jobs_run_as_the_tool(
     output = node.read(f"{TOOL_HOME}/slurm-{plain}.out").split()
     assert output == [TOOL, TOOL]
     # Without --mem the job is given the default per CPU, not the whole node.
-    shown = node.slurm.client(node.site.nsenter, "scontrol", "show", "job", plain)
+    shown = node.slurm.client("scontrol", "show", "job", plain)
     assert "MinMemoryCPU=512M" in shown.stdout, shown.stdout
 
     # A member who is not the tool sees none of its jobs; the tool sees them.
