@@ -83,6 +83,24 @@ def node_cgroups(node: str) -> list[Path]:
     return sorted(found, key=lambda path: len(path.parts), reverse=True)
 
 
+def remove_stale_cgroups() -> list[str]:
+    """Remove the cgroups of dev nodes whose slurmd no longer runs (a run killed
+    outright leaves them on the machine); the nodes whose cgroups were removed."""
+    running = set()
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            words = (entry / "cmdline").read_bytes().split(b"\0")
+            if entry.name.isdigit() and b"-N" in words and Path(words[0].decode()).name == "slurmd":
+                running.add(words[words.index(b"-N") + 1].decode())
+    stale = {top.name.removeprefix("slurm_") for top in CGROUPS.glob("*/slurm_atsdev*")}
+    removed = []
+    for node in sorted(stale - running):
+        with contextlib.suppress(OSError):
+            _remove_cgroups(node)
+            removed.append(node)
+    return removed
+
+
 class DevSlurm:
     def __init__(self, folder: Path, node_name: str) -> None:
         self.folder = folder.resolve()
@@ -121,6 +139,7 @@ class DevSlurm:
         if self.running():
             raise DevSlurmError(f"a Slurm node already runs from {self.folder}")
         self.stop()
+        remove_stale_cgroups()
         if self.folder.exists():
             shutil.rmtree(self.folder)
         # Inside a namespace munged listens where every client looks (its private /run);
@@ -282,7 +301,7 @@ class DevSlurm:
         cgroups; whether anything was running."""
         state = self.state()
         if state is None:
-            self._remove_cgroups(self.node)
+            _remove_cgroups(self.node)
             return False
         if _alive(state.slurmctld_pid) and _alive(state.munged_pid):
             self._cancel_jobs()
@@ -290,7 +309,7 @@ class DevSlurm:
         ran = any(_alive(pid) for pid in pids)
         for pid in pids:  # slurmd first: it must not see its controller go
             _end(pid)
-        self._remove_cgroups(state.node)
+        _remove_cgroups(state.node)
         self.state_file.unlink(missing_ok=True)
         return ran
 
@@ -307,25 +326,26 @@ class DevSlurm:
                 return
             time.sleep(0.1)
 
-    def _remove_cgroups(self, node: str) -> None:
-        """Remove the node's cgroups, deepest first, ending anything left inside."""
-        if not node:
-            return
-        for group in node_cgroups(node):
-            deadline = time.monotonic() + 5
-            while group.exists():
-                with contextlib.suppress(OSError):
-                    for pid in (group / "cgroup.procs").read_text().split():
-                        with contextlib.suppress(ProcessLookupError):
-                            os.kill(int(pid), signal.SIGKILL)
-                try:
-                    group.rmdir()
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
+
+def _remove_cgroups(node: str) -> None:
+    """Remove the node's cgroups, deepest first, ending anything left inside."""
+    if not node:
+        return
+    for group in node_cgroups(node):
+        deadline = time.monotonic() + 5
+        while group.exists():
+            with contextlib.suppress(OSError):
+                for pid in (group / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(int(pid), signal.SIGKILL)
+            try:
+                group.rmdir()
+            except FileNotFoundError:
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
 
 def _end(pid: int) -> None:

@@ -4,7 +4,8 @@ resolves the tools' accounts) and a standalone one. A tool submits as itself and
 runs as it; a job without --mem gets the default, not the node; a job over its memory
 ends OUT_OF_MEMORY; a timed start starts within seconds of its time; another account
 does not see a tool's jobs; `stop` leaves no job, no daemon and no cgroup of the node on
-the machine (cgroups are not namespaced), and the machine's /etc is what it was."""
+the machine (cgroups are not namespaced), a start removes those a killed run left, and
+the machine's /etc is what it was."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 
 from devtools.devhost import DevHost
-from devtools.devslurm import DevSlurm, new_node_name, node_cgroups
+from devtools.devslurm import CGROUPS, DevSlurm, new_node_name, node_cgroups
 from tests.integration.journey import etc_snapshot
 from tests.integration.loginhost_site import TOOL_HOME, Site, close_site, open_site
 from tests.integration.slapd import ats
@@ -192,12 +193,16 @@ def test_a_standalone_node_keeps_munge_and_its_cgroups_to_itself() -> None:
     folder = Path(tempfile.mkdtemp(prefix="ats-devslurm-"))
     folder.chmod(0o711)  # slurm and munge reach the node's folders through it
     before = machine_etc()
+    # What a run killed outright leaves: the cgroups of a node whose slurmd is gone.
+    stale = new_node_name()
+    (CGROUPS / "freezer" / f"slurm_{stale}" / "uid_0").mkdir(parents=True)
     slurm = DevSlurm(folder / "node", new_node_name())
     try:
         started = time.monotonic()
         state = slurm.start()
         print(f"\na standalone node was idle after {time.monotonic() - started:.2f} s")
         assert slurm.running() == state
+        assert node_cgroups(stale) == []
         # Its own munged, on a socket in its folder: a credential made there decodes there.
         socket = f"--socket={state.munge_socket}"
         assert state.munge_socket.startswith(str(folder))
