@@ -157,8 +157,72 @@ class ProvisioningSettings:
         return self.replicator_dn or self.bind_dn
 
 
-Settings = WikiSettings | BotSettings | StoreSettings | BridgeSettings | ProvisioningSettings
-S = TypeVar("S", WikiSettings, BotSettings, StoreSettings, BridgeSettings, ProvisioningSettings)
+@dataclass(frozen=True, kw_only=True)
+class RuntimeSettings:
+    """Where tools' jobs run: the Slurm cluster `ats host render` writes slurm.conf for."""
+
+    controller_host: str = setting(
+        "",
+        help="the short hostname slurmctld runs on (empty: the hostname of the machine "
+        "running `ats host render`)",
+    )
+    controller_address: str = setting(
+        "", help="the address nodes reach the controller at, when its name does not resolve"
+    )
+    nodes: tuple[str, ...] = setting(
+        (),
+        help="the nodes jobs run on, each NAME:CPUS:MEMORY_MB[:ADDRESS] (empty: the "
+        "controller host alone, with the CPUs and memory of the machine rendering, less "
+        "reserved_mem)",
+    )
+    reserved_mem: int = setting(
+        1024,
+        minimum=0,
+        help="MB of the hosting server's memory jobs are never given, when nodes is empty",
+    )
+    partition: str = setting("tools", help="the Slurm partition tools' jobs run in")
+    cluster_name: str = setting("toolserver", help="Slurm's ClusterName")
+    slurmctld_port: int = setting(6817, minimum=1, help="the controller's TCP port")
+    slurmd_port: int = setting(6818, minimum=1, help="each node's slurmd TCP port")
+    default_mem: int = setting(
+        512,
+        minimum=16,
+        help="MB per CPU a job is given when it asks no --mem (DefMemPerCPU; without it "
+        "such a job would take a node's whole memory)",
+    )
+    min_job_age: int = setting(
+        300,
+        minimum=2,
+        help="seconds a finished job's state stays visible to squeue (there is no "
+        "accounting database)",
+    )
+    cgroup_plugin: str = setting(
+        "autodetect",
+        choices=("autodetect", "cgroup/v1", "cgroup/v2"),
+        help="cgroup.conf's CgroupPlugin",
+    )
+    constrain_cores: bool = setting(
+        True, help="hold a job to the cores it was given (cgroup.conf's ConstrainCores)"
+    )
+
+
+Settings = (
+    WikiSettings
+    | BotSettings
+    | StoreSettings
+    | BridgeSettings
+    | ProvisioningSettings
+    | RuntimeSettings
+)
+S = TypeVar(
+    "S",
+    WikiSettings,
+    BotSettings,
+    StoreSettings,
+    BridgeSettings,
+    ProvisioningSettings,
+    RuntimeSettings,
+)
 
 SECTIONS: dict[str, type[Settings]] = {
     "wiki": WikiSettings,
@@ -166,6 +230,7 @@ SECTIONS: dict[str, type[Settings]] = {
     "store": StoreSettings,
     "bridge": BridgeSettings,
     "provisioning": ProvisioningSettings,
+    "runtime": RuntimeSettings,
 }
 # Every section and the keys it may hold, in the order `ats config keys` lists them.
 SCHEMA: dict[str, tuple[str, ...]] = {
@@ -195,6 +260,7 @@ class Config:
     bridge: BridgeSettings
     provisioning: ProvisioningSettings
     policy: EligibilityPolicy
+    runtime: RuntimeSettings = RuntimeSettings()
 
     @property
     def store_path(self) -> Path:
@@ -239,6 +305,7 @@ def config_from_mapping(data: Mapping[str, Any], path: Path | None = None) -> Co
         bridge=section("bridge", BridgeSettings),
         provisioning=section("provisioning", ProvisioningSettings),
         policy=_policy(where, data.get("policy", {})),
+        runtime=section("runtime", RuntimeSettings),
     )
     _check_values(where, config)
     return config

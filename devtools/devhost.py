@@ -14,11 +14,17 @@ items, already rendered for a replica on `replica_port`) and runs:
   is under /home), and a tmpfs over /run; then, as a real host does at boot,
   `ats-host-mounts` (homes, tool homes and temporary folders nosuid,nodev) and
   `ats-session-guard` (ends what revoked members still run). SSSD binds to the replica
-  as the login hosts' DN with the password handed in.
+  as the login hosts' DN with the password handed in;
+- once SSSD answers, a Slurm node (`devtools.devslurm`) in the same namespace, so
+  slurmd resolves the tools' accounts through SSSD: its munged listens at munge's
+  default socket on the namespace's /run and its configuration is bound over
+  /etc/slurm there, so `sbatch` as a tool (over ssh, or `runuser -u tools.NAME` through
+  `enter`) needs nothing more.
 
 Nothing of the machine's own /etc changes: the mounts exist only inside the
-namespace, which ends with its processes (`stop`). The state (pids, ports) is kept
-in `FOLDER/devhost.json`. Everything runs as root (mount namespaces, sshd, SSSD).
+namespace, which ends with its processes (`stop`, which first cancels the node's jobs
+and removes its cgroups, the machine's). The state (pids, ports, the Slurm node) is
+kept in `FOLDER/devhost.json`. Everything runs as root (mount namespaces, sshd, SSSD).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
+from devtools.devslurm import DevSlurm, DevSlurmError, new_node_name
 from devtools.ports import free_port
 
 
@@ -62,6 +69,7 @@ PROGRAMS = {
     "sshd": "openssh-server",
     "sss_ssh_authorizedkeys": "sssd-common",
     "sudo": "sudo",
+    "slurmd": "slurmd",
 }
 SCHEMAS = ("core", "cosine", "nis", "inetorgperson")
 
@@ -106,6 +114,8 @@ class State:
     replica_pid: int
     port: int
     replica_port: int
+    slurm_node: str = ""
+    slurm_conf: str = ""  # SLURM_CONF for client commands (inside: /etc/slurm/slurm.conf too)
 
 
 class DevHost:
@@ -147,6 +157,8 @@ class DevHost:
         for program, package in PROGRAMS.items():
             if not _which(program):
                 raise DevHostError(f"{program} is missing: install {package} (scripts/setup)")
+        if not Path("/etc/slurm").is_dir():
+            raise DevHostError("/etc/slurm is missing: install slurm-client (scripts/setup)")
         if self.running():
             raise DevHostError(f"a login host already runs from {self.folder} (ats devhost stop)")
         self.stop()
@@ -165,6 +177,7 @@ class DevHost:
             state = State(namespace_pid, replica_pid, port, replica_port)
             self.state_file.write_text(json.dumps(asdict(state)))
             self._wait_ready(state)
+            self._start_slurm(state)
         except BaseException:
             self.stop()
             raise
@@ -291,14 +304,36 @@ class DevHost:
                 raise DevHostError(f"the login host did not start: {tail}")
             time.sleep(0.1)
 
+    def slurm(self, state: State | None = None) -> DevSlurm:
+        """The login host's Slurm node (under FOLDER/slurm)."""
+        return DevSlurm(self.folder / "slurm", state.slurm_node if state else "")
+
+    def _start_slurm(self, state: State) -> None:
+        enter = self.enter(state)
+        state.slurm_node = new_node_name()
+        self.state_file.write_text(json.dumps(asdict(state)))  # stop() finds the node
+        try:
+            slurm = self.slurm(state).start(enter)
+        except DevSlurmError as error:
+            raise DevHostError(str(error)) from None
+        state.slurm_conf = slurm.conf
+        # Where every client looks, inside only: the machine's /etc/slurm is untouched.
+        subprocess.run(
+            [*enter, "mount", "--bind", str(Path(slurm.conf).parent), "/etc/slurm"], check=True
+        )
+        self.state_file.write_text(json.dumps(asdict(state)))
+
     # -- stop ------------------------------------------------------------------
 
     def stop(self) -> bool:
         """End the namespace (sshd, SSSD and every session) and the replica; whether
         anything was running."""
         state = self.state()
+        # The jobs first (through the namespace), then the node's cgroups, which the
+        # namespace's end would leave on the machine.
+        slurm = self.slurm(state).stop()
         if state is None:
-            return False
+            return slurm
         # SSSD makes its own process group: every process in the namespace is found by
         # its mount namespace, which no process outside the login host shares.
         inside = _in_namespace(state.namespace_pid) if _alive(state.namespace_pid) else []

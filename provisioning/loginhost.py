@@ -90,28 +90,29 @@ class RenderError(ValueError):
 def render(settings: HostSettings) -> list[HostFile]:
     """Every file of the login host and the directory's side, in `LAYOUT` order."""
     values = _values(settings)
-    values["ACCESS_RULES"] = _filled(_template("slapd-access.conf.tmpl"), values)
+    values["ACCESS_RULES"] = fill(template("slapd-access.conf.tmpl"), values)
     out = []
-    for template, path, mode in LAYOUT:
-        text = _template(template)
+    for name, path, mode in LAYOUT:
+        text = template(name)
         if path.endswith("common-session"):
             text = text.replace("@SYSTEMD@", "session\toptional\tpam_systemd.so")
         elif path.endswith("common-session-noninteractive"):
             text = text.replace("@SYSTEMD@\n", "")
-        out.append(HostFile(path, _filled(text, values, template), mode))
+        out.append(HostFile(path, fill(text, values, name), mode))
     schemas = resources.files("provisioning") / "schema"
     for name in SCHEMAS:
         out.append(HostFile(f"ldap/{name}", (schemas / name).read_text("utf-8")))
     return out
 
 
-def _filled(text: str, values: dict[str, str], template: str = "") -> str:
+def fill(text: str, values: dict[str, str], source: str = "") -> str:
+    """`text` with every `@NAME@` replaced by its value; none may be left."""
     # ACCESS_RULES last: the rules it holds are filled in already.
     for name, value in sorted(values.items(), key=lambda item: item[0] == "ACCESS_RULES"):
         text = text.replace(f"@{name}@", value)
     left = PLACEHOLDER.findall(text)
     if left:
-        raise AssertionError(f"{template}: no value for {', '.join(sorted(set(left)))}")
+        raise AssertionError(f"{source}: no value for {', '.join(sorted(set(left)))}")
     return text
 
 
@@ -166,5 +167,6 @@ def _line(value: str) -> str:
     return re.sub(r"[^\w :/.?=&%#~+,-]", "", value.replace("\n", " "))[:200]
 
 
-def _template(name: str) -> str:
+def template(name: str) -> str:
+    """The text of a template of provisioning/hostfiles."""
     return (resources.files("provisioning") / "hostfiles" / name).read_text("utf-8")

@@ -26,14 +26,15 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         (
             "start",
             "start a login host in a private mount namespace: a read-only replica of the "
-            "directory of [provisioning], SSSD reading it and sshd on a free port of "
-            "127.0.0.1, with the files `ats host render` writes; the machine's own /etc "
+            "directory of [provisioning], SSSD reading it, sshd on a free port of "
+            "127.0.0.1 and a Slurm node (munged, slurmctld, slurmd) running tools' jobs, "
+            "with the files `ats host render` writes; the machine's own /etc "
             "is not changed. Runs as root; needs ATS_LDAP_PASSWORD (the replica binds "
             "with it, and it gives the login hosts' bind account a new password) and the "
             "directory's provider to have syncprov.",
             True,
         ),
-        ("stop", "stop the login host (every session in it ends)", False),
+        ("stop", "stop the login host (every session and every job in it ends)", False),
         ("status", "say whether the login host runs, and how to reach it", False),
     ):
         sub = dev_commands.add_parser(name, help=helptext.split(":")[0], description=helptext)
@@ -62,7 +63,13 @@ def _devhost(args: argparse.Namespace, config: Config | None) -> int:
             print(f"no login host runs from {host.folder}")
             return 1
         print(f"running: ssh -p {state.port} USER@127.0.0.1 (replica on {state.replica_port})")
-        print(f"inside it: {' '.join(host.enter(state))} ats host check --member USER")
+        enter = " ".join(host.enter(state))
+        print(f"inside it: {enter} ats host check --member USER")
+        if state.slurm_conf:
+            # Inside, /etc/slurm/slurm.conf is this file too: SLURM_CONF is for the outside's
+            # view of it (munge's socket is inside only, so clients run inside).
+            print(f"slurm: node {state.slurm_node}, SLURM_CONF={state.slurm_conf}")
+            print(f"as a tool: {enter} runuser -u tools.NAME -- sbatch --wrap COMMAND")
         return 0
     assert config is not None
     from devtools.ports import free_port

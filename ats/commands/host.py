@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -14,6 +15,7 @@ from ats.failures import UsageError
 
 if TYPE_CHECKING:
     from provisioning.loginhost import HostSettings
+    from provisioning.slurmfiles import SlurmSettings
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,8 +29,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "host needs to serve the directory of [provisioning]: SSSD, NSS, sshd, PAM, sudo, "
         "the become command and the login message; and under DIR/ldap the directory's "
         "side: the openssh-lpk and sudo schemas and the slapd settings of a provider "
-        "(syncprov) and a read-only consumer (syncrepl). Apply them with your own tools; "
-        "nothing on this machine is changed. Files already in DIR are replaced.",
+        "(syncprov) and a read-only consumer (syncrepl); and Slurm's slurm.conf and "
+        "cgroup.conf (etc/slurm) for the controller and the nodes of [runtime], where "
+        "tools' jobs run (MUNGE's key is a secret, never written). Apply them with your "
+        "own tools (deploy/ansible); nothing on this machine is changed. Files already "
+        "in DIR are replaced.",
     )
     render.add_argument(
         "--output", required=True, type=Path, metavar="DIR", help="folder to write into"
@@ -102,12 +107,50 @@ def host_settings(config: Config, ldap_uri: str = "") -> HostSettings:
     )
 
 
+def slurm_settings(config: Config) -> SlurmSettings:
+    """The Slurm cluster of [runtime]; by default one node, this machine (its short
+    hostname, its CPUs, its memory less `reserved_mem`)."""
+    from provisioning.slurmfiles import SlurmNode, SlurmSettings, parse_node
+
+    section = config.runtime
+    controller = section.controller_host or socket.gethostname().split(".")[0] or "localhost"
+    nodes = tuple(parse_node(text) for text in section.nodes)
+    if not nodes:
+        memory = max(_memory_mb() - section.reserved_mem, section.default_mem)
+        nodes = (SlurmNode(controller, os.cpu_count() or 1, memory),)
+    return SlurmSettings(
+        controller_host=controller,
+        controller_address=section.controller_address,
+        nodes=nodes,
+        cluster_name=section.cluster_name,
+        partition=section.partition,
+        slurmctld_port=section.slurmctld_port,
+        slurmd_port=section.slurmd_port,
+        default_mem=section.default_mem,
+        min_job_age=section.min_job_age,
+        cgroup_plugin=section.cgroup_plugin,
+        constrain_cores=section.constrain_cores,
+    )
+
+
+def _memory_mb() -> int:
+    """This machine's memory in MB (MemTotal), 0 when it cannot be read."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def _render(args: argparse.Namespace, config: Config) -> int:
+    from provisioning import slurmfiles
     from provisioning.loginhost import RenderError, render
 
     settings = host_settings(config)
     try:
-        files = render(settings)
+        files = render(settings) + slurmfiles.render(slurm_settings(config))
     except RenderError as error:
         raise UsageError(str(error)) from None
     output: Path = args.output

@@ -2,7 +2,9 @@
 the files `ats host render` wrote land under it with their modes and bytes, the sss
 lines of nsswitch.conf and the PAM lines are added to copies of this machine's files,
 a second run changes nothing, a broken sshd drop-in is refused before it is installed,
-and the machine's own /etc is untouched. ansible-playbook runs with `local`
+and the machine's own /etc is untouched. deploy/ansible/slurm.yml the same way: Slurm's
+rendered files and the chapter's MUNGE key (0400 munge:munge), refused without the
+key. ansible-playbook runs with `local`
 connection inside a private mount namespace whose /run is its own (sshd's check
 needs /run/sshd), skipping the `packages` and `services` tags; only ansible.builtin
 modules are used, so nothing is fetched from Ansible Galaxy."""
@@ -17,11 +19,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.integration.test_host_render import _render
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "deploy" / "ansible" / "loginhost.yml"
+SLURM_PLAYBOOK = PLAYBOOK.with_name("slurm.yml")
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
 PAM_FILES = ("common-account", "common-session", "common-session-noninteractive")
 # What the playbook copies, and the mode each must have.
@@ -43,9 +47,11 @@ BIND_PASSWORD = "s3cret-from-the-vault"
 
 
 def _machine_etc() -> dict[str, bytes | None]:
-    """The machine's NSS and PAM files and every place the playbook would write."""
+    """The machine's NSS and PAM files and every place the playbooks would write."""
     paths = [Path("/etc/nsswitch.conf"), *sorted(Path("/etc/pam.d").iterdir())]
     paths += [Path("/", p) for p in COPIED] + [Path("/etc/sssd/conf.d/ats-bind.conf")]
+    paths += [Path("/etc/slurm/slurm.conf"), Path("/etc/slurm/cgroup.conf")]
+    paths += [Path("/etc/munge/munge.key")]
     return {str(p): p.read_bytes() if p.is_file() else None for p in paths}
 
 
@@ -60,7 +66,9 @@ def _target(tmp_path: Path) -> Path:
     return root
 
 
-def _playbook(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _playbook(
+    tmp_path: Path, *args: str, playbook: Path = PLAYBOOK
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
@@ -68,7 +76,7 @@ def _playbook(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
     }
-    command = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(PLAYBOOK)]
+    command = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(playbook)]
     command += ["-e", "ats_hosts=localhost", "-e", f"ansible_python_interpreter={sys.executable}"]
     private_run = 'mount -t tmpfs tmpfs /run && mkdir /run/sshd && exec "$@"'
     return subprocess.run(
@@ -84,12 +92,13 @@ def _playbook(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _apply(
-    tmp_path: Path, root: Path, files: Path, *extra: str
+    tmp_path: Path, root: Path, files: Path, *extra: str, playbook: Path = PLAYBOOK
 ) -> subprocess.CompletedProcess[str]:
     return _playbook(
         tmp_path,
         *("-e", f"ats_root={root}", "-e", f"ats_files={files}"),
         *("--skip-tags", "packages,services", *extra),
+        playbook=playbook,
     )
 
 
@@ -101,18 +110,23 @@ def _changed(done: subprocess.CompletedProcess[str]) -> int:
     return int(recap.group(1))
 
 
-def test_the_playbook_uses_only_builtin_modules_and_passes_the_syntax_check(tmp_path: Path) -> None:
-    (play,) = yaml.safe_load(PLAYBOOK.read_text())
-    assert play["roles"] == ["ats_login_host"]
-    role = PLAYBOOK.parent / "roles" / "ats_login_host"
-    tasks = yaml.safe_load((role / "tasks" / "main.yml").read_text())
-    tasks += yaml.safe_load((role / "handlers" / "main.yml").read_text())
+@pytest.mark.parametrize(
+    ("playbook", "role"), [(PLAYBOOK, "ats_login_host"), (SLURM_PLAYBOOK, "ats_slurm_node")]
+)
+def test_the_playbooks_use_only_builtin_modules_and_pass_the_syntax_check(
+    tmp_path: Path, playbook: Path, role: str
+) -> None:
+    (play,) = yaml.safe_load(playbook.read_text())
+    assert play["roles"] == [role]
+    folder = playbook.parent / "roles" / role
+    tasks = yaml.safe_load((folder / "tasks" / "main.yml").read_text())
+    tasks += yaml.safe_load((folder / "handlers" / "main.yml").read_text())
     keywords = {"name", "when", "loop", "loop_control", "notify", "tags", "register"}
     keywords |= {"no_log", "delegate_to", "run_once"}
     for task in tasks:
         (module,) = set(task) - keywords
         assert module.startswith("ansible.builtin."), task["name"]
-    checked = _playbook(tmp_path, "--syntax-check")
+    checked = _playbook(tmp_path, "--syntax-check", playbook=playbook)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
@@ -201,3 +215,43 @@ def test_a_broken_sshd_drop_in_is_refused_before_it_is_installed(tmp_path: Path)
     assert "Bad configuration option: AuthorizedKeysComand" in done.stdout
     assert not (root / "etc/ssh/sshd_config.d/ats.conf").exists()
     assert _machine_etc() == before
+
+
+def test_the_slurm_playbook_applies_the_files_and_the_key_to_a_folder(tmp_path: Path) -> None:
+    files = _render(tmp_path)
+    assert not list(files.rglob("*munge*"))  # the key is never rendered
+    root = tmp_path / "root"
+    root.mkdir()
+    key = tmp_path / "munge.key"
+    subprocess.run(["mungekey", "--create", "--keyfile", str(key)], check=True)
+    before = _machine_etc()
+
+    first = _apply(tmp_path, root, files, "-e", f"ats_munge_key={key}", playbook=SLURM_PLAYBOOK)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert _changed(first) > 0
+    munge = (root / "etc/munge").stat()
+    for path in ("etc/slurm/slurm.conf", "etc/slurm/cgroup.conf"):
+        placed = root / path
+        assert placed.read_bytes() == (files / path).read_bytes(), path
+        assert stat.S_IMODE(placed.stat().st_mode) == 0o644 and placed.stat().st_uid == 0
+    placed_key = root / "etc/munge/munge.key"
+    assert placed_key.read_bytes() == key.read_bytes()
+    assert stat.S_IMODE(placed_key.stat().st_mode) == 0o400
+    assert stat.S_IMODE(munge.st_mode) == 0o700
+    owner = subprocess.run(["id", "-u", "munge"], capture_output=True, text=True, check=True)
+    assert placed_key.stat().st_uid == munge.st_uid == int(owner.stdout)
+
+    again = _apply(tmp_path, root, files, "-e", f"ats_munge_key={key}", playbook=SLURM_PLAYBOOK)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _changed(again) == 0, again.stdout
+    assert _machine_etc() == before
+
+
+def test_without_the_munge_key_the_slurm_playbook_applies_nothing(tmp_path: Path) -> None:
+    files = _render(tmp_path)
+    root = tmp_path / "root"
+    root.mkdir()
+    done = _apply(tmp_path, root, files, playbook=SLURM_PLAYBOOK)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "set ats_munge_key" in done.stdout
+    assert list(root.iterdir()) == []
