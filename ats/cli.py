@@ -16,7 +16,18 @@ import sys
 from collections.abc import Sequence
 
 from ats import config as config_module
-from ats.commands import bot, bridge, dev, host, members, money, operations, provision, renewal
+from ats.commands import (
+    bot,
+    bridge,
+    dev,
+    host,
+    members,
+    money,
+    operations,
+    provision,
+    renewal,
+    runtime,
+)
 from ats.commands import config as config_commands
 from ats.commands import devhost as devhost_commands
 from ats.config import Config, ConfigError
@@ -47,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     provision.add_commands(commands)
     host.add_commands(commands)
     devhost_commands.add_commands(commands)
+    runtime.add_commands(commands)
     money.add_commands(commands)
     members.add_purge_command(commands)
     operations.add_commands(commands)

@@ -204,6 +204,33 @@ class RuntimeSettings:
     constrain_cores: bool = setting(
         True, help="hold a job to the cores it was given (cgroup.conf's ConstrainCores)"
     )
+    api_listen: str = setting(
+        "127.0.0.1:8470",
+        help="HOST:PORT `ats runtime serve` answers `toolforge jobs` on (each request is a "
+        "MUNGE credential)",
+    )
+    api_url: str = setting(
+        "",
+        help="the URL the login hosts' `toolforge` sends requests to (empty: http:// and "
+        "api_listen)",
+    )
+    log_root: str = setting(
+        "/var/lib/ats-runtime/logs",
+        help="where output of jobs run with --no-filelog is kept, a folder per tool (on "
+        "several nodes: shared, like the tools' homes)",
+    )
+    munge_socket: str = setting("", help="munged's socket (empty: MUNGE's default)")
+    slurm_conf: str = setting(
+        "", help="slurm.conf Slurm's commands read (empty: SLURM_CONF, else /etc/slurm)"
+    )
+    policy: str = setting(
+        "", help="the jobs policy file: images, defaults, quotas (empty: policies/runtime.toml)"
+    )
+
+    @property
+    def client_url(self) -> str:
+        """Where the login hosts' `toolforge` sends requests."""
+        return self.api_url or f"http://{self.api_listen}/"
 
 
 Settings = (
@@ -244,7 +271,7 @@ SECRETS = {
     "ATS_HOST_LDAP_PASSWORD": "the password login hosts bind to the directory with",
 }
 # Keys holding a path: relative to the file's folder, not to the current directory.
-PATH_KEYS = ("path", "workdir", "root")
+PATH_KEYS = ("path", "workdir", "root", "slurm_conf", "policy")
 
 
 class ConfigError(ValueError):

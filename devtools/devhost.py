@@ -116,6 +116,8 @@ class State:
     replica_port: int
     slurm_node: str = ""
     slurm_conf: str = ""  # SLURM_CONF for client commands (inside: /etc/slurm/slurm.conf too)
+    runtime_pid: int = 0  # the jobs service (`ats runtime serve`), inside
+    runtime_port: int = 0
 
 
 class DevHost:
@@ -148,6 +150,7 @@ class DevHost:
         password: str,
         tool_home_root: str,
         host_password: str,
+        runtime: tuple[list[str], int] | None = None,
     ) -> State:
         """Lay the host out under the folder and start the replica, SSSD (binding with
         `host_password`), sshd and the session guard."""
@@ -178,6 +181,8 @@ class DevHost:
             self.state_file.write_text(json.dumps(asdict(state)))
             self._wait_ready(state)
             self._start_slurm(state)
+            if runtime is not None:
+                self._start_runtime(state, *runtime)
         except BaseException:
             self.stop()
             raise
@@ -323,14 +328,37 @@ class DevHost:
         )
         self.state_file.write_text(json.dumps(asdict(state)))
 
+    def _start_runtime(self, state: State, command: list[str], port: int) -> None:
+        """Start the jobs service (`command`, listening on `port`) inside, where the
+        tools' users resolve and Slurm's and MUNGE's clients find their node."""
+        log = (self.folder / "runtime.log").open("wb")
+        process = subprocess.Popen(
+            [*self.enter(state), *command],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        state.runtime_pid, state.runtime_port = process.pid, port
+        self.state_file.write_text(json.dumps(asdict(state)))
+        deadline = time.monotonic() + 30
+        while not _listens(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = _tail(self.folder / "runtime.log")
+                raise DevHostError(f"the jobs service did not start: {tail}")
+            time.sleep(0.05)
+
     # -- stop ------------------------------------------------------------------
 
     def stop(self) -> bool:
         """End the namespace (sshd, SSSD and every session) and the replica; whether
         anything was running."""
         state = self.state()
-        # The jobs first (through the namespace), then the node's cgroups, which the
+        # The jobs service first (it would start again what is cancelled next), then
+        # the jobs (through the namespace), then the node's cgroups, which the
         # namespace's end would leave on the machine.
+        if state is not None and state.runtime_pid and _alive(state.runtime_pid):
+            _end(state.runtime_pid)
         slurm = self.slurm(state).stop()
         if state is None:
             return slurm
@@ -385,6 +413,17 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
     except OSError:
         return False
+
+
+def _end(pid: int, wait: float = 10.0) -> None:
+    """SIGTERM `pid`, and SIGKILL it if it has not ended after `wait` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def _in_namespace(pid: int) -> list[int]:

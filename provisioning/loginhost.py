@@ -49,6 +49,7 @@ class HostSettings:
     writer_dn: str = ""  # the worker's bind DN, which writes (default: replicator_dn)
     uid_min: int = 10000  # the directory's uids and gids: nothing outside logs in
     uid_max: int = 59999
+    runtime_api: str = "http://127.0.0.1:8470/"  # where `toolforge jobs` sends requests
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ LAYOUT: tuple[tuple[str, str, int], ...] = (
     ("common-session.tmpl", "etc/pam.d/common-session-noninteractive", 0o644),
     ("sudoers-defaults.tmpl", "etc/sudoers.d/ats", 0o440),
     ("become.tmpl", "usr/local/bin/become", 0o755),
+    ("toolforge.tmpl", "usr/local/bin/toolforge", 0o755),
+    ("toolforge.tmpl", "usr/local/bin/toolforge-jobs", 0o755),
     ("ats-tool-home.tmpl", "usr/local/sbin/ats-tool-home", 0o755),
     ("ats-authorized-keys.tmpl", "usr/local/sbin/ats-authorized-keys", 0o755),
     ("ats-session-guard.tmpl", "usr/local/sbin/ats-session-guard", 0o755),
@@ -140,7 +143,13 @@ def _values(settings: HostSettings) -> dict[str, str]:
             f"the directory's uids {settings.uid_min}-{settings.uid_max} must be a range "
             "above 999 ([provisioning] uid_min and uid_max)"
         )
+    if not re.match(r"^https?://[^\s\"'\\]+$", settings.runtime_api):
+        raise RenderError(
+            f"the jobs service's URL {settings.runtime_api!r} is not an http(s):// URL "
+            "([runtime] api_url, or api_listen)"
+        )
     return {
+        "RUNTIME_API": settings.runtime_api,
         "LDAP_URI": settings.ldap_uri,
         "PROVIDER_URL": settings.provider_url,
         "BASE_DN": settings.base_dn,

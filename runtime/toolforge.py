@@ -359,7 +359,7 @@ _HANDLERS: dict[str, Handler] = {
 
 
 def _missing(name: str) -> NotFound:
-    return NotFound(f"Job '{name}' does not exist")
+    return NotFound(f"job '{name}' does not exist")
 
 
 def _existing(service: JobsService, name: str) -> JobView:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ats.commands.host import host_settings
@@ -70,6 +72,11 @@ def _devhost(args: argparse.Namespace, config: Config | None) -> int:
             # view of it (munge's socket is inside only, so clients run inside).
             print(f"slurm: node {state.slurm_node}, SLURM_CONF={state.slurm_conf}")
             print(f"as a tool: {enter} runuser -u tools.NAME -- sbatch --wrap COMMAND")
+        if state.runtime_port:
+            print(
+                f"jobs service: http://127.0.0.1:{state.runtime_port}/ (become TOOL, then "
+                "toolforge jobs …)"
+            )
         return 0
     assert config is not None
     from devtools.ports import free_port
@@ -108,8 +115,15 @@ def _devhost(args: argparse.Namespace, config: Config | None) -> int:
         )
     except ProvisioningError as error:
         raise UsageError(f"the login host cannot get its directory account: {error}") from None
-    replica_port = free_port()
+    replica_port, runtime_port = free_port(), free_port()
     settings = host_settings(config, ldap_uri=f"ldap://127.0.0.1:{replica_port}")
+    settings = replace(settings, runtime_api=f"http://127.0.0.1:{runtime_port}/")
+    # The jobs service, as the hosting server runs it, on the store of the configuration.
+    if config.path is None:
+        raise UsageError("the login host's jobs service reads the configuration: give --config")
+    runtime = [sys.executable, "-m", "ats.cli", "--config", str(config.path.resolve())]
+    runtime += ["runtime", "serve", "--listen", f"127.0.0.1:{runtime_port}"]
+    runtime += ["--log-root", str(host.folder / "joblogs")]
     try:
         files = render(settings)
     except RenderError as error:
@@ -121,6 +135,7 @@ def _devhost(args: argparse.Namespace, config: Config | None) -> int:
             password=password,
             tool_home_root=settings.tool_home_root,
             host_password=host_password,
+            runtime=(runtime, runtime_port),
         )
     except DevHostError as error:
         raise UsageError(str(error)) from None

@@ -104,6 +104,7 @@ def host_settings(config: Config, ldap_uri: str = "") -> HostSettings:
         login_host=section.login_host,
         rules_url=f"{index}?title={quote(page.replace(' ', '_'), safe='/:')}",
         bridge_url=config.bridge.url,
+        runtime_api=config.runtime.client_url,
     )
 
 

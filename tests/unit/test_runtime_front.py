@@ -353,7 +353,7 @@ def test_show_wraps_long_hints_as_toolforge_does(three: FakeJobs) -> None:
 
 @pytest.mark.parametrize("words", [("show", "nope"), ("delete", "nope"), ("restart", "nope")])
 def test_a_missing_job_is_toolforges_error(jobs: FakeJobs, words: tuple[str, ...]) -> None:
-    assert ask(jobs, *words) == Answer(1, stderr="ERROR: Job 'nope' does not exist\n")
+    assert ask(jobs, *words) == Answer(1, stderr="ERROR: job 'nope' does not exist\n")
 
 
 def test_logs_are_read_by_the_client_from_the_jobs_files(three: FakeJobs) -> None:
@@ -370,7 +370,7 @@ def test_logs_are_read_by_the_client_from_the_jobs_files(three: FakeJobs) -> Non
     assert ask(three, "logs", "irc-bot") == Answer(
         1, stderr="ERROR: Job 'irc-bot' does not have any logs available\n"
     )
-    assert ask(three, "logs", "nope").stderr == "ERROR: Job 'nope' does not exist\n"
+    assert ask(three, "logs", "nope").stderr == "ERROR: job 'nope' does not exist\n"
 
 
 # -- delete, restart, flush, images, quota ------------------------------------------

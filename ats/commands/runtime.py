@@ -1,0 +1,253 @@
+"""`ats runtime serve|reconcile` (tools' jobs on Slurm) and `ats tools disable|enable`.
+
+`serve` is the service the hosting server runs (deploy/systemd/ats-runtime.service):
+the API `toolforge jobs` talks to, and the controller that brings Slurm to the store,
+while it holds the controller's lease; a second `serve` answers the API too and takes
+the lease over when the first stops or dies. `reconcile` says what differs between the
+store and Slurm, and with `--fix` makes one pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+import threading
+from dataclasses import replace
+from typing import Any
+
+from ats.commands.provision import _Stop
+from ats.config import Config
+from ats.failures import UsageError
+
+LEASE = "runtime controller"
+LEASE_TTL = 15.0  # seconds: a controller that died elsewhere is replaced after this
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    runtime = commands.add_parser("runtime", help="tools' jobs on Slurm: the API and controller")
+    runtime_commands = runtime.add_subparsers(
+        dest="runtime_command", metavar="RUNTIME_COMMAND", required=True
+    )
+    serve = runtime_commands.add_parser(
+        "serve",
+        help="serve `toolforge jobs` and keep Slurm in step with the store",
+        description="Answer `toolforge jobs` from the login hosts (each request proven by "
+        "MUNGE to come from a tool's user) on [runtime] api_listen, and, while this process "
+        "holds the controller's lease, start, restart, schedule and cancel tools' jobs in "
+        "Slurm until it matches the store. A second copy serves the API and waits for the "
+        "lease. Runs as root (it submits each run as the tool's user). Stops on SIGTERM.",
+    )
+    serve.add_argument("--listen", metavar="HOST:PORT", help="instead of [runtime] api_listen")
+    serve.add_argument("--log-root", metavar="DIR", help="instead of [runtime] log_root")
+    serve.set_defaults(run=_serve, needs_config=True)
+    reconcile = runtime_commands.add_parser(
+        "reconcile",
+        help="say what differs between the store's jobs and Slurm (--fix: one pass)",
+        description="List every job whose runs in Slurm are not what the store says (a "
+        "continuous job not running, a run of a deleted or changed job still running); "
+        "exit 1 if any. With --fix, take the controller's lease and make one pass.",
+    )
+    reconcile.add_argument("--fix", action="store_true", help="make one controller pass")
+    reconcile.set_defaults(run=_reconcile, needs_config=True)
+
+    tools = commands.add_parser("tools", help="admins: stop or allow a tool's jobs")
+    tools_commands = tools.add_subparsers(
+        dest="tools_command", metavar="TOOLS_COMMAND", required=True
+    )
+    disable = tools_commands.add_parser(
+        "disable",
+        help="disable a tool: its jobs stop until it is enabled",
+        description="Record the decision (audited; the reason stays with the admins): the "
+        "controller cancels the tool's runs within seconds and starts none until the tool "
+        "is enabled. Its job definitions are kept.",
+    )
+    disable.add_argument("tool", metavar="TOOL")
+    disable.add_argument("--reason", required=True, metavar="TEXT", help="why (kept private)")
+    disable.add_argument("--by", required=True, metavar="ADMIN", help="your wiki username")
+    disable.set_defaults(run=_disable, needs_config=True)
+    enable = tools_commands.add_parser(
+        "enable",
+        help="enable a disabled tool: its jobs start again",
+        description="Record the decision (audited): the controller starts the tool's "
+        "continuous jobs again and its schedules resume.",
+    )
+    enable.add_argument("tool", metavar="TOOL")
+    enable.add_argument("--by", required=True, metavar="ADMIN", help="your wiki username")
+    enable.set_defaults(run=_enable, needs_config=True)
+
+
+def _serve(args: argparse.Namespace, config: Config) -> int:
+    from runtime.api import Credentials, make_server
+    from runtime.service import handler
+
+    if args.log_root:
+        config = replace(config, runtime=replace(config.runtime, log_root=args.log_root))
+    settings = config.runtime
+    host, port = _address(args.listen or settings.api_listen)
+    stop = _Stop().install()
+    controller = _ControllerThread(config, stop)
+    credentials = Credentials(
+        socket=settings.munge_socket or None,
+        uid_range=(config.provisioning.uid_min, config.provisioning.uid_max),
+    )
+    try:
+        server = make_server(
+            (host, port),
+            credentials,
+            handler(
+                lambda: _store(config),
+                home_of=_home_of,
+                policy=_policy(config),
+                log_root=settings.log_root,
+                wake=controller.wake.set,
+            ),
+        )
+    except OSError as error:
+        raise UsageError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    api = threading.Thread(target=server.serve_forever, name="runtime-api", daemon=True)
+    api.start()
+    controller.start()
+    print(f"runtime: serving toolforge jobs on http://{host}:{server.server_port}/", flush=True)
+    try:
+        while not stop.wait(0.5) and controller.is_alive():
+            pass
+    finally:
+        server.shutdown()
+        server.server_close()
+        controller.join(timeout=30)
+    if controller.failure:
+        raise controller.failure
+    print(f"runtime: stopped on {stop.by or 'request'}", file=sys.stderr)
+    return 0
+
+
+class _ControllerThread(threading.Thread):
+    """Waits for the controller's lease, then converges until stopped or the lease is lost
+    (then waits for it again)."""
+
+    def __init__(self, config: Config, stop: _Stop) -> None:
+        super().__init__(name="runtime-controller", daemon=True)
+        self.config = config
+        self.stop = stop
+        self.wake = threading.Event()
+        self.failure: BaseException | None = None
+
+    def run(self) -> None:
+        from membership.lease import ClerkLease, LeaseLost
+        from runtime.controller import Controller
+
+        try:
+            store = _store(self.config)
+            controller = Controller(store, _slurm(self.config), _placement(self.config))
+            controller.wake = self.wake
+            lease = ClerkLease(store, LEASE, ttl=LEASE_TTL)
+            while not self.stop.is_set():
+                if lease.try_acquire() is not None:
+                    self.stop.wait(LEASE_TTL / 4)
+                    continue
+                logging.getLogger(__name__).info("runtime: holding the controller's lease")
+                try:
+                    controller.serve(lease, _Event(self.stop))
+                except LeaseLost as lost:
+                    print(f"runtime: {lost}", file=sys.stderr, flush=True)
+            lease.release()
+        except BaseException as error:  # told by the main thread
+            self.failure = error
+
+
+class _Event:
+    """`_Stop` as the `threading.Event` the controller's loop looks at."""
+
+    def __init__(self, stop: _Stop) -> None:
+        self._stop = stop
+
+    def is_set(self) -> bool:
+        return self._stop.is_set()
+
+
+def _reconcile(args: argparse.Namespace, config: Config) -> int:
+    from membership.lease import ClerkLease
+    from runtime.controller import Controller
+
+    with contextlib.closing(_store(config)) as store:
+        controller = Controller(store, _slurm(config), _placement(config))
+        drift = controller.drift()
+        for line in drift:
+            print(line)
+        if not drift:
+            print("no drift: Slurm runs what the store says")
+            return 0
+        if not args.fix:
+            return 1
+        lease = ClerkLease(store, LEASE, ttl=LEASE_TTL)
+        lease.acquire(wait=LEASE_TTL)
+        try:
+            done = controller.converge()
+        finally:
+            lease.release()
+        for error in done.errors:
+            print(error, file=sys.stderr)
+        print(f"started {len(done.started)} run(s), cancelled {len(done.cancelled)}")
+        return 1 if done.errors else 0
+
+
+def _disable(args: argparse.Namespace, config: Config) -> int:
+    return _set_disabled(config, args.tool, args.by, args.reason)
+
+
+def _enable(args: argparse.Namespace, config: Config) -> int:
+    return _set_disabled(config, args.tool, args.by, None)
+
+
+def _set_disabled(config: Config, tool: str, by: str, reason: str | None) -> int:
+    from membership.maintainers import tool_account
+
+    with contextlib.closing(_store(config)) as store, store.transaction():
+        account = tool_account(store, tool)
+        if account.suspended == (reason is not None):
+            print(f"{tool} is already {'disabled' if reason else 'enabled'}: nothing changed")
+            return 0
+        store.set_account_suspended(account.shell_name, reason)
+        action = "tool-disabled" if reason is not None else "tool-enabled"
+        store.audit(by, action, tool=tool, **({"reason": reason} if reason else {}))
+    print(f"{tool} {'disabled: its jobs stop' if reason else 'enabled: its jobs start again'}")
+    return 0
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"{text!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def _store(config: Config) -> Any:
+    from membership.store import Store
+
+    return Store(config.store_path)
+
+
+def _policy(config: Config) -> Any:
+    from runtime.policy import load_runtime_policy
+
+    return load_runtime_policy(config.runtime.policy or None)
+
+
+def _slurm(config: Config) -> Any:
+    from runtime.slurm import Slurm
+
+    return Slurm({"SLURM_CONF": config.runtime.slurm_conf} if config.runtime.slurm_conf else {})
+
+
+def _placement(config: Config) -> Any:
+    from runtime.placement import placement
+
+    return placement(_policy(config), log_root=config.runtime.log_root)
+
+
+def _home_of(tool: str) -> str:
+    from runtime.placement import tool_home
+
+    return tool_home(tool)
