@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -38,6 +38,15 @@ INTERVAL = 1.0  # seconds between two passes (a change through the API wakes it 
 
 # (tool, spec, mark) -> what to submit for the run; raises a Refusal when it cannot be.
 Placement = Callable[[str, JobSpec, Mark], Submission]
+# (event "started" | "ended", the job as read, its definition, what was written: for
+# "ended" the columns, with `exit` and `state`) -> None; called inside the transaction
+# that records the event, so what it writes to the store (a mail to send) is recorded
+# exactly when the event is.
+Notice = Callable[[str, ToolJobRecord, JobSpec, Mapping[str, Any]], None]
+
+
+def no_notice(event: str, record: ToolJobRecord, spec: JobSpec, facts: Mapping[str, Any]) -> None:
+    """Tell nobody."""
 
 
 class Stopping(Protocol):
@@ -59,8 +68,10 @@ class Controller:
         placement: Placement,
         *,
         tool_user: Callable[[str], str] = lambda tool: f"tools.{tool}",
+        notice: Notice = no_notice,
     ) -> None:
         self.store = store
+        self.notice = notice
         self.slurm = slurm
         self.placement = placement
         self.tool_user = tool_user
@@ -127,7 +138,12 @@ class Controller:
             self._cancel(list(step.cancel), done)
         generation = record.generation
         if step.changes:
-            self.store.update_tool_job(record.tool, record.name, generation, step.changes)
+            with self.store.transaction():
+                written = self.store.update_tool_job(
+                    record.tool, record.name, generation, step.changes
+                )
+                if written and "exit" in step.changes:
+                    self.notice("ended", record, spec, step.changes)
         run = step.again
         if step.start:
             run = self.store.begin_tool_job_run(record.tool, record.name, generation, step.tick)
@@ -144,7 +160,9 @@ class Controller:
             self.store.update_tool_job(record.tool, record.name, mark.generation, {"hint": message})
             return
         changes = {"starting": None, "slurm_id": slurm_id, "state": "running", "status": "Pending"}
-        self.store.update_tool_job(record.tool, record.name, mark.generation, changes)
+        with self.store.transaction():
+            if self.store.update_tool_job(record.tool, record.name, mark.generation, changes):
+                self.notice("started", record, spec, {"slurm_id": slurm_id, "run": mark.run})
         done.started.append(f"{record.tool}/{record.name}")
         log.info(
             "%s/%s: started run %d as Slurm job %d", record.tool, record.name, mark.run, slurm_id
