@@ -8,8 +8,10 @@ themself as maintainer (real edits); signs in on the running bridge through the
 stand-in OAuth provider, accepts the terms and adds a key the demo generated; the
 demo's admin attests them and records the fee on the bridge, then approves both
 requests on-wiki; a clerk cycle, the provisioning job (`ats provision run --once`) and
-another cycle (the "done" replies) follow; `ats devhost start` runs the login host.
-It prints the command that logs in as Toolsmith and `become`s the tool. Each step is
+another cycle (the "done" replies) follow; `ats devhost start` runs the login host, with
+its Slurm node and jobs service; Toolsmith starts the tool's continuous job over ssh
+with `toolforge jobs run`. It prints the command that logs in as Toolsmith and
+`become`s the tool, and how to look at the job. Each step is
 skipped when an earlier run did it.
 
 Without root or namespaces it prints one line saying why and the demo goes on. What it
@@ -49,6 +51,9 @@ ACCOUNT_BODY = """{{ATS request
 }}
 ~~~~"""
 TOOL = "citation-bot"
+# The tool's continuous job (no `$`: `become TOOL CMD` is `sudo -i`, which expands it).
+JOB = "citations"
+JOB_COMMAND = 'while true; do date -u "+%FT%TZ checking citations"; sleep 30; done'
 TOOL_REQUEST = f"Tool request: {TOOL}"
 TOOL_BODY = f"""{{{{ATS request
  | type        = tool
@@ -126,6 +131,7 @@ def open_shell(
         key = _key(root / "shell")
         _journey(wiki, shell.config, bridge_url, provider, key, directory.password)
         port = _start_host(shell.config, folder / "host", directory.password)
+        _run_job(key, port)
     except (ShellError, DevDirectoryError, WalkError, OSError) as error:
         print(f"shell:        skipped: {error}", flush=True)
         if shell is not None:
@@ -137,6 +143,10 @@ def open_shell(
         raise
     print(f"shell:        ssh -i {key} -p {port} {LOGIN}@127.0.0.1 -t become {TOOL}")
     print(f"              ({MEMBER}'s key; `become {TOOL}` acts as the tool they maintain)")
+    print(
+        f"jobs:         {TOOL} runs the continuous job `{JOB}` on Slurm; after `become "
+        f"{TOOL}`: toolforge jobs list, toolforge jobs logs {JOB} -f"
+    )
     return [cast(subprocess.Popen, shell)]
 
 
@@ -267,6 +277,33 @@ def _state(config_path: Path, heading: str) -> str:
     finally:
         store.close()
     return found[0] if found else "missing"
+
+
+def _run_job(key: Path, port: int) -> None:
+    """Toolsmith starts the tool's continuous job as a maintainer does: over ssh,
+    `become`, `toolforge jobs run` (a job that is there already is left as it is)."""
+    login = ["ssh", "-i", str(key), "-p", str(port), "-o", "BatchMode=yes"]
+    login += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+    login += ["-o", "LogLevel=ERROR", f"{LOGIN}@127.0.0.1", "become", TOOL]
+    listed = subprocess.run(
+        [*login, "toolforge", "jobs", "list", "--output", "name"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if JOB in listed.stdout.split():
+        return
+    started = subprocess.run(
+        [*login, "toolforge", "jobs", "run", JOB, "--continuous", "--image", "bookworm"]
+        + ["--command", f"'{JOB_COMMAND}'"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if started.returncode != 0:
+        raise ShellError(f"the tool's job did not start: {started.stderr.strip()}")
 
 
 def _start_host(config_path: Path, folder: Path, password: str) -> int:

@@ -1,6 +1,7 @@
 """`ats demo` ends in a shell: run as root, it prints the command that logs in as the
 approved sample member with the key it generated and `become`s their tool; that
-command works (run here with `id`), and SIGTERM (as Ctrl-C) stops the login host and
+command works (run here with `id`), the tool's continuous job runs and `toolforge jobs`
+shows it and its output, and SIGTERM (as Ctrl-C) stops the login host and
 the directory with everything else."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ats.demo_shell import TOOL, shell_folder
+from ats.demo_shell import JOB, TOOL, shell_folder
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.loginhost
@@ -71,6 +72,18 @@ def test_the_demo_prints_a_command_that_logs_in_and_becomes_the_tool(tmp_path: P
         assert became.returncode == 0, became.stderr
         assert became.stdout.startswith("uid=") and f"(tools.{TOOL})" in became.stdout
         assert "(toolsmith)" not in became.stdout.split()[0]
+
+        # The tool runs its continuous job on the login host's Slurm node.
+        assert any(line.startswith("jobs:") and JOB in line for line in lines), lines
+        listed = _ssh(printed, "become", TOOL, "toolforge", "jobs", "list")
+        row = next(line for line in listed.stdout.splitlines() if f" {JOB} " in line)
+        assert [cell.strip() for cell in row.split("|")[1:-1]][:2] == [JOB, "continuous"]
+        wait_until(
+            lambda: "checking citations"
+            in _ssh(printed, "become", TOOL, "toolforge", "jobs", "logs", JOB).stdout,
+            30,
+            what="the job's output",
+        )
     finally:
         demo.send_signal(signal.SIGTERM)
         demo.wait(120)
