@@ -34,6 +34,8 @@ COPIED = {
     "etc/ssh/sshd_config.d/ats.conf": 0o644,
     "etc/sudoers.d/ats": 0o440,
     "usr/local/bin/become": 0o755,
+    "usr/local/bin/toolforge": 0o755,
+    "usr/local/bin/toolforge-jobs": 0o755,
     "usr/local/sbin/ats-tool-home": 0o755,
     "usr/local/sbin/ats-authorized-keys": 0o755,
     "usr/local/sbin/ats-session-guard": 0o755,
@@ -134,7 +136,9 @@ def test_the_playbook_applies_the_rendered_files_to_a_folder(tmp_path: Path) -> 
     files = _render(tmp_path)
     root = _target(tmp_path)
     before = _machine_etc()
-    bind = ("-e", f"ats_ldap_bind_password={BIND_PASSWORD}")
+    key = tmp_path / "munge.key"
+    subprocess.run(["mungekey", "--create", "--keyfile", str(key)], check=True)
+    bind = ("-e", f"ats_ldap_bind_password={BIND_PASSWORD}", "-e", f"ats_munge_key={key}")
 
     first = _apply(tmp_path, root, files, *bind)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -147,6 +151,10 @@ def test_the_playbook_applies_the_rendered_files_to_a_folder(tmp_path: Path) -> 
         assert stat.S_IMODE(placed.stat().st_mode) == mode, path
         assert placed.stat().st_uid == 0 and placed.stat().st_gid == 0, path
     assert stat.S_IMODE((root / "etc/sssd").stat().st_mode) == 0o700
+    # `toolforge jobs` signs with the key every Slurm host shares.
+    placed_key = root / "etc/munge/munge.key"
+    assert placed_key.read_bytes() == key.read_bytes()
+    assert stat.S_IMODE(placed_key.stat().st_mode) == 0o400
     snippet = root / "etc/sssd/conf.d/ats-bind.conf"
     assert stat.S_IMODE(snippet.stat().st_mode) == 0o600
     assert snippet.read_text().splitlines() == [
