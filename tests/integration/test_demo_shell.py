@@ -79,8 +79,10 @@ def test_the_demo_prints_a_command_that_logs_in_and_becomes_the_tool(tmp_path: P
         row = next(line for line in listed.stdout.splitlines() if f" {JOB} " in line)
         assert [cell.strip() for cell in row.split("|")[1:-1]][:2] == [JOB, "continuous"]
         wait_until(
-            lambda: "checking citations"
-            in _ssh(printed, "become", TOOL, "toolforge", "jobs", "logs", JOB).stdout,
+            lambda: (
+                "checking citations"
+                in _ssh(printed, "become", TOOL, "toolforge", "jobs", "logs", JOB).stdout
+            ),
             30,
             what="the job's output",
         )
