@@ -205,10 +205,15 @@ def _guard_runs() -> Finding:
     what = "ends revoked sessions"
     if not Path(GUARD).is_file():
         return Finding(what, False, f"{GUARD} is missing (ats host render writes it)")
+    # Only a guard that sees this host's files guards it: one in another mount namespace
+    # (a container, another test host on the same machine) does not count.
+    here = os.readlink("/proc/self/ns/mnt")
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 command = (entry / "cmdline").read_bytes().split(b"\0")
+                if os.readlink(entry / "ns" / "mnt") != here:
+                    continue
             except OSError:
                 continue
             if any(part.decode(errors="replace") == GUARD for part in command[:2]):

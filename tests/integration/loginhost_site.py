@@ -48,7 +48,9 @@ class Site:
         return account.uid
 
 
-def open_site(extra: tuple[str, ...] = ()) -> Site:
+def open_site(extra: tuple[str, ...] = (), *, uid_range: tuple[int, int] = (10000, 59999)) -> Site:
+    """The site; `uid_range` is its directory's (a site whose range no other site's
+    overlaps may run beside them: each host's session guard looks at its range only)."""
     folder = Path(tempfile.mkdtemp(prefix="ats-holds-"))
     folder.chmod(0o711)  # slapd (as openldap) reaches its folders through it
     provider = Slapd.start(folder / "provider", database_extra=provider_settings())
@@ -58,6 +60,7 @@ def open_site(extra: tuple[str, ...] = ()) -> Site:
         provider.base_dn,
         provider.root_dn,
         provider.password,
+        id_range=uid_range,
         tool_home=TOOL_HOME.replace("mytool", "{name}"),
     )
     ssh = Ssh(0, folder)
@@ -68,7 +71,8 @@ def open_site(extra: tuple[str, ...] = ()) -> Site:
     for name in extra:
         ldap.create_person(name.capitalize(), name, [ssh.public(name)])
     provision_tool(store, ldap, "mytool", ["Alice", "Bob"], by="test")
-    config = ats_config(folder, provider, tool_home_root='"/home/tools"')
+    low, high = uid_range
+    config = ats_config(folder, provider, tool_home_root='"/home/tools"', uid_min=low, uid_max=high)
     site = Site(folder, provider, store, ldap, config, ssh, [], 0)
     started = ats(config, "devhost", "start", "--dir", str(site.host), password=provider.password)
     try:

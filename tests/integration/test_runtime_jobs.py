@@ -15,6 +15,7 @@ it was.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -33,7 +34,11 @@ from tests.integration.journey import etc_snapshot
 from tests.integration.loginhost_site import Site, close_site, open_site, processes
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.loginhost
+# The site's directory gives uids no login-host test gives (theirs are 10000-59999), so
+# its session guard and theirs never look at each other's processes: it runs beside
+# them, not in their serial group. Not 60000-65535: Debian gives its services uids
+# there (slurm is 64030), which a guard would take for members gone from the directory.
+UIDS = (70000, 79999)
 
 TOOL = "mytool"
 # (A `$` would be expanded on the way: `become TOOL CMD` is `sudo -i`, as on Toolforge.)
@@ -79,8 +84,6 @@ class Jobs:
         return path.read_text() if path.exists() else ""
 
     def runtime_pid(self) -> int:
-        import json
-
         return int(json.loads((self.site.host / "devhost.json").read_text())["runtime_pid"])
 
     def serve_command(self) -> list[str]:
@@ -107,7 +110,7 @@ class Jobs:
 @pytest.fixture(scope="module")
 def jobs() -> Iterator[Jobs]:
     before = etc_snapshot()
-    site = open_site(extra=("carol",))
+    site = open_site(extra=("carol",), uid_range=UIDS)
     provision_tool(site.store, site.ldap, "othertool", ["Bob"], by="test")
     opened = Jobs(site)
     try:
@@ -116,6 +119,12 @@ def jobs() -> Iterator[Jobs]:
         opened.ok("run", "tick", "--command", TICK, "--schedule", "* * * * *")
         yield opened
     finally:
+        # Shown with a failing test: what the services and Slurm said.
+        logs = ("runtime.log", "runtime-standby.log", "slurm/log/slurmctld.log")
+        for log in (*logs, "slurm/log/slurmctld.out", "slurm/log/slurmd.log"):
+            path = site.host / log
+            if path.exists():
+                print(f"--- {log}\n" + "\n".join(path.read_text().splitlines()[-30:]))
         for process in (opened.standby, opened.restarted):
             if process is not None:
                 process.terminate()
@@ -339,6 +348,45 @@ def test_the_controller_killed_mid_work_loses_nothing_and_doubles_nothing(jobs: 
     )
     assert reconcile.returncode == 0, reconcile.stdout + reconcile.stderr
     assert "no drift" in reconcile.stdout
+
+
+def _restart_daemon(jobs: Jobs, daemon: str) -> None:
+    """Kill -9 Slurm's `daemon` of the login host's node, then start it again (its
+    state is on disk), keeping the node's state file true for its stop."""
+    state_file = jobs.site.host / "slurm" / "devslurm.json"
+    state = json.loads(state_file.read_text())
+    pid = state[f"{daemon}_pid"]
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not Path(f"/proc/{pid}/cmdline").exists(), 10, what=f"{daemon} gone")
+    # Meanwhile the store takes a job; the controller meets a Slurm that does not answer.
+    jobs.ok("run", f"while-{daemon}", "--command", f"echo {daemon} >> while.txt")
+    time.sleep(2)
+    with (jobs.site.host / "slurm" / "log" / f"{daemon}.out").open("ab") as out:
+        again = subprocess.Popen(
+            [*jobs.site.nsenter, *(word.decode() for word in command)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    state[f"{daemon}_pid"] = again.pid
+    state_file.write_text(json.dumps(state))
+
+
+def test_slurms_daemons_killed_mid_work_lose_and_double_nothing(jobs: Jobs) -> None:
+    running = _slurm_job_of_loop(jobs)
+    for daemon in ("slurmctld", "slurmd"):
+        _restart_daemon(jobs, daemon)
+        wait_until(
+            lambda daemon=daemon: "Completed" in jobs.show(f"while-{daemon}"),
+            60,
+            what=f"the job taken while {daemon} was down, completed",
+        )
+    assert jobs.file("while.txt").split() == ["slurmctld", "slurmd"]
+    # The continuous job ran on through both: the same Slurm job, and only it.
+    assert _slurm_job_of_loop(jobs) == running
+    for daemon in ("slurmctld", "slurmd"):
+        jobs.ok("delete", f"while-{daemon}")
 
 
 def test_a_schedule_fires_once_per_tick(jobs: Jobs) -> None:
