@@ -239,13 +239,19 @@ def notice(
     see `notices`). Called inside the transaction recording the event."""
     if not settings.relay or not wanted(spec.emails, event, facts):
         return
-    to = recipients(store, record.tool, settings.recipient_domain)
+    try:
+        to = recipients(store, record.tool, settings.recipient_domain)
+        lang = language_of(store, record.tool)
+        words = compose(record.tool, spec, event, facts, lang=lang, at=now)
+        run = int(facts["run"]) if event == "started" else record.run
+    except Exception:  # a mail that cannot be written must not undo the run's record
+        log.exception(
+            "%s/%s: the mail about the run %s is not sent", record.tool, record.name, event
+        )
+        return
     if not to:
         log.info("%s/%s: no maintainer in good standing to mail", record.tool, record.name)
         return
-    lang = language_of(store, record.tool)
-    words = compose(record.tool, spec, event, facts, lang=lang, at=now)
-    run = int(facts["run"]) if event == "started" else record.run
     store.queue_tool_job_mail(
         record.tool, record.name, run_key(record, run), event, to, words.subject, words.body, now
     )

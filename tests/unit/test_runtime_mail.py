@@ -248,6 +248,23 @@ def test_the_notice_queues_one_mail_per_event_and_only_with_a_relay(maintained: 
     assert len(maintained.tool_job_mails()) == 1
 
 
+def test_a_mail_that_cannot_be_written_leaves_the_event_recorded(
+    maintained: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = record(maintained)
+
+    def broken(*args: Any, **kwargs: Any) -> mail.Words:
+        raise KeyError("ats-mail-failed")
+
+    monkeypatch.setattr(mail, "compose", broken)
+    with maintained.transaction():
+        maintained.update_tool_job("bot", "feed", job.generation, {"exit": "FAILED"})
+        mail.notice(maintained, SETTINGS, "ended", job, SPEC, ENDED_BADLY)
+    assert maintained.tool_job_mails() == []
+    assert (maintained.tool_job("bot", "feed") or job).exit == "FAILED"
+    assert "the mail about the run ended is not sent" in caplog.text
+
+
 def test_nobody_to_mail_queues_nothing(store: Store) -> None:
     job = record(store)
     with store.transaction():
