@@ -7,7 +7,7 @@ mistyped keys are refused with a message naming the file, the section and the ke
 the nearest known key for a typo), resolves relative paths against the file's folder,
 and returns a frozen `Config`. Secrets never live in this file: they come from the
 environment (`ATS_BOT_PASSWORD`, `ATS_OAUTH_SECRET`, `ATS_SESSION_KEY`,
-`ATS_LDAP_PASSWORD`).
+`ATS_LDAP_PASSWORD`, `ATS_MAIL_PASSWORD`).
 """
 
 from __future__ import annotations
@@ -233,6 +233,29 @@ class RuntimeSettings:
         return self.api_url or f"http://{self.api_listen}/"
 
 
+@dataclass(frozen=True, kw_only=True)
+class MailSettings:
+    """The relay tools' jobs mail their maintainers through (`toolforge jobs run --emails`)."""
+
+    relay: str = setting(
+        "", help="the SMTP relay's host name (empty: no relay, and no mail is sent)"
+    )
+    port: int = setting(25, minimum=1, help="the relay's SMTP port")
+    starttls: bool = setting(False, help="STARTTLS before sending (required with a username)")
+    username: str = setting(
+        "", help="the login at the relay (empty: none); password in ATS_MAIL_PASSWORD"
+    )
+    sender: str = setting("", help="the From address of the mails, e.g. tools@toolserver.example")
+    recipient_domain: str = setting(
+        "",
+        help="maintainers get mail at SHELLNAME@recipient_domain: the relay forwards each "
+        "member's address",
+    )
+    timeout: int | float = setting(
+        30.0, minimum=1, help="seconds to wait for the relay before trying again later"
+    )
+
+
 Settings = (
     WikiSettings
     | BotSettings
@@ -240,6 +263,7 @@ Settings = (
     | BridgeSettings
     | ProvisioningSettings
     | RuntimeSettings
+    | MailSettings
 )
 S = TypeVar(
     "S",
@@ -249,6 +273,7 @@ S = TypeVar(
     BridgeSettings,
     ProvisioningSettings,
     RuntimeSettings,
+    MailSettings,
 )
 
 SECTIONS: dict[str, type[Settings]] = {
@@ -258,6 +283,7 @@ SECTIONS: dict[str, type[Settings]] = {
     "bridge": BridgeSettings,
     "provisioning": ProvisioningSettings,
     "runtime": RuntimeSettings,
+    "mail": MailSettings,
 }
 # Every section and the keys it may hold, in the order `ats config keys` lists them.
 SCHEMA: dict[str, tuple[str, ...]] = {
@@ -269,6 +295,7 @@ SECRETS = {
     "ATS_SESSION_KEY": "the bridge's session signing key",
     "ATS_LDAP_PASSWORD": "the LDAP bind password",
     "ATS_HOST_LDAP_PASSWORD": "the password login hosts bind to the directory with",
+    "ATS_MAIL_PASSWORD": "the password of [mail] username at the mail relay",
 }
 # Keys holding a path: relative to the file's folder, not to the current directory.
 PATH_KEYS = ("path", "workdir", "root", "slurm_conf", "policy")
@@ -288,6 +315,7 @@ class Config:
     provisioning: ProvisioningSettings
     policy: EligibilityPolicy
     runtime: RuntimeSettings = RuntimeSettings()
+    mail: MailSettings = MailSettings()
 
     @property
     def store_path(self) -> Path:
@@ -333,6 +361,7 @@ def config_from_mapping(data: Mapping[str, Any], path: Path | None = None) -> Co
         provisioning=section("provisioning", ProvisioningSettings),
         policy=_policy(where, data.get("policy", {})),
         runtime=section("runtime", RuntimeSettings),
+        mail=section("mail", MailSettings),
     )
     _check_values(where, config)
     return config
@@ -420,6 +449,33 @@ def _check_values(where: str, config: Config) -> None:
         raise ConfigError(
             f"{where}: [wiki] stream_url must be an http(s) URL, e.g. "
             "https://stream.wikimedia.org/v2/stream/recentchange, or empty to poll"
+        )
+    _check_mail(where, config.mail)
+
+
+def _check_mail(where: str, mail: MailSettings) -> None:
+    if not mail.relay:
+        return
+    for key, value in (("sender", mail.sender), ("recipient_domain", mail.recipient_domain)):
+        if not value.strip():
+            raise ConfigError(
+                f"{where}: [mail] {key} must be set when [mail] relay is (see `ats config keys`)"
+            )
+    local, at, domain = mail.sender.rpartition("@")
+    if not (local and at and domain) or any(c.isspace() or c in "<>@" for c in domain):
+        raise ConfigError(
+            f"{where}: [mail] sender must be a plain address such as tools@toolserver.example "
+            f"(got {mail.sender!r})"
+        )
+    if any(c.isspace() or c in "<>@" for c in mail.recipient_domain):
+        raise ConfigError(
+            f"{where}: [mail] recipient_domain must be a domain such as toolserver.example "
+            f"(got {mail.recipient_domain!r})"
+        )
+    if mail.username and not mail.starttls:
+        raise ConfigError(
+            f"{where}: [mail] username is set without starttls: the password would cross the "
+            "network in the clear; set starttls = true"
         )
 
 

@@ -319,6 +319,33 @@ class ToolJobRecord:
     updated_at: str
 
 
+@dataclass(frozen=True)
+class ToolJobMail:
+    """A mail about a tool's job (0019_tool_job_mails; membership/store/tool_job_mails.py):
+    to its maintainers, about one run's start or end."""
+
+    id: int
+    tool: str
+    job: str
+    run_key: str
+    event: str  # started | ended
+    recipients: tuple[str, ...]
+    subject: str
+    body: str
+    state: str  # queued | sending | sent | failed
+    attempts: int  # tries so far (a claim counts one)
+    next_attempt_at: str
+    claimed_by: str | None
+    claim_until: str | None
+    last_error: str | None
+    created_at: str
+    sent_at: str | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> ToolJobMail:
+        return cls(**{**row, "recipients": tuple(json.loads(row["recipients"]))})
+
+
 class DuplicateKeyError(Refusal, ValueError):
     """This SSH key is already active for this member."""
 

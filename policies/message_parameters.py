@@ -3,8 +3,9 @@ replies (`ats-bot-*`, wikitext through `bot.rules.messages`), the bridge's pages
 (`ats-bridge-*`) and the rules' own words (`ats-tool-*`, `ats-outflow-*`,
 `ats-suspension-*`, …: the `policies.words.Words` of membership's refusals and
 descriptions), both of which the bridge shows as HTML through toolforge-i18n
-(`bridge.i18n`). One table for both engines, so a message's parameters are named once;
-a message missing here has none.
+(`bridge.i18n`), and the runtime's mails about tools' jobs (`ats-mail-*`, plain text
+through `policies.message_format`, as the bot's). One table for both engines, so a
+message's parameters are named once; a message missing here has none.
 The message files (`i18n/*.json`) stay in MediaWiki's positional form.
 
 In the bridge's names `num_*` feeds {{PLURAL:}} and `url_*` a [$N link] (the
@@ -77,6 +78,18 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "ats-bot-summary-replies": ("count", "states"),
     "ats-bot-why-closed": ("state",),
     "ats-bot-why-not-recheckable": ("state",),
+    # The runtime's mails about tools' jobs (runtime/mail.py).
+    "ats-mail-subject-started": ("tool", "job"),
+    "ats-mail-subject-finished": ("tool", "job"),
+    "ats-mail-subject-failed": ("tool", "job"),
+    "ats-mail-started": ("tool", "job", "time"),
+    "ats-mail-finished": ("tool", "job", "time"),
+    "ats-mail-failed": ("tool", "job", "time", "ending"),
+    "ats-mail-hint": ("hint",),
+    "ats-mail-next-retry": ("retry", "retries"),
+    "ats-mail-next-backoff": ("time",),
+    "ats-mail-next-scheduled": ("schedule",),
+    "ats-mail-footer": ("tool", "emails"),
     # The bridge's pages.
     "ats-bridge-admin-fund-waiting": ("num_waiting",),
     "ats-bridge-admin-waiver-asked": ("date",),

@@ -3,8 +3,11 @@
 `serve` is the service the hosting server runs (deploy/systemd/ats-runtime.service):
 the API `toolforge jobs` talks to, and the controller that brings Slurm to the store,
 while it holds the controller's lease; a second `serve` answers the API too and takes
-the lease over when the first stops or dies. `reconcile` says what differs between the
-store and Slurm, and with `--fix` makes one pass.
+the lease over when the first stops or dies. With a `[mail]` relay, the controller
+queues the mails jobs ask for (`--emails`) and every `serve` sends the outbox's due
+mails every few seconds (each mail is claimed by one sender: two never send one
+twice). `reconcile` says what differs between the store and Slurm, and with `--fix`
+makes one pass.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from dataclasses import replace
 from typing import Any
 
 from ats.commands.provision import _Stop
-from ats.config import Config
+from ats.config import Config, secret
 from ats.failures import UsageError
 
 LEASE = "runtime controller"
 LEASE_TTL = 15.0  # seconds: a controller that died elsewhere is replaced after this
+MAIL_INTERVAL = 5.0  # seconds between two looks at the mail outbox
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -86,8 +90,10 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
         config = replace(config, runtime=replace(config.runtime, log_root=args.log_root))
     settings = config.runtime
     host, port = _address(args.listen or settings.api_listen)
+    password = _mail_password(config)
     stop = _Stop().install()
     controller = _ControllerThread(config, stop)
+    mailer = _MailThread(config, password, stop) if config.mail.relay else None
     credentials = Credentials(
         socket=settings.munge_socket or None,
         uid_range=(config.provisioning.uid_min, config.provisioning.uid_max),
@@ -102,6 +108,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
                 policy=_policy(config),
                 log_root=settings.log_root,
                 wake=controller.wake.set,
+                mail_relay=bool(config.mail.relay),
             ),
         )
     except OSError as error:
@@ -109,6 +116,8 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     api = threading.Thread(target=server.serve_forever, name="runtime-api", daemon=True)
     api.start()
     controller.start()
+    if mailer is not None:
+        mailer.start()
     print(f"runtime: serving toolforge jobs on http://{host}:{server.server_port}/", flush=True)
     try:
         while not stop.wait(0.5) and controller.is_alive():
@@ -117,6 +126,8 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
         server.shutdown()
         server.server_close()
         controller.join(timeout=30)
+        if mailer is not None:
+            mailer.join(timeout=config.mail.timeout * 3)
     if controller.failure:
         raise controller.failure
     print(f"runtime: stopped on {stop.by or 'request'}", file=sys.stderr)
@@ -140,7 +151,12 @@ class _ControllerThread(threading.Thread):
 
         try:
             store = _store(self.config)
-            controller = Controller(store, _slurm(self.config), _placement(self.config))
+            controller = Controller(
+                store,
+                _slurm(self.config),
+                _placement(self.config),
+                notice=_notice(store, self.config),
+            )
             controller.wake = self.wake
             lease = ClerkLease(store, LEASE, ttl=LEASE_TTL)
             while not self.stop.is_set():
@@ -155,6 +171,38 @@ class _ControllerThread(threading.Thread):
             lease.release()
         except BaseException as error:  # told by the main thread
             self.failure = error
+
+
+class _MailThread(threading.Thread):
+    """Sends the outbox's due mails every few seconds, on a store of its own, until
+    stopped (whether or not this process holds the controller's lease)."""
+
+    def __init__(self, config: Config, password: str, stop: _Stop) -> None:
+        super().__init__(name="runtime-mail", daemon=True)
+        self.config = config
+        self.password = password
+        self.stop = stop
+
+    def run(self) -> None:
+        from membership.store import StoreError
+        from runtime.mail import MailSender
+
+        log = logging.getLogger(__name__)
+        sender = MailSender(self.config.mail, password=self.password)
+        store = None
+        try:
+            while not self.stop.wait(MAIL_INTERVAL):
+                try:
+                    store = store or _store(self.config)
+                    while sender.send_due(store) == sender.batch:
+                        pass  # a full batch went: more may be due
+                except StoreError as error:
+                    log.warning("mail: %s", error)
+                except Exception:  # a bug: said with its traceback, the jobs keep running
+                    log.exception("mail: sending the outbox failed")
+        finally:
+            if store is not None:
+                store.close()
 
 
 class _Event:
@@ -172,7 +220,9 @@ def _reconcile(args: argparse.Namespace, config: Config) -> int:
     from runtime.controller import Controller
 
     with contextlib.closing(_store(config)) as store:
-        controller = Controller(store, _slurm(config), _placement(config))
+        controller = Controller(
+            store, _slurm(config), _placement(config), notice=_notice(store, config)
+        )
         drift = controller.drift()
         for line in drift:
             print(line)
@@ -245,6 +295,19 @@ def _placement(config: Config) -> Any:
     from runtime.placement import placement
 
     return placement(_policy(config), log_root=config.runtime.log_root)
+
+
+def _notice(store: Any, config: Config) -> Any:
+    """The controller's notice: queue the mails jobs ask for when there is a relay."""
+    from runtime.controller import no_notice
+    from runtime.mail import notices
+
+    return notices(store, config.mail) if config.mail.relay else no_notice
+
+
+def _mail_password(config: Config) -> str:
+    """The relay's password, when [mail] logs in (missing: said before serving)."""
+    return secret("ATS_MAIL_PASSWORD") if config.mail.relay and config.mail.username else ""
 
 
 def _home_of(tool: str) -> str:

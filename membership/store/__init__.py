@@ -14,7 +14,8 @@ ledger and fund actions (`money.py`), waivers (`waivers.py`), provisioning jobs
 (`jobs.py`), shell accounts and tools' maintainers (`accounts.py`), renewal reminders
 and their claims (`reminders.py`), suspensions (`suspensions.py`), the clerk's lease on
 a page (`leases.py`), members' standing (`standing.py`), retention (`retention.py`),
-and tools' jobs (`tool_jobs.py`). import-linter keeps the rooms independent of one another.
+tools' jobs (`tool_jobs.py`) and the mails about them (`tool_job_mails.py`). import-linter
+keeps the rooms independent of one another.
 Rows come back as the dataclasses of `membership/records.py`. `Store` gathers the rooms behind
 one connection, so a caller opens one `Store` and uses any of them; a transaction
 (`with store.transaction():`) spans rooms.
@@ -38,6 +39,7 @@ from membership.store.schema import MIGRATIONS, migrations
 from membership.store.sessions import SessionsRoom
 from membership.store.standing import StandingRoom
 from membership.store.suspensions import SuspensionsRoom
+from membership.store.tool_job_mails import ToolJobMailsRoom
 from membership.store.tool_jobs import ToolJobsRoom
 from membership.store.waivers import WaiversRoom
 from membership.storefaults import NewerStoreError, StoreBusy, StoreError
@@ -61,6 +63,7 @@ class Store(
     RetentionRoom,
     StandingRoom,
     ToolJobsRoom,
+    ToolJobMailsRoom,
     StoreConnection,
 ):
     """One connection to the shared database, with every room's methods."""

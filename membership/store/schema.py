@@ -43,6 +43,7 @@ STEPS: tuple[tuple[str, Callable[[Database], None]], ...] = (
     ("0016_member_leases", schema_jobs.member_leases),
     ("0017_tool_maintainers", schema_jobs.tool_maintainers),
     ("0018_tool_jobs", schema_runtime.tool_jobs),
+    ("0019_tool_job_mails", schema_runtime.tool_job_mails),
 )
 
 MIGRATIONS: tuple[str, ...] = tuple(name for name, _ in STEPS)

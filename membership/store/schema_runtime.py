@@ -1,4 +1,4 @@
-"""Migrations of the runtime: tools' jobs (0018).
+"""Migrations of the runtime: tools' jobs (0018) and the mails about them (0019).
 
 Each function is one named step of `schema.STEPS` and stays as it was first written.
 """
@@ -41,3 +41,38 @@ def tool_jobs(db: Database) -> None:
         not_null={"spec", "generation", "run", "state", "created_at", "updated_at"},
         defaults={"generation": 1, "run": 0, "attempts": 0, "quick_exits": 0},
     )
+
+
+def tool_job_mails(db: Database) -> None:
+    # The outbox of mails about tools' jobs (`--emails`): written in the transaction that
+    # records the run's start or end, so a mail is queued exactly when its event is
+    # recorded; the unique key keeps one event from being queued twice. A sender claims
+    # due mails (`claimed_by`, `claim_until`: a sender killed mid-send leaves them to be
+    # claimed again once the claim lapses), then marks each sent, or queued again after
+    # a back-off, or failed after its last attempt. `recipients` is a JSON list.
+    db.table("tool_job_mails").create(
+        {
+            "id": int,
+            "tool": str,
+            "job": str,
+            "run_key": str,  # which run of which definition of the job
+            "event": str,  # started | ended
+            "recipients": str,
+            "subject": str,
+            "body": str,
+            "state": str,  # queued | sending | sent | failed
+            "attempts": int,
+            "next_attempt_at": str,
+            "claimed_by": str,
+            "claim_until": str,
+            "last_error": str,
+            "created_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        not_null={"tool", "job", "run_key", "event", "recipients", "subject", "body", "state"}
+        | {"attempts", "next_attempt_at", "created_at"},
+        defaults={"attempts": 0},
+    )
+    db.table("tool_job_mails").create_index(["tool", "job", "run_key", "event"], unique=True)
+    db.table("tool_job_mails").create_index(["state", "next_attempt_at"])

@@ -177,6 +177,47 @@ def test_wrong_types_and_values(tmp_path: Path, section: str, line: str, expecte
     assert expected in error_of(tmp_path, with_keys(section, line))
 
 
+MAIL = 'relay = "mail.example"\nsender = "tools@toolserver.example"\nrecipient_domain = "toolserver.example"'
+
+
+def test_mail_is_off_unless_a_relay_is_set(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, REQUIRED_ONLY)).mail.relay == ""
+    mail = load_config(write(tmp_path, with_keys("mail", MAIL))).mail
+    assert (mail.relay, mail.port, mail.starttls, mail.timeout) == ("mail.example", 25, False, 30.0)
+    assert (mail.sender, mail.recipient_domain) == (
+        "tools@toolserver.example",
+        "toolserver.example",
+    )
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        (MAIL.replace('sender = "tools@toolserver.example"', ""), "[mail] sender must be set"),
+        (
+            MAIL.replace('recipient_domain = "toolserver.example"', ""),
+            "[mail] recipient_domain must be set",
+        ),
+        (MAIL.replace("tools@toolserver.example", "Tools <t@x.example>"), "[mail] sender must be"),
+        (MAIL.replace("tools@toolserver.example", "toolserver.example"), "[mail] sender must be"),
+        (MAIL.replace('= "toolserver.example"', '= "a@b.example"'), "recipient_domain must be"),
+        (MAIL + '\nusername = "ats"', "[mail] username is set without starttls"),
+        (MAIL + "\nport = 0", "[mail] port must be at least 1"),
+        (MAIL + '\npassword = "x"', "[mail] unknown key 'password'"),
+    ],
+)
+def test_mail_settings_that_cannot_work_are_refused(
+    tmp_path: Path, lines: str, expected: str
+) -> None:
+    assert expected in error_of(tmp_path, with_keys("mail", lines))
+
+
+def test_a_relay_login_over_starttls_is_taken(tmp_path: Path) -> None:
+    lines = MAIL + '\nusername = "ats"\nstarttls = true\nport = 587'
+    mail = load_config(write(tmp_path, with_keys("mail", lines))).mail
+    assert (mail.username, mail.starttls, mail.port) == ("ats", True, 587)
+
+
 def test_a_section_must_be_a_table(tmp_path: Path) -> None:
     assert "[store] must be a table of keys" in error_of(tmp_path, 'store = "x"\n' + REQUIRED_ONLY)
 

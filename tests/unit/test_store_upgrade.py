@@ -94,6 +94,9 @@ ROWS: dict[str, dict[str, Any]] = {
     "fund_actions": {"id": 1, "form_id": "f1", "kind": "transfer", "amount": 1000}
     | {"currency": "USD", "on_date": "2025-01-03", "note": "", "member": ""}
     | {"proposed_by": "Admin", "proposed_at": AT, "status": "proposed"},
+    "tool_job_mails": {"id": 1, "tool": "bot", "job": "feed", "run_key": "1.1", "event": "ended"}
+    | {"recipients": '["alice@ts.example"]', "subject": "s", "body": "b", "state": "sent"}
+    | {"attempts": 1, "next_attempt_at": AT, "created_at": AT, "sent_at": AT},
 }
 
 OLDER = schema.MIGRATIONS[1:]  # stopping before each of these leaves an older store
