@@ -48,9 +48,15 @@ class Site:
         return account.uid
 
 
-def open_site(extra: tuple[str, ...] = (), *, uid_range: tuple[int, int] = (10000, 59999)) -> Site:
+def open_site(
+    extra: tuple[str, ...] = (),
+    *,
+    uid_range: tuple[int, int] = (10000, 59999),
+    config_extra: str = "",
+) -> Site:
     """The site; `uid_range` is its directory's (a site whose range no other site's
-    overlaps may run beside them: each host's session guard looks at its range only)."""
+    overlaps may run beside them: each host's session guard looks at its range only);
+    `config_extra`, more sections of its configuration (TOML)."""
     folder = Path(tempfile.mkdtemp(prefix="ats-holds-"))
     folder.chmod(0o711)  # slapd (as openldap) reaches its folders through it
     provider = Slapd.start(folder / "provider", database_extra=provider_settings())
@@ -73,6 +79,8 @@ def open_site(extra: tuple[str, ...] = (), *, uid_range: tuple[int, int] = (1000
     provision_tool(store, ldap, "mytool", ["Alice", "Bob"], by="test")
     low, high = uid_range
     config = ats_config(folder, provider, tool_home_root='"/home/tools"', uid_min=low, uid_max=high)
+    if config_extra:
+        config.write_text(config.read_text() + config_extra)
     site = Site(folder, provider, store, ldap, config, ssh, [], 0)
     started = ats(config, "devhost", "start", "--dir", str(site.host), password=provider.password)
     try:

@@ -32,6 +32,7 @@ from devtools.ports import free_port
 from provisioning.worker import provision_tool
 from tests.integration.journey import etc_snapshot
 from tests.integration.loginhost_site import Site, close_site, open_site, processes
+from tests.integration.smtp_relay import Relay
 from tests.waiting import wait_until
 
 # The site's directory gives uids no login-host test gives (theirs are 10000-59999), so
@@ -55,8 +56,9 @@ KEPT = (
 class Jobs:
     """The site, with its jobs service's second copy and the moment it began."""
 
-    def __init__(self, site: Site) -> None:
+    def __init__(self, site: Site, relay: Relay) -> None:
         self.site = site
+        self.relay = relay
         self.began = time.time()
         self.standby: subprocess.Popen[bytes] | None = None
         self.restarted: subprocess.Popen[bytes] | None = None
@@ -110,9 +112,18 @@ class Jobs:
 @pytest.fixture(scope="module")
 def jobs() -> Iterator[Jobs]:
     before = etc_snapshot()
-    site = open_site(extra=("carol",), uid_range=UIDS)
+    relay = Relay(free_port())
+    relay.start()
+    mail = f"""
+[mail]
+relay = "127.0.0.1"
+port = {relay.port}
+sender = "tools@ts.example"
+recipient_domain = "ts.example"
+"""
+    site = open_site(extra=("carol",), uid_range=UIDS, config_extra=mail)
     provision_tool(site.store, site.ldap, "othertool", ["Bob"], by="test")
-    opened = Jobs(site)
+    opened = Jobs(site, relay)
     try:
         opened.start_standby()
         # A schedule that fires every minute while the module runs (checked last).
@@ -130,6 +141,7 @@ def jobs() -> Iterator[Jobs]:
                 process.terminate()
                 process.wait(timeout=30)
         close_site(site)
+        relay.stop()
     assert etc_snapshot() == before
 
 
@@ -171,8 +183,19 @@ def test_bad_input_is_refused_and_creates_nothing(jobs: Jobs) -> None:
 def test_a_failing_job_is_retried_and_wait_says_it_failed(jobs: Jobs) -> None:
     ran = jobs.tf("run", "flaky", "--command", "echo try >> tries.txt; exit 3", "--retry", "2")
     assert ran.returncode == 0
-    waited = jobs.tf("run", "flaky2", "--command", "exit 4", "--wait")
+    waited = jobs.tf("run", "flaky2", "--command", "exit 4", "--wait", "--emails", "onfailure")
     assert waited.returncode == 1 and "Failed" in waited.stdout, waited.stdout + waited.stderr
+    # Its maintainers are mailed through the chapter's relay, once each.
+    mails = wait_until(
+        lambda: [m for m in jobs.relay.inbox.received if "flaky2" in str(m[2]["Subject"])],
+        30,
+        what=lambda: (
+            f"the failure's mail: outbox {jobs.site.store.tool_job_mails()}, "
+            f"received {jobs.relay.inbox.received}"
+        ),
+    )
+    assert sorted(to for _, tos, _ in mails for to in tos) == ["alice@ts.example", "bob@ts.example"]
+    assert "exit code 4" in mails[0][2].get_content()
     wait_until(lambda: "| Status:     | Failed" in jobs.show("flaky"), 60, what="flaky failing")
     assert jobs.file("tries.txt") == "try\n" * 3
     assert "exit code 3" in jobs.show("flaky")
