@@ -73,8 +73,8 @@ class Jobs:
         command = " ".join(shlex.quote(word) for word in ("toolforge", "jobs", *words))
         return self.site.ssh.run(user, f"become {tool} {command}" if tool else command)
 
-    def ok(self, *words: str, tool: str = TOOL) -> str:
-        done = self.tf(*words, tool=tool)
+    def ok(self, *words: str, user: str = "alice", tool: str = TOOL) -> str:
+        done = self.tf(*words, user=user, tool=tool)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
@@ -281,6 +281,24 @@ def test_load_adds_changes_and_deletes_to_match_the_file(jobs: Jobs) -> None:
     listed = jobs.ok("list")
     assert " one " in listed and " two " not in listed and " tick " in listed
     jobs.ok("delete", "one")
+
+
+def test_restart_images_and_flush(jobs: Jobs) -> None:
+    before = _slurm_job_of_loop(jobs)
+    assert before and jobs.ok("restart", "loop") == ""
+    wait_until(
+        lambda: _slurm_job_of_loop(jobs) not in ("", before), 20, what="loop in a new Slurm job"
+    )
+    missing = jobs.tf("restart", "nope")
+    assert missing.returncode == 1 and "job 'nope' does not exist" in missing.stderr
+    images = jobs.ok("images")
+    assert "bookworm" in images and "python3.11" in images and "php8.2" in images
+    # Flushed: every job of the tool goes (another tool's, which has none of mytool's).
+    for name in ("a", "b"):
+        jobs.ok("run", name, "--command", "true", user="bob", tool="othertool")
+    assert jobs.tf("flush", user="bob", tool="othertool").returncode == 0
+    assert jobs.tf("list", user="bob", tool="othertool").stdout == ""
+    assert " loop " in jobs.ok("list")
 
 
 def test_others_can_neither_see_nor_touch_the_jobs(jobs: Jobs) -> None:
