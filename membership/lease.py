@@ -55,10 +55,10 @@ class Holder:
 class LeaseHeld(Refusal, RuntimeError):
     """Another live clerk holds the lease; the message names it."""
 
-    def __init__(self, page: str, holder: Holder, waited: float) -> None:
+    def __init__(self, page: str, holder: Holder, waited: float, role: str = "clerk") -> None:
         self.holder = holder
         super().__init__(
-            f"another clerk is working on {page}: {holder.describe()} (its lease runs "
+            f"another {role} is working on {page}: {holder.describe()} (its lease runs "
             f"until {_clock_time(holder.expires_at)} unless renewed); gave up after "
             f"waiting {waited:.0f} s (--wait)"
         )
@@ -80,7 +80,9 @@ def pid_alive(pid: int) -> bool:
 
 
 class ClerkLease:
-    """This process's claim on one page's lease in `store`."""
+    """This process's claim on one page's lease in `store`. Another service that must run
+    once at a time takes the same kind of lease under a name and `role` of its own (the
+    runtime's controller: `ClerkLease(store, "tools' jobs", role="runtime controller")`)."""
 
     def __init__(
         self,
@@ -92,10 +94,12 @@ class ClerkLease:
         pid: int | None = None,
         alive: Callable[[int], bool] = pid_alive,
         sleep: Callable[[float], None] = time.sleep,
+        role: str = "clerk",
     ) -> None:
         self.store = store
         self.page = page
-        self.name = lease_name(page)
+        self.role = role
+        self.name = lease_name(page) if role == "clerk" else f"{role}:{page}"
         self.ttl = ttl
         self.host = host or socket.gethostname()
         self.pid = pid or os.getpid()
@@ -137,7 +141,7 @@ class ClerkLease:
                 return
             waited = time.monotonic() - started
             if waited >= wait:
-                raise LeaseHeld(self.page, holder, waited)
+                raise LeaseHeld(self.page, holder, waited, self.role)
             self._sleep(min(POLL, wait - waited))
 
     def renew(self, *, force: bool = False) -> None:
@@ -153,7 +157,7 @@ class ClerkLease:
             if row and row.holder not in (None, self.token):
                 self._renewed_at = None
                 raise LeaseLost(
-                    f"another clerk took over {self.page} ({_holder(row).describe()}): "
+                    f"another {self.role} took over {self.page} ({_holder(row).describe()}): "
                     "this one stopped renewing its lease in time"
                 )
             self.store.hold_clerk_lease(

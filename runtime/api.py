@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import pwd
+import re
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ class Credentials:
     def caller(self, credential: bytes) -> tuple[Caller, dict[str, Any]]:
         """The tool that made `credential`, and its request; NotAllowed if it is no
         valid credential of a tool's user."""
-        command = ["unmunge", "--numeric"]
+        command = ["unmunge"]
         if self.socket:
             command.append(f"--socket={self.socket}")
         try:
@@ -72,16 +73,24 @@ class Credentials:
         except (OSError, subprocess.TimeoutExpired) as error:
             raise Refusal(f"MUNGE cannot decode the request here: {error}") from None
         if done.returncode != 0:
+            # unmunge says why on stderr, or in the STATUS line of its metadata.
             said = done.stderr.decode(errors="replace").strip().splitlines()
-            raise NotAllowed(f"the request's credential was refused: {said[-1] if said else '?'}")
+            status = [
+                line.split(":", 1)[1].strip()
+                for line in done.stdout.decode(errors="replace").splitlines()
+                if line.startswith("STATUS:")
+            ]
+            why = (said or status or ["MUNGE gave no reason"])[-1].removeprefix("unmunge: ")
+            raise NotAllowed(f"the request's credential was refused: {why}")
         head, _, payload = done.stdout.partition(b"\n\n")
         metadata = dict(
             line.split(":", 1) for line in head.decode(errors="replace").splitlines() if ":" in line
         )
-        try:
-            uid = int(metadata["UID"].strip().split()[0])
-        except (KeyError, ValueError, IndexError):
-            raise NotAllowed("the request's credential names no uid") from None
+        # "UID: name (number)"; the number is what MUNGE vouches for.
+        found = re.search(r"\((\d+)\)\s*$", metadata.get("UID", ""))
+        if found is None:
+            raise NotAllowed("the request's credential names no uid")
+        uid = int(found.group(1))
         low, high = self.uid_range
         try:
             user = pwd.getpwuid(uid).pw_name

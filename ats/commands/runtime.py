@@ -24,7 +24,8 @@ from ats.commands.provision import _Stop
 from ats.config import Config, secret
 from ats.failures import UsageError
 
-LEASE = "runtime controller"
+LEASE = "tools' jobs"
+ROLE = "runtime controller"
 LEASE_TTL = 15.0  # seconds: a controller that died elsewhere is replaced after this
 MAIL_INTERVAL = 5.0  # seconds between two looks at the mail outbox
 
@@ -158,7 +159,7 @@ class _ControllerThread(threading.Thread):
                 notice=_notice(store, self.config),
             )
             controller.wake = self.wake
-            lease = ClerkLease(store, LEASE, ttl=LEASE_TTL)
+            lease = ClerkLease(store, LEASE, ttl=LEASE_TTL, role=ROLE)
             while not self.stop.is_set():
                 if lease.try_acquire() is not None:
                     self.stop.wait(LEASE_TTL / 4)
@@ -231,7 +232,7 @@ def _reconcile(args: argparse.Namespace, config: Config) -> int:
             return 0
         if not args.fix:
             return 1
-        lease = ClerkLease(store, LEASE, ttl=LEASE_TTL)
+        lease = ClerkLease(store, LEASE, ttl=LEASE_TTL, role=ROLE)
         lease.acquire(wait=LEASE_TTL)
         try:
             done = controller.converge()
