@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -258,6 +259,15 @@ def test_output_without_files_is_shown_by_logs(jobs: Jobs) -> None:
     assert jobs.ok("logs", "quiet") == "kept aside\n"
     assert "| File log:   | no" in jobs.show("quiet")
     jobs.ok("delete", "quiet")
+    # One file for both (relative to the home): no .err file appears.
+    both = ["-o", "logs/both.log", "-e", "logs/both.log", "--command", "echo out; echo err >&2"]
+    (jobs.home / "logs").mkdir(exist_ok=True)
+    shutil.chown(jobs.home / "logs", jobs.site.tool_uid(), jobs.site.tool_uid())
+    assert jobs.tf("run", "both", *both, "--wait").returncode == 0
+    assert sorted(jobs.file("logs/both.log").split()) == ["err", "out"]
+    assert not list(jobs.home.glob("both.*"))
+    assert "| Output log: | /home/tools/mytool/logs/both.log" in jobs.show("both")
+    jobs.ok("delete", "both")
 
 
 def test_load_adds_changes_and_deletes_to_match_the_file(jobs: Jobs) -> None:
