@@ -256,6 +256,32 @@ class MailSettings:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class WebSettings:
+    """The front door: every tool's web service at https://TOOL.DOMAIN/."""
+
+    domain: str = setting(
+        "", help="the chapter's domain: tools answer at TOOL.DOMAIN (empty: no web)"
+    )
+    https_port: int = setting(443, minimum=1, help="the front door's HTTPS port")
+    admin: str = setting(
+        "127.0.0.1:2019", help="HOST:PORT of Caddy's admin API, which the jobs service configures"
+    )
+    tls_cert: str = setting(
+        "", help="the certificate (a wildcard for *.DOMAIN; empty: Caddy's internal CA)"
+    )
+    tls_key: str = setting("", help="its private key")
+    socket_root: str = setting(
+        "/run/ats-web",
+        help="a folder per tool holding its web service's socket (the tool's, group caddy)",
+    )
+
+    def url(self, tool: str) -> str:
+        """The tool's address."""
+        port = "" if self.https_port == 443 else f":{self.https_port}"
+        return f"https://{tool}.{self.domain}{port}/"
+
+
 Settings = (
     WikiSettings
     | BotSettings
@@ -264,6 +290,7 @@ Settings = (
     | ProvisioningSettings
     | RuntimeSettings
     | MailSettings
+    | WebSettings
 )
 S = TypeVar(
     "S",
@@ -274,6 +301,7 @@ S = TypeVar(
     ProvisioningSettings,
     RuntimeSettings,
     MailSettings,
+    WebSettings,
 )
 
 SECTIONS: dict[str, type[Settings]] = {
@@ -284,6 +312,7 @@ SECTIONS: dict[str, type[Settings]] = {
     "provisioning": ProvisioningSettings,
     "runtime": RuntimeSettings,
     "mail": MailSettings,
+    "web": WebSettings,
 }
 # Every section and the keys it may hold, in the order `ats config keys` lists them.
 SCHEMA: dict[str, tuple[str, ...]] = {
@@ -298,7 +327,7 @@ SECRETS = {
     "ATS_MAIL_PASSWORD": "the password of [mail] username at the mail relay",
 }
 # Keys holding a path: relative to the file's folder, not to the current directory.
-PATH_KEYS = ("path", "workdir", "root", "slurm_conf", "policy")
+PATH_KEYS = ("path", "workdir", "root", "slurm_conf", "policy", "tls_cert", "tls_key")
 
 
 class ConfigError(ValueError):
@@ -316,6 +345,7 @@ class Config:
     policy: EligibilityPolicy
     runtime: RuntimeSettings = RuntimeSettings()
     mail: MailSettings = MailSettings()
+    web: WebSettings = WebSettings()
 
     @property
     def store_path(self) -> Path:
@@ -362,6 +392,7 @@ def config_from_mapping(data: Mapping[str, Any], path: Path | None = None) -> Co
         policy=_policy(where, data.get("policy", {})),
         runtime=section("runtime", RuntimeSettings),
         mail=section("mail", MailSettings),
+        web=section("web", WebSettings),
     )
     _check_values(where, config)
     return config

@@ -73,6 +73,7 @@ class JobView:
     # Without file logs: where the controller keeps the output, readable by the tool, for
     # `logs`; empty when none is kept.
     log_paths: tuple[str, ...] = ()
+    since: str | None = None  # when the run now going started (ISO 8601), if one is
 
 
 # Toolforge's rule, from Kubernetes: a lower-case RFC 1123 subdomain, and at most 52

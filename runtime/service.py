@@ -6,7 +6,8 @@ change is one transaction of the store — the quota is checked again inside it,
 requests at once cannot pass it together — and then wakes the controller, which does
 the rest. A job is seen (`JobView`) as the controller last wrote it down: its status
 and hint, how its last run ended, and where its output goes. `handle` answers the API:
-`cli` runs `runtime.toolforge.answer` on the caller's words, `status` tells the client
+`cli` runs `runtime.toolforge.answer` (or, for `webservice …`,
+`runtime.webservice.web_answer`) on the caller's words, `status` tells the client
 waiting for a one-off job (`run --wait`) whether it finished.
 """
 
@@ -26,6 +27,7 @@ from runtime.logs import output_paths
 from runtime.policy import RuntimePolicy, check_quota
 from runtime.tables import job_table
 from runtime.toolforge import answer
+from runtime.webservice import web_answer
 
 UNSEEN = "Pending"  # the status of a job the controller has not looked at yet
 
@@ -41,8 +43,10 @@ class ToolJobs:
         log_root: str,
         wake: Callable[[], None] = lambda: None,
         mail_relay: bool = False,
+        web_url: str = "",
     ) -> None:
         self.store = store
+        self.web_url = web_url
         self._tool = tool
         self._home = home
         self._policy = policy
@@ -131,6 +135,7 @@ class ToolJobs:
             finished=spec.kind == "normal" and record.state in ("done", "failed"),
             failed=record.state == "failed",
             log_paths=() if spec.filelog else (out,),
+            since=record.started_at if record.state == "running" else None,
         )
 
     def _counted(self) -> list[JobSpec]:
@@ -167,8 +172,15 @@ class ToolJobs:
             return {"code": 2, "stderr": "ERROR: the request is malformed\n"}
         if not all(isinstance(word, str) for word in [*argv, *files, *files.values()]):
             return {"code": 2, "stderr": "ERROR: the request is malformed\n"}
-        prog = "toolforge-jobs" if request.get("prog") == "toolforge-jobs" else "toolforge"
-        said = answer(argv, self, files=files, prog=prog)
+        prog = str(request.get("prog"))
+        if argv[:1] == ["webservice"]:
+            if not self.web_url:
+                return {"code": 1, "stderr": "ERROR: the chapter runs no front door ([web])\n"}
+            web = "webservice" if prog == "webservice" else "toolforge"
+            said = web_answer(argv, self, url=self.web_url, prog=web)
+        else:
+            prog = "toolforge-jobs" if prog == "toolforge-jobs" else "toolforge"
+            said = answer(argv, self, files=files, prog=prog)
         return asdict(said) | {"read_logs": list(said.read_logs)}
 
 
@@ -180,6 +192,7 @@ def handler(
     log_root: str,
     wake: Callable[[], None],
     mail_relay: bool = False,
+    web_url: Callable[[str], str] = lambda tool: "",
 ) -> Callable[[Caller, Mapping[str, Any]], dict[str, Any]]:
     """The API's handler: each request on a store of its own (one per thread)."""
 
@@ -196,6 +209,7 @@ def handler(
                 log_root=log_root,
                 wake=wake,
                 mail_relay=mail_relay,
+                web_url=web_url(caller.tool),
             )
             return jobs.handle(request)
         finally:

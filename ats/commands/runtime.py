@@ -46,6 +46,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     serve.add_argument("--listen", metavar="HOST:PORT", help="instead of [runtime] api_listen")
     serve.add_argument("--log-root", metavar="DIR", help="instead of [runtime] log_root")
+    serve.add_argument("--web-admin", metavar="HOST:PORT", help="instead of [web] admin")
+    serve.add_argument("--web-port", type=int, metavar="PORT", help="instead of [web] https_port")
+    serve.add_argument("--socket-root", metavar="DIR", help="instead of [web] socket_root")
     serve.set_defaults(run=_serve, needs_config=True)
     reconcile = runtime_commands.add_parser(
         "reconcile",
@@ -89,6 +92,16 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
 
     if args.log_root:
         config = replace(config, runtime=replace(config.runtime, log_root=args.log_root))
+    web = {
+        key: value
+        for key, value in (
+            ("admin", args.web_admin),
+            ("https_port", args.web_port),
+            ("socket_root", args.socket_root),
+        )
+        if value
+    }
+    config = replace(config, web=replace(config.web, **web))
     settings = config.runtime
     host, port = _address(args.listen or settings.api_listen)
     password = _mail_password(config)
@@ -110,6 +123,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
                 log_root=settings.log_root,
                 wake=controller.wake.set,
                 mail_relay=bool(config.mail.relay),
+                web_url=config.web.url if config.web.domain else lambda tool: "",
             ),
         )
     except OSError as error:
@@ -295,7 +309,8 @@ def _slurm(config: Config) -> Any:
 def _placement(config: Config) -> Any:
     from runtime.placement import placement
 
-    return placement(_policy(config), log_root=config.runtime.log_root)
+    socket_root = config.web.socket_root if config.web.domain else ""
+    return placement(_policy(config), log_root=config.runtime.log_root, socket_root=socket_root)
 
 
 def _notice(store: Any, config: Config) -> Any:

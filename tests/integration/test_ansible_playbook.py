@@ -36,6 +36,8 @@ COPIED = {
     "usr/local/bin/become": 0o755,
     "usr/local/bin/toolforge": 0o755,
     "usr/local/bin/toolforge-jobs": 0o755,
+    "usr/local/bin/webservice": 0o755,
+    "usr/local/bin/ats-webservice": 0o755,
     "usr/local/sbin/ats-tool-home": 0o755,
     "usr/local/sbin/ats-authorized-keys": 0o755,
     "usr/local/sbin/ats-session-guard": 0o755,
