@@ -264,6 +264,17 @@ class WebSettings:
         "", help="the chapter's domain: tools answer at TOOL.DOMAIN (empty: no web)"
     )
     https_port: int = setting(443, minimum=1, help="the front door's HTTPS port")
+    http_port: int = setting(
+        80, minimum=0, help="its plain HTTP port, which redirects to HTTPS (0: none)"
+    )
+    listen: str = setting("", help="the address the front door listens on (empty: every one)")
+    storage: str = setting(
+        "/var/lib/caddy/.local/share/caddy",
+        help="Caddy's data folder (its certificates; the internal CA without tls_cert)",
+    )
+    access_log: str = setting(
+        "", help="Caddy's access log, without visitors' addresses (empty: none)"
+    )
     admin: str = setting(
         "127.0.0.1:2019", help="HOST:PORT of Caddy's admin API, which the jobs service configures"
     )
@@ -327,7 +338,7 @@ SECRETS = {
     "ATS_MAIL_PASSWORD": "the password of [mail] username at the mail relay",
 }
 # Keys holding a path: relative to the file's folder, not to the current directory.
-PATH_KEYS = ("path", "workdir", "root", "slurm_conf", "policy", "tls_cert", "tls_key")
+PATH_KEYS = ("path", "workdir", "root", "slurm_conf", "policy", "tls_cert", "tls_key", "access_log")
 
 
 class ConfigError(ValueError):

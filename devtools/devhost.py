@@ -37,11 +37,12 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from devtools.devcaddy import DevCaddy, DevCaddyError
 from devtools.devslurm import DevSlurm, DevSlurmError, new_node_name
 from devtools.ports import free_port
 
@@ -118,6 +119,8 @@ class State:
     slurm_conf: str = ""  # SLURM_CONF for client commands (inside: /etc/slurm/slurm.conf too)
     runtime_pid: int = 0  # the jobs service (`ats runtime serve`), inside
     runtime_port: int = 0
+    web_port: int = 0  # the front door's HTTPS port on 127.0.0.1, when it runs
+    web_domain: str = ""
 
 
 class DevHost:
@@ -151,6 +154,7 @@ class DevHost:
         tool_home_root: str,
         host_password: str,
         runtime: tuple[list[str], int] | None = None,
+        front_door: Mapping[str, Any] | None = None,
     ) -> State:
         """Lay the host out under the folder and start the replica, SSSD (binding with
         `host_password`), sshd and the session guard."""
@@ -181,6 +185,8 @@ class DevHost:
             self.state_file.write_text(json.dumps(asdict(state)))
             self._wait_ready(state)
             self._start_slurm(state)
+            if front_door is not None:
+                self._start_front_door(state, front_door)
             if runtime is not None:
                 self._start_runtime(state, *runtime)
         except BaseException:
@@ -328,6 +334,23 @@ class DevHost:
         )
         self.state_file.write_text(json.dumps(asdict(state)))
 
+    def front_door(self) -> DevCaddy:
+        """The login host's front door (under FOLDER/caddy)."""
+        return DevCaddy(self.folder / "caddy")
+
+    def _start_front_door(self, state: State, config: Mapping[str, Any]) -> None:
+        """Caddy, as its own user, inside (where the tools' sockets are), with `config`
+        (its admin API and HTTPS on loopback ports, its internal CA)."""
+        try:
+            self.front_door().start(config, self.enter(state))
+        except DevCaddyError as error:
+            raise DevHostError(str(error)) from None
+        server = config["apps"]["http"]["servers"]["front"]
+        state.web_port = int(str(server["listen"][0]).rsplit(":", 1)[1])
+        policies = config["apps"]["tls"]["automation"]["policies"]
+        state.web_domain = str(policies[0]["subjects"][0]).removeprefix("*.")
+        self.state_file.write_text(json.dumps(asdict(state)))
+
     def _start_runtime(self, state: State, command: list[str], port: int) -> None:
         """Start the jobs service (`command`, listening on `port`) inside, where the
         tools' users resolve and Slurm's and MUNGE's clients find their node."""
@@ -359,6 +382,7 @@ class DevHost:
         # namespace's end would leave on the machine.
         if state is not None and state.runtime_pid and _alive(state.runtime_pid):
             _end(state.runtime_pid)
+        self.front_door().stop()
         slurm = self.slurm(state).stop()
         if state is None:
             return slurm

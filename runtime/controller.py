@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from membership.maintainers import maintainers_of, tool_requests
 from membership.records import ToolJobRecord
+from policies.errors import Refusal
 from runtime.decisions import Step, decide
 from runtime.jobspec import JobSpec
 from runtime.slurm import Mark, Slurm, SlurmError, SlurmJob, Submission
@@ -69,9 +70,13 @@ class Controller:
         *,
         tool_user: Callable[[str], str] = lambda tool: f"tools.{tool}",
         notice: Notice = no_notice,
+        after_pass: Callable[[], None] | None = None,
     ) -> None:
+        """`after_pass`: what else is brought to the store after each pass (the front
+        door's routes); a refusal from it is logged, and the next pass tries again."""
         self.store = store
         self.notice = notice
+        self.after_pass = after_pass
         self.slurm = slurm
         self.placement = placement
         self.tool_user = tool_user
@@ -187,6 +192,11 @@ class Controller:
                 self.converge()
             except SlurmError as error:
                 log.warning("Slurm: %s", error)
+            if self.after_pass is not None:
+                try:
+                    self.after_pass()
+                except Refusal as error:
+                    log.warning("%s", error)
             self.wake.wait(interval)
             self.wake.clear()
 

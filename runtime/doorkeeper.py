@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from runtime.frontdoor import (
@@ -29,6 +29,7 @@ from runtime.frontdoor import (
     tool_route,
     with_routes,
 )
+from runtime.placement import WEB_JOB, socket_path
 
 log = logging.getLogger(__name__)
 
@@ -122,3 +123,17 @@ def _whole_drift(
     if twice:
         return f"the front door has a route twice ({', '.join(twice)}): the whole to load"
     return ""
+
+
+def web_routes(store: Any, socket_root: str, stopped: Mapping[str, str]) -> list[Route]:
+    """The route every tool of the chapter should have: to its web service's socket
+    while its job `webservice` runs, else the stopped page (a tool that may not run,
+    `stopped`, too)."""
+    routes = []
+    for account in store.accounts("tool"):
+        tool = account.owner
+        job = store.tool_job(tool, WEB_JOB)
+        up = job is not None and job.state == "running" and job.status == "Running"
+        upstream = f"unix/{socket_path(socket_root, tool)}" if up and tool not in stopped else None
+        routes.append(Route(tool, upstream))
+    return routes

@@ -9,6 +9,7 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ats.commands.host import host_settings
 from ats.config import Config
@@ -51,6 +52,26 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         sub.set_defaults(run=_devhost, needs_config=config)
 
 
+def _front_door(config: Config, folder: Path) -> dict[str, Any] | None:
+    """The login host's front door (Caddy, on free loopback ports, its internal CA) when
+    the configuration names a domain: its settings and the configuration it starts with."""
+    if not config.web.domain:
+        return None
+    from devtools.devcaddy import DevCaddy
+    from devtools.ports import free_port
+    from runtime.frontdoor import FrontDoorSettings, base_config
+
+    settings = FrontDoorSettings(
+        domain=config.web.domain,
+        https_port=free_port(),
+        http_port=0,
+        admin=f"127.0.0.1:{free_port()}",
+        storage=str(DevCaddy(folder / "caddy").storage),
+        listen_host="127.0.0.1",
+    )
+    return {"settings": settings, "config": base_config(settings)}
+
+
 def _devhost(args: argparse.Namespace, config: Config | None) -> int:
     from devtools.devhost import DevHost, DevHostError, check_tool_home_root
 
@@ -72,6 +93,12 @@ def _devhost(args: argparse.Namespace, config: Config | None) -> int:
             # view of it (munge's socket is inside only, so clients run inside).
             print(f"slurm: node {state.slurm_node}, SLURM_CONF={state.slurm_conf}")
             print(f"as a tool: {enter} runuser -u tools.NAME -- sbatch --wrap COMMAND")
+        if state.web_port:
+            print(
+                f"front door: https://TOOL.{state.web_domain}:{state.web_port}/ on 127.0.0.1 "
+                f"(its CA: {host.folder / 'caddy'}; curl --resolve TOOL.{state.web_domain}:"
+                f"{state.web_port}:127.0.0.1)"
+            )
         if state.runtime_port:
             print(
                 f"jobs service: http://127.0.0.1:{state.runtime_port}/ (become TOOL, then "
@@ -124,6 +151,12 @@ def _devhost(args: argparse.Namespace, config: Config | None) -> int:
     runtime = [sys.executable, "-m", "ats.cli", "--config", str(config.path.resolve())]
     runtime += ["runtime", "serve", "--listen", f"127.0.0.1:{runtime_port}"]
     runtime += ["--log-root", str(host.folder / "joblogs")]
+    front_door = _front_door(config, host.folder)
+    if front_door is not None:
+        door = front_door["settings"]
+        runtime += ["--web-admin", door.admin, "--web-port", str(door.https_port)]
+        runtime += ["--web-storage", door.storage, "--web-listen", door.listen_host]
+        runtime += ["--web-http-port", "0"]
     try:
         files = render(settings)
     except RenderError as error:
@@ -136,6 +169,7 @@ def _devhost(args: argparse.Namespace, config: Config | None) -> int:
             tool_home_root=settings.tool_home_root,
             host_password=host_password,
             runtime=(runtime, runtime_port),
+            front_door=front_door["config"] if front_door else None,
         )
     except DevHostError as error:
         raise UsageError(str(error)) from None

@@ -24,6 +24,8 @@ from ats.commands.provision import _Stop
 from ats.config import Config, secret
 from ats.failures import UsageError
 
+log = logging.getLogger(__name__)
+
 LEASE = "tools' jobs"
 ROLE = "runtime controller"
 LEASE_TTL = 15.0  # seconds: a controller that died elsewhere is replaced after this
@@ -49,6 +51,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     serve.add_argument("--web-admin", metavar="HOST:PORT", help="instead of [web] admin")
     serve.add_argument("--web-port", type=int, metavar="PORT", help="instead of [web] https_port")
     serve.add_argument("--socket-root", metavar="DIR", help="instead of [web] socket_root")
+    serve.add_argument("--web-storage", metavar="DIR", help="instead of [web] storage")
+    serve.add_argument("--web-listen", metavar="ADDRESS", help="instead of [web] listen")
+    serve.add_argument(
+        "--web-http-port", type=int, metavar="PORT", help="instead of [web] http_port"
+    )
     serve.set_defaults(run=_serve, needs_config=True)
     reconcile = runtime_commands.add_parser(
         "reconcile",
@@ -90,6 +97,8 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     from runtime.api import Credentials, make_server
     from runtime.service import handler
 
+    # One line an event, on stderr (the journal); warnings from every part of it.
+    logging.basicConfig(level=logging.INFO, format="runtime: %(message)s")
     if args.log_root:
         config = replace(config, runtime=replace(config.runtime, log_root=args.log_root))
     web = {
@@ -98,8 +107,11 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
             ("admin", args.web_admin),
             ("https_port", args.web_port),
             ("socket_root", args.socket_root),
+            ("storage", args.web_storage),
+            ("listen", args.web_listen),
+            ("http_port", args.web_http_port),
         )
-        if value
+        if value is not None and value != ""
     }
     config = replace(config, web=replace(config.web, **web))
     settings = config.runtime
@@ -171,6 +183,7 @@ class _ControllerThread(threading.Thread):
                 _slurm(self.config),
                 _placement(self.config),
                 notice=_notice(store, self.config),
+                after_pass=_front_door_step(store, self.config),
             )
             controller.wake = self.wake
             lease = ClerkLease(store, LEASE, ttl=LEASE_TTL, role=ROLE)
@@ -178,7 +191,7 @@ class _ControllerThread(threading.Thread):
                 if lease.try_acquire() is not None:
                     self.stop.wait(LEASE_TTL / 4)
                     continue
-                logging.getLogger(__name__).info("runtime: holding the controller's lease")
+                log.info("holding the controller's lease")
                 try:
                     controller.serve(lease, _Event(self.stop))
                 except LeaseLost as lost:
@@ -311,6 +324,45 @@ def _placement(config: Config) -> Any:
 
     socket_root = config.web.socket_root if config.web.domain else ""
     return placement(_policy(config), log_root=config.runtime.log_root, socket_root=socket_root)
+
+
+def front_door_settings(config: Config) -> Any:
+    """The front door's settings from [web] (None without a domain)."""
+    from runtime.frontdoor import FrontDoorSettings
+
+    web = config.web
+    if not web.domain:
+        return None
+    return FrontDoorSettings(
+        domain=web.domain,
+        https_port=web.https_port,
+        http_port=web.http_port,
+        admin=web.admin,
+        storage=web.storage,
+        tls_cert=web.tls_cert,
+        tls_key=web.tls_key,
+        log_file=web.access_log,
+        listen_host=web.listen,
+    )
+
+
+def _front_door_step(store: Any, config: Config) -> Any:
+    """After each pass: the front door's routes brought to the tools' web services."""
+    settings = front_door_settings(config)
+    if settings is None:
+        return None
+    from runtime.caddy import Caddy
+    from runtime.controller import stopped_tools
+    from runtime.doorkeeper import converge, web_routes
+
+    caddy = Caddy(f"http://{settings.admin}")
+
+    def step() -> None:
+        routes = web_routes(store, config.web.socket_root, stopped_tools(store))
+        for line in converge(caddy, routes, settings):
+            log.info("front door: %s", line)
+
+    return step
 
 
 def _notice(store: Any, config: Config) -> Any:

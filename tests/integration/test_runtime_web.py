@@ -1,0 +1,213 @@
+"""A tool's web service behind the front door, driven as a maintainer drives it: over ssh
+to the dev login host, `become mytool`, `toolforge webservice …`; served by the tool's
+continuous job on the host's real Slurm node (gunicorn for python3.11) behind the real
+Caddy, which the jobs service configures through its admin API.
+
+Shown: the address answers within seconds and tells the tool nothing of its visitors'
+addresses (nor does anything the tool can read); a killed service serves again; `stop`
+gives the stopped page (503), an unknown tool the 404 page, `DOMAIN/TOOL/…` a 301 to the
+tool's address; the static type; another tool cannot enter the socket's folder; a
+disabled tool shows the stopped page and comes back; Caddy restarted empty has its
+routes back from the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ats import cli
+from devtools.devhost import DevHost
+from provisioning.worker import provision_tool
+from tests.integration.journey import etc_snapshot
+from tests.integration.loginhost_site import Site, close_site, open_site, processes
+from tests.waiting import wait_until
+
+# A directory of its own uid range: this module runs beside the other login-host tests.
+UIDS = (80000, 89999)
+DOMAIN = "ts.example"
+VISITOR = "203.0.113.7"
+APP = """import json
+
+
+def app(environ, start_response):
+    seen = {key: value for key, value in environ.items() if isinstance(value, str)}
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(seen).encode()]
+"""
+
+
+class Web:
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        state = json.loads((site.host / "devhost.json").read_text())
+        self.port = int(state["web_port"])
+        self.ca = DevHost(site.host).front_door().root_cert()
+
+    def home(self, tool: str = "mytool") -> Path:
+        return self.site.host / "home" / "tools" / tool
+
+    def webservice(self, *words: str, user: str = "alice", tool: str = "mytool") -> str:
+        done = self.site.ssh.run(user, f"become {tool} toolforge webservice {' '.join(words)}")
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout + done.stderr
+
+    def get(self, host: str, path: str = "/", *headers: str) -> tuple[int, dict[str, str], str]:
+        """Status, headers and body of https://HOST:PORT/PATH through the front door."""
+        command = ["curl", "-s", "-D", "-", "--cacert", str(self.ca), "--max-time", "10"]
+        command += ["--resolve", f"{host}:{self.port}:127.0.0.1"]
+        for header in headers:
+            command += ["-H", header]
+        done = subprocess.run(
+            [*command, f"https://{host}:{self.port}{path}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        head, _, body = done.stdout.partition("\n\n")  # text mode: no \r left
+        lines = head.splitlines()
+        status = int(lines[0].split()[1]) if lines else 0
+        fields = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+        return status, {key.lower(): value for key, value in fields.items()}, body
+
+    def serves(self, tool: str = "mytool") -> bool:
+        return self.get(f"{tool}.{DOMAIN}")[0] == 200
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[Web]:
+    before = etc_snapshot()
+    site = open_site(uid_range=UIDS, config_extra=f'\n[web]\ndomain = "{DOMAIN}"\n')
+    provision_tool(site.store, site.ldap, "othertool", ["Bob"], by="test")
+    try:
+        opened = Web(site)
+        uid = site.tool_uid()
+        app = opened.home() / "www" / "python" / "src" / "app.py"
+        app.parent.mkdir(parents=True)
+        app.write_text(APP)
+        for path in (app, app.parent, app.parent.parent, app.parent.parent.parent):
+            shutil.chown(path, uid, uid)
+        yield opened
+    finally:
+        for log in ("runtime.log", "caddy/log/caddy.log"):
+            path = site.host / log
+            if path.exists():
+                print(f"--- {log}\n" + "\n".join(path.read_text().splitlines()[-30:]))
+        close_site(site)
+    assert etc_snapshot() == before
+
+
+def test_a_python_service_answers_and_learns_nothing_of_its_visitors(web: Web) -> None:
+    started = time.monotonic()
+    said = web.webservice("python3.11", "start")
+    assert f"https://mytool.{DOMAIN}:{web.port}/" in said
+    wait_until(web.serves, 30, what="the tool's address answering 200")
+    print(f"\nwebservice start → 200 after {time.monotonic() - started:.1f} s")
+    spoofed = (
+        f"X-Forwarded-For: {VISITOR}",
+        f"X-Real-IP: {VISITOR}",
+        f"Forwarded: for={VISITOR}",
+        f"True-Client-IP: {VISITOR}",
+    )
+    status, _, body = web.get(f"mytool.{DOMAIN}", "/?q=1", *spoofed)
+    assert status == 200, body
+    seen = json.loads(body)
+    assert seen["QUERY_STRING"] == "q=1" and seen["SERVER_NAME"] == f"mytool.{DOMAIN}"
+    assert VISITOR not in body and "127.0.0.1" not in body
+    assert "HTTP_X_FORWARDED_FOR" not in seen and seen.get("REMOTE_ADDR", "") == ""
+    status_line = web.webservice("status")
+    assert "Your webservice of type python3.11 is running on backend slurm since" in status_line
+    # Nor in anything the tool can read: its logs.
+    for name in ("webservice.out", "webservice.err"):
+        path = web.home() / name
+        assert VISITOR not in (path.read_text() if path.exists() else "")
+
+
+def test_a_killed_service_serves_again(web: Web) -> None:
+    wait_until(web.serves, 30, what="the service up")
+    masters = [p for p in processes(web.site.tool_uid(), "gunicorn") if _is_master(p)]
+    assert masters, "no gunicorn master runs as the tool"
+    killed = time.monotonic()
+    for pid in masters:
+        os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not web.serves(), 10, interval=0.05, what="the service down")
+    wait_until(web.serves, 30, interval=0.2, what="the service serving again")
+    print(f"\nservice killed with -9: serving again after {time.monotonic() - killed:.1f} s")
+
+
+def test_stopped_unknown_and_the_old_path_links(web: Web) -> None:
+    web.webservice("stop")
+    status, _, body = wait_until(
+        lambda: (got := web.get(f"mytool.{DOMAIN}"))[0] == 503 and got, 10, what="the stopped page"
+    )
+    assert "mytool" in body and "toolforge webservice start" in body
+    assert web.get(f"nosuchtool.{DOMAIN}")[0] == 404
+    status, headers, _ = web.get(DOMAIN, "/mytool/some/page?q=1")
+    assert status == 301
+    assert headers["location"] == f"https://mytool.{DOMAIN}:{web.port}/some/page?q=1"
+    assert "Your webservice is not running" in web.webservice("status")
+
+
+def test_the_static_type_serves_public_html(web: Web) -> None:
+    public = web.home() / "public_html"
+    public.mkdir(exist_ok=True)
+    (public / "index.html").write_text("<p>hello from public_html</p>\n")
+    for path in (public, public / "index.html"):
+        shutil.chown(path, web.site.tool_uid(), web.site.tool_uid())
+    web.webservice("static", "start")
+    wait_until(web.serves, 30, what="the static service")
+    assert "hello from public_html" in web.get(f"mytool.{DOMAIN}", "/")[2]
+
+
+def test_another_tool_cannot_enter_the_sockets_folder(web: Web) -> None:
+    wait_until(web.serves, 30, what="the service up")
+    # SSSD takes the new tool's sudo rule in a while.
+    assert web.site.ssh.until("bob", "become othertool true").returncode == 0
+    other = web.site.ssh.run("bob", "become othertool ls /run/ats-web/mytool")
+    assert other.returncode != 0 and "Permission denied" in other.stderr
+    mine = web.site.ssh.run("alice", "become mytool ls /run/ats-web/mytool")
+    assert mine.returncode == 0 and "web.sock" in mine.stdout
+
+
+def test_a_disabled_tool_shows_the_stopped_page(web: Web) -> None:
+    config = str(web.site.config)
+    assert (
+        cli.main(["--config", config, "tools", "disable", "mytool", "--reason", "x", "--by", "A"])
+        == 0
+    )
+    wait_until(lambda: web.get(f"mytool.{DOMAIN}")[0] == 503, 20, what="the stopped page")
+    assert cli.main(["--config", config, "tools", "enable", "mytool", "--by", "A"]) == 0
+    wait_until(web.serves, 30, what="serving again")
+
+
+def test_caddy_restarted_empty_gets_its_routes_back(web: Web) -> None:
+    door = DevHost(web.site.host).front_door()
+    state = door.state()
+    assert state is not None
+    config = json.loads(door.config_file.read_text())
+    host = DevHost(web.site.host)
+    running = host.running()
+    assert running is not None
+    door.stop()
+    door.start({"admin": config["admin"]}, host.enter(running))  # nothing but its admin API
+    started = time.monotonic()
+    wait_until(web.serves, 30, what="the routes back from the store")
+    print(f"\nCaddy restarted empty: serving again after {time.monotonic() - started:.1f} s")
+
+
+def _is_master(pid: int) -> bool:
+    try:
+        parent = int(Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()[1])
+        return "gunicorn" not in Path(f"/proc/{parent}/cmdline").read_bytes().decode(
+            errors="replace"
+        )
+    except (OSError, ValueError, IndexError):
+        return False
