@@ -54,6 +54,13 @@ TOOL = "citation-bot"
 # The tool's continuous job (no `$`: `become TOOL CMD` is `sudo -i`, which expands it).
 JOB = "citations"
 JOB_COMMAND = 'while true; do date -u "+%FT%TZ checking citations"; sleep 30; done'
+# The tool's web page: its WSGI app, served by its web service behind the front door.
+WEB_APP = """def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+    return [b"<!doctype html><title>citation-bot</title><h1>citation-bot</h1>"
+            b"<p>citation-bot runs on American Toolserver.</p>"]
+"""
+WEB_DOMAIN = "toolserver.test"
 TOOL_REQUEST = f"Tool request: {TOOL}"
 TOOL_BODY = f"""{{{{ATS request
  | type        = tool
@@ -132,6 +139,7 @@ def open_shell(
         _journey(wiki, shell.config, bridge_url, provider, key, directory.password)
         port = _start_host(shell.config, folder / "host", directory.password)
         _run_job(key, port)
+        web = _serve_page(key, port, folder / "host")
     except (ShellError, DevDirectoryError, WalkError, OSError) as error:
         print(f"shell:        skipped: {error}", flush=True)
         if shell is not None:
@@ -147,6 +155,9 @@ def open_shell(
         f"jobs:         {TOOL} runs the continuous job `{JOB}` on Slurm; after `become "
         f"{TOOL}`: toolforge jobs list, toolforge jobs logs {JOB} -f"
     )
+    url, fetch = web
+    print(f"web:          {url} ({TOOL}'s web service behind the front door; fetch it with:)")
+    print(f"              {fetch}")
     return [cast(subprocess.Popen, shell)]
 
 
@@ -193,6 +204,9 @@ base_dn = "{directory.base_dn}"
 bind_dn = "{directory.root_dn}"
 login_host = "127.0.0.1"
 tool_home_root = "{TOOL_HOMES}"
+
+[web]
+domain = "{WEB_DOMAIN}"
 """)
     return config_path
 
@@ -282,9 +296,7 @@ def _state(config_path: Path, heading: str) -> str:
 def _run_job(key: Path, port: int) -> None:
     """Toolsmith starts the tool's continuous job as a maintainer does: over ssh,
     `become`, `toolforge jobs run` (a job that is there already is left as it is)."""
-    login = ["ssh", "-i", str(key), "-p", str(port), "-o", "BatchMode=yes"]
-    login += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
-    login += ["-o", "LogLevel=ERROR", f"{LOGIN}@127.0.0.1", "become", TOOL]
+    login = _login(key, port)
     listed = subprocess.run(
         [*login, "toolforge", "jobs", "list", "--output", "name"],
         capture_output=True,
@@ -304,6 +316,56 @@ def _run_job(key: Path, port: int) -> None:
     )
     if started.returncode != 0:
         raise ShellError(f"the tool's job did not start: {started.stderr.strip()}")
+
+
+def _serve_page(key: Path, port: int, host_folder: Path) -> tuple[str, str]:
+    """Toolsmith gives the tool a page (`~/www/python/src/app.py`) and starts its web
+    service with `toolforge webservice`; its address and the `curl` that fetches it."""
+    from devtools.devhost import DevHost
+
+    login = _login(key, port)
+    placed = subprocess.run(
+        [*login, "sh", "-c", "'mkdir -p www/python/src && cat > www/python/src/app.py'"],
+        input=WEB_APP,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if placed.returncode != 0:
+        raise ShellError(f"the tool's page could not be written: {placed.stderr.strip()}")
+    status = subprocess.run(
+        [*login, "toolforge", "webservice", "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if "is not running" in status.stdout:
+        started = subprocess.run(
+            [*login, "toolforge", "webservice", "python3.11", "start"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if started.returncode != 0:
+            raise ShellError(f"the tool's web service did not start: {started.stderr.strip()}")
+    host = DevHost(host_folder)
+    state = host.running()
+    if state is None or not state.web_port:
+        raise ShellError("the login host runs no front door")
+    name = f"{TOOL}.{state.web_domain}"
+    url = f"https://{name}:{state.web_port}/"
+    ca = host.front_door().root_cert()
+    return url, f"curl --cacert {ca} --resolve {name}:{state.web_port}:127.0.0.1 {url}"
+
+
+def _login(key: Path, port: int) -> list[str]:
+    """ssh as Toolsmith, then `become` the tool: the words before a command."""
+    login = ["ssh", "-i", str(key), "-p", str(port), "-o", "BatchMode=yes"]
+    login += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+    return [*login, "-o", "LogLevel=ERROR", f"{LOGIN}@127.0.0.1", "become", TOOL]
 
 
 def _start_host(config_path: Path, folder: Path, password: str) -> int:

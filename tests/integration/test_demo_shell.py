@@ -1,7 +1,8 @@
 """`ats demo` ends in a shell: run as root, it prints the command that logs in as the
 approved sample member with the key it generated and `become`s their tool; that
 command works (run here with `id`), the tool's continuous job runs and `toolforge jobs`
-shows it and its output, and SIGTERM (as Ctrl-C) stops the login host and
+shows it and its output, the printed `curl` fetches the tool's page through the front
+door, and SIGTERM (as Ctrl-C) stops the login host and
 the directory with everything else."""
 
 from __future__ import annotations
@@ -78,6 +79,21 @@ def test_the_demo_prints_a_command_that_logs_in_and_becomes_the_tool(tmp_path: P
         listed = _ssh(printed, "become", TOOL, "toolforge", "jobs", "list")
         row = next(line for line in listed.stdout.splitlines() if f" {JOB} " in line)
         assert [cell.strip() for cell in row.split("|")[1:-1]][:2] == [JOB, "continuous"]
+        # And serves its page behind the front door: the printed curl fetches it.
+        [fetch] = [line for line in lines if line.strip().startswith("curl --cacert")]
+        page = wait_until(
+            lambda: (
+                (
+                    done := subprocess.run(shlex.split(fetch), capture_output=True, text=True)
+                ).returncode
+                == 0
+                and "citation-bot runs on American Toolserver" in done.stdout
+                and done
+            ),
+            30,
+            what="the tool's page through the front door",
+        )
+        assert page.stdout.startswith("<!doctype html>")
         wait_until(
             lambda: (
                 "checking citations"
