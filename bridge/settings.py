@@ -3,9 +3,10 @@
 `BridgeSettings.load` takes the mapping the composition root builds from the ats
 configuration (`ats.commands.bridge.bridge_settings`: `[bridge] url`, `oauth_version`,
 `consumer_key`, `oauth_index_url`, `oauth_rest_url`, `[wiki] api`, `[store] path`, the
-policy) or a test's, and reads the two secrets from the environment — `ATS_SESSION_KEY`
-and `ATS_OAUTH_SECRET` — raising `BridgeConfigError` naming the missing one. There is
-no default for either: a bridge that started without them would sign sessions with a
+policy, and `web_url`, the tools' address behind the `[web]` front door) or a test's,
+and reads the two secrets from the environment — `ATS_SESSION_KEY` and
+`ATS_OAUTH_SECRET` — raising `BridgeConfigError` naming the missing one. There is no
+default for either: a bridge that started without them would sign sessions with a
 guessable key.
 """
 
@@ -53,6 +54,9 @@ class BridgeSettings:
     # The wiki's index.php and rest.php for OAuth; empty means beside `wiki_api`.
     oauth_index_url: str = ""
     oauth_rest_url: str = ""
+    # A tool's web address with `{tool}` for its name (`https://{tool}.DOMAIN/`), from
+    # `[web]`; empty when the chapter runs no front door.
+    web_url: str = ""
 
     @classmethod
     def load(
@@ -93,8 +97,21 @@ class BridgeSettings:
             trusted_proxies=int(values.get("trusted_proxies", 0)),
             oauth_index_url=str(values.get("oauth_index_url") or ""),
             oauth_rest_url=str(values.get("oauth_rest_url") or ""),
+            web_url=_web_url(values.get("web_url")),
         )
 
     @property
     def callback_url(self) -> str:
         return self.url + "/oauth/callback"
+
+
+def _web_url(value: Any) -> str:
+    template = str(value or "")
+    if template and (
+        "{tool}" not in template or urlsplit(template).scheme not in ("https", "http")
+    ):
+        raise BridgeConfigError(
+            f"web_url {template!r}: give a tool's address with {{tool}} for its name, "
+            "e.g. https://{tool}.tools.example.org/ (or nothing without a front door)"
+        )
+    return template

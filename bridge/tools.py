@@ -19,8 +19,9 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from bridge import dates, refusals
-from bridge.auth import current_member, is_admin, login_required
+from bridge.auth import current_member, is_admin, login_required, settings
 from bridge.i18n import flash_message
+from bridge.runs import runs_of
 from bridge.sessions import current_store
 from membership import maintainers
 
@@ -60,6 +61,7 @@ def tool(name: str) -> str:
         # The worker's own words, for the admins only: they are the ones who can act.
         job_error=job_error if is_admin(member) else "",
         history=[_history_line(entry) for entry in maintainers.history(store, record.shell_name)],
+        runs=runs_of(record.shell_name, store.tool_jobs(record.shell_name), settings().web_url),
     )
 
 

@@ -47,6 +47,8 @@ def bridge_settings(config: Config) -> dict[str, Any]:
         "wiki_api": config.wiki.api,
         "store_path": str(config.store_path),
         "policy": config.policy,
+        # Where each tool answers behind the front door; "" when the chapter runs none.
+        "web_url": config.web.url("{tool}") if config.web.domain else "",
     }
 
 

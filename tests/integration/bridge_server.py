@@ -3,8 +3,9 @@
 `BridgeServer` writes the configuration a chapter would — `[wiki] api` the session's
 local wiki, `[bridge] url` a free port of 127.0.0.1, the consumer key of a `DevOAuth`
 provider and its `index.php`/`rest.php` in `[bridge] oauth_index_url`/`oauth_rest_url`,
-`[policy] admins` — into the folder of a test's `WikiBot`, so the bot and the bridge
-share one configuration file and one store, as they do in production. The secrets
+`[policy] admins`, and any more sections a test gives (`extra_config`) — into the folder
+of a test's `WikiBot`, so the bot and the bridge share one configuration file and one
+store, as they do in production. The secrets
 (`ATS_SESSION_KEY`, `ATS_OAUTH_SECRET` = the provider's consumer secret) and
 `OAUTHLIB_INSECURE_TRANSPORT=1` (the provider speaks plain http) go in the server's
 environment only. The session cookie is not Secure, because `[bridge] url` is http.
@@ -53,6 +54,7 @@ class BridgeServer:
         admins: tuple[str, ...] = (ADMIN,),
         provider: Callable[[int, str], Provider] | None = None,
         oauth_secret: str | None = None,
+        extra_config: str = "",
     ) -> None:
         self.wikibot = wikibot
         self.port = free_port()
@@ -80,7 +82,7 @@ oauth_version = {oauth_version}
 consumer_key = "{self.provider.consumer_key}"
 oauth_index_url = "{self.provider.url}/index.php"
 oauth_rest_url = "{self.provider.url}/rest.php"
-""",
+{extra_config}""",
         )
         wikibot.config = self.config  # the bot's cycles read the same file
         self._process: forked_cli.Child | None = None

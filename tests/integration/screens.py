@@ -5,12 +5,14 @@ seeded with one requester per step of the gates — nothing done, terms accepted
 added, a waiver asked, the fee paid, awaiting approval, done, not eligible, no request
 at all — and signs each of them, and a chapter admin, in through the stand-in OAuth
 provider once. The member who is done also maintains two tools (one with a
-co-maintainer added and its job on the way, one whose job failed) and has a long
-history: an earlier request declined on the wiki, decisions with their revisions, and
-the steps the bot and the admins recorded. `SCREENS` names every page in every state
-those people see. The bridge
-never talks to the wiki itself (only to the OAuth provider), so no wiki is started: the
-bot's part is the rows it would have written, added with `tests.builders.add_request`.
+co-maintainer added and its job on the way, a web service that stopped and jobs of
+every type; one whose job failed, running nothing) and has a long history: an earlier
+request declined on the wiki, decisions with their revisions, and the steps the bot and
+the admins recorded. `SCREENS` names every page in every state those people see. The
+chapter runs a front door (`[web] domain`), so the tools' pages give their addresses.
+The bridge never talks to the wiki itself (only to the OAuth provider), so no wiki is
+started: the bot's part is the rows it would have written, added with
+`tests.builders.add_request`.
 
 `layout_problems` and `serious_violations` are the two checks made of every screen:
 nothing wider than the window outside a scrolling wrapper, and no critical or serious
@@ -19,6 +21,7 @@ axe-core violation (axe-core as bundled by the `axe-playwright-python` package).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,6 +63,8 @@ CO_MAINTAINER = "Cocreatorwithaverylongusernamethatneverbreaks"
 TOOL = "wikidata-reference-checker"  # a co-maintainer added: its job is queued
 FAILED_TOOL = "refcheck-archive"  # its maintainers job failed
 UNREACHABLE_WIKI = "http://127.0.0.1:9/w/api.php"  # nothing listens: the bridge never asks
+# The front door the tools' pages link to (nothing answers there: the bridge never asks).
+WEB_CONFIG = '[web]\ndomain = "tools.toolserver.example"\n'
 
 
 @dataclass(frozen=True)
@@ -140,9 +145,17 @@ SCREENS = [
     Screen("admin-member-unknown", "/admin/member/Nobody", who="admin", status=404),
     Screen("admin-fund", "/admin/fund", who="admin"),
     Screen(
-        "tool-maintainer", f"/tool/{TOOL}", who="done", shows=("#maintainers form .cdx-button",)
+        "tool-maintainer",
+        f"/tool/{TOOL}",
+        who="done",
+        shows=("#maintainers form .cdx-button", "#runs a[href^='https://']", "#runs #jobs td"),
     ),
-    Screen("tool-maintainer-failed", f"/tool/{FAILED_TOOL}", who="done", shows=(".ats-problem",)),
+    Screen(
+        "tool-maintainer-failed",
+        f"/tool/{FAILED_TOOL}",
+        who="done",
+        shows=(".ats-problem", "#runs a[href^='https://']"),
+    ),
     Screen("tool-admin", f"/tool/{FAILED_TOOL}", who="admin", shows=("#history li",)),
     Screen(
         "tool-refused",
@@ -187,7 +200,7 @@ class ScreenSite:
     @classmethod
     def start(cls, root: Path, browser: Any) -> ScreenSite:
         site = SeededSite(root)
-        bridge = BridgeServer(site, admins=(ADMIN,))  # type: ignore[arg-type]  # a wiki-less stand-in
+        bridge = BridgeServer(site, admins=(ADMIN,), extra_config=WEB_CONFIG)  # type: ignore[arg-type]  # a wiki-less stand-in
         store = site.store()
         try:
             seed(store)
@@ -255,7 +268,9 @@ def seed(store: Store) -> None:
 
 def seed_tools(store: Store, owner: str) -> None:
     """`owner` maintains two tools and made a long-named member co-maintainer of each:
-    one change is on its way to the login hosts, the other's job failed for good."""
+    one change is on its way to the login hosts, the other's job failed for good. The
+    first runs jobs of every type (one with a long name, one with a long schedule, one
+    not looked at yet) and its web service has stopped; the second runs nothing."""
     store.record_account("cocreator", "person", CO_MAINTAINER, 5018)
     for uid, tool in enumerate((FAILED_TOOL, TOOL), start=6001):
         store.record_account(tool, "tool", tool, uid)
@@ -265,6 +280,17 @@ def seed_tools(store: Store, owner: str) -> None:
             leased = store.lease_job("screens")
             assert leased is not None and leased.id == change.job.id, leased
             store.fail_job(leased.id, "screens", "login host unreachable", retry=False)
+    jobs = [
+        ("webservice", {"continuous": True}, "failed", "Failed"),
+        ("irc-relay", {"continuous": True}, "running", "Running"),
+        ("rebuild-the-reference-index-for-every-wikidata-item", {}, "backoff", "Retrying (1 of 3)"),
+        ("weekly-report", {"schedule": "15 4,16 1-7,15-21 * MON-FRI"}, "waiting", None),
+    ]
+    for name, kind, state, status in jobs:
+        spec = {"name": name, "command": f"./{name}.sh", "image": "python3.11", **kind}
+        store.put_tool_job(TOOL, name, json.dumps(spec))
+        if status is not None:
+            store.update_tool_job(TOOL, name, 1, {"state": state, "status": status})
 
 
 def seed_history(store: Store, name: str) -> None:

@@ -1,9 +1,12 @@
 """A tool's page on the bridge (/tool/NAME): a maintainer adds and removes co-maintainers;
 every refusal is one clear line in the reader's language and changes nothing; each change
-is one transaction with its audit entry and one job; the admins see the history."""
+is one transaction with its audit entry and one job; the admins see the history. The
+page also tells where the tool runs: its address and web service behind the front door,
+and its jobs, in Toolforge's words."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from datetime import UTC, datetime, timedelta
@@ -11,6 +14,12 @@ from html import unescape
 
 import pytest
 
+from ats.commands.bridge import bridge_settings
+from ats.config import load_config
+from bridge import create_app, runs
+from bridge.i18n import I18N_DIR
+from bridge.settings import BridgeConfigError, BridgeSettings
+from bridge.testing import log_in
 from membership import maintainers
 from membership.store import Store
 from provisioning.worker import Outcome, outcome_line
@@ -343,3 +352,222 @@ def test_the_members_history_on_the_desk_tells_their_maintainer_changes(client_a
     assert "recorded: tool-maintainer" not in page
     german = unescape(admin.get("/admin/member/Alice?uselang=de").get_data(as_text=True))
     assert f"hat Bob als Betreuer des Werkzeugs {TOOL} hinzugefügt" in german
+
+
+# -- where the tool runs -------------------------------------------------------------------
+
+WEB_URL = "https://{tool}.tools.example.org/"
+
+
+@pytest.fixture
+def door_as(app_settings):
+    """`client_as` on a bridge whose chapter runs a front door (`[web] domain`)."""
+    app = create_app({**app_settings, "web_url": WEB_URL})
+
+    def logged_in(username: str) -> object:
+        visitor = app.test_client()
+        log_in(app, visitor, username)
+        return visitor
+
+    return logged_in
+
+
+def _job(store: Store, name: str, state: str = "waiting", status: str | None = None, **spec):
+    """The tool's job `name` as `toolforge jobs` defines it, as the controller left it."""
+    definition = {"name": name, "command": "./run.sh", "image": "python3.11", **spec}
+    store.put_tool_job(TOOL, name, json.dumps(definition))
+    if status is not None or state != "waiting":
+        assert store.update_tool_job(TOOL, name, 1, {"state": state, "status": status})
+
+
+def _runs(visitor, query: str = "") -> str:
+    response = visitor.get(f"/tool/{TOOL}{query}")
+    assert response.status_code == 200
+    page = unescape(response.get_data(as_text=True))
+    return page.split('<section id="runs">', 1)[1].split("</section>", 1)[0]
+
+
+def _text(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", "", html).split())
+
+
+def test_the_tool_page_gives_its_address_and_its_running_web_service(door_as, store, tool):
+    _job(store, "webservice", "running", "Running", continuous=True)
+    runs = _runs(door_as("Alice"))
+    link = '<a href="https://mytool.tools.example.org/" dir="ltr">'
+    assert link + "https://mytool.tools.example.org/</a>" in runs
+    assert "Web address:" in _text(runs)
+    assert "Its web service is running." in _text(runs)
+    assert "webservice start" not in runs and "has stopped" not in runs
+
+
+@pytest.mark.parametrize(
+    ("state", "status", "said"),
+    [
+        ("running", "Pending", "Its web service is starting; the status of its job webservice:"),
+        ("backoff", "Restarting", "Its web service is starting;"),
+        ("failed", "Failed", "Its web service has stopped; the status of its job webservice:"),
+        ("done", "Completed", "Its web service has stopped;"),
+        ("stopped", "Stopped", "Its web service has stopped;"),
+    ],
+)
+def test_a_web_service_on_its_way_or_ended_says_so_with_its_status(
+    door_as, store, tool, state, status, said
+) -> None:
+    _job(store, "webservice", state, status, continuous=True)
+    runs = _runs(door_as("Alice"))
+    assert said in _text(runs)
+    # The controller's words stay Toolforge's English, marked so in any page's language.
+    assert f'<code lang="en" dir="ltr">{status}</code></p>' in runs
+    restart = "To start it again, use become mytool on a login host, then toolforge webservice"
+    assert (restart in _text(runs)) == (state in ("failed", "done", "stopped"))
+    assert "is running" not in runs
+
+
+def test_a_web_service_the_controller_has_not_seen_yet_is_starting(door_as, store, tool):
+    _job(store, "webservice", continuous=True)
+    runs = _text(_runs(door_as("Alice")))
+    assert "Its web service is starting; the status of its job webservice: not checked" in runs
+
+
+def test_no_web_service_says_how_to_start_one(door_as, store, tool) -> None:
+    _job(store, "webapp", "running", "Running", continuous=True)  # another name: not it
+    runs = _text(_runs(door_as("Alice")))
+    assert "Its web service is not running. To start it, use become mytool on a login" in runs
+    assert "then toolforge webservice start." in runs
+    assert "https://mytool.tools.example.org/" in runs
+
+
+def test_without_a_front_door_there_is_no_address_nor_web_service(client_as, store, tool):
+    _job(store, "webservice", "running", "Running", continuous=True)
+    runs = _runs(client_as("Alice"))
+    assert "https://" not in runs and "Web address" not in runs
+    assert "web service" not in _text(runs)
+    assert '<th scope="row"><code>webservice</code></th>' in runs  # still one of its jobs
+
+
+def test_the_jobs_table_tells_each_type_and_status(client_as, store, tool) -> None:
+    _job(store, "update-index", "waiting", "Waiting for scheduled time", schedule="17 * * * *")
+    _job(store, "bot", "running", "Running", continuous=True)
+    _job(store, "import", "done", "Completed")
+    _job(store, "retried", "backoff", "Retrying (1 of 3)", retry=3)
+    _job(store, "fresh", schedule="@daily")
+    runs = _runs(client_as("Alice"))
+    assert "<caption>Jobs</caption>" in runs
+    heads = re.findall(r'<th scope="col">([^<]*)</th>', runs)
+    assert heads == ["Name", "Type", "Status"]
+    rows = [
+        re.findall(r">([^<>]+)</code>|>(not checked yet)<", row)
+        for row in runs.split("<tbody>", 1)[1].split("</tr>")[:-1]
+    ]
+    assert [[a or b for a, b in row] for row in rows] == [
+        ["bot", "continuous", "Running"],
+        ["fresh", "schedule: @daily", "not checked yet"],
+        ["import", "normal", "Completed"],
+        ["retried", "normal", "Retrying (1 of 3)"],
+        ["update-index", "schedule: 17 * * * *", "Waiting for scheduled time"],
+    ]
+    assert runs.count('<code lang="en" dir="ltr">') == 5 + 4  # every type, each status seen
+    assert "toolforge jobs list" in runs and "no jobs yet" not in runs
+    # A wide table scrolls in its own wrapper, as the bridge's other tables do.
+    assert '<div class="cdx-table ats-table-scroll"><div class="cdx-table__table-wrapper"' in runs
+
+
+def test_a_tool_without_jobs_says_how_to_run_one(door_as, store, tool) -> None:
+    runs = _text(_runs(door_as("Alice")))
+    assert "The tool has no jobs yet. To run one, use become mytool on a login host, then" in runs
+    assert "toolforge jobs run (its --help tells how)." in runs
+    assert "<table" not in runs
+
+
+def test_a_job_name_is_shown_as_text(client_as, store, tool) -> None:
+    # The runtime refuses such a name; the page must not trust that it did.
+    store.put_tool_job(TOOL, "<b>x</b>", '{"name": "<b>x</b>", "schedule": "<i>"}')
+    html = client_as("Alice").get(f"/tool/{TOOL}").get_data(as_text=True)
+    assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html
+    assert "schedule: &lt;i&gt;" in html
+
+
+def test_only_maintainers_and_admins_see_where_it_runs(door_as, store, tool) -> None:
+    _job(store, "webservice", "running", "Running", continuous=True)
+    _job(store, "secret-job", "running", "Running", continuous=True)
+    refused = door_as("Bob").get(f"/tool/{TOOL}")
+    assert refused.status_code == 403
+    html = refused.get_data(as_text=True)
+    assert 'id="runs"' not in html and "secret-job" not in html and "example.org" not in html
+    admin = _text(_runs(door_as("Admin One")))
+    assert "Its web service is running." in admin and "secret-job" in admin
+
+
+@pytest.mark.parametrize("language", ["de", "fr", "es", "he"])
+@pytest.mark.parametrize(
+    ("state", "status"), [("running", "Running"), ("failed", "Failed"), (None, None)]
+)
+def test_where_it_runs_is_told_in_every_language(door_as, store, tool, language, state, status):
+    if state is not None:
+        _job(store, "webservice", state, status, continuous=True)
+    _job(store, "cron", schedule="0 3 * * *")
+    html = door_as("Alice").get(f"/tool/{TOOL}?uselang={language}").get_data(as_text=True)
+    assert f'<html lang="{language}"' in html
+    runs = html.split('<section id="runs">', 1)[1].split("</section>", 1)[0]
+    assert 'lang="en"' not in runs.replace('<code lang="en" dir="ltr">', "")  # no fallback
+    english = json.loads((I18N_DIR / "en.json").read_text("utf-8"))
+    for key in ("ats-bridge-tool-runs", "ats-bridge-tool-runs-jobs-help"):
+        assert english[key] not in unescape(runs)
+
+
+def test_qqx_names_the_keys_of_where_it_runs(door_as, store, tool) -> None:
+    _job(store, "webservice", "failed", "Failed", continuous=True)
+    _job(store, "bot", continuous=True)
+    runs = _runs(door_as("Alice"), "?uselang=qqx")
+    for key in (
+        "runs",
+        "runs-address",
+        "runs-web-stopped",
+        "runs-web-restart: tool='mytool'",
+        "runs-jobs",
+        "runs-col-name",
+        "runs-col-type",
+        "runs-col-status",
+        "runs-status-unseen",
+        "runs-jobs-help",
+    ):
+        assert f"(ats-bridge-tool-{key})" in runs, key
+
+
+def test_the_pure_reading_of_the_jobs() -> None:
+    assert runs.job_type('{"continuous": true}') == "continuous"
+    assert runs.job_type('{"schedule": "@hourly", "continuous": false}') == "schedule: @hourly"
+    assert runs.job_type('{"schedule": null}') == "normal"
+    assert runs.job_type("not json") == runs.job_type("[1]") == ""
+    assert runs.tool_url(WEB_URL, "x") == "https://x.tools.example.org/"
+    assert runs.tool_url("", "x") == ""
+    assert runs.web_state(None) == "absent"
+
+
+@pytest.mark.parametrize(
+    ("web", "expected"),
+    [
+        ("", ""),
+        ('[web]\ndomain = "tools.example.org"\n', "https://{tool}.tools.example.org/"),
+        ('[web]\ndomain = "t.example"\nhttps_port = 8443\n', "https://{tool}.t.example:8443/"),
+    ],
+)
+def test_the_bridge_takes_the_tools_address_from_the_web_settings(
+    tmp_path, app_settings, web, expected
+) -> None:
+    path = tmp_path / "ats.toml"
+    path.write_text(
+        '[wiki]\napi = "http://127.0.0.1:8080/w/api.php"\nrequest_page = "Requests"\n'
+        f'[bot]\nusername = "ClerkBot@clerk"\n{web}',
+        encoding="utf-8",
+    )
+    values = bridge_settings(load_config(path))
+    assert values["web_url"] == expected
+    assert BridgeSettings.load({**app_settings, **values}).web_url == expected
+
+
+def test_a_web_url_without_the_tools_place_is_refused(app_settings) -> None:
+    for wrong in ("https://tools.example.org/", "tools.example.org/{tool}"):
+        with pytest.raises(BridgeConfigError, match="give a tool's address with {tool}"):
+            BridgeSettings.load({**app_settings, "web_url": wrong})

@@ -51,27 +51,42 @@ def _english_texts(language: str) -> set[str]:
 
 
 class _Page(HTMLParser):
-    """The page's `<html>` attributes, its text nodes, and the languages of its spans."""
+    """The page's `<html>` attributes, its text nodes outside `<code>` (commands, keys and
+    the jobs framework's own English status words, never a message), and the languages
+    of its spans."""
 
     def __init__(self, html: str) -> None:
         super().__init__()
         self.html_attrs: dict[str, str | None] = {}
         self.texts: list[str] = []
         self.span_langs: list[str | None] = []
+        self._in_code = 0
         self.feed(html)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "html":
             self.html_attrs = dict(attrs)
+        if tag == "code":
+            self._in_code += 1
         if tag == "span" and any(name == "lang" for name, _ in attrs):
             self.span_langs.append(dict(attrs)["lang"])
         for name, value in attrs:
             if name in ("placeholder", "aria-label") and value:
                 self.texts.append(value.strip())
 
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "code" and self._in_code:
+            self._in_code -= 1
+
     def handle_data(self, data: str) -> None:
-        if data.strip():
+        if data.strip() and not self._in_code:
             self.texts.append(data.strip())
+
+
+@pytest.fixture
+def app_settings(app_settings: dict[str, object]) -> dict[str, object]:
+    """A chapter with a front door: the tool's page tells its web address."""
+    return {**app_settings, "web_url": "https://{tool}.tools.example.org/"}
 
 
 @pytest.fixture
@@ -104,6 +119,11 @@ def lived_in(store: Store) -> Store:
     store.record_account("exampletool", "tool", "exampletool", 3000)
     store.set_tool_maintainers("exampletool", ["Example"], "test")
     maintainers.add(store, "exampletool", "Example", "Bob")
+    # Its web service has stopped (the page says how to restart it) and a job waits for
+    # its schedule.
+    store.put_tool_job("exampletool", "webservice", '{"name": "webservice", "continuous": true}')
+    store.update_tool_job("exampletool", "webservice", 1, {"state": "failed", "status": "Failed"})
+    store.put_tool_job("exampletool", "nightly", '{"name": "nightly", "schedule": "0 3 * * *"}')
     earlier = add_request(store, key="Account request: Example (earlier)", state="declined")
     store.add_decision(
         earlier.id,
@@ -320,6 +340,7 @@ USER_DATA = (
     "a reason",
     "too soon",
     "laptop",
+    "https://exampletool.tools.example.org/",
     "exampletool",
     "Example",
     "Admin Two",
