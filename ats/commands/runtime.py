@@ -48,23 +48,19 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     serve.add_argument("--listen", metavar="HOST:PORT", help="instead of [runtime] api_listen")
     serve.add_argument("--log-root", metavar="DIR", help="instead of [runtime] log_root")
-    serve.add_argument("--web-admin", metavar="HOST:PORT", help="instead of [web] admin")
-    serve.add_argument("--web-port", type=int, metavar="PORT", help="instead of [web] https_port")
-    serve.add_argument("--socket-root", metavar="DIR", help="instead of [web] socket_root")
-    serve.add_argument("--web-storage", metavar="DIR", help="instead of [web] storage")
-    serve.add_argument("--web-listen", metavar="ADDRESS", help="instead of [web] listen")
-    serve.add_argument(
-        "--web-http-port", type=int, metavar="PORT", help="instead of [web] http_port"
-    )
+    _web_options(serve)
     serve.set_defaults(run=_serve, needs_config=True)
     reconcile = runtime_commands.add_parser(
         "reconcile",
         help="say what differs between the store's jobs and Slurm (--fix: one pass)",
         description="List every job whose runs in Slurm are not what the store says (a "
-        "continuous job not running, a run of a deleted or changed job still running); "
-        "exit 1 if any. With --fix, take the controller's lease and make one pass.",
+        "continuous job not running, a run of a deleted or changed job still running), "
+        "and every tool whose route at the front door is not what its web service needs "
+        "([web]); exit 1 if any. With --fix, take the controller's lease and make one "
+        "pass, and put the front door's routes right.",
     )
     reconcile.add_argument("--fix", action="store_true", help="make one controller pass")
+    _web_options(reconcile)
     reconcile.set_defaults(run=_reconcile, needs_config=True)
 
     tools = commands.add_parser("tools", help="admins: stop or allow a tool's jobs")
@@ -101,19 +97,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     logging.basicConfig(level=logging.INFO, format="runtime: %(message)s")
     if args.log_root:
         config = replace(config, runtime=replace(config.runtime, log_root=args.log_root))
-    web = {
-        key: value
-        for key, value in (
-            ("admin", args.web_admin),
-            ("https_port", args.web_port),
-            ("socket_root", args.socket_root),
-            ("storage", args.web_storage),
-            ("listen", args.web_listen),
-            ("http_port", args.web_http_port),
-        )
-        if value is not None and value != ""
-    }
-    config = replace(config, web=replace(config.web, **web))
+    config = _with_web(args, config)
     settings = config.runtime
     host, port = _address(args.listen or settings.api_listen)
     password = _mail_password(config)
@@ -159,6 +143,34 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
         raise controller.failure
     print(f"runtime: stopped on {stop.by or 'request'}", file=sys.stderr)
     return 0
+
+
+def _web_options(parser: argparse.ArgumentParser) -> None:
+    """[web] given on the command line instead (a dev login host's front door)."""
+    parser.add_argument("--web-admin", metavar="HOST:PORT", help="instead of [web] admin")
+    parser.add_argument("--web-port", type=int, metavar="PORT", help="instead of [web] https_port")
+    parser.add_argument("--socket-root", metavar="DIR", help="instead of [web] socket_root")
+    parser.add_argument("--web-storage", metavar="DIR", help="instead of [web] storage")
+    parser.add_argument("--web-listen", metavar="ADDRESS", help="instead of [web] listen")
+    parser.add_argument(
+        "--web-http-port", type=int, metavar="PORT", help="instead of [web] http_port"
+    )
+
+
+def _with_web(args: argparse.Namespace, config: Config) -> Config:
+    given = {
+        key: value
+        for key, value in (
+            ("admin", args.web_admin),
+            ("https_port", args.web_port),
+            ("socket_root", args.socket_root),
+            ("storage", args.web_storage),
+            ("listen", args.web_listen),
+            ("http_port", args.web_http_port),
+        )
+        if value is not None and value != ""
+    }
+    return replace(config, web=replace(config.web, **given))
 
 
 class _ControllerThread(threading.Thread):
@@ -247,6 +259,7 @@ def _reconcile(args: argparse.Namespace, config: Config) -> int:
     from membership.lease import ClerkLease
     from runtime.controller import Controller
 
+    config = _with_web(args, config)
     with contextlib.closing(_store(config)) as store:
         controller = Controller(
             store, _slurm(config), _placement(config), notice=_notice(store, config)
@@ -254,11 +267,19 @@ def _reconcile(args: argparse.Namespace, config: Config) -> int:
         drift = controller.drift()
         for line in drift:
             print(line)
-        if not drift:
-            print("no drift: Slurm runs what the store says")
+        door = _front_door_drift(store, config, fix=args.fix)
+        for line in door:
+            print(f"front door: {line}")
+        if not drift and not door:
+            print(
+                "no drift: Slurm runs what the store says"
+                + (", and the front door routes to it" if front_door_settings(config) else "")
+            )
             return 0
         if not args.fix:
             return 1
+        if not drift:
+            return 0
         lease = ClerkLease(store, LEASE, ttl=LEASE_TTL, role=ROLE)
         lease.acquire(wait=LEASE_TTL)
         try:
@@ -269,6 +290,20 @@ def _reconcile(args: argparse.Namespace, config: Config) -> int:
             print(error, file=sys.stderr)
         print(f"started {len(done.started)} run(s), cancelled {len(done.cancelled)}")
         return 1 if done.errors else 0
+
+
+def _front_door_drift(store: Any, config: Config, *, fix: bool) -> list[str]:
+    """What differs between the front door's routes and the tools' web services (made
+    right with `fix`); nothing without a front door."""
+    settings = front_door_settings(config)
+    if settings is None:
+        return []
+    from runtime.caddy import Caddy
+    from runtime.controller import stopped_tools
+    from runtime.doorkeeper import converge, web_routes
+
+    routes = web_routes(store, config.web.socket_root, stopped_tools(store))
+    return converge(Caddy(f"http://{settings.admin}"), routes, settings, fix=fix)
 
 
 def _disable(args: argparse.Namespace, config: Config) -> int:

@@ -27,6 +27,7 @@ import pytest
 from ats import cli
 from devtools.devhost import DevHost
 from provisioning.worker import provision_tool
+from runtime.caddy import Caddy
 from tests.integration.journey import etc_snapshot
 from tests.integration.loginhost_site import Site, close_site, open_site, processes
 from tests.waiting import wait_until
@@ -188,6 +189,7 @@ def test_a_disabled_tool_shows_the_stopped_page(web: Web) -> None:
     wait_until(web.serves, 30, what="serving again")
 
 
+@pytest.mark.process
 def test_caddy_restarted_empty_gets_its_routes_back(web: Web) -> None:
     door = DevHost(web.site.host).front_door()
     state = door.state()
@@ -201,6 +203,29 @@ def test_caddy_restarted_empty_gets_its_routes_back(web: Web) -> None:
     started = time.monotonic()
     wait_until(web.serves, 30, what="the routes back from the store")
     print(f"\nCaddy restarted empty: serving again after {time.monotonic() - started:.1f} s")
+    # A route taken away behind the service's back is drift, and --fix puts it back.
+    caddy = Caddy(f"http://{config['admin']['listen']}")
+    served = Path(f"/proc/{running.runtime_pid}/cmdline").read_bytes().rstrip(b"\0")
+    words = [word.decode() for word in served.split(b"\0")]
+    given = words[words.index("serve") + 1 :]
+    web_flags = [
+        word
+        for flag, value in zip(given[::2], given[1::2], strict=True)
+        if flag.startswith(("--web-", "--socket-root"))
+        for word in (flag, value)
+    ]
+    reconcile = [*web.site.nsenter, *words[: words.index("runtime")], "runtime", "reconcile"]
+    reconcile += web_flags
+    os.kill(running.runtime_pid, signal.SIGSTOP)  # the service would put it back at once
+    try:
+        caddy.delete_route("mytool")
+        found = subprocess.run(reconcile, capture_output=True, text=True, check=False)
+        assert found.returncode == 1 and "front door: mytool" in found.stdout, found.stdout
+        fixed = subprocess.run([*reconcile, "--fix"], capture_output=True, text=True, check=False)
+        assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+        assert web.serves()
+    finally:
+        os.kill(running.runtime_pid, signal.SIGCONT)
 
 
 def _is_master(pid: int) -> bool:
