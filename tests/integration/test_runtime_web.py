@@ -32,7 +32,9 @@ from tests.integration.journey import etc_snapshot
 from tests.integration.loginhost_site import Site, close_site, open_site, processes
 from tests.waiting import wait_until
 
-# A directory of its own uid range: this module runs beside the other login-host tests.
+# With the login-host tests, one after another (the suite's parallel side is the longer);
+# on a directory of its own uid range all the same, so it could run beside them.
+pytestmark = pytest.mark.loginhost
 UIDS = (80000, 89999)
 DOMAIN = "ts.example"
 VISITOR = "203.0.113.7"
