@@ -15,11 +15,9 @@ keeps its storage, so the internal CA's root (`root_cert()`) stays the same. The
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
@@ -28,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from devtools.daemons import alive, end, tail
 
 START_SECONDS = 10
 USER = "caddy"
@@ -71,7 +71,7 @@ class DevCaddy:
 
     def running(self) -> CaddyState | None:
         state = self.state()
-        return state if state and _alive(state.pid) else None
+        return state if state and alive(state.pid) else None
 
     def admin_url(self) -> str:
         state = self.state()
@@ -137,7 +137,7 @@ class DevCaddy:
         while not _answers(admin):
             if process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise DevCaddyError(f"caddy did not start: {_tail(self.log_folder / 'caddy.out')}")
+                raise DevCaddyError(f"caddy did not start: {tail(self.log_folder / 'caddy.out')}")
             time.sleep(0.02)
         return state
 
@@ -157,8 +157,8 @@ class DevCaddy:
         state = self.state()
         if state is None:
             return False
-        ran = _alive(state.pid)
-        _end(state.pid)
+        ran = alive(state.pid)
+        end(state.pid)
         self.state_file.unlink(missing_ok=True)
         return ran
 
@@ -169,41 +169,3 @@ def _answers(admin: str) -> bool:
             return True
     except (urllib.error.URLError, OSError):
         return False
-
-
-def _end(pid: int) -> None:
-    if not _alive(pid):
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    if _alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        while _alive(pid) and time.monotonic() < deadline + 5:
-            time.sleep(0.02)
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
-
-
-def _tail(path: Path) -> str:
-    try:
-        lines = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return f"(no {path.name})"
-    return " | ".join(lines[-2:]) or f"(empty {path.name})"

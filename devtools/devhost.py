@@ -42,6 +42,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from devtools.daemons import alive, end, tail, which
 from devtools.devcaddy import DevCaddy, DevCaddyError
 from devtools.devslurm import DevSlurm, DevSlurmError, new_node_name
 from devtools.ports import free_port
@@ -139,7 +140,7 @@ class DevHost:
     def running(self) -> State | None:
         """The state when both the namespace and the replica still run."""
         state = self.state()
-        if state and _alive(state.namespace_pid) and _alive(state.replica_pid):
+        if state and alive(state.namespace_pid) and alive(state.replica_pid):
             return state
         return None
 
@@ -162,7 +163,7 @@ class DevHost:
             raise DevHostError("ats devhost runs as root: it makes a mount namespace")
         check_tool_home_root(tool_home_root)
         for program, package in PROGRAMS.items():
-            if not _which(program):
+            if not which(program):
                 raise DevHostError(f"{program} is missing: install {package} (scripts/setup)")
         if not Path("/etc/slurm").is_dir():
             raise DevHostError("/etc/slurm is missing: install slurm-client (scripts/setup)")
@@ -267,7 +268,7 @@ class DevHost:
         subprocess.run(["chown", "-R", "openldap:openldap", str(folder)], check=True)
         log = (self.folder / "replica.log").open("wb")
         process = subprocess.Popen(
-            [_which("slapd") or "slapd", "-d", "0", "-h", f"ldap://127.0.0.1:{port}/"]
+            [which("slapd") or "slapd", "-d", "0", "-h", f"ldap://127.0.0.1:{port}/"]
             + ["-f", str(conf), "-u", "openldap", "-g", "openldap"],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -276,8 +277,8 @@ class DevHost:
         deadline = time.monotonic() + 10
         while not _listens(port):
             if process.poll() is not None or time.monotonic() > deadline:
-                tail = _tail(self.folder / "replica.log")
-                raise DevHostError(f"the directory's replica did not start: {tail}")
+                said = tail(self.folder / "replica.log")
+                raise DevHostError(f"the directory's replica did not start: {said}")
             time.sleep(0.05)
         return process.pid
 
@@ -310,9 +311,9 @@ class DevHost:
     def _wait_ready(self, state: State) -> None:
         deadline = time.monotonic() + 30
         while not ((self.folder / "ready").exists() and _listens(state.port)):
-            if not _alive(state.namespace_pid) or time.monotonic() > deadline:
-                tail = _tail(self.folder / "host.log")
-                raise DevHostError(f"the login host did not start: {tail}")
+            if not alive(state.namespace_pid) or time.monotonic() > deadline:
+                said = tail(self.folder / "host.log")
+                raise DevHostError(f"the login host did not start: {said}")
             time.sleep(0.1)
 
     def slurm(self, state: State | None = None) -> DevSlurm:
@@ -367,8 +368,8 @@ class DevHost:
         deadline = time.monotonic() + 30
         while not _listens(port):
             if process.poll() is not None or time.monotonic() > deadline:
-                tail = _tail(self.folder / "runtime.log")
-                raise DevHostError(f"the jobs service did not start: {tail}")
+                said = tail(self.folder / "runtime.log")
+                raise DevHostError(f"the jobs service did not start: {said}")
             time.sleep(0.05)
 
     # -- stop ------------------------------------------------------------------
@@ -380,24 +381,24 @@ class DevHost:
         # The jobs service first (it would start again what is cancelled next), then
         # the jobs (through the namespace), then the node's cgroups, which the
         # namespace's end would leave on the machine.
-        if state is not None and state.runtime_pid and _alive(state.runtime_pid):
-            _end(state.runtime_pid)
+        if state is not None and state.runtime_pid and alive(state.runtime_pid):
+            end(state.runtime_pid)
         self.front_door().stop()
         slurm = self.slurm(state).stop()
         if state is None:
             return slurm
         # SSSD makes its own process group: every process in the namespace is found by
         # its mount namespace, which no process outside the login host shares.
-        inside = _in_namespace(state.namespace_pid) if _alive(state.namespace_pid) else []
-        pids = [pid for pid in (*inside, state.replica_pid) if _alive(pid)]
+        inside = _in_namespace(state.namespace_pid) if alive(state.namespace_pid) else []
+        pids = [pid for pid in (*inside, state.replica_pid) if alive(pid)]
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
-        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.05)
         for pid in pids:
-            if _alive(pid):
+            if alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
         self.state_file.unlink(missing_ok=True)
@@ -425,31 +426,6 @@ def _private(tool_home_root: str) -> bool:
     return root == Path("/home") or Path("/home") in root.parents
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie left by a parent that is gone counts as ended.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
-
-
-def _end(pid: int, wait: float = 10.0) -> None:
-    """SIGTERM `pid`, and SIGKILL it if it has not ended after `wait` seconds."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + wait
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-
-
 def _in_namespace(pid: int) -> list[int]:
     """The processes in the mount namespace of `pid` (itself first)."""
     try:
@@ -473,15 +449,3 @@ def _listens(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.3)
         return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _which(program: str) -> str | None:
-    return shutil.which(program) or shutil.which(program, path="/usr/sbin:/sbin")
-
-
-def _tail(path: Path) -> str:
-    try:
-        lines = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return "(no log)"
-    return " | ".join(lines[-3:]) or "(empty log)"

@@ -31,6 +31,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from devtools.daemons import alive, end, tail, which
 from devtools.ports import free_port
 from provisioning.slurmfiles import MUNGE_SOCKET, SlurmNode, SlurmSettings, render
 
@@ -119,7 +120,7 @@ class DevSlurm:
         """The state when munged, slurmctld and slurmd all still run."""
         state = self.state()
         pids = (state.munged_pid, state.slurmctld_pid, state.slurmd_pid) if state else ()
-        return state if state and all(_alive(pid) for pid in pids) else None
+        return state if state and all(alive(pid) for pid in pids) else None
 
     def env(self) -> dict[str, str]:
         """What a client command (sbatch, squeue, scancel) needs in its environment."""
@@ -134,7 +135,7 @@ class DevSlurm:
         if os.geteuid() != 0:
             raise DevSlurmError("a dev Slurm node runs as root (slurmd makes cgroups)")
         for program, package in PROGRAMS.items():
-            if not _which(program):
+            if not which(program):
                 raise DevSlurmError(f"{program} is missing: install {package} (scripts/setup)")
         if self.running():
             raise DevSlurmError(f"a Slurm node already runs from {self.folder}")
@@ -185,7 +186,7 @@ class DevSlurm:
             shutil.chown(folder, owner, owner)
         key = root / "munge-key" / "munge.key"
         subprocess.run(
-            [_which("mungekey") or "mungekey", "--create", "--keyfile", str(key)],
+            [which("mungekey") or "mungekey", "--create", "--keyfile", str(key)],
             check=True,
             capture_output=True,
         )
@@ -225,7 +226,7 @@ class DevSlurm:
             "--reuid=munge",
             "--regid=munge",
             "--init-groups",
-            _which("munged") or "munged",
+            which("munged") or "munged",
             "--foreground",
             f"--key-file={self.folder / 'munge-key' / 'munge.key'}",
             f"--socket={state.munge_socket}",
@@ -241,13 +242,13 @@ class DevSlurm:
         deadline = time.monotonic() + START_SECONDS
         while not self._exists(enter, state.munge_socket):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise DevSlurmError(f"munged did not start: {_tail(run / 'munged.log')}")
+                raise DevSlurmError(f"munged did not start: {tail(run / 'munged.log')}")
             time.sleep(0.02)
         return process.pid
 
     def _daemon(self, enter: list[str], program: str, extra: list[str]) -> int:
         conf = self.folder / "etc" / "slurm.conf"
-        command = [*enter, _which(program) or program, "-D", "-f", str(conf), *extra]
+        command = [*enter, which(program) or program, "-D", "-f", str(conf), *extra]
         return self._spawn(command, program).pid
 
     def _spawn(self, command: list[str], name: str) -> subprocess.Popen[bytes]:
@@ -272,9 +273,9 @@ class DevSlurm:
             if shown.returncode == 0 and shown.stdout.strip() == "idle":
                 return
             pids = (state.munged_pid, state.slurmctld_pid, state.slurmd_pid)
-            if not all(_alive(pid) for pid in pids) or time.monotonic() > deadline:
+            if not all(alive(pid) for pid in pids) or time.monotonic() > deadline:
                 said = shown.stdout.strip() or shown.stderr.strip()
-                logs = [_tail(self.folder / "log" / f"{n}.log") for n in ("slurmctld", "slurmd")]
+                logs = [tail(self.folder / "log" / f"{n}.log") for n in ("slurmctld", "slurmd")]
                 raise DevSlurmError(
                     f"the Slurm node {self.node} is not idle ({said}): {' / '.join(logs)}"
                 )
@@ -303,12 +304,12 @@ class DevSlurm:
         if state is None:
             _remove_cgroups(self.node)
             return False
-        if _alive(state.slurmctld_pid) and _alive(state.munged_pid):
+        if alive(state.slurmctld_pid) and alive(state.munged_pid):
             self._cancel_jobs()
         pids = [state.slurmd_pid, state.slurmctld_pid, state.munged_pid]
-        ran = any(_alive(pid) for pid in pids)
+        ran = any(alive(pid) for pid in pids)
         for pid in pids:  # slurmd first: it must not see its controller go
-            _end(pid)
+            end(pid)
         _remove_cgroups(state.node)
         self.state_file.unlink(missing_ok=True)
         return ran
@@ -346,45 +347,3 @@ def _remove_cgroups(node: str) -> None:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
-
-
-def _end(pid: int) -> None:
-    if not _alive(pid):
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    if _alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        while _alive(pid) and time.monotonic() < deadline + 5:
-            time.sleep(0.02)
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
-
-
-def _which(program: str) -> str | None:
-    return shutil.which(program) or shutil.which(program, path="/usr/sbin:/sbin")
-
-
-def _tail(path: Path) -> str:
-    try:
-        lines = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return f"(no {path.name})"
-    return " | ".join(lines[-2:]) or f"(empty {path.name})"
