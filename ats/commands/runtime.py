@@ -186,6 +186,7 @@ class _ControllerThread(threading.Thread):
 
     def run(self) -> None:
         from membership.lease import ClerkLease, LeaseLost
+        from policies.errors import Refusal
         from runtime.controller import Controller
 
         try:
@@ -208,6 +209,10 @@ class _ControllerThread(threading.Thread):
                     controller.serve(lease, _Event(self.stop))
                 except LeaseLost as lost:
                     print(f"runtime: {lost}", file=sys.stderr, flush=True)
+                except Refusal as refusal:  # a busy store, say: said, and tried again
+                    log.warning("the controller stopped a pass: %s", refusal)
+                    lease.release()
+                    self.stop.wait(LEASE_TTL / 4)
             lease.release()
         except BaseException as error:  # told by the main thread
             self.failure = error

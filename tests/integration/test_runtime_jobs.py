@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from ats import cli
+from devtools.daemons import alive
 from devtools.ports import free_port
 from provisioning.worker import provision_tool
 from tests.integration.journey import etc_snapshot
@@ -377,12 +378,22 @@ def test_the_controller_killed_mid_work_loses_nothing_and_doubles_nothing(jobs: 
     )
     command = jobs.serve_command()
     assert jobs.tf("load", "once.yaml").returncode == 0
-    os.kill(jobs.runtime_pid(), signal.SIGKILL)  # whatever it was doing
+    killed = jobs.runtime_pid()
+    os.kill(killed, signal.SIGKILL)  # whatever it was doing
+    port = int(command[command.index("--listen") + 1].rsplit(":", 1)[1])
+    # Gone, and its port with it (else the new one could not listen there).
+    wait_until(lambda: not alive(killed) and not _listens(port), 10, what="the service gone")
     # Started again, as systemd does; it or the standby takes the lease over (the
     # holder's pid is gone) and finishes the work.
     restarted = jobs.serve(command, "runtime.log")
-    port = int(command[command.index("--listen") + 1].rsplit(":", 1)[1])
-    wait_until(lambda: _listens(port), 30, what="the jobs service listening again")
+    wait_until(
+        lambda: restarted.poll() is None and _listens(port),
+        30,
+        what=lambda: (
+            "the jobs service listening again: "
+            + (jobs.site.host / "runtime.log").read_text()[-500:]
+        ),
+    )
     for name in names:
         wait_until(lambda name=name: "Completed" in jobs.show(name), 60, what=f"{name} completed")
     assert sorted(jobs.file("once.txt").split()) == names
