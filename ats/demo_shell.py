@@ -296,23 +296,21 @@ def _state(config_path: Path, heading: str) -> str:
 def _run_job(key: Path, port: int) -> None:
     """Toolsmith starts the tool's continuous job as a maintainer does: over ssh,
     `become`, `toolforge jobs run` (a job that is there already is left as it is)."""
-    login = _login(key, port)
-    listed = subprocess.run(
-        [*login, "toolforge", "jobs", "list", "--output", "name"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    listed = _as_tool(key, port, "toolforge", "jobs", "list", "--output", "name")
     if JOB in listed.stdout.split():
         return
-    started = subprocess.run(
-        [*login, "toolforge", "jobs", "run", JOB, "--continuous", "--image", "bookworm"]
-        + ["--command", f"'{JOB_COMMAND}'"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    started = _as_tool(
+        key,
+        port,
+        "toolforge",
+        "jobs",
+        "run",
+        JOB,
+        "--continuous",
+        "--image",
+        "bookworm",
+        "--command",
+        f"'{JOB_COMMAND}'",
     )
     if started.returncode != 0:
         raise ShellError(f"the tool's job did not start: {started.stderr.strip()}")
@@ -323,32 +321,13 @@ def _serve_page(key: Path, port: int, host_folder: Path) -> tuple[str, str]:
     service with `toolforge webservice`; its address and the `curl` that fetches it."""
     from devtools.devhost import DevHost
 
-    login = _login(key, port)
-    placed = subprocess.run(
-        [*login, "sh", "-c", "'mkdir -p www/python/src && cat > www/python/src/app.py'"],
-        input=WEB_APP,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    write = "'mkdir -p www/python/src && cat > www/python/src/app.py'"
+    placed = _as_tool(key, port, "sh", "-c", write, given=WEB_APP)
     if placed.returncode != 0:
         raise ShellError(f"the tool's page could not be written: {placed.stderr.strip()}")
-    status = subprocess.run(
-        [*login, "toolforge", "webservice", "status"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    status = _as_tool(key, port, "toolforge", "webservice", "status")
     if "is not running" in status.stdout:
-        started = subprocess.run(
-            [*login, "toolforge", "webservice", "python3.11", "start"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        started = _as_tool(key, port, "toolforge", "webservice", "python3.11", "start")
         if started.returncode != 0:
             raise ShellError(f"the tool's web service did not start: {started.stderr.strip()}")
     host = DevHost(host_folder)
@@ -361,11 +340,16 @@ def _serve_page(key: Path, port: int, host_folder: Path) -> tuple[str, str]:
     return url, f"curl --cacert {ca} --resolve {name}:{state.web_port}:127.0.0.1 {url}"
 
 
-def _login(key: Path, port: int) -> list[str]:
-    """ssh as Toolsmith, then `become` the tool: the words before a command."""
+def _as_tool(
+    key: Path, port: int, *command: str, given: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`command` run by Toolsmith over ssh after `become` the tool (`given` on its input)."""
     login = ["ssh", "-i", str(key), "-p", str(port), "-o", "BatchMode=yes"]
     login += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
-    return [*login, "-o", "LogLevel=ERROR", f"{LOGIN}@127.0.0.1", "become", TOOL]
+    login += ["-o", "LogLevel=ERROR", f"{LOGIN}@127.0.0.1", "become", TOOL]
+    return subprocess.run(
+        [*login, *command], input=given, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def _start_host(config_path: Path, folder: Path, password: str) -> int:
