@@ -21,7 +21,6 @@ Run as root from the project root:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -66,7 +65,7 @@ def listing(site: Site, rounds: int) -> list[dict[str, float]]:
     allow so many), `rounds` times."""
     for number in range(100):
         spec = JobSpec(f"idle{number:03d}", "true", "bookworm", schedule="0 0 1 1 *")
-        site.store.put_tool_job(TOOL, spec.name, json.dumps(spec.to_json(), sort_keys=True))
+        site.store.put_tool_job(TOOL, spec.name, spec.to_text())
     times = []
     for _ in range(rounds):
         watch = Stopwatch()

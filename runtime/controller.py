@@ -17,7 +17,6 @@ anyone can write). Runs marked for a job the store no longer has are cancelled.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import defaultdict
@@ -225,4 +224,4 @@ def stopped_tools(store: Any) -> dict[str, str]:
 
 
 def _spec(record: ToolJobRecord) -> JobSpec:
-    return JobSpec.from_json(json.loads(record.spec))
+    return JobSpec.from_text(record.spec)

@@ -16,6 +16,7 @@ memory and CPU; `filelog_paths` says where a job's output goes.
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 from dataclasses import asdict, dataclass, fields, replace
@@ -56,6 +57,15 @@ class JobSpec:
     def from_json(cls, data: dict[str, Any]) -> JobSpec:
         known = {field.name for field in fields(cls)}
         return cls(**{key: value for key, value in data.items() if key in known})
+
+    def to_text(self) -> str:
+        """The definition as the store keeps it: JSON with its keys in order, so that the
+        same definition is always the same text (how `load` sees nothing changed)."""
+        return json.dumps(self.to_json(), sort_keys=True)
+
+    @classmethod
+    def from_text(cls, text: str) -> JobSpec:
+        return cls.from_json(json.loads(text))
 
 
 @dataclass(frozen=True)

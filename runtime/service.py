@@ -13,7 +13,6 @@ waiting for a one-off job (`run --wait`) whether it finished.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -77,7 +76,7 @@ class ToolJobs:
             if self.store.tool_job(self._tool, spec.name) is not None:
                 raise Conflict("A job with the same name exists already")
             check_quota(self._policy, self._tool, self._counted(), spec)
-            self.store.put_tool_job(self._tool, spec.name, _text(spec))
+            self.store.put_tool_job(self._tool, spec.name, spec.to_text())
         self.wake()
         view = self.job(spec.name)
         assert view is not None
@@ -112,7 +111,7 @@ class ToolJobs:
             for name in (*plan.added, *plan.changed):
                 check_quota(self._policy, self._tool, kept, wanted[name])
                 kept = [spec for spec in kept if spec.name != name] + [wanted[name]]
-                self.store.put_tool_job(self._tool, name, _text(wanted[name]))
+                self.store.put_tool_job(self._tool, name, wanted[name].to_text())
         self.wake()
         return plan
 
@@ -219,8 +218,4 @@ def handler(
 
 
 def _spec(record: ToolJobRecord) -> JobSpec:
-    return JobSpec.from_json(json.loads(record.spec))
-
-
-def _text(spec: JobSpec) -> str:
-    return json.dumps(spec.to_json(), sort_keys=True)
+    return JobSpec.from_text(record.spec)

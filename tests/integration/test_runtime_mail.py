@@ -7,7 +7,6 @@ controller calls it."""
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -49,7 +48,7 @@ def tool(store: Store) -> Store:
     store.set_account_suspended("bob", "lapsed")
     fields = {"tool": "bot", "maintainers": "Bob"}
     add_request(store, "Alice", type="tool", state="done", fields=fields, lang="de")
-    store.put_tool_job("bot", "feed", json.dumps(SPEC.to_json(), sort_keys=True))
+    store.put_tool_job("bot", "feed", SPEC.to_text())
     return store
 
 

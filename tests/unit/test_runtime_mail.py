@@ -223,7 +223,7 @@ def test_a_mail_is_written_wholly_in_its_language(lang: str) -> None:
 
 
 def record(store: Store, spec: JobSpec = SPEC) -> ToolJobRecord:
-    store.put_tool_job("bot", spec.name, json.dumps(spec.to_json(), sort_keys=True))
+    store.put_tool_job("bot", spec.name, spec.to_text())
     found = store.tool_job("bot", spec.name)
     assert found is not None
     return found
