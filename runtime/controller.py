@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -58,6 +58,7 @@ class Pass:
     started: list[str] = field(default_factory=list)  # tool/name of each run submitted
     cancelled: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    stopped: dict[str, str] = field(default_factory=dict)  # the tools that may not run, why
 
 
 class Controller:
@@ -69,10 +70,11 @@ class Controller:
         *,
         tool_user: Callable[[str], str] = lambda tool: f"tools.{tool}",
         notice: Notice = no_notice,
-        after_pass: Callable[[], None] | None = None,
+        after_pass: Callable[[Mapping[str, str]], None] | None = None,
     ) -> None:
         """`after_pass`: what else is brought to the store after each pass (the front
-        door's routes); a refusal from it is logged, and the next pass tries again."""
+        door's routes), given the tools that may not run; a refusal from it is logged,
+        and the next pass tries again."""
         self.store = store
         self.notice = notice
         self.after_pass = after_pass
@@ -90,7 +92,7 @@ class Controller:
         if orphans:
             self._cancel(orphans, done)
         moment = now or datetime.now(UTC)
-        stopped = self._stopped_tools()
+        stopped = done.stopped = stopped_tools(self.store, records)
         for record in records:
             spec = _spec(record)
             runs_of = runs[(record.tool, record.name)]
@@ -102,7 +104,7 @@ class Controller:
         """What a pass would do now, one line each; nothing is changed."""
         records, runs, orphans = self._read()
         lines = [f"Slurm job {job_id}: a run of a job that no longer exists" for job_id in orphans]
-        stopped = self._stopped_tools()
+        stopped = stopped_tools(self.store, records)
         for record in records:
             spec = _spec(record)
             step = decide(
@@ -133,9 +135,6 @@ class Controller:
             elif job.active:
                 orphans.append(job.id)
         return records, runs, orphans
-
-    def _stopped_tools(self) -> dict[str, str]:
-        return stopped_tools(self.store)
 
     def _apply(self, record: ToolJobRecord, spec: JobSpec, step: Step, done: Pass) -> None:
         if step.cancel:
@@ -187,23 +186,26 @@ class Controller:
         `stop` is set; a change through the API (`wake`) starts the next pass at once."""
         while not stop.is_set():
             lease.renew()
+            done = None
             try:
-                self.converge()
+                done = self.converge()
             except SlurmError as error:
                 log.warning("Slurm: %s", error)
             if self.after_pass is not None:
                 try:
-                    self.after_pass()
+                    self.after_pass(done.stopped if done else stopped_tools(self.store))
                 except Refusal as error:
                     log.warning("%s", error)
             self.wake.wait(interval)
             self.wake.clear()
 
 
-def stopped_tools(store: Any) -> dict[str, str]:
+def stopped_tools(store: Any, records: Sequence[ToolJobRecord] | None = None) -> dict[str, str]:
     """The tools that have jobs and may not run them now, each with why (shown to its
-    maintainers: an admin's reason stays with the admins)."""
-    with_jobs = {record.tool for record in store.tool_jobs()}
+    maintainers: an admin's reason stays with the admins); `records`, every tool's jobs
+    when the caller has read them already."""
+    jobs = store.tool_jobs() if records is None else records
+    with_jobs = {record.tool for record in jobs}
     if not with_jobs:
         return {}
     requests = tool_requests(store)

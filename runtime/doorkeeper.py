@@ -129,10 +129,11 @@ def web_routes(store: Any, socket_root: str, stopped: Mapping[str, str]) -> list
     """The route every tool of the chapter should have: to its web service's socket
     while its job `webservice` runs, else the stopped page (a tool that may not run,
     `stopped`, too)."""
+    services = {record.tool: record for record in store.tool_jobs() if record.name == WEB_JOB}
     routes = []
     for account in store.accounts("tool"):
         tool = account.owner
-        job = store.tool_job(tool, WEB_JOB)
+        job = services.get(tool)
         up = job is not None and job.state == "running" and job.status == "Running"
         upstream = f"unix/{socket_path(socket_root, tool)}" if up and tool not in stopped else None
         routes.append(Route(tool, upstream))

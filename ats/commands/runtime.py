@@ -17,6 +17,7 @@ import contextlib
 import logging
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -392,13 +393,12 @@ def _front_door_step(store: Any, config: Config) -> Any:
     if settings is None:
         return None
     from runtime.caddy import Caddy
-    from runtime.controller import stopped_tools
     from runtime.doorkeeper import converge, web_routes
 
     caddy = Caddy(f"http://{settings.admin}")
 
-    def step() -> None:
-        routes = web_routes(store, config.web.socket_root, stopped_tools(store))
+    def step(stopped: Mapping[str, str]) -> None:
+        routes = web_routes(store, config.web.socket_root, stopped)
         for line in converge(caddy, routes, settings):
             log.info("front door: %s", line)
 
