@@ -88,38 +88,40 @@ class Controller:
     def converge(self, now: datetime | None = None) -> Pass:
         """One pass: act on every job; what was done."""
         done = Pass()
-        records, runs, orphans = self._read()
+        orphans, planned, done.stopped = self._plan(now)
         if orphans:
             self._cancel(orphans, done)
-        moment = now or datetime.now(UTC)
-        stopped = done.stopped = stopped_tools(self.store, records)
-        for record in records:
-            spec = _spec(record)
-            runs_of = runs[(record.tool, record.name)]
-            step = decide(record, spec, runs_of, moment, allowed=stopped.get(record.tool))
+        for record, spec, step in planned:
             self._apply(record, spec, step, done)
         return done
 
     def drift(self, now: datetime | None = None) -> list[str]:
         """What a pass would do now, one line each; nothing is changed."""
-        records, runs, orphans = self._read()
+        orphans, planned, _ = self._plan(now)
         lines = [f"Slurm job {job_id}: a run of a job that no longer exists" for job_id in orphans]
-        stopped = stopped_tools(self.store, records)
-        for record in records:
-            spec = _spec(record)
-            step = decide(
-                record,
-                spec,
-                runs[(record.tool, record.name)],
-                now or datetime.now(UTC),
-                allowed=stopped.get(record.tool),
-            )
+        for record, _, step in planned:
             where = f"{record.tool}/{record.name}"
             if step.cancel:
                 lines.append(f"{where}: Slurm jobs {', '.join(map(str, step.cancel))} to cancel")
             if step.start or step.again:
                 lines.append(f"{where}: no run in Slurm; one is due")
         return lines
+
+    def _plan(
+        self, now: datetime | None
+    ) -> tuple[list[int], list[tuple[ToolJobRecord, JobSpec, Step]], dict[str, str]]:
+        """What Slurm and the store say now, decided: the orphaned runs to cancel, each
+        job's step, and the tools that may not run."""
+        records, runs, orphans = self._read()
+        moment = now or datetime.now(UTC)
+        stopped = stopped_tools(self.store, records)
+        planned = []
+        for record in records:
+            spec = _spec(record)
+            runs_of = runs[(record.tool, record.name)]
+            step = decide(record, spec, runs_of, moment, allowed=stopped.get(record.tool))
+            planned.append((record, spec, step))
+        return orphans, planned, stopped
 
     def _read(self) -> tuple[list[ToolJobRecord], dict[tuple[str, str], list[SlurmJob]], list[int]]:
         records = self.store.tool_jobs()
