@@ -82,8 +82,9 @@ def placement(
         account = tool_account(tool)
         home = account.pw_dir
         out, err = output_paths(spec, tool=tool, home=home, log_root=log_root)
-        if not spec.filelog:
-            make_log_folder(log_root, tool, account.pw_uid, account.pw_gid)
+        # The tool's folder under the log root: its output without files, and its runs'
+        # claims (runtime/slurm.py).
+        make_log_folder(log_root, tool, account.pw_uid, account.pw_gid)
         image = policy.image(spec.image)
         environment = image.variables()
         if spec.name == WEB_JOB and socket_root:
@@ -101,6 +102,7 @@ def placement(
             cpus=max(1, math.ceil(policy.cpu_of(spec))),
             path=":".join([*image.path, PATH]),
             environment=environment,
+            claims=f"{log_root.rstrip('/')}/{tool}/.runs",
         )
 
     return place

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -110,6 +111,26 @@ class Submission:
     cpus: int
     path: str  # PATH of the run (the image's)
     environment: Mapping[str, str] = field(default_factory=dict)  # the image's variables
+    claims: str = ""  # a folder of the tool's where each run claims its mark before running
+
+    def script(self) -> str:
+        """The batch script: the run first claims its mark (`mkdir`, which only one
+        can do), so a run Slurm accepted and then forgot (slurmctld killed before it
+        saved its state) and the controller submitted again does not run twice."""
+        lines = ["#!/bin/bash"]
+        if self.claims:
+            folder = shlex.quote(self.claims)
+            claim = shlex.quote(f"{self.claims}/{self.mark}")
+            lines += [
+                f"mkdir -p -- {folder} || exit 1",
+                f"if ! mkdir -- {claim} 2>/dev/null; then",
+                f"    echo 'ats-runtime: run {self.mark.run} of {self.name} ran already' >&2",
+                "    exit 0",
+                "fi",
+                # Claims matter for minutes; a day's are kept.
+                f"find {folder} -mindepth 1 -maxdepth 1 -mmin +1440 -exec rmdir {{}} + 2>/dev/null",
+            ]
+        return "\n".join([*lines, self.command, ""])
 
 
 class Slurm:
@@ -122,7 +143,7 @@ class Slurm:
     def submit(self, job: Submission) -> int:
         """Submit one run as the tool; Slurm's job id."""
         account = pwd.getpwnam(job.user)
-        script = f"#!/bin/bash\n{job.command}\n"
+        script = job.script()
         command = [
             "setpriv",
             f"--reuid={account.pw_uid}",

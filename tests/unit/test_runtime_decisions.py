@@ -224,3 +224,22 @@ def test_a_stopped_tool_has_its_runs_cancelled_and_comes_back() -> None:
     assert step.changes["hint"] == "x"
     again = decide(job(state="stopped"), spec(continuous=True), [], NOW)
     assert again.changes["state"] == "waiting"
+
+
+def test_a_run_claims_its_mark_before_its_command() -> None:
+    from runtime.slurm import Submission
+
+    mark = Mark("bot", "feed", 3, 7)
+    claims = "/var/lib/ats-runtime/logs/bot/.runs"
+    job = Submission("tools.bot", "feed", mark, "./feed.sh", "/h", "/h/o", None, 64, 1, "/bin")
+    assert job.script() == "#!/bin/bash\n./feed.sh\n"
+    lines = (
+        Submission(
+            "tools.bot", "feed", mark, "./feed.sh", "/h", "/h/o", None, 64, 1, "/bin", claims=claims
+        )
+        .script()
+        .splitlines()
+    )
+    claim = lines.index(f"if ! mkdir -- {claims}/ats-runtime:bot:feed:3:7 2>/dev/null; then")
+    assert lines[claim + 2] == "    exit 0" and lines[-1] == "./feed.sh"
+    assert lines.index("./feed.sh") > claim
