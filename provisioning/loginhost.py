@@ -74,6 +74,7 @@ LAYOUT: tuple[tuple[str, str, int], ...] = (
     ("toolforge.tmpl", "usr/local/bin/toolforge-jobs", 0o755),
     ("toolforge.tmpl", "usr/local/bin/webservice", 0o755),
     ("ats-webservice.tmpl", "usr/local/bin/ats-webservice", 0o755),
+    ("ats-web-relay.tmpl", "usr/local/bin/ats-web-relay", 0o755),
     ("ats-tool-home.tmpl", "usr/local/sbin/ats-tool-home", 0o755),
     ("ats-authorized-keys.tmpl", "usr/local/sbin/ats-authorized-keys", 0o755),
     ("ats-session-guard.tmpl", "usr/local/sbin/ats-session-guard", 0o755),

@@ -44,6 +44,7 @@ STEPS: tuple[tuple[str, Callable[[Database], None]], ...] = (
     ("0017_tool_maintainers", schema_jobs.tool_maintainers),
     ("0018_tool_jobs", schema_runtime.tool_jobs),
     ("0019_tool_job_mails", schema_runtime.tool_job_mails),
+    ("0020_tool_job_generations", schema_runtime.tool_job_generations),
 )
 
 MIGRATIONS: tuple[str, ...] = tuple(name for name, _ in STEPS)

@@ -1,4 +1,5 @@
-"""Migrations of the runtime: tools' jobs (0018) and the mails about them (0019).
+"""Migrations of the runtime: tools' jobs (0018), the mails about them (0019) and the
+last generation of deleted jobs (0020).
 
 Each function is one named step of `schema.STEPS` and stays as it was first written.
 """
@@ -76,3 +77,16 @@ def tool_job_mails(db: Database) -> None:
     )
     db.table("tool_job_mails").create_index(["tool", "job", "run_key", "event"], unique=True)
     db.table("tool_job_mails").create_index(["state", "next_attempt_at"])
+
+
+def tool_job_generations(db: Database) -> None:
+    # The last generation of each job that was deleted. A job defined again under the
+    # same name goes on from there, so its runs' marks (tool:name:generation:run) never
+    # repeat a deleted definition's: not in Slurm, where an old run still ending must not
+    # pass for the new one's, nor in the nodes' claims, which would refuse the new runs
+    # as already run.
+    db.table("tool_job_generations").create(
+        {"tool": str, "name": str, "generation": int},
+        pk=("tool", "name"),
+        not_null={"generation"},
+    )

@@ -3,7 +3,9 @@ the runtime's controller keeps of their runs (runtime/controller.py).
 
 A definition is written by the tool (through `toolforge jobs`): `put_tool_job` adds a
 job or changes its definition (a new generation), `restart_tool_job` asks for a new
-generation with the same definition, `delete_tool_job` removes it. The controller
+generation with the same definition, `delete_tool_job` removes it (and keeps its last
+generation: defined again, the job goes on from there, so no run's mark is reused).
+The controller
 reads every job and writes only its own columns, and only for the generation it read
 (`update_tool_job`): a definition changed meanwhile is never overwritten by a
 controller that had not seen it. `begin_tool_job_run` numbers a run before it is
@@ -67,9 +69,12 @@ class ToolJobsRoom(StoreConnection):
         with self.transaction():
             current = self.tool_job(tool, name)
             if current is None:
+                last = self._first("tool_job_generations", "tool = ? AND name = ?", [tool, name])
+                generation = (last["generation"] if last else 0) + 1
                 self._insert(
                     "tool_jobs",
-                    {"tool": tool, "name": name, "spec": spec, "generation": 1, "run": 0}
+                    {"tool": tool, "name": name, "spec": spec, "generation": generation}
+                    | {"run": 0}
                     | FRESH
                     | {"last_tick": now, "created_at": now, "updated_at": now},
                 )
@@ -87,7 +92,17 @@ class ToolJobsRoom(StoreConnection):
         return self._set(tool, name, changes, new_generation=True) > 0
 
     def delete_tool_job(self, tool: str, name: str) -> bool:
-        return self._changed("DELETE FROM tool_jobs WHERE tool = ? AND name = ?", [tool, name]) > 0
+        with self.transaction():
+            current = self.tool_job(tool, name)
+            if current is None:
+                return False
+            self._changed(
+                "INSERT INTO tool_job_generations (tool, name, generation) VALUES (?, ?, ?) "
+                "ON CONFLICT (tool, name) DO UPDATE SET generation = excluded.generation",
+                [tool, name, current.generation],
+            )
+            self._changed("DELETE FROM tool_jobs WHERE tool = ? AND name = ?", [tool, name])
+            return True
 
     def update_tool_job(
         self, tool: str, name: str, generation: int, changes: Mapping[str, Any]

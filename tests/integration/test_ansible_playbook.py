@@ -38,6 +38,7 @@ COPIED = {
     "usr/local/bin/toolforge-jobs": 0o755,
     "usr/local/bin/webservice": 0o755,
     "usr/local/bin/ats-webservice": 0o755,
+    "usr/local/bin/ats-web-relay": 0o755,
     "usr/local/sbin/ats-tool-home": 0o755,
     "usr/local/sbin/ats-authorized-keys": 0o755,
     "usr/local/sbin/ats-session-guard": 0o755,

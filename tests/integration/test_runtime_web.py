@@ -170,6 +170,27 @@ def test_the_static_type_serves_public_html(web: Web) -> None:
     assert "hello from public_html" in web.get(f"mytool.{DOMAIN}", "/")[2]
 
 
+def test_a_generic_service_listens_on_port(web: Web) -> None:
+    uid = web.site.tool_uid()
+    public = web.home() / "public_html"
+    public.mkdir(exist_ok=True)
+    (public / "port.txt").write_text("served on $PORT\n")
+    # A script, as many tools have (`become` hands its words to the tool's shell, which
+    # would fill in a $PORT written on the command line there and then).
+    serve = web.home() / "serve.sh"
+    serve.write_text('#!/bin/sh\nexec python3 -m http.server "$PORT" --bind 127.0.0.1 -d public_html\n')
+    serve.chmod(0o755)
+    for path in (public / "port.txt", serve):
+        shutil.chown(path, uid, uid)
+    web.webservice("stop")
+    web.webservice("generic", "start", "--command", "./serve.sh")
+    wait_until(lambda: web.get(f"mytool.{DOMAIN}", "/port.txt")[0] == 200, 30, what="generic")
+    got = web.get(f"mytool.{DOMAIN}", "/port.txt", f"X-Forwarded-For: {VISITOR}")
+    assert got[2] == "served on $PORT\n"
+    assert "Your webservice of type generic is running" in web.webservice("status")
+    assert VISITOR not in (web.home() / "webservice.err").read_text()
+
+
 def test_another_tool_cannot_enter_the_sockets_folder(web: Web) -> None:
     wait_until(web.serves, 30, what="the service up")
     # SSSD takes the new tool's sudo rule in a while.

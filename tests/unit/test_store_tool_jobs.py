@@ -64,3 +64,16 @@ def test_runs_are_numbered_once_each_with_their_tick(store: Store) -> None:
     current = store.tool_job("bot", "feed")
     assert current is not None and (current.run, current.starting) == (2, 2)
     assert current.last_tick == "2026-12-07T10:00:00+00:00" and current.state == "starting"
+
+
+def test_a_job_defined_again_goes_on_from_its_last_generation(store: Store) -> None:
+    # Its runs' marks (tool:name:generation:run) must not repeat the deleted one's.
+    store.put_tool_job("bot", "feed", "{}")
+    store.restart_tool_job("bot", "feed")
+    assert store.delete_tool_job("bot", "feed")
+    store.put_tool_job("bot", "feed", "{}")
+    again = store.tool_job("bot", "feed")
+    assert again is not None and again.generation == 3 and again.run == 0
+    store.put_tool_job("other", "feed", "{}")
+    other = store.tool_job("other", "feed")
+    assert other is not None and other.generation == 1
