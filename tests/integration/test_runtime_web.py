@@ -6,7 +6,8 @@ Caddy, which the jobs service configures through its admin API.
 Shown: the address answers within seconds and tells the tool nothing of its visitors'
 addresses (nor does anything the tool can read); a killed service serves again; `stop`
 gives the stopped page (503), an unknown tool the 404 page, `DOMAIN/TOOL/…` a 301 to the
-tool's address; the static type; another tool cannot enter the socket's folder; a
+tool's address; the static type; a generic server on $PORT; another tool cannot enter
+the socket's folder; a
 disabled tool shows the stopped page and comes back; Caddy restarted empty has its
 routes back from the store.
 """
@@ -178,7 +179,7 @@ def test_a_generic_service_listens_on_port(web: Web) -> None:
     # A script, as many tools have (`become` hands its words to the tool's shell, which
     # would fill in a $PORT written on the command line there and then).
     serve = web.home() / "serve.sh"
-    serve.write_text('#!/bin/sh\nexec python3 -m http.server "$PORT" --bind 127.0.0.1 -d public_html\n')
+    serve.write_text('#!/bin/sh\nexec python3 -m http.server "$PORT" -b 127.0.0.1 -d public_html\n')
     serve.chmod(0o755)
     for path in (public / "port.txt", serve):
         shutil.chown(path, uid, uid)
