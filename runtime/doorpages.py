@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 
 from policies import message_files
 from policies.errors import Refusal
@@ -65,7 +65,8 @@ class Language:
 @functools.lru_cache(maxsize=4)
 def catalog(directory: Path = message_files.I18N_DIR) -> dict[str, dict[str, str]]:
     """The front door's messages by language: English first, then every language whose
-    file has all of English's `ats-frontdoor-*` keys, by code."""
+    file has all of English's `ats-frontdoor-*` keys, by code. Only files named by a
+    plain language code count (`de`, `he`): a variant's (`pt-br`) is not offered yet."""
     found: dict[str, dict[str, str]] = {}
     for path in sorted(directory.glob("*.json")):
         if path.stem == "qqq" or not _LANGUAGE_CODE.match(path.stem):
@@ -86,7 +87,10 @@ def catalog(directory: Path = message_files.I18N_DIR) -> dict[str, dict[str, str
 
 @functools.cache
 def language(code: str) -> Language:
-    locale = Locale.parse(code)
+    try:
+        locale = Locale.parse(code)
+    except (ValueError, UnknownLocaleError) as error:
+        raise DoorPagesError(f"{code}.json: Babel knows no language {code!r}") from error
     rtl = locale.character_order == "right-to-left"
     return Language(code, "rtl" if rtl else "ltr", locale.get_display_name(code) or code)
 

@@ -232,3 +232,8 @@ def test_english_without_the_messages_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(DoorPagesError) as refused:
         catalog(tmp_path)
     assert str(refused.value) == f"{tmp_path}/en.json has no ats-frontdoor-* messages"
+
+
+def test_a_language_babel_does_not_know_is_one_line() -> None:
+    with pytest.raises(DoorPagesError, match=r"^zzz.json: Babel knows no language 'zzz'$"):
+        doorpages.language("zzz")
