@@ -4,7 +4,8 @@ replies (`ats-bot-*`, wikitext through `bot.rules.messages`), the bridge's pages
 `ats-suspension-*`, …: the `policies.words.Words` of membership's refusals and
 descriptions), both of which the bridge shows as HTML through toolforge-i18n
 (`bridge.i18n`), and the runtime's mails about tools' jobs (`ats-mail-*`, plain text
-through `policies.message_format`, as the bot's). One table for both engines, so a
+through `policies.message_format`, as the bot's, and the front door's own pages,
+`ats-frontdoor-*`, HTML made by `runtime.doorpages`). One table for both engines, so a
 message's parameters are named once; a message missing here has none.
 The message files (`i18n/*.json`) stay in MediaWiki's positional form.
 
@@ -90,6 +91,14 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "ats-mail-next-backoff": ("time",),
     "ats-mail-next-scheduled": ("schedule",),
     "ats-mail-footer": ("tool", "emails"),
+    # The front door's own pages (runtime/doorpages.py).
+    "ats-frontdoor-index-title": ("domain",),
+    "ats-frontdoor-index-text": ("address", "old_address"),
+    "ats-frontdoor-stopped-start": ("tool",),
+    "ats-frontdoor-stopped-text": ("tool",),
+    "ats-frontdoor-stopped-title": ("tool",),
+    "ats-frontdoor-unknown-host": ("host",),
+    "ats-frontdoor-unknown-where": ("address",),
     # The bridge's pages.
     "ats-bridge-admin-fund-waiting": ("num_waiting",),
     "ats-bridge-admin-waiver-asked": ("date",),

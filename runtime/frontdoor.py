@@ -8,9 +8,13 @@ for development, never installed into the machine's trust store) and one HTTPS s
 `front`, whose routes end with the fallbacks — `DOMAIN/TOOL/…` answers 301 to
 `https://TOOL.DOMAIN/…` (path and query kept), the bare domain's `/` a small index page,
 anything else a 404 page. A tool's route (`tool_route`, `@id` `tool-NAME`) goes before
-the fallbacks: a running tool's proxies to its upstream (`unix//PATH` or `host:port`),
-and when that upstream does not answer (the socket gone, nothing listening) its own
-error route shows the tool's "stopped" page with 503, as a stopped tool's route does.
+the fallbacks: a running tool's proxies to its upstream (`unix//PATH` or `host:port`); a
+stopped tool's only names the tool in the variable `ats_stopped` and lets the request go
+on to the fallbacks, where the "stopped" page answers 503 (one for every tool, the name
+a placeholder, so a tool's route stays a few hundred bytes whatever the languages). When
+a running tool's upstream does not answer (the socket gone, nothing listening), the
+server's error routes show the same page. Every page is runtime/doorpages.py's, in the
+visitor's language.
 
 Privacy: no visitor's address reaches a tool or a log. Caddy's reverse_proxy replaces a
 client's X-Forwarded-For with the visitor's address (it trusts no proxy unless
@@ -23,17 +27,20 @@ remote address and port and the request's headers.
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from policies.errors import Refusal
+from policies.message_format import DEFAULT_LANGUAGE
 from policies.requests import TOOL_NAME
+from runtime import doorpages as pages
+from runtime.doorpages import Raw, language_route, localized
 
 SERVER = "front"
 PREFIX = "tool-"  # a tool route's @id is PREFIX + the tool's name
 ACCESS_LOGGER = "front"  # the access log's name (Caddy logs it as http.log.access.front)
+STOPPED_VAR = "ats_stopped"  # a stopped tool's route sets it to the tool's name
 # Every header in which a client or a proxy before us may name a client's address.
 CLIENT_ADDRESS_HEADERS = (
     "X-Forwarded-For",
@@ -66,6 +73,7 @@ LOG_FIELDS_DROPPED = (
 )
 # A tool's name in Caddy's (RE2) regular expressions: policies.requests.TOOL_NAME.
 _NAME = r"[a-z](?:[-a-z0-9]{0,30}[a-z0-9])?"
+_ONLY = rf"^({_NAME})$"
 _LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})+$")
 _UPSTREAM = re.compile(r"^(?:unix//\S+|[A-Za-z0-9.-]+:\d{1,5}|\[[0-9A-Fa-f:.]+\]:\d{1,5})$")
@@ -192,32 +200,47 @@ def _front(settings: FrontDoorSettings) -> dict[str, Any]:
             _redirect(domain, rf"^/({_NAME})(\?.*)?$", "/{http.regexp.tool.2}", settings),
             # DOMAIN/TOOL/PATH?QUERY: the same path at the tool.
             _redirect(domain, rf"^/({_NAME})(/.*)$", "{http.regexp.tool.2}", settings),
+            # Not terminal: which language the pages below speak.
+            language_route(),
             {
                 "match": [{"host": [domain], "path": ["/"]}],
-                "handle": [_page(200, index_page(domain))],
+                "handle": [localized(200, pages.index(domain), domain)],
+                "terminal": True,
+            },
+            {
+                # A stopped tool's route named it in a variable and went on to here.
+                "match": [{"vars_regexp": {STOPPED_VAR: {"name": "stopped", "pattern": _ONLY}}}],
+                "handle": [localized(503, pages.stopped(Raw("{http.regexp.stopped.1}")), domain)],
                 "terminal": True,
             },
             {
                 # An unknown tool's host, named on the page (only a tool name's
                 # characters can be captured).
-                "match": [
-                    {
-                        "vars_regexp": {
-                            "{http.request.host}": {
-                                "name": "unknown",
-                                "pattern": rf"^({_NAME})\.{re.escape(domain)}$",
-                            }
-                        }
-                    }
+                "match": [_tool_host("unknown", domain)],
+                "handle": [
+                    localized(
+                        404,
+                        pages.unknown(Raw(f"{{http.regexp.unknown.1}}.{domain}"), domain),
+                        domain,
+                    )
                 ],
-                "handle": [_page(404, unknown_page("{http.regexp.unknown.1}." + domain, domain))],
                 "terminal": True,
             },
-            {"handle": [_page(404, unknown_page("", domain))], "terminal": True},
+            {"handle": [localized(404, pages.unknown("", domain), domain)], "terminal": True},
         ],
-        # What no route's own error handling answered: a page, never Caddy's empty one.
+        # What a route failed to answer: a running tool's upstream that does not answer
+        # (its socket gone, nothing listening) is the tool's stopped page; anything
+        # else a page too, never Caddy's empty one.
         "errors": {
-            "routes": [{"handle": [_page("{http.error.status_code}", trouble_page(domain))]}]
+            "routes": [
+                language_route(),
+                {
+                    "match": [_tool_host("tool", domain)],
+                    "handle": [localized(503, pages.stopped(Raw("{http.regexp.tool.1}")), domain)],
+                    "terminal": True,
+                },
+                {"handle": [localized("{http.error.status_code}", pages.trouble(), domain)]},
+            ]
         },
     }
     if settings.log_file:
@@ -246,7 +269,8 @@ def _plain(settings: FrontDoorSettings) -> dict[str, Any]:
                 ],
                 "terminal": True,
             },
-            {"handle": [_page(404, unknown_page("", domain))], "terminal": True},
+            language_route(),
+            {"handle": [localized(404, pages.unknown("", domain), domain)], "terminal": True},
         ],
     }
 
@@ -271,17 +295,10 @@ def _redirect(domain: str, pattern: str, rest: str, settings: FrontDoorSettings)
     }
 
 
-def _page(status: int | str, body: str) -> dict[str, Any]:
-    return {
-        "handler": "static_response",
-        "status_code": status,
-        "headers": {
-            "Content-Type": ["text/html; charset=utf-8"],
-            # A tool that starts again must not be hidden behind a remembered page.
-            "Cache-Control": ["no-store"],
-        },
-        "body": body,
-    }
+def _tool_host(name: str, domain: str) -> dict[str, Any]:
+    """A match of a tool's host, the name captured as `{http.regexp.NAME.1}`."""
+    pattern = rf"^({_NAME})\.{re.escape(domain)}$"
+    return {"vars_regexp": {"{http.request.host}": {"name": name, "pattern": pattern}}}
 
 
 # -- a tool's route ------------------------------------------------------------------
@@ -292,33 +309,26 @@ def tool_route(route: Route, settings: FrontDoorSettings) -> dict[str, Any]:
     (and whenever the upstream does not answer)."""
     if not TOOL_NAME.fullmatch(route.tool):
         raise FrontDoorError(f"{route.tool!r} is not a tool's name")
-    stopped = _page(503, stopped_page(route.tool, settings.domain))
-    handle: list[dict[str, Any]]
+    host = {"host": [f"{route.tool}.{settings.domain}"]}
     if route.upstream is None:
-        handle = [stopped]
-    else:
-        if not _UPSTREAM.fullmatch(route.upstream):
-            raise FrontDoorError(
-                f"{route.tool}: the upstream {route.upstream!r} is neither unix//PATH nor host:port"
-            )
-        proxy = {
-            "handler": "reverse_proxy",
-            "upstreams": [{"dial": route.upstream}],
-            "headers": {"request": {"delete": list(CLIENT_ADDRESS_HEADERS)}},
+        # Not terminal: the variable leads the request to the stopped page among the
+        # fallbacks, one for every tool in every language.
+        return {
+            "@id": route.id,
+            "match": [host],
+            "handle": [{"handler": "vars", STOPPED_VAR: route.tool}],
         }
-        handle = [
-            {
-                "handler": "subroute",
-                "routes": [{"handle": [proxy]}],
-                "errors": {"routes": [{"handle": [stopped]}]},
-            }
-        ]
-    return {
-        "@id": route.id,
-        "match": [{"host": [f"{route.tool}.{settings.domain}"]}],
-        "handle": handle,
-        "terminal": True,
+    if not _UPSTREAM.fullmatch(route.upstream):
+        raise FrontDoorError(
+            f"{route.tool}: the upstream {route.upstream!r} is neither unix//PATH nor host:port"
+        )
+    # When the upstream does not answer, the server's error routes show the stopped page.
+    proxy = {
+        "handler": "reverse_proxy",
+        "upstreams": [{"dial": route.upstream}],
+        "headers": {"request": {"delete": list(CLIENT_ADDRESS_HEADERS)}},
     }
+    return {"@id": route.id, "match": [host], "handle": [proxy], "terminal": True}
 
 
 def describe(route: Route) -> str:
@@ -326,65 +336,24 @@ def describe(route: Route) -> str:
     return "stopped" if route.upstream is None else f"running at {route.upstream}"
 
 
-# -- the pages -----------------------------------------------------------------------
-
-_STYLE = (
-    "body{font-family:sans-serif;color:#202122;background:#fff;max-width:40em;"
-    "margin:3em auto;padding:0 1em;line-height:1.5}"
-    "h1{font-weight:normal;border-bottom:1px solid #a2a9b1}"
-    "a{color:#36c}code{background:#eaecf0;padding:0 .2em}"
-)
+# -- the pages, one language at a time (tests, and to look at one) ------------------
 
 
-def _html(title: str, sentence: str, domain: str) -> str:
-    home = html.escape(f"https://{domain}/")
-    return (
-        "<!doctype html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{title}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-        f"<h1>{title}</h1>\n<p>{sentence}</p>\n"
-        f'<p><a href="{home}">{html.escape(domain)}</a></p>\n'
-        "</body>\n</html>\n"
-    )
-
-
-def stopped_page(tool: str, domain: str) -> str:
+def stopped_page(tool: str, domain: str, lang: str = DEFAULT_LANGUAGE) -> str:
     """503: the tool's web service is not running (or does not answer)."""
-    name = html.escape(tool)
-    return _html(
-        f"{name} is not running",
-        f"The web service of the tool {name} is not running at the moment. Its maintainers "
-        "can start it with <code>toolforge webservice start</code>.",
-        domain,
-    )
+    return pages.document(lang, pages.stopped(tool), domain)
 
 
-def unknown_page(host: str, domain: str) -> str:
+def unknown_page(host: str, domain: str, lang: str = DEFAULT_LANGUAGE) -> str:
     """404: no tool here (`host` may be empty: no name to give)."""
-    where = f"at {html.escape(host)}" if host else "at this address"
-    return _html(
-        "No such tool",
-        f"There is no tool {where}. Tools live at https://TOOL.{html.escape(domain)}/.",
-        domain,
-    )
+    return pages.document(lang, pages.unknown(host, domain), domain)
 
 
-def index_page(domain: str) -> str:
+def index_page(domain: str, lang: str = DEFAULT_LANGUAGE) -> str:
     """200 at the bare domain: where the tools are."""
-    name = html.escape(domain)
-    return _html(
-        f"Tools at {name}",
-        f"Each tool hosted here has its own address: https://TOOL.{name}/ "
-        f"(https://{name}/TOOL/ leads there too).",
-        domain,
-    )
+    return pages.document(lang, pages.index(domain), domain)
 
 
-def trouble_page(domain: str) -> str:
+def trouble_page(domain: str, lang: str = DEFAULT_LANGUAGE) -> str:
     """What the front door answers when something failed that no route handled."""
-    return _html(
-        "Something went wrong",
-        "The front door could not answer this request. Please try again in a moment.",
-        domain,
-    )
+    return pages.document(lang, pages.trouble(), domain)

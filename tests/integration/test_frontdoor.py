@@ -9,7 +9,6 @@ trust store changes."""
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import http.server
 import json
@@ -17,10 +16,7 @@ import pwd
 import shutil
 import socket
 import socketserver
-import ssl
-import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,14 +24,13 @@ from typing import Any
 
 import pytest
 
-from devtools.devcaddy import DevCaddy
 from devtools.ports import free_port
-from runtime.caddy import Caddy, CaddyError
+from runtime.caddy import CaddyError
 from runtime.doorkeeper import converge
-from runtime.frontdoor import FrontDoorSettings, Route, base_config, tool_route
+from runtime.frontdoor import Route, tool_route
+from tests.integration.frontdoor_site import DOMAIN, Door, running_door
 from tests.waiting import wait_until
 
-DOMAIN = "tools.test"
 VISITOR = "203.0.113.7"
 SPOOFED = {
     "X-Forwarded-For": VISITOR,
@@ -46,19 +41,6 @@ SPOOFED = {
     "CF-Connecting-IP": VISITOR,
     "X-Forwarded": f"for={VISITOR}",
 }
-# What the machine trusts and Debian's caddy package's own files: never touched.
-WATCHED = (Path("/etc/ssl/certs"), Path("/usr/local/share/ca-certificates"), Path("/etc/caddy"))
-
-
-def watched_files() -> dict[str, str]:
-    found = {}
-    for top in WATCHED:
-        for path in sorted(top.rglob("*")) if top.exists() else []:
-            if path.is_file():
-                found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
-            elif path.is_symlink():
-                found[str(path)] = f"-> {path.readlink()}"
-    return found
 
 
 class Echo(http.server.BaseHTTPRequestHandler):
@@ -123,79 +105,10 @@ def unix_upstream(folder: Path) -> Upstream:
     return serve(server, f"unix/{path}")
 
 
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: str
-
-
-@dataclass
-class Door:
-    dev: DevCaddy
-    settings: FrontDoorSettings
-    caddy: Caddy
-    folder: Path
-
-    def get(self, host: str, path: str = "/", headers: dict[str, str] | None = None) -> Answer:
-        """GET https://HOST:PORT/PATH, HOST resolved to 127.0.0.1 (curl's --resolve),
-        the certificate checked against the internal CA's root."""
-        context = ssl.create_default_context(cafile=str(self.dev.root_cert()))
-        port = self.settings.https_port
-        connection = http.client.HTTPSConnection(host, port, context=context, timeout=10)
-        connection._create_connection = (  # type: ignore[attr-defined]
-            lambda address, *rest, **named: socket.create_connection(
-                ("127.0.0.1", port), *rest, **named
-            )
-        )
-        try:
-            connection.request("GET", path, headers=headers or {})
-            response = connection.getresponse()
-            body = response.read().decode()
-            return Answer(response.status, dict(response.getheaders()), body)
-        finally:
-            connection.close()
-
-    def converge(self, *routes: Route) -> list[str]:
-        return converge(self.caddy, routes, self.settings)
-
-
 @pytest.fixture(scope="module")
 def door() -> Iterator[Door]:
-    if shutil.which("caddy") is None:
-        pytest.fail("caddy is not installed: scripts/setup installs Debian's caddy", pytrace=False)
-    before = watched_files()
-    folder = Path(tempfile.mkdtemp(prefix="ats-frontdoor-"))
-    folder.chmod(0o711)  # caddy reaches its folders and the sockets' through it
-    dev = DevCaddy(folder / "caddy")
-    settings = FrontDoorSettings(
-        domain=DOMAIN,
-        https_port=free_port(),
-        http_port=free_port(),
-        admin=f"127.0.0.1:{free_port()}",
-        storage=str(dev.storage),
-        log_file=str(dev.log_folder / "access.log"),
-        listen_host="127.0.0.1",
-    )
-    started = time.monotonic()
-    dev.start(base_config(settings))
-    print(f"caddy's admin API answered {time.monotonic() - started:.3f} s after its start")
-    door = Door(dev, settings, Caddy(dev.admin_url()), folder)
-    try:
-        # The internal CA signs the wildcard certificate just after the start.
-        wait_until(lambda: _answers(door), 10, what="the front door's HTTPS")
-        yield door
-    finally:
-        dev.stop()
-        shutil.rmtree(folder, ignore_errors=True)
-    assert watched_files() == before
-
-
-def _answers(door: Door) -> bool:
-    try:
-        return door.get(DOMAIN).status == 200
-    except (OSError, ssl.SSLError):
-        return False
+    with running_door() as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
@@ -307,7 +220,7 @@ def test_an_unknown_tool_and_the_bare_domain(door: Door) -> None:
     door.converge()
     unknown = door.get(f"nosuchtool.{DOMAIN}", "/x")
     assert unknown.status == 404
-    assert f"no tool at nosuchtool.{DOMAIN}" in unknown.body
+    assert f"no tool at <bdi>nosuchtool.{DOMAIN}</bdi>." in unknown.body
     assert f'href="https://{DOMAIN}/"' in unknown.body
     index = door.get(DOMAIN)
     assert index.status == 200 and f"https://TOOL.{DOMAIN}/" in index.body
@@ -405,6 +318,6 @@ def test_a_caddy_restarted_empty_is_brought_back(door: Door, mytool: Upstream) -
         "resting: no route at the front door (stopped)",
     ]
     assert door.converge(*desired) == []
-    wait_until(lambda: _answers(door), 10, what="the front door's HTTPS again")
+    wait_until(door.answers, 10, what="the front door's HTTPS again")
     assert door.get(f"mytool.{DOMAIN}").status == 200
     assert door.get(f"resting.{DOMAIN}").status == 503

@@ -1,14 +1,16 @@
 """The front door's configuration as data (runtime/frontdoor.py): what each route holds,
-the privacy deletes and the log filter, the TLS choices, the fallbacks, and the pages'
-escaping."""
+the privacy deletes and the log filter, the TLS choices, the fallbacks, where the pages
+live (once, not per tool) and the pages' escaping."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
+from runtime.doorpages import language_route
 from runtime.frontdoor import (
     FrontDoorError,
     FrontDoorSettings,
@@ -44,8 +46,8 @@ def test_a_running_tool_is_proxied_with_every_client_address_header_deleted() ->
     route = tool_route(Route("mytool", "unix//srv/tools/mytool/web.sock"), SETTINGS)
     assert route["@id"] == "tool-mytool"
     assert route["match"] == [{"host": ["mytool.tools.example.org"]}]
-    [subroute] = route["handle"]
-    [proxy] = subroute["routes"][0]["handle"]
+    assert route["terminal"] is True
+    [proxy] = route["handle"]
     assert proxy["upstreams"] == [{"dial": "unix//srv/tools/mytool/web.sock"}]
     deleted = {name.lower() for name in proxy["headers"]["request"]["delete"]}
     assert {
@@ -58,16 +60,53 @@ def test_a_running_tool_is_proxied_with_every_client_address_header_deleted() ->
         "x-forwarded",
     } <= deleted
     assert "trusted_proxies" not in proxy
-    [error] = subroute["errors"]["routes"][0]["handle"]
-    assert error["status_code"] == 503 and "mytool is not running" in error["body"]
 
 
-def test_a_stopped_tool_answers_503_with_its_page() -> None:
+def test_an_upstream_that_does_not_answer_gets_the_stopped_page_of_the_tool_host() -> None:
+    """The server's error routes: the language first, then a tool's host (its name
+    captured) the stopped page with 503, anything else the trouble page."""
+    language, stopped, trouble = base_config(SETTINGS)["apps"]["http"]["servers"]["front"][
+        "errors"
+    ]["routes"]
+    assert language == language_route()
+    [host] = stopped["match"][0]["vars_regexp"].values()
+    assert re.fullmatch(host["pattern"], "mytool.tools.example.org")
+    assert not re.fullmatch(host["pattern"], "tools.example.org")
+    assert not re.fullmatch(host["pattern"], "my{tool}.tools.example.org")
+    pages = bodies(stopped)
+    assert {page["status_code"] for page in pages} == {503}
+    assert all("{http.regexp.tool.1}" in page["body"] for page in pages)
+    assert [page["status_code"] for page in bodies(trouble)] == ["{http.error.status_code}"] * 5
+
+
+def test_a_stopped_tool_is_named_in_a_variable_and_answers_503_with_its_page() -> None:
+    """A stopped tool's route is small: it names the tool and goes on to the stopped page
+    among the fallbacks (one for every tool, in every language)."""
     route = tool_route(Route("mytool", None), SETTINGS)
-    [page] = route["handle"]
-    assert page["handler"] == "static_response" and page["status_code"] == 503
-    assert "toolforge webservice start" in page["body"]
-    assert page["headers"]["Cache-Control"] == ["no-store"]
+    assert route == {
+        "@id": "tool-mytool",
+        "match": [{"host": ["mytool.tools.example.org"]}],
+        "handle": [{"handler": "vars", "ats_stopped": "mytool"}],
+    }
+    [stopped] = [r for r in front_routes(base_config(SETTINGS)) if "ats_stopped" in json.dumps(r)]
+    [name] = stopped["match"][0]["vars_regexp"].values()
+    assert re.fullmatch(name["pattern"], "mytool")
+    assert not re.fullmatch(name["pattern"], "my<tool>")
+    for page in bodies(stopped):
+        assert page["status_code"] == 503
+        assert "<code>toolforge webservice start</code>" in page["body"]
+        assert "{http.regexp.stopped.1}" in page["body"]
+        assert page["headers"]["Cache-Control"] == ["no-store"]
+
+
+def test_a_tools_route_stays_small_and_the_pages_are_there_once() -> None:
+    """The pages' bodies live in the base configuration; a tool's route carries none."""
+    stopped = json.dumps(tool_route(Route("a-tool-with-a-long-name", None), SETTINGS))
+    running = json.dumps(tool_route(Route("mytool", "unix//srv/tools/mytool/web.sock"), SETTINGS))
+    assert len(stopped) < 200 and len(running) < 700
+    whole = json.dumps(base_config(SETTINGS))
+    assert whole.count("<!doctype html>") == 7 * 5  # 7 pages, 5 languages each
+    assert len(whole) < 120_000
 
 
 @pytest.mark.parametrize(
@@ -159,14 +198,35 @@ def test_the_fallbacks_redirect_index_and_404() -> None:
         "https://{http.regexp.tool.1}.tools.test:8443/{http.regexp.tool.2}",
         "https://{http.regexp.tool.1}.tools.test:8443{http.regexp.tool.2}",
     ]
-    assert [r["handle"][0]["status_code"] for r in routes] == [301, 301, 200, 404, 404]
+    assert routes[2] == language_route()
+    statuses = [r["handle"][0]["status_code"] for r in routes[:2]]
+    statuses += [{page["status_code"] for page in bodies(r)} for r in routes[3:]]
+    assert statuses == [301, 301, {200}, {503}, {404}, {404}]
+
+
+def test_plain_http_answers_other_hosts_with_the_404_page_in_the_visitors_language() -> None:
+    routes = base_config(SETTINGS)["apps"]["http"]["servers"]["plain"]["routes"]
+    assert routes[1] == language_route()
+    pages = bodies(routes[2])
+    assert [page["status_code"] for page in pages] == [404] * 5
+    assert "There is no tool at this address." in pages[-1]["body"]
+
+
+def bodies(route: dict[str, Any]) -> list[dict[str, Any]]:
+    """The static responses of a page's route, one per language (English last)."""
+    [subroute] = route["handle"]
+    assert subroute["handler"] == "subroute"
+    return [r["handle"][0] for r in subroute["routes"]]
 
 
 def test_pages_escape_what_they_show_and_load_nothing() -> None:
     page = unknown_page('<b>"x"</b>.tools.test', "tools.test")
     assert "<b>" not in page and "&lt;b&gt;&quot;x&quot;" in page
-    assert '<a href="https://tools.test/">tools.test</a>' in page
+    assert '<a class="ats-brand" href="https://tools.test/">tools.test</a>' in page
     for each in (page, stopped_page("mytool", "tools.test"), index_page("tools.test")):
         assert each.startswith("<!doctype html>") and "<style>" in each
         assert "<link" not in each and "<script" not in each and "src=" not in each
     assert "&lt;i&gt;" in stopped_page("<i>", "tools.test")
+    assert (
+        "{" not in stopped_page("{http.request.header.Cookie}", "tools.test").split("</style>")[1]
+    )
