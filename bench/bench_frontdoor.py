@@ -2,16 +2,23 @@
 tool's server and through the front door, side by side in one run.
 
 One dev login host with its front door (Caddy, HTTPS with its internal CA) and a tool
-whose web service (`toolforge webservice python3.11 start`: gunicorn, two sync workers,
-on its Unix socket) answers a small page. The client keeps its connection open on both
-sides: straight, HTTP/1.1 over the tool's socket (reached through the login host's
-/proc/PID/root); through the front door, HTTPS to its loopback port with the tool's
-name. Each round: `--requests` requests one after another on each side, interleaved
-(latency: the median and the 99th percentile), then `--seconds` seconds of 8 clients
-at once on each side, each a process (throughput).
+whose web service (`toolforge webservice generic start`: gunicorn, two sync workers, as
+the python3.11 type runs it) listens on its Unix socket — which the front door forwards
+to — and on a loopback port, so that a load generator can reach the very same server
+straight. Two pages: `/`, 18 bytes that cost gunicorn almost nothing (the worst case
+for the front door's share), and `/page`, a table of 100 rows built with escaping
+(about 8 KB, a small tool's page).
 
-Run as root from the project root:
-``.venv/bin/python bench/bench_frontdoor.py [--requests 2000] [--seconds 5]``.
+Latency: `--requests` requests one after another on each side, interleaved, over
+kept-alive connections (straight: HTTP/1.1 over the tool's socket, reached through the
+login host's /proc/PID/root; through: HTTPS to the front door with the tool's name):
+the median and the 99th percentile. Throughput: `wrk` (2 threads, 8 connections,
+`--seconds` each) on each side, `--rounds` rounds with the order alternated, medians;
+with the CPU seconds each process used per request (from /proc), so that the front
+door's own cost per request is read apart from the machine it shares.
+
+Run as root from the project root (wrk is installed by scripts/setup):
+``.venv/bin/python bench/bench_frontdoor.py [--requests 2000] [--seconds 5] [--rounds 3]``.
 """
 
 from __future__ import annotations
@@ -19,13 +26,15 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import multiprocessing
 import os
+import re
 import shutil
 import socket
 import ssl
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,14 +42,40 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from devtools.devhost import DevHost  # noqa: E402
+from devtools.ports import free_port  # noqa: E402
 from tests.integration.loginhost_site import Site, close_site, open_site  # noqa: E402
 from tests.waiting import wait_until  # noqa: E402
 
 DOMAIN = "ts.example"
-APP = """def app(environ, start_response):
+APP = """from html import escape
+
+ROWS = [(n, f"Item <{n}> & co", f"Editor {n % 17}", n * 3.7) for n in range(100)]
+
+
+def page(title, rows):
+    cells = "".join(
+        f"<tr><td>{n}</td><td><a href='/item/{n}'>{escape(name)}</a></td>"
+        f"<td>{escape(editor)}</td><td>{score:.1f}</td></tr>"
+        for n, name, editor, score in rows
+    )
+    head = f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1>"
+    return f"{head}<table>{cells}</table>"
+
+
+def app(environ, start_response):
+    if environ["PATH_INFO"] == "/page":
+        body = page("Recent items", ROWS).encode()
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return [body]
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"hello from mytool\\n"]
 """
+# The same gunicorn the python3.11 type runs, on the tool's socket and on a loopback port.
+SERVE = """#!/bin/sh
+exec /usr/bin/gunicorn --bind "unix:$ATS_WEB_SOCKET" --bind 127.0.0.1:{port} --workers 2 \\
+    --chdir "$HOME/www/python/src" app:app
+"""
+PATHS = ("/", "/page")
 
 
 class UnixConnection(http.client.HTTPConnection):
@@ -95,41 +130,84 @@ def latency(sides: dict[str, Callable[[], http.client.HTTPConnection]], count: i
     print(f"\nthe front door adds {added * 1000:.2f} ms at the median")
 
 
-def throughput(make: Callable[[], http.client.HTTPConnection], seconds: float) -> float:
-    """Requests a second that 8 clients get, each a process of its own (threads would
-    share one interpreter: the client, not the server, would be measured)."""
-    counts = multiprocessing.get_context("fork").Array("i", 8)
-    start = time.monotonic() + 0.5
-    deadline = start + seconds
-
-    def client(slot: int) -> None:
-        connection = make()
-        one(connection)
-        while time.monotonic() < start:
-            time.sleep(0.01)
-        while time.monotonic() < deadline:
-            one(connection)
-            counts[slot] += 1
-
-    workers = [
-        multiprocessing.get_context("fork").Process(target=client, args=(slot,))
-        for slot in range(8)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return sum(counts) / seconds
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by the processes of each name (caddy, gunicorn, wrk)."""
+    used: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if name in ("caddy", "gunicorn"):
+            used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return used
 
 
-def prepare(site: Site) -> tuple[str, int, Path]:
+def wrk(url: str, seconds: float, hosts: Path) -> tuple[float, dict[str, float]]:
+    """Requests a second that wrk gets from `url`, and the CPU seconds caddy and gunicorn
+    used per request meanwhile. wrk runs in a mount namespace of its own whose
+    /etc/hosts names the tool's host (the machine's is left alone)."""
+    before = cpu_seconds()
+    command = f"mount --bind {hosts} /etc/hosts && exec wrk -t2 -c8 -d{seconds:g}s {url}"
+    done = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", command], capture_output=True, text=True, check=True
+    )
+    after = cpu_seconds()
+    found = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*", done.stdout)
+    assert found and not errors, done.stdout
+    rate = float(found.group(1))
+    per_request = {name: (after[name] - before.get(name, 0.0)) / (rate * seconds) for name in after}
+    return rate, per_request
+
+
+def throughput(port: int, straight_port: int, seconds: float, rounds: int) -> None:
+    sides = {
+        "straight": f"http://127.0.0.1:{straight_port}",
+        "front door": f"https://mytool.{DOMAIN}:{port}",
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".hosts") as hosts:
+        hosts.write(f"127.0.0.1 localhost mytool.{DOMAIN}\n")
+        hosts.flush()
+        os.chmod(hosts.name, 0o644)
+        print("\n| page | straight req/s | front door req/s | ratio | caddy ms CPU/req |")
+        print("|---|---:|---:|---:|---:|")
+        results = {}
+        for path in PATHS:
+            rates: dict[str, list[float]] = {name: [] for name in sides}
+            caddy: list[float] = []
+            for round_ in range(rounds):
+                order = list(sides) if round_ % 2 == 0 else list(reversed(sides))
+                for name in order:
+                    rate, used = wrk(sides[name] + path, seconds, Path(hosts.name))
+                    rates[name].append(rate)
+                    if name == "front door":
+                        caddy.append(used.get("caddy", 0.0))
+            straight_rate = statistics.median(rates["straight"])
+            door_rate = statistics.median(rates["front door"])
+            print(
+                f"| `{path}` | {straight_rate:.0f} | {door_rate:.0f} | "
+                f"{door_rate / straight_rate:.2f}× | {statistics.median(caddy) * 1000:.3f} |"
+            )
+            results[path] = {"straight": rates["straight"], "front door": rates["front door"]}
+        print(json.dumps(results))
+
+
+def prepare(site: Site, straight_port: int) -> tuple[str, int, Path]:
+    uid = site.tool_uid()
     home = site.host / "home" / "tools" / "mytool"
     app = home / "www" / "python" / "src" / "app.py"
     app.parent.mkdir(parents=True, exist_ok=True)
     app.write_text(APP)
-    for path in (app, app.parent, app.parent.parent, app.parent.parent.parent):
-        shutil.chown(path, site.tool_uid(), site.tool_uid())
-    started = site.ssh.run("alice", "become mytool toolforge webservice python3.11 start")
+    serve = home / "serve.sh"
+    serve.write_text(SERVE.format(port=straight_port))
+    serve.chmod(0o755)
+    for path in (app, app.parent, app.parent.parent, app.parent.parent.parent, serve):
+        shutil.chown(path, uid, uid)
+    command = "become mytool toolforge webservice generic start --command ./serve.sh"
+    started = site.ssh.run("alice", command)
     assert started.returncode == 0, started.stderr
     host = DevHost(site.host)
     state = host.running()
@@ -144,22 +222,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench_frontdoor: run as root (the login host is a mount namespace)")
         return 2
+    if shutil.which("wrk") is None:
+        print("bench_frontdoor: wrk is missing (scripts/setup installs it)")
+        return 2
     site = open_site(uid_range=(80000, 89999), config_extra=f'\n[web]\ndomain = "{DOMAIN}"\n')
     try:
-        path, port, ca = prepare(site)
+        straight_port = free_port()
+        path, port, ca = prepare(site, straight_port)
         sides = {"straight": straight(path), "front door": through(port, ca)}
         wait_until(lambda: _answers(sides["front door"]), 30, what="the front door's route")
         latency(sides, args.requests)
-        rates = {name: throughput(make, args.seconds) for name, make in sides.items()}
-        print("\n| side | requests/s, 8 clients |\n|---|---:|")
-        for name, rate in rates.items():
-            print(f"| {name} | {rate:.0f} |")
-        print(f"\nthrough the front door: {rates['front door'] / rates['straight']:.2f}× straight")
-        print(json.dumps({"rates": rates}))
+        throughput(port, straight_port, args.seconds, args.rounds)
     finally:
         close_site(site)
     return 0
