@@ -6,14 +6,15 @@ service, which is its continuous job named `webservice`.
 
 The types keep Toolforge's folder layout: `python3.11` serves the WSGI `app` of
 `~/www/python/src/app.py` with gunicorn (with `~/www/python/venv` when there is one),
-`static` serves `~/public_html` as files, and `generic --command CMD` runs any server
-that listens on the socket named in `$ATS_WEB_SOCKET` (or on `$PORT`). The job's
-command is `ats-webservice TYPE …`, the runner the hosts have (rendered by `ats host
-render`), so the job's definition says which type runs; its limits, restarts, logs
-(`~/webservice.out`, `~/webservice.err`) and quota are those of every job. The words are
-Toolforge's where it has them ("Your webservice is not running", "Your job is already
-running"); `status` also says since when and the address. Pure: the answer is built
-over a `JobsService` (runtime/toolforge.py), as `toolforge jobs`'s is.
+`php8.2` serves `~/public_html` with PHP (php-fpm; index.php first), `static` serves it
+as files, and `generic --command CMD` runs any server that listens on the socket named
+in `$ATS_WEB_SOCKET` (or on `$PORT`). The job's command is `ats-webservice TYPE …`, the
+runner the hosts have (rendered by `ats host render`), so the job's definition says
+which type runs; its limits, restarts, logs (`~/webservice.out`, `~/webservice.err`) and
+quota are those of every job. The words are Toolforge's where it has them ("Your
+webservice is not running", "Your job is already running"); `status` also says since
+when and the address. Pure: the answer is built over a `JobsService`
+(runtime/toolforge.py), as `toolforge jobs`'s is.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from runtime.toolforge import Answer, JobsService, _Parser, _Stop
 
 JOB = "webservice"
 RUNNER = "ats-webservice"
-TYPES = ("python3.11", "static", "generic")
+TYPES = ("python3.11", "php8.2", "static", "generic")
 DEFAULT_TYPE = "python3.11"
 
 

@@ -6,8 +6,9 @@ Caddy, which the jobs service configures through its admin API.
 Shown: the address answers within seconds and tells the tool nothing of its visitors'
 addresses (nor does anything the tool can read); a killed service serves again; `stop`
 gives the stopped page (503), an unknown tool the 404 page, `DOMAIN/TOOL/…` a 301 to the
-tool's address; the static type; a generic server on $PORT; another tool cannot enter
-the socket's folder; a
+tool's address; the static type; a generic server on $PORT; the php8.2 type (PHP-FPM and
+a Caddy of the tool's own), which tells PHP nothing of its visitors either and ends as
+one; another tool cannot enter the socket's folder, nor the front door PHP's socket; a
 disabled tool shows the stopped page and comes back; Caddy restarted empty has its
 routes back from the store.
 """
@@ -49,6 +50,13 @@ def app(environ, start_response):
 """
 
 
+PHP = """<?php
+error_log("index.php saw " . json_encode($_SERVER));
+header("Content-Type: application/json");
+echo json_encode(["answer" => 6 * 7, "server" => $_SERVER]);
+"""
+
+
 class Web:
     def __init__(self, site: Site) -> None:
         self.site = site
@@ -81,6 +89,10 @@ class Web:
         status = int(lines[0].split()[1]) if lines else 0
         fields = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
         return status, {key.lower(): value for key, value in fields.items()}, body
+
+    def err_tail(self, tool: str = "mytool") -> str:
+        path = self.home(tool) / "webservice.err"
+        return "\n".join(path.read_text().splitlines()[-10:]) if path.exists() else "no log"
 
     def serves(self, tool: str = "mytool") -> bool:
         return self.get(f"{tool}.{DOMAIN}")[0] == 200
@@ -190,6 +202,79 @@ def test_a_generic_service_listens_on_port(web: Web) -> None:
     assert got[2] == "served on $PORT\n"
     assert "Your webservice of type generic is running" in web.webservice("status")
     assert VISITOR not in (web.home() / "webservice.err").read_text()
+
+
+def test_the_php_type_serves_public_html_with_php_and_learns_nothing_of_visitors(
+    web: Web,
+) -> None:
+    # othertool's, so that mytool's service stays up for the tests after this one.
+    tool, host = "othertool", f"othertool.{DOMAIN}"
+    assert web.site.ssh.until("bob", "become othertool true").returncode == 0  # SSSD's rule
+    account = web.site.ldap.describe(tool)
+    assert account is not None
+    public = web.home(tool) / "public_html"
+    public.mkdir()
+    files = {"index.php": PHP, "hello.txt": "hello as a file\n", "secret.inc": "x\n"}
+    for path in (public, *(public / name for name in files)):
+        if path != public:
+            path.write_text(files[path.name])
+        shutil.chown(path, account.uid, account.uid)
+    started = time.monotonic()
+    web.webservice("php8.2", "start", user="bob", tool=tool)
+
+    def answers() -> bool:
+        status, _, body = web.get(host)
+        return status == 200 and '"answer":42' in body
+
+    wait_until(answers, 10, what=lambda: "PHP's answer: " + web.err_tail(tool))
+    print(f"\nwebservice php8.2 start → PHP's 200 after {time.monotonic() - started:.1f} s")
+    spoofed = (f"X-Forwarded-For: {VISITOR}", f"X-Real-IP: {VISITOR}", f"Forwarded: for={VISITOR}")
+    status, _, body = web.get(host, "/?q=1", *spoofed)
+    assert status == 200, body
+    seen = json.loads(body)["server"]
+    assert seen["QUERY_STRING"] == "q=1" and seen["SERVER_NAME"] == host
+    assert seen["SCRIPT_FILENAME"] == f"/home/tools/{tool}/public_html/index.php"
+    leaked = {key: value for key, value in seen.items() if VISITOR in str(value)}
+    assert leaked == {} and VISITOR not in body
+    # Nor the client's own (curl's, on 127.0.0.1); Slurm's variables name its controller.
+    local = {k: v for k, v in seen.items() if "127.0.0.1" in str(v) and not k.startswith("SLURM")}
+    assert local == {}
+    assert seen["REMOTE_ADDR"] in ("", "@"), seen["REMOTE_ADDR"]  # a Unix socket's peer
+    for header in ("X_FORWARDED_FOR", "X_REAL_IP", "FORWARDED"):
+        assert f"HTTP_{header}" not in seen
+    said = web.webservice("status", user="bob", tool=tool)
+    assert "Your webservice of type php8.2 is running" in said
+    status, headers, body = web.get(host, "/hello.txt")
+    assert (status, body) == (200, "hello as a file\n")
+    assert headers["content-type"].startswith("text/plain")
+    assert web.get(host, "/secret.inc")[0] == 404  # as Toolforge's lighttpd
+    # PHP's log reaches the tool's webservice.err, and holds no visitor's address.
+    err = web.home(tool) / "webservice.err"
+    wait_until(lambda: "index.php saw" in web.err_tail(tool), 5, what="PHP's line in the log")
+    for name in ("webservice.out", "webservice.err"):
+        path = web.home(tool) / name
+        assert VISITOR not in (path.read_text() if path.exists() else "")
+    # PHP's socket is the tool's alone: neither another tool nor the front door reaches it.
+    fpm = f"/run/ats-web/{tool}/private/php-fpm.sock"
+    other = web.site.ssh.run("alice", f"become mytool curl -s --unix-socket {fpm} http://x/")
+    assert other.returncode == 7, other  # curl: could not connect
+    door = [*web.site.nsenter, "runuser", "-u", "caddy", "--", "ls", fpm]
+    entered = subprocess.run(door, capture_output=True, text=True, check=False)
+    assert entered.returncode != 0 and "Permission denied" in entered.stderr
+    # PHP-FPM and Caddy end as one: one killed, the other stops and the job starts again.
+    caddy = processes(account.uid, "caddy run")
+    masters = processes(account.uid, "php-fpm: master")
+    assert len(caddy) == 1 and len(masters) == 1
+    killed = time.monotonic()
+    os.kill(masters[0], signal.SIGKILL)
+    wait_until(lambda: not Path(f"/proc/{caddy[0]}").exists(), 10, what="its Caddy stopped")
+    wait_until(answers, 30, interval=0.2, what=lambda: "serving again: " + web.err_tail(tool))
+    print(f"php-fpm killed with -9: serving again after {time.monotonic() - killed:.1f} s")
+    assert "ats-webservice: php-fpm8.2 ended (status 137)" in err.read_text()
+    web.webservice("stop", user="bob", tool=tool)
+    wait_until(lambda: web.get(host)[0] == 503, 10, what="the stopped page")
+    wait_until(lambda: not processes(account.uid, "php-fpm"), 10, what="PHP-FPM ended")
+    assert not processes(account.uid, "caddy run")
 
 
 def test_another_tool_cannot_enter_the_sockets_folder(web: Web) -> None:
