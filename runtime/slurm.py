@@ -116,7 +116,8 @@ class Submission:
     def script(self) -> str:
         """The batch script: the run first claims its mark (`mkdir`, which only one
         can do), so a run Slurm accepted and then forgot (slurmctld killed before it
-        saved its state) and the controller submitted again does not run twice."""
+        saved its state) and the controller submitted again does not run twice; then
+        it runs the command, handing it the TERM of a cancelled run."""
         lines = ["#!/bin/bash"]
         if self.claims:
             folder = shlex.quote(self.claims)
@@ -130,7 +131,33 @@ class Submission:
                 # Claims matter for minutes; a day's are kept.
                 f"find {folder} -mindepth 1 -maxdepth 1 -mmin +1440 -exec rmdir {{}} + 2>/dev/null",
             ]
-        return "\n".join([*lines, self.command, ""])
+        # Slurm signals only this script when it cancels a run, and kills every process
+        # of the run after KillWait. So the command runs in a session of its own, gets
+        # the signal from here, and the script waits for it to end (a server finishes the
+        # requests it is serving, a bot its edit), as Kubernetes lets a pod's process.
+        lines += [
+            f"setsid -w /bin/bash -c {shlex.quote(self.command)} &",
+            "child=$!",
+            'stopping=""',
+            """trap 'stopping=1; kill -TERM -- "-$child" 2>/dev/null' TERM""",
+            "while :; do",
+            '    wait "$child"',
+            "    status=$?",
+            '    if [ "$status" -gt 128 ] && kill -0 "$child" 2>/dev/null; then continue; fi',
+            "    break",
+            "done",
+            # Stopped, what the command started in its session ends in its own time too
+            # (ended by itself, the run ends and Slurm ends what it left, as before).
+            'if [ -n "$stopping" ]; then',
+            '    while kill -0 -- "-$child" 2>/dev/null; do sleep 0.2; done',
+            # The command died of a signal: the run does too, so that Slurm says which.
+            'elif [ "$status" -gt 128 ] && [ "$status" -lt 160 ]; then',
+            '    trap - "$((status - 128))"',
+            '    kill -s "$((status - 128))" "$$"',
+            "fi",
+            'exit "$status"',
+        ]
+        return "\n".join([*lines, ""])
 
 
 class Slurm:
