@@ -41,9 +41,12 @@ UIDS = (80000, 89999)
 DOMAIN = "ts.example"
 VISITOR = "203.0.113.7"
 APP = """import json
+import time
 
 
 def app(environ, start_response):
+    if environ["PATH_INFO"] == "/slow":
+        time.sleep(3)
     seen = {key: value for key, value in environ.items() if isinstance(value, str)}
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(seen).encode()]
@@ -159,6 +162,38 @@ def test_a_killed_service_serves_again(web: Web) -> None:
     print(f"\nservice killed with -9: serving again after {time.monotonic() - killed:.1f} s")
 
 
+def test_a_restart_while_a_request_runs_serves_again(web: Web) -> None:
+    wait_until(web.serves, 30, what="the service up")
+    old = [p for p in processes(web.site.tool_uid(), "gunicorn") if _is_master(p)]
+    # The old run finishes the request in flight before it ends.
+    slow = subprocess.Popen(
+        ["curl", "-s", "--cacert", str(web.ca), "--max-time", "20"]
+        + ["--resolve", f"mytool.{DOMAIN}:{web.port}:127.0.0.1"]
+        + [f"https://mytool.{DOMAIN}:{web.port}/slow"],
+        stdout=subprocess.PIPE,
+    )
+    time.sleep(0.5)
+    restarted = time.monotonic()
+    web.webservice("restart")
+    out = slow.communicate(timeout=20)[0]
+    assert json.loads(out)["PATH_INFO"] == "/slow"
+    uid = web.site.tool_uid()
+    wait_until(
+        lambda: all(not Path(f"/proc/{pid}").exists() for pid in old),
+        20,
+        what=lambda: f"the old run ending ({processes(uid, '')}): {web.err_tail()}",
+    )
+    wait_until(web.serves, 10, interval=0.1, what="the new run serving")
+    took = time.monotonic() - restarted
+    print(f"\nrestart with a 3 s request in flight: serving again after {took:.1f} s")
+    running = DevHost(web.site.host).running()
+    assert running is not None
+    folder = Path(f"/proc/{running.namespace_pid}/root/run/ats-web/mytool")
+    names = sorted(path.name for path in folder.iterdir())
+    assert len(names) == 3 and names[2] == "web.sock", names  # the new run's alone
+    assert names[1] == os.readlink(folder / "web.sock") and names[0].startswith("private-")
+
+
 def test_stopped_unknown_and_the_old_path_links(web: Web) -> None:
     web.webservice("stop")
     status, _, body = wait_until(
@@ -255,7 +290,11 @@ def test_the_php_type_serves_public_html_with_php_and_learns_nothing_of_visitors
         path = web.home(tool) / name
         assert VISITOR not in (path.read_text() if path.exists() else "")
     # PHP's socket is the tool's alone: neither another tool nor the front door reaches it.
-    fpm = f"/run/ats-web/{tool}/private/php-fpm.sock"
+    running = DevHost(web.site.host).running()
+    assert running is not None
+    folder = Path(f"/proc/{running.namespace_pid}/root/run/ats-web/{tool}")
+    (private,) = folder.glob("private-*")  # the run's own
+    fpm = f"/run/ats-web/{tool}/{private.name}/php-fpm.sock"
     other = web.site.ssh.run("alice", f"become mytool curl -s --unix-socket {fpm} http://x/")
     assert other.returncode == 7, other  # curl: could not connect
     door = [*web.site.nsenter, "runuser", "-u", "caddy", "--", "ls", fpm]

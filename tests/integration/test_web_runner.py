@@ -1,17 +1,26 @@
-"""The relay of `generic` web services that listen on $PORT (`ats-web-relay`, rendered by
-`ats host render`), run as a made-up tool's user against real servers on loopback
-ports: it carries the front door's socket to its own user's server, refuses a port that
-another user's server took, and steps aside for a server that takes the socket itself.
+"""The hosts' runner of web services (`ats-webservice`) and the relay of `generic` ones
+that listen on $PORT (`ats-web-relay`), both rendered by `ats host render`, run as a
+made-up tool's user outside Slurm, so that runs can overlap as they do on a node with
+room for both.
+
+The runner: a run that starts while the one before still serves takes the front door's
+name ($ATS_WEB_SOCKET) when it listens, and the one before, ending after it (finishing
+a request in flight), takes only its own socket and folder with it; a run killed
+outright leaves its files, and the next one tidies them. The relay: it carries the front
+door's socket to its own user's server, refuses a port that another user's server took,
+and steps aside for a server that takes the socket itself.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +46,17 @@ SERVER = (
 )
 
 
+APP = """import time
+
+
+def app(environ, start_response):
+    if environ["PATH_INFO"] == "/slow":
+        time.sleep(2)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [environ["PATH_INFO"].encode()]
+"""
+
+
 def _as(uid: int, *command: str) -> list[str]:
     return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *command]
 
@@ -51,6 +71,16 @@ def place() -> Iterator[Path]:
     relay.chmod(0o755)
     (base / "web").mkdir()
     os.chown(base / "web", TOOL, TOOL)
+    runner = base / "ats-webservice"
+    runner.write_text(fill(template("ats-webservice.tmpl"), {}))
+    runner.chmod(0o755)
+    src = base / "home" / "www" / "python" / "src"
+    src.mkdir(parents=True)
+    (src / "app.py").write_text(APP)
+    for path in (src / "app.py", src, *src.parents):
+        if path == base:
+            break
+        os.chown(path, TOOL, TOOL)
     yield base
     shutil.rmtree(base)
 
@@ -59,13 +89,13 @@ def _start(*command: str) -> subprocess.Popen[str]:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _get(path: Path) -> bytes:
+def _get(path: Path, where: str = "/") -> bytes:
     """What a request over the Unix socket `path` gets back (b"" when it is closed or
     reset)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
         client.settimeout(5)
         client.connect(str(path))
-        client.sendall(b"GET / HTTP/1.0\r\nHost: mytool.ts.example\r\n\r\n")
+        client.sendall(f"GET {where} HTTP/1.0\r\nHost: mytool.ts.example\r\n\r\n".encode())
         answer = b""
         try:
             while chunk := client.recv(65536):
@@ -134,3 +164,63 @@ def test_the_relay_says_how_it_is_used() -> None:
         check=False,
     )
     assert done.returncode == 2 and done.stderr == "usage: ats-web-relay SOCKET PORT\n"
+
+
+def _run(place: Path, job: int) -> subprocess.Popen[str]:
+    """A run of the tool's python3.11 service as Slurm's job `job` starts it, in a
+    process group of its own (Slurm signals every process of a run)."""
+    environment = {
+        "HOME": str(place / "home"),
+        "PATH": "/usr/bin:/bin",
+        "ATS_WEB_SOCKET": str(place / "web" / "web.sock"),
+        "SLURM_JOB_ID": str(job),
+    }
+    return subprocess.Popen(
+        _as(TOOL, "env", "-i", *(f"{k}={v}" for k, v in environment.items()))
+        + [str(place / "ats-webservice"), "python3.11"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _serving(place: Path, job: int) -> bool:
+    name = place / "web" / "web.sock"
+    try:
+        return os.readlink(name) == f"web-{job}.sock" and _get(name).endswith(b"\r\n\r\n/")
+    except OSError:
+        return False
+
+
+def test_a_new_run_takes_the_name_and_the_old_one_ending_leaves_it(place: Path) -> None:
+    web = place / "web"
+    first = _run(place, 101)
+    runs = [first]
+    try:
+        wait_until(lambda: _serving(place, 101), 20, what="the first run serving")
+        slow: list[bytes] = []
+        request = threading.Thread(target=lambda: slow.append(_get(web / "web.sock", "/slow")))
+        request.start()
+        second = _run(place, 102)
+        runs.append(second)
+        wait_until(lambda: _serving(place, 102), 20, what="the second run taking the name")
+        os.killpg(first.pid, signal.SIGTERM)  # as Slurm cancels a run
+        request.join(10)
+        assert slow and slow[0].endswith(b"/slow"), "the request in flight was cut"
+        assert first.wait(10) == 0
+        assert _serving(place, 102)
+        assert sorted(os.listdir(web)) == ["private-102", "web-102.sock", "web.sock"]
+        # Killed outright, a run leaves its files; the next one tidies them.
+        os.killpg(second.pid, signal.SIGKILL)
+        second.wait()
+        assert "web-102.sock" in os.listdir(web)
+        third = _run(place, 103)
+        runs.append(third)
+        wait_until(lambda: _serving(place, 103), 20, what="the third run serving")
+        assert sorted(os.listdir(web)) == ["private-103", "web-103.sock", "web.sock"]
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGKILL)
+                run.wait()
