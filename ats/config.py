@@ -147,6 +147,23 @@ class ProvisioningSettings:
     )
 
     @property
+    def person_home(self) -> str:
+        """Where a member's home is made: the pattern (`{name}`: the shell name) both
+        backends use, as SSSD and pam_mkhomedir find it on the login hosts."""
+        return "/home/{name}"
+
+    @property
+    def tool_home(self) -> str:
+        """Where a tool's home is made: `tool_home_root`/NAME."""
+        return self.tool_home_root.rstrip("/") + "/{name}"
+
+    @property
+    def home_root(self) -> str:
+        """What the homes' paths are under on this host: the unix backend's `root`,
+        else "/"."""
+        return (self.root or "/") if self.backend == "unix" else "/"
+
+    @property
     def host_dn(self) -> str:
         """The DN login hosts bind as."""
         return self.host_bind_dn or f"cn=login-hosts,ou=services,{self.base_dn}"
