@@ -93,8 +93,8 @@ def write(home: str, uid: int, content: str) -> None:
         fd = os.open(name, flags, MODE, dir_fd=folder)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                os.fchmod(handle.fileno(), MODE)  # while root's: no CAP_FOWNER needed
                 os.fchown(handle.fileno(), uid, gid)
-                os.fchmod(handle.fileno(), MODE)
                 handle.write(content)
                 handle.flush()
                 os.fsync(handle.fileno())

@@ -35,7 +35,7 @@ from databases.credentials import Credentials, text
 from databases.desired import Homes, Wanted, wanted
 from databases.naming import PERSON, TOOL, USER, native_hash, new_password
 from databases.plan import FileSeen, Note, ServerUser, Settings, Step, plan_all
-from databases.server import Server
+from databases.server import Server, ServerUnavailable
 from membership.maintainers import inactive_tools
 from policies.errors import NotFound, Refusal
 
@@ -83,6 +83,7 @@ class Reconciler:
         *,
         read_file: Callable[[str, int], FileSeen] = home_files.read,
         write_file: Callable[[str, int, str], None] = home_files.write,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self.server = server
@@ -90,6 +91,7 @@ class Reconciler:
         self.settings = settings
         self.read_file = read_file
         self.write_file = write_file
+        self.sleep = sleep
 
     # -- reading and planning ----------------------------------------------------
 
@@ -123,6 +125,8 @@ class Reconciler:
             account = by_user[step.user]
             try:
                 self._apply(step, account, made)
+            except ServerUnavailable:
+                raise  # the pass stops: the next one starts again from what is there
             except (pymysql.err.MySQLError, OSError, Refusal) as error:
                 if not step.implied:
                     done.failed.append(f"{step.line}: not fixed: {_said(error)}")
@@ -223,7 +227,7 @@ class Reconciler:
         self.server.accept_both(account.user, old_hash, new_hash)
         lease.renew(force=True)
         self._write(account, password)
-        time.sleep(grace)  # a client that read the old file just before still logs in
+        self.sleep(grace)  # a client that read the old file just before still logs in
         lease.renew(force=True)
         self.server.set_password(account.user, new_hash)
         return f"{account.label}: a new password, file written before the old one stopped"

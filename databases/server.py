@@ -41,6 +41,7 @@ from policies.errors import Refusal
 HOST = "%"
 NO_SUCH_GRANT = (1141, 1147, 1403)  # a revoke of what is not there: already done
 UNKNOWN_THREAD = 1094
+LOST = (2003, 2006, 2013)
 PRIVILEGE_COLUMNS_SKIPPED = ("Grant_priv",)
 TIMEOUT = 10
 
@@ -251,10 +252,11 @@ class Server:
         try:
             with self.connection.cursor() as cursor:
                 yield cursor
-        except pymysql.err.OperationalError as error:
-            if _code(error) in (2003, 2006, 2013):  # gone away, lost, cannot connect
+        except (pymysql.err.OperationalError, pymysql.err.InterfaceError) as error:
+            # Gone away, lost, cannot connect; or a connection already closed.
+            if isinstance(error, pymysql.err.InterfaceError) or _code(error) in LOST:
                 raise ServerUnavailable(
-                    f"lost the database server at {self.where}: {_message(error)}"
+                    f"lost the database server at {self.where}: {_message(error) or 'closed'}"
                 ) from None
             raise
 
