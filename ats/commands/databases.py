@@ -16,6 +16,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from ats.commands.provision import _Stop
@@ -46,6 +47,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "that does not work gets a new one). Runs as root on the host holding the homes.",
     )
     reconcile.add_argument("--fix", action="store_true", help="repair every difference")
+    _server_options(reconcile)
     reconcile.set_defaults(run=_reconcile, needs_config=True)
     serve = sub.add_parser(
         "serve",
@@ -55,6 +57,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "Runs as root on the host holding the homes. Stops on SIGTERM.",
     )
     serve.add_argument("--interval", type=float, help="instead of [databases] interval")
+    _server_options(serve)
     serve.set_defaults(run=_serve, needs_config=True)
     rotate = sub.add_parser(
         "rotate",
@@ -94,6 +97,30 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "[databases] size_limit_mb (exit status 1 when any is).",
     )
     sizes.set_defaults(run=_sizes, needs_config=True)
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    """[databases] given on the command line instead (a dev login host's own server)."""
+    parser.add_argument(
+        "--admin-socket", metavar="PATH", help="instead of [databases] admin_socket"
+    )
+    parser.add_argument("--client-host", metavar="HOST", help="instead of [databases] client_host")
+    parser.add_argument(
+        "--client-port", type=int, metavar="PORT", help="instead of [databases] client_port"
+    )
+
+
+def _with_server(args: argparse.Namespace, config: Config) -> Config:
+    given = {
+        key: value
+        for key, value in (
+            ("admin_socket", args.admin_socket),
+            ("client_host", args.client_host),
+            ("client_port", args.client_port),
+        )
+        if value is not None and value != ""
+    }
+    return replace(config, databases=replace(config.databases, **given))
 
 
 # -- the wiring ----------------------------------------------------------------------
@@ -144,6 +171,7 @@ def _lease(store: Any) -> Any:
 def _reconcile(args: argparse.Namespace, config: Config) -> int:
     from databases.plan import lines
 
+    config = _with_server(args, config)
     with reconciler(config) as work:
         steps, notes = work.drift()
         drift = lines(steps)
@@ -182,6 +210,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     from policies.errors import Refusal
 
     logging.basicConfig(level=logging.INFO, format="databases: %(message)s")
+    config = _with_server(args, config)
     interval = args.interval or config.databases.interval
     if interval <= 0:
         raise UsageError("--interval must be a positive number of seconds")
@@ -231,8 +260,9 @@ def _rotate(args: argparse.Namespace, config: Config) -> int:
         lease = _lease(work.store)
         lease.acquire(wait=LEASE_TTL * 2)
         try:
-            said = work.rotate(account, lease, grace=args.grace)
+            # The decision first: a rotation cut short is on record too.
             work.store.audit(args.by, ROTATED, user=account.user, account=account.name)
+            said = work.rotate(account, lease, grace=args.grace)
         finally:
             lease.release()
     print(said)

@@ -185,6 +185,10 @@ def test_reconcile_makes_every_account_its_user_and_file_then_changes_nothing(
     assert world.ats("databases", "reconcile", "--fix").returncode == 0
     after = {name: a.cnf.read_bytes() for name, a in world.accounts.items() if a.cnf.exists()}
     assert after == before
+    # A server given on the command line (a dev login host's) instead of [databases].
+    moved = world.ats("databases", "reconcile", "--client-port", "1")
+    assert moved.returncode == 1
+    assert f"{alice.cnf} has port {world.server.port}, not 1" in moved.stdout
 
 
 def test_each_account_has_its_own_databases_and_nothing_else(world: World) -> None:
