@@ -19,6 +19,7 @@ from ats import config as config_module
 from ats.commands import (
     bot,
     bridge,
+    databases,
     dev,
     host,
     members,
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     host.add_commands(commands)
     devhost_commands.add_commands(commands)
     runtime.add_commands(commands)
+    databases.add_commands(commands)
     money.add_commands(commands)
     members.add_purge_command(commands)
     operations.add_commands(commands)

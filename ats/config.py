@@ -147,6 +147,23 @@ class ProvisioningSettings:
     )
 
     @property
+    def person_home(self) -> str:
+        """Where a member's home is made: the pattern (`{name}`: the shell name) both
+        backends use, as SSSD and pam_mkhomedir find it on the login hosts."""
+        return "/home/{name}"
+
+    @property
+    def tool_home(self) -> str:
+        """Where a tool's home is made: `tool_home_root`/NAME."""
+        return self.tool_home_root.rstrip("/") + "/{name}"
+
+    @property
+    def home_root(self) -> str:
+        """What the homes' paths are under on this host: the unix backend's `root`,
+        else "/"."""
+        return (self.root or "/") if self.backend == "unix" else "/"
+
+    @property
     def host_dn(self) -> str:
         """The DN login hosts bind as."""
         return self.host_bind_dn or f"cn=login-hosts,ou=services,{self.base_dn}"
@@ -293,6 +310,43 @@ class WebSettings:
         return f"https://{tool}.{self.domain}{port}/"
 
 
+@dataclass(frozen=True, kw_only=True)
+class DatabaseSettings:
+    """The tool databases: a MariaDB user and ~/replica.my.cnf for every tool and member."""
+
+    admin_socket: str = setting(
+        "/run/mysqld/mysqld.sock",
+        help="the server's socket the reconciler logs in through as admin_user (root: "
+        "unix_socket authentication, no password)",
+    )
+    admin_host: str = setting(
+        "",
+        help="the server's host for the reconciler over TCP instead of the socket "
+        "(password in ATS_DATABASES_PASSWORD)",
+    )
+    admin_port: int = setting(3306, minimum=1, help="the server's port, with admin_host")
+    admin_user: str = setting("root", help="the server's administrator the reconciler is")
+    client_host: str = setting(
+        "127.0.0.1",
+        help="the host replica.my.cnf names: where login hosts and tools' jobs reach the server",
+    )
+    client_port: int = setting(3306, minimum=1, help="the port replica.my.cnf names")
+    max_connections: int = setting(
+        20, minimum=0, help="connections each account may hold at once (0: the server's limit)"
+    )
+    size_limit_mb: int = setting(
+        0,
+        minimum=0,
+        help="MB an account's databases may hold before it is over the limit (0: none)",
+    )
+    interval: int | float = setting(
+        5.0,
+        minimum=1,
+        help="seconds between two passes of `ats databases serve` (a suspension locks the "
+        "member's user within about this; at most 30)",
+    )
+
+
 Settings = (
     WikiSettings
     | BotSettings
@@ -302,6 +356,7 @@ Settings = (
     | RuntimeSettings
     | MailSettings
     | WebSettings
+    | DatabaseSettings
 )
 S = TypeVar(
     "S",
@@ -313,6 +368,7 @@ S = TypeVar(
     RuntimeSettings,
     MailSettings,
     WebSettings,
+    DatabaseSettings,
 )
 
 SECTIONS: dict[str, type[Settings]] = {
@@ -324,6 +380,7 @@ SECTIONS: dict[str, type[Settings]] = {
     "runtime": RuntimeSettings,
     "mail": MailSettings,
     "web": WebSettings,
+    "databases": DatabaseSettings,
 }
 # Every section and the keys it may hold, in the order `ats config keys` lists them.
 SCHEMA: dict[str, tuple[str, ...]] = {
@@ -336,9 +393,20 @@ SECRETS = {
     "ATS_LDAP_PASSWORD": "the LDAP bind password",
     "ATS_HOST_LDAP_PASSWORD": "the password login hosts bind to the directory with",
     "ATS_MAIL_PASSWORD": "the password of [mail] username at the mail relay",
+    "ATS_DATABASES_PASSWORD": "the password of [databases] admin_user, with admin_host",
 }
 # Keys holding a path: relative to the file's folder, not to the current directory.
-PATH_KEYS = ("path", "workdir", "root", "slurm_conf", "policy", "tls_cert", "tls_key", "access_log")
+PATH_KEYS = (
+    "path",
+    "workdir",
+    "root",
+    "slurm_conf",
+    "policy",
+    "tls_cert",
+    "tls_key",
+    "access_log",
+    "admin_socket",
+)
 
 
 class ConfigError(ValueError):
@@ -357,6 +425,7 @@ class Config:
     runtime: RuntimeSettings = RuntimeSettings()
     mail: MailSettings = MailSettings()
     web: WebSettings = WebSettings()
+    databases: DatabaseSettings = DatabaseSettings()
 
     @property
     def store_path(self) -> Path:
@@ -404,6 +473,7 @@ def config_from_mapping(data: Mapping[str, Any], path: Path | None = None) -> Co
         runtime=section("runtime", RuntimeSettings),
         mail=section("mail", MailSettings),
         web=section("web", WebSettings),
+        databases=section("databases", DatabaseSettings),
     )
     _check_values(where, config)
     return config
@@ -493,6 +563,23 @@ def _check_values(where: str, config: Config) -> None:
             "https://stream.wikimedia.org/v2/stream/recentchange, or empty to poll"
         )
     _check_mail(where, config.mail)
+    _check_databases(where, config.databases)
+
+
+def _check_databases(where: str, databases: DatabaseSettings) -> None:
+    if databases.interval > 30:
+        raise ConfigError(
+            f"{where}: [databases] interval must be at most 30 seconds, so that a suspended "
+            f"member's database user is locked within a minute (got {databases.interval})"
+        )
+    for key, value in (
+        ("client_host", databases.client_host),
+        ("admin_user", databases.admin_user),
+    ):
+        if not value.strip() or any(c.isspace() for c in value):
+            raise ConfigError(
+                f"{where}: [databases] {key} must be a name without spaces (got {value!r})"
+            )
 
 
 def _check_mail(where: str, mail: MailSettings) -> None:

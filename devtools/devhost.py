@@ -20,6 +20,10 @@ items, already rendered for a replica on `replica_port`) and runs:
   default socket on the namespace's /run and its configuration is bound over
   /etc/slurm there, so `sbatch` as a tool (over ssh, or `runuser -u tools.NAME` through
   `enter`) needs nothing more.
+- when asked, a MariaDB server (`devtools.devmariadb`) started in the namespace and
+  the tool databases' service (`ats databases serve`, handed in) beside it, inside, where
+  the homes are: each member's and tool's `~/replica.my.cnf` names the server at
+  127.0.0.1 and its port.
 
 Nothing of the machine's own /etc changes: the mounts exist only inside the
 namespace, which ends with its processes (`stop`, which first cancels the node's jobs
@@ -44,6 +48,7 @@ from typing import Any, Protocol
 
 from devtools.daemons import alive, end, tail, which
 from devtools.devcaddy import DevCaddy, DevCaddyError
+from devtools.devmariadb import DevMariaDB, DevMariaDBError
 from devtools.devslurm import DevSlurm, DevSlurmError, new_node_name
 from devtools.ports import free_port
 
@@ -122,6 +127,8 @@ class State:
     runtime_port: int = 0
     web_port: int = 0  # the front door's HTTPS port on 127.0.0.1, when it runs
     web_domain: str = ""
+    mariadb_port: int = 0  # the tool databases' server on 127.0.0.1, when it runs
+    databases_pid: int = 0  # their service (`ats databases serve`), inside
 
 
 class DevHost:
@@ -156,9 +163,11 @@ class DevHost:
         host_password: str,
         runtime: tuple[list[str], int] | None = None,
         front_door: Mapping[str, Any] | None = None,
+        databases: list[str] | None = None,
     ) -> State:
         """Lay the host out under the folder and start the replica, SSSD (binding with
-        `host_password`), sshd and the session guard."""
+        `host_password`), sshd and the session guard; with `databases` (the tool
+        databases' service, without its server options), a MariaDB and that service."""
         if os.geteuid() != 0:
             raise DevHostError("ats devhost runs as root: it makes a mount namespace")
         check_tool_home_root(tool_home_root)
@@ -190,6 +199,8 @@ class DevHost:
                 self._start_front_door(state, front_door)
             if runtime is not None:
                 self._start_runtime(state, *runtime)
+            if databases is not None:
+                self._start_databases(state, databases)
         except BaseException:
             self.stop()
             raise
@@ -372,6 +383,37 @@ class DevHost:
                 raise DevHostError(f"the jobs service did not start: {said}")
             time.sleep(0.05)
 
+    def mariadb(self) -> DevMariaDB:
+        """The login host's database server (under FOLDER/mariadb)."""
+        return DevMariaDB(self.folder / "mariadb")
+
+    def _start_databases(self, state: State, command: list[str]) -> None:
+        """MariaDB inside, then the tool databases' service inside (where the homes are),
+        given the server's socket and port."""
+        try:
+            server = self.mariadb().start(self.enter(state))
+        except DevMariaDBError as error:
+            raise DevHostError(str(error)) from None
+        state.mariadb_port = server.port
+        self.state_file.write_text(json.dumps(asdict(state)))
+        log_file = self.folder / "databases.log"
+        with log_file.open("wb") as log:
+            process = subprocess.Popen(
+                [*self.enter(state), *command, "--admin-socket", server.socket]
+                + ["--client-host", "127.0.0.1", "--client-port", str(server.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        state.databases_pid = process.pid
+        self.state_file.write_text(json.dumps(asdict(state)))
+        deadline = time.monotonic() + 30
+        while b"a pass every" not in log_file.read_bytes():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise DevHostError(f"the tool databases' service did not start: {tail(log_file)}")
+            time.sleep(0.05)
+
     # -- stop ------------------------------------------------------------------
 
     def stop(self) -> bool:
@@ -383,6 +425,9 @@ class DevHost:
         # namespace's end would leave on the machine.
         if state is not None and state.runtime_pid and alive(state.runtime_pid):
             end(state.runtime_pid)
+        if state is not None and state.databases_pid and alive(state.databases_pid):
+            end(state.databases_pid)
+        self.mariadb().stop()
         self.front_door().stop()
         slurm = self.slurm(state).stop()
         if state is None:

@@ -21,7 +21,7 @@ unknown tool is also a `NotFound`, and a change by someone with no say over the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from membership.gates import tool_maintainers
@@ -99,6 +99,28 @@ def tools_maintained(store: Store, wiki_user: str) -> list[tuple[AccountRecord, 
         if wiki_user in people:
             out.append((record, people))
     return out
+
+
+def inactive_tools(store: Store, only: Collection[str] | None = None) -> dict[str, str]:
+    """The tools that may not act now, each with why (shown to its maintainers: an
+    admin's reason stays with the admins): a tool the chapter's admins disabled, and a
+    tool none of whose maintainers is a member in good standing (all suspended, or none
+    holds an account). `only`: look at these tools alone."""
+    requests = tool_requests(store)
+    people = {account.owner: account for account in store.accounts("person")}
+    inactive = {}
+    for account in store.accounts("tool"):
+        tool = account.owner
+        if only is not None and tool not in only:
+            continue
+        if account.suspended:
+            inactive[tool] = "the tool is disabled by the chapter's admins"
+            continue
+        maintainers = maintainers_of(store, tool, requests)
+        standing = [people.get(person) for person in maintainers]
+        if maintainers and not any(member and not member.suspended for member in standing):
+            inactive[tool] = "none of the tool's maintainers is a member in good standing"
+    return inactive
 
 
 def tool_account(store: Store, tool: str) -> AccountRecord:

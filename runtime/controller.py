@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from membership.maintainers import maintainers_of, tool_requests
+from membership.maintainers import inactive_tools
 from membership.records import ToolJobRecord
 from policies.errors import Refusal
 from runtime.decisions import Step, decide
@@ -210,21 +210,7 @@ def stopped_tools(store: Any, records: Sequence[ToolJobRecord] | None = None) ->
     with_jobs = {record.tool for record in jobs}
     if not with_jobs:
         return {}
-    requests = tool_requests(store)
-    people = {account.owner: account for account in store.accounts("person")}
-    stopped = {}
-    for account in store.accounts("tool"):
-        tool = account.owner
-        if tool not in with_jobs:
-            continue
-        if account.suspended:
-            stopped[tool] = "the tool is disabled by the chapter's admins"
-            continue
-        maintainers = maintainers_of(store, tool, requests)
-        standing = [people.get(person) for person in maintainers]
-        if maintainers and not any(member and not member.suspended for member in standing):
-            stopped[tool] = "none of the tool's maintainers is a member in good standing"
-    return stopped
+    return inactive_tools(store, with_jobs)
 
 
 def _spec(record: ToolJobRecord) -> JobSpec:

@@ -99,6 +99,11 @@ def _devhost(args: argparse.Namespace, config: Config | None) -> int:
                 f"(its CA: {host.folder / 'caddy'}; curl --resolve TOOL.{state.web_domain}:"
                 f"{state.web_port}:127.0.0.1)"
             )
+        if state.mariadb_port:
+            print(
+                f"tool databases: MariaDB on 127.0.0.1:{state.mariadb_port}; each account's "
+                "~/replica.my.cnf (mariadb --defaults-file=~/replica.my.cnf)"
+            )
         if state.runtime_port:
             print(
                 f"jobs service: http://127.0.0.1:{state.runtime_port}/ (become TOOL, then "
@@ -157,6 +162,9 @@ def _devhost(args: argparse.Namespace, config: Config | None) -> int:
         runtime += ["--web-admin", door.admin, "--web-port", str(door.https_port)]
         runtime += ["--web-storage", door.storage, "--web-listen", door.listen_host]
         runtime += ["--web-http-port", "0"]
+    # The tool databases' service, inside, over a MariaDB of the login host's own.
+    databases = [sys.executable, "-m", "ats.cli", "--config", str(config.path.resolve())]
+    databases += ["databases", "serve", "--interval", "2"]
     try:
         files = render(settings)
     except RenderError as error:
@@ -170,6 +178,7 @@ def _devhost(args: argparse.Namespace, config: Config | None) -> int:
             host_password=host_password,
             runtime=(runtime, runtime_port),
             front_door=front_door["config"] if front_door else None,
+            databases=databases,
         )
     except DevHostError as error:
         raise UsageError(str(error)) from None

@@ -81,7 +81,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def _provisioning_backend(config: Config) -> Any:
     section = config.provisioning
-    tool_home = section.tool_home_root.rstrip("/") + "/{name}"
+    person_home, tool_home = section.person_home, section.tool_home
     if section.backend == "ldap":
         from provisioning.ldap import LdapBackend
 
@@ -91,6 +91,7 @@ def _provisioning_backend(config: Config) -> Any:
             section.base_dn,
             section.bind_dn,
             password,
+            person_home=person_home,
             tool_home=tool_home,
             id_range=(section.uid_min, section.uid_max),
             local_names=frozenset(section.reserved_names) | local_accounts(),
@@ -99,7 +100,10 @@ def _provisioning_backend(config: Config) -> Any:
         from provisioning.unix import UnixBackend
 
         return UnixBackend(
-            section.root or "/", home_mode=int(section.home_mode, 8), tool_home=tool_home
+            section.root or "/",
+            home_mode=int(section.home_mode, 8),
+            person_home=person_home,
+            tool_home=tool_home,
         )
     from provisioning.dryrun import DryRunBackend
 

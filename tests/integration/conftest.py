@@ -41,6 +41,8 @@ from membership.store import Store
 from tests import forked_cli
 from tests.builders import request_section
 from tests.integration.built import built_once, shared_folder
+from tests.integration.mariadb import Server as MariaDB
+from tests.integration.mariadb import start_server
 from tests.integration.slapd import Slapd
 
 _HERE = Path(__file__).parent.resolve()
@@ -332,3 +334,10 @@ def slapd() -> Iterator[Slapd]:
         pytest.fail(str(error), pytrace=False)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[MariaDB]:
+    """A real MariaDB server (devtools.devmariadb) shared by this test process's tests,
+    each with users of its own (tests/integration/mariadb.py)."""
+    yield from start_server()

@@ -231,6 +231,23 @@ def test_ssh_in_become_the_tool_and_lose_the_key(
         became = ssh.until("alice", "become mytool id -un; become mytool stat -c %a:%U .")
         assert became.returncode == 0, became.stderr
         assert became.stdout.split() == ["tools.mytool", "2770:tools.mytool"]
+        # Their database credentials, written once their homes exist: the member's over
+        # ssh, the tool's after `become`; neither reads the other's, nor does Bob.
+        query = "mariadb --defaults-file=replica.my.cnf -N -e 'SELECT CURRENT_USER'"
+        member_db = ssh.until("alice", f"cd && {query}")
+        assert member_db.returncode == 0, member_db.stderr
+        tool_db = ssh.until("alice", f"become mytool {query}")
+        assert tool_db.returncode == 0, tool_db.stderr
+        assert member_db.stdout.strip().startswith("u") and tool_db.stdout.strip().startswith("s")
+        made = ssh.run(
+            "alice",
+            f"become mytool mariadb --defaults-file=replica.my.cnf -e "
+            f"'CREATE DATABASE {tool_db.stdout.strip().split('@')[0]}__counts'",
+        )
+        assert made.returncode == 0, made.stderr
+        for who, path in (("alice", "/home/tools/mytool"), ("bob", "/home/tools/mytool")):
+            peek = ssh.run(who, f"cat {path}/replica.my.cnf")
+            assert peek.returncode != 0 and "Permission denied" in peek.stderr, who
         # Bob logs in too, but may not become a tool he does not maintain.
         refused = ssh.run("bob", "become mytool id -un")
         assert refused.returncode == 1 and refused.stdout == ""

@@ -171,6 +171,12 @@ def with_keys(section: str, lines: str, text: str = REQUIRED_ONLY) -> str:
             "reconcile_seconds = -1",
             "[provisioning] reconcile_seconds must not be negative (got -1)",
         ),
+        ("databases", "interval = 90", "[databases] interval must be at most 30 seconds"),
+        ("databases", "interval = 0", "[databases] interval must be at least 1"),
+        ("databases", 'client_host = "db host"', "[databases] client_host must be a name"),
+        ("databases", "client_port = 0", "[databases] client_port must be at least 1"),
+        ("databases", "max_connections = -1", "[databases] max_connections must not be negative"),
+        ("databases", 'admin_password = "x"', "[databases] unknown key 'admin_password'"),
     ],
 )
 def test_wrong_types_and_values(tmp_path: Path, section: str, line: str, expected: str) -> None:
@@ -339,3 +345,17 @@ def test_describe_lists_every_key() -> None:
     for key in policy_keys():
         assert f"  {key} " in text
     assert "api" in text and "required" in text
+
+
+def test_the_tool_databases_default_to_the_servers_own_socket(tmp_path: Path) -> None:
+    plain = load_config(write(tmp_path, REQUIRED_ONLY)).databases
+    assert (plain.admin_socket, plain.admin_host, plain.admin_user) == (
+        "/run/mysqld/mysqld.sock",
+        "",
+        "root",
+    )
+    assert (plain.client_host, plain.client_port, plain.interval) == ("127.0.0.1", 3306, 5.0)
+    given = with_keys("databases", 'admin_socket = "run/db.sock"\nclient_host = "db.example"')
+    databases = load_config(write(tmp_path, given)).databases
+    assert databases.admin_socket == str((tmp_path / "run" / "db.sock").resolve())
+    assert databases.client_host == "db.example"

@@ -21,9 +21,14 @@ LONG_RUNNING = (
     "ats-bridge.service",
     "ats-provision.service",
     "ats-runtime.service",
+    "ats-databases.service",
 )
-# The jobs service submits each run as the tool's user: root, bounded to what that takes.
-AS_ROOT = {"ats-runtime.service": "CAP_SETUID CAP_SETGID CAP_CHOWN CAP_DAC_OVERRIDE"}
+# The jobs service submits each run as the tool's user, and the tool databases' service
+# writes each account's credentials file in its home: root, bounded to what that takes.
+AS_ROOT = {
+    "ats-runtime.service": "CAP_SETUID CAP_SETGID CAP_CHOWN CAP_DAC_OVERRIDE",
+    "ats-databases.service": "CAP_CHOWN CAP_DAC_OVERRIDE",
+}
 TIMED = ("ats-renewal", "ats-purge")
 
 
