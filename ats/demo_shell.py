@@ -54,11 +54,44 @@ TOOL = "citation-bot"
 # The tool's continuous job (no `$`: `become TOOL CMD` is `sudo -i`, which expands it).
 JOB = "citations"
 JOB_COMMAND = 'while true; do date -u "+%FT%TZ checking citations"; sleep 30; done'
-# The tool's web page: its WSGI app, served by its web service behind the front door.
-WEB_APP = """def app(environ, start_response):
+# The tool's web page: its WSGI app, served by its web service behind the front door. It
+# counts its visits in a database of its own (`USER__citations`), reached with the
+# credentials the chapter put in its home (~/replica.my.cnf), as a Toolforge tool does.
+WEB_APP = """import html
+import os
+
+import pymysql
+
+CREDENTIALS = os.path.expanduser("~/replica.my.cnf")
+
+
+def visits():
+    connection = pymysql.connect(read_default_file=CREDENTIALS, autocommit=True)
+    try:
+        database = f"{connection.user}__citations"
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+            cursor.execute(f"USE `{database}`")
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS visits (id INT PRIMARY KEY, seen BIGINT NOT NULL)"
+            )
+            cursor.execute(
+                "INSERT INTO visits VALUES (1, 1) ON DUPLICATE KEY UPDATE seen = seen + 1"
+            )
+            cursor.execute("SELECT seen FROM visits WHERE id = 1")
+            return database, cursor.fetchone()[0]
+    finally:
+        connection.close()
+
+
+def app(environ, start_response):
+    database, seen = visits()
     start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
-    return [b"<!doctype html><title>citation-bot</title><h1>citation-bot</h1>"
-            b"<p>citation-bot runs on American Toolserver.</p>"]
+    return [
+        b"<!doctype html><title>citation-bot</title><h1>citation-bot</h1>"
+        b"<p>citation-bot runs on American Toolserver.</p>"
+        + f"<p>Seen {seen} times, counted in its database {html.escape(database)}.</p>".encode()
+    ]
 """
 WEB_DOMAIN = "toolserver.test"
 TOOL_REQUEST = f"Tool request: {TOOL}"
@@ -325,6 +358,12 @@ def _serve_page(key: Path, port: int, host_folder: Path) -> tuple[str, str]:
     placed = _as_tool(key, port, "sh", "-c", write, given=WEB_APP)
     if placed.returncode != 0:
         raise ShellError(f"the tool's page could not be written: {placed.stderr.strip()}")
+    # The page keeps its count in the tool's database: the chapter's databases service
+    # writes the tool's credentials within seconds of the tool's making.
+    until = "'until [ -r replica.my.cnf ]; do sleep 0.1; done'"
+    waited = _as_tool(key, port, "timeout", "30", "sh", "-c", until)
+    if waited.returncode != 0:
+        raise ShellError("the tool's ~/replica.my.cnf did not appear")
     status = _as_tool(key, port, "toolforge", "webservice", "status")
     if "is not running" in status.stdout:
         started = _as_tool(key, port, "toolforge", "webservice", "python3.11", "start")

@@ -8,6 +8,7 @@ the directory with everything else."""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -94,6 +95,13 @@ def test_the_demo_prints_a_command_that_logs_in_and_becomes_the_tool(tmp_path: P
             what="the tool's page through the front door",
         )
         assert page.stdout.startswith("<!doctype html>")
+        # It counts its visits in its own database, with the credentials in its home.
+        seen = re.search(
+            r"Seen (\d+) times, counted in its database (s\d+__citations)", page.stdout
+        )
+        assert seen, page.stdout
+        again = subprocess.run(shlex.split(fetch), capture_output=True, text=True, check=True)
+        assert f"Seen {int(seen[1]) + 1} times" in again.stdout
         wait_until(
             lambda: (
                 "checking citations"

@@ -245,6 +245,14 @@ def test_ssh_in_become_the_tool_and_lose_the_key(
             f"'CREATE DATABASE {tool_db.stdout.strip().split('@')[0]}__counts'",
         )
         assert made.returncode == 0, made.stderr
+        # Bob's own credentials reach no database of the tool's.
+        tool_user = tool_db.stdout.strip().split("@")[0]
+        other = ssh.until("bob", "cd && mariadb --defaults-file=replica.my.cnf -e 'SELECT 1'")
+        assert other.returncode == 0, other.stderr
+        denied = ssh.run(
+            "bob", f"cd && mariadb --defaults-file=replica.my.cnf -e 'USE {tool_user}__counts'"
+        )
+        assert denied.returncode != 0 and "Access denied" in denied.stderr
         for who, path in (("alice", "/home/tools/mytool"), ("bob", "/home/tools/mytool")):
             peek = ssh.run(who, f"cat {path}/replica.my.cnf")
             assert peek.returncode != 0 and "Permission denied" in peek.stderr, who

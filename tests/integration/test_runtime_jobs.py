@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -168,6 +169,16 @@ def test_a_one_off_job_runs_as_the_tool_in_toolforges_words(jobs: Jobs) -> None:
     assert " hello " not in jobs.ok("list")
     # A tool without jobs lists nothing at all.
     assert jobs.tf("list", user="bob", tool="othertool").stdout == ""
+
+
+def test_a_job_reaches_the_tools_database_with_its_credentials(jobs: Jobs) -> None:
+    # The chapter's databases service writes ~/replica.my.cnf within seconds.
+    wait_until(lambda: (jobs.home / "replica.my.cnf").exists(), 30, what="the credentials")
+    query = "mariadb --defaults-file=replica.my.cnf -N -e 'SELECT CURRENT_USER()'"
+    ran = jobs.tf("run", "dbcheck", "--command", query, "--wait")
+    assert ran.returncode == 0, ran.stdout + ran.stderr + jobs.file("dbcheck.err")
+    assert re.fullmatch(r"s\d+@%\n", jobs.file("dbcheck.out")), jobs.file("dbcheck.out")
+    jobs.ok("delete", "dbcheck")
 
 
 def test_bad_input_is_refused_and_creates_nothing(jobs: Jobs) -> None:

@@ -324,6 +324,12 @@ def test_another_tool_cannot_enter_the_sockets_folder(web: Web) -> None:
     assert other.returncode != 0 and "Permission denied" in other.stderr
     mine = web.site.ssh.run("alice", "become mytool ls /run/ats-web/mytool")
     assert mine.returncode == 0 and "web.sock" in mine.stdout
+    # Nor the front door's ports: 443 and 80 are privileged, and its own are held.
+    for port in (443, 80, web.port):
+        bind = f"import socket; socket.socket().bind((\"0.0.0.0\", {port}))"
+        taken = web.site.ssh.run("bob", f"become othertool python3 -c '{bind}'")
+        assert taken.returncode != 0, port
+        assert ("PermissionError" if port < 1024 else "Address already in use") in taken.stderr
 
 
 def test_a_disabled_tool_shows_the_stopped_page(web: Web) -> None:
