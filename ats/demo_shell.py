@@ -68,8 +68,9 @@ CREDENTIALS = os.path.expanduser("~/replica.my.cnf")
 def visits():
     connection = pymysql.connect(read_default_file=CREDENTIALS, autocommit=True)
     try:
-        database = f"{connection.user}__citations"
         with connection.cursor() as cursor:
+            cursor.execute("SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1)")
+            database = f"{cursor.fetchone()[0]}__citations"
             cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{database}`")
             cursor.execute(f"USE `{database}`")
             cursor.execute(
