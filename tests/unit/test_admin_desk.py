@@ -261,8 +261,8 @@ def test_databases_over_the_limit_are_on_the_desk_in_the_history_and_in_the_metr
     part = queue.split('<h2 id="databases-over">', 1)[1].split("<h2", 1)[0]
     assert ("/tool/mytool", "mytool") in _Links(part).links
     assert ("/admin/member/Example", "Example") in _Links(part).links
-    assert "<td><code>s51234</code></td>" in part and "<td>12.0 MB</td>" in part
-    assert part.count("<td>10.0 MB</td>") == 2
+    assert "<td><code>s51234</code></td>" in part and '<td class="ats-size">12.0 MB</td>' in part
+    assert part.count('<td class="ats-size">10.0 MB</td>') == 2
     member = admin.get("/admin/member/Example").get_data(as_text=True)
     assert "their databases went over the size limit" in member
     scraped = admin.get("/metrics").get_data(as_text=True)

@@ -614,9 +614,15 @@ def test_the_maintainers_and_the_admins_see_its_databases_and_their_sizes(client
     for who in ("Alice", "Admin One"):
         shown = _databases(client_as(who))
         assert "Its database user is s3000: the tool logs in with ~/replica.my.cnf" in _text(shown)
-        assert '<th scope="row"><code>s3000__cache</code></th><td>12.0 MB</td>' in shown
-        assert '<th scope="row"><code>s3000__counts</code></th><td>0.3 MB</td>' in shown
-        assert "All its databases</th><td>12.3 MB</td>" in shown
+        assert (
+            '<th scope="row"><code>s3000__cache</code></th><td class="ats-size">12.0 MB</td>'
+            in shown
+        )
+        assert (
+            '<th scope="row"><code>s3000__counts</code></th><td class="ats-size">0.3 MB</td>'
+            in shown
+        )
+        assert 'All its databases</th><td class="ats-size">12.3 MB</td>' in shown
         assert "The chapter's limit for all of them together: 100.0 MB. Measured" in _text(shown)
         assert '<time datetime="2026-11-30T11:44:00Z"' in shown
         assert "ats-problem" not in shown
