@@ -6,7 +6,7 @@ the bridge and the worker are separate processes, and only the store sees all of
 them. `health` returns the open queue by state, decisions by kind and outcome, replies
 posted, jobs by state, sign-ins, when the bot last finished a cycle — which the
 bot records with `record_cycle` at the end of each successful cycle — and how many
-accounts' databases were over the size limit when last measured (`/metrics` only).
+accounts' databases were over the size limit when last measured.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class Health:
             if self.last_cycle
             else None,
             "last_bot_cycle_age_seconds": round(age) if age is not None else None,
+            "databases_over_limit": self.databases_over,
         }
 
 

@@ -267,6 +267,7 @@ def test_databases_over_the_limit_are_on_the_desk_in_the_history_and_in_the_metr
     assert "their databases went over the size limit" in member
     scraped = admin.get("/metrics").get_data(as_text=True)
     assert "\nats_databases_over_limit 2.0\n" in scraped
+    assert admin.get("/status.json").get_json()["health"]["databases_over_limit"] == 2
     server.found = {}
     sizes.measure(store, server, accounts, 10)
     assert "\nats_databases_over_limit 0.0\n" in admin.get("/metrics").get_data(as_text=True)
