@@ -2,12 +2,11 @@
 and `~/replica.my.cnf` for every tool and member with a shell; docs/databases.md).
 
 `serve` is the service the host holding the homes runs as root
-(deploy/systemd/ats-databases.service): a pass every `[databases] interval` seconds,
+(deploy/systemd/ats-databases.service): a pass every `[databases] interval` seconds (and
+after one, every `sizes_interval`, the databases' sizes measured into the store),
 each while holding the store's lease `databases`, which it gives up between passes so
 that an admin's `rotate`, `drop` or `reconcile --fix` takes its turn; two copies at once
-take turns too; after a pass, when `[databases] sizes_interval` has passed, it measures
-the databases' sizes into the store (databases/sizes.py). `reconcile` says what differs
-and, with `--fix`, makes one pass.
+take turns too. `reconcile` says what differs and, with `--fix`, makes one pass.
 `rotate` and `drop` are admins' decisions, recorded in the audit log.
 """
 
