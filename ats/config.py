@@ -345,6 +345,13 @@ class DatabaseSettings:
         help="seconds between two passes of `ats databases serve` (a suspension locks the "
         "member's user within about this; at most 30)",
     )
+    sizes_interval: int | float = setting(
+        300.0,
+        minimum=1,
+        help="seconds between two measurements of the databases' sizes by `ats databases "
+        "serve`, recorded in the store for `toolforge jobs quota`, the bridge and the "
+        "notices of an account over size_limit_mb",
+    )
 
 
 Settings = (

@@ -87,6 +87,7 @@ def queue() -> str:
         older_than=min_days,
         waivers=store.waivers(status="requested"),
         failed_jobs=_failing(store.jobs()),
+        databases_over=store.database_usage(over=True),
         requests_by_id={r.id: r for r in store.requests()},
         charts=_charts(),
         to_review=standing.flagged(store),

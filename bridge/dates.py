@@ -35,6 +35,11 @@ def _locale(language: str | None = None) -> babel.Locale:
         return babel.Locale.parse(LOCALES["en"])
 
 
+def reader_locale() -> babel.Locale:
+    """The reader's language as Babel's locale, for numbers written as they write them."""
+    return _locale()
+
+
 def parse(value: datetime | date | str | None) -> datetime | date | None:
     """The moment or day `value` holds (naive datetimes are UTC); None when empty."""
     if value is None or value == "":

@@ -64,6 +64,8 @@ SIMPLE = {
     "account-restored": "account-restored",
     "admin-suspended": "admin-suspended",
     "admin-restored": "admin-restored",
+    "database-over-limit": "database-over",
+    "database-under-limit": "database-under",
 }
 DECISIONS = ("approve", "decline", "hold", "withdraw", "recheck")
 DUPLICATE = re.compile(r" #(\d+)$")

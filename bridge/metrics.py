@@ -64,6 +64,11 @@ class StoreCollector:
             "ats_logins", "Sign-ins to the bridge through the wiki's OAuth", value=reading.logins
         )
         yield GaugeMetricFamily(
+            "ats_databases_over_limit",
+            "Accounts whose databases were over [databases] size_limit_mb when last measured",
+            value=reading.databases_over,
+        )
+        yield GaugeMetricFamily(
             "ats_last_bot_cycle_timestamp_seconds",
             "When the bot last finished a cycle (Unix time; 0: never)",
             value=reading.last_cycle.timestamp() if reading.last_cycle else 0,

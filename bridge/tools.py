@@ -8,17 +8,22 @@ the CSRF token like every form. `membership.maintainers` checks and records each
 in one transaction with its audit entry and the job that brings the tool's group (its
 `become`) to the new set; a refusal is one line in the reader's language on the tool's
 page (bridge/refusals.py: an unknown tool is a 404, a change by someone with no say a
-403). The member's page lists their tools (`my_tools`, for `_tools.html`).
+403). The page also shows where the tool runs (bridge/runs.py) and its databases: its
+database user, each database's size and their total against the chapter's limit, as
+the databases service last measured them (the store's record; the bridge never asks the
+database server). The member's page lists their tools (`my_tools`, for `_tools.html`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from babel.numbers import format_decimal
 from flask import Blueprint, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from bridge import dates, refusals
+from bridge import dates, i18n, refusals
 from bridge.auth import current_member, is_admin, login_required, settings
 from bridge.i18n import flash_message
 from bridge.runs import runs_of
@@ -26,6 +31,7 @@ from bridge.sessions import current_store
 from membership import maintainers
 
 blueprint = Blueprint("tools", __name__)
+MB = 1024 * 1024
 
 
 @blueprint.app_context_processor
@@ -62,7 +68,16 @@ def tool(name: str) -> str:
         job_error=job_error if is_admin(member) else "",
         history=[_history_line(entry) for entry in maintainers.history(store, record.shell_name)],
         runs=runs_of(record.shell_name, store.tool_jobs(record.shell_name), settings().web_url),
+        databases=store.database_usage_of("tool", record.shell_name),
     )
+
+
+@blueprint.app_template_filter("megabytes")
+def megabytes(size: int) -> Markup:
+    """A size in MB (of 1024 × 1024 bytes, as the databases' limit), with one decimal, as
+    the reader's language writes the number and the unit."""
+    number = format_decimal(size / MB, format="#,##0.0", locale=dates.reader_locale())
+    return i18n.text("ats-bridge-tool-db-size", size=number)
 
 
 @blueprint.post("/tool/<name>/add")

@@ -44,6 +44,7 @@ class Wanted:
     home: str
     active: bool
     why: str = ""  # why it is not active
+    owner: str = ""  # the tool's name or the member's wiki username
 
     @property
     def label(self) -> str:
@@ -79,4 +80,5 @@ def _wanted(record: AccountRecord, homes: Homes, inactive: Mapping[str, str]) ->
         home=homes.of(record.kind, name),
         active=not why,
         why=why,
+        owner=record.owner,
     )

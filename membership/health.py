@@ -4,8 +4,9 @@ report.
 Every figure is counted from the store when asked, never kept in a process: the bot,
 the bridge and the worker are separate processes, and only the store sees all of
 them. `health` returns the open queue by state, decisions by kind and outcome, replies
-posted, jobs by state, sign-ins, and when the bot last finished a cycle — which the
-bot records with `record_cycle` at the end of each successful cycle.
+posted, jobs by state, sign-ins, when the bot last finished a cycle — which the
+bot records with `record_cycle` at the end of each successful cycle — and how many
+accounts' databases were over the size limit when last measured.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Health:
     jobs: dict[str, int] = field(default_factory=dict)  # state -> count
     logins: int = 0
     last_cycle: datetime | None = None
+    databases_over: int = 0  # accounts whose databases were over the limit when measured
 
     def as_json(self, now: datetime) -> dict[str, object]:
         age = (now - self.last_cycle).total_seconds() if self.last_cycle else None
@@ -46,6 +48,7 @@ class Health:
             if self.last_cycle
             else None,
             "last_bot_cycle_age_seconds": round(age) if age is not None else None,
+            "databases_over_limit": self.databases_over,
         }
 
 
@@ -65,4 +68,5 @@ def health(store: Store) -> Health:
         jobs=store.job_counts(),
         logins=store.audit_count("bridge-login"),
         last_cycle=datetime.fromisoformat(stamp) if stamp else None,
+        databases_over=store.databases_over_limit_count(),
     )

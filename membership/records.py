@@ -346,6 +346,33 @@ class ToolJobMail:
         return cls(**{**row, "recipients": tuple(json.loads(row["recipients"]))})
 
 
+@dataclass(frozen=True)
+class DatabaseUsage:
+    """One account's tool databases as the databases service last measured them
+    (0021_database_usage; membership/store/database_usage.py): each database's size and
+    their total against the limit in force then, in bytes, and whether (since when, and
+    how many times so far) the total went over it."""
+
+    user: str  # the database user: s<uid> or u<uid>
+    kind: str  # tool | person
+    name: str  # the tool's name or the member's shell name
+    owner: str  # the tool's name or the member's wiki username
+    total: int
+    limit: int  # 0: no limit
+    over: bool
+    over_since: str | None
+    crossings: int  # times the total went over the limit (each told once)
+    observed_at: str
+    databases: tuple[tuple[str, int], ...] = ()  # (name, size), by name
+
+    @classmethod
+    def from_row(
+        cls, row: Mapping[str, Any], databases: tuple[tuple[str, int], ...] = ()
+    ) -> DatabaseUsage:
+        fields = {key: value for key, value in row.items() if key not in ("limit_bytes", "over")}
+        return cls(**fields, limit=row["limit_bytes"], over=bool(row["over"]), databases=databases)
+
+
 class DuplicateKeyError(Refusal, ValueError):
     """This SSH key is already active for this member."""
 

@@ -156,18 +156,16 @@ def compose(
     and the plain-text body. `at`: when it was started (for "started")."""
 
     def text(key: str, **args: object) -> str:
-        name = PREFIX + key
-        template = _messages(lang).get(name) or _messages(DEFAULT_LANGUAGE)[name]
-        return render(template, [args[p] for p in PARAMETERS.get(name, ())], lang)
+        return mail_text(key, lang, **args)
 
     job = spec.name
     if event == "started":
         what = "started"
-        when = _shown(at or datetime.now(UTC))
+        when = shown(at or datetime.now(UTC))
     else:
         what = "failed" if failed(facts) else "finished"
         ended = facts.get("ended_at")
-        when = _shown(datetime.fromisoformat(ended) if ended else at or datetime.now(UTC))
+        when = shown(datetime.fromisoformat(ended) if ended else at or datetime.now(UTC))
     ending = str(facts.get("exit") or "")
     lines = [text(what, tool=tool, job=job, time=when, ending=ending)]
     if event == "ended":
@@ -191,11 +189,19 @@ def compose(
     return Words(text(f"subject-{what}", tool=tool, job=job), "\n".join(lines) + "\n")
 
 
+def mail_text(key: str, lang: str = DEFAULT_LANGUAGE, **args: object) -> str:
+    """The message `ats-mail-KEY` in `lang` (in English when `lang` lacks it), with its
+    parameters by name."""
+    name = PREFIX + key
+    template = _messages(lang).get(name) or _messages(DEFAULT_LANGUAGE)[name]
+    return render(template, [args[p] for p in PARAMETERS.get(name, ())], lang)
+
+
 def _next(spec: JobSpec, facts: Mapping[str, Any], text: Callable[..., str]) -> str | None:
     """What the jobs service does next, after the run ended (runtime.decisions._ended)."""
     state = facts.get("state")
     if state == "backoff" and facts.get("not_before"):
-        return text("next-backoff", time=_shown(datetime.fromisoformat(facts["not_before"])))
+        return text("next-backoff", time=shown(datetime.fromisoformat(facts["not_before"])))
     if state != "waiting":
         return None
     if spec.continuous:
@@ -207,7 +213,7 @@ def _next(spec: JobSpec, facts: Mapping[str, Any], text: Callable[..., str]) -> 
     return None
 
 
-def _shown(moment: datetime) -> str:
+def shown(moment: datetime) -> str:
     """A moment as every language's mail writes it: `2026-03-01 12:00:05 UTC`."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 

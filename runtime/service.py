@@ -5,7 +5,9 @@
 change is one transaction of the store — the quota is checked again inside it, so two
 requests at once cannot pass it together — and then wakes the controller, which does
 the rest. A job is seen (`JobView`) as the controller last wrote it down: its status
-and hint, how its last run ended, and where its output goes. `handle` answers the API:
+and hint, how its last run ended, and where its output goes; the tool's databases as the
+databases service last recorded their sizes (the server is never asked). `handle`
+answers the API:
 `cli` runs `runtime.toolforge.answer` (or, for `webservice …`,
 `runtime.webservice.web_answer`) on the caller's words, `status` tells the client
 waiting for a one-off job (`run --wait`) whether it finished.
@@ -17,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from membership.records import ToolJobRecord
+from membership.records import DatabaseUsage, ToolJobRecord
 from policies.errors import Conflict, NotAllowed
 from runtime.api import Caller
 from runtime.jobsfile import LoadResult, plan_load
@@ -114,6 +116,10 @@ class ToolJobs:
                 self.store.put_tool_job(self._tool, name, wanted[name].to_text())
         self.wake()
         return plan
+
+    def databases(self) -> DatabaseUsage | None:
+        usage: DatabaseUsage | None = self.store.database_usage_of("tool", self._tool)
+        return usage
 
     # -- what a job looks like --------------------------------------------------------
 

@@ -5,7 +5,8 @@ that whatever reads its output keeps working.
 `list` is a `pretty` table headed `Job name:`, `Job type:`, `Status:` (with `--output
 long` also the command, image, file logs, emails, resources and retries), nothing at
 all when there is no job; `show` is a two-column `grid` table ending with the job's
-hints; `quota` is one `simple` table per category, a blank line between them. Where
+hints; `quota` is one `simple` table per category, a blank line between them, and then the
+tool's databases (`databases_table`). Where
 Toolforge prints a container image's URL, `images` prints the image's description:
 there are no containers here. `--output json` is this runtime's addition (Toolforge's
 command has no JSON output): the jobs as Toolforge's jobs API returns them. Every text
@@ -17,10 +18,12 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from tabulate import tabulate
 
+from membership.records import DatabaseUsage
 from runtime.jobspec import JobView
 from runtime.policy import QuotaCategory, RuntimePolicy
 
@@ -39,6 +42,7 @@ LONG = (
     "Status:",
 )
 SHOW = (*LONG, "Hints:")
+MB = 1024 * 1024  # the databases' sizes are in MB of 1024 × 1024 bytes, as their limit
 
 
 def job_fields(view: JobView) -> dict[str, str]:
@@ -141,6 +145,32 @@ def quota_tables(categories: Sequence[QuotaCategory]) -> str:
         ]
         tables.append(tabulate(rows, headers=headers, tablefmt="simple"))
     return _printed("\n\n".join(tables))
+
+
+def databases_table(usage: DatabaseUsage | None) -> str:
+    """`quota`'s part about the tool's databases (this runtime's addition: Toolforge's
+    ToolsDB has no quota): a `simple` table of each database and its size, and their
+    total against the limit, as the databases service last measured them, with when."""
+    if usage is None:
+        return "Databases: not measured yet (they are measured every few minutes)\n"
+    rows = [[name, _megabytes(size), ""] for name, size in usage.databases]
+    limit = _megabytes(usage.limit) if usage.limit else "none"
+    rows.append(["All databases", _megabytes(usage.total), limit])
+    headers = [f"Databases of {usage.user}", "Used", "Limit"]
+    lines = [tabulate(rows, headers=headers, tablefmt="simple")]
+    measured = datetime.fromisoformat(usage.observed_at).astimezone(UTC)
+    lines.append(f"Measured {measured:%Y-%m-%d %H:%M:%S} UTC.")
+    if usage.over:
+        lines.append(
+            f"WARNING: the databases hold {_megabytes(usage.total)}, over the limit of "
+            f"{limit}: please make them smaller (the server does not stop them growing; "
+            "the maintainers were mailed and the admins told)"
+        )
+    return _printed("\n".join(lines))
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / MB:.1f} MB"
 
 
 def _printed(text: str) -> str:

@@ -23,11 +23,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, NoReturn, Protocol
 
+from membership.records import DatabaseUsage
 from policies.errors import Conflict, NotFound, Refusal
 from runtime.jobsfile import JobsFileError, LoadResult, parse_jobs_file, plan_load
 from runtime.jobspec import EMAILS, RETRY_MAX, JobSpec, JobView, check_spec, with_home
 from runtime.policy import RuntimePolicy, check_quota, quota_of
-from runtime.tables import images_table, job_names, job_table, jobs_json, jobs_table, quota_tables
+from runtime.tables import (
+    databases_table,
+    images_table,
+    job_names,
+    job_table,
+    jobs_json,
+    jobs_table,
+    quota_tables,
+)
 
 __all__ = ["Answer", "JobsService", "LoadResult", "answer"]
 
@@ -43,7 +52,8 @@ class JobsService(Protocol):
     exists already"). `load` does what `jobsfile.plan_load` says of the tool's jobs and
     `specs` (add, change those that differ, delete those `specs` lacks; with `only`, that
     job alone), and returns that plan. `delete` and `restart` return False for a job that
-    does not exist; `flush` the number of jobs deleted.
+    does not exist; `flush` the number of jobs deleted. `databases` is the tool's
+    databases as last measured (None before they were).
     """
 
     def tool(self) -> str: ...
@@ -56,6 +66,7 @@ class JobsService(Protocol):
     def flush(self) -> int: ...
     def restart(self, name: str) -> bool: ...
     def load(self, specs: Sequence[JobSpec], only: str | None) -> LoadResult: ...
+    def databases(self) -> DatabaseUsage | None: ...
 
 
 @dataclass(frozen=True)
@@ -341,7 +352,8 @@ def _images(args: argparse.Namespace, service: JobsService, files: Mapping[str, 
 
 def _quota(args: argparse.Namespace, service: JobsService, files: Mapping[str, str]) -> Answer:
     report = quota_of(service.policy(), service.tool(), _counted(service.jobs()))
-    return Answer(0, stdout=quota_tables(report))
+    tables = quota_tables(report) + "\n" + databases_table(service.databases())
+    return Answer(0, stdout=tables)
 
 
 _HANDLERS: dict[str, Handler] = {

@@ -2,7 +2,8 @@
 and `~/replica.my.cnf` for every tool and member with a shell; docs/databases.md).
 
 `serve` is the service the host holding the homes runs as root
-(deploy/systemd/ats-databases.service): a pass every `[databases] interval` seconds,
+(deploy/systemd/ats-databases.service): a pass every `[databases] interval` seconds (and
+after one, every `sizes_interval`, the databases' sizes measured into the store),
 each while holding the store's lease `databases`, which it gives up between passes so
 that an admin's `rotate`, `drop` or `reconcile --fix` takes its turn; two copies at once
 take turns too. `reconcile` says what differs and, with `--fix`, makes one pass.
@@ -15,7 +16,7 @@ import argparse
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -53,7 +54,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "serve",
         help="keep the database users and credentials files in step with the store",
         description="A reconcile pass with repairs every [databases] interval seconds, "
-        "each while holding the lease (a second copy takes turns), one line per repair. "
+        "each while holding the lease (a second copy takes turns), one line per repair; "
+        "every [databases] sizes_interval seconds, the databases' sizes measured into the "
+        "store, and the holders of an account that went over size_limit_mb mailed. "
         "Runs as root on the host holding the homes. Stops on SIGTERM.",
     )
     serve.add_argument("--interval", type=float, help="instead of [databases] interval")
@@ -214,6 +217,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     interval = args.interval or config.databases.interval
     if interval <= 0:
         raise UsageError("--interval must be a positive number of seconds")
+    measure = _sizes_measurer(config)
     stop = _Stop().install()
     print(f"databases: a pass every {interval:g} s", file=sys.stderr, flush=True)
     quiet = ""  # the last failure said: said again only when it changes
@@ -221,7 +225,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
         try:
             with reconciler(config) as work:
                 quiet = ""
-                _passes(work, stop, interval)
+                _passes(work, stop, interval, measure)
         except (ServerUnavailable, LeaseLost, Refusal) as error:
             said = " ".join(str(error).split())
             if said != quiet:
@@ -232,14 +236,17 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _passes(work: Any, stop: _Stop, interval: float) -> None:
-    """Pass after pass on one connection, each holding the lease, until stopped."""
+def _passes(work: Any, stop: _Stop, interval: float, measure: Callable[[Any], None]) -> None:
+    """Pass after pass on one connection, each holding the lease, until stopped; the
+    sizes measured after a pass when they are due."""
     lease = _lease(work.store)
     while not stop.is_set():
         holder = lease.try_acquire()
         if holder is None:
             try:
                 done = work.converge(lease)
+                lease.renew()
+                measure(work)
             finally:
                 lease.release()
             for line in done.fixed:
@@ -247,6 +254,33 @@ def _passes(work: Any, stop: _Stop, interval: float) -> None:
             for line in done.failed:
                 log.warning("not fixed: %s", line)
         stop.wait(interval)
+
+
+def _sizes_measurer(config: Config) -> Callable[[Any], None]:
+    """Measures the databases' sizes into the store when `[databases] sizes_interval`
+    has passed since the last measurement, and mails a crossing of the limit."""
+    import pymysql
+
+    from databases.sizes import due, measure
+    from membership.storefaults import StoreError
+    from runtime.database_mail import notices
+
+    section = config.databases
+    notice = notices(config.mail)
+
+    def measured(work: Any) -> None:
+        if not due(work.store, section.sizes_interval):
+            return
+        try:
+            found = measure(work.store, work.server, work.accounts(), section.size_limit_mb, notice)
+        except (pymysql.err.MySQLError, StoreError) as error:
+            said = " ".join(str(error).split())
+            log.warning("sizes not measured: %s (tried again after the next pass)", said)
+            return
+        for line in found.lines:
+            log.info("%s", line)
+
+    return measured
 
 
 # -- what admins ask -----------------------------------------------------------------
@@ -306,7 +340,9 @@ def _drop(args: argparse.Namespace, config: Config) -> int:
 
 
 def _sizes(args: argparse.Namespace, config: Config) -> int:
-    limit = config.databases.size_limit_mb * 1024 * 1024
+    from databases.usage import MB, megabytes, over_limit
+
+    limit = config.databases.size_limit_mb * MB
     with reconciler(config) as work:
         by_user = {account.user: account for account in work.accounts()}
         sizes = work.server.sizes()
@@ -314,17 +350,13 @@ def _sizes(args: argparse.Namespace, config: Config) -> int:
     for user in sorted(sizes):
         label = by_user[user].label if user in by_user else f"{user} (no account in the store)"
         total = sum(sizes[user].values())
-        print(f"{label}: {_megabytes(total)}")
+        print(f"{label}: {megabytes(total)}")
         for name, size in sorted(sizes[user].items()):
-            print(f"  {name}: {_megabytes(size)}")
-        if limit and total > limit:
-            over.append(f"{label}: {_megabytes(total)}, over the limit of {_megabytes(limit)}")
+            print(f"  {name}: {megabytes(size)}")
+        if over_limit(total, limit):
+            over.append(f"{label}: {megabytes(total)}, over the limit of {megabytes(limit)}")
     if not sizes:
         print("no account has a database")
     for line in over:
         print(line)
     return 1 if over else 0
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"

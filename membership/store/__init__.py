@@ -14,7 +14,8 @@ ledger and fund actions (`money.py`), waivers (`waivers.py`), provisioning jobs
 (`jobs.py`), shell accounts and tools' maintainers (`accounts.py`), renewal reminders
 and their claims (`reminders.py`), suspensions (`suspensions.py`), the clerk's lease on
 a page (`leases.py`), members' standing (`standing.py`), retention (`retention.py`),
-tools' jobs (`tool_jobs.py`) and the mails about them (`tool_job_mails.py`). import-linter
+tools' jobs (`tool_jobs.py`), the mails about them (`tool_job_mails.py`) and what the
+databases service measured of the tool databases (`database_usage.py`). import-linter
 keeps the rooms independent of one another.
 Rows come back as the dataclasses of `membership/records.py`. `Store` gathers the rooms behind
 one connection, so a caller opens one `Store` and uses any of them; a transaction
@@ -26,6 +27,7 @@ from __future__ import annotations
 from membership.store.accounts import AccountsRoom
 from membership.store.audit import AuditRoom
 from membership.store.connection import StoreConnection
+from membership.store.database_usage import DatabaseUsageRoom
 from membership.store.jobs import JobsRoom
 from membership.store.leases import LeasesRoom
 from membership.store.members import MembersRoom
@@ -64,6 +66,7 @@ class Store(
     StandingRoom,
     ToolJobsRoom,
     ToolJobMailsRoom,
+    DatabaseUsageRoom,
     StoreConnection,
 ):
     """One connection to the shared database, with every room's methods."""

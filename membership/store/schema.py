@@ -17,6 +17,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from membership.store import (
+    schema_databases,
     schema_jobs,
     schema_members,
     schema_money,
@@ -45,6 +46,7 @@ STEPS: tuple[tuple[str, Callable[[Database], None]], ...] = (
     ("0018_tool_jobs", schema_runtime.tool_jobs),
     ("0019_tool_job_mails", schema_runtime.tool_job_mails),
     ("0020_tool_job_generations", schema_runtime.tool_job_generations),
+    ("0021_database_usage", schema_databases.database_usage),
 )
 
 MIGRATIONS: tuple[str, ...] = tuple(name for name, _ in STEPS)

@@ -6,7 +6,9 @@ added, a waiver asked, the fee paid, awaiting approval, done, not eligible, no r
 at all — and signs each of them, and a chapter admin, in through the stand-in OAuth
 provider once. The member who is done also maintains two tools (one with a
 co-maintainer added and its job on the way, a web service that stopped and jobs of
-every type; one whose job failed, running nothing) and has a long history: an earlier
+every type, and databases over the size limit; one whose job failed, running nothing,
+its databases not measured yet), their own databases are over the limit too, and they
+have a long history: an earlier
 request declined on the wiki, decisions with their revisions, and the steps the bot and
 the admins recorded. `SCREENS` names every page in every state those people see. The
 chapter runs a front door (`[web] domain`), so the tools' pages give their addresses.
@@ -31,7 +33,7 @@ from typing import Any
 
 from devtools.sample import ADMIN
 from membership import maintainers
-from membership.records import RequestRecord
+from membership.records import DatabaseUsage, RequestRecord
 from membership.store import Store
 from policies.fees import load_fees
 from policies.sshkeys import parse_public_key
@@ -130,7 +132,7 @@ SCREENS = [
     Screen("terms-to-accept", "/terms", who="fresh"),
     Screen("terms-accepted", "/terms", who="terms"),
     Screen("admin-refused", "/admin", who="fresh", status=403),
-    Screen("admin-queue", "/admin", who="admin"),
+    Screen("admin-queue", "/admin", who="admin", shows=("#databases-over-list td",)),
     Screen("admin-queue-all", "/admin?state=all", who="admin"),
     *(
         Screen(f"admin-member-{state}", f"/admin/member/{PEOPLE[state].username}", who="admin")
@@ -148,7 +150,13 @@ SCREENS = [
         "tool-maintainer",
         f"/tool/{TOOL}",
         who="done",
-        shows=("#maintainers form .cdx-button", "#runs a[href^='https://']", "#runs #jobs td"),
+        shows=(
+            "#maintainers form .cdx-button",
+            "#runs a[href^='https://']",
+            "#runs #jobs td",
+            "#databases #database-sizes td",
+            "#databases #databases-over",
+        ),
     ),
     Screen(
         "tool-maintainer-failed",
@@ -156,7 +164,9 @@ SCREENS = [
         who="done",
         shows=(".ats-problem", "#runs a[href^='https://']"),
     ),
-    Screen("tool-admin", f"/tool/{FAILED_TOOL}", who="admin", shows=("#history li",)),
+    Screen(
+        "tool-admin", f"/tool/{FAILED_TOOL}", who="admin", shows=("#history li", "#databases p")
+    ),
     Screen(
         "tool-refused",
         f"/tool/{TOOL}",
@@ -291,6 +301,45 @@ def seed_tools(store: Store, owner: str) -> None:
         store.put_tool_job(TOOL, name, json.dumps(spec))
         if status is not None:
             store.update_tool_job(TOOL, name, 1, {"state": state, "status": status})
+    seed_databases(store)
+
+
+def seed_databases(store: Store) -> None:
+    """The first tool's databases (one with a long name) are over the limit, and so are the
+    long-named member's; the second tool's were not measured yet."""
+    mb = 1024 * 1024
+    over = {"limit": 100 * mb, "over": True, "over_since": "2026-11-29T08:00:00+00:00"}
+    measured = "2026-11-30T11:44:00+00:00"
+    tool = (
+        ("s6002__wikidata_reference_checker_cache_of_every_item_seen", 96 * mb + mb // 3),
+        ("s6002__counts", 12 * mb),
+    )
+    store.record_database_usage(
+        [
+            DatabaseUsage(
+                "s6002",
+                "tool",
+                TOOL,
+                TOOL,
+                108 * mb + mb // 3,
+                **over,
+                crossings=1,
+                observed_at=measured,
+                databases=tool,
+            ),
+            DatabaseUsage(
+                "u5017",
+                "person",
+                "longmember",
+                PEOPLE["done"].username,
+                130 * mb,
+                **over,
+                crossings=2,
+                observed_at=measured,
+                databases=(("u5017__dumps", 130 * mb),),
+            ),
+        ]
+    )
 
 
 def seed_history(store: Store, name: str) -> None:

@@ -3,7 +3,8 @@ made-up uids: `ats databases reconcile [--fix]` makes every account's user and
 `replica.my.cnf`, changes nothing the second time, reports and repairs drift planted by
 hand, locks a suspended member's user and unlocks it on restore, keeps each account to
 its own databases, survives two reconcilers at once and one cut short at any step, and
-rotates a password without a moment where the file does not work."""
+rotates a password without a moment where the file does not work; and measures each
+account's databases into the store, telling a crossing of the size limit once."""
 
 # ruff: noqa: S608 - the statements are made of the names the tests gave their accounts
 
@@ -28,7 +29,10 @@ from ats.commands.databases import reconciler
 from ats.config import load_config
 from databases.credentials import parse
 from databases.naming import native_hash
+from databases.sizes import measure as measure_sizes
+from databases.usage import megabytes
 from membership.store import Store
+from runtime.database_mail import notices
 from tests import forked_cli
 from tests.integration.mariadb import (
     Server,
@@ -481,6 +485,55 @@ def test_sizes_lists_each_accounts_databases(world: World) -> None:
     assert f"  {tool.user}__big: " in shown.stdout
 
 
+def test_a_database_grown_over_the_limit_is_told_once_and_its_sizes_are_in_the_store(
+    world: World,
+) -> None:
+    world.member("alice")
+    tool = world.tool("growing", "Alice")
+    mail = '[mail]\nrelay = "127.0.0.1"\nsender = "tools@ts.example"\n'
+    mail += 'recipient_domain = "ts.example"\n'
+    world.config.write_text(world.config.read_text() + "size_limit_mb = 1\n" + mail)
+    config = load_config(world.config)
+    world.converge()
+    big = f"{tool.user}__big"
+    made = client_as(
+        tool.uid,
+        tool.cnf,
+        f"CREATE DATABASE {big}; CREATE TABLE {big}.t (s TEXT); CREATE TABLE {big}.u (i INT); "
+        f"INSERT INTO {big}.t SELECT REPEAT('x', 1000) FROM {big}.seq_1_to_2000; "
+        # The server's estimate of a table's size is updated by its statistics: at once here.
+        f"ANALYZE TABLE {big}.t",
+    )
+    assert made.returncode == 0, made.stderr
+
+    def measure() -> Any:
+        with world.reconciler() as work:
+            return measure_sizes(work.store, work.server, work.accounts(), 1, notices(config.mail))
+
+    told = [measure().lines for _ in range(3)]  # the service's passes, minutes apart
+    usage = world.store.database_usage_of("tool", "growing")
+    assert usage is not None and usage.over and usage.crossings == 1
+    assert told == [
+        [
+            f"{tool.user} (tool growing): its databases hold {megabytes(usage.total)}, "
+            "over the limit of 1.0 MB: its holders and the admins are told"
+        ],
+        [],
+        [],
+    ]
+    assert [name for name, _ in usage.databases] == [big]
+    assert usage.total > 1024 * 1024 and usage.databases[0][1] == usage.total
+    [queued] = world.store.tool_job_mails("growing")
+    assert (queued.recipients, queued.subject) == (
+        ("alice@ts.example",),
+        "[growing] Databases over the size limit",
+    )
+    over = [e for e in world.store.audit_log() if e.action == "database-over-limit"]
+    assert [e.evidence["user"] for e in over] == [tool.user]
+    alice = world.store.database_usage_of("person", "alice")
+    assert alice is not None and (alice.total, alice.databases, alice.over) == (0, (), False)
+
+
 @pytest.mark.process
 def test_a_reconciler_killed_mid_way_leaves_what_the_next_pass_finishes(world: World) -> None:
     accounts = [world.member(f"p{index}") for index in range(150)]
@@ -513,6 +566,7 @@ def test_two_services_keep_accounts_in_step_and_lock_a_suspension_within_seconds
     world: World,
 ) -> None:
     alice = world.member("alice")
+    world.config.write_text(world.config.read_text() + "sizes_interval = 1\n")
     args = ["--config", str(world.config), "databases", "serve", "--interval", "1"]
     outputs = [world.folder / f"serve{index}.log" for index in range(2)]
     services = [forked_cli.start(args, output=out) for out in outputs]
@@ -538,6 +592,9 @@ def test_two_services_keep_accounts_in_step_and_lock_a_suspension_within_seconds
     fixed = [line for text in said for line in text.splitlines() if "fixed:" in line]
     assert sum("no database user" in line and bob.user in line for line in fixed) == 1
     assert sum("not locked" in line for line in fixed) == 1
+    # And the sizes were measured into the store after a pass.
+    measured = world.store.database_usage_of("person", "alice")
+    assert measured is not None and measured.user == alice.user
 
 
 def wait_for(condition: Any, what: str, timeout: float = 20) -> None:

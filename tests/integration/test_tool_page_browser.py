@@ -2,7 +2,8 @@
 serve` signed in through the OAuth handshake: the maintainer finds the tool on `/me`,
 adds a co-maintainer, is told plainly why a name that is no member is refused (in
 German too), removes the co-maintainer again, and the tool's history shows both
-changes to an admin. Screenshots go to test-artifacts/bridge/."""
+changes to an admin; the maintainer and the admin see the tool's databases and their
+sizes, someone else nothing. Screenshots go to test-artifacts/bridge/."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from membership.records import DatabaseUsage
 from tests.integration.bridge_server import BridgeServer
 from tests.integration.conftest import WikiBot
 from tests.integration.test_bridge_browser import ADMIN_ID, NEWCOMER_ID, VETERAN_ID, Visitor
@@ -39,6 +41,16 @@ def test_a_maintainer_adds_and_removes_a_co_maintainer_in_the_browser(
     store.record_account("newcomer", "person", "Newcomer", 2001)
     store.record_account("mytool", "tool", "mytool", 3000)
     store.set_tool_maintainers("mytool", ["Veteran"], "test")
+    mb = 1024 * 1024
+    store.record_database_usage(
+        [
+            DatabaseUsage(
+                "s3000", "tool", "mytool", "mytool", 12 * mb, 10 * mb, True,
+                "2026-11-29T08:00:00+00:00", 1, "2026-11-30T11:44:00+00:00",
+                (("s3000__cache", 12 * mb),),
+            )
+        ]
+    )  # fmt: skip
     bridge = bridge_server()
     maintainer = visitors(bridge, "Veteran")
     page = maintainer.page
@@ -49,6 +61,11 @@ def test_a_maintainer_adds_and_removes_a_co_maintainer_in_the_browser(
     tools.get_by_role("link", name="mytool").click()
     page.wait_for_url(bridge.url + "/tool/mytool")
     assert page.locator("h1").inner_text() == "Tool mytool"
+    databases = page.locator("#databases").inner_text()
+    assert "Its database user is s3000" in databases
+    assert "s3000__cache\t12.0 MB" in databases and "All its databases\t12.0 MB" in databases
+    assert "Its databases hold more than the chapter's limit" in databases
+    assert "The chapter's limit for all of them together: 10.0 MB." in databases
     maintainer.shot("20-tool-page")
 
     page.get_by_label("Wiki username of the new co-maintainer").fill("Newcomer")
@@ -89,6 +106,7 @@ def test_a_maintainer_adds_and_removes_a_co_maintainer_in_the_browser(
     assert "Veteran added Newcomer as a maintainer." in history
     assert "Veteran removed Newcomer from the maintainers." in history
     assert admin.page.get_by_role("button", name="Add co-maintainer").count() == 0
+    assert "s3000__cache\t12.0 MB" in admin.page.locator("#databases").inner_text()
     admin.shot("23-tool-history-for-admins")
 
     other = visitors(bridge, "Newcomer")
@@ -97,4 +115,5 @@ def test_a_maintainer_adds_and_removes_a_co_maintainer_in_the_browser(
     assert "Only the maintainers of mytool can change its maintainers." in (
         other.page.locator("main").inner_text()
     )
+    assert "s3000" not in other.page.content()
     store.close()

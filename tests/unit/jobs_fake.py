@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from membership.records import DatabaseUsage
 from policies.errors import Conflict
 from runtime.jobsfile import LoadResult, plan_load
 from runtime.jobspec import JobSpec, JobView, filelog_paths
@@ -20,6 +21,7 @@ class FakeJobs:
     def __init__(self, policy: RuntimePolicy | None = None) -> None:
         self.views: dict[str, JobView] = {}
         self.calls: list[str] = []
+        self.usage: DatabaseUsage | None = None
         self._policy = policy or load_runtime_policy()
 
     def tool(self) -> str:
@@ -60,6 +62,9 @@ class FakeJobs:
     def restart(self, name: str) -> bool:
         self.calls.append(f"restart {name}")
         return name in self.views
+
+    def databases(self) -> DatabaseUsage | None:
+        return self.usage
 
     def load(self, specs: Sequence[JobSpec], only: str | None) -> LoadResult:
         self.calls.append("load")

@@ -1,6 +1,7 @@
 """The admins' desk as an admin reads it: each request linked to its section on the wiki
 and each decision to its revision and diff, the request's history in order from the
-audit log, and the same person's earlier declined requests with their reasons."""
+audit log, and the same person's earlier declined requests with their reasons; and the
+accounts whose databases are over the size limit."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from html.parser import HTMLParser
 
 import pytest
 
+from databases import sizes
+from databases.desired import Wanted
 from membership import standing
 from membership.standing import Finding
 from membership.store import Store
@@ -239,3 +242,45 @@ def test_what_the_recheck_found_is_said_in_the_readers_language(client_as, store
     queue = admin.get("/admin?uselang=de").get_data(as_text=True)
     said = "(global) gesperrt; auf dem Wiki unbefristet gesperrt: kein Grund angegeben; auf dewiki"
     assert said in queue
+
+
+def test_databases_over_the_limit_are_on_the_desk_in_the_history_and_in_the_metrics(
+    client_as, store
+) -> None:
+    add_request(store, state="done")
+    store.record_account("example", "person", "Example", 10001)
+    store.record_account("mytool", "tool", "mytool", 51234)
+    server = _Sizes({"u10001": {"u10001__big": 11 * MB}, "s51234": {"s51234__a": 12 * MB}})
+    accounts = [
+        Wanted("u10001", "person", "example", 10001, "/home/example", True, owner="Example"),
+        Wanted("s51234", "tool", "mytool", 51234, "/data/project/mytool", True, owner="mytool"),
+    ]
+    sizes.measure(store, server, accounts, 10)
+    admin = client_as("Admin One")
+    queue = admin.get("/admin").get_data(as_text=True)
+    part = queue.split('<h2 id="databases-over">', 1)[1].split("<h2", 1)[0]
+    assert ("/tool/mytool", "mytool") in _Links(part).links
+    assert ("/admin/member/Example", "Example") in _Links(part).links
+    assert "<td><code>s51234</code></td>" in part and '<td class="ats-size">12.0 MB</td>' in part
+    assert part.count('<td class="ats-size">10.0 MB</td>') == 2
+    member = admin.get("/admin/member/Example").get_data(as_text=True)
+    assert "their databases went over the size limit" in member
+    scraped = admin.get("/metrics").get_data(as_text=True)
+    assert "\nats_databases_over_limit 2.0\n" in scraped
+    assert admin.get("/status.json").get_json()["health"]["databases_over_limit"] == 2
+    server.found = {}
+    sizes.measure(store, server, accounts, 10)
+    assert "\nats_databases_over_limit 0.0\n" in admin.get("/metrics").get_data(as_text=True)
+    queue = admin.get("/admin").get_data(as_text=True)
+    assert "s51234" not in queue.split('<h2 id="databases-over">', 1)[1].split("<h2", 1)[0]
+
+
+MB = 1024 * 1024
+
+
+class _Sizes:
+    def __init__(self, found: dict[str, dict[str, int]]) -> None:
+        self.found = found
+
+    def sizes(self) -> dict[str, dict[str, int]]:
+        return self.found

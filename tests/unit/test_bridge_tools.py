@@ -2,13 +2,15 @@
 every refusal is one clear line in the reader's language and changes nothing; each change
 is one transaction with its audit entry and one job; the admins see the history. The
 page also tells where the tool runs: its address and web service behind the front door,
-and its jobs, in Toolforge's words."""
+and its jobs, in Toolforge's words; and its databases, as last measured, to its maintainers
+and the admins."""
 
 from __future__ import annotations
 
 import json
 import re
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html import unescape
 
@@ -21,6 +23,7 @@ from bridge.i18n import I18N_DIR
 from bridge.settings import BridgeConfigError, BridgeSettings
 from bridge.testing import log_in
 from membership import maintainers
+from membership.records import DatabaseUsage
 from membership.store import Store
 from provisioning.worker import Outcome, outcome_line
 from tests.builders import add_request
@@ -571,3 +574,77 @@ def test_a_web_url_without_the_tools_place_is_refused(app_settings) -> None:
     for wrong in ("https://tools.example.org/", "tools.example.org/{tool}"):
         with pytest.raises(BridgeConfigError, match="give a tool's address with {tool}"):
             BridgeSettings.load({**app_settings, "web_url": wrong})
+
+
+# -- its databases -------------------------------------------------------------------------
+
+MB = 1024 * 1024
+
+
+def _measured(store: Store, **changes) -> DatabaseUsage:
+    """mytool's databases as the databases service recorded them (s3000, the tool's uid)."""
+    usage = DatabaseUsage(
+        user="s3000",
+        kind="tool",
+        name=TOOL,
+        owner=TOOL,
+        total=12 * MB + MB // 3,
+        limit=100 * MB,
+        over=False,
+        over_since=None,
+        crossings=0,
+        observed_at="2026-11-30T11:44:00+00:00",
+        databases=(("s3000__cache", 12 * MB), ("s3000__counts", MB // 3)),
+    )
+    usage = replace(usage, **changes)
+    store.record_database_usage([usage])
+    return usage
+
+
+def _databases(visitor, query: str = "") -> str:
+    response = visitor.get(f"/tool/{TOOL}{query}")
+    assert response.status_code == 200
+    page = unescape(response.get_data(as_text=True))
+    return page.split('<section id="databases">', 1)[1].split("</section>", 1)[0]
+
+
+def test_the_maintainers_and_the_admins_see_its_databases_and_their_sizes(client_as, store, tool):
+    assert "have not been measured yet" in _text(_databases(client_as("Alice")))
+    _measured(store)
+    for who in ("Alice", "Admin One"):
+        shown = _databases(client_as(who))
+        assert "Its database user is s3000: the tool logs in with ~/replica.my.cnf" in _text(shown)
+        assert (
+            '<th scope="row"><code>s3000__cache</code></th><td class="ats-size">12.0 MB</td>'
+            in shown
+        )
+        assert (
+            '<th scope="row"><code>s3000__counts</code></th><td class="ats-size">0.3 MB</td>'
+            in shown
+        )
+        assert 'All its databases</th><td class="ats-size">12.3 MB</td>' in shown
+        assert "The chapter's limit for all of them together: 100.0 MB. Measured" in _text(shown)
+        assert '<time datetime="2026-11-30T11:44:00Z"' in shown
+        assert "ats-problem" not in shown
+    # Anyone else sees nothing of them: the page is refused.
+    refused = client_as("Bob").get(f"/tool/{TOOL}")
+    assert refused.status_code == 403 and b"s3000" not in refused.get_data()
+
+
+def test_databases_over_the_limit_say_since_when_and_what_to_do(client_as, store, tool):
+    _measured(store, limit=10 * MB, over=True, over_since="2026-11-29T08:00:00+00:00")
+    shown = _databases(client_as("Alice"))
+    assert '<p class="ats-problem" id="databases-over">' in shown
+    said = _text(shown)
+    assert "Its databases hold more than the chapter's limit, since 29 November 2026" in said
+    assert "please make them smaller" in said and "limit for all of them together: 10.0 MB" in said
+
+
+def test_sizes_are_written_in_the_readers_language(client_as, store, tool):
+    _measured(store, limit=0)
+    german = _text(_databases(client_as("Alice"), "?uselang=de"))
+    assert "12,3 MB" in german and "Das Chapter setzt ihrer Größe keine Grenze." in german
+    assert "12,3 Mo" in _text(_databases(client_as("Alice"), "?uselang=fr"))
+    _measured(store, total=0, databases=())
+    none = _text(_databases(client_as("Alice")))
+    assert "The tool has no databases yet." in none and "CREATE DATABASE s3000__data;" in none

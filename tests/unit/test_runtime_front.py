@@ -1,8 +1,9 @@
 """`toolforge jobs`, answered as Toolforge's command answers: every subcommand against an
 in-memory service, the tables byte for byte as Toolforge's `tabulate` calls print them
 (jobs-framework-cli `tjf_cli/cli.py`; `show` as its man page shows it), bad options
-refused before the service is asked anything, and `load` adding, changing and deleting
-only what a jobs.yaml changes."""
+refused before the service is asked anything, `load` adding, changing and deleting
+only what a jobs.yaml changes, and `quota` ending with the tool's databases as the store
+recorded them (once over a real store)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from dataclasses import replace
 
 import pytest
 
+from membership.records import DatabaseUsage
+from membership.store import Store
 from runtime.jobspec import JobSpec, JobView
-from runtime.policy import read_runtime_policy
+from runtime.policy import load_runtime_policy, read_runtime_policy
+from runtime.service import ToolJobs
 from runtime.toolforge import Answer, answer
 from tests.unit.jobs_fake import HOME, FakeJobs, policy_data
 
@@ -415,6 +419,8 @@ Job definitions      Used    Limit
 -----------------  ------  -------
 Cron jobs               1       50
 Continuous jobs         1        3
+
+Databases: not measured yet (they are measured every few minutes)
 """
 
 
@@ -425,8 +431,64 @@ def test_images_and_quota(three: FakeJobs) -> None:
     assert ask(three, "quota") == Answer(0, stdout=QUOTA)
 
 
+MB = 1024 * 1024
+USAGE = DatabaseUsage(
+    user="s51234",
+    kind="tool",
+    name="citation-bot",
+    owner="citation-bot",
+    total=12 * MB + MB // 3,
+    limit=100 * MB,
+    over=False,
+    over_since=None,
+    crossings=0,
+    observed_at="2026-03-01T12:05:05+00:00",
+    databases=(("s51234__cache", 12 * MB), ("s51234__counts", MB // 3)),
+)
+DATABASES = """
+Databases of s51234    Used     Limit
+---------------------  -------  --------
+s51234__cache          12.0 MB
+s51234__counts         0.3 MB
+All databases          12.3 MB  100.0 MB
+Measured 2026-03-01 12:05:05 UTC.
+"""
+
+
+def test_quota_ends_with_each_database_and_their_total_against_the_limit(jobs: FakeJobs) -> None:
+    jobs.usage = USAGE
+    said = ask(jobs, "quota")
+    assert said.code == 0 and said.stdout.endswith(
+        "Continuous jobs         0        3\n" + DATABASES
+    )
+    assert "WARNING" not in said.stdout
+    jobs.usage = replace(USAGE, limit=10 * MB, over=True, over_since=USAGE.observed_at)
+    over = ask(jobs, "quota").stdout
+    assert "All databases          12.3 MB  10.0 MB\n" in over
+    assert over.endswith(
+        "WARNING: the databases hold 12.3 MB, over the limit of 10.0 MB: please make them "
+        "smaller (the server does not stop them growing; the maintainers were mailed and the "
+        "admins told)\n"
+    )
+    jobs.usage = replace(USAGE, limit=0, total=0, databases=())
+    assert "All databases          0.0 MB  none\n" in ask(jobs, "quota").stdout
+
+
 def test_a_tools_override_is_its_quota() -> None:
     data = policy_data()
     data["overrides"] = {"citation-bot": {"continuous_jobs": 6}}
     jobs = FakeJobs(read_runtime_policy(data))
     assert "Continuous jobs         0        6\n" in ask(jobs, "quota").stdout
+
+
+def test_the_jobs_service_answers_quota_from_the_stores_record(store: Store) -> None:
+    """Over a store, as `ats runtime serve` answers: the record the databases service
+    wrote, never the database server."""
+    tool = ToolJobs(store, "citation-bot", home=HOME, policy=load_runtime_policy(), log_root="")
+    request = {"op": "cli", "argv": ["jobs", "quota"], "prog": "toolforge"}
+    assert tool.handle(request)["stdout"].endswith(
+        "Databases: not measured yet (they are measured every few minutes)\n"
+    )
+    store.record_database_usage([USAGE, replace(USAGE, user="s2", name="other", databases=())])
+    said = tool.handle(request)
+    assert said["code"] == 0 and said["stdout"].endswith(DATABASES)
