@@ -92,8 +92,10 @@ def test_the_demo_prints_a_command_that_logs_in_and_becomes_the_tool(tmp_path: P
                 and done
             ),
             30,
-            what=lambda: "the tool's page through the front door: "
-            + subprocess.run(shlex.split(fetch), capture_output=True, text=True).stdout[-600:],
+            what=lambda: (
+                "the tool's page through the front door: "
+                + subprocess.run(shlex.split(fetch), capture_output=True, text=True).stdout[-600:]
+            ),
         )
         assert page.stdout.startswith("<!doctype html>")
         # It counts its visits in its own database, with the credentials in its home.

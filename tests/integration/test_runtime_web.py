@@ -326,7 +326,7 @@ def test_another_tool_cannot_enter_the_sockets_folder(web: Web) -> None:
     assert mine.returncode == 0 and "web.sock" in mine.stdout
     # Nor the front door's ports: 443 and 80 are privileged, and its own are held.
     for port in (443, 80, web.port):
-        bind = f"import socket; socket.socket().bind((\"0.0.0.0\", {port}))"
+        bind = f'import socket; socket.socket().bind(("0.0.0.0", {port}))'
         taken = web.site.ssh.run("bob", f"become othertool python3 -c '{bind}'")
         assert taken.returncode != 0, port
         assert ("PermissionError" if port < 1024 else "Address already in use") in taken.stderr
