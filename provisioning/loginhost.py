@@ -50,6 +50,7 @@ class HostSettings:
     uid_min: int = 10000  # the directory's uids and gids: nothing outside logs in
     uid_max: int = 59999
     runtime_api: str = "http://127.0.0.1:8470/"  # where `toolforge jobs` sends requests
+    sudo_refresh: int = SUDO_SMART_REFRESH  # seconds: a new tool's `become` works within it
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def _values(settings: HostSettings) -> dict[str, str]:
         "ENTRY_CACHE_TIMEOUT": str(CACHE_SECONDS),
         "MEMCACHE_TIMEOUT": str(CACHE_SECONDS),
         "NEGATIVE_TIMEOUT": str(NEGATIVE_SECONDS),
-        "SUDO_SMART_REFRESH": str(SUDO_SMART_REFRESH),
+        "SUDO_SMART_REFRESH": str(settings.sudo_refresh),
         "SUDO_FULL_REFRESH": str(SUDO_FULL_REFRESH),
     }
 

@@ -16,6 +16,7 @@ from ats.config import Config
 from ats.failures import UsageError
 
 DEFAULT_DIR = Path("var/devhost")
+DEV_SUDO_REFRESH = 5  # seconds: how often its SSSD looks for new sudo rules (for real: 30)
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -149,7 +150,10 @@ def _devhost(args: argparse.Namespace, config: Config | None) -> int:
         raise UsageError(f"the login host cannot get its directory account: {error}") from None
     replica_port, runtime_port = free_port(), free_port()
     settings = host_settings(config, ldap_uri=f"ldap://127.0.0.1:{replica_port}")
-    settings = replace(settings, runtime_api=f"http://127.0.0.1:{runtime_port}/")
+    # A throwaway host looks for new sudo rules (a new tool's `become`) every few seconds.
+    settings = replace(
+        settings, runtime_api=f"http://127.0.0.1:{runtime_port}/", sudo_refresh=DEV_SUDO_REFRESH
+    )
     # The jobs service, as the hosting server runs it, on the store of the configuration.
     if config.path is None:
         raise UsageError("the login host's jobs service reads the configuration: give --config")
