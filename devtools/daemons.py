@@ -1,5 +1,6 @@
-"""What the dev daemons (`devhost`, `devslurm`, `devcaddy`) share to run and end their
-processes: whether a pid still runs, ending one, finding a program, a log's last lines."""
+"""What the dev daemons (`devhost`, `devslurm`, `devcaddy`, `devmariadb`) share to run and
+end their processes: whether a pid still runs, ending one, waiting for one to answer,
+finding a program, a log's last lines, and the folders a daemon's user must pass."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -56,3 +58,23 @@ def tail(path: Path, lines: int = 3) -> str:
     except OSError:
         return f"(no {path.name})"
     return " | ".join(found[-lines:]) or f"(empty {path.name})"
+
+
+def started(ready: Callable[[], bool], running: Callable[[], bool], seconds: float) -> bool:
+    """Wait until `ready()` (the daemon answers); False as soon as `running()` says it
+    ended, or after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not ready():
+        if not running() or time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def untraversable(folder: Path) -> Path | None:
+    """The first folder above `folder` (not /) that other users may not pass through
+    (o+x): a daemon running as its own user would not reach its files."""
+    for parent in list(folder.parents)[:-1]:
+        if not parent.stat().st_mode & 0o001:
+            return parent
+    return None

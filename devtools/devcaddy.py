@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -27,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from devtools.daemons import alive, end, tail
+from devtools.daemons import alive, end, started, tail, untraversable
 
 START_SECONDS = 10
 USER = "caddy"
@@ -133,20 +132,16 @@ class DevCaddy:
             )
         state = CaddyState(process.pid, admin, storage, enter)
         self.state_file.write_text(json.dumps(asdict(state)))
-        deadline = time.monotonic() + START_SECONDS
-        while not _answers(admin):
-            if process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise DevCaddyError(f"caddy did not start: {tail(self.log_folder / 'caddy.out')}")
-            time.sleep(0.02)
+        if not started(lambda: _answers(admin), lambda: process.poll() is None, START_SECONDS):
+            self.stop()
+            raise DevCaddyError(f"caddy did not start: {tail(self.log_folder / 'caddy.out')}")
         return state
 
     def _lay_out(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.folder.chmod(0o711)  # caddy reaches its folders through it
-        for parent in self.folder.parents:
-            if not parent.stat().st_mode & 0o001:
-                raise DevCaddyError(f"{parent} must be traversable by caddy (o+x)")
+        if (closed := untraversable(self.folder)) is not None:
+            raise DevCaddyError(f"{closed} must be traversable by caddy (o+x)")
         for folder in (self.folder / "home", self.folder / "data", self.log_folder):
             folder.mkdir(mode=0o700, exist_ok=True)
             for path in (folder, *folder.rglob("*")):

@@ -20,11 +20,10 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from devtools.daemons import alive, end, tail, which
+from devtools.daemons import alive, end, started, tail, untraversable, which
 from devtools.ports import free_port
 
 PROGRAMS = {
@@ -117,20 +116,17 @@ class DevMariaDB:
             )
         state = MariaDBState(process.pid, port, str(self.socket), enter)
         self.state_file.write_text(json.dumps(asdict(state)))
-        deadline = time.monotonic() + START_SECONDS
-        while not _answers(self.socket):
-            if process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise DevMariaDBError(f"mariadbd did not start: {tail(self.log)}")
-            time.sleep(0.02)
+        answers = lambda: _answers(self.socket)  # noqa: E731
+        if not started(answers, lambda: process.poll() is None, START_SECONDS):
+            self.stop()
+            raise DevMariaDBError(f"mariadbd did not start: {tail(self.log)}")
         return state
 
     def _lay_out(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.folder.chmod(0o711)  # mysql reaches its folders through it
-        for parent in self.folder.parents:
-            if not parent.stat().st_mode & 0o001:
-                raise DevMariaDBError(f"{parent} must be traversable by mysql (o+x)")
+        if (closed := untraversable(self.folder)) is not None:
+            raise DevMariaDBError(f"{closed} must be traversable by mysql (o+x)")
         for name, mode in (("data", 0o700), ("run", 0o755), ("log", 0o750)):
             folder = self.folder / name
             folder.mkdir(mode=mode, exist_ok=True)

@@ -31,7 +31,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from devtools.daemons import alive, end, tail, which
+from devtools.daemons import alive, end, started, tail, untraversable, which
 from devtools.ports import free_port
 from provisioning.slurmfiles import MUNGE_SOCKET, SlurmNode, SlurmSettings, render
 
@@ -168,9 +168,8 @@ class DevSlurm:
         root.mkdir(parents=True)
         # slurm and munge reach their folders through this one (a mktemp folder is 0700).
         root.chmod(0o711)
-        for parent in list(root.parents)[:-1]:
-            if not parent.stat().st_mode & 0o001:
-                raise DevSlurmError(f"{parent} must be traversable by slurm and munge (o+x)")
+        if (closed := untraversable(root)) is not None:
+            raise DevSlurmError(f"{closed} must be traversable by slurm and munge (o+x)")
         for name, owner, mode in (
             ("etc", "root", 0o755),
             ("state", "slurm", 0o700),
@@ -239,11 +238,9 @@ class DevSlurm:
             prepare = 'mkdir -p -m 0755 "$1" && chown munge:munge "$1"'
             subprocess.run([*enter, "sh", "-c", prepare, "sh", str(socket_dir)], check=True)
         process = self._spawn(command, "munged")
-        deadline = time.monotonic() + START_SECONDS
-        while not self._exists(enter, state.munge_socket):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise DevSlurmError(f"munged did not start: {tail(run / 'munged.log')}")
-            time.sleep(0.02)
+        socket_made = lambda: self._exists(enter, state.munge_socket)  # noqa: E731
+        if not started(socket_made, lambda: process.poll() is None, START_SECONDS):
+            raise DevSlurmError(f"munged did not start: {tail(run / 'munged.log')}")
         return process.pid
 
     def _daemon(self, enter: list[str], program: str, extra: list[str]) -> int:
