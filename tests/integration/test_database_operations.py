@@ -22,9 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from databases.credentials import parse as parse_credentials
 from databases.dumpfiles import DumpFile, dump_file, is_staging, parse
 from databases.naming import owner_of_database
-from tests.integration.mariadb import Server, client_as
+from provisioning.databasefiles import DatabaseFiles, render
+from tests.integration.mariadb import Server, as_account, client_as
 from tests.integration.test_databases import World, world  # noqa: F401 - fixture
 
 
@@ -229,3 +231,30 @@ def test_a_backup_killed_mid_way_leaves_no_half_file_under_a_backups_name(
     assert not [entry for entry in folder.iterdir() if is_staging(entry.name)]
     (path,) = [path for path, item in backups(folder).items() if item.database == db]
     assert whole(path)
+
+
+def test_the_rendered_client_settings_lead_mariadb_to_the_server(
+    world: World,  # noqa: F811 - the fixture
+) -> None:
+    tool = world.tool("finder")
+    world.converge()
+    _, client = render(DatabaseFiles(host="127.0.0.1", port=world.server.port))
+    dropin = world.root / "60-ats-client.cnf"  # where every uid may read it
+    dropin.write_text(client.text)
+    dropin.chmod(0o644)
+    credentials = parse_credentials(tool.cnf.read_text())
+    assert credentials is not None
+    # Only a user and a password are given: the host and port come from the drop-in.
+    found = as_account(
+        tool.uid,
+        "mariadb",
+        f"--defaults-file={dropin}",
+        f"--user={credentials.user}",
+        f"--password={credentials.password}",
+        "--batch",
+        "--skip-column-names",
+        "-e",
+        "SELECT @@port, CURRENT_USER(), @@character_set_client",
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.split() == [str(world.server.port), f"{tool.user}@%", "utf8mb4"]
