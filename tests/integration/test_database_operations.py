@@ -26,6 +26,7 @@ from databases.credentials import parse as parse_credentials
 from databases.dumpfiles import DumpFile, dump_file, is_staging, parse
 from databases.naming import owner_of_database
 from provisioning.databasefiles import DatabaseFiles, render
+from tests import forked_cli
 from tests.integration.mariadb import Server, as_account, client_as
 from tests.integration.test_databases import World, world  # noqa: F401 - fixture
 
@@ -185,6 +186,39 @@ def test_a_backup_writes_one_file_per_database_and_prunes_old_ones(
             assert whole(path), path
             assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert done.stdout.splitlines()[-1].startswith(f"{len(on_server)} of {len(on_server)} ")
+
+
+def test_a_backup_over_tcp_as_an_administrator_of_its_own(
+    world: World,  # noqa: F811 - the fixture
+) -> None:
+    tool = world.tool("remote")
+    world.converge()
+    db = f"{tool.user}__far"
+    assert client_as(tool.uid, tool.cnf, f"CREATE DATABASE {db}").returncode == 0
+    # As on a database server that is not the host holding the homes: admin_host and a
+    # password from the environment, never on a command line.
+    admin, password = f"atsadmin{tool.uid}", f"pw-{tool.uid}-not-logged"
+    world.server.sql(
+        f"CREATE USER '{admin}'@'127.0.0.1' IDENTIFIED BY '{password}'; "
+        f"GRANT ALL PRIVILEGES ON *.* TO '{admin}'@'127.0.0.1' WITH GRANT OPTION"
+    )
+    config = world.folder / "remote.toml"
+    config.write_text(
+        world.config.read_text().replace(
+            f'admin_socket = "{world.server.socket}"',
+            f'admin_host = "127.0.0.1"\nadmin_port = {world.server.port}\nadmin_user = "{admin}"',
+        )
+    )
+    folder = world.folder / "backups"
+    done = forked_cli.run(
+        ["--config", str(config), "databases", "backup", str(folder)],
+        env={**os.environ, "ATS_DATABASES_PASSWORD": password},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert password not in done.stdout + done.stderr
+    (path,) = [path for path, item in backups(folder).items() if item.database == db]
+    assert whole(path)
+    world.server.sql(f"DROP USER '{admin}'@'127.0.0.1'")
 
 
 @pytest.mark.process
