@@ -65,7 +65,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "`ats databases reconcile --fix` first). Recorded in the audit log before anything "
         "changes. A restore that fails leaves no half database.",
     )
-    restore.add_argument("file", metavar="FILE", type=Path)
+    restore.add_argument(
+        "file", metavar="FILE", type=Path, help="a file `ats databases backup` wrote"
+    )
     restore.add_argument("--into", metavar="DATABASE", help="another database of the account")
     restore.add_argument("--by", required=True, metavar="ADMIN", help="your wiki username")
     restore.add_argument("--force", action="store_true", help="replace an existing database")
