@@ -219,6 +219,12 @@ class Server:
         )
         self._run(f"ALTER USER {_account(user)} IDENTIFIED VIA {methods}")
 
+    def create_database(self, name: str) -> None:
+        """An empty database of a tool or member (its owner's grant covers it already)."""
+        if owner_of_database(name) is None:
+            raise ValueError(f"{name!r} is not a database of a tool or member")
+        self._run(f"CREATE DATABASE {quoted_identifier(name)}")
+
     def drop_database(self, name: str) -> None:
         if owner_of_database(name) is None:
             raise ValueError(f"{name!r} is not a database of a tool or member")

@@ -1,5 +1,6 @@
-"""`ats databases reconcile|serve|rotate|drop|sizes`: the tool databases (a MariaDB user
-and `~/replica.my.cnf` for every tool and member with a shell; docs/databases.md).
+"""`ats databases reconcile|serve|rotate|drop|sizes|backup|restore`: the tool databases (a
+MariaDB user and `~/replica.my.cnf` for every tool and member with a shell;
+docs/databases.md).
 
 `serve` is the service the host holding the homes runs as root
 (deploy/systemd/ats-databases.service): a pass every `[databases] interval` seconds (and
@@ -7,7 +8,8 @@ after one, every `sizes_interval`, the databases' sizes measured into the store)
 each while holding the store's lease `databases`, which it gives up between passes so
 that an admin's `rotate`, `drop` or `reconcile --fix` takes its turn; two copies at once
 take turns too. `reconcile` says what differs and, with `--fix`, makes one pass.
-`rotate` and `drop` are admins' decisions, recorded in the audit log.
+`rotate` and `drop` are admins' decisions, recorded in the audit log. `backup` and
+`restore` are in `ats/commands/database_backups.py`.
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ats.commands import database_backups
 from ats.commands.provision import _Stop
 from ats.config import Config, secret
 from ats.failures import UsageError
+
+if TYPE_CHECKING:
+    from databases.server import AdminSettings
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +106,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "[databases] size_limit_mb (exit status 1 when any is).",
     )
     sizes.set_defaults(run=_sizes, needs_config=True)
+    database_backups.add_commands(sub)
 
 
 def _server_options(parser: argparse.ArgumentParser) -> None:
@@ -135,18 +142,11 @@ def reconciler(config: Config) -> Iterator[Any]:
     from databases.desired import Homes
     from databases.plan import Settings
     from databases.reconciler import Reconciler
-    from databases.server import AdminSettings, connect
+    from databases.server import connect
     from membership.store import Store
 
     section, provisioning = config.databases, config.provisioning
-    password = secret("ATS_DATABASES_PASSWORD") if section.admin_host else ""
-    admin = AdminSettings(
-        socket=section.admin_socket,
-        host=section.admin_host,
-        port=section.admin_port,
-        user=section.admin_user,
-        password=password,
-    )
+    admin = admin_settings(config)
     homes = Homes(
         person=provisioning.person_home,
         tool=provisioning.tool_home,
@@ -159,6 +159,21 @@ def reconciler(config: Config) -> Iterator[Any]:
             yield Reconciler(store, server, homes, settings)
         finally:
             server.close()
+
+
+def admin_settings(config: Config) -> AdminSettings:
+    """How the server is reached as its administrator, from [databases]."""
+    from databases.server import AdminSettings
+
+    section = config.databases
+    password = secret("ATS_DATABASES_PASSWORD") if section.admin_host else ""
+    return AdminSettings(
+        socket=section.admin_socket,
+        host=section.admin_host,
+        port=section.admin_port,
+        user=section.admin_user,
+        password=password,
+    )
 
 
 def _lease(store: Any) -> Any:

@@ -1,5 +1,6 @@
 """`ats host render`: a login host's configuration, written from the configuration file
-(`provisioning.loginhost` renders; this writes the files and names them)."""
+(`provisioning.loginhost`, `provisioning.slurmfiles` and `provisioning.databasefiles`
+render; this writes the files and names them)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ats.config import Config
 from ats.failures import UsageError
 
 if TYPE_CHECKING:
+    from provisioning.databasefiles import DatabaseFiles
     from provisioning.loginhost import HostSettings
     from provisioning.slurmfiles import SlurmSettings
 
@@ -31,7 +33,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "side: the openssh-lpk and sudo schemas and the slapd settings of a provider "
         "(syncprov) and a read-only consumer (syncrepl); and Slurm's slurm.conf and "
         "cgroup.conf (etc/slurm) for the controller and the nodes of [runtime], where "
-        "tools' jobs run (MUNGE's key is a secret, never written). Apply them with your "
+        "tools' jobs run (MUNGE's key is a secret, never written); and MariaDB's drop-ins "
+        "(etc/mysql/mariadb.conf.d) for the tool databases' server and for the hosts whose "
+        "`mariadb` reaches it, from [databases]. Apply them with your "
         "own tools (deploy/ansible); nothing on this machine is changed. Files already "
         "in DIR are replaced.",
     )
@@ -134,6 +138,16 @@ def slurm_settings(config: Config) -> SlurmSettings:
     )
 
 
+def database_files(config: Config) -> DatabaseFiles:
+    """The tool databases' server and its clients, from [databases]."""
+    from provisioning.databasefiles import DatabaseFiles
+
+    section = config.databases
+    return DatabaseFiles(
+        host=section.client_host, port=section.client_port, per_account=section.max_connections
+    )
+
+
 def _memory_mb() -> int:
     """This machine's memory in MB (MemTotal), 0 when it cannot be read."""
     try:
@@ -146,12 +160,16 @@ def _memory_mb() -> int:
 
 
 def _render(args: argparse.Namespace, config: Config) -> int:
-    from provisioning import slurmfiles
+    from provisioning import databasefiles, slurmfiles
     from provisioning.loginhost import RenderError, render
 
     settings = host_settings(config)
     try:
-        files = render(settings) + slurmfiles.render(slurm_settings(config))
+        files = (
+            render(settings)
+            + slurmfiles.render(slurm_settings(config))
+            + databasefiles.render(database_files(config))
+        )
     except RenderError as error:
         raise UsageError(str(error)) from None
     output: Path = args.output

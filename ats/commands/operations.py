@@ -23,7 +23,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "backup",
         help="copy the store to FILE, safely while the bot and the bridge write",
         description="Copy the store into FILE with SQLite's online backup API: a consistent "
-        "copy even while the bot, the bridge and the worker write. FILE is replaced.",
+        "copy even while the bot, the bridge and the worker write. FILE is replaced. The "
+        "tool databases are not in the store: `ats databases backup DIR` dumps them "
+        "(deploy/systemd/ats-databases-backup.timer, daily).",
     )
     backup.add_argument("file", metavar="FILE", type=Path, help="the backup file to write")
     backup.set_defaults(run=_backup, needs_config=True)

@@ -4,7 +4,8 @@ lines of nsswitch.conf and the PAM lines are added to copies of this machine's f
 a second run changes nothing, a broken sshd drop-in is refused before it is installed,
 and the machine's own /etc is untouched. deploy/ansible/slurm.yml the same way: Slurm's
 rendered files and the chapter's MUNGE key (0400 munge:munge), refused without the
-key. ansible-playbook runs with `local`
+key. deploy/ansible/databases.yml too: the server's MariaDB drop-in (a broken one refused
+before it is installed), its folder of files and the units. ansible-playbook runs with `local`
 connection inside a private mount namespace whose /run is its own (sshd's check
 needs /run/sshd), skipping the `packages` and `services` tags; only ansible.builtin
 modules are used, so nothing is fetched from Ansible Galaxy."""
@@ -26,6 +27,13 @@ from tests.integration.test_host_render import _render
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "deploy" / "ansible" / "loginhost.yml"
 SLURM_PLAYBOOK = PLAYBOOK.with_name("slurm.yml")
+DATABASE_PLAYBOOK = PLAYBOOK.with_name("databases.yml")
+SERVER_DROPIN = "etc/mysql/mariadb.conf.d/60-ats-server.cnf"
+DATABASE_UNITS = (
+    "ats-databases.service",
+    "ats-databases-backup.service",
+    "ats-databases-backup.timer",
+)
 ANSIBLE_PLAYBOOK = str(Path(sys.executable).with_name("ansible-playbook"))
 PAM_FILES = ("common-account", "common-session", "common-session-noninteractive")
 # What the playbook copies, and the mode each must have.
@@ -47,6 +55,7 @@ COPIED = {
     "etc/systemd/system/ats-host-mounts.service": 0o644,
     "usr/share/pam-configs/ats-login-host": 0o644,
     "etc/motd": 0o644,
+    "etc/mysql/mariadb.conf.d/60-ats-client.cnf": 0o644,
 }
 BIND_PASSWORD = "s3cret-from-the-vault"
 
@@ -56,7 +65,8 @@ def _machine_etc() -> dict[str, bytes | None]:
     paths = [Path("/etc/nsswitch.conf"), *sorted(Path("/etc/pam.d").iterdir())]
     paths += [Path("/", p) for p in COPIED] + [Path("/etc/sssd/conf.d/ats-bind.conf")]
     paths += [Path("/etc/slurm/slurm.conf"), Path("/etc/slurm/cgroup.conf")]
-    paths += [Path("/etc/munge/munge.key")]
+    paths += [Path("/etc/munge/munge.key"), Path("/", SERVER_DROPIN)]
+    paths += [Path("/etc/systemd/system", unit) for unit in DATABASE_UNITS]
     return {str(p): p.read_bytes() if p.is_file() else None for p in paths}
 
 
@@ -116,7 +126,12 @@ def _changed(done: subprocess.CompletedProcess[str]) -> int:
 
 
 @pytest.mark.parametrize(
-    ("playbook", "role"), [(PLAYBOOK, "ats_login_host"), (SLURM_PLAYBOOK, "ats_slurm_node")]
+    ("playbook", "role"),
+    [
+        (PLAYBOOK, "ats_login_host"),
+        (SLURM_PLAYBOOK, "ats_slurm_node"),
+        (DATABASE_PLAYBOOK, "ats_database_server"),
+    ],
 )
 def test_the_playbooks_use_only_builtin_modules_and_pass_the_syntax_check(
     tmp_path: Path, playbook: Path, role: str
@@ -266,3 +281,42 @@ def test_without_the_munge_key_the_slurm_playbook_applies_nothing(tmp_path: Path
     assert done.returncode == 2, done.stdout + done.stderr
     assert "set ats_munge_key" in done.stdout
     assert list(root.iterdir()) == []
+
+
+def test_the_database_playbook_applies_the_server_settings_and_units_to_a_folder(
+    tmp_path: Path,
+) -> None:
+    files = _render(tmp_path)
+    root = tmp_path / "root"
+    root.mkdir()
+    before = _machine_etc()
+    dropin = files / SERVER_DROPIN
+    rendered = dropin.read_text()
+    dropin.write_text(rendered + "bind-adress = 10.0.0.1\n")
+
+    refused = _apply(tmp_path, root, files, playbook=DATABASE_PLAYBOOK)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "unknown variable 'bind-adress=10.0.0.1'" in refused.stdout
+    assert not (root / SERVER_DROPIN).exists()
+
+    dropin.write_text(rendered)
+    first = _apply(tmp_path, root, files, playbook=DATABASE_PLAYBOOK)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert _changed(first) > 0
+    placed = root / SERVER_DROPIN
+    assert placed.read_bytes() == dropin.read_bytes()
+    assert stat.S_IMODE(placed.stat().st_mode) == 0o644 and placed.stat().st_uid == 0
+    mysql = subprocess.run(["id", "-u", "mysql"], capture_output=True, text=True, check=True)
+    folder = (root / "var/lib/mysql-files").stat()
+    assert (stat.S_IMODE(folder.st_mode), folder.st_uid) == (0o750, int(mysql.stdout))
+    assert "secure-file-priv = /var/lib/mysql-files\n" in rendered
+    backups = (root / "var/backups/ats-databases").stat()
+    assert (stat.S_IMODE(backups.st_mode), backups.st_uid) == (0o700, 0)
+    for unit in DATABASE_UNITS:
+        shipped = PLAYBOOK.parents[1] / "systemd" / unit
+        assert (root / "etc/systemd/system" / unit).read_bytes() == shipped.read_bytes(), unit
+
+    again = _apply(tmp_path, root, files, playbook=DATABASE_PLAYBOOK)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _changed(again) == 0, again.stdout
+    assert _machine_etc() == before

@@ -3,8 +3,9 @@ scripts valid bash, `become` refusing a non-maintainer with its message (inside 
 private mount namespace whose /etc/passwd and /etc/group know a tool, so the
 machine's own files are never touched), sshd accepting a configuration that
 includes the drop-in (`sshd -t`, in a namespace too), slapd accepting the rendered
-settings (`slaptest`), and a real provider and consumer started from them replicating a
-tool's entries — its sudoRole included — within seconds."""
+settings (`slaptest`), a real provider and consumer started from them replicating a
+tool's entries — its sudoRole included — within seconds, and mariadbd taking the tool
+databases' server settings."""
 
 from __future__ import annotations
 
@@ -46,6 +47,9 @@ bind_dn = "cn=admin,dc=toolserver,dc=example"
 login_host = "login.toolserver.example"
 rules_page = "Toolserver/Rules of use"
 tool_home_root = "/srv/tools"
+[databases]
+client_host = "10.20.0.5"
+client_port = 3307
 """)
     out = tmp_path / "out"
     done = _ats(config, "host", "render", "--output", str(out))
@@ -67,6 +71,8 @@ def test_render_writes_the_host_files_with_their_modes(tmp_path: Path) -> None:
         "usr/local/sbin/ats-tool-home": 0o755,
         "etc/ssh/sshd_config.d/ats.conf": 0o644,
         "ldap/sudo.ldif": 0o644,
+        "etc/mysql/mariadb.conf.d/60-ats-server.cnf": 0o644,
+        "etc/mysql/mariadb.conf.d/60-ats-client.cnf": 0o644,
     }
     for path, mode in modes.items():
         assert stat.S_IMODE((out / path).stat().st_mode) == mode, path
@@ -317,3 +323,51 @@ def test_sshd_accepts_a_config_including_the_drop_in(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode != 0 and "Bad configuration option" in done.stderr
+
+
+def test_mariadbd_takes_the_rendered_server_settings(tmp_path: Path) -> None:
+    out = _render(tmp_path)
+    dropin = out / "etc/mysql/mariadb.conf.d/60-ats-server.cnf"
+    mariadbd = shutil.which("mariadbd", path="/usr/sbin:/usr/bin")
+    assert mariadbd, "mariadbd is missing: scripts/setup installs mariadb-server"
+    # The folder of files must exist (deploy/ansible/databases.yml makes it): one here.
+    files = tmp_path / "mysql-files"
+    files.mkdir()
+    # --help --verbose reads every option as the server would, refuses an unknown one,
+    # and says what each became.
+    shown = subprocess.run(
+        [
+            mariadbd,
+            f"--defaults-file={dropin}",
+            f"--secure-file-priv={files}",
+            "--help",
+            "--verbose",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    values = dict(
+        line.split(None, 1) for line in shown.stdout.splitlines() if len(line.split()) == 2
+    )
+    assert {
+        key: values[key]
+        for key in (
+            "bind-address",
+            "port",
+            "skip-name-resolve",
+            "local-infile",
+            "character-set-server",
+            "max-connections",
+        )
+    } == {
+        "bind-address": "10.20.0.5",
+        "port": "3307",
+        "skip-name-resolve": "TRUE",
+        "local-infile": "FALSE",
+        "character-set-server": "utf8mb4",
+        "max-connections": "500",
+    }
+    assert "secure-file-priv = /var/lib/mysql-files\n" in dropin.read_text()

@@ -126,6 +126,7 @@ def test_a_wheel_installed_outside_the_checkout_has_what_the_program_reads(
         "usr/local/sbin/ats-session-guard",
         "ldap/provider.conf",
         "ldap/sudo.schema",
+        "etc/mysql/mariadb.conf.d/60-ats-server.cnf",
     ):
         assert (elsewhere / "out" / path).is_file(), path
     # The message files came with it: the bot's replies render from the installed copy.

@@ -23,13 +23,15 @@ LONG_RUNNING = (
     "ats-runtime.service",
     "ats-databases.service",
 )
-# The jobs service submits each run as the tool's user, and the tool databases' service
-# writes each account's credentials file in its home: root, bounded to what that takes.
+# The jobs service submits each run as the tool's user, the tool databases' service
+# writes each account's credentials file in its home, and their backup logs in to
+# MariaDB as root through its socket: root, bounded to what that takes.
 AS_ROOT = {
     "ats-runtime.service": "CAP_SETUID CAP_SETGID CAP_CHOWN CAP_DAC_OVERRIDE",
     "ats-databases.service": "CAP_CHOWN CAP_DAC_OVERRIDE",
+    "ats-databases-backup.service": "CAP_CHOWN CAP_DAC_OVERRIDE",
 }
-TIMED = ("ats-renewal", "ats-purge")
+TIMED = ("ats-renewal", "ats-purge", "ats-databases-backup")
 
 
 def settings(unit: Path) -> dict[str, list[str]]:
