@@ -41,6 +41,10 @@ SMALL = (
     "--innodb-buffer-pool-size=32M",
     "--innodb-log-file-size=16M",
     "--max-connections=200",
+    # As the chapter's server (`ats host render`'s drop-in): all of Unicode, no LOAD DATA LOCAL.
+    "--character-set-server=utf8mb4",
+    "--collation-server=utf8mb4_general_ci",
+    "--local-infile=0",
 )
 
 
