@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ats.commands.databases import reconciler  # noqa: E402
+from ats.commands.database_access import reconciler  # noqa: E402
 from ats.config import load_config  # noqa: E402
 from bench.timing import measured  # noqa: E402
 from databases.plan import lines  # noqa: E402

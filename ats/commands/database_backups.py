@@ -75,7 +75,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _backup(args: argparse.Namespace, config: Config) -> int:
-    from ats.commands.databases import admin_settings, reconciler
+    from ats.commands.database_access import admin_settings, reconciler
     from databases.backups import Client, back_up
     from databases.naming import owner_of_database
 
@@ -111,7 +111,7 @@ def _backup(args: argparse.Namespace, config: Config) -> int:
 
 
 def _restore(args: argparse.Namespace, config: Config) -> int:
-    from ats.commands.databases import LEASE_TTL, _lease, admin_settings, reconciler
+    from ats.commands.database_access import LEASE_TTL, admin_settings, databases_lease, reconciler
     from databases.backups import BackupError, Client, check_dump, load
     from databases.dumpfiles import parse
     from databases.naming import owner_of_database
@@ -150,7 +150,7 @@ def _restore(args: argparse.Namespace, config: Config) -> int:
                 f"{target} exists: give --force to replace it with {source} (what it holds "
                 "now is lost; back it up first), or restore --into another name"
             )
-        lease = _lease(work.store)
+        lease = databases_lease(work.store)
         lease.acquire(wait=LEASE_TTL * 2)
         try:
             # The decision first: a restore cut short is on record too.

@@ -9,30 +9,27 @@ each while holding the store's lease `databases`, which it gives up between pass
 that an admin's `rotate`, `drop` or `reconcile --fix` takes its turn; two copies at once
 take turns too. `reconcile` says what differs and, with `--fix`, makes one pass.
 `rotate` and `drop` are admins' decisions, recorded in the audit log. `backup` and
-`restore` are in `ats/commands/database_backups.py`.
+`restore` are in `ats/commands/database_backups.py`; both reach the server and the store
+through `ats/commands/database_access.py`.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ats.commands import database_backups
+from ats.commands.database_access import LEASE_TTL, databases_lease, reconciler
 from ats.commands.provision import _Stop
-from ats.config import Config, secret
+from ats.config import Config
 from ats.failures import UsageError
-
-if TYPE_CHECKING:
-    from databases.server import AdminSettings
 
 log = logging.getLogger(__name__)
 
-LEASE_TTL = 15.0  # seconds: a reconciler that died elsewhere is replaced after this
 ROTATED, DROPPED = "database-password-rotated", "databases-dropped"
 
 
@@ -136,53 +133,6 @@ def _with_server(args: argparse.Namespace, config: Config) -> Config:
 # -- the wiring ----------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def reconciler(config: Config) -> Iterator[Any]:
-    """The reconciler over the configured store and server, closed after use."""
-    from databases.desired import Homes
-    from databases.plan import Settings
-    from databases.reconciler import Reconciler
-    from databases.server import connect
-    from membership.store import Store
-
-    section, provisioning = config.databases, config.provisioning
-    admin = admin_settings(config)
-    homes = Homes(
-        person=provisioning.person_home,
-        tool=provisioning.tool_home,
-        root=provisioning.home_root,
-    )
-    settings = Settings(section.client_host, section.client_port, section.max_connections)
-    with contextlib.closing(Store(config.store_path)) as store:
-        server = connect(admin)
-        try:
-            yield Reconciler(store, server, homes, settings)
-        finally:
-            server.close()
-
-
-def admin_settings(config: Config) -> AdminSettings:
-    """How the server is reached as its administrator, from [databases]."""
-    from databases.server import AdminSettings
-
-    section = config.databases
-    password = secret("ATS_DATABASES_PASSWORD") if section.admin_host else ""
-    return AdminSettings(
-        socket=section.admin_socket,
-        host=section.admin_host,
-        port=section.admin_port,
-        user=section.admin_user,
-        password=password,
-    )
-
-
-def _lease(store: Any) -> Any:
-    from databases.reconciler import LEASE, ROLE
-    from membership.lease import ClerkLease
-
-    return ClerkLease(store, LEASE, ttl=LEASE_TTL, role=ROLE)
-
-
 # -- reconcile and serve -------------------------------------------------------------
 
 
@@ -206,7 +156,7 @@ def _reconcile(args: argparse.Namespace, config: Config) -> int:
                 print(note.line)
             print("no drift: every account's database user and replica.my.cnf match the store")
             return 0
-        lease = _lease(work.store)
+        lease = databases_lease(work.store)
         lease.acquire(wait=LEASE_TTL * 2)
         try:
             done = work.converge(lease)
@@ -254,7 +204,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
 def _passes(work: Any, stop: _Stop, interval: float, measure: Callable[[Any], None]) -> None:
     """Pass after pass on one connection, each holding the lease, until stopped; the
     sizes measured after a pass when they are due."""
-    lease = _lease(work.store)
+    lease = databases_lease(work.store)
     while not stop.is_set():
         holder = lease.try_acquire()
         if holder is None:
@@ -306,7 +256,7 @@ def _rotate(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("--grace must not be negative")
     with reconciler(config) as work:
         account = work.account(args.account)
-        lease = _lease(work.store)
+        lease = databases_lease(work.store)
         lease.acquire(wait=LEASE_TTL * 2)
         try:
             # The decision first: a rotation cut short is on record too.
@@ -340,7 +290,7 @@ def _drop(args: argparse.Namespace, config: Config) -> int:
                 raise Refusal(
                     f"not confirmed ({answer!r} is not {account.name!r}): nothing dropped"
                 )
-        lease = _lease(work.store)
+        lease = databases_lease(work.store)
         lease.acquire(wait=LEASE_TTL * 2)
         try:
             # The decision first: a drop cut short is on record, and asked again finishes.

@@ -25,7 +25,7 @@ from typing import Any
 import pymysql
 import pytest
 
-from ats.commands.databases import reconciler
+from ats.commands.database_access import reconciler
 from ats.config import load_config
 from databases.credentials import parse
 from databases.naming import native_hash
