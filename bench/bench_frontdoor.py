@@ -172,12 +172,16 @@ def throughput(port: int, straight_port: int, seconds: float, rounds: int) -> No
         hosts.write(f"127.0.0.1 localhost mytool.{DOMAIN}\n")
         hosts.flush()
         os.chmod(hosts.name, 0o644)
-        print("\n| page | straight req/s | front door req/s | ratio | caddy ms CPU/req |")
-        print("|---|---:|---:|---:|---:|")
+        print(
+            "\n| page | straight req/s | front door req/s | ratio "
+            "| app ms CPU/req | front door ms CPU/req |"
+        )
+        print("|---|---:|---:|---:|---:|---:|")
         results = {}
         for path in PATHS:
             rates: dict[str, list[float]] = {name: [] for name in sides}
             caddy: list[float] = []
+            app: list[float] = []
             for round_ in range(rounds):
                 order = list(sides) if round_ % 2 == 0 else list(reversed(sides))
                 for name in order:
@@ -185,11 +189,14 @@ def throughput(port: int, straight_port: int, seconds: float, rounds: int) -> No
                     rates[name].append(rate)
                     if name == "front door":
                         caddy.append(used.get("caddy", 0.0))
+                    else:
+                        app.append(used.get("gunicorn", 0.0))
             straight_rate = statistics.median(rates["straight"])
             door_rate = statistics.median(rates["front door"])
             print(
                 f"| `{path}` | {straight_rate:.0f} | {door_rate:.0f} | "
-                f"{door_rate / straight_rate:.2f}× | {statistics.median(caddy) * 1000:.3f} |"
+                f"{door_rate / straight_rate:.2f}× | {statistics.median(app) * 1000:.3f} "
+                f"| {statistics.median(caddy) * 1000:.3f} |"
             )
             results[path] = {"straight": rates["straight"], "front door": rates["front door"]}
         print(json.dumps(results))

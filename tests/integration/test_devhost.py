@@ -245,6 +245,11 @@ def test_ssh_in_become_the_tool_and_lose_the_key(
             f"'CREATE DATABASE {tool_db.stdout.strip().split('@')[0]}__counts'",
         )
         assert made.returncode == 0, made.stderr
+        # Nor a database outside the tool's prefix.
+        outside = ssh.run(
+            "alice", "become mytool mariadb --defaults-file=replica.my.cnf -e 'CREATE DATABASE x'"
+        )
+        assert outside.returncode != 0 and "Access denied" in outside.stderr
         # Bob's own credentials reach no database of the tool's.
         tool_user = tool_db.stdout.strip().split("@")[0]
         other = ssh.until("bob", "cd && mariadb --defaults-file=replica.my.cnf -e 'SELECT 1'")
