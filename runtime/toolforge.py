@@ -108,7 +108,7 @@ def answer(
     parser = _parser(f"{prog} jobs" if prog == "toolforge" else prog)
     try:
         args = parser.parse_args(words[1:])
-    except _Stop as stop:
+    except ParserExit as stop:
         return Answer(stop.code, stdout=stop.stdout, stderr=stop.stderr)
     try:
         return _HANDLERS[args.operation](args, service, files)
@@ -116,7 +116,7 @@ def answer(
         return Answer(1, stderr=f"ERROR: {refusal}\n")
 
 
-class _Stop(Exception):
+class ParserExit(Exception):
     """argparse wanting to print and exit, caught and answered instead."""
 
     def __init__(self, code: int, stdout: str = "", stderr: str = "") -> None:
@@ -131,25 +131,25 @@ class _Formatter(argparse.HelpFormatter):
         super().__init__(prog, width=100)
 
 
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser that never prints nor exits: it raises `_Stop`."""
+class QuietParser(argparse.ArgumentParser):
+    """An ArgumentParser that never prints nor exits: it raises `ParserExit`."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(**kwargs)
 
     def print_help(self, file: Any = None) -> NoReturn:
-        raise _Stop(0, stdout=self.format_help())
+        raise ParserExit(0, stdout=self.format_help())
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        raise _Stop(status, stderr=message or "")
+        raise ParserExit(status, stderr=message or "")
 
     def error(self, message: str) -> NoReturn:
-        raise _Stop(2, stderr=f"{self.format_usage()}{self.prog}: error: {message}\n")
+        raise ParserExit(2, stderr=f"{self.format_usage()}{self.prog}: error: {message}\n")
 
 
-def _parser(prog: str) -> _Parser:
-    parser = _Parser(prog=prog, description="Toolforge Jobs Framework, command line interface")
+def _parser(prog: str) -> QuietParser:
+    parser = QuietParser(prog=prog, description="Toolforge Jobs Framework, command line interface")
     commands = parser.add_subparsers(
         dest="operation", required=True, help="possible operations (pass -h for the usage of each)"
     )

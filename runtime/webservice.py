@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from policies.errors import Refusal
 from runtime.jobspec import JobSpec, JobView, check_spec
 from runtime.policy import check_quota
-from runtime.toolforge import Answer, JobsService, _Parser, _Stop
+from runtime.toolforge import Answer, JobsService, ParserExit, QuietParser
 
 JOB = "webservice"
 RUNNER = "ats-webservice"
@@ -45,7 +45,7 @@ def web_answer(
     parser = _parser("toolforge webservice" if prog == "toolforge" else "webservice")
     try:
         args = parser.parse_args(words[1:])
-    except _Stop as stop:
+    except ParserExit as stop:
         return Answer(stop.code, stdout=stop.stdout, stderr=stop.stderr)
     try:
         return _act(args, service, url)
@@ -61,11 +61,11 @@ def web_type(view: JobView | None) -> str | None:
     return words[1] if len(words) > 1 and words[0] == RUNNER else None
 
 
-def _parser(prog: str) -> _Parser:
+def _parser(prog: str) -> QuietParser:
     types = "\n".join(
         f"  * {name}" + (" (default)" if name == DEFAULT_TYPE else "") for name in TYPES
     )
-    parser = _Parser(
+    parser = QuietParser(
         prog=prog,
         description=f"A tool's web service, behind the chapter's front door.\n\nTypes:\n{types}",
         formatter_class=argparse.RawDescriptionHelpFormatter,

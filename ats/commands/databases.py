@@ -24,7 +24,7 @@ from typing import Any
 
 from ats.commands import database_backups
 from ats.commands.database_access import LEASE_TTL, databases_lease, reconciler
-from ats.commands.provision import _Stop
+from ats.commands.provision import StopSignal
 from ats.config import Config
 from ats.failures import UsageError
 
@@ -183,7 +183,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     if interval <= 0:
         raise UsageError("--interval must be a positive number of seconds")
     measure = _sizes_measurer(config)
-    stop = _Stop().install()
+    stop = StopSignal().install()
     print(f"databases: a pass every {interval:g} s", file=sys.stderr, flush=True)
     quiet = ""  # the last failure said: said again only when it changes
     while not stop.is_set():
@@ -201,7 +201,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def _passes(work: Any, stop: _Stop, interval: float, measure: Callable[[Any], None]) -> None:
+def _passes(work: Any, stop: StopSignal, interval: float, measure: Callable[[Any], None]) -> None:
     """Pass after pass on one connection, each holding the lease, until stopped; the
     sizes measured after a pass when they are due."""
     lease = databases_lease(work.store)

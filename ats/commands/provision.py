@@ -134,7 +134,7 @@ def _provision_run(args: argparse.Namespace, config: Config) -> int:
     }
     with contextlib.closing(Store(config.store_path)) as store:
         backend = _provisioning_backend(config)
-        stop = _Stop().install()
+        stop = StopSignal().install()
         after = _tools_waiting(store)
         if args.once:
             while not stop.is_set():
@@ -184,7 +184,7 @@ def _tools_waiting(store: Any) -> Any:
     return after
 
 
-class _Stop:
+class StopSignal:
     """Set by SIGTERM (systemd's stop) or SIGINT (Ctrl-C), naming the signal.
 
     The handler only records the signal: a job in hand runs to its end (a directory
@@ -196,7 +196,7 @@ class _Stop:
     def __init__(self) -> None:
         self.by = ""
 
-    def install(self) -> _Stop:
+    def install(self) -> StopSignal:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._handle)
         return self

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from ats.commands.provision import _Stop
+from ats.commands.provision import StopSignal
 from ats.config import Config, secret
 from ats.failures import UsageError
 
@@ -102,7 +102,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     settings = config.runtime
     host, port = _address(args.listen or settings.api_listen)
     password = _mail_password(config)
-    stop = _Stop().install()
+    stop = StopSignal().install()
     controller = _ControllerThread(config, stop)
     mailer = _MailThread(config, password, stop) if config.mail.relay else None
     credentials = Credentials(
@@ -178,7 +178,7 @@ class _ControllerThread(threading.Thread):
     """Waits for the controller's lease, then converges until stopped or the lease is lost
     (then waits for it again)."""
 
-    def __init__(self, config: Config, stop: _Stop) -> None:
+    def __init__(self, config: Config, stop: StopSignal) -> None:
         super().__init__(name="runtime-controller", daemon=True)
         self.config = config
         self.stop = stop
@@ -223,7 +223,7 @@ class _MailThread(threading.Thread):
     """Sends the outbox's due mails every few seconds, on a store of its own, until
     stopped (whether or not this process holds the controller's lease)."""
 
-    def __init__(self, config: Config, password: str, stop: _Stop) -> None:
+    def __init__(self, config: Config, password: str, stop: StopSignal) -> None:
         super().__init__(name="runtime-mail", daemon=True)
         self.config = config
         self.password = password
@@ -252,9 +252,9 @@ class _MailThread(threading.Thread):
 
 
 class _Event:
-    """`_Stop` as the `threading.Event` the controller's loop looks at."""
+    """`StopSignal` as the `threading.Event` the controller's loop looks at."""
 
-    def __init__(self, stop: _Stop) -> None:
+    def __init__(self, stop: StopSignal) -> None:
         self._stop = stop
 
     def is_set(self) -> bool:

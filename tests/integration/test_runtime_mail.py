@@ -203,7 +203,7 @@ def test_the_serve_commands_mail_thread_sends_the_outbox(
     tool: Store, relay: Relay, store_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ats.commands import runtime as command
-    from ats.commands.provision import _Stop
+    from ats.commands.provision import StopSignal
 
     monkeypatch.setattr(command, "MAIL_INTERVAL", 0.1)
     config = config_from_mapping(
@@ -220,7 +220,7 @@ def test_the_serve_commands_mail_thread_sends_the_outbox(
         }
     )
     end_run(tool, config.mail, now=None)  # due now
-    stop = _Stop()
+    stop = StopSignal()
     thread = command._MailThread(config, "", stop)
     thread.start()
     try:
