@@ -101,7 +101,8 @@ def test_oauth2_access_token_and_profile(side: Side) -> None:
     answer = token_request(settings, args, kept["code_verifier"])
     assert answer.status_code == 200
     token = answer.json()
-    assert token["expires_in"] == 3600 and token["token_type"] == "Bearer"
+    # The extension counts the hour from the token's making: a second may pass meanwhile.
+    assert token["expires_in"] in (3599, 3600) and token["token_type"] == "Bearer"
     claims = jwt.decode(token["access_token"], options={"verify_signature": False})
     assert all(isinstance(claims[name], float) for name in ("iat", "nbf", "exp"))
     bearer = {"Authorization": f"Bearer {token['access_token']}"}

@@ -86,7 +86,10 @@ def place() -> Iterator[Path]:
 
 
 def _start(*command: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # From / : the made-up users may not enter the checkout's folder (0700 in CI).
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/"
+    )
 
 
 def _get(path: Path, where: str = "/") -> bytes:
@@ -182,6 +185,7 @@ def _run(place: Path, job: int) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        cwd=place,  # the tool's user may not enter the checkout's folder
     )
 
 
