@@ -62,3 +62,15 @@ def databases_lease(store: Any) -> Any:
     from membership.lease import ClerkLease
 
     return ClerkLease(store, LEASE, ttl=LEASE_TTL, role=ROLE)
+
+
+@contextlib.contextmanager
+def holding_databases_lease(store: Any) -> Iterator[Any]:
+    """The lease `databases`, waited for (a pass of the service gives it up between
+    passes) and held until the block ends: what an admin's command does under it."""
+    lease = databases_lease(store)
+    lease.acquire(wait=LEASE_TTL * 2)
+    try:
+        yield lease
+    finally:
+        lease.release()

@@ -111,7 +111,11 @@ def _backup(args: argparse.Namespace, config: Config) -> int:
 
 
 def _restore(args: argparse.Namespace, config: Config) -> int:
-    from ats.commands.database_access import LEASE_TTL, admin_settings, databases_lease, reconciler
+    from ats.commands.database_access import (
+        admin_settings,
+        holding_databases_lease,
+        reconciler,
+    )
     from databases.backups import BackupError, Client, check_dump, load
     from databases.dumpfiles import parse
     from databases.naming import owner_of_database
@@ -150,9 +154,7 @@ def _restore(args: argparse.Namespace, config: Config) -> int:
                 f"{target} exists: give --force to replace it with {source} (what it holds "
                 "now is lost; back it up first), or restore --into another name"
             )
-        lease = databases_lease(work.store)
-        lease.acquire(wait=LEASE_TTL * 2)
-        try:
+        with holding_databases_lease(work.store):
             # The decision first: a restore cut short is on record too.
             work.store.audit(
                 args.by,
@@ -166,8 +168,6 @@ def _restore(args: argparse.Namespace, config: Config) -> int:
             if exists:
                 work.server.drop_database(target)
             work.server.create_database(target)
-        finally:
-            lease.release()
         try:
             load(source, target, Client(admin_settings(config)))
         except BackupError as error:

@@ -23,7 +23,7 @@ from dataclasses import replace
 from typing import Any
 
 from ats.commands import database_backups
-from ats.commands.database_access import LEASE_TTL, databases_lease, reconciler
+from ats.commands.database_access import databases_lease, holding_databases_lease, reconciler
 from ats.commands.provision import StopSignal
 from ats.config import Config
 from ats.failures import UsageError
@@ -143,7 +143,7 @@ def _reconcile(args: argparse.Namespace, config: Config) -> int:
     with reconciler(config) as work:
         steps, notes = work.drift()
         drift = lines(steps)
-        if not args.fix:
+        if not args.fix or not drift:
             for line in drift:
                 print(line)
             for note in notes:
@@ -151,17 +151,8 @@ def _reconcile(args: argparse.Namespace, config: Config) -> int:
             if not drift:
                 print("no drift: every account's database user and replica.my.cnf match the store")
             return 1 if drift else 0
-        if not drift:
-            for note in notes:
-                print(note.line)
-            print("no drift: every account's database user and replica.my.cnf match the store")
-            return 0
-        lease = databases_lease(work.store)
-        lease.acquire(wait=LEASE_TTL * 2)
-        try:
+        with holding_databases_lease(work.store) as lease:
             done = work.converge(lease)
-        finally:
-            lease.release()
     for line in done.fixed:
         print(f"fixed: {line}")
     for line in done.failed:
@@ -256,14 +247,10 @@ def _rotate(args: argparse.Namespace, config: Config) -> int:
         raise UsageError("--grace must not be negative")
     with reconciler(config) as work:
         account = work.account(args.account)
-        lease = databases_lease(work.store)
-        lease.acquire(wait=LEASE_TTL * 2)
-        try:
+        with holding_databases_lease(work.store) as lease:
             # The decision first: a rotation cut short is on record too.
             work.store.audit(args.by, ROTATED, user=account.user, account=account.name)
             said = work.rotate(account, lease, grace=args.grace)
-        finally:
-            lease.release()
     print(said)
     return 0
 
@@ -290,16 +277,12 @@ def _drop(args: argparse.Namespace, config: Config) -> int:
                 raise Refusal(
                     f"not confirmed ({answer!r} is not {account.name!r}): nothing dropped"
                 )
-        lease = databases_lease(work.store)
-        lease.acquire(wait=LEASE_TTL * 2)
-        try:
+        with holding_databases_lease(work.store):
             # The decision first: a drop cut short is on record, and asked again finishes.
             work.store.audit(
                 args.by, DROPPED, user=account.user, account=account.name, databases=names
             )
             dropped = work.drop(account, names)
-        finally:
-            lease.release()
     print(f"dropped {len(dropped)} database(s) of {account.label}")
     return 0
 
