@@ -1,16 +1,21 @@
 """What the dev daemons (`devhost`, `devslurm`, `devcaddy`, `devmariadb`) share to run and
 end their processes: whether a pid still runs, ending one, waiting for one to answer,
-finding a program, a log's last lines, and the folders a daemon's user must pass."""
+finding a program, a log's last lines, the folders a daemon's user must pass, and the
+state file each keeps of what it started."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
+
+State = TypeVar("State")
 
 
 def alive(pid: int) -> bool:
@@ -78,3 +83,13 @@ def untraversable(folder: Path) -> Path | None:
         if not parent.stat().st_mode & 0o001:
             return parent
     return None
+
+
+def read_state(path: Path, kind: type[State]) -> State | None:
+    """The state a dev daemon wrote to `path` (a JSON object of `kind`'s fields), or
+    None when there is none or it is not one."""
+    try:
+        fields: Any = json.loads(path.read_text())
+        return kind(**fields)
+    except (OSError, ValueError, TypeError):
+        return None

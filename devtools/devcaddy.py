@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from devtools.daemons import alive, end, started, tail, untraversable
+from devtools.daemons import alive, end, read_state, started, tail, untraversable
 
 START_SECONDS = 10
 USER = "caddy"
@@ -63,10 +63,7 @@ class DevCaddy:
     # -- state -----------------------------------------------------------------
 
     def state(self) -> CaddyState | None:
-        try:
-            return CaddyState(**json.loads(self.state_file.read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
+        return read_state(self.state_file, CaddyState)
 
     def running(self) -> CaddyState | None:
         state = self.state()

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from devtools.daemons import alive, end, tail, which
+from devtools.daemons import alive, end, read_state, tail, which
 from devtools.devcaddy import DevCaddy, DevCaddyError
 from devtools.devmariadb import DevMariaDB, DevMariaDBError
 from devtools.devslurm import DevSlurm, DevSlurmError, new_node_name
@@ -139,10 +139,7 @@ class DevHost:
     # -- state -----------------------------------------------------------------
 
     def state(self) -> State | None:
-        try:
-            return State(**json.loads(self.state_file.read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
+        return read_state(self.state_file, State)
 
     def running(self) -> State | None:
         """The state when both the namespace and the replica still run."""

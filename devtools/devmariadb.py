@@ -23,7 +23,7 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from devtools.daemons import alive, end, started, tail, untraversable, which
+from devtools.daemons import alive, end, read_state, started, tail, untraversable, which
 from devtools.ports import free_port
 
 PROGRAMS = {
@@ -71,10 +71,7 @@ class DevMariaDB:
     # -- state -----------------------------------------------------------------
 
     def state(self) -> MariaDBState | None:
-        try:
-            return MariaDBState(**json.loads(self.state_file.read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
+        return read_state(self.state_file, MariaDBState)
 
     def running(self) -> MariaDBState | None:
         state = self.state()

@@ -31,7 +31,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from devtools.daemons import alive, end, started, tail, untraversable, which
+from devtools.daemons import alive, end, read_state, started, tail, untraversable, which
 from devtools.ports import free_port
 from provisioning.slurmfiles import MUNGE_SOCKET, SlurmNode, SlurmSettings, render
 
@@ -111,10 +111,7 @@ class DevSlurm:
     # -- state -----------------------------------------------------------------
 
     def state(self) -> SlurmState | None:
-        try:
-            return SlurmState(**json.loads(self.state_file.read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
+        return read_state(self.state_file, SlurmState)
 
     def running(self) -> SlurmState | None:
         """The state when munged, slurmctld and slurmd all still run."""
