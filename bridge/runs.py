@@ -16,9 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from membership.records import ToolJobRecord
+from membership.records import WEB_SERVICE_JOB, ToolJobRecord
 
-WEB_JOB = "webservice"  # the job that is a tool's web service (runtime/webservice.py)
 RUNNING = "Running"  # the controller's status of a job whose run is under way
 # The controller's states of a job that has no run and starts none by itself.
 ENDED = frozenset({"done", "failed", "stopped"})
@@ -77,7 +76,7 @@ def web_state(job: ToolJobRecord | None) -> Web:
 def runs_of(tool: str, jobs: Iterable[ToolJobRecord], web_url: str) -> Runs:
     """What the tool's page shows of where it runs (`jobs`: the tool's records)."""
     ordered = sorted(jobs, key=lambda job: job.name)
-    web = next((job for job in ordered if job.name == WEB_JOB), None)
+    web = next((job for job in ordered if job.name == WEB_SERVICE_JOB), None)
     return Runs(
         url=tool_url(web_url, tool),
         web=web_state(web),

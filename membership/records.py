@@ -293,6 +293,11 @@ class LeaseRecord:
     last_saved_at: str | None  # when the bot last saved the page
 
 
+# The job that is a tool's web service (`toolforge webservice`, runtime/webservice.py):
+# the runtime places it behind the front door, the bridge shows it apart.
+WEB_SERVICE_JOB = "webservice"
+
+
 @dataclass(frozen=True)
 class ToolJobRecord:
     """A tool's job (0018_tool_jobs; membership/store/tool_jobs.py): its definition as

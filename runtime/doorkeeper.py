@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from membership.records import WEB_SERVICE_JOB
 from runtime.frontdoor import (
     PREFIX,
     SERVER,
@@ -29,7 +30,7 @@ from runtime.frontdoor import (
     tool_route,
     with_routes,
 )
-from runtime.placement import WEB_JOB, socket_path
+from runtime.placement import socket_path
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,9 @@ def web_routes(store: Any, socket_root: str, stopped: Mapping[str, str]) -> list
     """The route every tool of the chapter should have: to its web service's socket
     while its job `webservice` runs, else the stopped page (a tool that may not run,
     `stopped`, too)."""
-    services = {record.tool: record for record in store.tool_jobs() if record.name == WEB_JOB}
+    services = {
+        record.tool: record for record in store.tool_jobs() if record.name == WEB_SERVICE_JOB
+    }
     routes = []
     for account in store.accounts("tool"):
         tool = account.owner

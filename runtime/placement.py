@@ -19,6 +19,7 @@ import os
 import pwd
 from pathlib import Path
 
+from membership.records import WEB_SERVICE_JOB
 from policies.errors import Refusal
 from runtime.controller import Placement
 from runtime.jobspec import JobSpec
@@ -29,7 +30,6 @@ from runtime.slurm import Mark, Submission
 MIB = 1024 * 1024
 PATH = "/usr/local/bin:/usr/bin:/bin"
 TOOL_PREFIX = "tools."
-WEB_JOB = "webservice"  # the job that is a tool's web service (runtime/webservice.py)
 
 
 def tool_account(tool: str) -> pwd.struct_passwd:
@@ -87,9 +87,9 @@ def placement(
         make_log_folder(log_root, tool, account.pw_uid, account.pw_gid)
         image = policy.image(spec.image)
         environment = image.variables()
-        if spec.name == WEB_JOB and socket_root:
-            folder = make_socket_folder(socket_root, tool, account.pw_uid, web_group)
-            environment["ATS_WEB_SOCKET"] = f"{folder}/web.sock"
+        if spec.name == WEB_SERVICE_JOB and socket_root:
+            make_socket_folder(socket_root, tool, account.pw_uid, web_group)
+            environment["ATS_WEB_SOCKET"] = socket_path(socket_root, tool)
         return Submission(
             user=account.pw_name,
             name=spec.name,

@@ -7,8 +7,7 @@ requests at once cannot pass it together — and then wakes the controller, whic
 the rest. A job is seen (`JobView`) as the controller last wrote it down: its status
 and hint, how its last run ended, and where its output goes; the tool's databases as the
 databases service last recorded their sizes (the server is never asked). `handle`
-answers the API:
-`cli` runs `runtime.toolforge.answer` (or, for `webservice …`,
+answers the API: `cli` runs `runtime.toolforge.answer` (or, for `webservice …`,
 `runtime.webservice.web_answer`) on the caller's words, `status` tells the client
 waiting for a one-off job (`run --wait`) whether it finished.
 """

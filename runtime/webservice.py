@@ -23,12 +23,13 @@ import argparse
 import shlex
 from collections.abc import Sequence
 
+from membership.records import WEB_SERVICE_JOB
 from policies.errors import Refusal
 from runtime.jobspec import JobSpec, JobView, check_spec
 from runtime.policy import check_quota
 from runtime.toolforge import Answer, JobsService, ParserExit, QuietParser
 
-JOB = "webservice"
+JOB = WEB_SERVICE_JOB
 RUNNER = "ats-webservice"
 TYPES = ("python3.11", "php8.2", "static", "generic")
 DEFAULT_TYPE = "python3.11"
