@@ -8,6 +8,7 @@ request on someone's behalf, `state=` for a row) and a change to the template or
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -82,3 +83,92 @@ def ssh_public_key(comment: str = "") -> str:
     key = ed25519.Ed25519PrivateKey.generate().public_key()
     line = key.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     return f"{line.decode()} {comment}" if comment else line.decode()
+
+
+QUEUE_MEMBER = "Snapshot Member"
+
+
+def seed_queue(store: Store, count: int, now: datetime) -> None:
+    """A queue of `count` requests in every state, filed over the 90 days before `now`,
+    a quarter of them decided (some decisions not honoured), a fund with a donation and
+    a waiver paid, a finished bot cycle, and `QUEUE_MEMBER` with an approved account
+    request, a tool request, a key, the terms, a payment, a waiver asked and a failing
+    provisioning job. The same store for the same arguments (no randomness), so pages
+    built from it can be compared byte for byte; call it with the clock frozen at `now`
+    for the rows' own timestamps to repeat too."""
+    from membership.health import record_cycle
+    from membership.ledger import LedgerEntry
+    from membership.states import State
+
+    states = list(State)
+    for i in range(count):
+        filed = now - timedelta(days=(i * 37 % 90) + 0.25)
+        kind = "tool" if i % 5 == 0 else "account"
+        record = add_request(
+            store,
+            f"Queue user {i}",
+            key=f"queue-{i}",
+            type=kind,
+            fields={"type": kind, "purpose": "keeping the queue busy", "tool": f"tool-{i}"},
+            content_hash=f"h{i}",
+            intro_revid=1000 + i,
+            intro_timestamp=filed.isoformat(timespec="seconds"),
+            state=states[i % len(states)],
+        )
+        if i % 4 == 0:
+            store.add_decision(
+                record.id,
+                kind="approve" if i % 8 == 0 else "decline",
+                params={},
+                wikitext="{{ATS approve}}" if i % 8 == 0 else "{{ATS decline}}",
+                ordinal=0,
+                revid=5000 + i,
+                actor="Admin One" if i % 12 else "Vandal",
+                honoured=i % 12 != 0,
+                reason="" if i % 12 else "not an admin",
+            )
+    member = QUEUE_MEMBER
+    own = add_request(
+        store,
+        member,
+        key="queue-member",
+        intro_timestamp=(now - timedelta(days=12)).isoformat(timespec="seconds"),
+        state=State.APPROVED,
+    )
+    add_request(
+        store,
+        "Snapshot tool",
+        key="queue-member-tool",
+        requester=member,
+        subject=member,
+        type="tool",
+        fields={"type": "tool", "purpose": "a bot", "tool": "snapshot-tool", "maintainers": member},
+        intro_timestamp=(now - timedelta(days=3)).isoformat(timespec="seconds"),
+        state=State.RECEIVED,
+    )
+    store.record_identity(member, "central-snapshot", 2)
+    store.accept_terms(member, "1")
+    store.add_ssh_key(
+        member,
+        type="ssh-ed25519",
+        bits=256,
+        key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOeOmYwnmxKFM5bXlsvvXDJrc9KEyk1p7VC3fYYbZbLw",
+        fingerprint="SHA256:bJ4NxUZA1kDOVe/SeoOcT2xCGXHoTmDy2DoUo8OVJwE",
+        comment="laptop",
+    )
+    store.record_payment(
+        member,
+        amount=1500,
+        currency="USD",
+        paid_on=now.date().isoformat(),
+        method="bank",
+        reference="SNAP-1",
+        recorded_by="Admin One",
+    )
+    store.request_waiver(member, "between jobs")
+    job, _ = store.enqueue_job(own.id, "create_account", {"username": member}, now)
+    store.lease_job("snapshot-worker", now)
+    store.fail_job(job.id, "snapshot-worker", "ldap: server down", now, retry=False)
+    donation = LedgerEntry(kind="transfer", amount=1_000, currency="USD", on=now.date())
+    store.add_ledger_entry(donation)
+    record_cycle(store, now - timedelta(minutes=2))
