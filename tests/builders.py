@@ -86,12 +86,14 @@ def ssh_public_key(comment: str = "") -> str:
 
 
 QUEUE_MEMBER = "Snapshot Member"
+QUEUE_TOOL = "queue-tool"  # maintained by QUEUE_MEMBER and "Queue user 0"
 
 
 def seed_queue(store: Store, count: int, now: datetime) -> None:
     """A queue of `count` requests in every state, filed over the 90 days before `now`,
     a quarter of them decided (some decisions not honoured), a fund with a donation and
-    a waiver paid, a finished bot cycle, and `QUEUE_MEMBER` with an approved account
+    a waiver paid, a finished bot cycle, an account for each request done (a tool's too,
+    maintained by its requester; half of them paid), and `QUEUE_MEMBER` with an approved account
     request, a tool request, a key, the terms, a payment, a waiver asked and a failing
     provisioning job. The same store for the same arguments (no randomness), so pages
     built from it can be compared byte for byte; call it with the clock frozen at `now`
@@ -115,6 +117,22 @@ def seed_queue(store: Store, count: int, now: datetime) -> None:
             intro_timestamp=filed.isoformat(timespec="seconds"),
             state=states[i % len(states)],
         )
+        if record.state == State.DONE:  # a member, with an account (and a tool's)
+            owner = f"Queue user {i}"
+            store.record_account(f"queueuser{i}", "person", owner, 20_000 + i)
+            if kind == "tool":
+                store.record_account(f"tool-{i}", "tool", owner, 50_000 + i)
+                store.set_tool_maintainers(f"tool-{i}", [owner], "Admin One")
+            if i % 2:
+                store.record_payment(
+                    owner,
+                    amount=2000,
+                    currency="USD",
+                    paid_on=(now - timedelta(days=i % 400)).date().isoformat(),
+                    method="bank",
+                    reference=f"QUEUE-{i}",
+                    recorded_by="Admin One",
+                )
         if i % 4 == 0:
             store.add_decision(
                 record.id,
@@ -127,6 +145,8 @@ def seed_queue(store: Store, count: int, now: datetime) -> None:
                 honoured=i % 12 != 0,
                 reason="" if i % 12 else "not an admin",
             )
+    store.record_account(QUEUE_TOOL, "tool", "Queue user 0", 59_999)
+    store.set_tool_maintainers(QUEUE_TOOL, ["Queue user 0", QUEUE_MEMBER], "Admin One")
     member = QUEUE_MEMBER
     own = add_request(
         store,
