@@ -24,7 +24,6 @@ from bridge import create_app
 from bridge.testing import log_in
 from membership.report import build_report
 from membership.store import Store
-from membership.store import connection as store_connection
 from policies.eligibility import EligibilityPolicy
 from policies.fees import FeePolicy
 from tests.builders import QUEUE_MEMBER, QUEUE_TOOL, seed_queue
@@ -85,7 +84,7 @@ def traced(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         conn.set_trace_callback(statements.append)
         return conn
 
-    monkeypatch.setattr(store_connection.sqlite3, "connect", tracing)
+    monkeypatch.setattr(sqlite3, "connect", tracing)
     yield statements
 
 
