@@ -66,6 +66,21 @@ class RequestRecord:
 
 
 @dataclass(frozen=True)
+class RequestSummary:
+    """A request as a list shows it: who, what and since when, without its template
+    fields or evaluation (`RequestsRoom.request_summaries`)."""
+
+    id: int
+    heading: str
+    requester: str
+    subject: str
+    type: str
+    state: str
+    intro_timestamp: str | None
+    created_at: str
+
+
+@dataclass(frozen=True)
 class DecisionRecord:
     id: int
     request_id: int

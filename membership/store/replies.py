@@ -11,7 +11,7 @@ once. The audit log is a room of its own (`audit.py`).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from membership.records import DecisionRecord, ReplyRecord, RequestRecord
 from membership.store.connection import StoreConnection
@@ -154,3 +154,14 @@ class RepliesRoom(StoreConnection):
             "SELECT kind, coalesce(honoured, 0), count(*) FROM decisions GROUP BY 1, 2"
         )
         return {(str(kind), bool(honoured)): int(n) for kind, honoured, n in rows.fetchall()}
+
+    def first_decided(self, kinds: Sequence[str]) -> dict[int, str]:
+        """When each request first met an honoured decision of one of `kinds`, by request
+        id (the store's moments are all written alike, so the text's order is time's)."""
+        marks = ", ".join("?" for _ in kinds)
+        rows = self.db.execute(
+            "SELECT request_id, min(created_at) FROM decisions "  # noqa: S608 - only marks
+            f"WHERE honoured = 1 AND kind IN ({marks}) GROUP BY request_id",
+            list(kinds),
+        )
+        return {int(request_id): str(at) for request_id, at in rows.fetchall()}

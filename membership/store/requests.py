@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from membership.records import RequestRecord
+from membership.records import RequestRecord, RequestSummary
 from membership.store.connection import StoreConnection
 from policies.times import iso
 
@@ -119,3 +119,16 @@ class RequestsRoom(StoreConnection):
         """Requests by state (for /metrics)."""
         rows = self.db.execute("SELECT state, count(*) FROM requests GROUP BY state")
         return {str(key): int(n) for key, n in rows.fetchall()}
+
+    def request_summaries(self, state: str | None = None) -> list[RequestSummary]:
+        """Every request (or those in `state`) as a list shows it, in order of filing:
+        the columns the lists read, the JSON columns left undecoded."""
+        sql = (
+            "SELECT id, heading, requester, subject, type, state, intro_timestamp, created_at "
+            "FROM requests"
+        )
+        args: list[str] = []
+        if state is not None:
+            sql += " WHERE state = ?"
+            args.append(state)
+        return [RequestSummary(**row) for row in self._query(sql + " ORDER BY id", args)]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 
 from membership import store as store_module
 from membership.records import OpenWaiverError, RequestRecord
@@ -228,3 +229,45 @@ def test_a_constraint_a_room_expects_stays_its_own_error(store: Store) -> None:
     with pytest.raises(OpenWaiverError), store.transaction():
         store.request_waiver("Example", "again")
     assert len(store.waivers("Example")) == 1
+
+
+def decide(store: Store, request: RequestRecord, kind: str, at: str, *, honoured: bool) -> None:
+    with time_machine.travel(at, tick=False):
+        store.add_decision(
+            request.id,
+            kind=kind,
+            params={},
+            wikitext=f"{{{{ATS {kind}}}}} {at}",
+            ordinal=1,
+            revid=None,
+            actor="Admin",
+            honoured=honoured,
+            reason="",
+        )
+
+
+def test_first_decided_is_the_earliest_honoured_decision_of_the_kinds_asked(
+    store: Store,
+) -> None:
+    decided, held, open_ = add(store, "a"), add(store, "b"), add(store, "c")
+    decide(store, decided, "decline", "2026-01-02T00:00:00Z", honoured=False)
+    decide(store, decided, "decline", "2026-01-04T00:00:00Z", honoured=True)
+    decide(store, decided, "approve", "2026-01-03T00:00:00Z", honoured=True)
+    decide(store, held, "hold", "2026-01-01T00:00:00Z", honoured=True)
+
+    assert store.first_decided(("approve", "decline")) == {decided.id: "2026-01-03T00:00:00+00:00"}
+    assert store.first_decided(("hold",)) == {held.id: "2026-01-01T00:00:00+00:00"}
+    assert open_.id not in store.first_decided(("approve", "decline", "hold"))
+
+
+def test_request_summaries_list_what_a_list_shows_in_order_of_filing(store: Store) -> None:
+    first = add(store, "a", subject="Someone else")
+    second = add(store, "b", state="done", intro_timestamp=None)
+
+    assert [(s.id, s.heading, s.requester, s.subject) for s in store.request_summaries()] == [
+        (first.id, "Account request: a", "Example", "Someone else"),
+        (second.id, "Account request: b", "Example", "Example"),
+    ]
+    [done] = store.request_summaries(state="done")
+    assert (done.id, done.state, done.intro_timestamp) == (second.id, "done", None)
+    assert done.created_at == second.created_at
