@@ -101,15 +101,19 @@ def member_standings(
 ) -> list[dict[str, list[str]]]:
     """For each day, the members (subjects of requests that reached `done`) by standing."""
     members = sorted(
-        {canonical_username(r.subject or r.requester) for r in store.requests(state=State.DONE)}
+        {
+            canonical_username(r.subject or r.requester)
+            for r in store.request_summaries(state=State.DONE)
+        }
     )
-    known = []
-    for member in members:
-        waived_on = [
-            datetime.fromisoformat(w.confirmed_at or w.decided_at or w.requested_at).date()
-            for w in store.waivers(member, status="granted")
-        ]
-        known.append((member, ledger.net_payments(entries, member), waived_on))
+    granted: dict[str, list[date]] = {}
+    for w in store.waivers(status="granted"):  # all members' at once, not one query each
+        moment = datetime.fromisoformat(w.confirmed_at or w.decided_at or w.requested_at)
+        granted.setdefault(w.username, []).append(moment.date())
+    known = [
+        (member, ledger.net_payments(entries, member), granted.get(member, []))
+        for member in members
+    ]
     out = []
     for day in days:
         standings: dict[str, list[str]] = {s: [] for s in STANDINGS}
