@@ -3,15 +3,19 @@
 The browser gets a 256-bit random token; the store keeps the session's data under
 the token's SHA-256, so a copy of the database does not hand out live sessions.
 Sessions expire after `session_hours` without use and are never extended past a
-day from their creation. `regenerate()` gives the session a new token (on login and
-logout), so a token planted before login is worth nothing after it. When the store
-cannot be opened because another process holds it locked past its busy timeout, the
-request gets an empty session marked `busy` (the bridge answers it with its busy page)
-and the member's cookie and stored session are left as they were.
+day from their creation. A session is written only when its data changed or its
+expiry is due to move (`StoreSessionInterface.REFRESH`): a page view changing nothing
+writes nothing, so reading pages never waits for the store's write lock.
+`regenerate()` gives the session a new token (on login and logout), so a token planted
+before login is worth nothing after it. When the store cannot be opened because
+another process holds it locked past its busy timeout, the request gets an empty
+session marked `busy` (the bridge answers it with its busy page) and the member's
+cookie and stored session are left as they were.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -27,7 +31,12 @@ ABSOLUTE_LIFETIME = timedelta(hours=24)
 
 
 class ServerSession(CallbackDict, SessionMixin):
-    def __init__(self, data: dict[str, Any] | None = None, token: str | None = None) -> None:
+    def __init__(
+        self,
+        data: dict[str, Any] | None = None,
+        token: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> None:
         def on_update(session: ServerSession) -> None:
             session.modified = True
 
@@ -36,6 +45,14 @@ class ServerSession(CallbackDict, SessionMixin):
         self.old_token: str | None = None
         self.modified = False
         self.busy = False
+        # What the store holds, to tell a change from a view (a change to a nested value
+        # does not set `modified`); None for a session the store does not hold yet.
+        self.stored = copy.deepcopy(data) if token else None
+        self.expires_at = expires_at
+
+    def changed(self) -> bool:
+        """Whether the data differ from what the store holds (or it holds none)."""
+        return dict(self) != self.stored
 
     def regenerate(self) -> None:
         """Drop the current token; the next response carries a new one."""
@@ -50,6 +67,12 @@ def session_id(token: str) -> str:
 
 
 class StoreSessionInterface(SessionInterface):
+    # An unchanged session's expiry is moved only once a quarter of its lifetime has
+    # passed since it was written: the session then ends between three quarters of
+    # `session_hours` and all of it after the last view, never later than configured,
+    # and a member reading pages costs at most four writes a lifetime, not one a view.
+    REFRESH = 0.25
+
     def __init__(self, store_opener: Any, lifetime: timedelta) -> None:
         self.open_store = store_opener
         self.lifetime = lifetime
@@ -60,13 +83,14 @@ class StoreSessionInterface(SessionInterface):
             token = ""  # a stylesheet needs no session: the store is not opened for it
         if token and len(token) < 100:
             try:
-                data = self.open_store().session_data(session_id(token))
+                live = self.open_store().live_session(session_id(token))
             except StoreBusy:
                 busy = ServerSession()
                 busy.busy = True
                 return busy
-            if data is not None:
-                return ServerSession(data, token)
+            if live is not None:
+                data, expires_at = live
+                return ServerSession(data, token, expires_at)
         return ServerSession()
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
@@ -78,6 +102,8 @@ class StoreSessionInterface(SessionInterface):
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
+        if session.token or session.old_token:
+            response.vary.add("Cookie")  # the page was made for this cookie, written or not
         if session.old_token:
             store().delete_session(session_id(session.old_token))
         if not session:
@@ -86,8 +112,6 @@ class StoreSessionInterface(SessionInterface):
             if session.token or session.old_token:
                 response.delete_cookie(name, domain=domain, path=path)
             return
-        if not session.modified and not self.should_set_cookie(app, session):
-            return
         now = datetime.now(UTC)
         created = datetime.fromisoformat(session.setdefault("_created", now.isoformat()))
         expires = min(now + self.lifetime, created + ABSOLUTE_LIFETIME)
@@ -95,12 +119,17 @@ class StoreSessionInterface(SessionInterface):
             store().delete_session(session_id(session.token or ""))
             response.delete_cookie(name, domain=domain, path=path)
             return
-        if not session.token:
-            session.token = secrets.token_urlsafe(32)
-        store().save_session(session_id(session.token), dict(session), expires)
+        token = session.token
+        if token is None or session.changed():
+            token = session.token = token or secrets.token_urlsafe(32)
+            store().save_session(session_id(token), dict(session), expires)
+        elif self._due(session.expires_at, expires):
+            store().extend_session(session_id(token), expires)
+        else:
+            return  # a view: the store and the cookie keep the expiry they have
         response.set_cookie(
             name,
-            session.token,
+            token,
             expires=expires,
             httponly=True,
             secure=self.get_cookie_secure(app),
@@ -108,7 +137,9 @@ class StoreSessionInterface(SessionInterface):
             domain=domain,
             path=path,
         )
-        response.vary.add("Cookie")
+
+    def _due(self, stored: datetime | None, expires: datetime) -> bool:
+        return stored is None or expires - stored >= self.lifetime * self.REFRESH
 
 
 def current_store() -> Store:

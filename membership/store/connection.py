@@ -4,13 +4,15 @@ The bot, the bridge and the provisioning worker open the store from separate
 processes, so it runs in WAL mode with a busy timeout, in autocommit mode: a
 statement outside `transaction()` commits at once, and `transaction()` (`BEGIN
 IMMEDIATE`, so two writers queue instead of failing) makes one user action or one
-cycle step a single commit. A room of the store (`membership/store/`) is a subclass of
-`StoreConnection` holding the methods of one area; `Store` gathers them. A sqlite3
-error raised by a room's method or inside a transaction leaves the store as a
-`StoreError` (`StoreBusy` when another process held the lock too long), never as a
-raw sqlite3 error; an `IntegrityError` stays itself, since the rooms turn the ones
-they expect into their own errors (a duplicate payment, an open waiver). The store holds
-waiver and suspension reasons, so its file is its owner's alone (`make_private`).
+cycle step a single commit. Opening a store whose schema is current only reads it
+(`schema.is_current`), so a reader never waits for a writer. A room of the store
+(`membership/store/`) is a subclass of `StoreConnection` holding the methods of one
+area; `Store` gathers them. A sqlite3 error raised by a room's method or inside a
+transaction leaves the store as a `StoreError` (`StoreBusy` when another process held
+the lock too long), never as a raw sqlite3 error; an `IntegrityError` stays itself,
+since the rooms turn the ones they expect into their own errors (a duplicate payment,
+an open waiver). The store holds waiver and suspension reasons, so its file is its
+owner's alone (`make_private`).
 """
 
 from __future__ import annotations
@@ -68,8 +70,11 @@ class StoreConnection:
         _use_wal(conn, busy_timeout_ms)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        with self.transaction():
-            schema.upgrade(self.db, self.path)
+        # Reading the schema takes no lock that waits for a writer: only a store that
+        # lacks a step takes the write lock, and `upgrade` looks again inside it.
+        if not schema.is_current(conn, self.path):
+            with self.transaction():
+                schema.upgrade(self.db, self.path)
 
     def fault(self, error: BaseException) -> StoreError:
         """`error`, raised while using this store, as one clear StoreError."""

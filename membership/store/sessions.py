@@ -19,24 +19,39 @@ from policies.times import iso
 class SessionsRoom(StoreConnection):
     def session_data(self, session_id: str) -> dict[str, Any] | None:
         """The data of a live session, or None when it is unknown or expired."""
+        live = self.live_session(session_id)
+        return live[0] if live else None
+
+    def live_session(self, session_id: str) -> tuple[dict[str, Any], datetime] | None:
+        """The data of a live session and when it expires, or None when it is unknown
+        or expired (an expired one is deleted)."""
         row = self._first("sessions", "id = ?", [session_id])
         if not row:
             return None
-        if datetime.fromisoformat(row["expires_at"]) <= datetime.now(UTC):
+        expires_at = datetime.fromisoformat(row["expires_at"])
+        if expires_at <= datetime.now(UTC):
             self.delete_session(session_id)
             return None
         data: dict[str, Any] = json.loads(row["data"])
-        return data
+        return data, expires_at
 
     def save_session(self, session_id: str, data: Mapping[str, Any], expires_at: datetime) -> None:
-        self.db.table("sessions").upsert(
-            {
-                "id": session_id,
-                "data": json.dumps(dict(data), ensure_ascii=False, default=str),
-                "created_at": iso(),
-                "expires_at": iso(expires_at),
-            },
-            pk="id",
+        self._changed(
+            "INSERT INTO sessions (id, data, created_at, expires_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET data = excluded.data, "
+            "created_at = excluded.created_at, expires_at = excluded.expires_at",
+            [
+                session_id,
+                json.dumps(dict(data), ensure_ascii=False, default=str),
+                iso(),
+                iso(expires_at),
+            ],
+        )
+
+    def extend_session(self, session_id: str, expires_at: datetime) -> None:
+        """Move a session's expiry, its data unchanged."""
+        self._changed(
+            "UPDATE sessions SET expires_at = ? WHERE id = ?", [iso(expires_at), session_id]
         )
 
     def delete_session(self, session_id: str) -> None:
