@@ -45,7 +45,7 @@ from bridge.charts import Series, line_chart
 from bridge.said import Said, flash_said, job_kind, job_state
 from bridge.sessions import current_store
 from membership import fund, history, obligations, progress, standing, suspensions, waivers
-from membership.records import JobRecord
+from membership.records import JobRecord, RequestRecord
 from membership.report import build_report, to_csv
 from membership.states import CLOSED, State
 from membership.store import Store
@@ -68,8 +68,9 @@ def queue() -> str:
     except ValueError:
         min_days = 0
     now = datetime.now(UTC)
-    rows = []
-    for record in store.requests():
+    records = store.requests()
+    shown = []
+    for record in records:
         if state == "open" and record.state in CLOSED:
             continue
         if state not in ("open", "all") and record.state != state:
@@ -77,8 +78,12 @@ def queue() -> str:
         days = (now - datetime.fromisoformat(record.created_at)).days
         if days < min_days:
             continue
-        report = progress.report_for(store, record, config.terms.version, config.fees)
-        rows.append((record, report, days))
+        shown.append((record, days))
+    # The gates of every row from one reading of what is known of their people.
+    reports = progress.reports_for(
+        store, [record for record, _ in shown], config.terms.version, config.fees
+    )
+    rows = [(record, report, days) for (record, days), report in zip(shown, reports, strict=True)]
     return render_template(
         "admin_queue.html",
         rows=rows,
@@ -88,12 +93,12 @@ def queue() -> str:
         waivers=store.waivers(status="requested"),
         failed_jobs=_failing(store.jobs()),
         databases_over=store.database_usage(over=True),
-        requests_by_id={r.id: r for r in store.requests()},
+        requests_by_id={r.id: r for r in records},
         charts=_charts(),
         to_review=standing.flagged(store),
         fund_waiting=len(store.fund_actions(status="proposed")),
         wiki_links=_wiki(),
-        earlier=desk.earlier_counts(store.requests()),
+        earlier=desk.earlier_counts(records),
         finding_words=desk.finding_words,
         job_kind=job_kind,
         job_state=job_state,
@@ -130,16 +135,17 @@ def member(username: str) -> str:
         payments=store.payments(username),
         waivers=store.waivers(username),
         keys=store.ssh_keys(username),
-        requests=[
-            (r, progress.report_for(store, r, config.terms.version, config.fees)) for r in own
-        ],
+        requests=list(
+            zip(
+                own,
+                progress.reports_for(store, own, config.terms.version, config.fees),
+                strict=True,
+            )
+        ),
         today=date.today().isoformat(),
         account=store.account_of(username),
         admin_suspended=suspensions.suspended_by_admin(store, username),
-        jobs=[
-            *(j for r in own for j in store.jobs(request_id=r.id)),
-            *store.member_jobs(username),
-        ],
+        jobs=[*_by_request(store, own), *store.member_jobs(username)],
         standing=standing.standing_of(store, username),
         desk=desk.member_desk(store, _wiki(), username, own),
         wiki_links=_wiki(),
@@ -328,6 +334,12 @@ def _words(key: str, **params: object) -> str:
 
 def _wiki() -> desk.WikiLinks:
     return desk.WikiLinks.from_api(settings().wiki_api)
+
+
+def _by_request(store: Store, own: Sequence[RequestRecord]) -> list[JobRecord]:
+    """The jobs of the member's requests, request by request as `own` lists them."""
+    jobs = store.jobs_of_requests(r.id for r in own)
+    return [job for r in own for job in jobs if job.request_id == r.id]
 
 
 def _failing(jobs: list[JobRecord]) -> list[JobRecord]:

@@ -15,6 +15,7 @@ and lets `membership.progress` move the member's requests forward; what the rule
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -38,6 +39,7 @@ from bridge.security import client_key, rate_limited, safe_next, sign_in_finishe
 from bridge.sessions import current_store
 from bridge.views import render_markdown
 from membership import accounts, fund, obligations, progress, renewal, suspensions
+from membership.records import WaiverRecord
 from membership.states import State
 from policies.sshkeys import parse_public_key
 
@@ -109,15 +111,14 @@ def me() -> str:
     assert member is not None
     config = settings()
     store = current_store()
-    requests = [
-        (record, progress.report_for(store, record, config.terms.version, config.fees))
-        for record in progress.requests_of(store, member.username)
-    ]
+    own = progress.requests_of(store, member.username)
+    requests = list(
+        zip(own, progress.reports_for(store, own, config.terms.version, config.fees), strict=True)
+    )
     # Failures are said plainly, never with the technical error (that is for admins).
     failing = {
-        record.id: job
-        for record, _ in requests
-        for job in store.jobs(request_id=record.id)
+        job.request_id: job
+        for job in store.jobs_of_requests(record.id for record in own)
         if job.state in ("queued", "running", "failed") and job.last_error
     }
     account_failing = [
@@ -128,6 +129,7 @@ def me() -> str:
     # The terms, keys and fee are for a request that may go ahead: not for one still
     # being judged, malformed or not eligible (nor shown to someone with only those).
     not_yet = {State.RECEIVED, State.INVALID, State.NOT_ELIGIBLE}
+    asked = store.waivers(member.username)
     steps_open = (
         not requests
         or store.account_of(member.username) is not None
@@ -142,8 +144,8 @@ def me() -> str:
         keys=store.ssh_keys(member.username),
         terms_accepted=store.terms_accepted(member.username, config.terms.version),
         terms_version=config.terms.version,
-        waivers=store.waivers(member.username),
-        waiver_words=_waiver_words(store, member.username, config.fees),
+        waivers=asked,
+        waiver_words=_waiver_words(store, asked, config.fees),
         payments=store.payments(member.username),
         membership=_membership(store, member.username, config.fees),
         # Only that an admin suspended it, and whom to ask: the reason is the admins'.
@@ -152,10 +154,12 @@ def me() -> str:
     )
 
 
-def _waiver_words(store: Any, username: str, fees: Any) -> tuple[str, dict[str, Any]] | None:
-    """The message (key, parameters) saying where the member's latest waiver stands; the
-    same cases as `fund.requester_message`, which words it in English for the CLI."""
-    asked = store.waivers(username)
+def _waiver_words(
+    store: Any, asked: Sequence[WaiverRecord], fees: Any
+) -> tuple[str, dict[str, Any]] | None:
+    """The message (key, parameters) saying where the member's latest waiver (of those
+    `asked`) stands; the same cases as `fund.requester_message`, which words it in English
+    for the CLI."""
     if not asked:
         return None
     waiver = asked[-1]

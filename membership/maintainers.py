@@ -21,7 +21,7 @@ unknown tool is also a `NotFound`, and a change by someone with no say over the 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from membership.gates import tool_maintainers
@@ -71,12 +71,17 @@ def tool_of_job(member: str) -> str | None:
 
 
 def maintainers_of(
-    store: Store, tool: str, requests: Sequence[RequestRecord] | None = None
+    store: Store,
+    tool: str,
+    requests: Sequence[RequestRecord] | None = None,
+    direct: Mapping[str, tuple[str, ...]] | None = None,
 ) -> tuple[str, ...]:
-    """The wiki users who maintain the tool, suspended or not (see the module docstring)."""
-    direct = store.tool_maintainers_set(tool)
-    if direct is not None:
-        return direct
+    """The wiki users who maintain the tool, suspended or not (see the module docstring).
+    Looking at many tools, pass the done tool requests (`tool_requests`) and the sets made
+    directly (`store.tool_maintainer_sets()`), read once for all of them."""
+    made_directly = store.tool_maintainers_set(tool) if direct is None else direct.get(tool)
+    if made_directly is not None:
+        return made_directly
     if requests is None:
         requests = tool_requests(store)
     made = [r for r in requests if r.fields.get("tool", "").strip() == tool]
@@ -93,9 +98,10 @@ def tools_maintained(store: Store, wiki_user: str) -> list[tuple[AccountRecord, 
     """The tools `wiki_user` maintains, each with its maintainers."""
     wiki_user = canonical_username(wiki_user)
     requests = tool_requests(store)
+    direct = store.tool_maintainer_sets()
     out = []
     for record in store.accounts("tool"):
-        people = maintainers_of(store, record.shell_name, requests)
+        people = maintainers_of(store, record.shell_name, requests, direct)
         if wiki_user in people:
             out.append((record, people))
     return out
@@ -107,6 +113,7 @@ def inactive_tools(store: Store, only: Collection[str] | None = None) -> dict[st
     tool none of whose maintainers is a member in good standing (all suspended, or none
     holds an account). `only`: look at these tools alone."""
     requests = tool_requests(store)
+    direct = store.tool_maintainer_sets()
     people = {account.owner: account for account in store.accounts("person")}
     inactive = {}
     for account in store.accounts("tool"):
@@ -116,7 +123,7 @@ def inactive_tools(store: Store, only: Collection[str] | None = None) -> dict[st
         if account.suspended:
             inactive[tool] = "the tool is disabled by the chapter's admins"
             continue
-        maintainers = maintainers_of(store, tool, requests)
+        maintainers = maintainers_of(store, tool, requests, direct)
         standing = [people.get(person) for person in maintainers]
         if maintainers and not any(member and not member.suspended for member in standing):
             inactive[tool] = "none of the tool's maintainers is a member in good standing"

@@ -1,23 +1,29 @@
 """Moving requests forward when the bridge records a fact: the store side of the gates.
 
 `facts_for` reads from the store what is known about a request's subject and returns
-the pure `gates.Facts`; `advance` re-evaluates every open request of one member after
-the bridge recorded something (a login, accepted terms, a key, a payment, a waiver,
-an identification) — and the open tool requests naming them as a maintainer, whose
-gate reads each maintainer's account (`maintainer_facts`) — and writes the new state
-and gate summary, with an audit entry per change. The bot notices the state change
-and says it on-wiki; nothing here writes wikitext. The audit evidence holds gate
-names and states only, never a private fact.
+the pure `gates.Facts`. A page listing requests asks `reports_for` about all of them at
+once: `known_about` reads what is known of every person they are about in a fixed
+number of queries (each asks for all the names), and the gates are evaluated per
+request from that, so a page costs the same queries for ten requests as for a
+thousand. `advance` re-evaluates every open request of one member after the bridge
+recorded something (a login, accepted terms, a key, a payment, a waiver, an
+identification) — and the open tool requests naming them as a maintainer, whose gate
+reads each maintainer's account (`maintainer_facts`) — and writes the new state and
+gate summary, with an audit entry per change. The bot notices the state change and
+says it on-wiki; nothing here writes wikitext. The audit evidence holds gate names and
+states only, never a private fact.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from membership import gates
-from membership.ledger import net_payments
-from membership.records import RequestRecord
+from membership.ledger import LedgerEntry, net_payments
+from membership.records import AccountRecord, RequestRecord
 from membership.states import CLOSED
 from membership.store import Store
 from policies.fees import FeePolicy, fee_settled
@@ -25,31 +31,84 @@ from policies.times import iso
 from policies.usernames import canonical_username
 
 
+@dataclass(frozen=True)
+class Known:
+    """What the store knows of the people some requests are about (their subjects and a
+    tool request's maintainers), read at once: who proved their identity, accepted the
+    terms (the version asked about), has an active key, was identified, has a granted
+    waiver; each one's ledger entries; and the shell account of those who hold one."""
+
+    identity: frozenset[str]
+    terms: frozenset[str]
+    ssh_key: frozenset[str]
+    identified: frozenset[str]
+    waived: frozenset[str]
+    ledger: Mapping[str, Sequence[LedgerEntry]]
+    accounts: Mapping[str, AccountRecord]
+
+
+def subject_of(record: RequestRecord) -> str:
+    """The member a request's gates are about: its subject (else its requester)."""
+    return canonical_username(record.subject or record.requester)
+
+
+def known_about(store: Store, records: Iterable[RequestRecord], terms_version: str) -> Known:
+    """What the store knows of everyone `records` are about, in seven queries however
+    many records there are (each asks for all the names at once)."""
+    records = list(records)
+    people = {subject_of(r) for r in records}
+    maintainers = {name for r in records if r.type == "tool" for name in gates.tool_maintainers(r)}
+    ledger: dict[str, list[LedgerEntry]] = {}
+    for entry in store.ledger_entries_of(people):
+        ledger.setdefault(entry.member, []).append(entry)
+    return Known(
+        identity=frozenset(store.with_identity(people)),
+        terms=frozenset(store.with_terms(people, terms_version)),
+        ssh_key=frozenset(store.with_active_key(people)),
+        identified=frozenset(store.with_identification(people)),
+        waived=frozenset(store.with_granted_waiver(people)),
+        ledger=ledger,
+        accounts=store.accounts_of(maintainers),
+    )
+
+
+def facts_from(known: Known, record: RequestRecord, fees: FeePolicy, today: date) -> gates.Facts:
+    """The gates' facts about `record`'s subject, from what was read (`known_about`)."""
+    subject = subject_of(record)
+    # Net of refunds: the ledger mirrors every payment and holds the refunds.
+    payments = net_payments(known.ledger.get(subject, ()), subject)
+    return gates.Facts(
+        identity=subject in known.identity,
+        terms=subject in known.terms,
+        ssh_key=subject in known.ssh_key,
+        identified=subject in known.identified,
+        fee=subject in known.waived or fee_settled(fees, payments, today),
+        eligible=gates.eligible(record),
+        maintainers=_maintainers(known.accounts, record),
+    )
+
+
 def facts_for(
     store: Store, record: RequestRecord, terms_version: str, fees: FeePolicy, today: date
 ) -> gates.Facts:
-    subject = canonical_username(record.subject or record.requester)
-    # Net of refunds: the ledger mirrors every payment and holds the refunds.
-    payments = net_payments(store.ledger_entries(member=subject), subject)
-    waived = any(w.status == "granted" for w in store.waivers(subject))
-    return gates.Facts(
-        identity=store.identity(subject) is not None,
-        terms=store.terms_accepted(subject, terms_version) is not None,
-        ssh_key=bool(store.ssh_keys(subject)),
-        identified=bool(store.identifications(subject)),
-        fee=waived or fee_settled(fees, payments, today),
-        eligible=gates.eligible(record),
-        maintainers=maintainer_facts(store, record),
-    )
+    return facts_from(known_about(store, [record], terms_version), record, fees, today)
 
 
 def maintainer_facts(store: Store, record: RequestRecord) -> tuple[gates.Maintainer, ...]:
     """For a tool request, what the store knows of each maintainer's standing."""
     if record.type != "tool":
         return ()
+    return _maintainers(store.accounts_of(gates.tool_maintainers(record)), record)
+
+
+def _maintainers(
+    accounts: Mapping[str, AccountRecord], record: RequestRecord
+) -> tuple[gates.Maintainer, ...]:
+    if record.type != "tool":
+        return ()
     found = []
     for name in gates.tool_maintainers(record):
-        account = store.account_of(name)
+        account = accounts.get(name)
         found.append(
             gates.Maintainer(
                 name, account=account is not None, suspended=bool(account and account.suspended)
@@ -58,18 +117,28 @@ def maintainer_facts(store: Store, record: RequestRecord) -> tuple[gates.Maintai
     return tuple(found)
 
 
+def reports_for(
+    store: Store, records: Sequence[RequestRecord], terms_version: str, fees: FeePolicy
+) -> list[gates.GateReport]:
+    """Each record's gate report, in order; the facts read once for all of them."""
+    today = datetime.now(UTC).date()
+    known = known_about(store, records, terms_version)
+    return [gates.evaluate(r, facts_from(known, r, fees, today)) for r in records]
+
+
 def report_for(
     store: Store, record: RequestRecord, terms_version: str, fees: FeePolicy
 ) -> gates.GateReport:
-    today = datetime.now(UTC).date()
-    return gates.evaluate(record, facts_for(store, record, terms_version, fees, today))
+    return reports_for(store, [record], terms_version, fees)[0]
 
 
 def requests_of(store: Store, username: str) -> list[RequestRecord]:
-    """The requests whose subject is `username` (the account they are for), newest first."""
-    wanted = canonical_username(username)
-    found = [r for r in store.requests() if canonical_username(r.subject or "") == wanted]
-    return sorted(found, key=lambda r: r.id, reverse=True)
+    """The requests whose subject is `username` (the account they are for), newest first.
+
+    Both names are compared as MediaWiki writes them (`canonical_username`): the store
+    keeps each request's subject in that form too (`subject_key`, indexed), so this is
+    one query on an index, not a reading of every request."""
+    return store.requests_for(username)
 
 
 def _affected(store: Store, username: str) -> list[RequestRecord]:
@@ -94,10 +163,9 @@ def advance(
     """Re-evaluate `username`'s open requests; return those whose state changed."""
     changed = []
     with store.transaction():
-        for record in _affected(store, username):
-            if record.state in CLOSED:
-                continue
-            report = report_for(store, record, terms_version, fees)
+        records = [r for r in _affected(store, username) if r.state not in CLOSED]
+        reports = reports_for(store, records, terms_version, fees)
+        for record, report in zip(records, reports, strict=True):
             summary = json.dumps(report.summary(), sort_keys=True)
             if report.state == record.state and summary == (record.gates or ""):
                 continue

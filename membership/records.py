@@ -58,6 +58,7 @@ class RequestRecord:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> RequestRecord:
         values = dict(row)
+        values.pop("subject_key", None)  # `subject` as the store finds it (0022), derived
         values["fields"] = json.loads(values["fields"] or "{}")
         values["detail"] = json.loads(values["detail"] or "{}")
         values["on_behalf"] = bool(values["on_behalf"])

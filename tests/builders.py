@@ -121,7 +121,7 @@ def seed_queue(store: Store, count: int, now: datetime) -> None:
             owner = f"Queue user {i}"
             store.record_account(f"queueuser{i}", "person", owner, 20_000 + i)
             if kind == "tool":
-                store.record_account(f"tool-{i}", "tool", owner, 50_000 + i)
+                store.record_account(f"tool-{i}", "tool", f"tool-{i}", 50_000 + i)
                 store.set_tool_maintainers(f"tool-{i}", [owner], "Admin One")
             if i % 2:
                 store.record_payment(
@@ -145,7 +145,7 @@ def seed_queue(store: Store, count: int, now: datetime) -> None:
                 honoured=i % 12 != 0,
                 reason="" if i % 12 else "not an admin",
             )
-    store.record_account(QUEUE_TOOL, "tool", "Queue user 0", 59_999)
+    store.record_account(QUEUE_TOOL, "tool", QUEUE_TOOL, 59_999)
     store.set_tool_maintainers(QUEUE_TOOL, ["Queue user 0", QUEUE_MEMBER], "Admin One")
     member = QUEUE_MEMBER
     own = add_request(

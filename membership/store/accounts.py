@@ -10,7 +10,7 @@ maintainers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from membership.records import AccountRecord
 from membership.store.connection import StoreConnection
@@ -31,6 +31,13 @@ class AccountsRoom(StoreConnection):
     def account_of(self, owner: str, kind: str = "person") -> AccountRecord | None:
         row = self._first("accounts", "owner = ? AND kind = ?", [owner, kind])
         return AccountRecord(**row) if row else None
+
+    def accounts_of(self, owners: Iterable[str], kind: str = "person") -> dict[str, AccountRecord]:
+        """The accounts of those of `owners` who hold one, by owner."""
+        rows = self._rows_among(
+            "accounts", "owner", owners, "kind = ?", [kind], order_by="shell_name"
+        )
+        return {row["owner"]: AccountRecord(**row) for row in rows}
 
     def accounts(self, kind: str | None = None) -> list[AccountRecord]:
         rows = self._matching("accounts", order_by="shell_name", kind=kind)
@@ -60,3 +67,11 @@ class AccountsRoom(StoreConnection):
         """The tool's maintainers as set directly; None when none were."""
         rows = self._rows("tool_maintainers", "tool = ?", [tool], order_by="wiki_user")
         return tuple(row["wiki_user"] for row in rows) or None
+
+    def tool_maintainer_sets(self) -> dict[str, tuple[str, ...]]:
+        """Every tool's maintainers as set directly, by tool (a tool none were set for is
+        absent): `tool_maintainers_set` for all tools in one query."""
+        sets: dict[str, list[str]] = {}
+        for row in self._rows("tool_maintainers", order_by="tool, wiki_user"):
+            sets.setdefault(row["tool"], []).append(row["wiki_user"])
+        return {tool: tuple(people) for tool, people in sets.items()}

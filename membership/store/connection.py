@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import os
 import sqlite3
 import stat
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, Self, TypeVar
@@ -39,6 +40,8 @@ R = TypeVar("R")
 PRIVATE = 0o600
 # SQLite's files beside the store; it creates each with the store file's permission bits.
 COMPANIONS = ("-wal", "-shm", "-journal")
+# `column IN` any of the values given as one JSON array (`_array`): see `_rows_among`.
+_AMONG = "IN (SELECT value FROM json_each(?))"
 
 
 class StoreConnection:
@@ -145,6 +148,42 @@ class StoreConnection:
         where = " AND ".join(f"{_identifier(column)} = :{column}" for column in given)
         return self._rows(table, where or None, given, order_by=order_by, limit=limit)
 
+    def _rows_among(
+        self,
+        table: str,
+        column: str,
+        values: Iterable[Any],
+        where: str | None = None,
+        args: Sequence[Any] = (),
+        *,
+        order_by: str | None = "id",
+    ) -> list[dict[str, Any]]:
+        """The rows of `table` whose `column` is one of `values` (and that match `where`),
+        in one statement however many values: they go as one JSON array that SQLite's
+        `json_each` reads, so a page listing many people asks once, never meeting
+        SQLite's limit on a statement's parameters."""
+        among = f"{_identifier(column)} {_AMONG}"
+        given = [_array(values), *args]
+        return self._rows(
+            table, f"{among} AND ({where})" if where else among, given, order_by=order_by
+        )
+
+    def _present(
+        self,
+        table: str,
+        column: str,
+        values: Iterable[Any],
+        where: str | None = None,
+        args: Sequence[Any] = (),
+    ) -> set[Any]:
+        """Which of `values` some row of `table` holds in `column` (a row matching
+        `where`), in one statement as `_rows_among`."""
+        name = _identifier(column)
+        sql = f"SELECT DISTINCT {name} FROM {_identifier(table)} WHERE {name} {_AMONG}"  # noqa: S608
+        if where:
+            sql += f" AND ({where})"
+        return {row[0] for row in self.db.conn.execute(sql, [_array(values), *args])}
+
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """The rows of a query joining tables, as dicts."""
         return _dicts(self.db.conn.execute(sql, list(args)))
@@ -240,6 +279,11 @@ def _identifier(name: str) -> str:
     if not name.isidentifier():
         raise ValueError(f"not a column name: {name!r}")
     return f'"{name}"'
+
+
+def _array(values: Iterable[Any]) -> str:
+    """`values` as the JSON array `json_each` reads (each once, in order)."""
+    return json.dumps(sorted(set(values)), ensure_ascii=False)
 
 
 def _dicts(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ facts.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -234,6 +234,12 @@ class JobsRoom(StoreConnection):
     def jobs(self, state: str | None = None, request_id: int | None = None) -> list[JobRecord]:
         rows = self._matching("jobs", state=state, request_id=request_id)
         return [JobRecord.from_row(row) for row in rows]
+
+    def jobs_of_requests(self, request_ids: Iterable[int]) -> list[JobRecord]:
+        """The jobs of any of these requests, in order (`jobs(request_id=…)` for many)."""
+        return [
+            JobRecord.from_row(row) for row in self._rows_among("jobs", "request_id", request_ids)
+        ]
 
     def approved_without_job(self) -> list[RequestRecord]:
         rows = self._rows(

@@ -4,12 +4,15 @@ their identification.
 
 Identification keeps who attested, when and how, never a document or an ID number.
 A key is active until removed; the same key cannot be active twice for one member
-(a partial unique index), which `add_ssh_key` reports as `DuplicateKeyError`.
+(a partial unique index), which `add_ssh_key` reports as `DuplicateKeyError`. The
+`with_*` methods answer for many people at once (a page listing requests asks once,
+not once per row): which of them have that fact.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 
 from membership.records import (
     DuplicateKeyError,
@@ -130,3 +133,21 @@ class MembersRoom(StoreConnection):
     def identifications(self, username: str) -> list[IdentificationRecord]:
         rows = self._matching("identifications", username=username)
         return [IdentificationRecord(**row) for row in rows]
+
+    # -- many people at once -------------------------------------------------------
+
+    def with_identity(self, usernames: Iterable[str]) -> set[str]:
+        """Those of `usernames` who proved their wiki account (`identity`)."""
+        return self._present("identities", "username", usernames)
+
+    def with_terms(self, usernames: Iterable[str], version: str) -> set[str]:
+        """Those of `usernames` who accepted this version of the terms."""
+        return self._present("terms_acceptances", "username", usernames, "version = ?", [version])
+
+    def with_active_key(self, usernames: Iterable[str]) -> set[str]:
+        """Those of `usernames` who have an active SSH key."""
+        return self._present("ssh_keys", "username", usernames, "removed_at IS NULL")
+
+    def with_identification(self, usernames: Iterable[str]) -> set[str]:
+        """Those of `usernames` whose identification an admin attested."""
+        return self._present("identifications", "username", usernames)

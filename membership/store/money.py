@@ -10,6 +10,7 @@ expense or transfer) from proposal to its ledger entry.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -121,7 +122,11 @@ class MoneyRoom(StoreConnection):
             for row in self._matching("ledger", kind=kind, member=member, id=entry_id)
         ]
 
-    # -- the admins' refunds, expenses and transfers (0013) ------------------------
+    def ledger_entries_of(self, members: Iterable[str]) -> list[LedgerEntry]:
+        """The entries whose `member` is one of `members`, in the ledger's order."""
+        return [_ledger_entry(row) for row in self._rows_among("ledger", "member", members)]
+
+        # -- the admins' refunds, expenses and transfers (0013) ------------------------
 
     def add_fund_action(
         self,

@@ -4,7 +4,11 @@ and the cursors where a follower of the wiki's changes stopped reading.
 A request is keyed by its page and its identity on the page (`key`, the revision that
 first held it and its position there); its template fields and what the last
 evaluation found (`detail`) are kept as JSON. `on_behalf` says whether the account
-is for someone other than the requester, and follows any change of `subject`.
+is for someone other than the requester, and `subject_key` is the subject as MediaWiki
+writes the name (`policies.usernames.canonical_username`, which the wiki's template
+does not enforce): both follow any change of `subject`, here, the only writer of them.
+A member's requests are found by `subject_key` (indexed); a change to
+`canonical_username` needs a migration that recomputes it, as 0022 first did.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from membership.records import RequestRecord, RequestSummary
 from membership.store.connection import StoreConnection
 from policies.times import iso
+from policies.usernames import canonical_username
 
 
 class RequestsRoom(StoreConnection):
@@ -72,6 +77,7 @@ class RequestsRoom(StoreConnection):
                     "heading": heading,
                     "requester": requester,
                     "subject": subject,
+                    "subject_key": canonical_username(subject or ""),
                     "on_behalf": int(subject != requester),
                     "type": type,
                     "fields": json.dumps(dict(fields), ensure_ascii=False),
@@ -98,6 +104,8 @@ class RequestsRoom(StoreConnection):
             current = self.request_by_id(request_id)
             assert current is not None
             changes["on_behalf"] = int(changes["subject"] != current.requester)
+        if "subject" in changes:
+            changes["subject_key"] = canonical_username(changes["subject"] or "")
         changes["updated_at"] = iso()
         self._update("requests", request_id, changes)
         record = self.request_by_id(request_id)
@@ -132,3 +140,11 @@ class RequestsRoom(StoreConnection):
             sql += " WHERE state = ?"
             args.append(state)
         return [RequestSummary(**row) for row in self._query(sql + " ORDER BY id", args)]
+
+    def requests_for(self, username: str) -> list[RequestRecord]:
+        """The requests whose subject is `username` once both are written as MediaWiki
+        writes a name (`canonical_username`), newest first."""
+        rows = self._rows(
+            "requests", "subject_key = ?", [canonical_username(username)], order_by="id DESC"
+        )
+        return [RequestRecord.from_row(row) for row in rows]

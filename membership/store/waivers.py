@@ -10,6 +10,7 @@ never logged or published, and blanked by retention once decided.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 
 from membership.records import OpenWaiverError, QueuedWaiver, WaiverRecord
 from membership.store.connection import StoreConnection
@@ -46,6 +47,10 @@ class WaiversRoom(StoreConnection):
     def waivers(self, username: str | None = None, status: str | None = None) -> list[WaiverRecord]:
         rows = self._matching("waivers", username=username, status=status)
         return [WaiverRecord(**row) for row in rows]
+
+    def with_granted_waiver(self, usernames: Iterable[str]) -> set[str]:
+        """Those of `usernames` with a granted waiver (any year: as `waivers`)."""
+        return self._present("waivers", "username", usernames, "status = 'granted'")
 
     def decide_waiver(self, waiver_id: int, admin: str, *, status: str) -> WaiverRecord:
         """The first admin's decision: `granted`, `refused`, or `requested` (granted,

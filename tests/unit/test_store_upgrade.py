@@ -171,3 +171,18 @@ def test_every_step_is_listed_once_and_in_order() -> None:
     names = list(schema.MIGRATIONS)
     assert names == sorted(names) and len(set(names)) == len(names)
     assert [m.name for m in schema.migrations._migrations] == names  # noqa: SLF001
+
+
+def test_0022_keys_the_requests_already_there_by_their_subject_as_mediawiki_writes_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ats.sqlite"
+    build(path, "0022_request_subject_key")
+    db = Database(sqlite3.connect(path, isolation_level=None))
+    db.table("requests").insert(ROWS["requests"] | {"id": 2, "key": "100.2", "subject": "bob_b"})
+    db.close()
+
+    store = Store(path)
+    assert [r.id for r in store.requests_for("Bob b")] == [2]
+    assert [r.id for r in store.requests_for("alice")] == [1]
+    store.close()
