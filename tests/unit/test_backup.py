@@ -169,7 +169,7 @@ def test_a_backup_ends_under_a_steady_writer_in_another_process(config, tmp_path
             sys.executable,
             "-c",
             "import sys, select\nfrom membership.store import Store\n"
-            "s = Store(sys.argv[1]); print('writing', flush=True)\n"
+            "s = Store(sys.argv[1]); s.audit('Bridge', 'steady'); print('writing', flush=True)\n"
             "while not select.select([sys.stdin], [], [], 0)[0]:\n"
             "    s.audit('Bridge', 'steady')\n",
             str(live),
