@@ -18,7 +18,9 @@ with the CPU seconds each process used per request (from /proc), so that the fro
 door's own cost per request is read apart from the machine it shares.
 
 Run as root from the project root (wrk is installed by scripts/setup):
-``.venv/bin/python bench/bench_frontdoor.py [--requests 2000] [--seconds 5] [--rounds 3]``.
+``.venv/bin/python bench/bench_frontdoor.py [--requests 2000] [--seconds 5] [--rounds 3]
+[--layout shared|pinned|both]``: throughput is measured with everything sharing the CPUs,
+then with the front door on a CPU of its own (see `throughput`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -145,12 +148,65 @@ def cpu_seconds() -> dict[str, float]:
     return used
 
 
-def wrk(url: str, seconds: float, hosts: Path) -> tuple[float, dict[str, float]]:
+@dataclass(frozen=True)
+class Served:
+    """The processes serving the bench: the tool's gunicorns and the front door's Caddy."""
+
+    tool_uid: int
+    caddy_pid: int
+
+    def app(self) -> list[int]:
+        return processes("gunicorn", uid=self.tool_uid)
+
+    def door(self) -> list[int]:
+        return processes("caddy", under=self.caddy_pid)
+
+
+def processes(name: str, *, uid: int | None = None, under: int | None = None) -> list[int]:
+    """The processes called `name`: of user `uid`, or `under` (itself or a descendant)."""
+    found = []
+    for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        if fields.get("Name", "").strip() != name:
+            continue
+        if uid is not None and int(fields["Uid"].split()[0]) != uid:
+            continue
+        if under is not None and not _descends(pid, under):
+            continue
+        found.append(pid)
+    return found
+
+
+def _descends(pid: int, ancestor: int) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return False
+
+
+def pin(cpus: str, pids: list[int]) -> None:
+    """Every thread of these processes on `cpus` (taskset's list form)."""
+    for pid in pids:
+        taskset = ["taskset", "-a", "-p", "-c", cpus, str(pid)]
+        subprocess.run(taskset, capture_output=True, check=True)
+
+
+def wrk(url: str, seconds: float, hosts: Path, cpus: str = "") -> tuple[float, dict[str, float]]:
     """Requests a second that wrk gets from `url`, and the CPU seconds caddy and gunicorn
     used per request meanwhile. wrk runs in a mount namespace of its own whose
-    /etc/hosts names the tool's host (the machine's is left alone)."""
+    /etc/hosts names the tool's host (the machine's is left alone), on `cpus` if given."""
     before = cpu_seconds()
-    command = f"mount --bind {hosts} /etc/hosts && exec wrk -t2 -c8 -d{seconds:g}s {url}"
+    pinned = f"taskset -c {cpus} " if cpus else ""
+    command = f"mount --bind {hosts} /etc/hosts && exec {pinned}wrk -t2 -c8 -d{seconds:g}s {url}"
     done = subprocess.run(
         ["unshare", "--mount", "sh", "-c", command], capture_output=True, text=True, check=True
     )
@@ -163,7 +219,29 @@ def wrk(url: str, seconds: float, hosts: Path) -> tuple[float, dict[str, float]]
     return rate, per_request
 
 
-def throughput(port: int, straight_port: int, seconds: float, rounds: int) -> None:
+def throughput(
+    port: int, straight_port: int, seconds: float, rounds: int, layout: str, served: Served
+) -> None:
+    """wrk on each side. `shared`: wrk, gunicorn and Caddy on every CPU, as they come.
+    `pinned`: wrk and the tool's gunicorn on the first CPU in both runs, Caddy alone on
+    the second, as a front door on a host (or cores) of its own: the tool's server gets
+    the same CPU on both sides, and what the ratio then measures is whether the front
+    door holds the tool back."""
+    cpus = os.sched_getaffinity(0)
+    if layout == "pinned":
+        if len(cpus) < 2:
+            print("\n(pinned: needs two CPUs; skipped)")
+            return
+        first, second = sorted(cpus)[:2]
+        pin(str(first), served.app())
+        pin(str(second), served.door())
+        wrk_cpus = str(first)
+        print(f"\nPinned: wrk and gunicorn on CPU {first}, Caddy on CPU {second}.")
+    else:
+        everywhere = ",".join(map(str, sorted(cpus)))
+        pin(everywhere, served.app() + served.door())
+        wrk_cpus = ""
+        print(f"\nShared: wrk, gunicorn and Caddy on CPUs {everywhere}.")
     sides = {
         "straight": f"http://127.0.0.1:{straight_port}",
         "front door": f"https://mytool.{DOMAIN}:{port}",
@@ -173,7 +251,7 @@ def throughput(port: int, straight_port: int, seconds: float, rounds: int) -> No
         hosts.flush()
         os.chmod(hosts.name, 0o644)
         print(
-            "\n| page | straight req/s | front door req/s | ratio "
+            "| page | straight req/s | front door req/s | ratio "
             "| app ms CPU/req | front door ms CPU/req |"
         )
         print("|---|---:|---:|---:|---:|---:|")
@@ -185,7 +263,7 @@ def throughput(port: int, straight_port: int, seconds: float, rounds: int) -> No
             for round_ in range(rounds):
                 order = list(sides) if round_ % 2 == 0 else list(reversed(sides))
                 for name in order:
-                    rate, used = wrk(sides[name] + path, seconds, Path(hosts.name))
+                    rate, used = wrk(sides[name] + path, seconds, Path(hosts.name), wrk_cpus)
                     rates[name].append(rate)
                     if name == "front door":
                         caddy.append(used.get("caddy", 0.0))
@@ -230,6 +308,12 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--layout",
+        choices=("shared", "pinned", "both"),
+        default="both",
+        help="where wrk, the tool's server and Caddy run (see throughput())",
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench_frontdoor: run as root (the login host is a mount namespace)")
@@ -241,10 +325,14 @@ def main() -> int:
     try:
         straight_port = free_port()
         path, port, ca = prepare(site, straight_port)
+        caddy = DevHost(site.host).front_door().running()
+        assert caddy is not None
+        served = Served(site.tool_uid(), caddy.pid)
         sides = {"straight": straight(path), "front door": through(port, ca)}
         wait_until(lambda: _answers(sides["front door"]), 30, what="the front door's route")
         latency(sides, args.requests)
-        throughput(port, straight_port, args.seconds, args.rounds)
+        for layout in ("shared", "pinned") if args.layout == "both" else (args.layout,):
+            throughput(port, straight_port, args.seconds, args.rounds, layout, served)
     finally:
         close_site(site)
     return 0
