@@ -9,10 +9,18 @@ wants the exact instant (the relative form carries the full date as its title).
 
 Template filters: `when` (a moment or a day), `day` (the day alone) and `ago`. Each
 takes a `datetime`, a `date` or ISO text and gives Markup; an empty value gives "—".
+
+Putting a moment into words is pure (the same language and moment always give the same
+words) and a page puts hundreds of them into words, most of them the same few days, so
+each language's Babel locale is parsed once, and the words of a moment and the markup
+of a day are kept per language in bounded caches (least recently used go first): a
+long-running bridge holds the words of the days it shows, never of every day it ever
+showed. "How long ago" depends on the clock, so it is put into words every time.
 """
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime, timedelta
 
 import babel
@@ -23,16 +31,27 @@ from markupsafe import Markup
 # English is written day-month-year, as MediaWiki's own English does.
 LOCALES = {"en": "en_GB", "qqx": "en_GB"}
 NOTHING = Markup("—")
+# Words kept per (locale, moment): a few pages' worth of distinct moments and days.
+WORDS_CACHED = 4096
 
 
-def _locale(language: str | None = None) -> babel.Locale:
+def _code(language: str | None = None) -> str:
+    """Babel's code for `language` (the reader's by default)."""
     if language is None:
         language = getattr(flask.g, "interface_language_code", None) or "en"
-    code = LOCALES.get(language, language).replace("-", "_")
+    return LOCALES.get(language, language).replace("-", "_")
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(code: str) -> babel.Locale:
     try:
         return babel.Locale.parse(code)
     except (ValueError, babel.UnknownLocaleError):
         return babel.Locale.parse(LOCALES["en"])
+
+
+def _locale(language: str | None = None) -> babel.Locale:
+    return _parsed(_code(language))
 
 
 def reader_locale() -> babel.Locale:
@@ -66,7 +85,12 @@ def words(value: datetime | date | str | None, language: str | None = None) -> s
     moment = parse(value)
     if moment is None:
         return ""
-    locale = _locale(language)
+    return _words(_code(language), moment)
+
+
+@functools.lru_cache(maxsize=WORDS_CACHED)
+def _words(code: str, moment: datetime | date) -> str:
+    locale = _parsed(code)
     day_pattern = locale.date_formats["long"].pattern
     if not isinstance(moment, datetime):
         return babel_dates.format_date(moment, day_pattern, locale=locale)
@@ -107,7 +131,12 @@ def day(value: datetime | date | str | None) -> Markup:
         return NOTHING
     if isinstance(moment, datetime):
         moment = moment.date()
-    return Markup('<time datetime="{}">{}</time>').format(_machine(moment), words(moment))
+    return _day(_code(), moment)
+
+
+@functools.lru_cache(maxsize=WORDS_CACHED)
+def _day(code: str, moment: date) -> Markup:
+    return Markup('<time datetime="{}">{}</time>').format(_machine(moment), _words(code, moment))
 
 
 def ago(value: datetime | date | str | None) -> Markup:

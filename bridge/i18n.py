@@ -14,6 +14,13 @@ bridge never does: it fills the library's table from `bridge/languageinfo.json`,
 snapshot of MediaWiki's `meta=languageinfo` for the languages it ships and their kin.
 The reader's language is `?uselang=`, then the one chosen on the bridge (kept in the
 session), then the browser's `Accept-Language`, then English.
+
+Most messages take no parameters, and a page shows hundreds of them: the text of such a
+message and the language it was found in (the page's, a fallback's, English) are kept
+per (language, key), bounded; only the `lang`/`dir` wrapping, which depends on where on
+the page the message is, is decided each time, by the library. Messages with
+parameters, `?uselang=qqx` and unknown keys (which the library warns about each time)
+go to the library as they are.
 """
 
 from __future__ import annotations
@@ -73,6 +80,9 @@ STATE_ICONS = {
     "expired": "⌛",
     "failed": "✘",
 }
+
+# (language, key) pairs kept: every message of the bridge in a dozen languages.
+MESSAGES_CACHED = 16384
 
 # Harmless inline elements a translation may carry (the library allows abbr, kbd, q).
 ALLOWED_HTML = {"abbr": {"title"}, "kbd": set(), "q": set(), "code": set(), "strong": set()}
@@ -182,7 +192,9 @@ class BridgeI18n(toolforge_i18n.ToolforgeI18n):
         self.config = CONFIG
         self.translations, self.documentation = _checked_messages(_files_state(I18N_DIR))
         self.interface_language_code = interface_language
+        self._found = functools.lru_cache(maxsize=MESSAGES_CACHED)(self._find)
         self.init_app(app)
+        app.add_template_global(self.message, name="message")  # in place of the library's
         app.register_blueprint(blueprint)
         app.add_template_filter(next_gate)
         dates.install(app)
@@ -198,6 +210,29 @@ class BridgeI18n(toolforge_i18n.ToolforgeI18n):
                 "bridge_languages": languages(self.translations),
             }
 
+    def message(self, key: str, **params: object) -> Markup:
+        """The library's `message(key, **params)` in the reader's language, the text of a
+        message without parameters looked up once per (language, key)."""
+        if params or flask.g.qqx:
+            return toolforge_i18n.message(key, **params)
+        found = self._found(flask.g.interface_language_code, key)
+        if found is None:
+            return toolforge_i18n.message(key)
+        text, language = found
+        stack = flask.g.html_language_codes
+        if stack and stack[-1] == language:  # the library's own test, without its call
+            return text
+        return toolforge_i18n.add_lang_if_needed(text, language)
+
+    def _find(self, language: str, key: str) -> tuple[Markup, str] | None:
+        """The message `key` and the language it is found in, looking where the library
+        looks: `language`, its fallbacks, English."""
+        for code in (language, *toolforge_i18n.lang_fallbacks(language), "en"):
+            text = self.translations.get(code, {}).get(key)
+            if text is not None:
+                return Markup(text), code  # noqa: S704 - checked at start, as the library does
+        return None
+
 
 def next_gate(report: Any) -> Any:
     """The gate whose next step the requester is told (`GateReport.next_gate`)."""
@@ -210,7 +245,8 @@ def install(app: flask.Flask) -> BridgeI18n:
 
 def text(key: str, **params: object) -> Markup:
     """A message in the reader's language, for Python code (an error's description)."""
-    return toolforge_i18n.message(key, **params)
+    extension: BridgeI18n = flask.current_app.extensions["toolforge_i18n"]
+    return extension.message(key, **params)
 
 
 def flash_message(key: str, category: str, **params: str | int) -> None:
