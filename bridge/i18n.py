@@ -28,9 +28,10 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import flask
 import toolforge_i18n
@@ -193,6 +194,8 @@ class BridgeI18n(toolforge_i18n.ToolforgeI18n):
         self.translations, self.documentation = _checked_messages(_files_state(I18N_DIR))
         self.interface_language_code = interface_language
         self._found = functools.lru_cache(maxsize=MESSAGES_CACHED)(self._find)
+        # A formatter keeps state while it formats: one per thread and language.
+        self._formatters = threading.local()
         self.init_app(app)
         app.add_template_global(self.message, name="message")  # in place of the library's
         app.register_blueprint(blueprint)
@@ -211,18 +214,31 @@ class BridgeI18n(toolforge_i18n.ToolforgeI18n):
             }
 
     def message(self, key: str, **params: object) -> Markup:
-        """The library's `message(key, **params)` in the reader's language, the text of a
-        message without parameters looked up once per (language, key)."""
-        if params or flask.g.qqx:
+        """The library's `message(key, **params)` in the reader's language: the text of a
+        message looked up once per (language, key), its parameters put in by a formatter
+        made once per (thread, language), not for every message as the library does."""
+        if flask.g.qqx:
             return toolforge_i18n.message(key, **params)
         found = self._found(flask.g.interface_language_code, key)
         if found is None:
-            return toolforge_i18n.message(key)
+            return toolforge_i18n.message(key, **params)  # the library's warning and ⧼key⧽
         text, language = found
+        if params:
+            text = cast(Markup, self._formatter(language).format(text, **params))
         stack = flask.g.html_language_codes
         if stack and stack[-1] == language:  # the library's own test, without its call
             return text
         return toolforge_i18n.add_lang_if_needed(text, language)
+
+    def _formatter(self, language: str) -> toolforge_i18n.I18nFormatter:
+        """This thread's formatter for `language`, as the library makes one."""
+        made: dict[str, toolforge_i18n.I18nFormatter] = self._formatters.__dict__
+        if language not in made:
+            made[language] = toolforge_i18n.I18nFormatter(
+                locale_identifier=self.config.language_code_to_babel(language),
+                get_gender=self.config.get_gender,
+            )
+        return made[language]
 
     def _find(self, language: str, key: str) -> tuple[Markup, str] | None:
         """The message `key` and the language it is found in, looking where the library
