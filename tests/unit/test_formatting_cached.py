@@ -94,7 +94,7 @@ def test_a_cached_message_still_differs_by_language_and_by_qqx(app: flask.Flask)
     assert extension._found.cache_info().hits >= 4
 
 
-def test_a_message_with_parameters_or_an_unknown_key_is_the_librarys(app: flask.Flask) -> None:
+def test_an_unknown_key_is_the_librarys_and_parameters_are_escaped(app: flask.Flask) -> None:
     with page(app, "uselang=de"):
         with pytest.warns(i18n.toolforge_i18n.UnknownMessageWarning):
             assert "⧼ats-bridge-no-such-message⧽" in i18n.text("ats-bridge-no-such-message")
@@ -102,3 +102,39 @@ def test_a_message_with_parameters_or_an_unknown_key_is_the_librarys(app: flask.
             i18n.text("ats-bridge-no-such-message")
         named = i18n.text("ats-bridge-nav-my-requests", username="<Ex>")
         assert "&lt;Ex&gt;" in named
+
+
+PARAMETERIZED = [
+    ("ats-bridge-nav-my-requests", {"username": "<Ex>"}),
+    ("ats-bridge-desk-earlier-count", {"num_earlier": 1}),
+    ("ats-bridge-desk-earlier-count", {"num_earlier": 7}),
+    ("ats-bridge-waiver-in-line", {"position": 2}),
+]
+
+
+@pytest.mark.parametrize("language", ["en", "de", "he", "de-at", "fr"])
+def test_a_message_with_parameters_is_what_the_library_makes_of_it(
+    app: flask.Flask, language: str
+) -> None:
+    with page(app, f"uselang={language}"):
+        for key, params in PARAMETERIZED:
+            assert i18n.text(key, **params) == i18n.toolforge_i18n.message(key, **params)
+
+
+def test_a_formatter_is_made_once_per_language_and_thread(
+    app: flask.Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[str] = []
+    real = i18n.toolforge_i18n.I18nFormatter
+
+    def counted(*, locale_identifier: str, **kwargs: object) -> object:
+        made.append(locale_identifier)
+        return real(locale_identifier=locale_identifier, **kwargs)
+
+    monkeypatch.setattr(i18n.toolforge_i18n, "I18nFormatter", counted)
+    for language in ("de", "en", "de", "en"):
+        with page(app, f"uselang={language}"):
+            for _ in range(50):
+                for key, params in PARAMETERIZED:
+                    i18n.text(key, **params)
+    assert sorted(made) == ["de", "en"]
