@@ -42,7 +42,7 @@ from bridge import (
     views,
 )
 from bridge.oauth import OAuthClient, OAuthSettings
-from bridge.sessions import StoreSessionInterface, current_store
+from bridge.sessions import StoreSessionInterface, current_store, release_store
 from bridge.settings import BridgeConfigError, BridgeSettings
 from membership.store import StoreBusy
 
@@ -93,10 +93,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     proxy.install(app, settings.trusted_proxies)  # [bridge] trusted_proxies
 
     @app.teardown_appcontext
-    def _close_store(error: BaseException | None) -> None:
+    def _release_store(error: BaseException | None) -> None:
         store = g.pop("store", None)
         if store is not None:
-            store.close()
+            release_store(store, error)
 
     @app.after_request
     def _log_request(response: Response) -> Response:

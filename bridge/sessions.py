@@ -15,10 +15,15 @@ cookie and stored session are left as they were.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
+import os
 import secrets
+import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Request, Response, current_app, g
@@ -142,8 +147,60 @@ class StoreSessionInterface(SessionInterface):
         return stored is None or expires - stored >= self.lifetime * self.REFRESH
 
 
+class _Kept(threading.local):
+    """The store connection a server thread keeps from one request to the next, and the
+    process that opened it."""
+
+    store: Store | None = None
+    pid: int = 0
+
+
+_kept = _Kept()
+
+
 def current_store() -> Store:
-    """The request's store connection, opened on first use, closed at teardown."""
+    """The request's store connection, opened on first use and given back at teardown
+    (`release_store`). A server thread keeps its connection from one request to the
+    next: opening one (connecting, its pragmas, the schema check, the file's mode) was a
+    quarter of a small page's time. Every statement outside a transaction reads what is
+    committed at that moment, so a kept connection sees the other processes' writes as
+    a new one would; `ats restore` writes into the store through SQLite (and refuses
+    while the bridge holds it open, unless forced). A fork opens its own."""
     if "store" not in g:
-        g.store = Store(current_app.extensions["ats_bridge"].store_path)
+        g.store = _thread_store(Path(current_app.extensions["ats_bridge"].store_path))
     return g.store
+
+
+def release_store(store: Store, error: BaseException | None) -> None:
+    """The request is done with `store`: a transaction left open is rolled back, and
+    after an error the connection is closed, so the next request starts afresh."""
+    if error is not None or _kept.store is not store:
+        _forget(store)
+        return
+    try:
+        if store.db.conn.in_transaction:
+            store.db.conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        _forget(store)
+
+
+def _thread_store(path: Path) -> Store:
+    kept = _kept.store
+    if kept is not None:
+        if kept.path == path and _kept.pid == os.getpid():
+            return kept
+        _forget(kept)
+    store = Store(path)
+    _kept.store, _kept.pid = store, os.getpid()
+    return store
+
+
+def _forget(store: Store) -> None:
+    """Close `store` and keep it no longer; a connection a parent process opened is only
+    dropped (closing it in a fork could disturb the parent's)."""
+    mine = _kept.store is not store or _kept.pid == os.getpid()
+    if _kept.store is store:
+        _kept.store, _kept.pid = None, 0
+    if mine:
+        with contextlib.suppress(sqlite3.Error):
+            store.close()
