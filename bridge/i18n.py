@@ -211,6 +211,11 @@ class BridgeI18n(toolforge_i18n.ToolforgeI18n):
                 "html_dir": toolforge_i18n.lang_dir(code),
                 "interface_language": "qqx" if flask.g.qqx else code,
                 "bridge_languages": languages(self.translations),
+                # The words of a state, a request's type or a gate, looked up once per
+                # page however many rows show them.
+                "state_words": Words("ats-bridge-state-"),
+                "type_words": Words("ats-bridge-type-"),
+                "gate_words": Words("ats-bridge-gate-"),
             }
 
     def message(self, key: str, **params: object) -> Markup:
@@ -248,6 +253,18 @@ class BridgeI18n(toolforge_i18n.ToolforgeI18n):
             if text is not None:
                 return Markup(text), code  # noqa: S704 - checked at start, as the library does
         return None
+
+
+class Words(dict[str, Markup]):
+    """The messages `prefix + name` of one page, each looked up when first shown."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def __missing__(self, name: str) -> Markup:
+        self[name] = found = text(self.prefix + name)
+        return found
 
 
 def next_gate(report: Any) -> Any:
