@@ -303,6 +303,14 @@ class WebSettings:
         "/run/ats-web",
         help="a folder per tool holding its web service's socket (the tool's, group caddy)",
     )
+    node_port: int = setting(
+        81,
+        minimum=1,
+        help="the port of the node doors: on each node of [runtime] nodes but the front "
+        "door's own host, a Caddy that hands the front door the web services running "
+        "there, in plain HTTP on the cluster's private network (keep it below 1024: no "
+        "tool's job can listen on a privileged port in its place while it is down)",
+    )
 
     def url(self, tool: str) -> str:
         """The tool's address."""

@@ -112,13 +112,19 @@ def host_settings(config: Config, ldap_uri: str = "") -> HostSettings:
     )
 
 
+def controller_host(config: Config) -> str:
+    """The short hostname slurmctld runs on: [runtime] controller_host, else this
+    machine's."""
+    return config.runtime.controller_host or socket.gethostname().split(".")[0] or "localhost"
+
+
 def slurm_settings(config: Config) -> SlurmSettings:
     """The Slurm cluster of [runtime]; by default one node, this machine (its short
     hostname, its CPUs, its memory less `reserved_mem`)."""
     from provisioning.slurmfiles import SlurmNode, SlurmSettings, parse_node
 
     section = config.runtime
-    controller = section.controller_host or socket.gethostname().split(".")[0] or "localhost"
+    controller = controller_host(config)
     nodes = tuple(parse_node(text) for text in section.nodes)
     if not nodes:
         memory = max(_memory_mb() - section.reserved_mem, section.default_mem)
