@@ -145,6 +145,8 @@ def slurm_settings(config: Config) -> SlurmSettings:
         min_job_age=section.min_job_age,
         cgroup_plugin=section.cgroup_plugin,
         constrain_cores=section.constrain_cores,
+        # Web services on several nodes: each node makes a tool's socket folder.
+        web_socket_root=config.web.socket_root if config.web.domain and section.nodes else "",
     )
 
 

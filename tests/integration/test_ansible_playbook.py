@@ -71,6 +71,7 @@ def _machine_etc() -> dict[str, bytes | None]:
     paths += [Path("/etc/munge/munge.key"), Path("/", SERVER_DROPIN)]
     paths += [Path("/etc/systemd/system", unit) for unit in DATABASE_UNITS]
     paths += [Path("/", NODE_DOOR), Path("/etc/systemd/system/ats-node-door.service")]
+    paths += [Path("/usr/local/sbin/ats-job-prolog")]
     return {str(p): p.read_bytes() if p.is_file() else None for p in paths}
 
 
@@ -287,6 +288,11 @@ def test_the_slurm_playbook_applies_the_files_and_the_key_to_a_folder(tmp_path: 
     assert stat.S_IMODE(placed.stat().st_mode) == 0o644 and placed.stat().st_uid == 0
     unit = root / "etc/systemd/system/ats-node-door.service"
     assert unit.read_bytes() == (PLAYBOOK.parents[1] / "systemd/ats-node-door.service").read_bytes()
+    # Every node makes a tool's socket folder before its job starts (slurm.conf's Prolog).
+    prolog = root / "usr/local/sbin/ats-job-prolog"
+    assert prolog.read_bytes() == (files / "usr/local/sbin/ats-job-prolog").read_bytes()
+    assert stat.S_IMODE(prolog.stat().st_mode) == 0o755 and prolog.stat().st_uid == 0
+    assert "Prolog=/usr/local/sbin/ats-job-prolog" in (root / "etc/slurm/slurm.conf").read_text()
 
     again = _apply(tmp_path, root, files, *tools2, playbook=SLURM_PLAYBOOK)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -306,6 +312,7 @@ def test_the_slurm_playbook_applies_the_files_and_the_key_to_a_folder(tmp_path: 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert (front / "etc/slurm/slurm.conf").exists() and not (front / "etc/caddy").exists()
+    assert (front / "usr/local/sbin/ats-job-prolog").exists()  # its jobs' folders too
     assert _machine_etc() == before
 
 

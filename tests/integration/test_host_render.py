@@ -10,6 +10,7 @@ door's own host."""
 
 from __future__ import annotations
 
+import grp
 import json
 import os
 import shutil
@@ -119,6 +120,40 @@ def test_render_writes_a_node_door_for_each_node_but_the_front_doors(tmp_path: P
     (tmp_path / "one").mkdir()
     plain = _render(tmp_path / "one", more='[web]\ndomain = "tools.example.org"\n')
     assert not (plain / "etc/caddy").exists()
+
+
+def test_the_prolog_makes_a_tools_socket_folder_on_its_node(tmp_path: Path) -> None:
+    sockets = tmp_path / "sockets"
+    out = _render(tmp_path, more=NODES + f'socket_root = "{sockets}"\n')
+    prolog = out / "usr/local/sbin/ats-job-prolog"
+    assert "Prolog=/usr/local/sbin/ats-job-prolog" in (out / "etc/slurm/slurm.conf").read_text()
+    assert subprocess.run(["bash", "-n", str(prolog)], check=False).returncode == 0
+
+    def run(user: str, uid: str = "52001") -> subprocess.CompletedProcess[str]:
+        environment = {"PATH": "/usr/bin:/bin", "SLURM_JOB_USER": user, "SLURM_JOB_UID": uid}
+        return subprocess.run(
+            [str(prolog)], env=environment, capture_output=True, text=True, check=False
+        )
+
+    for _ in range(2):  # a second job finds it made
+        done = run("tools.mytool")
+        assert (done.returncode, done.stderr) == (0, "")
+        made = (sockets / "mytool").stat()
+        assert (made.st_uid, made.st_gid) == (52001, grp.getgrnam("caddy").gr_gid)
+        assert stat.S_IMODE(made.st_mode) == 0o2750
+    assert stat.S_IMODE(sockets.stat().st_mode) == 0o755 and sockets.stat().st_uid == 0
+    for user, uid in (("alice", "5001"), ("tools.My_Tool", "52002"), ("tools.x/../y", "52003")):
+        assert run(user, uid).returncode == 0
+    assert sorted(path.name for path in sockets.iterdir()) == ["mytool"]
+    # What it cannot do is said, and the job starts all the same (a failed Prolog would
+    # drain the node).
+    shutil.rmtree(sockets)
+    sockets.write_text("")
+    done = run("tools.mytool")
+    assert done.returncode == 0
+    assert done.stderr.endswith(
+        f"ats-job-prolog: could not make {sockets}/mytool for tools.mytool\n"
+    )
 
 
 def test_render_refuses_a_config_without_a_directory(tmp_path: Path) -> None:
