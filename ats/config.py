@@ -180,8 +180,8 @@ class RuntimeSettings:
 
     controller_host: str = setting(
         "",
-        help="the short hostname slurmctld runs on (empty: the hostname of the machine "
-        "running `ats host render`)",
+        help="the short hostname slurmctld runs on, and the node the front door runs on "
+        "(empty: the hostname of the machine running `ats host render` or `ats runtime`)",
     )
     controller_address: str = setting(
         "", help="the address nodes reach the controller at, when its name does not resolve"
