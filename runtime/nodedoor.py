@@ -68,14 +68,15 @@ def upstream(tool: str, node: str | None, socket_root: str, doors: NodeDoors) ->
     if not doors.addresses or node == doors.here:
         return f"unix/{socket_path(socket_root, tool)}"
     address = doors.addresses.get(node or "")
-    if address is None:
+    if address is None or not _ADDRESS.match(address):
         if (tool, node or "") not in _said:
             _said.add((tool, node or ""))
+            why = "not in [runtime] nodes" if address is None else f"at {address!r}, no address"
             log.warning(
-                "%s: its web service runs on %s, which is not in [runtime] nodes: it is "
-                "shown as stopped",
+                "%s: its web service runs on %s, which is %s: it is shown as stopped",
                 tool,
                 node or "a node Slurm has not named",
+                why,
             )
         return None
     return f"{_bracketed(address)}:{doors.port}"

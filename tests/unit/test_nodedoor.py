@@ -74,8 +74,12 @@ def test_with_nodes_a_service_is_reached_on_its_node(
     assert Route("there", None) in stopped
 
 
-def test_a_run_not_yet_on_a_node_is_never_guessed() -> None:
+def test_a_run_not_yet_on_a_node_is_never_guessed(caplog: pytest.LogCaptureFixture) -> None:
     assert upstream("mytool", None, ROOT, DOORS) is None
+    # A name no dial address can be (the route would be refused, and the whole pass).
+    odd = NodeDoors({"tools_4": "tools_4"}, "tools1")
+    assert upstream("mytool", "tools_4", ROOT, odd) is None
+    assert "runs on tools_4, which is at 'tools_4', no address" in caplog.text
     assert upstream("mytool", None, ROOT, NodeDoors()) == f"unix/{ROOT}/mytool/web.sock"
     assert upstream("mytool", "tools1", ROOT, DOORS) == f"unix/{ROOT}/mytool/web.sock"
     assert NodeDoors().port == DEFAULT_PORT < 1024
