@@ -180,8 +180,8 @@ class RuntimeSettings:
 
     controller_host: str = setting(
         "",
-        help="the short hostname slurmctld runs on (empty: the hostname of the machine "
-        "running `ats host render`)",
+        help="the short hostname slurmctld runs on, and the node the front door runs on "
+        "(empty: the hostname of the machine running `ats host render` or `ats runtime`)",
     )
     controller_address: str = setting(
         "", help="the address nodes reach the controller at, when its name does not resolve"
@@ -302,6 +302,14 @@ class WebSettings:
     socket_root: str = setting(
         "/run/ats-web",
         help="a folder per tool holding its web service's socket (the tool's, group caddy)",
+    )
+    node_port: int = setting(
+        81,
+        minimum=1,
+        help="the port of the node doors: on each node of [runtime] nodes but the front "
+        "door's own host, a Caddy that hands the front door the web services running "
+        "there, in plain HTTP on the cluster's private network (keep it below 1024: no "
+        "tool's job can listen on a privileged port in its place while it is down)",
     )
 
     def url(self, tool: str) -> str:

@@ -7,7 +7,8 @@ only lays out the folders caddy must own, writes the JSON beside them, starts `c
 run --config FILE` (never /etc/caddy/Caddyfile; HOME and the XDG folders point into the
 folder, so Caddy's data, autosave and internal CA stay there, and a configuration whose
 `pki` says `install_trust: false` leaves the machine's trust store alone), and returns
-once the admin API answers. `enter` is a command prefix (`nsenter -t PID -m --`) that
+once the admin API answers (or, for a configuration without one, a node door's, once
+the caller's `ready` says so). `enter` is a command prefix (`nsenter -t PID -m --`) that
 starts it inside a dev login host's mount namespace. Stopping it and starting it again
 keeps its storage, so the internal CA's root (`root_cert()`) stays the same. The state
 (pid, admin address) is kept in `FOLDER/devcaddy.json`. Runs as root.
@@ -21,7 +22,7 @@ import shutil
 import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -83,9 +84,15 @@ class DevCaddy:
 
     # -- start and stop --------------------------------------------------------
 
-    def start(self, config: Mapping[str, Any], enter: list[str] | None = None) -> CaddyState:
+    def start(
+        self,
+        config: Mapping[str, Any],
+        enter: list[str] | None = None,
+        ready: Callable[[], bool] | None = None,
+    ) -> CaddyState:
         """Write `config` to the folder and run caddy with it as user caddy (behind the
-        `enter` prefix); return once its admin API answers."""
+        `enter` prefix); return once its admin API answers, or, when the configuration
+        disables it, once `ready` is true."""
         enter = list(enter or [])
         if os.geteuid() != 0:
             raise DevCaddyError("a dev Caddy runs as root (it becomes the caddy user)")
@@ -94,9 +101,14 @@ class DevCaddy:
             raise DevCaddyError("caddy is missing: install Debian's caddy (scripts/setup)")
         if self.running():
             raise DevCaddyError(f"a Caddy already runs from {self.folder}")
-        admin = str((config.get("admin") or {}).get("listen", ""))
-        if not admin.startswith("127.0.0.1:"):
-            raise DevCaddyError("the configuration's admin listen must be 127.0.0.1:PORT")
+        settings = config.get("admin") or {}
+        admin = "" if settings.get("disabled") else str(settings.get("listen", ""))
+        if not admin.startswith("127.0.0.1:") and not (settings.get("disabled") and ready):
+            raise DevCaddyError(
+                "the configuration's admin listen must be 127.0.0.1:PORT (or, disabled, "
+                "say when caddy is ready)"
+            )
+        answers = ready or (lambda: _answers(admin))
         storage = str((config.get("storage") or {}).get("root", self.storage))
         self._lay_out()
         self.config_file.write_text(json.dumps(config, indent=1))
@@ -129,7 +141,7 @@ class DevCaddy:
             )
         state = CaddyState(process.pid, admin, storage, enter)
         self.state_file.write_text(json.dumps(asdict(state)))
-        if not started(lambda: _answers(admin), lambda: process.poll() is None, START_SECONDS):
+        if not started(answers, lambda: process.poll() is None, START_SECONDS):
             self.stop()
             raise DevCaddyError(f"caddy did not start: {tail(self.log_folder / 'caddy.out')}")
         return state

@@ -317,7 +317,8 @@ WEB_SERVICE_JOB = "webservice"
 @dataclass(frozen=True)
 class ToolJobRecord:
     """A tool's job (0018_tool_jobs; membership/store/tool_jobs.py): its definition as
-    JSON (runtime.jobspec.JobSpec) and what the runtime's controller knows of its runs."""
+    JSON (runtime.jobspec.JobSpec) and what the runtime's controller knows of its runs,
+    with the node its current run is on (0023)."""
 
     tool: str
     name: str
@@ -338,6 +339,7 @@ class ToolJobRecord:
     exit: str | None  # how the last run ended: STATE or STATE:code
     created_at: str
     updated_at: str
+    node: str | None = None  # the Slurm node the current run is on (0023_tool_job_node)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,10 @@ templates `slurm.conf.tmpl` and `cgroup.conf.tmpl` in `provisioning/hostfiles/`.
 `ats host render` writes them for production (paths as Debian's packages lay them out,
 Slurm's own ports); the dev login host renders them with the same code for its own
 node (paths in its folder, free ports, a node name of its own). `parse_node` reads a
-node as `[runtime] nodes` spells it. MUNGE's key is a secret made once by the chapter:
+node as `[runtime] nodes` spells it. With `web_socket_root` (tools' web services on
+several nodes) there is a third file, the Prolog `ats-job-prolog`, which makes each
+tool's job its web service's socket folder on whichever node it starts (the jobs
+service makes it only on its own host). MUNGE's key is a secret made once by the chapter:
 it is never rendered (deploy/ansible/slurm.yml copies it to every node).
 """
 
@@ -51,6 +54,10 @@ class SlurmSettings:
     log_dir: str = "/var/log/slurm"
     run_dir: str = "/run"
     munge_socket: str = MUNGE_SOCKET
+    # Where tools' web services listen on every node ([web] socket_root); "" for no Prolog
+    # (one host: the jobs service makes the folders), and the group that enters them.
+    web_socket_root: str = ""
+    web_group: str = "caddy"
 
 
 def parse_node(text: str) -> SlurmNode:
@@ -67,16 +74,18 @@ LAYOUT: tuple[tuple[str, str, int], ...] = (
     ("slurm.conf.tmpl", "etc/slurm/slurm.conf", 0o644),
     ("cgroup.conf.tmpl", "etc/slurm/cgroup.conf", 0o644),
 )
+PROLOG = ("ats-job-prolog.tmpl", "usr/local/sbin/ats-job-prolog", 0o755)
 
 
 def render(settings: SlurmSettings) -> list[HostFile]:
-    """slurm.conf and cgroup.conf, in `LAYOUT` order."""
+    """slurm.conf and cgroup.conf, in `LAYOUT` order, and the Prolog when there is one."""
     values = _values(settings)
     out = []
-    for name, path, mode in LAYOUT:
+    for name, path, mode in LAYOUT + ((PROLOG,) if settings.web_socket_root else ()):
         text = template(name)
-        if not values["AUTH_INFO"]:
-            text = text.replace("@AUTH_INFO@\n", "")
+        for optional in ("AUTH_INFO", "PROLOG"):
+            if not values[optional]:
+                text = text.replace(f"@{optional}@\n", "")
         out.append(HostFile(path, fill(text, values, name), mode))
     return out
 
@@ -102,7 +111,17 @@ def _values(settings: SlurmSettings) -> dict[str, str]:
         if settings.constrain_cores
         else "not held to them: cores are counted, not fenced."
     )
+    prolog = ""
+    if settings.web_socket_root:
+        prolog = (
+            "# Before a job starts on a node, root makes a tool's job the folder its web\n"
+            "# service listens in there (the jobs service makes it only on its own host).\n"
+            f"Prolog=/{PROLOG[1]}"
+        )
     return {
+        "PROLOG": prolog,
+        "SOCKET_ROOT": settings.web_socket_root.rstrip("/"),
+        "WEB_GROUP": settings.web_group,
         "CLUSTER_NAME": settings.cluster_name,
         "CONTROLLER": controller,
         "SLURMCTLD_PORT": str(settings.slurmctld_port),
@@ -162,3 +181,8 @@ def _check(settings: SlurmSettings) -> None:
     for path in (*paths, settings.munge_socket):
         if not PATH.match(path):
             raise RenderError(f"Slurm's folder {path!r} must be a plain absolute path")
+    root = settings.web_socket_root
+    if root and (not PATH.match(root) or root.rstrip("/") == ""):
+        raise RenderError(f"[web] socket_root {root!r} must be a plain absolute path")
+    if not NAME.match(settings.web_group):
+        raise RenderError(f"the web group {settings.web_group!r} must be a plain name")

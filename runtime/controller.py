@@ -12,7 +12,8 @@ tool's run only when the tool's own user submitted it (a mark is only a comment,
 anyone can write). Runs marked for a job the store no longer has are cancelled.
 
 `drift()` is the same pass without acting: what it would do, in one line each
-(`ats runtime reconcile`).
+(`ats runtime reconcile`), and each run that is on another node than the store says (the
+front door routes a web service by the store's node).
 """
 
 from __future__ import annotations
@@ -105,6 +106,9 @@ class Controller:
                 lines.append(f"{where}: Slurm jobs {', '.join(map(str, step.cancel))} to cancel")
             if step.start or step.again:
                 lines.append(f"{where}: no run in Slurm; one is due")
+            node = step.changes.get("node")
+            if node:  # the front door routes a web service by what the store says
+                lines.append(f"{where}: runs on {node}, the store says {record.node or 'none'}")
         return lines
 
     def _plan(

@@ -1,9 +1,10 @@
 """What the controller does about one job in one pass, decided from plain data: the job
 as the store has it, its definition, the runs Slurm knows of it, and the time.
 
-`decide` returns a `Step`: the store columns to write, whether to start a run (and for
-which tick), a run to submit again (numbered before a crash, never seen by Slurm), and
-the Slurm jobs to cancel. The rules, in Toolforge's terms:
+`decide` returns a `Step`: the store columns to write (among them the node a run is on,
+as Slurm says), whether to start a run (and for which tick), a run to submit again
+(numbered before a crash, never seen by Slurm), and the Slurm jobs to cancel. The
+rules, in Toolforge's terms:
 
 - a **continuous** job always has a run: one that ends is started again at once; one
   that keeps ending within `QUICK_EXIT` seconds of starting waits twice as long before
@@ -70,7 +71,7 @@ def decide(
     if allowed is not None:
         cancel = stale + tuple(run.id for run in current.values() if run.active)
         stopped: dict[str, Any] = {"state": "stopped", "status": "Stopped", "hint": allowed}
-        stopped |= {"slurm_id": None, "starting": None}
+        stopped |= {"slurm_id": None, "starting": None, "node": None}
         return Step(_differing(job, stopped), cancel=cancel)
     if job.state == "stopped":  # allowed again: start afresh
         return Step(
@@ -95,6 +96,7 @@ def status_of(run: SlurmJob) -> str:
 
 def _running(job: ToolJobRecord, run: SlurmJob) -> dict[str, Any]:
     changes: dict[str, Any] = {"slurm_id": run.id, "state": "running", "status": status_of(run)}
+    changes["node"] = run.node or None  # none while it waits for one
     if run.start_time:
         changes["started_at"] = iso(datetime.fromtimestamp(run.start_time, UTC))
     if run.state == "PENDING" and run.reason not in ("", "None"):
@@ -126,6 +128,7 @@ def _ended(
     ending = run.ending() if run else "UNKNOWN (Slurm no longer knows the run)"
     succeeded = bool(run and run.succeeded)
     changes: dict[str, Any] = {"slurm_id": None, "exit": ending, "ended_at": iso(now)}
+    changes["node"] = None
     if run and run.end_time:
         changes["ended_at"] = iso(datetime.fromtimestamp(run.end_time, UTC))
     hint = _why(run, spec) if not succeeded else None

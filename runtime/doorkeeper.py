@@ -30,7 +30,7 @@ from runtime.frontdoor import (
     tool_route,
     with_routes,
 )
-from runtime.placement import socket_path
+from runtime.nodedoor import NodeDoors, upstream
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +126,14 @@ def _whole_drift(
     return ""
 
 
-def web_routes(store: Any, socket_root: str, stopped: Mapping[str, str]) -> list[Route]:
-    """The route every tool of the chapter should have: to its web service's socket
-    while its job `webservice` runs, else the stopped page (a tool that may not run,
-    `stopped`, too)."""
+def web_routes(
+    store: Any, socket_root: str, stopped: Mapping[str, str], doors: NodeDoors | None = None
+) -> list[Route]:
+    """The route every tool of the chapter should have: to its web service while its job
+    `webservice` runs — its socket on the front door's host, else the door of the node
+    it runs on (`doors`: none, one host) — else the stopped page (a tool that may not
+    run, `stopped`, too; and one whose node is not a known one)."""
+    doors = doors or NodeDoors()
     services = {
         record.tool: record for record in store.tool_jobs() if record.name == WEB_SERVICE_JOB
     }
@@ -137,7 +141,10 @@ def web_routes(store: Any, socket_root: str, stopped: Mapping[str, str]) -> list
     for account in store.accounts("tool"):
         tool = account.owner
         job = services.get(tool)
-        up = job is not None and job.state == "running" and job.status == "Running"
-        upstream = f"unix/{socket_path(socket_root, tool)}" if up and tool not in stopped else None
-        routes.append(Route(tool, upstream))
+        if job is None or job.state != "running" or job.status != "Running" or tool in stopped:
+            routes.append(Route(tool, None))
+            continue
+        to = upstream(tool, job.node, socket_root, doors)
+        on_node = to is not None and not to.startswith("unix/")
+        routes.append(Route(tool, to, (job.node or "") if on_node else ""))
     return routes

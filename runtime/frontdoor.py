@@ -13,8 +13,10 @@ stopped tool's only names the tool in the variable `ats_stopped` and lets the re
 on to the fallbacks, where the "stopped" page answers 503 (one for every tool, the name
 a placeholder, so a tool's route stays a few hundred bytes whatever the languages). When
 a running tool's upstream does not answer (the socket gone, nothing listening), the
-server's error routes show the same page. Every page is runtime/doorpages.py's, in the
-visitor's language.
+server's error routes show the same page; so they do when the upstream is another
+node's door (runtime/nodedoor.py) that answers it has no such service (502 with
+`NODE_DOOR_HEADER`), which the route turns back into an error. Every page is
+runtime/doorpages.py's, in the visitor's language.
 
 Privacy: no visitor's address reaches a tool or a log. Caddy's reverse_proxy replaces a
 client's X-Forwarded-For with the visitor's address (it trusts no proxy unless
@@ -41,6 +43,10 @@ SERVER = "front"
 PREFIX = "tool-"  # a tool route's @id is PREFIX + the tool's name
 ACCESS_LOGGER = "front"  # the access log's name (Caddy logs it as http.log.access.front)
 STOPPED_VAR = "ats_stopped"  # a stopped tool's route sets it to the tool's name
+# A node door's answer when the tool's service does not answer there: 502 with this
+# header (a tool's own 502 passes through as it is).
+NODE_DOOR_HEADER = "Ats-Node-Door"
+NO_SERVICE = "no-service"
 # Every header in which a client or a proxy before us may name a client's address.
 CLIENT_ADDRESS_HEADERS = (
     "X-Forwarded-For",
@@ -75,7 +81,7 @@ LOG_FIELDS_DROPPED = (
 _NAME = r"[a-z](?:[-a-z0-9]{0,30}[a-z0-9])?"
 _ONLY = rf"^({_NAME})$"
 _LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
-_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})+$")
+HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})+$")
 _UPSTREAM = re.compile(r"^(?:unix//\S+|[A-Za-z0-9.-]+:\d{1,5}|\[[0-9A-Fa-f:.]+\]:\d{1,5})$")
 
 
@@ -96,7 +102,7 @@ class FrontDoorSettings:
     listen_host: str = ""  # the address the servers listen on; "" for every address
 
     def __post_init__(self) -> None:
-        if not _HOSTNAME.match(self.domain):
+        if not HOSTNAME.match(self.domain):
             raise FrontDoorError(f"{self.domain!r} is not a domain name (lowercase, dotted)")
         for name, port in (("https_port", self.https_port), ("http_port", self.http_port)):
             if not 0 <= port <= 65535 or (name == "https_port" and port == 0):
@@ -115,6 +121,7 @@ class FrontDoorSettings:
 class Route:
     tool: str
     upstream: str | None  # "unix//PATH" or "host:port"; None for a stopped tool
+    node: str = ""  # the node it runs on, when another's (said in drift lines)
 
     @property
     def id(self) -> str:
@@ -170,6 +177,12 @@ def _tls(settings: FrontDoorSettings) -> dict[str, Any]:
 
 
 def _logging(settings: FrontDoorSettings) -> dict[str, Any]:
+    return address_free_logs(settings.log_file)
+
+
+def address_free_logs(log_file: str = "") -> dict[str, Any]:
+    """Caddy's `logging`: its own log on stderr and the access log in `log_file` (none
+    when ""), both without a client's address or any request header."""
     encoder = {
         "format": "filter",
         "wrap": {"format": "json"},
@@ -179,9 +192,9 @@ def _logging(settings: FrontDoorSettings) -> dict[str, Any]:
     logs: dict[str, Any] = {
         "default": {"writer": {"output": "stderr"}, "encoder": encoder, "exclude": [access]}
     }
-    if settings.log_file:
+    if log_file:
         logs["access"] = {
-            "writer": {"output": "file", "filename": settings.log_file},
+            "writer": {"output": "file", "filename": log_file},
             "encoder": encoder,
             "include": [access],
         }
@@ -216,7 +229,7 @@ def _front(settings: FrontDoorSettings) -> dict[str, Any]:
             {
                 # An unknown tool's host, named on the page (only a tool name's
                 # characters can be captured).
-                "match": [_tool_host("unknown", domain)],
+                "match": [tool_host("unknown", domain)],
                 "handle": [
                     localized(
                         404,
@@ -235,7 +248,7 @@ def _front(settings: FrontDoorSettings) -> dict[str, Any]:
             "routes": [
                 language_route(),
                 {
-                    "match": [_tool_host("tool", domain)],
+                    "match": [tool_host("tool", domain)],
                     "handle": [localized(503, pages.stopped(Raw("{http.regexp.tool.1}")), domain)],
                     "terminal": True,
                 },
@@ -295,8 +308,9 @@ def _redirect(domain: str, pattern: str, rest: str, settings: FrontDoorSettings)
     }
 
 
-def _tool_host(name: str, domain: str) -> dict[str, Any]:
-    """A match of a tool's host, the name captured as `{http.regexp.NAME.1}`."""
+def tool_host(name: str, domain: str) -> dict[str, Any]:
+    """A match of a tool's host (without its port), the name captured as
+    `{http.regexp.NAME.1}`: only a tool name's characters, lowercase, can be."""
     pattern = rf"^({_NAME})\.{re.escape(domain)}$"
     return {"vars_regexp": {"{http.request.host}": {"name": name, "pattern": pattern}}}
 
@@ -323,17 +337,29 @@ def tool_route(route: Route, settings: FrontDoorSettings) -> dict[str, Any]:
             f"{route.tool}: the upstream {route.upstream!r} is neither unix//PATH nor host:port"
         )
     # When the upstream does not answer, the server's error routes show the stopped page.
-    proxy = {
+    proxy: dict[str, Any] = {
         "handler": "reverse_proxy",
         "upstreams": [{"dial": route.upstream}],
         "headers": {"request": {"delete": list(CLIENT_ADDRESS_HEADERS)}},
     }
+    if not route.upstream.startswith("unix/"):
+        # Another node's door answers for a service that does not answer there: an error
+        # here too, so the same error routes show the stopped page.
+        proxy["handle_response"] = [
+            {
+                "match": {"status_code": [502], "headers": {NODE_DOOR_HEADER: [NO_SERVICE]}},
+                "routes": [{"handle": [{"handler": "error", "status_code": 502}]}],
+            }
+        ]
     return {"@id": route.id, "match": [host], "handle": [proxy], "terminal": True}
 
 
 def describe(route: Route) -> str:
     """A route in a few words, for drift lines."""
-    return "stopped" if route.upstream is None else f"running at {route.upstream}"
+    if route.upstream is None:
+        return "stopped"
+    node = f" on {route.node}" if route.node else ""
+    return f"running{node} at {route.upstream}"
 
 
 # -- the pages, one language at a time (tests, and to look at one) ------------------

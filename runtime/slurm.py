@@ -7,8 +7,10 @@ vouches for the submitter; its script is the maintainer's command, run by bash i
 tool's home. Each run carries a mark in its comment, `ats-runtime:TOOL:NAME:GEN:RUN`,
 which is how the controller finds its runs again after a restart (squeue keeps a
 finished job for `MinJobAge` seconds). `jobs()` reads every job at once from
-`squeue --json`. Slurm's commands find the cluster through `SLURM_CONF` (or
-/etc/slurm/slurm.conf); a command that fails is a `SlurmError` with Slurm's own line.
+`squeue --json`, with the node each runs on (its batch host: a run is one task, so where
+its script runs is where a web service listens). Slurm's commands find the cluster
+through `SLURM_CONF` (or /etc/slurm/slurm.conf); a command that fails is a `SlurmError`
+with Slurm's own line.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class SlurmJob:
     start_time: int  # seconds since the epoch; 0 when not started
     end_time: int
     reason: str  # why it is pending, or how it ended (squeue's state_reason)
+    node: str = ""  # the node its batch script runs on (squeue's batch_host); "" when none yet
 
     @property
     def active(self) -> bool:
@@ -200,12 +203,7 @@ class Slurm:
 
     def jobs(self) -> list[SlurmJob]:
         """Every job slurmctld knows, running or ended within MinJobAge."""
-        out = self._run(["squeue", "--json", "--states=all"])
-        try:
-            listed = json.loads(out)["jobs"]
-        except (ValueError, KeyError, TypeError):
-            raise SlurmError("squeue --json answered something that is not its JSON") from None
-        return [_job(item) for item in listed]
+        return parse_jobs(self._run(["squeue", "--json", "--states=all"]))
 
     def cancel(self, job_ids: Sequence[int]) -> None:
         if job_ids:
@@ -253,6 +251,15 @@ def _program(command: list[str]) -> str:
     return command[0]
 
 
+def parse_jobs(text: str) -> list[SlurmJob]:
+    """The jobs of `squeue --json`'s answer."""
+    try:
+        listed = json.loads(text)["jobs"]
+        return [_job(item) for item in listed]
+    except (ValueError, KeyError, TypeError):
+        raise SlurmError("squeue --json answered something that is not its JSON") from None
+
+
 def _job(item: Mapping[str, object]) -> SlurmJob:
     status = item.get("exit_code")
     exit_code = signal = None
@@ -269,6 +276,7 @@ def _job(item: Mapping[str, object]) -> SlurmJob:
         start_time=_int(item.get("start_time")),
         end_time=_int(item.get("end_time")),
         reason=str(item.get("state_reason", "")),
+        node=str(item.get("batch_host") or ""),
     )
 
 

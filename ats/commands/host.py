@@ -1,10 +1,12 @@
 """`ats host render`: a login host's configuration, written from the configuration file
 (`provisioning.loginhost`, `provisioning.slurmfiles` and `provisioning.databasefiles`
-render; this writes the files and names them)."""
+render, and `runtime.nodedoor` the node doors' Caddy configurations; this writes the
+files and names them)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 from pathlib import Path
@@ -16,7 +18,7 @@ from ats.failures import UsageError
 
 if TYPE_CHECKING:
     from provisioning.databasefiles import DatabaseFiles
-    from provisioning.loginhost import HostSettings
+    from provisioning.loginhost import HostFile, HostSettings
     from provisioning.slurmfiles import SlurmSettings
 
 
@@ -35,7 +37,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "cgroup.conf (etc/slurm) for the controller and the nodes of [runtime], where "
         "tools' jobs run (MUNGE's key is a secret, never written); and MariaDB's drop-ins "
         "(etc/mysql/mariadb.conf.d) for the tool databases' server and for the hosts whose "
-        "`mariadb` reaches it, from [databases]. Apply them with your "
+        "`mariadb` reaches it, from [databases]; and, with [web] domain and [runtime] "
+        "nodes, the node door's Caddy configuration for each node but the front door's "
+        "own host (etc/caddy/ats-node-door/NODE.json). Apply them with your "
         "own tools (deploy/ansible); nothing on this machine is changed. Files already "
         "in DIR are replaced.",
     )
@@ -112,13 +116,19 @@ def host_settings(config: Config, ldap_uri: str = "") -> HostSettings:
     )
 
 
+def controller_host(config: Config) -> str:
+    """The short hostname slurmctld runs on: [runtime] controller_host, else this
+    machine's."""
+    return config.runtime.controller_host or socket.gethostname().split(".")[0] or "localhost"
+
+
 def slurm_settings(config: Config) -> SlurmSettings:
     """The Slurm cluster of [runtime]; by default one node, this machine (its short
     hostname, its CPUs, its memory less `reserved_mem`)."""
     from provisioning.slurmfiles import SlurmNode, SlurmSettings, parse_node
 
     section = config.runtime
-    controller = section.controller_host or socket.gethostname().split(".")[0] or "localhost"
+    controller = controller_host(config)
     nodes = tuple(parse_node(text) for text in section.nodes)
     if not nodes:
         memory = max(_memory_mb() - section.reserved_mem, section.default_mem)
@@ -135,6 +145,8 @@ def slurm_settings(config: Config) -> SlurmSettings:
         min_job_age=section.min_job_age,
         cgroup_plugin=section.cgroup_plugin,
         constrain_cores=section.constrain_cores,
+        # Web services on several nodes: each node makes a tool's socket folder.
+        web_socket_root=config.web.socket_root if config.web.domain and section.nodes else "",
     )
 
 
@@ -146,6 +158,37 @@ def database_files(config: Config) -> DatabaseFiles:
     return DatabaseFiles(
         host=section.client_host, port=section.client_port, per_account=section.max_connections
     )
+
+
+def node_door_files(config: Config) -> list[HostFile]:
+    """The node doors' configurations: one for each node of [runtime] nodes but the
+    front door's own host (the controller host), at the node's address and [web]
+    node_port; none without a domain or with one host."""
+    from provisioning.loginhost import HostFile, RenderError
+    from provisioning.slurmfiles import parse_node
+    from runtime import nodedoor
+    from runtime.frontdoor import FrontDoorError
+
+    web = config.web
+    if not web.domain or not config.runtime.nodes:
+        return []
+    here = controller_host(config)
+    files = []
+    for node in (parse_node(text) for text in config.runtime.nodes):
+        if node.name == here:
+            continue
+        try:
+            settings = nodedoor.NodeDoorSettings(
+                domain=web.domain,
+                address=node.address or node.name,
+                port=web.node_port,
+                socket_root=web.socket_root,
+            )
+        except FrontDoorError as error:
+            raise RenderError(f"[web] for the node door of {node.name}: {error}") from None
+        text = json.dumps(nodedoor.config(settings), indent=1) + "\n"
+        files.append(HostFile(f"etc/caddy/ats-node-door/{node.name}.json", text, 0o644))
+    return files
 
 
 def _memory_mb() -> int:
@@ -169,6 +212,7 @@ def _render(args: argparse.Namespace, config: Config) -> int:
             render(settings)
             + slurmfiles.render(slurm_settings(config))
             + databasefiles.render(database_files(config))
+            + node_door_files(config)
         )
     except RenderError as error:
         raise UsageError(str(error)) from None

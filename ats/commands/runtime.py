@@ -308,7 +308,8 @@ def _front_door_drift(store: Any, config: Config, *, fix: bool) -> list[str]:
     from runtime.controller import stopped_tools
     from runtime.doorkeeper import converge, web_routes
 
-    routes = web_routes(store, config.web.socket_root, stopped_tools(store))
+    doors = node_doors(config)
+    routes = web_routes(store, config.web.socket_root, stopped_tools(store), doors)
     return converge(Caddy(f"http://{settings.admin}"), routes, settings, fix=fix)
 
 
@@ -387,6 +388,32 @@ def front_door_settings(config: Config) -> Any:
     )
 
 
+def front_door_node(config: Config) -> str:
+    """The Slurm node the front door runs on: the controller's host, where `ats runtime
+    serve` (which configures the front door through its admin API) and the front door
+    run, named as `ats host render` names it ([runtime] controller_host, else this
+    machine's short hostname)."""
+    from ats.commands.host import controller_host
+
+    return controller_host(config)
+
+
+def node_doors(config: Config) -> Any:
+    """Where the front door finds the web services: each node of [runtime] nodes at its
+    address (its name when none is given), the front door's own node, the node doors'
+    port ([web] node_port)."""
+    from provisioning.loginhost import RenderError
+    from provisioning.slurmfiles import parse_node
+    from runtime.nodedoor import NodeDoors
+
+    try:
+        nodes = [parse_node(text) for text in config.runtime.nodes]
+    except RenderError as error:
+        raise UsageError(str(error)) from None
+    addresses = {node.name: node.address or node.name for node in nodes}
+    return NodeDoors(addresses, front_door_node(config), config.web.node_port)
+
+
 def _front_door_step(store: Any, config: Config) -> Any:
     """After each pass: the front door's routes brought to the tools' web services."""
     settings = front_door_settings(config)
@@ -396,9 +423,10 @@ def _front_door_step(store: Any, config: Config) -> Any:
     from runtime.doorkeeper import converge, web_routes
 
     caddy = Caddy(f"http://{settings.admin}")
+    doors = node_doors(config)
 
     def step(stopped: Mapping[str, str]) -> None:
-        routes = web_routes(store, config.web.socket_root, stopped)
+        routes = web_routes(store, config.web.socket_root, stopped, doors)
         for line in converge(caddy, routes, settings):
             log.info("front door: %s", line)
 

@@ -60,6 +60,7 @@ STEPS: tuple[tuple[str, Callable[[Database], None]], ...] = (
     ("0020_tool_job_generations", schema_runtime.tool_job_generations),
     ("0021_database_usage", schema_databases.database_usage),
     ("0022_request_subject_key", schema_requests.request_subject_key),
+    ("0023_tool_job_node", schema_runtime.tool_job_node),
 )
 
 MIGRATIONS: tuple[str, ...] = tuple(name for name, _ in STEPS)

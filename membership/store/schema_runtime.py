@@ -1,5 +1,5 @@
-"""Migrations of the runtime: tools' jobs (0018), the mails about them (0019) and the
-last generation of deleted jobs (0020).
+"""Migrations of the runtime: tools' jobs (0018), the mails about them (0019), the
+last generation of deleted jobs (0020) and the node each job's run is on (0023).
 
 Each function is one named step of `schema.STEPS` and stays as it was first written.
 """
@@ -90,3 +90,10 @@ def tool_job_generations(db: Database) -> None:
         pk=("tool", "name"),
         not_null={"generation"},
     )
+
+
+def tool_job_node(db: Database) -> None:
+    # The Slurm node the current run is on (squeue's batch host), as the controller last
+    # saw it; NULL while no run has started. The front door routes a tool's web service
+    # there: to its socket on the front door's own host, else to the node's door.
+    db.table("tool_jobs").add_column("node", str)

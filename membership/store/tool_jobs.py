@@ -36,6 +36,7 @@ RUN_COLUMNS = frozenset(
         "started_at",
         "ended_at",
         "exit",
+        "node",
     }
 )
 # A new generation starts afresh (and a schedule counts its ticks from then: `last_tick`).
@@ -49,6 +50,7 @@ FRESH = {
     "quick_exits": 0,
     "not_before": None,
     "exit": None,
+    "node": None,
 }
 
 

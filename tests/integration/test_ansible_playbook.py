@@ -4,11 +4,13 @@ lines of nsswitch.conf and the PAM lines are added to copies of this machine's f
 a second run changes nothing, a broken sshd drop-in is refused before it is installed,
 and the machine's own /etc is untouched. deploy/ansible/slurm.yml the same way: Slurm's
 rendered files and the chapter's MUNGE key (0400 munge:munge), refused without the
-key. deploy/ansible/databases.yml too: the server's MariaDB drop-in (a broken one refused
-before it is installed), its folder of files and the units. ansible-playbook runs with `local`
-connection inside a private mount namespace whose /run is its own (sshd's check
-needs /run/sshd), skipping the `packages` and `services` tags; only ansible.builtin
-modules are used, so nothing is fetched from Ansible Galaxy."""
+key, and a node's door (its Caddy configuration, checked by caddy first, and its unit)
+on a node other than the front door's host. deploy/ansible/databases.yml too: the
+server's MariaDB drop-in (a broken one refused before it is installed), its folder of
+files and the units. ansible-playbook runs with `local` connection inside a private
+mount namespace whose /run is its own (sshd's check needs /run/sshd), skipping the
+`packages` and `services` tags; only ansible.builtin modules are used, so nothing is
+fetched from Ansible Galaxy."""
 
 from __future__ import annotations
 
@@ -23,12 +25,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.test_host_render import _render
+from tests.integration.test_host_render import NODES, _render
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "deploy" / "ansible" / "loginhost.yml"
 SLURM_PLAYBOOK = PLAYBOOK.with_name("slurm.yml")
 DATABASE_PLAYBOOK = PLAYBOOK.with_name("databases.yml")
 SERVER_DROPIN = "etc/mysql/mariadb.conf.d/60-ats-server.cnf"
+NODE_DOOR = "etc/caddy/ats-node-door.json"
 DATABASE_UNITS = (
     "ats-databases.service",
     "ats-databases-backup.service",
@@ -67,6 +70,8 @@ def _machine_etc() -> dict[str, bytes | None]:
     paths += [Path("/etc/slurm/slurm.conf"), Path("/etc/slurm/cgroup.conf")]
     paths += [Path("/etc/munge/munge.key"), Path("/", SERVER_DROPIN)]
     paths += [Path("/etc/systemd/system", unit) for unit in DATABASE_UNITS]
+    paths += [Path("/", NODE_DOOR), Path("/etc/systemd/system/ats-node-door.service")]
+    paths += [Path("/usr/local/sbin/ats-job-prolog")]
     return {str(p): p.read_bytes() if p.is_file() else None for p in paths}
 
 
@@ -244,15 +249,26 @@ def test_a_broken_sshd_drop_in_is_refused_before_it_is_installed(tmp_path: Path)
 
 
 def test_the_slurm_playbook_applies_the_files_and_the_key_to_a_folder(tmp_path: Path) -> None:
-    files = _render(tmp_path)
+    files = _render(tmp_path, more=NODES)
     assert not list(files.rglob("*munge*"))  # the key is never rendered
     root = tmp_path / "root"
     root.mkdir()
     key = tmp_path / "munge.key"
     subprocess.run(["mungekey", "--create", "--keyfile", str(key)], check=True)
     before = _machine_etc()
+    tools2 = ("-e", f"ats_munge_key={key}", "-e", "ats_node_name=tools2")
+    door = files / "etc/caddy/ats-node-door/tools2.json"
+    rendered = door.read_text()
 
-    first = _apply(tmp_path, root, files, "-e", f"ats_munge_key={key}", playbook=SLURM_PLAYBOOK)
+    # A node door caddy cannot load is refused before it is installed.
+    door.write_text(rendered.replace('"reverse_proxy"', '"reverse_prox"'))
+    refused = _apply(tmp_path, root, files, *tools2, playbook=SLURM_PLAYBOOK)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "unknown module: http.handlers.reverse_prox" in refused.stdout
+    assert not (root / NODE_DOOR).exists()
+    door.write_text(rendered)
+
+    first = _apply(tmp_path, root, files, *tools2, playbook=SLURM_PLAYBOOK)
     assert first.returncode == 0, first.stdout + first.stderr
     assert _changed(first) > 0
     munge = (root / "etc/munge").stat()
@@ -266,10 +282,37 @@ def test_the_slurm_playbook_applies_the_files_and_the_key_to_a_folder(tmp_path: 
     assert stat.S_IMODE(munge.st_mode) == 0o700
     owner = subprocess.run(["id", "-u", "munge"], capture_output=True, text=True, check=True)
     assert placed_key.stat().st_uid == munge.st_uid == int(owner.stdout)
+    # The node door: tools2 is not the front door's host.
+    placed = root / NODE_DOOR
+    assert placed.read_text() == rendered
+    assert stat.S_IMODE(placed.stat().st_mode) == 0o644 and placed.stat().st_uid == 0
+    unit = root / "etc/systemd/system/ats-node-door.service"
+    assert unit.read_bytes() == (PLAYBOOK.parents[1] / "systemd/ats-node-door.service").read_bytes()
+    # Every node makes a tool's socket folder before its job starts (slurm.conf's Prolog).
+    prolog = root / "usr/local/sbin/ats-job-prolog"
+    assert prolog.read_bytes() == (files / "usr/local/sbin/ats-job-prolog").read_bytes()
+    assert stat.S_IMODE(prolog.stat().st_mode) == 0o755 and prolog.stat().st_uid == 0
+    assert "Prolog=/usr/local/sbin/ats-job-prolog" in (root / "etc/slurm/slurm.conf").read_text()
 
-    again = _apply(tmp_path, root, files, "-e", f"ats_munge_key={key}", playbook=SLURM_PLAYBOOK)
+    again = _apply(tmp_path, root, files, *tools2, playbook=SLURM_PLAYBOOK)
     assert again.returncode == 0, again.stdout + again.stderr
     assert _changed(again) == 0, again.stdout
+    # The front door's own host (tools1) gets no node door.
+    front = tmp_path / "front"
+    front.mkdir()
+    done = _apply(
+        tmp_path,
+        front,
+        files,
+        "-e",
+        f"ats_munge_key={key}",
+        "-e",
+        "ats_node_name=tools1",
+        playbook=SLURM_PLAYBOOK,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (front / "etc/slurm/slurm.conf").exists() and not (front / "etc/caddy").exists()
+    assert (front / "usr/local/sbin/ats-job-prolog").exists()  # its jobs' folders too
     assert _machine_etc() == before
 
 

@@ -4,11 +4,14 @@ private mount namespace whose /etc/passwd and /etc/group know a tool, so the
 machine's own files are never touched), sshd accepting a configuration that
 includes the drop-in (`sshd -t`, in a namespace too), slapd accepting the rendered
 settings (`slaptest`), a real provider and consumer started from them replicating a
-tool's entries — its sudoRole included — within seconds, and mariadbd taking the tool
-databases' server settings."""
+tool's entries — its sudoRole included — within seconds, mariadbd taking the tool
+databases' server settings, and a node door's configuration for each node but the front
+door's own host."""
 
 from __future__ import annotations
 
+import grp
+import json
 import os
 import shutil
 import stat
@@ -21,6 +24,8 @@ import ldap3
 from devtools.ports import free_port
 from provisioning.directory_access import exposure, set_host_account
 from provisioning.ldap import LdapBackend
+from runtime.nodedoor import NodeDoorSettings
+from runtime.nodedoor import config as node_door_config
 from tests import forked_cli
 from tests.integration.slapd import SCHEMAS, Slapd, _find
 
@@ -28,7 +33,8 @@ HOST_SECRET = "the-login-hosts-secret"  # noqa: S105 - a throwaway directory's
 SCHEMA_FILES = [f"/etc/ldap/schema/{n}.schema" for n in ("core", "cosine", "nis", "inetorgperson")]
 
 
-def _render(tmp_path: Path, slapd_url: str = "ldap://127.0.0.1:9") -> Path:
+def _render(tmp_path: Path, slapd_url: str = "ldap://127.0.0.1:9", more: str = "") -> Path:
+    """What `ats host render` writes for a chapter (and `more` of its configuration)."""
     config = tmp_path / "ats.toml"
     config.write_text(f"""[wiki]
 api = "https://meta.example.org/w/api.php"
@@ -50,12 +56,21 @@ tool_home_root = "/srv/tools"
 [databases]
 client_host = "10.20.0.5"
 client_port = 3307
-""")
+{more}""")
     out = tmp_path / "out"
     done = _ats(config, "host", "render", "--output", str(out))
     assert done.returncode == 0, done.stderr
     assert f"0600 {out}/etc/sssd/sssd.conf" in done.stdout.splitlines()
     return out
+
+
+# Three nodes, the first the front door's own host (the controller host).
+NODES = """[runtime]
+controller_host = "tools1"
+nodes = ["tools1:4:8000", "tools2:8:16000:10.0.0.12", "tools3:8:16000"]
+[web]
+domain = "tools.example.org"
+"""
 
 
 def _ats(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -87,6 +102,58 @@ def test_render_writes_the_host_files_with_their_modes(tmp_path: Path) -> None:
     refused = _ats(tmp_path / "ats.toml", "host", "render", "--output", str(tmp_path / "plain"))
     assert refused.returncode == 2
     assert refused.stderr.strip() == f"ats: {tmp_path}/plain exists and is not a folder"
+
+
+def test_render_writes_a_node_door_for_each_node_but_the_front_doors(tmp_path: Path) -> None:
+    out = _render(tmp_path, more=NODES)
+    doors = out / "etc/caddy/ats-node-door"
+    assert sorted(path.name for path in doors.iterdir()) == ["tools2.json", "tools3.json"]
+    for name, address in (("tools2", "10.0.0.12"), ("tools3", "tools3")):
+        placed = doors / f"{name}.json"
+        assert stat.S_IMODE(placed.stat().st_mode) == 0o644
+        settings = NodeDoorSettings(
+            domain="tools.example.org", address=address, port=81, socket_root="/run/ats-web"
+        )
+        assert json.loads(placed.read_text()) == node_door_config(settings)
+    assert "tools1" in (out / "etc/slurm/slurm.conf").read_text()  # a node all the same
+    # One host (no nodes), or no web: no node door.
+    (tmp_path / "one").mkdir()
+    plain = _render(tmp_path / "one", more='[web]\ndomain = "tools.example.org"\n')
+    assert not (plain / "etc/caddy").exists()
+
+
+def test_the_prolog_makes_a_tools_socket_folder_on_its_node(tmp_path: Path) -> None:
+    sockets = tmp_path / "sockets"
+    out = _render(tmp_path, more=NODES + f'socket_root = "{sockets}"\n')
+    prolog = out / "usr/local/sbin/ats-job-prolog"
+    assert "Prolog=/usr/local/sbin/ats-job-prolog" in (out / "etc/slurm/slurm.conf").read_text()
+    assert subprocess.run(["bash", "-n", str(prolog)], check=False).returncode == 0
+
+    def run(user: str, uid: str = "52001") -> subprocess.CompletedProcess[str]:
+        environment = {"PATH": "/usr/bin:/bin", "SLURM_JOB_USER": user, "SLURM_JOB_UID": uid}
+        return subprocess.run(
+            [str(prolog)], env=environment, capture_output=True, text=True, check=False
+        )
+
+    for _ in range(2):  # a second job finds it made
+        done = run("tools.mytool")
+        assert (done.returncode, done.stderr) == (0, "")
+        made = (sockets / "mytool").stat()
+        assert (made.st_uid, made.st_gid) == (52001, grp.getgrnam("caddy").gr_gid)
+        assert stat.S_IMODE(made.st_mode) == 0o2750
+    assert stat.S_IMODE(sockets.stat().st_mode) == 0o755 and sockets.stat().st_uid == 0
+    for user, uid in (("alice", "5001"), ("tools.My_Tool", "52002"), ("tools.x/../y", "52003")):
+        assert run(user, uid).returncode == 0
+    assert sorted(path.name for path in sockets.iterdir()) == ["mytool"]
+    # What it cannot do is said, and the job starts all the same (a failed Prolog would
+    # drain the node).
+    shutil.rmtree(sockets)
+    sockets.write_text("")
+    done = run("tools.mytool")
+    assert done.returncode == 0
+    assert done.stderr.endswith(
+        f"ats-job-prolog: could not make {sockets}/mytool for tools.mytool\n"
+    )
 
 
 def test_render_refuses_a_config_without_a_directory(tmp_path: Path) -> None:

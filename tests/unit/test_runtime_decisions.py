@@ -54,6 +54,7 @@ def run(
     lasted: float = 60.0,
     exit_code: int | None = None,
     signal: int | None = None,
+    node: str = "tools1",
 ) -> SlurmJob:
     started = int(NOW.timestamp() - lasted - 1)
     ended = 0 if state in ("RUNNING", "PENDING") else int(started + lasted)
@@ -67,6 +68,7 @@ def run(
         start_time=0 if state == "PENDING" else started,
         end_time=ended,
         reason="None",
+        node="" if state == "PENDING" else node,
     )
 
 
@@ -82,8 +84,23 @@ def test_a_running_job_is_written_down_once() -> None:
     running = run(7, "RUNNING")
     step = decide(job(slurm_id=7, state="starting"), spec(), [running], NOW)
     assert step.changes["state"] == "running" and step.changes["status"] == "Running"
+    assert step.changes["node"] == "tools1"
     seen = job(slurm_id=7, state="running", status="Running", started_at=step.changes["started_at"])
-    assert decide(seen, spec(), [running], NOW).changes == {}
+    assert decide(replace(seen, node="tools1"), spec(), [running], NOW).changes == {}
+
+
+def test_the_node_a_run_is_on_is_written_down_and_forgotten_when_it_ends() -> None:
+    pending = decide(job(slurm_id=7, state="starting"), spec(), [run(7, "PENDING")], NOW)
+    assert "node" not in pending.changes  # none yet, and none written
+    started = decide(job(slurm_id=7, state="running"), spec(), [run(7, "RUNNING")], NOW)
+    assert started.changes["node"] == "tools1"
+    on_it = job(slurm_id=7, state="running", status="Running", node="tools1")
+    moved = decide(on_it, spec(continuous=True), [run(7, "RUNNING", node="tools2")], NOW)
+    assert moved.changes["node"] == "tools2"
+    ended = decide(on_it, spec(continuous=True), [run(7, "FAILED", signal=9)], NOW)
+    assert ended.start and ended.changes["node"] is None
+    stopped = decide(on_it, spec(), [run(7, "RUNNING")], NOW, allowed="disabled")
+    assert stopped.cancel == (7,) and stopped.changes["node"] is None
 
 
 def test_a_completed_one_off_job_stays_completed() -> None:

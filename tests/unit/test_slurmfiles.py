@@ -152,6 +152,23 @@ def test_by_default_the_cluster_is_the_rendering_machine_alone() -> None:
     assert settings.controller_host == "ctl" and settings.nodes == (SlurmNode("n1", 2, 4000),)
 
 
+def test_with_web_services_on_several_nodes_a_prolog_makes_their_socket_folders() -> None:
+    assert "Prolog" not in keys(rendered()[0])  # one host: the jobs service makes them
+    files = {item.path: item for item in render(replace(SETTINGS, web_socket_root="/run/w/"))}
+    assert keys(files["etc/slurm/slurm.conf"].text)["Prolog"] == "/usr/local/sbin/ats-job-prolog"
+    prolog = files["usr/local/sbin/ats-job-prolog"]
+    assert prolog.mode == 0o755 and "root=/run/w\n" in prolog.text
+    assert 'chown -- "$uid:caddy" "$folder"' in prolog.text
+    configured = config_from_mapping(
+        {**REQUIRED, "runtime": {"nodes": ["n1:2:4000"]}, "web": {"domain": "tools.test"}}
+    )
+    assert slurm_settings(configured).web_socket_root == "/run/ats-web"
+    alone = config_from_mapping({**REQUIRED, "web": {"domain": "tools.test"}})
+    assert slurm_settings(alone).web_socket_root == ""
+    with pytest.raises(RenderError, match="socket_root"):
+        render(replace(SETTINGS, web_socket_root="/run/$(id)"))
+
+
 def test_the_munge_key_is_never_rendered() -> None:
     for item in render(SETTINGS):
         assert "munge.key" not in item.path and "key" not in keys(item.text)

@@ -39,11 +39,15 @@ def test_a_new_generation_forgets_the_last_ones_runs(store: Store) -> None:
     store.put_tool_job("bot", "feed", "{}")
     run = store.begin_tool_job_run("bot", "feed", 1)
     assert run == 1
-    store.update_tool_job("bot", "feed", 1, {"starting": None, "slurm_id": 40, "state": "done"})
+    running = {"starting": None, "slurm_id": 40, "state": "running", "node": "tools2"}
+    store.update_tool_job("bot", "feed", 1, running)
+    seen = store.tool_job("bot", "feed")
+    assert seen is not None and seen.node == "tools2"  # the node its run is on
     assert store.restart_tool_job("bot", "feed") and not store.restart_tool_job("bot", "none")
     again = store.tool_job("bot", "feed")
     assert again is not None and again.generation == 2 and again.run == 1
     assert (again.slurm_id, again.starting, again.state) == (None, None, "waiting")
+    assert again.node is None
 
 
 def test_the_controller_never_writes_over_a_newer_definition(store: Store) -> None:

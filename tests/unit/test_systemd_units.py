@@ -1,6 +1,6 @@
 """The systemd units shipped in deploy/systemd: `systemd-analyze verify` accepts them
-without a warning, each runs a real `ats` command, and each has the hardening a chapter
-should not have to add."""
+without a warning, each runs a real `ats` command (the node door runs Debian's caddy),
+and each has the hardening a chapter should not have to add."""
 
 from __future__ import annotations
 
@@ -22,7 +22,11 @@ LONG_RUNNING = (
     "ats-provision.service",
     "ats-runtime.service",
     "ats-databases.service",
+    "ats-node-door.service",
 )
+# The node door is Debian's caddy as user caddy, with one capability: its privileged port.
+NODE_DOOR = "ats-node-door.service"
+NODE_DOOR_COMMAND = "/usr/bin/caddy run --config /etc/caddy/ats-node-door.json"
 # The jobs service submits each run as the tool's user, the tool databases' service
 # writes each account's credentials file in its home, and their backup logs in to
 # MariaDB as root through its socket: root, bounded to what that takes.
@@ -69,7 +73,12 @@ def test_every_unit_is_there_and_hardened() -> None:
         found = settings(UNITS / name)
         assert found["NoNewPrivileges"] == ["yes"], name
         assert found["ProtectSystem"] == ["strict"], name
-        if name in AS_ROOT:
+        if name == NODE_DOOR:
+            assert found["User"] == found["Group"] == ["caddy"]
+            assert found["CapabilityBoundingSet"] == ["CAP_NET_BIND_SERVICE"]
+            assert found["AmbientCapabilities"] == ["CAP_NET_BIND_SERVICE"]
+            assert found["StateDirectory"] == ["ats-node-door"] and "ReadWritePaths" not in found
+        elif name in AS_ROOT:
             assert found["User"] == ["root"], name
             assert found["CapabilityBoundingSet"] == [AS_ROOT[name]], name
             assert found["ReadWritePaths"][0].split()[0] == "/var/lib/ats", name
@@ -86,7 +95,10 @@ def test_every_unit_is_there_and_hardened() -> None:
 
 def test_every_unit_runs_a_real_ats_command() -> None:
     parser = build_parser()
+    assert settings(UNITS / NODE_DOOR)["ExecStart"] == [NODE_DOOR_COMMAND]
     for unit in sorted(UNITS.glob("*.service")):
+        if unit.name == NODE_DOOR:
+            continue
         [command] = settings(unit)["ExecStart"]
         program, *args = shlex.split(command)
         assert program == INSTALLED, unit.name
