@@ -22,6 +22,18 @@ from membership.store.connection import StoreConnection
 from policies.times import iso
 from policies.usernames import canonical_username
 
+# What a list of requests shows of each (`RequestSummary`).
+SUMMARY_COLUMNS = (
+    "id",
+    "heading",
+    "requester",
+    "subject",
+    "type",
+    "state",
+    "intro_timestamp",
+    "created_at",
+)
+
 
 class RequestsRoom(StoreConnection):
     # -- pages ---------------------------------------------------------------------
@@ -131,15 +143,9 @@ class RequestsRoom(StoreConnection):
     def request_summaries(self, state: str | None = None) -> list[RequestSummary]:
         """Every request (or those in `state`) as a list shows it, in order of filing:
         the columns the lists read, the JSON columns left undecoded."""
-        sql = (
-            "SELECT id, heading, requester, subject, type, state, intro_timestamp, created_at "
-            "FROM requests"
-        )
-        args: list[str] = []
-        if state is not None:
-            sql += " WHERE state = ?"
-            args.append(state)
-        return [RequestSummary(**row) for row in self._query(sql + " ORDER BY id", args)]
+        where, args = ("state = ?", [state]) if state is not None else (None, [])
+        rows = self._rows("requests", where, args, columns=SUMMARY_COLUMNS)
+        return [RequestSummary(**row) for row in rows]
 
     def requests_for(self, username: str) -> list[RequestRecord]:
         """The requests whose subject is `username` once both are written as MediaWiki
