@@ -145,15 +145,19 @@ def test_the_checks_find_a_page_that_is_too_wide_and_inaccessible(browser: Any, 
 def test_a_busy_store_is_the_bridges_own_page_on_a_phone(
     site: ScreenSite, contexts: dict[tuple[int, str], Any], axe: Axe
 ) -> None:
-    """Another process holds the store's write lock past the bridge's busy timeout: the
-    member's page answers 503 with the bridge's header, one sentence and no traceback."""
+    """Another process holds the store's write lock past the bridge's busy timeout: a
+    page that must write (choosing a language writes the member's session) answers 503
+    with the bridge's header, one sentence and no traceback. (Pages that only read are
+    served meanwhile: reading takes no lock.)"""
     page = contexts[(390, "he")]
     page.context.clear_cookies()
     page.context.add_cookies(site.cookies["fresh"])
     holder = sqlite3.connect(site.bridge.store_path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        response = page.goto(f"{site.bridge.url}/me?uselang=he", timeout=60_000)
+        choose = "/language?language=he&next=/me&uselang=he"
+        assert page.goto(f"{site.bridge.url}/status?uselang=he").status == 200  # reads
+        response = page.goto(f"{site.bridge.url}{choose}", timeout=60_000)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
