@@ -91,7 +91,7 @@ def maintainers_of(
 
 
 def tool_requests(store: Store) -> list[RequestRecord]:
-    return [r for r in store.requests(state=str(State.DONE)) if r.type == "tool"]
+    return store.requests(state=str(State.DONE), type="tool")
 
 
 def tools_maintained(store: Store, wiki_user: str) -> list[tuple[AccountRecord, tuple[str, ...]]]:

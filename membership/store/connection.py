@@ -127,8 +127,7 @@ class StoreConnection:
         cycle on a page of 1,000 requests reads thousands of rows one by one. The rows
         come back packed in one value (`_packed`)."""
         names = tuple(columns) if columns is not None else self._columns(table)
-        listed = ", ".join(map(_identifier, names))
-        sql = f"SELECT {listed} FROM {_identifier(table)}"  # noqa: S608 - the store's own names
+        sql = f"SELECT {_listed(names)} FROM {_identifier(table)}"  # noqa: S608 - the store's own names
         if where is not None:
             sql += f" WHERE {where}"
         if order_by is not None:
@@ -148,8 +147,7 @@ class StoreConnection:
         text and integers only, which JSON carries as they are; the subquery's ORDER BY
         is the order the array is built in (SQLite does not flatten an ordered subquery
         into an aggregate)."""
-        listed = ", ".join(map(_identifier, names))
-        packed = f"SELECT json_group_array(json_array({listed})) FROM ({sql})"  # noqa: S608
+        packed = f"SELECT json_group_array(json_array({_listed(tuple(names))})) FROM ({sql})"  # noqa: S608
         (text,) = self.db.conn.execute(packed, args).fetchone()
         return [dict(zip(names, values, strict=True)) for values in json.loads(text)]
 
@@ -301,6 +299,13 @@ def _use_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
             if "locked" not in str(error) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
+
+
+@functools.lru_cache(maxsize=512)
+def _listed(names: tuple[str, ...]) -> str:
+    """The columns `names`, quoted, as a SELECT lists them (the same few lists, read
+    again and again)."""
+    return ", ".join(map(_identifier, names))
 
 
 def _identifier(name: str) -> str:

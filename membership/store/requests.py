@@ -58,8 +58,10 @@ class RequestsRoom(StoreConnection):
         row = self._first("requests", "id = ?", [request_id])
         return RequestRecord.from_row(row) if row else None
 
-    def requests(self, page: str | None = None, state: str | None = None) -> list[RequestRecord]:
-        rows = self._matching("requests", page=page, state=state)
+    def requests(
+        self, page: str | None = None, state: str | None = None, type: str | None = None
+    ) -> list[RequestRecord]:
+        rows = self._matching("requests", page=page, state=state, type=type)
         return [RequestRecord.from_row(row) for row in rows]
 
     def add_request(
