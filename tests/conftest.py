@@ -9,6 +9,7 @@ wikitext, a request row in the store) are built by `tests/builders.py`.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,22 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 ADMINS = ("Admin One", "Admin Two")
 # An address where nothing listens: the bridge's OAuth 2.0 start only builds a URL from it.
 UNREACHABLE_WIKI_API = "http://127.0.0.1:9/w/api.php"
+
+
+@pytest.fixture
+def traced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every SQL statement run on a store connection opened from now on (sqlite3's trace
+    callback): what a page or an opening costs, counted."""
+    statements: list[str] = []
+    connect = sqlite3.connect
+
+    def tracing(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = connect(*args, **kwargs)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", tracing)
+    return statements
 
 
 @pytest.fixture

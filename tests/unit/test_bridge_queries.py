@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,21 +70,6 @@ def stores(seeded_stores: dict[int, Path], tmp_path: Path) -> dict[int, Path]:
         copies[size].parent.mkdir()
         shutil.copy(path, copies[size])
     return copies
-
-
-@pytest.fixture
-def traced(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every statement run on a store connection opened from now on."""
-    statements: list[str] = []
-    connect = sqlite3.connect
-
-    def tracing(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        conn = connect(*args, **kwargs)
-        conn.set_trace_callback(statements.append)
-        return conn
-
-    monkeypatch.setattr(sqlite3, "connect", tracing)
-    yield statements
 
 
 def _reader(path: Path, who: str | None) -> FlaskClient:

@@ -176,19 +176,11 @@ def test_a_current_store_opens_and_reads_while_a_writer_holds_the_lock(
 
 
 def test_opening_a_current_store_reads_one_row_and_takes_no_lock(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, traced: list[str]
 ) -> None:
     path = tmp_path / "ats.sqlite"
     Store(path).close()
-    statements: list[str] = []
-    connect = sqlite3.connect
-
-    def tracing(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        conn = connect(*args, **kwargs)
-        conn.set_trace_callback(statements.append)
-        return conn
-
-    monkeypatch.setattr(sqlite3, "connect", tracing)
+    statements = traced
     opens = []
     for _ in range(3):
         statements.clear()
