@@ -23,6 +23,7 @@ from sqlite_utils import Database
 from membership.store import Store, schema
 from membership.storefaults import NewerStoreError
 from tests.builders import add_request
+from tests.unit.test_store_upgrade import layout
 
 # A process that says it is ready, waits for the moment it is given, opens the store
 # and says which steps it applied and whether it took the write lock.
@@ -87,21 +88,11 @@ def _applied(path: Path) -> list[str]:
     return [name for (name,) in rows]
 
 
-def _layout(path: Path) -> list[tuple[str, str, str]]:
-    conn = sqlite3.connect(path)
-    rows = conn.execute(
-        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_autoindex%' "
-        "ORDER BY type, name"
-    ).fetchall()
-    conn.close()
-    return rows
-
-
 @pytest.fixture(scope="module")
 def fresh_layout(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, str]]:
     path = tmp_path_factory.mktemp("fresh") / "ats.sqlite"
     Store(path).close()
-    return _layout(path)
+    return layout(path)
 
 
 def _older(path: Path, stop_before: str) -> None:
@@ -132,7 +123,7 @@ def test_processes_starting_together_on_a_new_store_apply_each_step_once(
     applied = [name for outcome in outcomes for name in outcome["applied"]]
     assert sorted(applied) == list(schema.MIGRATIONS)
     assert _applied(path) == list(schema.MIGRATIONS)
-    assert _layout(path) == fresh_layout
+    assert layout(path) == fresh_layout
 
 
 def test_processes_starting_together_on_an_older_store_apply_each_step_once(
@@ -157,7 +148,7 @@ def test_processes_starting_together_on_an_older_store_apply_each_step_once(
     assert sorted(applied) == pending
     assert sorted(len(outcome["applied"]) for outcome in outcomes) == [0, 0, len(pending)]
     assert _applied(path) == list(schema.MIGRATIONS)
-    assert _layout(path) == fresh_layout
+    assert layout(path) == fresh_layout
 
 
 def test_a_current_store_opens_and_reads_while_a_writer_holds_the_lock(
