@@ -293,7 +293,10 @@ class WebSettings:
         "", help="Caddy's access log, without visitors' addresses (empty: none)"
     )
     admin: str = setting(
-        "127.0.0.1:2019", help="HOST:PORT of Caddy's admin API, which the jobs service configures"
+        "unix//var/lib/caddy/admin.sock",
+        help="Caddy's admin API, which the jobs service configures: unix//PATH, a socket only "
+        "Caddy's user and root may open (HOST:PORT is open to every local user, tools' jobs "
+        "included)",
     )
     tls_cert: str = setting(
         "", help="the certificate (a wildcard for *.DOMAIN; empty: Caddy's internal CA)"

@@ -3,7 +3,11 @@ add, replace and remove one tool's route (the adapter; runtime/frontdoor.py make
 JSON, runtime/doorkeeper.py decides).
 
 Caddy keeps the configuration as JSON and every change through the API applies at once,
-in the same process. Its verbs at a path: `PUT` creates, and *inserts* into an array
+in the same process. The admin API answers at `HOST:PORT` or on a Unix socket (`unix//PATH`,
+Caddy's own notation, as `[web] admin` names it): on a host where tools' jobs run, the
+socket, which only Caddy's user (and root) may open, keeps a tool from rewriting every
+route; anything that can reach a TCP port on 127.0.0.1 could. Its verbs at a path: `PUT`
+creates, and *inserts* into an array
 (also at `/id/ID`, which names the object's place: a second route with the same `@id`,
 never a replacement), `PATCH` replaces what exists, `DELETE` removes; `/id/ID` reaches
 the object whose `@id` is ID. So a new route is `PUT` at index 0 of the front server's
@@ -13,9 +17,10 @@ Caddy refuses, or a Caddy that does not answer, is a `CaddyError` in one line.
 
 from __future__ import annotations
 
+import http.client
+import json
+import socket
 from typing import Any
-
-import requests
 
 from policies.errors import Refusal
 from runtime.frontdoor import PREFIX, SERVER, route_id
@@ -28,11 +33,11 @@ class CaddyError(Refusal, RuntimeError):
 
 
 class Caddy:
-    def __init__(self, admin_url: str, *, timeout: float = TIMEOUT) -> None:
-        """`admin_url`: the admin API, `http://127.0.0.1:PORT`."""
-        self.admin_url = admin_url.rstrip("/")
+    def __init__(self, admin: str, *, timeout: float = TIMEOUT) -> None:
+        """`admin`: where the admin API listens, `HOST:PORT` (or `http://HOST:PORT`) or
+        `unix//PATH`."""
+        self.admin = admin.removeprefix("http://").rstrip("/")
         self.timeout = timeout
-        self.session = requests.Session()
         self.routes_path = f"/config/apps/http/servers/{SERVER}/routes"
 
     def alive(self) -> bool:
@@ -49,7 +54,7 @@ class Caddy:
         if answer is None:
             return {}
         if not isinstance(answer, dict):
-            raise CaddyError(f"Caddy's admin API at {self.admin_url} answered no configuration")
+            raise CaddyError(f"Caddy's admin API at {self.admin} answered no configuration")
         return answer
 
     def load(self, config: dict[str, Any]) -> None:
@@ -91,38 +96,69 @@ class Caddy:
         return True
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
-        url = self.admin_url + path
+        connection = self._connection()
+        sent = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if sent is not None else {}
         try:
-            answer = self.session.request(method, url, json=body, timeout=self.timeout)
-        except requests.Timeout:
+            connection.request(method, path, body=sent, headers=headers)
+            answer = connection.getresponse()
+            status, reason, content = answer.status, answer.reason, answer.read()
+        except TimeoutError:
             raise CaddyError(
-                f"Caddy's admin API at {self.admin_url} did not answer in {self.timeout:g} s"
+                f"Caddy's admin API at {self.admin} did not answer in {self.timeout:g} s"
             ) from None
-        except requests.RequestException:
+        except (OSError, http.client.HTTPException):
             raise CaddyError(
-                f"Caddy's admin API at {self.admin_url} cannot be reached: is Caddy running?"
+                f"Caddy's admin API at {self.admin} cannot be reached: is Caddy running?"
             ) from None
-        if answer.status_code >= 400:
-            said = _said(answer)
-            if answer.status_code == 404 and path.startswith("/id/"):
+        finally:
+            connection.close()
+        if status >= 400:
+            said = _said(status, reason, content)
+            if status == 404 and path.startswith("/id/"):
                 raise _Missing(said)
             raise CaddyError(f"Caddy refused {method} {path}: {said}")
-        if not answer.content:
+        if not content:
             return None
         try:
-            return answer.json()
+            return json.loads(content)
         except ValueError:
             raise CaddyError(f"Caddy answered {method} {path} with something not JSON") from None
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self.admin.startswith("unix/"):
+            return _UnixConnection(self.admin.removeprefix("unix/"), self.timeout)
+        return http.client.HTTPConnection(self.admin, timeout=self.timeout)
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP to the admin API's Unix socket (its Host header says `localhost`, which
+    Caddy's admin API accepts on a socket)."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection.settimeout(self.timeout)
+        try:
+            connection.connect(self.socket_path)
+        except OSError:
+            connection.close()
+            raise
+        self.sock = connection
 
 
 class _Missing(CaddyError):
     """No object with that @id."""
 
 
-def _said(answer: requests.Response) -> str:
+def _said(status: int, reason: str, content: bytes) -> str:
+    text = content.decode("utf-8", errors="replace")
     try:
-        said = answer.json().get("error")
+        said = json.loads(text).get("error")
     except (ValueError, AttributeError):
         said = None
-    text = str(said or answer.text or answer.reason).strip().splitlines()
-    return f"{answer.status_code} {text[0] if text else ''}".strip()
+    lines = str(said or text or reason).strip().splitlines()
+    return f"{status} {lines[0] if lines else ''}".strip()

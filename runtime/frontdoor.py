@@ -94,7 +94,7 @@ class FrontDoorSettings:
     domain: str  # tools are at TOOL.DOMAIN
     https_port: int
     http_port: int  # 0: no plain HTTP; else a server there redirects to HTTPS
-    admin: str  # the admin API's address, "127.0.0.1:PORT"
+    admin: str  # the admin API: "127.0.0.1:PORT", or "unix//PATH" (runtime/caddy.py)
     storage: str  # Caddy's data folder (its certificates, the internal CA)
     tls_cert: str = ""  # the chapter's certificate (*.DOMAIN and DOMAIN) and key files;
     tls_key: str = ""  # both empty: Caddy's internal CA, for development
@@ -147,8 +147,12 @@ def base_config(settings: FrontDoorSettings) -> dict[str, Any]:
     apps: dict[str, Any] = {"http": http, "tls": _tls(settings)}
     if not settings.tls_cert:
         apps["pki"] = {"certificate_authorities": {"local": {"install_trust": False}}}
+    admin: dict[str, Any] = {"listen": settings.admin}
+    if settings.admin.startswith("unix/"):
+        # On a socket Caddy allows no Host by default; the client says "localhost".
+        admin["origins"] = ["localhost"]
     return {
-        "admin": {"listen": settings.admin},
+        "admin": admin,
         "storage": {"module": "file_system", "root": settings.storage},
         "logging": _logging(settings),
         "apps": apps,

@@ -310,7 +310,7 @@ def _front_door_drift(store: Any, config: Config, *, fix: bool) -> list[str]:
 
     doors = node_doors(config)
     routes = web_routes(store, config.web.socket_root, stopped_tools(store), doors)
-    return converge(Caddy(f"http://{settings.admin}"), routes, settings, fix=fix)
+    return converge(Caddy(settings.admin), routes, settings, fix=fix)
 
 
 def _disable(args: argparse.Namespace, config: Config) -> int:
@@ -422,7 +422,7 @@ def _front_door_step(store: Any, config: Config) -> Any:
     from runtime.caddy import Caddy
     from runtime.doorkeeper import converge, web_routes
 
-    caddy = Caddy(f"http://{settings.admin}")
+    caddy = Caddy(settings.admin)
     doors = node_doors(config)
 
     def step(stopped: Mapping[str, str]) -> None:

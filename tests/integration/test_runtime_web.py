@@ -368,7 +368,7 @@ def test_caddy_restarted_empty_gets_its_routes_back(web: Web) -> None:
     wait_until(web.serves, 30, what="the routes back from the store")
     print(f"\nCaddy restarted empty: serving again after {time.monotonic() - started:.1f} s")
     # A route taken away behind the service's back is drift, and --fix puts it back.
-    caddy = Caddy(f"http://{config['admin']['listen']}")
+    caddy = Caddy(config["admin"]["listen"])
     served = Path(f"/proc/{running.runtime_pid}/cmdline").read_bytes().rstrip(b"\0")
     words = [word.decode() for word in served.split(b"\0")]
     given = words[words.index("serve") + 1 :]

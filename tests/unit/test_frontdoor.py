@@ -4,6 +4,7 @@ live (once, not per tool) and the pages' escaping."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import Any
@@ -230,3 +231,12 @@ def test_pages_escape_what_they_show_and_load_nothing() -> None:
     assert (
         "{" not in stopped_page("{http.request.header.Cookie}", "tools.test").split("</style>")[1]
     )
+
+
+def test_an_admin_api_on_a_socket_allows_the_host_the_jobs_service_sends() -> None:
+    on_socket = dataclasses.replace(SETTINGS, admin="unix//var/lib/caddy/admin.sock")
+    assert base_config(on_socket)["admin"] == {
+        "listen": "unix//var/lib/caddy/admin.sock",
+        "origins": ["localhost"],
+    }
+    assert base_config(SETTINGS)["admin"] == {"listen": "127.0.0.1:2019"}  # Caddy's defaults
