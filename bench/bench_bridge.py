@@ -67,6 +67,7 @@ import requests
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
+from ats.demo import stop_process as stop  # noqa: E402
 from devtools.ports import free_port  # noqa: E402
 from membership.states import CLOSED, State  # noqa: E402
 from membership.store import Store  # noqa: E402
@@ -204,16 +205,6 @@ def started(
         time.sleep(0.1)
     stop(process)
     sys.exit(f"{what} did not start:\n{log.read_text()}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def cpu_seconds(pid: int) -> float:
