@@ -1,17 +1,16 @@
 """Moving requests forward when the bridge records a fact: the store side of the gates.
 
-`facts_for` reads from the store what is known about a request's subject and returns
-the pure `gates.Facts`. A page listing requests asks `reports_for` about all of them at
-once: `known_about` reads what is known of every person they are about in a fixed
-number of queries (each asks for all the names), and the gates are evaluated per
-request from that, so a page costs the same queries for ten requests as for a
-thousand. `advance` re-evaluates every open request of one member after the bridge
-recorded something (a login, accepted terms, a key, a payment, a waiver, an
-identification) — and the open tool requests naming them as a maintainer, whose gate
-reads each maintainer's account (`maintainer_facts`) — and writes the new state and
-gate summary, with an audit entry per change. The bot notices the state change and
-says it on-wiki; nothing here writes wikitext. The audit evidence holds gate names and
-states only, never a private fact.
+`facts_from` gives the pure `gates.Facts` about a request's subject from what the store
+knows. A page listing requests asks `reports_for` about all of them at once:
+`known_about` reads what is known of every person they are about (their subjects, and a
+tool request's maintainers' accounts) in a fixed number of queries, each asking for all
+the names, and the gates are evaluated per request from that, so a page costs the same
+queries for ten requests as for a thousand. `advance` re-evaluates, the same way, every
+open request of one member after the bridge recorded something (a login, accepted
+terms, a key, a payment, a waiver, an identification) — and the open tool requests
+naming them as a maintainer — and writes the new state and gate summary, with an audit
+entry per change. The bot notices the state change and says it on-wiki; nothing here
+writes wikitext. The audit evidence holds gate names and states only, never a private fact.
 """
 
 from __future__ import annotations
@@ -86,12 +85,6 @@ def facts_from(known: Known, record: RequestRecord, fees: FeePolicy, today: date
         eligible=gates.eligible(record),
         maintainers=_maintainers(known.accounts, record),
     )
-
-
-def facts_for(
-    store: Store, record: RequestRecord, terms_version: str, fees: FeePolicy, today: date
-) -> gates.Facts:
-    return facts_from(known_about(store, [record], terms_version), record, fees, today)
 
 
 def maintainer_facts(store: Store, record: RequestRecord) -> tuple[gates.Maintainer, ...]:

@@ -17,11 +17,6 @@ from policies.times import iso
 
 
 class SessionsRoom(StoreConnection):
-    def session_data(self, session_id: str) -> dict[str, Any] | None:
-        """The data of a live session, or None when it is unknown or expired."""
-        live = self.live_session(session_id)
-        return live[0] if live else None
-
     def live_session(self, session_id: str) -> tuple[dict[str, Any], datetime] | None:
         """The data of a live session and when it expires, or None when it is unknown
         or expired (an expired one is deleted)."""

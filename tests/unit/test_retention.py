@@ -124,7 +124,8 @@ def test_purge_forgets_exactly_what_expired(store: Store) -> None:
         "ssh_keys": 1,
         "identifications": 1,
     }
-    assert store.session_data("live") == {"u": 2}
+    live = store.live_session("live")
+    assert live is not None and live[0] == {"u": 2}
     assert store.db.execute("SELECT client FROM login_attempts").fetchall() == [("new",)]
     assert [r[0] for r in store.db.execute("SELECT name FROM users")] == ["New cached"]
     methods = [(i.attested_by, i.method) for i in store.identifications("Member")]
