@@ -6,8 +6,8 @@ event). `EventStreamFollower` reads a stream such as
 `https://stream.wikimedia.org/v2/stream/recentchange` on a background thread with
 `requests`, resumes after the last event id it saw (`Last-Event-ID`), reconnects with
 back-off, and gives up (`failed`) after a few connections in a row that delivered
-nothing, so the watcher can fall back to polling. It keeps no history: only whether a
-matching event arrived since the last `take()` and the id of the newest event read.
+nothing, so the watcher can fall back to polling. It keeps no history: only the revisions
+of the matching events since the last `take()` and the id of the newest event read.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class EventStreamFollower:
         self._read_timeout = read_timeout
         self._backoff_max = backoff_max
         self._lock = threading.Lock()
-        self._matched = False
+        self._revisions: list[int | None] = []
         self._last_id = last_id
         self._closing = threading.Event()
         self.failed = False
@@ -89,11 +89,13 @@ class EventStreamFollower:
     def start(self) -> None:
         self._thread.start()
 
-    def take(self) -> tuple[bool, str | None]:
-        """(whether a matching event arrived since the last call, the newest event id)."""
+    def take(self) -> tuple[list[int | None], str | None]:
+        """(the new revision of each matching event since the last call, None for an
+        event without one; the newest event id). The caller tells its own edits apart:
+        an event can arrive before the edit's maker has learnt the revision's number."""
         with self._lock:
-            matched, self._matched = self._matched, False
-            return matched, self._last_id
+            revisions, self._revisions = self._revisions, []
+            return revisions, self._last_id
 
     def close(self) -> None:
         """Stop following. The thread may sit in a read until its timeout: it is a daemon,
@@ -151,7 +153,10 @@ class EventStreamFollower:
             data = None
         matched = isinstance(data, dict) and event.event == "message" and self._accept(data)
         with self._lock:
-            self._matched = self._matched or matched
+            if matched:
+                revision = data.get("revision")
+                new = revision.get("new") if isinstance(revision, dict) else None
+                self._revisions.append(new if isinstance(new, int) else None)
             if event.id:
                 self._last_id = event.id
         if matched:

@@ -304,8 +304,11 @@ class Watcher:
             self._start_stream()
         if self._follower is not None:
             if not self._follower.failed:
-                matched, last_id = self._follower.take()
-                self._due = self._due or matched
+                revisions, last_id = self._follower.take()
+                # The stream may bring a save of ours before the cycle has its number:
+                # told apart here, after the cycle, not when the event arrives.
+                theirs = [r for r in revisions if r is None or r not in self._own_revids]
+                self._due = self._due or bool(theirs)
                 return self._names["stream"], last_id
             self._follower.close()
             self._follower = None
@@ -341,10 +344,7 @@ class Watcher:
         server = event.get("server_url")
         if server and urlsplit(server).netloc != api.netloc:
             return False
-        if event.get("title") not in {t.title for t in self._titles or ()}:
-            return False
-        revision = (event.get("revision") or {}).get("new")
-        return not (revision and revision in self._own_revids)
+        return event.get("title") in {t.title for t in self._titles or ()}
 
     # -- bookkeeping ---------------------------------------------------------------
 

@@ -4,8 +4,8 @@ user mysql on 127.0.0.1, everything under one folder.
 `start()` makes the data folder with `mariadb-install-db` the first time (root may log
 in only through the socket, as Debian's package sets it up; no test database) and then
 runs `mariadbd --no-defaults` — so /etc/mysql is never read — with its socket, pid file,
-error log and data in the folder, no binary log and a small buffer pool; it returns
-once the server answers on its socket. Stopping and starting again keeps the data.
+error log, temporary files and data in the folder, no binary log and a small buffer
+pool; it returns once the server answers on its socket. Stopping and starting again keeps the data.
 `enter` is a command prefix (`nsenter -t PID -m --`) that starts it inside a dev login
 host's mount namespace; the server listens on the machine's loopback either way (a
 mount namespace shares the network), so clients reach it at `127.0.0.1:PORT`, which is
@@ -65,6 +65,9 @@ class DevMariaDB:
         self.folder = folder.resolve()
         self.state_file = self.folder / "devmariadb.json"
         self.data = self.folder / "data"
+        # Its own, not the machine's /tmp: temporary tables are named by process id, so
+        # servers in other pid namespaces (or a /tmp cleaner) could take each other's.
+        self.tmp = self.folder / "tmp"
         self.socket = self.folder / "run" / "mysqld.sock"
         self.log = self.folder / "log" / "error.log"
 
@@ -100,6 +103,7 @@ class DevMariaDB:
             "--no-defaults",
             f"--user={USER}",
             f"--datadir={self.data}",
+            f"--tmpdir={self.tmp}",
             f"--socket={self.socket}",
             f"--port={port}",
             "--bind-address=127.0.0.1",
@@ -128,7 +132,7 @@ class DevMariaDB:
         self.folder.chmod(0o711)  # mysql reaches its folders through it
         if (closed := untraversable(self.folder)) is not None:
             raise DevMariaDBError(f"{closed} must be traversable by mysql (o+x)")
-        for name, mode in (("data", 0o700), ("run", 0o755), ("log", 0o750)):
+        for name, mode in (("data", 0o700), ("tmp", 0o700), ("run", 0o755), ("log", 0o750)):
             folder = self.folder / name
             folder.mkdir(mode=mode, exist_ok=True)
             folder.chmod(mode)
@@ -142,6 +146,7 @@ class DevMariaDB:
                 "--no-defaults",
                 f"--user={USER}",
                 f"--datadir={self.data}",
+                f"--tmpdir={self.tmp}",
                 "--auth-root-authentication-method=socket",
                 "--skip-test-db",
                 *SMALL,

@@ -5,7 +5,6 @@ configuration read, a folder of its own), so each forked command finds them in m
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import tempfile
@@ -14,9 +13,10 @@ from pathlib import Path
 
 def _preload() -> None:
     saved = {key: os.environ.get(key) for key in ("PYWIKIBOT_DIR", "PYWIKIBOT_NO_USER_CONFIG")}
+    # A folder for pywikibot's import only, removed once it is done (not at exit: a fork
+    # server ended by a signal would leave it): each command that opens a wiki gives
+    # pywikibot a folder of its own (`bot.wiki.site`).
     folder = Path(tempfile.mkdtemp(prefix="ats-cli-preload-"))
-    server = os.getpid()  # the fork server removes it when it ends; its children do not
-    atexit.register(lambda: os.getpid() == server and shutil.rmtree(folder, ignore_errors=True))
     (folder / "user-config.py").write_text("# unused: pywikibot is configured in code.\n")
     os.environ["PYWIKIBOT_DIR"] = str(folder)
     os.environ["PYWIKIBOT_NO_USER_CONFIG"] = "2"
@@ -32,6 +32,7 @@ def _preload() -> None:
         import bridge  # noqa: F401
         import provisioning.worker  # noqa: F401
     finally:
+        shutil.rmtree(folder, ignore_errors=True)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

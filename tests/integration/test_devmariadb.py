@@ -1,5 +1,6 @@
 """The dev MariaDB (`devtools/devmariadb.py`): it answers on its socket and its port, reads
-nothing of /etc/mysql, keeps its data across a stop, and a stop really ends it."""
+nothing of /etc/mysql, keeps its temporary files in its folder and its data across a
+stop, and a stop really ends it."""
 
 from __future__ import annotations
 
@@ -25,10 +26,11 @@ def test_a_dev_server_starts_keeps_its_data_and_stops(tmp_path: Path) -> None:
             dev.start()
         dev.sql("CREATE DATABASE kept; CREATE TABLE kept.t (n INT); INSERT INTO kept.t VALUES (4)")
         # Its own settings, not the machine's /etc/mysql.
-        assert dev.sql("SELECT @@port, @@log_bin, @@skip_name_resolve").split() == [
+        assert dev.sql("SELECT @@port, @@log_bin, @@skip_name_resolve, @@tmpdir").split() == [
             str(state.port),
             "0",
             "1",
+            str(dev.folder / "tmp"),  # not the machine's /tmp, which others share
         ]
         # Root comes in through the socket only: over TCP it is refused.
         tcp = subprocess.run(
