@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ats.config import load_config
-from ats.demo_shell import open_shell
+from ats.demo_shell import open_shell, uninterruptible
 from devtools.devoauth import DevOAuth
 from devtools.devwiki import DevWiki
 from devtools.ports import free_port
@@ -131,12 +131,13 @@ def run(root: Path, *, port: int | None = None, wait: bool = True, shell: bool =
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
-            print("\nstopping the bot, the bridge and the wiki ...")
+            print("\nstopping the bot, the bridge and the wiki ...", flush=True)
     finally:
-        for child in reversed(children):
-            stop_process(child)
-        provider.stop()
-        wiki.stop()
+        with uninterruptible():
+            for child in reversed(children):
+                stop_process(child)
+            provider.stop()
+            wiki.stop()
     return 0
 
 

@@ -21,13 +21,16 @@ the demo stops it on Ctrl-C with its other children.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
@@ -181,7 +184,8 @@ def open_shell(
         return []
     except BaseException:  # Ctrl-C on the way: nothing of it is left running
         if shell is not None:
-            shell.terminate()
+            with uninterruptible():
+                shell.terminate()
         raise
     print(f"shell:        ssh -i {key} -p {port} {LOGIN}@127.0.0.1 -t become {TOOL}")
     print(f"              ({MEMBER}'s key; `become {TOOL}` acts as the tool they maintain)")
@@ -193,6 +197,20 @@ def open_shell(
     print(f"web:          {url} ({TOOL}'s web service behind the front door; fetch it with:)")
     print(f"              {fetch}")
     return [cast(subprocess.Popen, shell)]
+
+
+@contextlib.contextmanager
+def uninterruptible() -> Iterator[None]:
+    """Ctrl-C and SIGTERM ignored while stopping: a second press half-way would leave
+    the daemons not yet stopped running, with nothing left that knows of them."""
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    for signum in previous:
+        signal.signal(signum, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def shell_folder(root: Path) -> Path:

@@ -115,13 +115,31 @@ def test_the_demo_prints_a_command_that_logs_in_and_becomes_the_tool(tmp_path: P
         )
     finally:
         demo.send_signal(signal.SIGTERM)
+        # A second press half-way through the stop (Ctrl-C twice) stops nothing less.
+        wait_until(lambda: "stopping" in "".join(lines) or demo.poll() is not None, 30)
+        demo.send_signal(signal.SIGTERM)
         demo.wait(120)
         reader.join(10)
     assert demo.returncode == 0, "".join(lines)
-    # Stopped with the demo: the login host (its state file goes) and the directory.
+    # Stopped with the demo: the login host (its state file goes), the directory, and
+    # every process started for it (the wiki, the bridge, the host's services).
     assert not (folder / "host" / "devhost.json").exists()
     assert not _alive_pid(folder / "directory" / "slapd.pid")
+    assert _processes_naming(tmp_path, folder) == []
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _processes_naming(*folders: Path) -> list[str]:
+    """The command lines of running processes that name one of `folders`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+        if entry.name.isdigit() and any(str(folder) in command for folder in folders):
+            found.append(command)
+    return found
 
 
 def _alive_pid(pid_file: Path) -> bool:
