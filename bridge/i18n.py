@@ -222,15 +222,16 @@ class BridgeI18n(toolforge_i18n.ToolforgeI18n):
         """The library's `message(key, **params)` in the reader's language: the text of a
         message looked up once per (language, key), its parameters put in by a formatter
         made once per (thread, language), not for every message as the library does."""
-        if flask.g.qqx:
+        g = flask.g._get_current_object()  # once: a page asks for dozens of messages
+        if g.qqx:
             return toolforge_i18n.message(key, **params)
-        found = self._found(flask.g.interface_language_code, key)
+        found = self._found(g.interface_language_code, key)
         if found is None:
             return toolforge_i18n.message(key, **params)  # the library's warning and ⧼key⧽
         text, language = found
         if params:
             text = cast(Markup, self._formatter(language).format(text, **params))
-        stack = flask.g.html_language_codes
+        stack = g.html_language_codes
         if stack and stack[-1] == language:  # the library's own test, without its call
             return text
         return toolforge_i18n.add_lang_if_needed(text, language)

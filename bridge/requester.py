@@ -38,8 +38,8 @@ from bridge.oauth import OAuthClient, OAuthError
 from bridge.security import client_key, rate_limited, safe_next, sign_in_finished
 from bridge.sessions import current_store
 from bridge.views import render_markdown
-from membership import accounts, fund, obligations, progress, renewal, suspensions
-from membership.records import WaiverRecord
+from membership import accounts, fund, member_file, obligations, progress, renewal
+from membership.records import QueuedWaiver, WaiverRecord
 from membership.states import State
 from policies.sshkeys import parse_public_key
 
@@ -110,29 +110,30 @@ def me() -> str:
     member = current_member()
     assert member is not None
     config = settings()
-    store = current_store()
-    own = progress.requests_of(store, member.username)
-    requests = list(
-        zip(own, progress.reports_for(store, own, config.terms.version, config.fees), strict=True)
-    )
+    today = datetime.now(UTC).date()
+    # Everything the page shows of the member, read at once (membership/member_file.py).
+    mine = member_file.read(current_store(), member.username, config.terms.version)
+    own = mine.requests
+    reports = progress.reports_from(mine.known(), own, config.fees, today)
+    requests = list(zip(own, reports, strict=True))
     # Failures are said plainly, never with the technical error (that is for admins).
     failing = {
         job.request_id: job
-        for job in store.jobs_of_requests(record.id for record in own)
+        for job in mine.request_jobs
         if job.state in ("queued", "running", "failed") and job.last_error
     }
     account_failing = [
         job
-        for job in store.member_jobs(member.username)
+        for job in mine.member_jobs
         if job.state in ("queued", "running", "failed") and job.last_error
     ]
     # The terms, keys and fee are for a request that may go ahead: not for one still
     # being judged, malformed or not eligible (nor shown to someone with only those).
     not_yet = {State.RECEIVED, State.INVALID, State.NOT_ELIGIBLE}
-    asked = store.waivers(member.username)
+    asked = mine.waivers
     steps_open = (
         not requests
-        or store.account_of(member.username) is not None
+        or mine.account is not None
         or any(record.state not in not_yet for record, _ in requests)
     )
     return render_template(
@@ -141,21 +142,22 @@ def me() -> str:
         requests=requests,
         failing=failing,
         account_failing=account_failing,
-        keys=store.ssh_keys(member.username),
-        terms_accepted=store.terms_accepted(member.username, config.terms.version),
+        keys=mine.ssh_keys,
+        terms_accepted=mine.terms_accepted,
         terms_version=config.terms.version,
         waivers=asked,
-        waiver_words=_waiver_words(store, asked, config.fees),
-        payments=store.payments(member.username),
-        membership=_membership(store, member.username, config.fees),
+        waiver_words=_waiver_words(mine.waiver_queue, asked, config.fees),
+        payments=mine.payments,
+        membership=_membership(mine, config.fees, today),
         # Only that an admin suspended it, and whom to ask: the reason is the admins'.
-        admin_suspended=suspensions.suspended_by_admin(store, member.username),
+        admin_suspended=mine.suspended_by_admin,
         admins=", ".join(config.policy.admins),
+        tools=[(record.shell_name, people) for record, people in mine.tools()],
     )
 
 
 def _waiver_words(
-    store: Any, asked: Sequence[WaiverRecord], fees: Any
+    queue: Sequence[QueuedWaiver], asked: Sequence[WaiverRecord], fees: Any
 ) -> tuple[str, dict[str, Any]] | None:
     """The message (key, parameters) saying where the member's latest waiver (of those
     `asked`) stands; the same cases as `fund.requester_message`, which words it in English
@@ -163,7 +165,7 @@ def _waiver_words(
     if not asked:
         return None
     waiver = asked[-1]
-    position = fund.queue_position(store, waiver.id)
+    position = fund.position_in(queue, waiver.id)
     if position is not None:
         return "ats-bridge-waiver-in-line", {"position": position}
     if waiver.status in ("granted", "withdrawn", "refused"):
@@ -173,10 +175,9 @@ def _waiver_words(
     return "ats-bridge-waiver-with-admins", {}
 
 
-def _membership(store: Any, username: str, fees: Any) -> dict[str, Any] | None:
+def _membership(mine: member_file.MemberFile, fees: Any, today: date) -> dict[str, Any] | None:
     """The member's standing and renewal date, with a reminder when it is near."""
-    today = datetime.now(UTC).date()
-    standing = renewal.member_standing(store, fees, username, today)
+    standing = mine.standing(fees, today)
     if standing.paid_until is None:
         return None
     due = renewal.reminder_stage(fees, standing.paid_until, today) is not None

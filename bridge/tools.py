@@ -11,7 +11,8 @@ page (bridge/refusals.py: an unknown tool is a 404, a change by someone with no 
 403). The page also shows where the tool runs (bridge/runs.py) and its databases: its
 database user, each database's size and their total against the chapter's limit, as
 the databases service last measured them (the store's record; the bridge never asks the
-database server). The member's page lists their tools (`my_tools`, for `_tools.html`).
+database server). The member's page lists their tools (`_tools.html`, from
+`MemberFile.tools`).
 """
 
 from __future__ import annotations
@@ -32,18 +33,6 @@ from membership import maintainers
 
 blueprint = Blueprint("tools", __name__)
 MB = 1024 * 1024
-
-
-@blueprint.app_context_processor
-def _my_tools() -> dict[str, Any]:
-    def my_tools() -> list[tuple[str, tuple[str, ...]]]:
-        member = current_member()
-        if member is None:
-            return []
-        found = maintainers.tools_maintained(current_store(), member.username)
-        return [(record.shell_name, people) for record, people in found]
-
-    return {"my_tools": my_tools}
 
 
 @blueprint.get("/tool/<name>")

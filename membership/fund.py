@@ -14,13 +14,13 @@ amounts, never the waiver's reason.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
 from membership import cover, obligations
 from membership.ledger import LedgerEntry, LedgerError, fund_balance
-from membership.records import WaiverRecord
+from membership.records import QueuedWaiver, WaiverRecord
 from membership.store import Store
 from membership.waivers import WaiverRuleError, WaiverStep, already
 from policies.fees import FeePolicy
@@ -177,7 +177,12 @@ def release_queue(store: Store, policy: FeePolicy, actor: str, today: date) -> l
 
 def queue_position(store: Store, waiver_id: int) -> int | None:
     """1 for the next waiver the fund will pay; None when the waiver is not queued."""
-    for position, queued in enumerate(store.queued_waivers(), start=1):
+    return position_in(store.queued_waivers(), waiver_id)
+
+
+def position_in(queue: Iterable[QueuedWaiver], waiver_id: int) -> int | None:
+    """`queue_position` in the queue as read (`store.queued_waivers()`)."""
+    for position, queued in enumerate(queue, start=1):
         if queued.waiver_id == waiver_id:
             return position
     return None

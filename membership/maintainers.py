@@ -28,7 +28,7 @@ from membership.gates import tool_maintainers
 from membership.records import AccountRecord, AuditEntry, JobRecord, RequestRecord
 from membership.standing import FLAGGED, standing_of
 from membership.states import State
-from membership.store import Store
+from membership.store import Query, Store
 from policies.errors import NotAllowed, NotFound, Refusal
 from policies.usernames import UsernameError, canonical_username, valid_username
 from policies.words import Words
@@ -82,8 +82,11 @@ def maintainers_of(
     made_directly = store.tool_maintainers_set(tool) if direct is None else direct.get(tool)
     if made_directly is not None:
         return made_directly
-    if requests is None:
-        requests = tool_requests(store)
+    return _made_by_request(tool, tool_requests(store) if requests is None else requests)
+
+
+def _made_by_request(tool: str, requests: Sequence[RequestRecord]) -> tuple[str, ...]:
+    """The wiki users of the tool's latest done tool request (of `requests`), if any."""
     made = [r for r in requests if r.fields.get("tool", "").strip() == tool]
     if not made:
         return ()
@@ -94,14 +97,32 @@ def tool_requests(store: Store) -> list[RequestRecord]:
     return store.requests(state=str(State.DONE), type="tool")
 
 
+def tool_requests_query(store: Store) -> Query[list[RequestRecord]]:
+    """`tool_requests`, as a query to read with others (`Store.read`)."""
+    return store.requests_query(state=str(State.DONE), type="tool")
+
+
 def tools_maintained(store: Store, wiki_user: str) -> list[tuple[AccountRecord, tuple[str, ...]]]:
     """The tools `wiki_user` maintains, each with its maintainers."""
+    return maintained_among(
+        wiki_user, store.accounts("tool"), tool_requests(store), store.tool_maintainer_sets()
+    )
+
+
+def maintained_among(
+    wiki_user: str,
+    tools: Sequence[AccountRecord],
+    requests: Sequence[RequestRecord],
+    direct: Mapping[str, tuple[str, ...]],
+) -> list[tuple[AccountRecord, tuple[str, ...]]]:
+    """`tools_maintained` from what was read: the tools' accounts, the done tool requests
+    (`tool_requests`) and the sets made directly (`store.tool_maintainer_sets()`)."""
     wiki_user = canonical_username(wiki_user)
-    requests = tool_requests(store)
-    direct = store.tool_maintainer_sets()
     out = []
-    for record in store.accounts("tool"):
-        people = maintainers_of(store, record.shell_name, requests, direct)
+    for record in tools:
+        tool = record.shell_name
+        made_directly = direct.get(tool)
+        people = made_directly if made_directly is not None else _made_by_request(tool, requests)
         if wiki_user in people:
             out.append((record, people))
     return out

@@ -114,8 +114,15 @@ def reports_for(
     store: Store, records: Sequence[RequestRecord], terms_version: str, fees: FeePolicy
 ) -> list[gates.GateReport]:
     """Each record's gate report, in order; the facts read once for all of them."""
-    today = datetime.now(UTC).date()
     known = known_about(store, records, terms_version)
+    return reports_from(known, records, fees, datetime.now(UTC).date())
+
+
+def reports_from(
+    known: Known, records: Sequence[RequestRecord], fees: FeePolicy, today: date
+) -> list[gates.GateReport]:
+    """Each record's gate report, in order, from what was read of the people they are
+    about (`known_about`, or `member_file.MemberFile.known` for one member's page)."""
     return [gates.evaluate(r, facts_from(known, r, fees, today)) for r in records]
 
 

@@ -23,6 +23,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from membership import ledger
+from membership.ledger import LedgerEntry
+from membership.records import AccountRecord, SuspensionRecord, WaiverRecord
 from membership.reminder_claims import CLAIMED
 from membership.states import State
 from membership.store import Store
@@ -129,6 +131,34 @@ def decide(policy: FeePolicy, member: Member, today: date) -> Actions:
     return Actions()
 
 
+def standing_of(
+    policy: FeePolicy,
+    name: str,
+    entries: Iterable[LedgerEntry],
+    waivers: Iterable[WaiverRecord],
+    account: AccountRecord | None,
+    suspension: SuspensionRecord | None,
+    today: date,
+) -> Member:
+    """`name`'s standing from what the store holds of them: their ledger entries, their
+    waivers (those granted count), their person account and their open suspension."""
+    payments = ledger.net_payments([e for e in entries if e.currency == policy.currency], name)
+    waived_on = [
+        datetime.fromisoformat(w.confirmed_at or w.decided_at or w.requested_at).date()
+        for w in waivers
+        if w.status == "granted"
+    ]
+    ours = suspension is not None
+    return Member(
+        name=name,
+        standing=standing(policy, payments, waived_on, today),
+        paid_until=paid_until(policy, payments, waived_on, today),
+        account=account.shell_name if account else None,
+        suspended=ours,
+        suspended_otherwise=not ours and bool(account and getattr(account, "suspended", False)),
+    )
+
+
 # -- the store -----------------------------------------------------------------
 
 
@@ -144,21 +174,14 @@ def members(store: Store) -> list[str]:
 
 
 def member_standing(store: Store, policy: FeePolicy, name: str, today: date) -> Member:
-    entries = [e for e in store.ledger_entries(member=name) if e.currency == policy.currency]
-    payments = ledger.net_payments(entries, name)
-    waived_on = [
-        datetime.fromisoformat(w.confirmed_at or w.decided_at or w.requested_at).date()
-        for w in store.waivers(name, status="granted")
-    ]
-    account = store.account_of(name)
-    ours = store.open_suspension(name) is not None
-    return Member(
-        name=name,
-        standing=standing(policy, payments, waived_on, today),
-        paid_until=paid_until(policy, payments, waived_on, today),
-        account=account.shell_name if account else None,
-        suspended=ours,
-        suspended_otherwise=not ours and bool(account and getattr(account, "suspended", False)),
+    return standing_of(
+        policy,
+        name,
+        store.ledger_entries(member=name),
+        store.waivers(name, status="granted"),
+        store.account_of(name),
+        store.open_suspension(name),
+        today,
     )
 
 

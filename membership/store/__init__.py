@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from membership.store.accounts import AccountsRoom
 from membership.store.audit import AuditRoom
-from membership.store.connection import StoreConnection
+from membership.store.connection import Query, StoreConnection
 from membership.store.database_usage import DatabaseUsageRoom
 from membership.store.jobs import JobsRoom
 from membership.store.leases import LeasesRoom
@@ -80,6 +80,7 @@ def now_iso() -> str:
 __all__ = [
     "MIGRATIONS",
     "NewerStoreError",
+    "Query",
     "Store",
     "StoreBusy",
     "StoreError",

@@ -11,9 +11,10 @@ maintainers.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from membership.records import AccountRecord
-from membership.store.connection import StoreConnection
+from membership.store.connection import Query, StoreConnection
 from policies.times import iso
 
 
@@ -29,8 +30,12 @@ class AccountsRoom(StoreConnection):
         )
 
     def account_of(self, owner: str, kind: str = "person") -> AccountRecord | None:
-        row = self._first("accounts", "owner = ? AND kind = ?", [owner, kind])
-        return AccountRecord(**row) if row else None
+        return self.answer(self.account_of_query(owner, kind))
+
+    def account_of_query(self, owner: str, kind: str = "person") -> Query[AccountRecord | None]:
+        """`account_of`, as a query to read with others (`read`)."""
+        where = "owner = ? AND kind = ?"
+        return self._later("accounts", where, [owner, kind], _account, order_by=None, limit=1)
 
     def accounts_of(self, owners: Iterable[str], kind: str = "person") -> dict[str, AccountRecord]:
         """The accounts of those of `owners` who hold one, by owner."""
@@ -40,8 +45,11 @@ class AccountsRoom(StoreConnection):
         return {row["owner"]: AccountRecord(**row) for row in rows}
 
     def accounts(self, kind: str | None = None) -> list[AccountRecord]:
-        rows = self._matching("accounts", order_by="shell_name", kind=kind)
-        return [AccountRecord(**row) for row in rows]
+        return self.answer(self.accounts_query(kind))
+
+    def accounts_query(self, kind: str | None = None) -> Query[list[AccountRecord]]:
+        """`accounts`, as a query to read with others (`read`)."""
+        return self._later_matching("accounts", _accounts, order_by="shell_name", kind=kind)
 
     def set_account_suspended(self, shell_name: str, reason: str | None) -> None:
         """Record the decision to suspend (`reason`) or restore (None) an account."""
@@ -71,7 +79,23 @@ class AccountsRoom(StoreConnection):
     def tool_maintainer_sets(self) -> dict[str, tuple[str, ...]]:
         """Every tool's maintainers as set directly, by tool (a tool none were set for is
         absent): `tool_maintainers_set` for all tools in one query."""
-        sets: dict[str, list[str]] = {}
-        for row in self._rows("tool_maintainers", order_by="tool, wiki_user"):
-            sets.setdefault(row["tool"], []).append(row["wiki_user"])
-        return {tool: tuple(people) for tool, people in sets.items()}
+        return self.answer(self.tool_maintainer_sets_query())
+
+    def tool_maintainer_sets_query(self) -> Query[dict[str, tuple[str, ...]]]:
+        """`tool_maintainer_sets`, as a query to read with others (`read`)."""
+        return self._later("tool_maintainers", None, [], _sets, order_by="tool, wiki_user")
+
+
+def _account(rows: list[dict[str, Any]]) -> AccountRecord | None:
+    return AccountRecord(**rows[0]) if rows else None
+
+
+def _accounts(rows: list[dict[str, Any]]) -> list[AccountRecord]:
+    return [AccountRecord(**row) for row in rows]
+
+
+def _sets(rows: list[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
+    sets: dict[str, list[str]] = {}
+    for row in rows:
+        sets.setdefault(row["tool"], []).append(row["wiki_user"])
+    return {tool: tuple(people) for tool, people in sets.items()}

@@ -12,7 +12,8 @@ transaction leaves the store as a `StoreError` (`StoreBusy` when another process
 the lock too long), never as a raw sqlite3 error; an `IntegrityError` stays itself,
 since the rooms turn the ones they expect into their own errors (a duplicate payment,
 an open waiver). The store holds waiver and suspension reasons, so its file is its
-owner's alone (`make_private`).
+owner's alone (`make_private`). A page that needs a dozen lists asks for them as
+`Query` values (a room's `…_query` methods) and reads them in one statement (`read`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ParamSpec, Self, TypeVar
+from typing import Any, Generic, ParamSpec, Self, TypeVar
 
 from sqlite_utils import Database
 
@@ -36,12 +38,48 @@ from membership.storefaults import StoreError, describe
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 PRIVATE = 0o600
 # SQLite's files beside the store; it creates each with the store file's permission bits.
 COMPANIONS = ("-wal", "-shm", "-journal")
 # `column IN` any of the values given as one JSON array (`_array`): see `_rows_among`.
 _AMONG = "IN (SELECT value FROM json_each(?))"
+
+
+def _in_store_terms(method: Callable[P, R]) -> Callable[P, R]:
+    """`method` raising a StoreError where sqlite3 raised (IntegrityError excepted)."""
+
+    @functools.wraps(method)
+    def speaking(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as error:
+            store = args[0]
+            if _foreign(error) and isinstance(store, StoreConnection):
+                raise store.fault(error) from error
+            raise
+
+    return speaking
+
+
+def _foreign(error: BaseException) -> bool:
+    """Whether `error` is sqlite3's, not one of the store's own or a constraint a room
+    expects (a room turns its IntegrityErrors into errors that say what happened)."""
+    return isinstance(error, sqlite3.Error) and not isinstance(error, sqlite3.IntegrityError)
+
+
+@dataclass(frozen=True)
+class Query(Generic[T]):
+    """A read not yet run: the SELECT `sql` of the columns `names` (its parameters `args`,
+    positional), and `answer`, which makes its rows the caller's value (records, one
+    record or None). A room's `…_query` method makes one; `StoreConnection.read` runs
+    several in one statement, `StoreConnection.answer` one alone."""
+
+    sql: str
+    args: tuple[Any, ...]
+    names: tuple[str, ...]
+    answer: Callable[[list[dict[str, Any]]], T]
 
 
 class StoreConnection:
@@ -127,14 +165,43 @@ class StoreConnection:
         cycle on a page of 1,000 requests reads thousands of rows one by one. The rows
         come back packed in one value (`_packed`)."""
         names = tuple(columns) if columns is not None else self._columns(table)
-        sql = f"SELECT {_listed(names)} FROM {_identifier(table)}"  # noqa: S608 - the store's own names
-        if where is not None:
-            sql += f" WHERE {where}"
-        if order_by is not None:
-            sql += f" ORDER BY {order_by}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        sql = _select(names, table, where, order_by, limit)
         return self._packed(sql, args, names)
+
+    def _later(
+        self,
+        table: str,
+        where: str | None,
+        args: Sequence[Any],
+        answer: Callable[[list[dict[str, Any]]], T],
+        *,
+        order_by: str | None = "id",
+        limit: int | None = None,
+    ) -> Query[T]:
+        """The `Query` of what `_rows` reads (every column), its rows made `answer`."""
+        names = self._columns(table)
+        return Query(_select(names, table, where, order_by, limit), tuple(args), names, answer)
+
+    @_in_store_terms
+    def answer(self, query: Query[T]) -> T:
+        """What `query` answers, read alone (the statement `_rows` runs)."""
+        return query.answer(self._packed(query.sql, query.args, query.names))
+
+    @_in_store_terms
+    def read(self, **queries: Query[Any]) -> dict[str, Any]:
+        """What each of `queries` answers, by the name it was given, read in one statement
+        however many there are: each query's rows packed as `_packed` packs them, the packs
+        joined into one JSON array. A member's page needs a dozen short lists; a statement
+        each handed the interpreter's lock over a dozen times more (see `_packed`)."""
+        if not queries:
+            return {}
+        packs = " || ',' || ".join(f"({_pack(q.sql, q.names)})" for q in queries.values())
+        args = [arg for query in queries.values() for arg in query.args]
+        (text,) = self.db.conn.execute(f"SELECT '[' || {packs} || ']'", args).fetchone()
+        return {
+            name: query.answer([dict(zip(query.names, values, strict=True)) for values in rows])
+            for (name, query), rows in zip(queries.items(), json.loads(text), strict=True)
+        }
 
     def _packed(
         self, sql: str, args: Sequence[Any] | dict[str, Any], names: Sequence[str]
@@ -147,8 +214,7 @@ class StoreConnection:
         text and integers only, which JSON carries as they are; the subquery's ORDER BY
         is the order the array is built in (SQLite does not flatten an ordered subquery
         into an aggregate)."""
-        packed = f"SELECT json_group_array(json_array({_listed(tuple(names))})) FROM ({sql})"  # noqa: S608
-        (text,) = self.db.conn.execute(packed, args).fetchone()
+        (text,) = self.db.conn.execute(_pack(sql, tuple(names)), args).fetchone()
         return [dict(zip(names, values, strict=True)) for values in json.loads(text)]
 
     def _columns(self, table: str) -> tuple[str, ...]:
@@ -174,6 +240,19 @@ class StoreConnection:
         given = {column: value for column, value in equal.items() if value is not None}
         where = " AND ".join(f"{_identifier(column)} = :{column}" for column in given)
         return self._rows(table, where or None, given, order_by=order_by, limit=limit)
+
+    def _later_matching(
+        self,
+        table: str,
+        answer: Callable[[list[dict[str, Any]]], T],
+        *,
+        order_by: str = "id",
+        **equal: Any,
+    ) -> Query[T]:
+        """The `Query` of what `_matching` reads, its rows made `answer`."""
+        given = {column: value for column, value in equal.items() if value is not None}
+        where = " AND ".join(f"{_identifier(column)} = ?" for column in given)
+        return self._later(table, where or None, list(given.values()), answer, order_by=order_by)
 
     def _rows_among(
         self,
@@ -264,28 +343,6 @@ def _tighten(path: Path) -> None:
         pass  # missing, or another user's: opening it says what is wrong, if anything
 
 
-def _in_store_terms(method: Callable[P, R]) -> Callable[P, R]:
-    """`method` raising a StoreError where sqlite3 raised (IntegrityError excepted)."""
-
-    @functools.wraps(method)
-    def speaking(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(*args, **kwargs)
-        except sqlite3.Error as error:
-            store = args[0]
-            if _foreign(error) and isinstance(store, StoreConnection):
-                raise store.fault(error) from error
-            raise
-
-    return speaking
-
-
-def _foreign(error: BaseException) -> bool:
-    """Whether `error` is sqlite3's, not one of the store's own or a constraint a room
-    expects (a room turns its IntegrityErrors into errors that say what happened)."""
-    return isinstance(error, sqlite3.Error) and not isinstance(error, sqlite3.IntegrityError)
-
-
 def _use_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
     """Put the database in WAL mode. Turning a new file into WAL takes a lock without
     SQLite's busy handler, so two processes creating the store together would have one
@@ -299,6 +356,24 @@ def _use_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
             if "locked" not in str(error) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
+
+
+def _select(
+    names: tuple[str, ...], table: str, where: str | None, order_by: str | None, limit: int | None
+) -> str:
+    sql = f"SELECT {_listed(names)} FROM {_identifier(table)}"  # noqa: S608 - the store's own names
+    if where is not None:
+        sql += f" WHERE {where}"
+    if order_by is not None:
+        sql += f" ORDER BY {order_by}"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return sql
+
+
+def _pack(sql: str, names: tuple[str, ...]) -> str:
+    """The SELECT of one value, the JSON array of the rows of `sql` (see `_packed`)."""
+    return f"SELECT json_group_array(json_array({_listed(names)})) FROM ({sql})"  # noqa: S608
 
 
 @functools.lru_cache(maxsize=512)

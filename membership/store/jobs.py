@@ -26,8 +26,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from membership.records import JobRecord, RequestRecord
-from membership.store.connection import StoreConnection
+from membership.store.connection import Query, StoreConnection
 from policies.times import iso
+from policies.usernames import canonical_username
 
 
 class JobsRoom(StoreConnection):
@@ -89,8 +90,17 @@ class JobsRoom(StoreConnection):
         return cancelled == 1
 
     def member_jobs(self, member: str) -> list[JobRecord]:
-        rows = self._rows("jobs", "request_id IS NULL AND member = ?", [member])
-        return [JobRecord.from_row(row) for row in rows]
+        return self.answer(self.member_jobs_query(member))
+
+    def member_jobs_query(self, member: str) -> Query[list[JobRecord]]:
+        """`member_jobs`, as a query to read with others (`read`)."""
+        return self._later("jobs", "request_id IS NULL AND member = ?", [member], _jobs)
+
+    def request_jobs_query(self, subject: str) -> Query[list[JobRecord]]:
+        """The jobs of the requests whose subject is `subject` (as `requests_for` finds
+        them), in order: `jobs_of_requests` of those requests, read with them."""
+        where = "request_id IN (SELECT id FROM requests WHERE subject_key = ?)"
+        return self._later("jobs", where, [canonical_username(subject)], _jobs)
 
     def lease_job(
         self, worker: str, now: datetime | None = None, *, lease_seconds: int = 300
@@ -253,3 +263,7 @@ class JobsRoom(StoreConnection):
         """Jobs by state (for /metrics)."""
         rows = self.db.execute("SELECT state, count(*) FROM jobs GROUP BY state")
         return {str(key): int(n) for key, n in rows.fetchall()}
+
+
+def _jobs(rows: list[dict[str, Any]]) -> list[JobRecord]:
+    return [JobRecord.from_row(row) for row in rows]

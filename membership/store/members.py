@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from typing import Any
 
 from membership.records import (
     DuplicateKeyError,
@@ -20,7 +21,7 @@ from membership.records import (
     IdentityRecord,
     SSHKeyRecord,
 )
-from membership.store.connection import StoreConnection
+from membership.store.connection import Query, StoreConnection
 from policies.times import iso
 from policies.words import Words
 
@@ -44,8 +45,13 @@ class MembersRoom(StoreConnection):
         return record
 
     def identity(self, username: str) -> IdentityRecord | None:
-        row = self._first("identities", "username = ?", [username])
-        return IdentityRecord(**row) if row else None
+        return self.answer(self.identity_query(username))
+
+    def identity_query(self, username: str) -> Query[IdentityRecord | None]:
+        """`identity`, as a query to read with others (`read`)."""
+        return self._later(
+            "identities", "username = ?", [username], _identity, order_by=None, limit=1
+        )
 
     def accept_terms(self, username: str, version: str) -> bool:
         """Record the acceptance; False when this version was already accepted."""
@@ -58,8 +64,14 @@ class MembersRoom(StoreConnection):
 
     def terms_accepted(self, username: str, version: str) -> str | None:
         """When `username` accepted this version of the terms, or None."""
-        row = self._first("terms_acceptances", "username = ? AND version = ?", [username, version])
-        return row["accepted_at"] if row else None
+        return self.answer(self.terms_accepted_query(username, version))
+
+    def terms_accepted_query(self, username: str, version: str) -> Query[str | None]:
+        """`terms_accepted`, as a query to read with others (`read`)."""
+        where = "username = ? AND version = ?"
+        return self._later(
+            "terms_acceptances", where, [username, version], _accepted_at, order_by=None, limit=1
+        )
 
     # -- SSH keys ------------------------------------------------------------------
 
@@ -109,8 +121,12 @@ class MembersRoom(StoreConnection):
         return SSHKeyRecord(**row)
 
     def ssh_keys(self, username: str, *, active: bool = True) -> list[SSHKeyRecord]:
+        return self.answer(self.ssh_keys_query(username, active=active))
+
+    def ssh_keys_query(self, username: str, *, active: bool = True) -> Query[list[SSHKeyRecord]]:
+        """`ssh_keys`, as a query to read with others (`read`)."""
         where = "username = ?" + (" AND removed_at IS NULL" if active else "")
-        return [SSHKeyRecord(**row) for row in self._rows("ssh_keys", where, [username])]
+        return self._later("ssh_keys", where, [username], _ssh_keys)
 
     # -- identification ------------------------------------------------------------
 
@@ -131,8 +147,11 @@ class MembersRoom(StoreConnection):
         return IdentificationRecord(**row)
 
     def identifications(self, username: str) -> list[IdentificationRecord]:
-        rows = self._matching("identifications", username=username)
-        return [IdentificationRecord(**row) for row in rows]
+        return self.answer(self.identifications_query(username))
+
+    def identifications_query(self, username: str) -> Query[list[IdentificationRecord]]:
+        """`identifications`, as a query to read with others (`read`)."""
+        return self._later_matching("identifications", _identifications, username=username)
 
     # -- many people at once -------------------------------------------------------
 
@@ -151,3 +170,20 @@ class MembersRoom(StoreConnection):
     def with_identification(self, usernames: Iterable[str]) -> set[str]:
         """Those of `usernames` whose identification an admin attested."""
         return self._present("identifications", "username", usernames)
+
+
+def _identity(rows: list[dict[str, Any]]) -> IdentityRecord | None:
+    return IdentityRecord(**rows[0]) if rows else None
+
+
+def _accepted_at(rows: list[dict[str, Any]]) -> str | None:
+    accepted: str | None = rows[0]["accepted_at"] if rows else None
+    return accepted
+
+
+def _ssh_keys(rows: list[dict[str, Any]]) -> list[SSHKeyRecord]:
+    return [SSHKeyRecord(**row) for row in rows]
+
+
+def _identifications(rows: list[dict[str, Any]]) -> list[IdentificationRecord]:
+    return [IdentificationRecord(**row) for row in rows]

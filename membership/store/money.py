@@ -16,7 +16,7 @@ from typing import Any
 
 from membership.ledger import LedgerEntry, LedgerError, check_entry
 from membership.records import DuplicatePaymentError, FundAction, PaymentRecord, payment_key
-from membership.store.connection import StoreConnection
+from membership.store.connection import Query, StoreConnection
 from policies.times import iso
 
 # Ledger columns that are text in `LedgerEntry` (NULL in old rows reads as "").
@@ -71,7 +71,11 @@ class MoneyRoom(StoreConnection):
         return PaymentRecord(**row)
 
     def payments(self, username: str | None = None) -> list[PaymentRecord]:
-        return [PaymentRecord(**row) for row in self._matching("payments", username=username)]
+        return self.answer(self.payments_query(username))
+
+    def payments_query(self, username: str | None = None) -> Query[list[PaymentRecord]]:
+        """`payments`, as a query to read with others (`read`)."""
+        return self._later_matching("payments", _payments, username=username)
 
     def payment_by_reference(self, reference: str, method: str = "") -> PaymentRecord | None:
         """The payment holding this reference for this method, both compared normalised."""
@@ -117,10 +121,13 @@ class MoneyRoom(StoreConnection):
     def ledger_entries(
         self, *, kind: str | None = None, member: str | None = None, entry_id: int | None = None
     ) -> list[LedgerEntry]:
-        return [
-            _ledger_entry(row)
-            for row in self._matching("ledger", kind=kind, member=member, id=entry_id)
-        ]
+        return self.answer(self.ledger_entries_query(kind=kind, member=member, entry_id=entry_id))
+
+    def ledger_entries_query(
+        self, *, kind: str | None = None, member: str | None = None, entry_id: int | None = None
+    ) -> Query[list[LedgerEntry]]:
+        """`ledger_entries`, as a query to read with others (`read`)."""
+        return self._later_matching("ledger", _ledger, kind=kind, member=member, id=entry_id)
 
     def ledger_entries_of(self, members: Iterable[str]) -> list[LedgerEntry]:
         """The entries whose `member` is one of `members`, in the ledger's order."""
@@ -172,6 +179,14 @@ class MoneyRoom(StoreConnection):
             [status, admin, iso(), ledger_id, action_id],
         )
         return changed == 1
+
+
+def _payments(rows: list[dict[str, Any]]) -> list[PaymentRecord]:
+    return [PaymentRecord(**row) for row in rows]
+
+
+def _ledger(rows: list[dict[str, Any]]) -> list[LedgerEntry]:
+    return [_ledger_entry(row) for row in rows]
 
 
 def _ledger_entry(row: dict[str, Any]) -> LedgerEntry:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from membership.records import RequestRecord, RequestSummary
-from membership.store.connection import StoreConnection
+from membership.store.connection import Query, StoreConnection
 from policies.times import iso
 from policies.usernames import canonical_username
 
@@ -61,8 +61,13 @@ class RequestsRoom(StoreConnection):
     def requests(
         self, page: str | None = None, state: str | None = None, type: str | None = None
     ) -> list[RequestRecord]:
-        rows = self._matching("requests", page=page, state=state, type=type)
-        return [RequestRecord.from_row(row) for row in rows]
+        return self.answer(self.requests_query(page, state, type))
+
+    def requests_query(
+        self, page: str | None = None, state: str | None = None, type: str | None = None
+    ) -> Query[list[RequestRecord]]:
+        """`requests`, as a query to read with others (`read`)."""
+        return self._later_matching("requests", _requests, page=page, state=state, type=type)
 
     def add_request(
         self,
@@ -152,7 +157,13 @@ class RequestsRoom(StoreConnection):
     def requests_for(self, username: str) -> list[RequestRecord]:
         """The requests whose subject is `username` once both are written as MediaWiki
         writes a name (`canonical_username`), newest first."""
-        rows = self._rows(
-            "requests", "subject_key = ?", [canonical_username(username)], order_by="id DESC"
-        )
-        return [RequestRecord.from_row(row) for row in rows]
+        return self.answer(self.requests_for_query(username))
+
+    def requests_for_query(self, username: str) -> Query[list[RequestRecord]]:
+        """`requests_for`, as a query to read with others (`read`)."""
+        key = canonical_username(username)
+        return self._later("requests", "subject_key = ?", [key], _requests, order_by="id DESC")
+
+
+def _requests(rows: list[dict[str, Any]]) -> list[RequestRecord]:
+    return [RequestRecord.from_row(row) for row in rows]

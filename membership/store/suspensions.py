@@ -8,9 +8,10 @@ suspension's restore (and its job) written on the same row. Nothing here is dele
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from membership.records import SuspensionRecord
-from membership.store.connection import StoreConnection
+from membership.store.connection import Query, StoreConnection
 from policies.times import iso
 
 
@@ -18,8 +19,12 @@ class SuspensionsRoom(StoreConnection):
     # -- suspensions (0007) --------------------------------------------------------
 
     def open_suspension(self, member: str) -> SuspensionRecord | None:
-        row = self._first("suspensions", "member = ? AND restored_at IS NULL", [member])
-        return SuspensionRecord(**row) if row else None
+        return self.answer(self.open_suspension_query(member))
+
+    def open_suspension_query(self, member: str) -> Query[SuspensionRecord | None]:
+        """`open_suspension`, as a query to read with others (`read`)."""
+        where = "member = ? AND restored_at IS NULL"
+        return self._later("suspensions", where, [member], _suspension, order_by=None, limit=1)
 
     def record_suspension(
         self,
@@ -57,3 +62,7 @@ class SuspensionsRoom(StoreConnection):
 
     def suspensions(self, member: str | None = None) -> list[SuspensionRecord]:
         return [SuspensionRecord(**row) for row in self._matching("suspensions", member=member)]
+
+
+def _suspension(rows: list[dict[str, Any]]) -> SuspensionRecord | None:
+    return SuspensionRecord(**rows[0]) if rows else None

@@ -1,5 +1,6 @@
 """The store reads a list of rows as one packed value (`StoreConnection._packed`): the
-same rows, values and order as reading them row by row, in one step of the statement."""
+same rows, values and order as reading them row by row, in one step of the statement;
+and many lists in one statement (`StoreConnection.read`), each as it reads alone."""
 
 from __future__ import annotations
 
@@ -70,3 +71,39 @@ def test_a_list_is_one_statement_that_sqlite_packs(filled: Store) -> None:
     finally:
         filled.db.conn.set_trace_callback(None)
     assert rows and len(ran) == 1 and "json_group_array" in ran[0]
+
+
+def test_queries_read_together_answer_what_each_answers_alone(filled: Store) -> None:
+    filled.record_account("ada", "person", "Ädä 1", 1)
+    someone = filled.requests()[3].subject
+    queries = {
+        "requests": filled.requests_query(state="done"),
+        "none": filled.requests_query(state="no-such-state"),
+        "theirs": filled.requests_for_query(someone),
+        "account": filled.account_of_query("Ädä 1"),
+        "no_account": filled.account_of_query("Nobody"),
+        "terms": filled.terms_accepted_query("Ädä 1", "1"),
+        "quoted": filled.requests_query(state="it's"),  # a value that needs quoting
+    }
+    ran: list[str] = []
+    filled.db.conn.set_trace_callback(ran.append)
+    try:
+        together = filled.read(**queries)
+    finally:
+        filled.db.conn.set_trace_callback(None)
+    assert len(ran) == 1  # one statement for all of them
+    assert together == {name: filled.answer(query) for name, query in queries.items()}
+    assert together["requests"] == filled.requests(state="done") != []
+    assert together["theirs"] == filled.requests_for(someone) != []
+    assert together["account"] is not None and together["no_account"] is None
+    assert together["none"] == together["quoted"] == [] and together["terms"] is None
+
+
+def test_reading_nothing_runs_nothing(filled: Store) -> None:
+    ran: list[str] = []
+    filled.db.conn.set_trace_callback(ran.append)
+    try:
+        assert filled.read() == {}
+    finally:
+        filled.db.conn.set_trace_callback(None)
+    assert ran == []
