@@ -119,8 +119,10 @@ class StoreConnection:
         order_by: str | None = "id",
         limit: int | None = None,
         columns: Sequence[str] | None = None,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """The rows of `table` that match, as dicts of `columns` (all of them by default).
+        """The rows of `table` that match, as dicts of `columns` (all of them by default),
+        `limit` of them (all by default) from the `offset`-th.
 
         The same SELECT as sqlite-utils' `rows_where`, which first lists every table to
         see that this one exists: that look-up made each read four times slower, and a
@@ -134,6 +136,8 @@ class StoreConnection:
             sql += f" ORDER BY {order_by}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
+            if offset:
+                sql += f" OFFSET {int(offset)}"
         return self._packed(sql, args, names)
 
     def _packed(
