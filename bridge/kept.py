@@ -8,7 +8,8 @@ soon as any process commits a change to the store (the bot, the provisioning wor
 any thread of the bridge), so a kept value is never older than the data. A value that
 depends on the clock too (how long ago something happened) is kept at most `seconds`.
 One thread computes a name's value at a time: the threads that ask meanwhile wait for
-it rather than compute it too (right after a change, every thread asks at once).
+it rather than compute it too (right after a change, every thread asks at once), and
+take it if its data were read after they asked.
 """
 
 from __future__ import annotations
@@ -59,6 +60,16 @@ class Shelf:
             self.values.move_to_end(where)
             return found
 
+    def since(self, where: Hashable, asked: float, seconds: float | None) -> _Value | None:
+        """The value of `where` if its data were read after the moment `asked`."""
+        with self.lock:
+            found = self.values.get(where)
+            if found is None or found.at < asked:
+                return None
+            if seconds is not None and time.monotonic() - found.at >= seconds:
+                return None
+            return found
+
     def put(self, where: Hashable, value: _Value) -> None:
         with self.lock:
             self.values[where] = value
@@ -89,12 +100,17 @@ def kept(
     names, never of its own."""
     shelf: Shelf = current_app.extensions[EXTENSION]
     where = (name, key)
+    asked = time.monotonic()
     found = shelf.fresh(where, shelf.watch.stamp(), seconds)
     if found is None:
         with shelf.turn(name):
-            # Read before computing: a change meanwhile makes the value stale at once.
-            stamp, at = shelf.watch.stamp(), time.monotonic()
-            found = shelf.fresh(where, stamp, seconds)  # another thread's, made meanwhile
+            at = time.monotonic()
+            stamp = shelf.watch.stamp()  # before computing: a change meanwhile is seen
+            # Another thread's value, made while this one waited: current if nothing
+            # changed since, or as new as this one would be if its data were read after
+            # this thread asked (under a stream of changes, the threads that waited take
+            # it rather than compute one after another).
+            found = shelf.fresh(where, stamp, seconds) or shelf.since(where, asked, seconds)
             if found is None:
                 found = _Value(stamp, at, compute())
                 shelf.put(where, found)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -345,6 +346,50 @@ def test_threads_asking_at_once_wait_for_one_computation(app: Flask, store_path:
         thread.join(10)
     assert found == ["the desk"] * 4
     assert len(made) == 1
+
+
+def test_under_a_stream_of_changes_waiting_threads_take_a_value_made_after_they_asked(
+    app: Flask, store_path: Path
+) -> None:
+    """Each computation finds the store changed again (the bot and the worker write
+    several times a second): the threads that waited for the first one compute once
+    more, together, not once each."""
+    Store(store_path).close()
+    started, release = threading.Event(), threading.Event()
+    made: list[int] = []
+    lock = threading.Lock()
+
+    def compute() -> int:
+        with lock:
+            made.append(len(made))
+            number = made[-1]
+        writer = Store(store_path)
+        try:
+            writer.set_cursor("elsewhere", str(number))  # changed meanwhile
+        finally:
+            writer.close()
+        if number == 0:
+            started.set()
+            release.wait(10)
+        return number
+
+    def ask(found: list[int]) -> None:
+        with app.app_context():
+            found.append(kept("busy", "a", compute))
+
+    found: list[int] = []
+    first = threading.Thread(target=ask, args=(found,))
+    first.start()
+    started.wait(10)
+    others = [threading.Thread(target=ask, args=(found,)) for _ in range(3)]
+    for thread in others:
+        thread.start()
+    time.sleep(0.2)  # all three are waiting for the first
+    release.set()
+    for thread in [first, *others]:
+        thread.join(10)
+    assert sorted(found) == [0, 1, 1, 1]
+    assert made == [0, 1]
 
 
 def test_the_stamp_moves_with_every_commit_of_any_process(store_path: Path) -> None:
