@@ -94,7 +94,7 @@ class QueueFilters:
 
 
 @dataclass(frozen=True)
-class Desk:
+class DeskPage:
     """The desk as shown for one address: the page of the queue, and the HTML of the
     page's content (None when the page asked for is not the one to show)."""
 
@@ -102,7 +102,7 @@ class Desk:
     html: Markup | None
 
 
-def desk_for(store: Store, args: Mapping[str, str]) -> Desk:
+def desk_for(store: Store, args: Mapping[str, str]) -> DeskPage:
     """The desk for the address's filters and page (kept: see the module's docstring)."""
     asked = QueueFilters.asked(args)
     number = paging.number(args.get("page"), 1, low=1)
@@ -112,12 +112,12 @@ def desk_for(store: Store, args: Mapping[str, str]) -> Desk:
     return kept("admin-desk", key, lambda: _desk(store, asked, number), seconds=KEPT_SECONDS)
 
 
-def _desk(store: Store, asked: QueueFilters, number: int) -> Desk:
+def _desk(store: Store, asked: QueueFilters, number: int) -> DeskPage:
     config = settings()
     selected = asked.selection(datetime.now(UTC))
     page = Page.of(number, asked.limit, store.requests_counted(**selected))
     if page.number != number:
-        return Desk(page, None)
+        return DeskPage(page, None)
     records = store.requests_listed(**selected, limit=page.size, offset=page.offset)
     # The gates of every row from one reading of what is known of their people.
     reports = progress.reports_for(store, records, config.terms.version, config.fees)
@@ -144,7 +144,7 @@ def _desk(store: Store, asked: QueueFilters, number: int) -> Desk:
             job_kind=job_kind,
             job_state=job_state,
         )
-    return Desk(page, Markup(html))  # noqa: S704 - rendered by Jinja, which escaped it
+    return DeskPage(page, Markup(html))  # noqa: S704 - rendered by Jinja, which escaped it
 
 
 def _language() -> tuple[str, bool]:
