@@ -32,6 +32,7 @@ from bridge import (
     admin,
     funds,
     i18n,
+    kept,
     metrics,
     proxy,
     public,
@@ -75,6 +76,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions["ats_bridge"] = settings
     app.extensions["ats_oauth"] = _oauth_client(settings)
+    kept.install(app, settings.store_path)  # what pages keep until the store changes
     app.session_interface = StoreSessionInterface(
         current_store, timedelta(hours=settings.session_hours)
     )

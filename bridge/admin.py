@@ -1,9 +1,10 @@
 """The chapter admins' desk: the queue, and the private facts only admins record.
 
 Admins are the verified usernames the policy names (`[policy] admins`, or members of
-`admin_group`). `/admin` is the queue with filters by state and age; a member's page
-lists what is known about them (with their provisioning jobs: state, attempts, last
-error; the queue lists every failing job) and holds the forms: attest identification (who, when
+`admin_group`). `/admin` is the queue, a page at a time, with filters by state and age,
+and what waits for an admin (bridge/queue.py); a member's page lists what is known
+about them (with their provisioning jobs: state, attempts, last error; the queue lists
+every failing job) and holds the forms: attest identification (who, when
 and the method — never a document or an ID number), record a payment, and decide
 waivers (a grant needs a second admin's confirmation when `waiver_needs_second_admin`
 is set in `policies/fees.toml`; `membership.fund.settle_waiver` pays a granted waiver
@@ -11,8 +12,8 @@ from the fund, queues it when the fund is short, or asks for a second admin, and
 message is what the admin sees). "Members to review" lists members the daily re-check
 (`ats members check`) found locked, blocked, missing or hidden, with what the wiki
 said and since when; it is for the admins alone and suspends nobody. The desk also
-charts the fund's balance and the members' standing over the past year (inline SVG,
-drawn here) and offers the report as CSV (`/admin/report.csv`). No admin records facts
+charts the fund's balance and the members' standing over the past year (inline SVG)
+and offers the report as CSV (`/admin/report.csv`). No admin records facts
 about themselves. Every action is audited without the private fact itself. An admin
 suspends a member's account with a private reason, or restores it
 (membership.suspensions). What the rules refuse rolls the action back and is told on
@@ -36,20 +37,18 @@ from flask import (
     request,
     url_for,
 )
-from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from bridge import auth, dates, desk, i18n, refusals
+from bridge import auth, desk, i18n, refusals
 from bridge.auth import admin_required, current_member, settings
-from bridge.charts import Series, line_chart
+from bridge.queue import QueueFilters, desk_for
 from bridge.said import Said, flash_said, job_kind, job_state
 from bridge.sessions import current_store
-from membership import fund, history, obligations, progress, standing, suspensions, waivers
+from membership import fund, obligations, progress, standing, suspensions, waivers
 from membership.records import JobRecord, RequestRecord
 from membership.report import build_report, to_csv
-from membership.states import CLOSED, State
 from membership.store import Store
-from policies.money import format_minor, to_minor
+from policies.money import to_minor
 from policies.usernames import canonical_username
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
@@ -59,50 +58,13 @@ CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 @blueprint.get("")
 @admin_required
-def queue() -> str:
-    config = settings()
-    store = current_store()
-    state = request.args.get("state", "open")
-    try:
-        min_days = max(0, int(request.args.get("older_than", "0") or 0))
-    except ValueError:
-        min_days = 0
-    now = datetime.now(UTC)
-    records = store.requests()
-    shown = []
-    for record in records:
-        if state == "open" and record.state in CLOSED:
-            continue
-        if state not in ("open", "all") and record.state != state:
-            continue
-        days = (now - datetime.fromisoformat(record.created_at)).days
-        if days < min_days:
-            continue
-        shown.append((record, days))
-    # The gates of every row from one reading of what is known of their people.
-    reports = progress.reports_for(
-        store, [record for record, _ in shown], config.terms.version, config.fees
-    )
-    rows = [(record, report, days) for (record, days), report in zip(shown, reports, strict=True)]
-    return render_template(
-        "admin_queue.html",
-        rows=rows,
-        states=[s.value for s in State],
-        state=state,
-        older_than=min_days,
-        waivers=store.waivers(status="requested"),
-        failed_jobs=_failing(store.jobs()),
-        databases_over=store.database_usage(over=True),
-        requests_by_id={r.id: r for r in records},
-        charts=_charts(),
-        to_review=standing.flagged(store),
-        fund_waiting=len(store.fund_actions(status="proposed")),
-        wiki_links=_wiki(),
-        earlier=desk.earlier_counts(records),
-        finding_words=desk.finding_words,
-        job_kind=job_kind,
-        job_state=job_state,
-    )
+def queue() -> str | Response:
+    shown = desk_for(current_store(), request.args)
+    if shown.html is None or request.args.get("page", "1") != str(shown.page.number):
+        # Past the last page (the queue got shorter since the link was made), or not a
+        # page at all: the page to show, at its own address.
+        return redirect(QueueFilters.asked(request.args).url(shown.page.number))
+    return render_template("admin_queue.html", desk=shown.html)
 
 
 @blueprint.get("/report.csv")
@@ -294,44 +256,6 @@ def _act(username: str, admin: str, record: Callable[[Store], _Recorded]) -> Res
     return _back(username, *done.message, category="success" if done.ok else "error")
 
 
-def _charts() -> dict[str, Markup]:
-    """The fund's balance and the members' standing at each of the last twelve month-ends."""
-    fees = settings().fees
-    store = current_store()
-    days = history.month_ends(date.today())
-    labels = [dates.month(d) for d in days]
-    entries = [e for e in store.ledger_entries() if e.currency == fees.currency]
-    standings = history.standing_series(store, fees, entries, days)
-    colours = {"paid": "#14866d", "waived": "#36c", "grace": "#ac6600", "lapsed": "#d33"}
-    return {
-        "fund": line_chart(
-            _words("ats-bridge-chart-fund-title", currency=fees.currency),
-            labels,
-            [
-                Series(
-                    _words("ats-bridge-chart-series-fund"),
-                    "#36c",
-                    history.fund_series(entries, days),
-                )
-            ],
-            lambda amount: format_minor(amount, fees.currency),
-        ),
-        "members": line_chart(
-            _words("ats-bridge-chart-members-title"),
-            labels,
-            [
-                Series(_words(f"ats-bridge-chart-series-{s}"), colours[s], counts)
-                for s, counts in standings.items()
-            ],
-        ),
-    }
-
-
-def _words(key: str, **params: object) -> str:
-    """A message as plain text, for a chart (which escapes every text itself)."""
-    return i18n.text(key, **params).striptags()
-
-
 def _wiki() -> desk.WikiLinks:
     return desk.WikiLinks.from_api(settings().wiki_api)
 
@@ -340,11 +264,6 @@ def _by_request(store: Store, own: Sequence[RequestRecord]) -> list[JobRecord]:
     """The jobs of the member's requests, request by request as `own` lists them."""
     jobs = store.jobs_of_requests(r.id for r in own)
     return [job for r in own for job in jobs if job.request_id == r.id]
-
-
-def _failing(jobs: list[JobRecord]) -> list[JobRecord]:
-    """Jobs whose last attempt failed: retrying (queued with an error) or given up."""
-    return [j for j in jobs if j.last_error and j.state in ("queued", "running", "failed")]
 
 
 def _subject(username: str) -> tuple[str, str]:

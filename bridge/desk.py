@@ -226,15 +226,6 @@ def member_desk(
     }
 
 
-def earlier_counts(records: Iterable[RequestRecord]) -> dict[str, int]:
-    """How many requests each person had declined, withdrawn or expired (for the queue)."""
-    counts: dict[str, int] = {}
-    for record in records:
-        if record.state in EARLIER:
-            counts[record.subject] = counts.get(record.subject, 0) + 1
-    return counts
-
-
 SETTLED = (
     "refused",
     "proposed",

@@ -25,11 +25,12 @@ go to the library as they are.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -281,6 +282,19 @@ def text(key: str, **params: object) -> Markup:
     """A message in the reader's language, for Python code (an error's description)."""
     extension: BridgeI18n = flask.current_app.extensions["toolforge_i18n"]
     return extension.message(key, **params)
+
+
+@contextlib.contextmanager
+def in_page_language() -> Iterator[None]:
+    """Messages put into words inside are in the page's language, as inside base.html's
+    `<html lang>`: for a part of a page rendered before the page around it (and kept:
+    bridge/queue.py), whose messages must be tagged as they would be in place."""
+    code = flask.g.interface_language_code
+    toolforge_i18n.push_html_lang(code)
+    try:
+        yield
+    finally:
+        toolforge_i18n.pop_html_lang(code)
 
 
 def flash_message(key: str, category: str, **params: str | int) -> None:

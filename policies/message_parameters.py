@@ -107,6 +107,7 @@ PARAMETERS: dict[str, tuple[str, ...]] = {
     "ats-frontdoor-unknown-where": ("address",),
     # The bridge's pages.
     "ats-bridge-admin-fund-waiting": ("num_waiting",),
+    "ats-bridge-admin-rows": ("first", "last", "total"),
     "ats-bridge-admin-waiver-asked": ("date",),
     "ats-bridge-admin-waiver-granted-by": ("admin",),
     "ats-bridge-amount-in": ("currency",),

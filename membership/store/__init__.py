@@ -19,13 +19,15 @@ databases service measured of the tool databases (`database_usage.py`). import-l
 keeps the rooms independent of one another.
 Rows come back as the dataclasses of `membership/records.py`. `Store` gathers the rooms behind
 one connection, so a caller opens one `Store` and uses any of them; a transaction
-(`with store.transaction():`) spans rooms.
+(`with store.transaction():`) spans rooms. `ChangeWatch` (`changes.py`) tells a process
+whether anything in the store changed since it last looked.
 """
 
 from __future__ import annotations
 
 from membership.store.accounts import AccountsRoom
 from membership.store.audit import AuditRoom
+from membership.store.changes import ChangeWatch
 from membership.store.connection import Query, StoreConnection
 from membership.store.database_usage import DatabaseUsageRoom
 from membership.store.jobs import JobsRoom
@@ -79,6 +81,7 @@ def now_iso() -> str:
 
 __all__ = [
     "MIGRATIONS",
+    "ChangeWatch",
     "NewerStoreError",
     "Query",
     "Store",

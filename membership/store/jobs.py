@@ -245,6 +245,16 @@ class JobsRoom(StoreConnection):
         rows = self._matching("jobs", state=state, request_id=request_id)
         return [JobRecord.from_row(row) for row in rows]
 
+    def failing_jobs(self) -> list[JobRecord]:
+        """Jobs whose last attempt failed, in order: retrying (queued or running again
+        with the error of the attempt before) or given up (failed)."""
+        rows = self._rows(
+            "jobs",
+            "last_error IS NOT NULL AND last_error != '' "
+            "AND state IN ('queued', 'running', 'failed')",
+        )
+        return [JobRecord.from_row(row) for row in rows]
+
     def jobs_of_requests(self, request_ids: Iterable[int]) -> list[JobRecord]:
         """The jobs of any of these requests, in order (`jobs(request_id=…)` for many)."""
         return [

@@ -14,11 +14,11 @@ A member's requests are found by `subject_key` (indexed); a change to
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from membership.records import RequestRecord, RequestSummary
-from membership.store.connection import Query, StoreConnection
+from membership.store.connection import _AMONG, Query, StoreConnection, _array
 from policies.times import iso
 from policies.usernames import canonical_username
 
@@ -154,6 +154,53 @@ class RequestsRoom(StoreConnection):
         rows = self._rows("requests", where, args, columns=SUMMARY_COLUMNS)
         return [RequestSummary(**row) for row in rows]
 
+    def requests_listed(
+        self,
+        *,
+        states: Collection[str] = (),
+        other_than: Collection[str] = (),
+        created_until: str | None = None,
+        limit: int,
+        offset: int = 0,
+    ) -> list[RequestRecord]:
+        """A page of the requests in one of `states` (any state when none is named), in
+        none of `other_than` and created no later than `created_until` (an ISO moment), in
+        order of filing: `limit` of them from the `offset`-th. `requests_counted` counts
+        all of them."""
+        where, args = _listed(states, other_than, created_until)
+        rows = self._rows("requests", where, args, limit=limit, offset=offset)
+        return [RequestRecord.from_row(row) for row in rows]
+
+    def requests_counted(
+        self,
+        *,
+        states: Collection[str] = (),
+        other_than: Collection[str] = (),
+        created_until: str | None = None,
+    ) -> int:
+        """How many requests `requests_listed` pages through with the same filters."""
+        where, args = _listed(states, other_than, created_until)
+        sql = "SELECT count(*) FROM requests"
+        (count,) = self.db.conn.execute(f"{sql} WHERE {where}" if where else sql, args).fetchone()
+        return int(count)
+
+    def summaries_among(self, request_ids: Iterable[int]) -> list[RequestSummary]:
+        """The requests of these ids as a list shows them, in order of filing."""
+        rows = self._rows(
+            "requests", f"id {_AMONG}", [_array(request_ids)], columns=SUMMARY_COLUMNS
+        )
+        return [RequestSummary(**row) for row in rows]
+
+    def subjects_counted(self, subjects: Iterable[str], states: Collection[str]) -> dict[str, int]:
+        """How many requests in one of `states` each of `subjects` is the subject of (as
+        the request names them; those with none are left out)."""
+        rows = self.db.conn.execute(
+            f"SELECT subject, count(*) FROM requests WHERE subject {_AMONG} "  # noqa: S608
+            f"AND state {_AMONG} GROUP BY subject",
+            [_array(subjects), _array(states)],
+        )
+        return {str(subject): int(n) for subject, n in rows.fetchall()}
+
     def requests_for(self, username: str) -> list[RequestRecord]:
         """The requests whose subject is `username` once both are written as MediaWiki
         writes a name (`canonical_username`), newest first."""
@@ -167,3 +214,21 @@ class RequestsRoom(StoreConnection):
 
 def _requests(rows: list[dict[str, Any]]) -> list[RequestRecord]:
     return [RequestRecord.from_row(row) for row in rows]
+
+
+def _listed(
+    states: Collection[str], other_than: Collection[str], created_until: str | None
+) -> tuple[str | None, list[Any]]:
+    """The WHERE clause (None for every request) and its values, of the filters of
+    `requests_listed`."""
+    clauses, args = [], []
+    if states:
+        clauses.append(f"state {_AMONG}")
+        args.append(_array(states))
+    if other_than:
+        clauses.append(f"state NOT {_AMONG}")
+        args.append(_array(other_than))
+    if created_until is not None:
+        clauses.append("created_at <= ?")
+        args.append(created_until)
+    return (" AND ".join(clauses) or None), args

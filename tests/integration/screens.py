@@ -134,6 +134,12 @@ SCREENS = [
     Screen("admin-refused", "/admin", who="fresh", status=403),
     Screen("admin-queue", "/admin", who="admin", shows=("#databases-over-list td",)),
     Screen("admin-queue-all", "/admin?state=all", who="admin"),
+    Screen(
+        "admin-queue-paged",
+        "/admin?state=all&limit=3&page=2",
+        who="admin",
+        shows=("#queue-rows", ".ats-pager a[rel=prev]", ".ats-pager a[rel=next]"),
+    ),
     *(
         Screen(f"admin-member-{state}", f"/admin/member/{PEOPLE[state].username}", who="admin")
         for state in ("fresh", "key", "waiver", "approval", "not-eligible")
