@@ -126,12 +126,23 @@ def when(value: datetime | date | str | None) -> Markup:
 
 def day(value: datetime | date | str | None) -> Markup:
     """The day alone (a moment's date in UTC): `<time datetime="…">30 November 2026</time>`."""
+    if isinstance(value, str):  # as the store keeps moments: read once per (language, text)
+        return _day_of_text(_code(), value)
+    return _day_of(_code(), value)
+
+
+@functools.lru_cache(maxsize=WORDS_CACHED)
+def _day_of_text(code: str, value: str) -> Markup:
+    return _day_of(code, value)
+
+
+def _day_of(code: str, value: datetime | date | str | None) -> Markup:
     moment = parse(value)
     if moment is None:
         return NOTHING
     if isinstance(moment, datetime):
         moment = moment.date()
-    return _day(_code(), moment)
+    return _day(code, moment)
 
 
 @functools.lru_cache(maxsize=WORDS_CACHED)

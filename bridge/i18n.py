@@ -202,7 +202,6 @@ class BridgeI18n(toolforge_i18n.ToolforgeI18n):
         app.register_blueprint(blueprint)
         app.add_template_filter(next_gate)
         dates.install(app)
-        app.jinja_env.globals["state_icons"] = STATE_ICONS
 
         @app.context_processor
         def _language() -> dict[str, Any]:
@@ -214,7 +213,8 @@ class BridgeI18n(toolforge_i18n.ToolforgeI18n):
                 "bridge_languages": languages(self.translations),
                 # The words of a state, a request's type or a gate, looked up once per
                 # page however many rows show them.
-                "state_words": Words("ats-bridge-state-"),
+                "state_words": (state_words := Words("ats-bridge-state-")),
+                "state_badges": StateBadges(state_words),
                 "type_words": Words("ats-bridge-type-"),
                 "gate_words": Words("ats-bridge-gate-"),
             }
@@ -267,6 +267,21 @@ class Words(dict[str, Markup]):
     def __missing__(self, name: str) -> Markup:
         self[name] = found = text(self.prefix + name)
         return found
+
+
+class StateBadges(dict[str, Markup]):
+    """A state's badge (its icon and words, styled by state) of one page, each made when
+    first shown: a table of a hundred requests shows a handful of states."""
+
+    def __init__(self, words: Words) -> None:
+        super().__init__()
+        self.words = words
+
+    def __missing__(self, state: str) -> Markup:
+        self[state] = badge = Markup(
+            '<span class="ats-state ats-state--{}"><span aria-hidden="true">{}</span> {}</span>'
+        ).format(state, STATE_ICONS.get(state, ""), self.words[state])
+        return badge
 
 
 def next_gate(report: Any) -> Any:
