@@ -48,6 +48,8 @@ def side(request: pytest.FixtureRequest, bridge_server: Callable[..., BridgeServ
 
 
 PAGE_TIMEOUT_MS = 90_000
+# The consent form once ext.MWOAuth.AuthorizeDialog has put it into its opened dialog.
+DIALOG_FORM = ".oo-ui-window-ready .oo-ui-messageDialog-text #mw-mwoauth-authorize-form"
 
 
 class Person:
@@ -85,6 +87,9 @@ class Person:
                 continue
             if self.page.locator("#mw-mwoauth-authorize-form").count():
                 self.consent_dialogs += 1
+                # The extension's script moves the form into a dialog once the page has
+                # loaded: a click while it moves is lost, and nothing is sent.
+                self.page.locator(DIALOG_FORM).wait_for()
                 self._submit("button[name=accept]" if allow else "button[name=cancel]")
                 continue
             return  # a page of the wiki that leads nowhere (a refusal)
