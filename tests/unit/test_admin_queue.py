@@ -373,8 +373,11 @@ def test_under_a_stream_of_changes_waiting_threads_take_a_value_made_after_they_
             release.wait(10)
         return number
 
+    asking = threading.Semaphore(0)
+
     def ask(found: list[int]) -> None:
         with app.app_context():
+            asking.release()
             found.append(kept("busy", "a", compute))
 
     found: list[int] = []
@@ -384,7 +387,9 @@ def test_under_a_stream_of_changes_waiting_threads_take_a_value_made_after_they_
     others = [threading.Thread(target=ask, args=(found,)) for _ in range(3)]
     for thread in others:
         thread.start()
-    time.sleep(0.2)  # all three are waiting for the first
+    for _ in range(4):  # the first and the three others are in `kept`, or about to be
+        assert asking.acquire(timeout=10)
+    time.sleep(0.2)  # and the three others wait for the first
     release.set()
     for thread in [first, *others]:
         thread.join(10)
