@@ -4,6 +4,10 @@
 reads nothing private: open requests as the wiki already shows them, counts by state,
 the median time to a decision, and the waiver fund's balance and the number of waivers
 it has paid (never who, why or how much each).
+
+The page is the same for every reader of a language, and read far more often than the
+store changes: its words are kept (`bridge.kept`) until the store changes, from any
+process, and at most `KEPT_SECONDS`, for the days each request has waited.
 """
 
 from __future__ import annotations
@@ -12,15 +16,20 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, render_template
+from flask import Blueprint, Response, abort, g, jsonify, render_template, request
+from markupsafe import Markup
 
+from bridge import i18n
 from bridge.auth import settings
+from bridge.kept import kept
 from bridge.sessions import current_store
 from bridge.views import render_markdown, split_title
 from membership.health import health
 from membership.status import public_fund, public_status
 
 blueprint = Blueprint("public", __name__)
+# How long the status page's words may be kept while the store does not change.
+KEPT_SECONDS = 10
 
 
 @blueprint.get("/")
@@ -62,7 +71,19 @@ def policy(name: str) -> str:
 
 @blueprint.get("/status")
 def status() -> str:
-    return render_template("status.html", status=_status())
+    # Everything the words depend on besides the store: their language, the addresses
+    # they link to (and the language those carry), the day.
+    language = (g.interface_language_code, bool(g.qqx), request.args.get("uselang"))
+    key = (language, request.script_root, _now().date())
+    current_store()  # the store, made if it is new: its stamp is read from its file
+    body = kept("status", key, _status_body, seconds=KEPT_SECONDS)
+    return render_template("status.html", body=body)
+
+
+def _status_body() -> Markup:
+    with i18n.in_page_language():
+        html = render_template("_status_body.html", status=_status())
+    return Markup(html)  # noqa: S704 - rendered by Jinja, which escaped it
 
 
 @blueprint.get("/status.json")

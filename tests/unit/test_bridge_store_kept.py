@@ -38,7 +38,7 @@ def test_a_thread_opens_the_store_once_for_many_requests(
     client: FlaskClient, store: Store, connects: list[str]
 ) -> None:
     for _ in range(5):
-        assert client.get("/status").status_code == 200
+        assert client.get("/status.json").status_code == 200
     assert len(connects) == 1
 
 
@@ -77,9 +77,9 @@ def test_a_request_that_failed_leaves_no_connection_to_the_next(
     app_with_faults: Flask, store: Store, store_path: Path, connects: list[str]
 ) -> None:
     client = app_with_faults.test_client()
-    client.get("/status")
+    client.get("/status.json")
     assert client.get("/test-fails").status_code == 500
-    client.get("/status")
+    client.get("/status.json")
     assert connects.count(str(store_path)) == 2
 
 
