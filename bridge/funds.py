@@ -139,13 +139,16 @@ def _render(error: Later | None = None) -> str:
     entries = store.ledger_entries()
     # No admin refunds their own payment: it is not offered.
     payments = [p for p in outflows.refundable_payments(entries, fees) if p[0].member != me]
+    waiting = store.fund_actions(status="proposed", limit=None)  # each needs a decision
+    # The last 30 decided: among the latest 30 actions and every one still waiting.
+    latest = store.fund_actions(limit=30 + len(waiting))
     return render_template(
         "admin_fund.html",
         error=error,
         position=outflows.position(entries, fees, date.today()),
         payments=payments[:200],
-        waiting=store.fund_actions(status="proposed"),
-        recent=[a for a in store.fund_actions(limit=30) if a.status != "proposed"],
+        waiting=waiting,
+        recent=[a for a in latest if a.status != "proposed"][:30],
         describe=lambda action: markup(outflows.describe(action, fees)),
         amount=lambda minor: f"{format_minor(minor, fees.currency)} {fees.currency}",
         me=me,

@@ -137,7 +137,7 @@ def _desk(store: Store, asked: QueueFilters, number: int) -> DeskPage:
             requests_by_id={r.id: r for r in store.summaries_among(asked_of)},
             databases_over=store.database_usage(over=True),
             charts=_charts(store),
-            fund_waiting=len(store.fund_actions(status="proposed")),
+            fund_waiting=store.fund_actions_counted("proposed"),
             waivers=store.waivers(status="requested"),
             wiki_links=desk.WikiLinks.from_api(config.wiki_api),
             finding_words=desk.finding_words,

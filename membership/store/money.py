@@ -164,10 +164,17 @@ class MoneyRoom(StoreConnection):
         row = self._first("fund_actions", "id = ?", [action_id])
         return FundAction(**row) if row else None
 
-    def fund_actions(self, status: str | None = None, limit: int = 50) -> list[FundAction]:
-        """The latest actions first."""
-        rows = self._matching("fund_actions", order_by="id DESC", limit=int(limit), status=status)
+    def fund_actions(self, status: str | None = None, limit: int | None = 50) -> list[FundAction]:
+        """The latest actions first (`limit` of them; every one when None)."""
+        rows = self._matching("fund_actions", order_by="id DESC", limit=limit, status=status)
         return [FundAction(**row) for row in rows]
+
+    def fund_actions_counted(self, status: str) -> int:
+        """How many actions are in `status`, however many there are."""
+        (count,) = self.db.conn.execute(
+            "SELECT count(*) FROM fund_actions WHERE status = ?", [status]
+        ).fetchone()
+        return int(count)
 
     def close_fund_action(
         self, action_id: int, admin: str, *, status: str, ledger_id: int | None = None

@@ -434,3 +434,22 @@ def test_a_watch_never_makes_a_store(tmp_path: Path) -> None:
     with pytest.raises(StoreError):
         ChangeWatch(missing).stamp()
     assert not missing.exists()
+
+
+def test_every_fund_action_waiting_is_counted_and_listed(store: Store, admin: FlaskClient) -> None:
+    """More than the fund's recent list holds: each waits for a second admin's decision."""
+    for n in range(60):
+        store.add_fund_action(
+            f"form-{n}",
+            kind="expense",
+            amount=100 + n,
+            currency="USD",
+            on_date="2026-12-01",
+            proposed_by="Admin Two",
+            note=f"Expense {n}",
+        )
+    assert "(60 waiting for a second admin)" in admin.get("/admin").get_data(as_text=True)
+    money = admin.get("/admin/fund").get_data(as_text=True)
+    waiting = money[money.index('<section id="waiting">') :]
+    waiting = waiting[: waiting.index("</section>")]
+    assert waiting.count('class="cdx-card ats-card"') == 60
