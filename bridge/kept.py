@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g, render_template, request
+from markupsafe import Markup
 
+from bridge import i18n
 from membership.store import ChangeWatch
 
 T = TypeVar("T")
@@ -115,3 +117,23 @@ def kept(
                 found = _Value(stamp, at, compute())
                 shelf.put(where, found)
     return cast(T, found.value)
+
+
+def language() -> tuple[str, bool]:
+    """The reader's language, as the words of a page depend on it (`?uselang=qqx` too)."""
+    return g.interface_language_code, bool(g.qqx)
+
+
+def address() -> tuple[Hashable, ...]:
+    """What a kept part of a page depends on besides the store and the clock: the
+    reader's language, the language the address asked for (the part's links carry it)
+    and where the bridge is mounted (they begin with it)."""
+    return (*language(), request.args.get("uselang"), request.script_root)
+
+
+def part(template: str, **context: Any) -> Markup:
+    """A part of a page rendered on its own, to keep: its messages tagged as they would
+    be in place (`i18n.in_page_language`)."""
+    with i18n.in_page_language():
+        html = render_template(template, **context)
+    return Markup(html)  # noqa: S704 - rendered by Jinja, which escaped it

@@ -16,12 +16,10 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from flask import Blueprint, Response, abort, g, jsonify, render_template, request
-from markupsafe import Markup
+from flask import Blueprint, Response, abort, jsonify, render_template
 
-from bridge import i18n
+from bridge import kept
 from bridge.auth import settings
-from bridge.kept import kept
 from bridge.sessions import current_store
 from bridge.views import render_markdown, split_title
 from membership.health import health
@@ -71,19 +69,14 @@ def policy(name: str) -> str:
 
 @blueprint.get("/status")
 def status() -> str:
-    # Everything the words depend on besides the store: their language, the addresses
-    # they link to (and the language those carry), the day.
-    language = (g.interface_language_code, bool(g.qqx), request.args.get("uselang"))
-    key = (language, request.script_root, _now().date())
     current_store()  # the store, made if it is new: its stamp is read from its file
-    body = kept("status", key, _status_body, seconds=KEPT_SECONDS)
+    body = kept.kept(
+        "status",
+        (kept.address(), _now().date()),
+        lambda: kept.part("_status_body.html", status=_status()),
+        seconds=KEPT_SECONDS,
+    )
     return render_template("status.html", body=body)
-
-
-def _status_body() -> Markup:
-    with i18n.in_page_language():
-        html = render_template("_status_body.html", status=_status())
-    return Markup(html)  # noqa: S704 - rendered by Jinja, which escaped it
 
 
 @blueprint.get("/status.json")

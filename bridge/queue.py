@@ -24,13 +24,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import g, render_template, request, url_for
+from flask import request, url_for
 from markupsafe import Markup
 
-from bridge import dates, desk, i18n, paging
+from bridge import dates, desk, i18n, kept, paging
 from bridge.auth import settings
 from bridge.charts import Series, line_chart
-from bridge.kept import kept
 from bridge.paging import Page
 from bridge.said import job_kind, job_state
 from membership import history, progress, standing
@@ -106,10 +105,8 @@ def desk_for(store: Store, args: Mapping[str, str]) -> DeskPage:
     """The desk for the address's filters and page (kept: see the module's docstring)."""
     asked = QueueFilters.asked(args)
     number = paging.number(args.get("page"), 1, low=1)
-    # Everything the HTML depends on besides the store: the words' language, the
-    # addresses it links to (and the language they carry), the day.
-    key = (_language(), args.get("uselang"), request.script_root, asked, number, date.today())
-    return kept("admin-desk", key, lambda: _desk(store, asked, number), seconds=KEPT_SECONDS)
+    key = (kept.address(), asked, number, date.today())
+    return kept.kept("admin-desk", key, lambda: _desk(store, asked, number), seconds=KEPT_SECONDS)
 
 
 def _desk(store: Store, asked: QueueFilters, number: int) -> DeskPage:
@@ -123,33 +120,27 @@ def _desk(store: Store, asked: QueueFilters, number: int) -> DeskPage:
     reports = progress.reports_for(store, records, config.terms.version, config.fees)
     failed_jobs = store.failing_jobs()
     asked_of = (j.request_id for j in failed_jobs if j.request_id is not None)
-    with i18n.in_page_language():
-        html = render_template(
-            "_admin_desk.html",
-            rows=list(zip(records, reports, strict=True)),
-            page=page,
-            asked=asked,
-            states=[s.value for s in State],
-            page_sizes=sorted({*PAGE_SIZES, asked.limit}),
-            earlier=store.subjects_counted({r.subject for r in records}, desk.EARLIER),
-            to_review=standing.flagged(store),
-            failed_jobs=failed_jobs,
-            requests_by_id={r.id: r for r in store.summaries_among(asked_of)},
-            databases_over=store.database_usage(over=True),
-            charts=_charts(store),
-            fund_waiting=store.fund_actions_counted("proposed"),
-            waivers=store.waivers(status="requested"),
-            wiki_links=desk.WikiLinks.from_api(config.wiki_api),
-            finding_words=desk.finding_words,
-            job_kind=job_kind,
-            job_state=job_state,
-        )
-    return DeskPage(page, Markup(html))  # noqa: S704 - rendered by Jinja, which escaped it
-
-
-def _language() -> tuple[str, bool]:
-    """The reader's language, as the words of a page depend on it (`?uselang=qqx` too)."""
-    return g.interface_language_code, bool(g.qqx)
+    html = kept.part(
+        "_admin_desk.html",
+        rows=list(zip(records, reports, strict=True)),
+        page=page,
+        asked=asked,
+        states=[s.value for s in State],
+        page_sizes=sorted({*PAGE_SIZES, asked.limit}),
+        earlier=store.subjects_counted({r.subject for r in records}, desk.EARLIER),
+        to_review=standing.flagged(store),
+        failed_jobs=failed_jobs,
+        requests_by_id={r.id: r for r in store.summaries_among(asked_of)},
+        databases_over=store.database_usage(over=True),
+        charts=_charts(store),
+        fund_waiting=store.fund_actions_counted("proposed"),
+        waivers=store.waivers(status="requested"),
+        wiki_links=desk.WikiLinks.from_api(config.wiki_api),
+        finding_words=desk.finding_words,
+        job_kind=job_kind,
+        job_state=job_state,
+    )
+    return DeskPage(page, html)
 
 
 def _charts(store: Store) -> dict[str, Markup]:
@@ -157,7 +148,7 @@ def _charts(store: Store) -> dict[str, Markup]:
     month-ends: a year of the ledger and of every member's standing, summed again only
     when the store changed (or the day, or the reader's language)."""
     today = date.today()
-    return kept("admin-charts", (_language(), today), lambda: _drawn(store, today))
+    return kept.kept("admin-charts", (kept.language(), today), lambda: _drawn(store, today))
 
 
 def _drawn(store: Store, today: date) -> dict[str, Markup]:
