@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from membership.records import AccountRecord
-from membership.store.connection import Query, StoreConnection
+from membership.store.connection import Query, StoreConnection, each
 from policies.times import iso
 
 
@@ -35,7 +35,7 @@ class AccountsRoom(StoreConnection):
     def account_of_query(self, owner: str, kind: str = "person") -> Query[AccountRecord | None]:
         """`account_of`, as a query to read with others (`read`)."""
         where = "owner = ? AND kind = ?"
-        return self._later("accounts", where, [owner, kind], _account, order_by=None, limit=1)
+        return self._later_first("accounts", where, [owner, kind], lambda row: AccountRecord(**row))
 
     def accounts_of(self, owners: Iterable[str], kind: str = "person") -> dict[str, AccountRecord]:
         """The accounts of those of `owners` who hold one, by owner."""
@@ -49,7 +49,9 @@ class AccountsRoom(StoreConnection):
 
     def accounts_query(self, kind: str | None = None) -> Query[list[AccountRecord]]:
         """`accounts`, as a query to read with others (`read`)."""
-        return self._later_matching("accounts", _accounts, order_by="shell_name", kind=kind)
+        return self._later_matching(
+            "accounts", each(lambda row: AccountRecord(**row)), order_by="shell_name", kind=kind
+        )
 
     def set_account_suspended(self, shell_name: str, reason: str | None) -> None:
         """Record the decision to suspend (`reason`) or restore (None) an account."""
@@ -84,14 +86,6 @@ class AccountsRoom(StoreConnection):
     def tool_maintainer_sets_query(self) -> Query[dict[str, tuple[str, ...]]]:
         """`tool_maintainer_sets`, as a query to read with others (`read`)."""
         return self._later("tool_maintainers", None, [], _sets, order_by="tool, wiki_user")
-
-
-def _account(rows: list[dict[str, Any]]) -> AccountRecord | None:
-    return AccountRecord(**rows[0]) if rows else None
-
-
-def _accounts(rows: list[dict[str, Any]]) -> list[AccountRecord]:
-    return [AccountRecord(**row) for row in rows]
 
 
 def _sets(rows: list[dict[str, Any]]) -> dict[str, tuple[str, ...]]:

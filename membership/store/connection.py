@@ -82,6 +82,16 @@ class Query(Generic[T]):
     answer: Callable[[list[dict[str, Any]]], T]
 
 
+def each(make: Callable[[dict[str, Any]], T]) -> Callable[[list[dict[str, Any]]], list[T]]:
+    """A `Query`'s answer: each of its rows made a value (a record)."""
+    return lambda rows: [make(row) for row in rows]
+
+
+def first(make: Callable[[dict[str, Any]], T]) -> Callable[[list[dict[str, Any]]], T | None]:
+    """A `Query`'s answer: its first row made a value, None when it has no row."""
+    return lambda rows: make(rows[0]) if rows else None
+
+
 class StoreConnection:
     """One connection to the shared database; cheap to open, safe across processes."""
 
@@ -183,6 +193,16 @@ class StoreConnection:
         """The `Query` of what `_rows` reads (every column), its rows made `answer`."""
         names = self._columns(table)
         return Query(_select(names, table, where, order_by, limit), tuple(args), names, answer)
+
+    def _later_first(
+        self,
+        table: str,
+        where: str,
+        args: Sequence[Any],
+        make: Callable[[dict[str, Any]], T],
+    ) -> Query[T | None]:
+        """The `Query` of what `_first` reads, its row made `make` (None without one)."""
+        return self._later(table, where, args, first(make), order_by=None, limit=1)
 
     @_in_store_terms
     def answer(self, query: Query[T]) -> T:

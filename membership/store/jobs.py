@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from membership.records import JobRecord, RequestRecord
-from membership.store.connection import Query, StoreConnection
+from membership.store.connection import Query, StoreConnection, each
 from policies.times import iso
 from policies.usernames import canonical_username
 
@@ -94,13 +94,15 @@ class JobsRoom(StoreConnection):
 
     def member_jobs_query(self, member: str) -> Query[list[JobRecord]]:
         """`member_jobs`, as a query to read with others (`read`)."""
-        return self._later("jobs", "request_id IS NULL AND member = ?", [member], _jobs)
+        return self._later(
+            "jobs", "request_id IS NULL AND member = ?", [member], each(JobRecord.from_row)
+        )
 
     def request_jobs_query(self, subject: str) -> Query[list[JobRecord]]:
         """The jobs of the requests whose subject is `subject` (as `requests_for` finds
         them), in order: `jobs_of_requests` of those requests, read with them."""
         where = "request_id IN (SELECT id FROM requests WHERE subject_key = ?)"
-        return self._later("jobs", where, [canonical_username(subject)], _jobs)
+        return self._later("jobs", where, [canonical_username(subject)], each(JobRecord.from_row))
 
     def lease_job(
         self, worker: str, now: datetime | None = None, *, lease_seconds: int = 300
@@ -273,7 +275,3 @@ class JobsRoom(StoreConnection):
         """Jobs by state (for /metrics)."""
         rows = self.db.execute("SELECT state, count(*) FROM jobs GROUP BY state")
         return {str(key): int(n) for key, n in rows.fetchall()}
-
-
-def _jobs(rows: list[dict[str, Any]]) -> list[JobRecord]:
-    return [JobRecord.from_row(row) for row in rows]

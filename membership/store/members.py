@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from typing import Any
 
 from membership.records import (
     DuplicateKeyError,
@@ -21,7 +20,7 @@ from membership.records import (
     IdentityRecord,
     SSHKeyRecord,
 )
-from membership.store.connection import Query, StoreConnection
+from membership.store.connection import Query, StoreConnection, each
 from policies.times import iso
 from policies.words import Words
 
@@ -49,8 +48,8 @@ class MembersRoom(StoreConnection):
 
     def identity_query(self, username: str) -> Query[IdentityRecord | None]:
         """`identity`, as a query to read with others (`read`)."""
-        return self._later(
-            "identities", "username = ?", [username], _identity, order_by=None, limit=1
+        return self._later_first(
+            "identities", "username = ?", [username], lambda row: IdentityRecord(**row)
         )
 
     def accept_terms(self, username: str, version: str) -> bool:
@@ -69,8 +68,8 @@ class MembersRoom(StoreConnection):
     def terms_accepted_query(self, username: str, version: str) -> Query[str | None]:
         """`terms_accepted`, as a query to read with others (`read`)."""
         where = "username = ? AND version = ?"
-        return self._later(
-            "terms_acceptances", where, [username, version], _accepted_at, order_by=None, limit=1
+        return self._later_first(
+            "terms_acceptances", where, [username, version], lambda row: row["accepted_at"]
         )
 
     # -- SSH keys ------------------------------------------------------------------
@@ -126,7 +125,7 @@ class MembersRoom(StoreConnection):
     def ssh_keys_query(self, username: str, *, active: bool = True) -> Query[list[SSHKeyRecord]]:
         """`ssh_keys`, as a query to read with others (`read`)."""
         where = "username = ?" + (" AND removed_at IS NULL" if active else "")
-        return self._later("ssh_keys", where, [username], _ssh_keys)
+        return self._later("ssh_keys", where, [username], each(lambda row: SSHKeyRecord(**row)))
 
     # -- identification ------------------------------------------------------------
 
@@ -151,7 +150,9 @@ class MembersRoom(StoreConnection):
 
     def identifications_query(self, username: str) -> Query[list[IdentificationRecord]]:
         """`identifications`, as a query to read with others (`read`)."""
-        return self._later_matching("identifications", _identifications, username=username)
+        return self._later_matching(
+            "identifications", each(lambda row: IdentificationRecord(**row)), username=username
+        )
 
     # -- many people at once -------------------------------------------------------
 
@@ -170,20 +171,3 @@ class MembersRoom(StoreConnection):
     def with_identification(self, usernames: Iterable[str]) -> set[str]:
         """Those of `usernames` whose identification an admin attested."""
         return self._present("identifications", "username", usernames)
-
-
-def _identity(rows: list[dict[str, Any]]) -> IdentityRecord | None:
-    return IdentityRecord(**rows[0]) if rows else None
-
-
-def _accepted_at(rows: list[dict[str, Any]]) -> str | None:
-    accepted: str | None = rows[0]["accepted_at"] if rows else None
-    return accepted
-
-
-def _ssh_keys(rows: list[dict[str, Any]]) -> list[SSHKeyRecord]:
-    return [SSHKeyRecord(**row) for row in rows]
-
-
-def _identifications(rows: list[dict[str, Any]]) -> list[IdentificationRecord]:
-    return [IdentificationRecord(**row) for row in rows]

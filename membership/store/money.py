@@ -16,7 +16,7 @@ from typing import Any
 
 from membership.ledger import LedgerEntry, LedgerError, check_entry
 from membership.records import DuplicatePaymentError, FundAction, PaymentRecord, payment_key
-from membership.store.connection import Query, StoreConnection
+from membership.store.connection import Query, StoreConnection, each
 from policies.times import iso
 
 # Ledger columns that are text in `LedgerEntry` (NULL in old rows reads as "").
@@ -75,7 +75,9 @@ class MoneyRoom(StoreConnection):
 
     def payments_query(self, username: str | None = None) -> Query[list[PaymentRecord]]:
         """`payments`, as a query to read with others (`read`)."""
-        return self._later_matching("payments", _payments, username=username)
+        return self._later_matching(
+            "payments", each(lambda row: PaymentRecord(**row)), username=username
+        )
 
     def payment_by_reference(self, reference: str, method: str = "") -> PaymentRecord | None:
         """The payment holding this reference for this method, both compared normalised."""
@@ -127,7 +129,9 @@ class MoneyRoom(StoreConnection):
         self, *, kind: str | None = None, member: str | None = None, entry_id: int | None = None
     ) -> Query[list[LedgerEntry]]:
         """`ledger_entries`, as a query to read with others (`read`)."""
-        return self._later_matching("ledger", _ledger, kind=kind, member=member, id=entry_id)
+        return self._later_matching(
+            "ledger", each(_ledger_entry), kind=kind, member=member, id=entry_id
+        )
 
     def ledger_entries_of(self, members: Iterable[str]) -> list[LedgerEntry]:
         """The entries whose `member` is one of `members`, in the ledger's order."""
@@ -186,14 +190,6 @@ class MoneyRoom(StoreConnection):
             [status, admin, iso(), ledger_id, action_id],
         )
         return changed == 1
-
-
-def _payments(rows: list[dict[str, Any]]) -> list[PaymentRecord]:
-    return [PaymentRecord(**row) for row in rows]
-
-
-def _ledger(rows: list[dict[str, Any]]) -> list[LedgerEntry]:
-    return [_ledger_entry(row) for row in rows]
 
 
 def _ledger_entry(row: dict[str, Any]) -> LedgerEntry:

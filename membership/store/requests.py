@@ -18,7 +18,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from membership.records import RequestRecord, RequestSummary
-from membership.store.connection import _AMONG, Query, StoreConnection, _array
+from membership.store.connection import _AMONG, Query, StoreConnection, _array, each
 from policies.times import iso
 from policies.usernames import canonical_username
 
@@ -67,7 +67,9 @@ class RequestsRoom(StoreConnection):
         self, page: str | None = None, state: str | None = None, type: str | None = None
     ) -> Query[list[RequestRecord]]:
         """`requests`, as a query to read with others (`read`)."""
-        return self._later_matching("requests", _requests, page=page, state=state, type=type)
+        return self._later_matching(
+            "requests", each(RequestRecord.from_row), page=page, state=state, type=type
+        )
 
     def add_request(
         self,
@@ -209,11 +211,9 @@ class RequestsRoom(StoreConnection):
     def requests_for_query(self, username: str) -> Query[list[RequestRecord]]:
         """`requests_for`, as a query to read with others (`read`)."""
         key = canonical_username(username)
-        return self._later("requests", "subject_key = ?", [key], _requests, order_by="id DESC")
-
-
-def _requests(rows: list[dict[str, Any]]) -> list[RequestRecord]:
-    return [RequestRecord.from_row(row) for row in rows]
+        return self._later(
+            "requests", "subject_key = ?", [key], each(RequestRecord.from_row), order_by="id DESC"
+        )
 
 
 def _listed(

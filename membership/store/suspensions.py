@@ -8,7 +8,6 @@ suspension's restore (and its job) written on the same row. Nothing here is dele
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from membership.records import SuspensionRecord
 from membership.store.connection import Query, StoreConnection
@@ -24,7 +23,9 @@ class SuspensionsRoom(StoreConnection):
     def open_suspension_query(self, member: str) -> Query[SuspensionRecord | None]:
         """`open_suspension`, as a query to read with others (`read`)."""
         where = "member = ? AND restored_at IS NULL"
-        return self._later("suspensions", where, [member], _suspension, order_by=None, limit=1)
+        return self._later_first(
+            "suspensions", where, [member], lambda row: SuspensionRecord(**row)
+        )
 
     def record_suspension(
         self,
@@ -62,7 +63,3 @@ class SuspensionsRoom(StoreConnection):
 
     def suspensions(self, member: str | None = None) -> list[SuspensionRecord]:
         return [SuspensionRecord(**row) for row in self._matching("suspensions", member=member)]
-
-
-def _suspension(rows: list[dict[str, Any]]) -> SuspensionRecord | None:
-    return SuspensionRecord(**rows[0]) if rows else None

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from typing import Any
 
 from membership.records import OpenWaiverError, QueuedWaiver, WaiverRecord
-from membership.store.connection import Query, StoreConnection
+from membership.store.connection import Query, StoreConnection, each
 from policies.times import iso
 
 
@@ -52,7 +51,9 @@ class WaiversRoom(StoreConnection):
         self, username: str | None = None, status: str | None = None
     ) -> Query[list[WaiverRecord]]:
         """`waivers`, as a query to read with others (`read`)."""
-        return self._later_matching("waivers", _waivers, username=username, status=status)
+        return self._later_matching(
+            "waivers", each(lambda row: WaiverRecord(**row)), username=username, status=status
+        )
 
     def with_granted_waiver(self, usernames: Iterable[str]) -> set[str]:
         """Those of `usernames` with a granted waiver (any year: as `waivers`)."""
@@ -116,18 +117,14 @@ class WaiversRoom(StoreConnection):
     def queued_waivers_query(self) -> Query[list[QueuedWaiver]]:
         """`queued_waivers`, as a query to read with others (`read`)."""
         return self._later(
-            "waiver_queue", "released_at IS NULL", [], _queued, order_by="queued_at, waiver_id"
+            "waiver_queue",
+            "released_at IS NULL",
+            [],
+            each(lambda row: QueuedWaiver(**row)),
+            order_by="queued_at, waiver_id",
         )
 
     def release_queued_waiver(self, waiver_id: int) -> None:
         self._changed(
             "UPDATE waiver_queue SET released_at = ? WHERE waiver_id = ?", [iso(), waiver_id]
         )
-
-
-def _waivers(rows: list[dict[str, Any]]) -> list[WaiverRecord]:
-    return [WaiverRecord(**row) for row in rows]
-
-
-def _queued(rows: list[dict[str, Any]]) -> list[QueuedWaiver]:
-    return [QueuedWaiver(**row) for row in rows]
