@@ -117,16 +117,8 @@ def me() -> str:
     reports = progress.reports_from(mine.known(), own, config.fees, today)
     requests = list(zip(own, reports, strict=True))
     # Failures are said plainly, never with the technical error (that is for admins).
-    failing = {
-        job.request_id: job
-        for job in mine.request_jobs
-        if job.state in ("queued", "running", "failed") and job.last_error
-    }
-    account_failing = [
-        job
-        for job in mine.member_jobs
-        if job.state in ("queued", "running", "failed") and job.last_error
-    ]
+    failing = {job.request_id: job for job in mine.request_jobs if job.failing}
+    account_failing = [job for job in mine.member_jobs if job.failing]
     # The terms, keys and fee are for a request that may go ahead: not for one still
     # being judged, malformed or not eligible (nor shown to someone with only those).
     not_yet = {State.RECEIVED, State.INVALID, State.NOT_ELIGIBLE}

@@ -217,6 +217,10 @@ class FundAction:
     ledger_id: int | None
 
 
+# The states of a job whose last attempt may have failed and still counts (`JobRecord.failing`).
+FAILING_STATES = ("queued", "running", "failed")
+
+
 @dataclass(frozen=True)
 class JobRecord:
     id: int
@@ -238,6 +242,12 @@ class JobRecord:
         values = dict(row)
         values["payload"] = json.loads(values["payload"] or "{}")
         return cls(**values)
+
+    @property
+    def failing(self) -> bool:
+        """Whether its last attempt failed: retrying (queued or running again with the
+        error of the attempt before) or given up (`JobsRoom.failing_jobs` in SQL)."""
+        return self.state in FAILING_STATES and bool(self.last_error)
 
 
 @dataclass(frozen=True)

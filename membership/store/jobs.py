@@ -25,8 +25,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from membership.records import JobRecord, RequestRecord
-from membership.store.connection import Query, StoreConnection, each
+from membership.records import FAILING_STATES, JobRecord, RequestRecord
+from membership.store.connection import _AMONG, Query, StoreConnection, _array, each
 from policies.times import iso
 from policies.usernames import canonical_username
 
@@ -248,12 +248,11 @@ class JobsRoom(StoreConnection):
         return [JobRecord.from_row(row) for row in rows]
 
     def failing_jobs(self) -> list[JobRecord]:
-        """Jobs whose last attempt failed, in order: retrying (queued or running again
-        with the error of the attempt before) or given up (failed)."""
+        """The jobs that are `JobRecord.failing`, in order."""
         rows = self._rows(
             "jobs",
-            "last_error IS NOT NULL AND last_error != '' "
-            "AND state IN ('queued', 'running', 'failed')",
+            f"last_error IS NOT NULL AND last_error != '' AND state {_AMONG}",
+            [_array(FAILING_STATES)],
         )
         return [JobRecord.from_row(row) for row in rows]
 
